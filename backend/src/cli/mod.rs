@@ -1,0 +1,197 @@
+//! The `omnireward` command line: argument definitions, the one typed configuration, and
+//! dispatch to one module per command.
+
+mod data_inspect;
+mod import_reference;
+mod leaderboard;
+mod rescore;
+mod scorecard_table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use omnireward_shared::{BootstrapConfig, Task};
+
+use crate::data::{self, Benchmark, LoadOptions};
+
+/// Evaluate reward models on Omni-RewardBench (Jin et al., 2025).
+#[derive(Debug, Parser)]
+#[command(name = "omnireward", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command shares. This is the only place configuration enters the program.
+#[derive(Debug, Args)]
+struct GlobalOptions {
+    /// Folder for the database and caches [default: ~/.omnireward].
+    #[arg(long, env = "OMNIREWARD_HOME", global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// SQLite database file [default: <home>/omnireward.sqlite].
+    #[arg(long, env = "OMNIREWARD_DATABASE", global = true, value_name = "FILE")]
+    database: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect benchmark data.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Recompute a scorecard from a judgements file, without calling any judge.
+    Rescore(rescore::RescoreArgs),
+    /// Import result files of the authors' harness as a run and print its scorecard.
+    ImportReference(import_reference::ImportReferenceArgs),
+    /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
+    Leaderboard(leaderboard::LeaderboardArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Per task: samples, ties, media present or missing, and problems.
+    Inspect(data_inspect::InspectArgs),
+}
+
+/// Options that select a benchmark.
+#[derive(Debug, Clone, Args)]
+struct BenchmarkArgs {
+    /// Only these tasks (config keys or short names, comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "TASKS")]
+    tasks: Vec<Task>,
+    /// Folder that media paths are relative to [default: <DIR>/media_data].
+    #[arg(long, value_name = "DIR")]
+    media_dir: Option<PathBuf>,
+    /// Skip invalid rows and report them instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
+/// Options of the bootstrap intervals.
+#[derive(Debug, Clone, Args)]
+struct BootstrapArgs {
+    /// Bootstrap resamples for the 95 % intervals.
+    #[arg(long, default_value_t = BootstrapConfig::default().resamples)]
+    resamples: usize,
+    /// Seed of the bootstrap resampling.
+    #[arg(long, default_value_t = BootstrapConfig::default().seed)]
+    seed: u64,
+}
+
+impl BootstrapArgs {
+    fn config(&self) -> BootstrapConfig {
+        BootstrapConfig {
+            resamples: self.resamples,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Paths derived from the global options.
+struct Environment {
+    cache_dir: PathBuf,
+    database: PathBuf,
+}
+
+impl Environment {
+    fn resolve(options: &GlobalOptions) -> anyhow::Result<Self> {
+        let home = match &options.home {
+            Some(home) => home.clone(),
+            None => std::env::home_dir()
+                .ok_or_else(|| anyhow::anyhow!("cannot find the home folder: pass --home DIR"))?
+                .join(".omnireward"),
+        };
+        Ok(Self {
+            cache_dir: home.join("cache"),
+            database: options
+                .database
+                .clone()
+                .unwrap_or_else(|| home.join("omnireward.sqlite")),
+        })
+    }
+
+    /// Loads the benchmark in `folder`, or the embedded sample when `folder` is `None`.
+    fn load_benchmark(
+        &self,
+        folder: Option<&PathBuf>,
+        options: &BenchmarkArgs,
+        force_skip_invalid: bool,
+    ) -> anyhow::Result<Benchmark> {
+        let load_options = LoadOptions {
+            tasks: options.tasks.clone(),
+            skip_invalid: options.skip_invalid || force_skip_invalid,
+            media_root: options.media_dir.clone(),
+            name: None,
+            version: None,
+        };
+        let benchmark = match folder {
+            Some(folder) => data::load(folder, &load_options)?,
+            None => data::embedded::load(&self.cache_dir, &load_options)?,
+        };
+        Ok(benchmark)
+    }
+}
+
+/// Parses the arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let environment = Environment::resolve(&cli.global)?;
+    match cli.command {
+        Command::Data(DataCommand::Inspect(args)) => data_inspect::run(&environment, &args),
+        Command::Rescore(args) => rescore::run(&environment, &args),
+        Command::ImportReference(args) => import_reference::run(&environment, &args),
+        Command::Leaderboard(args) => leaderboard::run(&environment, &args),
+    }
+}
+
+/// Writes command output to stdout. A closed pipe (`omnireward ... | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Emits `value` as pretty JSON followed by a newline.
+fn emit_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    emit(&(serde_json::to_string_pretty(value)? + "\n"))
+}
+
+/// A single-threaded runtime for the commands that use the database.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+impl Environment {
+    /// Opens (creating and migrating if needed) the database, with the paper-reported results
+    /// imported so every database has the reference rows from the start.
+    async fn open_storage(&self) -> anyhow::Result<crate::storage::Storage> {
+        if let Some(parent) = self.database.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", parent.display()))?;
+        }
+        let storage = crate::storage::Storage::open(&self.database).await?;
+        let results = crate::paper_results::parse_embedded()?;
+        storage.import_paper_results(&results).await?;
+        Ok(storage)
+    }
+}

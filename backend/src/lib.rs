@@ -1,0 +1,11 @@
+//! The omnireward evaluator: benchmark loaders, storage, scoring commands and the CLI.
+//!
+//! `main.rs` is a thin shim over [`cli::run`]; everything else is reachable from tests.
+
+pub mod cli;
+pub mod data;
+pub mod evaluation;
+pub mod judgements_file;
+pub mod leaderboard;
+pub mod paper_results;
+pub mod storage;

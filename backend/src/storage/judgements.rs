@@ -1,0 +1,539 @@
+//! Per-item judge outputs of a run.
+//!
+//! Writes are idempotent on (run, task, sample, setting, order), ARCHITECTURE.md invariant 6: a
+//! batch is one transaction, an item already stored is skipped and its first row never changes, so
+//! a resumed or retried run can re-send a batch without losing or duplicating a judgement.
+
+use std::collections::BTreeSet;
+
+use omnireward_shared::{Judgement, Order, Rewards, Setting, Task};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::runs::{Provenance, RunId};
+use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column, to_signed};
+
+/// The identity of a judgement within a run: what a resumed run skips.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JudgementKey {
+    /// Task of the sample.
+    pub task: Task,
+    /// The sample's row id.
+    pub sample_id: String,
+    /// The setting.
+    pub setting: Setting,
+    /// The presentation order.
+    pub order: Order,
+}
+
+impl JudgementKey {
+    /// The key of a judgement.
+    pub fn of(judgement: &Judgement) -> JudgementKey {
+        JudgementKey {
+            task: judgement.task,
+            sample_id: judgement.sample_id.clone(),
+            setting: judgement.setting,
+            order: judgement.order,
+        }
+    }
+}
+
+impl Storage {
+    /// Stores a batch of judgements in one transaction and returns how many were new. Items whose
+    /// key is already stored (in an earlier batch or earlier in this one) are skipped, keeping the
+    /// first stored row. If any item cannot be stored, nothing of the batch is.
+    pub async fn record_judgements(
+        &self,
+        run: RunId,
+        judgements: &[Judgement],
+    ) -> Result<usize, StorageError> {
+        self.ensure_evaluated_here(run).await?;
+        // The first statement of the transaction is a write, so SQLite takes the write lock at
+        // once and waits out the busy timeout, instead of failing when a read lock must upgrade.
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(database("start recording judgements"))?;
+        let created_at = now_unix_ms();
+        let mut inserted = 0;
+        for judgement in judgements {
+            let row = JudgementRow::new(judgement)?;
+            let result = sqlx::query(
+                "INSERT INTO judgements (run_id, task, sample_id, setting, presentation_order, \
+                 raw_output, reward_response1, reward_response2, verdict, label, attempts, \
+                 input_tokens, output_tokens, latency_ms, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (run_id, task, sample_id, setting, presentation_order) DO NOTHING",
+            )
+            .bind(run.0)
+            .bind(judgement.task.key())
+            .bind(&judgement.sample_id)
+            .bind(judgement.setting.key())
+            .bind(judgement.order.key())
+            .bind(&judgement.raw_output)
+            .bind(judgement.rewards.map(|rewards| rewards.response1))
+            .bind(judgement.rewards.map(|rewards| rewards.response2))
+            .bind(judgement.verdict.map(|verdict| verdict.key()))
+            .bind(judgement.label.key())
+            .bind(judgement.attempts.map(i64::from))
+            .bind(row.input_tokens)
+            .bind(row.output_tokens)
+            .bind(row.latency_ms)
+            .bind(created_at)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database("record judgements"))?;
+            inserted += usize::try_from(result.rows_affected()).unwrap_or(usize::MAX);
+        }
+        transaction
+            .commit()
+            .await
+            .map_err(database("commit judgements"))?;
+        Ok(inserted)
+    }
+
+    /// Every judgement of a run, ordered by task (paper column order), sample id, setting and
+    /// order, so the result does not depend on the database's collation or insertion order.
+    pub async fn judgements(&self, run: RunId) -> Result<Vec<Judgement>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT task, sample_id, setting, presentation_order, raw_output, reward_response1, \
+             reward_response2, verdict, label, attempts, input_tokens, output_tokens, latency_ms \
+             FROM judgements WHERE run_id = ?",
+        )
+        .bind(run.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database("read judgements"))?;
+        let mut judgements = rows
+            .iter()
+            .map(judgement_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        judgements.sort_by(|left, right| {
+            (left.task, &left.sample_id, left.setting, left.order).cmp(&(
+                right.task,
+                &right.sample_id,
+                right.setting,
+                right.order,
+            ))
+        });
+        Ok(judgements)
+    }
+
+    /// The keys of the judgements already stored for a run, for resuming it.
+    pub async fn judgement_keys(&self, run: RunId) -> Result<BTreeSet<JudgementKey>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT task, sample_id, setting, presentation_order FROM judgements WHERE run_id = ?",
+        )
+        .bind(run.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database("read judgement keys"))?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    /// Refuses per-item results for runs whose numbers come from the paper.
+    pub(super) async fn ensure_evaluated_here(&self, run: RunId) -> Result<(), StorageError> {
+        match self.run_provenance(run).await? {
+            Provenance::PaperReported => Err(StorageError::NotEvaluatedHere {
+                run,
+                provenance: Provenance::PaperReported,
+            }),
+            Provenance::Evaluated | Provenance::ReferenceImport => Ok(()),
+        }
+    }
+}
+
+/// The fields of a judgement that need checking before they can be bound.
+struct JudgementRow {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    latency_ms: Option<i64>,
+}
+
+impl JudgementRow {
+    fn new(judgement: &Judgement) -> Result<JudgementRow, StorageError> {
+        // SQLite stores NaN as NULL, which would read back as a different judgement.
+        if let Some(Rewards {
+            response1,
+            response2,
+        }) = judgement.rewards
+            && !(response1.is_finite() && response2.is_finite())
+        {
+            return Err(StorageError::InvalidJudgement {
+                task: judgement.task.key().to_owned(),
+                sample_id: judgement.sample_id.clone(),
+                reason: "rewards must be finite numbers",
+            });
+        }
+        let signed = |field, value: Option<u64>| value.map(|value| to_signed(field, value));
+        Ok(JudgementRow {
+            input_tokens: signed("input_tokens", judgement.input_tokens).transpose()?,
+            output_tokens: signed("output_tokens", judgement.output_tokens).transpose()?,
+            latency_ms: signed("latency_ms", judgement.latency_ms).transpose()?,
+        })
+    }
+}
+
+fn parse_order(value: String) -> Result<Order, StorageError> {
+    match value.as_str() {
+        "original" => Ok(Order::Original),
+        "swapped" => Ok(Order::Swapped),
+        _ => Err(StorageError::Corrupt {
+            table: "judgements",
+            column: "presentation_order",
+            value,
+        }),
+    }
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<JudgementKey, StorageError> {
+    let read = database("read a judgement");
+    Ok(JudgementKey {
+        task: parse_column("judgements", "task", row.try_get("task").map_err(&read)?)?,
+        sample_id: row.try_get("sample_id").map_err(&read)?,
+        setting: parse_column(
+            "judgements",
+            "setting",
+            row.try_get("setting").map_err(&read)?,
+        )?,
+        order: parse_order(row.try_get("presentation_order").map_err(&read)?)?,
+    })
+}
+
+fn judgement_from_row(row: &SqliteRow) -> Result<Judgement, StorageError> {
+    let read = database("read a judgement");
+    let key = key_from_row(row)?;
+    let reward_response1: Option<f64> = row.try_get("reward_response1").map_err(&read)?;
+    let reward_response2: Option<f64> = row.try_get("reward_response2").map_err(&read)?;
+    let rewards = match (reward_response1, reward_response2) {
+        (Some(response1), Some(response2)) => Some(Rewards {
+            response1,
+            response2,
+        }),
+        (None, None) => None,
+        (one, other) => {
+            return Err(StorageError::Corrupt {
+                table: "judgements",
+                column: "reward_response1",
+                value: format!("{one:?} beside reward_response2 {other:?}"),
+            });
+        }
+    };
+    let verdict: Option<String> = row.try_get("verdict").map_err(&read)?;
+    let attempts = non_negative(
+        "judgements",
+        "attempts",
+        row.try_get("attempts").map_err(&read)?,
+    )?
+    .map(|attempts| {
+        u32::try_from(attempts).map_err(|_| StorageError::Corrupt {
+            table: "judgements",
+            column: "attempts",
+            value: attempts.to_string(),
+        })
+    })
+    .transpose()?;
+    Ok(Judgement {
+        task: key.task,
+        sample_id: key.sample_id,
+        setting: key.setting,
+        order: key.order,
+        raw_output: row.try_get("raw_output").map_err(&read)?,
+        rewards,
+        verdict: verdict
+            .map(|verdict| parse_column("judgements", "verdict", verdict))
+            .transpose()?,
+        label: parse_column("judgements", "label", row.try_get("label").map_err(&read)?)?,
+        attempts,
+        input_tokens: non_negative(
+            "judgements",
+            "input_tokens",
+            row.try_get("input_tokens").map_err(&read)?,
+        )?,
+        output_tokens: non_negative(
+            "judgements",
+            "output_tokens",
+            row.try_get("output_tokens").map_err(&read)?,
+        )?,
+        latency_ms: non_negative(
+            "judgements",
+            "latency_ms",
+            row.try_get("latency_ms").map_err(&read)?,
+        )?,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use omnireward_shared::{Label, Verdict};
+
+    use super::*;
+    use crate::storage::runs::{ModelKind, NewModel, NewRun, RunStatus};
+    use crate::storage::test_support::fresh_database;
+
+    /// Creates a model and a queued run of the given provenance.
+    pub(crate) async fn new_run(storage: &Storage, provenance: Provenance) -> RunId {
+        let model = storage
+            .upsert_model(&NewModel::named("judge", ModelKind::ApiJudge))
+            .await
+            .expect("stores a model");
+        storage
+            .create_run(&NewRun {
+                model,
+                benchmark: None,
+                status: RunStatus::Running,
+                provenance,
+                configuration: serde_json::json!({"prompt_set_hash": "0123"}),
+            })
+            .await
+            .expect("creates a run")
+    }
+
+    /// A varied batch: a generative verdict with tokens, an unparseable one, a swapped one and a
+    /// scalar reward pair.
+    pub(crate) fn batch() -> Vec<Judgement> {
+        vec![
+            Judgement {
+                task: Task::TextToText,
+                sample_id: "t2t-1".to_owned(),
+                setting: Setting::WithTies,
+                order: Order::Original,
+                raw_output: Some("Response A follows the criterion. [[A]]".to_owned()),
+                rewards: None,
+                verdict: Some(Verdict::Response1),
+                label: Label::Response1,
+                attempts: Some(1),
+                input_tokens: Some(812),
+                output_tokens: Some(143),
+                latency_ms: Some(2_301),
+            },
+            Judgement {
+                task: Task::TextToText,
+                sample_id: "t2t-2".to_owned(),
+                setting: Setting::WithTies,
+                order: Order::Original,
+                raw_output: Some("I cannot decide between [[A]] and [[B]].".to_owned()),
+                rewards: None,
+                verdict: None,
+                label: Label::Tie,
+                attempts: Some(5),
+                input_tokens: Some(4_000),
+                output_tokens: Some(900),
+                latency_ms: Some(11_000),
+            },
+            Judgement {
+                task: Task::TextToText,
+                sample_id: "t2t-1".to_owned(),
+                setting: Setting::WithTies,
+                order: Order::Swapped,
+                raw_output: Some("[[B]]".to_owned()),
+                rewards: None,
+                verdict: Some(Verdict::Response1),
+                label: Label::Response1,
+                attempts: Some(1),
+                input_tokens: Some(812),
+                output_tokens: Some(20),
+                latency_ms: Some(900),
+            },
+            Judgement {
+                task: Task::TextTo3d,
+                sample_id: "t23d-7".to_owned(),
+                setting: Setting::WithoutTies,
+                order: Order::Original,
+                raw_output: None,
+                rewards: Some(Rewards {
+                    response1: -0.123_456_789_012_345_67,
+                    response2: 3.0e-9,
+                }),
+                verdict: Some(Verdict::Response2),
+                label: Label::Response1,
+                attempts: None,
+                input_tokens: None,
+                output_tokens: None,
+                latency_ms: Some(37),
+            },
+        ]
+    }
+
+    fn sorted(mut judgements: Vec<Judgement>) -> Vec<Judgement> {
+        judgements.sort_by(|left, right| JudgementKey::of(left).cmp(&JudgementKey::of(right)));
+        judgements
+    }
+
+    #[tokio::test]
+    async fn judgements_round_trip_exactly() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let run = new_run(storage, Provenance::Evaluated).await;
+        assert_eq!(
+            storage
+                .record_judgements(run, &batch())
+                .await
+                .expect("records"),
+            4
+        );
+        let stored = storage.judgements(run).await.expect("reads");
+        assert_eq!(stored, sorted(batch()));
+        // Rewards are REAL columns, so they come back bit for bit.
+        let rewards = stored
+            .iter()
+            .find_map(|judgement| judgement.rewards)
+            .expect("has rewards");
+        assert_eq!(
+            rewards.response1.to_bits(),
+            (-0.123_456_789_012_345_67f64).to_bits()
+        );
+        let keys = storage.judgement_keys(run).await.expect("reads keys");
+        let expected: BTreeSet<JudgementKey> = batch().iter().map(JudgementKey::of).collect();
+        assert_eq!(keys, expected);
+    }
+
+    #[tokio::test]
+    async fn recording_the_same_batch_twice_stores_each_once() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let run = new_run(storage, Provenance::Evaluated).await;
+        assert_eq!(
+            storage
+                .record_judgements(run, &batch())
+                .await
+                .expect("records"),
+            4
+        );
+        let mut changed = batch();
+        for judgement in &mut changed {
+            judgement.raw_output = Some("a later, different answer [[B]]".to_owned());
+            judgement.verdict = Some(Verdict::Response2);
+        }
+        assert_eq!(
+            storage
+                .record_judgements(run, &batch())
+                .await
+                .expect("records"),
+            0
+        );
+        assert_eq!(
+            storage
+                .record_judgements(run, &changed)
+                .await
+                .expect("records"),
+            0
+        );
+        assert_eq!(
+            storage.judgements(run).await.expect("reads"),
+            sorted(batch())
+        );
+
+        // Duplicates inside one batch are stored once too; the first one wins.
+        let other_run = new_run(storage, Provenance::Evaluated).await;
+        let mut doubled = batch();
+        doubled.extend(changed);
+        assert_eq!(
+            storage
+                .record_judgements(other_run, &doubled)
+                .await
+                .expect("records"),
+            4
+        );
+        assert_eq!(
+            storage.judgements(other_run).await.expect("reads"),
+            sorted(batch())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_one_bad_row_rolls_back_as_a_whole() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let run = new_run(storage, Provenance::Evaluated).await;
+
+        let mut too_many_tokens = batch();
+        too_many_tokens[2].input_tokens = Some(u64::MAX);
+        let error = storage
+            .record_judgements(run, &too_many_tokens)
+            .await
+            .expect_err("tokens overflow");
+        assert!(
+            matches!(
+                error,
+                StorageError::OutOfRange {
+                    field: "input_tokens",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+
+        let mut not_a_number = batch();
+        not_a_number[3].rewards = Some(Rewards {
+            response1: f64::NAN,
+            response2: 1.0,
+        });
+        let error = storage
+            .record_judgements(run, &not_a_number)
+            .await
+            .expect_err("NaN reward");
+        assert!(
+            matches!(error, StorageError::InvalidJudgement { .. }),
+            "{error}"
+        );
+
+        assert!(storage.judgements(run).await.expect("reads").is_empty());
+        assert!(storage.judgement_keys(run).await.expect("reads").is_empty());
+        assert_eq!(
+            storage
+                .record_judgements(run, &batch())
+                .await
+                .expect("records"),
+            4
+        );
+    }
+
+    #[tokio::test]
+    async fn paper_reported_runs_take_no_judgements() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let run = new_run(storage, Provenance::PaperReported).await;
+        let error = storage
+            .record_judgements(run, &batch())
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(error, StorageError::NotEvaluatedHere { .. }),
+            "{error}"
+        );
+        assert!(matches!(
+            storage.record_judgements(RunId(404), &batch()).await,
+            Err(StorageError::RunNotFound(RunId(404)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn corrupt_judgement_values_are_errors() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let run = new_run(storage, Provenance::Evaluated).await;
+        storage
+            .record_judgements(run, &batch())
+            .await
+            .expect("records");
+        sqlx::query("UPDATE judgements SET verdict = 'response3' WHERE sample_id = 't2t-1'")
+            .execute(&storage.pool)
+            .await
+            .expect("edits");
+        match storage.judgements(run).await {
+            Err(StorageError::Corrupt {
+                table,
+                column,
+                value,
+            }) => {
+                assert_eq!(
+                    (table, column, value.as_str()),
+                    ("judgements", "verdict", "response3")
+                );
+            }
+            other => panic!("expected a corrupt value, got {other:?}"),
+        }
+    }
+}

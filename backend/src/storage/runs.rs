@@ -1,0 +1,521 @@
+//! Models (judges, reward models, baselines, paper-only entries) and their runs.
+//!
+//! A run is one model on one benchmark under a recorded configuration; paper-reported runs have no
+//! benchmark here because the authors computed them on the full release.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::benchmarks::BenchmarkId;
+use super::{Storage, StorageError, database, now_unix_ms, parse_column};
+
+/// The database id of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModelId(pub i64);
+
+/// The database id of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for ModelId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.0)
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.0)
+    }
+}
+
+/// A stored name that is not a value of the enumeration it should be.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`: expected one of {expected}")]
+pub struct UnknownValue {
+    /// The enumeration, e.g. `model kind`.
+    pub kind: &'static str,
+    /// The value given.
+    pub value: String,
+    /// The accepted values, comma-separated.
+    pub expected: &'static str,
+}
+
+/// Defines `as_str`, `ALL`, `Display` and `FromStr` for a string-backed enumeration, so that the
+/// stored spelling is written in exactly one place per value.
+macro_rules! stored_names {
+    ($type:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $type {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$type] = &[$($type::$variant),+];
+
+            /// The name stored in the database and shown in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($type::$variant => $name),+
+                }
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $type {
+            type Err = UnknownValue;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($name => Ok($type::$variant),)+
+                    _ => Err(UnknownValue {
+                        kind: $kind,
+                        value: text.to_owned(),
+                        expected: concat!($($name, " "),+),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+/// What kind of model a row describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ModelKind {
+    /// A generative judge behind an OpenAI-compatible API.
+    ApiJudge,
+    /// A discriminative model that gives each response a scalar reward.
+    ScalarRewardModel,
+    /// A generative judge run locally from a checkpoint.
+    LocalGenerative,
+    /// A model known only from the paper's tables.
+    PaperReported,
+    /// A reference strategy such as random choice.
+    Baseline,
+}
+
+stored_names!(ModelKind, "model kind", {
+    ApiJudge => "api_judge",
+    ScalarRewardModel => "scalar_reward_model",
+    LocalGenerative => "local_generative",
+    PaperReported => "paper_reported",
+    Baseline => "baseline",
+});
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RunStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Being evaluated.
+    Running,
+    /// Every item judged.
+    Finished,
+    /// Stopped by an error; may be resumed.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+}
+
+stored_names!(RunStatus, "run status", {
+    Queued => "queued",
+    Running => "running",
+    Finished => "finished",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
+impl RunStatus {
+    /// Whether the run has stopped (finished, failed or cancelled).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+/// Where a run's numbers come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Provenance {
+    /// Judged here; judgements and scorecards are stored.
+    Evaluated,
+    /// Copied from the paper's tables; only reported scores are stored.
+    PaperReported,
+    /// Per-item outputs of the reference implementation, imported and scored here.
+    ReferenceImport,
+}
+
+stored_names!(Provenance, "provenance", {
+    Evaluated => "evaluated",
+    PaperReported => "paper_reported",
+    ReferenceImport => "reference_import",
+});
+
+/// A model to register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewModel {
+    /// Display name, unique together with the kind.
+    pub name: String,
+    /// What kind of model it is.
+    pub kind: ModelKind,
+    /// The paper's grouping (`open_generative`, `proprietary_generative`, `specialized`), if any.
+    pub group: Option<String>,
+    /// Parameter count as text (e.g. `7B`), if known.
+    pub parameters: Option<String>,
+    /// Licence, if known.
+    pub licence: Option<String>,
+    /// Whether the weights are public, if known.
+    pub open_weights: Option<bool>,
+}
+
+impl NewModel {
+    /// A model with only a name and a kind; the other fields unknown.
+    pub fn named(name: impl Into<String>, kind: ModelKind) -> NewModel {
+        NewModel {
+            name: name.into(),
+            kind,
+            group: None,
+            parameters: None,
+            licence: None,
+            open_weights: None,
+        }
+    }
+}
+
+/// A run to create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    /// The model evaluated.
+    pub model: ModelId,
+    /// The benchmark it runs on; `None` for paper-reported runs.
+    pub benchmark: Option<BenchmarkId>,
+    /// The initial status (usually queued).
+    pub status: RunStatus,
+    /// Where its numbers come from.
+    pub provenance: Provenance,
+    /// The judge configuration (prompt-set hash, sampling parameters, ...), stored as JSON.
+    pub configuration: serde_json::Value,
+}
+
+/// A stored run with its model's name and kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    /// The run.
+    pub id: RunId,
+    /// The model.
+    pub model: ModelId,
+    /// The model's name.
+    pub model_name: String,
+    /// The model's kind.
+    pub model_kind: ModelKind,
+    /// The model's paper group, if any.
+    pub model_group: Option<String>,
+    /// The benchmark, if the run was evaluated on one stored here.
+    pub benchmark: Option<BenchmarkId>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Where its numbers come from.
+    pub provenance: Provenance,
+    /// The recorded configuration.
+    pub configuration: serde_json::Value,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: i64,
+    /// When it reached a terminal status, Unix milliseconds.
+    pub finished_at_ms: Option<i64>,
+}
+
+/// A run query with its model's columns, completed by a literal tail (kept static so the SQL is a
+/// `&'static str`).
+macro_rules! select_runs {
+    ($tail:literal) => {
+        concat!(
+            "SELECT runs.id, runs.model_id, models.name, models.kind, models.model_group, ",
+            "runs.benchmark_id, runs.status, runs.provenance, runs.configuration_json, ",
+            "runs.created_at, runs.finished_at FROM runs JOIN models ON models.id = runs.model_id ",
+            $tail
+        )
+    };
+}
+
+impl Storage {
+    /// Registers a model, or finds the one with the same name and kind. Known metadata given
+    /// here replaces the stored value; `None` fields keep what is stored.
+    pub async fn upsert_model(&self, model: &NewModel) -> Result<ModelId, StorageError> {
+        upsert_model(&self.pool, model).await
+    }
+
+    /// Creates a run and returns its id. A run created in a terminal status is finished at once.
+    pub async fn create_run(&self, run: &NewRun) -> Result<RunId, StorageError> {
+        let configuration =
+            serde_json::to_string(&run.configuration).map_err(|source| StorageError::Encode {
+                what: "a run configuration",
+                source,
+            })?;
+        let now = now_unix_ms();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs \
+             (model_id, benchmark_id, status, provenance, configuration_json, created_at, finished_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(run.model.0)
+        .bind(run.benchmark.map(|benchmark| benchmark.0))
+        .bind(run.status.as_str())
+        .bind(run.provenance.as_str())
+        .bind(configuration)
+        .bind(now)
+        .bind(run.status.is_terminal().then_some(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(database("create a run"))?;
+        Ok(RunId(id))
+    }
+
+    /// Moves a run to a status. Terminal statuses record the finishing time; going back to
+    /// queued or running (a resume) clears it.
+    pub async fn set_run_status(&self, run: RunId, status: RunStatus) -> Result<(), StorageError> {
+        let result = sqlx::query("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(status.is_terminal().then(now_unix_ms))
+            .bind(run.0)
+            .execute(&self.pool)
+            .await
+            .map_err(database("update a run's status"))?;
+        if result.rows_affected() == 0 {
+            return Err(StorageError::RunNotFound(run));
+        }
+        Ok(())
+    }
+
+    /// The run with this id.
+    pub async fn run(&self, run: RunId) -> Result<RunRecord, StorageError> {
+        let row = sqlx::query(select_runs!("WHERE runs.id = ?"))
+            .bind(run.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database("read a run"))?
+            .ok_or(StorageError::RunNotFound(run))?;
+        run_record(&row)
+    }
+
+    /// Every run, oldest first.
+    pub async fn runs(&self) -> Result<Vec<RunRecord>, StorageError> {
+        let rows = sqlx::query(select_runs!("ORDER BY runs.id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("list runs"))?;
+        rows.iter().map(run_record).collect()
+    }
+
+    /// The provenance of a run, checked before writing per-item results.
+    pub(super) async fn run_provenance(&self, run: RunId) -> Result<Provenance, StorageError> {
+        let provenance: Option<String> =
+            sqlx::query_scalar("SELECT provenance FROM runs WHERE id = ?")
+                .bind(run.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database("read a run's provenance"))?;
+        let provenance = provenance.ok_or(StorageError::RunNotFound(run))?;
+        parse_column("runs", "provenance", provenance)
+    }
+}
+
+/// Inserts or refreshes a model on any executor, so the paper import can do it inside its
+/// transaction.
+pub(super) async fn upsert_model<'connection, Executor>(
+    executor: Executor,
+    model: &NewModel,
+) -> Result<ModelId, StorageError>
+where
+    Executor: sqlx::SqliteExecutor<'connection>,
+{
+    // DO UPDATE (not DO NOTHING) so that RETURNING yields the id of an existing row as well.
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO models (name, kind, model_group, parameters, licence, open_weights) \
+         VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (name, kind) DO UPDATE SET \
+         model_group = COALESCE(excluded.model_group, models.model_group), \
+         parameters = COALESCE(excluded.parameters, models.parameters), \
+         licence = COALESCE(excluded.licence, models.licence), \
+         open_weights = COALESCE(excluded.open_weights, models.open_weights) \
+         RETURNING id",
+    )
+    .bind(&model.name)
+    .bind(model.kind.as_str())
+    .bind(&model.group)
+    .bind(&model.parameters)
+    .bind(&model.licence)
+    .bind(model.open_weights.map(i64::from))
+    .fetch_one(executor)
+    .await
+    .map_err(database("store a model"))?;
+    Ok(ModelId(id))
+}
+
+fn run_record(row: &SqliteRow) -> Result<RunRecord, StorageError> {
+    let read = database("read a run");
+    let configuration: String = row.try_get("configuration_json").map_err(&read)?;
+    let configuration =
+        serde_json::from_str(&configuration).map_err(|_| StorageError::Corrupt {
+            table: "runs",
+            column: "configuration_json",
+            value: configuration.clone(),
+        })?;
+    Ok(RunRecord {
+        id: RunId(row.try_get("id").map_err(&read)?),
+        model: ModelId(row.try_get("model_id").map_err(&read)?),
+        model_name: row.try_get("name").map_err(&read)?,
+        model_kind: parse_column("models", "kind", row.try_get("kind").map_err(&read)?)?,
+        model_group: row.try_get("model_group").map_err(&read)?,
+        benchmark: row
+            .try_get::<Option<i64>, _>("benchmark_id")
+            .map_err(&read)?
+            .map(BenchmarkId),
+        status: parse_column("runs", "status", row.try_get("status").map_err(&read)?)?,
+        provenance: parse_column(
+            "runs",
+            "provenance",
+            row.try_get("provenance").map_err(&read)?,
+        )?,
+        configuration,
+        created_at_ms: row.try_get("created_at").map_err(&read)?,
+        finished_at_ms: row.try_get("finished_at").map_err(&read)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::fresh_database;
+
+    #[test]
+    fn stored_names_round_trip() {
+        for kind in ModelKind::ALL {
+            assert_eq!(kind.as_str().parse::<ModelKind>(), Ok(*kind));
+        }
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse::<RunStatus>(), Ok(*status));
+        }
+        for provenance in Provenance::ALL {
+            assert_eq!(provenance.as_str().parse::<Provenance>(), Ok(*provenance));
+        }
+        let error = "Finished".parse::<RunStatus>().expect_err("case matters");
+        assert!(error.to_string().contains("finished"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn models_are_idempotent_on_name_and_kind() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let mut judge = NewModel::named("gpt-4o", ModelKind::ApiJudge);
+        judge.licence = Some("proprietary".to_owned());
+        let first = storage.upsert_model(&judge).await.expect("stores");
+        let bare = NewModel::named("gpt-4o", ModelKind::ApiJudge);
+        assert_eq!(storage.upsert_model(&bare).await.expect("finds"), first);
+        let paper = NewModel::named("gpt-4o", ModelKind::PaperReported);
+        assert_ne!(storage.upsert_model(&paper).await.expect("stores"), first);
+        let licence: Option<String> = sqlx::query_scalar("SELECT licence FROM models WHERE id = ?")
+            .bind(first.0)
+            .fetch_one(&storage.pool)
+            .await
+            .expect("reads");
+        assert_eq!(licence.as_deref(), Some("proprietary"));
+    }
+
+    #[tokio::test]
+    async fn runs_record_their_status_and_finishing_time() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let mut model = NewModel::named("Omni-RewardModel-BT", ModelKind::ScalarRewardModel);
+        model.group = Some("specialized".to_owned());
+        let model = storage.upsert_model(&model).await.expect("stores");
+        let configuration = serde_json::json!({"prompt_set_hash": "abc123", "temperature": 0.0});
+        let run = storage
+            .create_run(&NewRun {
+                model,
+                benchmark: None,
+                status: RunStatus::Queued,
+                provenance: Provenance::Evaluated,
+                configuration: configuration.clone(),
+            })
+            .await
+            .expect("creates");
+        let record = storage.run(run).await.expect("reads");
+        assert_eq!(record.status, RunStatus::Queued);
+        assert_eq!(record.model_name, "Omni-RewardModel-BT");
+        assert_eq!(record.model_kind, ModelKind::ScalarRewardModel);
+        assert_eq!(record.model_group.as_deref(), Some("specialized"));
+        assert_eq!(record.configuration, configuration);
+        assert_eq!(record.finished_at_ms, None);
+
+        storage
+            .set_run_status(run, RunStatus::Failed)
+            .await
+            .expect("fails");
+        assert!(
+            storage
+                .run(run)
+                .await
+                .expect("reads")
+                .finished_at_ms
+                .is_some()
+        );
+        storage
+            .set_run_status(run, RunStatus::Running)
+            .await
+            .expect("resumes");
+        let record = storage.run(run).await.expect("reads");
+        assert_eq!(record.status, RunStatus::Running);
+        assert_eq!(record.finished_at_ms, None);
+
+        assert_eq!(storage.runs().await.expect("lists"), [record]);
+        assert!(matches!(
+            storage.set_run_status(RunId(77), RunStatus::Finished).await,
+            Err(StorageError::RunNotFound(RunId(77)))
+        ));
+        assert!(matches!(
+            storage.run(RunId(77)).await,
+            Err(StorageError::RunNotFound(RunId(77)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn unknown_stored_names_are_reported_as_corrupt() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let model = storage
+            .upsert_model(&NewModel::named("random", ModelKind::Baseline))
+            .await
+            .expect("stores");
+        let run = storage
+            .create_run(&NewRun {
+                model,
+                benchmark: None,
+                status: RunStatus::Queued,
+                provenance: Provenance::Evaluated,
+                configuration: serde_json::json!({}),
+            })
+            .await
+            .expect("creates");
+        sqlx::query("UPDATE runs SET status = 'paused' WHERE id = ?")
+            .bind(run.0)
+            .execute(&storage.pool)
+            .await
+            .expect("edits");
+        match storage.run(run).await {
+            Err(StorageError::Corrupt {
+                table,
+                column,
+                value,
+            }) => assert_eq!(
+                (table, column, value.as_str()),
+                ("runs", "status", "paused")
+            ),
+            other => panic!("expected a corrupt value, got {other:?}"),
+        }
+    }
+}

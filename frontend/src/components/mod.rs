@@ -1,0 +1,5 @@
+//! Reusable view components.
+
+mod modality_legend;
+
+pub use modality_legend::ModalityLegend;

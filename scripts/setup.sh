@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what omnireward needs to build, run and test, skipping whatever is already present.
+# Safe to re-run. Needs network access to Debian's package archive, crates.io and PyPI only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "setup: $*" >&2; }
+
+# Debian packages: ffmpeg (video frames), espeak-ng (regenerating the sample's speech), mold
+# (faster linking; optional at build time).
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        say "installing ${missing[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        say "warning: cannot install ${missing[*]} (no apt-get); install them yourself"
+    fi
+fi
+
+# Rust target for the shared crate's WebAssembly build (checked by the test suite).
+if command -v rustup >/dev/null 2>&1; then
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        say "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown >/dev/null
+    fi
+fi
+
+# Python environment for the reference-data fixtures (pinned in scripts/requirements-test.txt).
+if [ ! -x .venv/bin/python3 ]; then
+    say "creating .venv"
+    python3 -m venv .venv
+fi
+if ! .venv/bin/python3 -c "import pyarrow" >/dev/null 2>&1; then
+    say "installing Python test requirements"
+    .venv/bin/python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+say "ready"

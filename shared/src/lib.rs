@@ -1,0 +1,24 @@
+//! Omni-RewardBench (Jin et al., 2025) domain model and pure scoring functions.
+//!
+//! This crate is shared by the evaluator, the server and the WebAssembly front end, so it holds
+//! only data types and deterministic computations: no I/O, no clocks, no threads. It must keep
+//! building for `wasm32-unknown-unknown` (CI checks it).
+
+pub mod judgement;
+pub mod preference;
+pub mod random;
+pub mod sample;
+pub mod scorecard;
+pub mod task;
+pub mod ties_matter;
+pub mod verdict;
+
+pub use judgement::{Judgement, Order, Rewards};
+pub use preference::{Label, ParsePreferenceError, Preference, Setting, Verdict};
+pub use sample::{MediaKind, MediaLocation, MediaRef, Response, Sample};
+pub use scorecard::{
+    AggregateScore, BenchmarkIdentity, BootstrapConfig, Outcome, Scorecard, SettingScorecard,
+    TaskScore,
+};
+pub use task::{Modality, ParseTaskError, Task};
+pub use verdict::parse_verdict;
