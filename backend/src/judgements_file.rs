@@ -11,7 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use omnireward_shared::{Judgement, Order, Setting, Task};
+use omnireward_shared::{Judgement, JudgementKey, Setting, Task};
 
 /// Why a judgements file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -62,19 +62,6 @@ pub enum JudgementsFileError {
     },
 }
 
-/// The identity of a judged item: (task, sample, setting, order).
-pub type JudgementKey = (Task, String, Setting, Order);
-
-/// The key of a judgement.
-pub fn key_of(judgement: &Judgement) -> JudgementKey {
-    (
-        judgement.task,
-        judgement.sample_id.clone(),
-        judgement.setting,
-        judgement.order,
-    )
-}
-
 /// Reads every judgement of a file, refusing malformed lines and duplicated items.
 pub fn read(path: &Path) -> Result<Vec<Judgement>, JudgementsFileError> {
     let io = |source| JudgementsFileError::Io {
@@ -96,7 +83,7 @@ pub fn read(path: &Path) -> Result<Vec<Judgement>, JudgementsFileError> {
                 line: line_number,
                 message: error.to_string(),
             })?;
-        if let Some(first_line) = first_lines.insert(key_of(&judgement), line_number) {
+        if let Some(first_line) = first_lines.insert(judgement.key(), line_number) {
             return Err(JudgementsFileError::Duplicate {
                 path: path.to_path_buf(),
                 line: line_number,
@@ -115,6 +102,45 @@ pub fn read(path: &Path) -> Result<Vec<Judgement>, JudgementsFileError> {
         });
     }
     Ok(judgements)
+}
+
+/// Prepares an existing judgements file for appending by a resumed run and returns the keys it
+/// holds. A last line without its newline is the trace of a crash in mid-write: it is cut off
+/// (the judgement is still in the database and is written again). A missing file holds nothing.
+pub fn prepare_for_append(path: &Path) -> Result<Vec<JudgementKey>, JudgementsFileError> {
+    let io = |source| JudgementsFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut contents = match std::fs::read(path) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(io(error)),
+    };
+    if !contents.is_empty() && contents.last() != Some(&b'\n') {
+        let keep = contents
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(0, |index| index + 1);
+        contents.truncate(keep);
+        let file = OpenOptions::new().write(true).open(path).map_err(io)?;
+        file.set_len(keep as u64).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    let mut keys = Vec::new();
+    for (index, line) in contents.split(|byte| *byte == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let judgement: Judgement =
+            serde_json::from_slice(line).map_err(|error| JudgementsFileError::InvalidLine {
+                path: path.to_path_buf(),
+                line: index + 1,
+                message: error.to_string(),
+            })?;
+        keys.push(judgement.key());
+    }
+    Ok(keys)
 }
 
 /// Appends judgements to a file, one flushed line each, so a crash loses at most the line
@@ -161,7 +187,7 @@ impl JudgementsWriter {
 
 #[cfg(test)]
 mod tests {
-    use omnireward_shared::{Label, Rewards, Verdict};
+    use omnireward_shared::{Label, Order, Rewards, Verdict};
 
     use super::*;
 
@@ -199,6 +225,30 @@ mod tests {
         }
         drop(writer);
         assert_eq!(read(&path).expect("reads"), written);
+    }
+
+    #[test]
+    fn a_line_cut_by_a_crash_is_removed_before_appending() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let path = folder.path().join("judgements.jsonl");
+        assert!(
+            prepare_for_append(&path)
+                .expect("missing is empty")
+                .is_empty()
+        );
+        let good = serde_json::to_string(&judgement("a", Order::Original)).expect("json");
+        std::fs::write(&path, format!("{good}\n{{\"task\": \"text_to")).expect("write");
+        let keys = prepare_for_append(&path).expect("repairs");
+        assert_eq!(keys, vec![judgement("a", Order::Original).key()]);
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("{good}\n")
+        );
+        let mut writer = JudgementsWriter::append(&path).expect("opens");
+        writer
+            .write(&judgement("b", Order::Original))
+            .expect("writes");
+        assert_eq!(read(&path).expect("reads").len(), 2);
     }
 
     #[test]

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod data;
 pub mod evaluation;
 pub mod judgements_file;
+pub mod judges;
 pub mod leaderboard;
+pub mod media;
 pub mod paper_results;
 pub mod storage;

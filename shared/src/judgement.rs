@@ -92,7 +92,31 @@ pub struct Judgement {
     pub latency_ms: Option<u64>,
 }
 
+/// The identity of a judged item: what resumed runs skip and what storage and judgements files
+/// never hold twice.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JudgementKey {
+    /// Task of the sample.
+    pub task: Task,
+    /// The sample's row id.
+    pub sample_id: String,
+    /// The setting.
+    pub setting: Setting,
+    /// The presentation order.
+    pub order: Order,
+}
+
 impl Judgement {
+    /// The item this judgement is about.
+    pub fn key(&self) -> JudgementKey {
+        JudgementKey {
+            task: self.task,
+            sample_id: self.sample_id.clone(),
+            setting: self.setting,
+            order: self.order,
+        }
+    }
+
     /// Whether the verdict equals the label (unparseable counts as wrong).
     pub fn is_correct(&self) -> bool {
         self.verdict == Some(self.label)

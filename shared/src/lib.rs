@@ -7,13 +7,14 @@
 pub mod judgement;
 pub mod preference;
 pub mod random;
+pub mod reliability;
 pub mod sample;
 pub mod scorecard;
 pub mod task;
 pub mod ties_matter;
 pub mod verdict;
 
-pub use judgement::{Judgement, Order, Rewards};
+pub use judgement::{Judgement, JudgementKey, Order, Rewards};
 pub use preference::{Label, ParsePreferenceError, Preference, Setting, Verdict};
 pub use sample::{MediaKind, MediaLocation, MediaRef, Response, Sample};
 pub use scorecard::{

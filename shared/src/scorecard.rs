@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::judgement::{Judgement, Order};
 use crate::preference::Setting;
 use crate::random::SplitMix64;
+use crate::reliability::{Reliability, reliability};
 use crate::task::{Modality, Task};
 use crate::ties_matter::{ScoredPair, sweep_tie_threshold, verdict_for_margin};
 
@@ -89,6 +90,9 @@ pub struct TaskScore {
     /// The tie rule, for scalar reward models in the w/ Ties setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tie_rule: Option<TieRule>,
+    /// Judge-reliability measures, for generative judges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reliability: Option<Reliability>,
 }
 
 /// A mean of task accuracies (per modality, or overall).
@@ -175,6 +179,7 @@ impl SettingScorecard {
                     ci95: percentile_interval(samples),
                     unparseable: unparseable.get(task).copied().unwrap_or(0),
                     tie_rule: None,
+                    reliability: None,
                 };
                 (*task, score)
             })
@@ -239,6 +244,7 @@ pub fn score_judgements(
     bootstrap: BootstrapConfig,
 ) -> BTreeMap<Setting, SettingScorecard> {
     let mut scorecards = BTreeMap::new();
+    let mut reliabilities = reliability(judgements);
     for setting in Setting::ALL {
         let items: Vec<&Judgement> = judgements
             .iter()
@@ -294,6 +300,11 @@ pub fn score_judgements(
             for (task, rule) in tie_rules {
                 if let Some(score) = scorecard.tasks.get_mut(&task) {
                     score.tie_rule = Some(rule);
+                }
+            }
+            for (task, measures) in reliabilities.remove(&setting).unwrap_or_default() {
+                if let Some(score) = scorecard.tasks.get_mut(&task) {
+                    score.reliability = Some(measures);
                 }
             }
             scorecards.insert(setting, scorecard);

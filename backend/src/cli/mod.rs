@@ -2,6 +2,7 @@
 //! dispatch to one module per command.
 
 mod data_inspect;
+mod eval;
 mod import_reference;
 mod leaderboard;
 mod rescore;
@@ -41,6 +42,9 @@ enum Command {
     /// Inspect benchmark data.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Evaluate a judge on a benchmark (resumable).
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Recompute a scorecard from a judgements file, without calling any judge.
     Rescore(rescore::RescoreArgs),
     /// Import result files of the authors' harness as a run and print its scorecard.
@@ -58,9 +62,9 @@ enum DataCommand {
 /// Options that select a benchmark.
 #[derive(Debug, Clone, Args)]
 struct BenchmarkArgs {
-    /// Only these tasks (config keys or short names, comma-separated) [default: all].
+    /// Only these tasks: config keys or short names, comma-separated, or `all` [default: all].
     #[arg(long, value_delimiter = ',', value_name = "TASKS")]
-    tasks: Vec<Task>,
+    tasks: Vec<String>,
     /// Folder that media paths are relative to [default: <DIR>/media_data].
     #[arg(long, value_name = "DIR")]
     media_dir: Option<PathBuf>,
@@ -91,6 +95,7 @@ impl BootstrapArgs {
 
 /// Paths derived from the global options.
 struct Environment {
+    home: PathBuf,
     cache_dir: PathBuf,
     database: PathBuf,
 }
@@ -104,12 +109,18 @@ impl Environment {
                 .join(".omnireward"),
         };
         Ok(Self {
+            home: home.clone(),
             cache_dir: home.join("cache"),
             database: options
                 .database
                 .clone()
                 .unwrap_or_else(|| home.join("omnireward.sqlite")),
         })
+    }
+
+    /// Where judgements files of runs go by default.
+    fn runs_dir(&self) -> PathBuf {
+        self.home.join("runs")
     }
 
     /// Loads the benchmark in `folder`, or the embedded sample when `folder` is `None`.
@@ -119,8 +130,17 @@ impl Environment {
         options: &BenchmarkArgs,
         force_skip_invalid: bool,
     ) -> anyhow::Result<Benchmark> {
+        let mut tasks = Vec::new();
+        for name in &options.tasks {
+            if !name.eq_ignore_ascii_case("all") {
+                tasks.push(
+                    name.parse::<Task>()
+                        .map_err(|error| anyhow::anyhow!("--tasks: {error}"))?,
+                );
+            }
+        }
         let load_options = LoadOptions {
-            tasks: options.tasks.clone(),
+            tasks,
             skip_invalid: options.skip_invalid || force_skip_invalid,
             media_root: options.media_dir.clone(),
             name: None,
@@ -150,6 +170,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let environment = Environment::resolve(&cli.global)?;
     match cli.command {
         Command::Data(DataCommand::Inspect(args)) => data_inspect::run(&environment, &args),
+        Command::Eval(command) => eval::run(&environment, &command),
         Command::Rescore(args) => rescore::run(&environment, &args),
         Command::ImportReference(args) => import_reference::run(&environment, &args),
         Command::Leaderboard(args) => leaderboard::run(&environment, &args),

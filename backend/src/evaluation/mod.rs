@@ -1,5 +1,10 @@
 //! Evaluation: turning judgements into scorecards, and checking judgements against the
-//! benchmark they claim to judge. (Runners for API and local judges build on this.)
+//! benchmark they claim to judge; the runners of API judges and baselines.
+
+pub mod api_run;
+pub mod baseline;
+pub mod runs;
+pub mod sink;
 
 use std::collections::{BTreeSet, HashMap};
 

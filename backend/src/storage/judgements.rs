@@ -6,37 +6,12 @@
 
 use std::collections::BTreeSet;
 
-use omnireward_shared::{Judgement, Order, Rewards, Setting, Task};
+use omnireward_shared::{Judgement, JudgementKey, Order, Rewards};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::runs::{Provenance, RunId};
 use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column, to_signed};
-
-/// The identity of a judgement within a run: what a resumed run skips.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct JudgementKey {
-    /// Task of the sample.
-    pub task: Task,
-    /// The sample's row id.
-    pub sample_id: String,
-    /// The setting.
-    pub setting: Setting,
-    /// The presentation order.
-    pub order: Order,
-}
-
-impl JudgementKey {
-    /// The key of a judgement.
-    pub fn of(judgement: &Judgement) -> JudgementKey {
-        JudgementKey {
-            task: judgement.task,
-            sample_id: judgement.sample_id.clone(),
-            setting: judgement.setting,
-            order: judgement.order,
-        }
-    }
-}
 
 impl Storage {
     /// Stores a batch of judgements in one transaction and returns how many were new. Items whose
@@ -266,7 +241,7 @@ fn judgement_from_row(row: &SqliteRow) -> Result<Judgement, StorageError> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use omnireward_shared::{Label, Verdict};
+    use omnireward_shared::{Label, Setting, Task, Verdict};
 
     use super::*;
     use crate::storage::runs::{ModelKind, NewModel, NewRun, RunStatus};
@@ -357,7 +332,7 @@ pub(crate) mod tests {
     }
 
     fn sorted(mut judgements: Vec<Judgement>) -> Vec<Judgement> {
-        judgements.sort_by(|left, right| JudgementKey::of(left).cmp(&JudgementKey::of(right)));
+        judgements.sort_by(|left, right| Judgement::key(left).cmp(&Judgement::key(right)));
         judgements
     }
 
@@ -385,7 +360,7 @@ pub(crate) mod tests {
             (-0.123_456_789_012_345_67f64).to_bits()
         );
         let keys = storage.judgement_keys(run).await.expect("reads keys");
-        let expected: BTreeSet<JudgementKey> = batch().iter().map(JudgementKey::of).collect();
+        let expected: BTreeSet<JudgementKey> = batch().iter().map(Judgement::key).collect();
         assert_eq!(keys, expected);
     }
 

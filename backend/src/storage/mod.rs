@@ -19,7 +19,6 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
-pub use judgements::JudgementKey;
 pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
     ModelId, ModelKind, NewModel, NewRun, Provenance, RunId, RunRecord, RunStatus, UnknownValue,

@@ -1,0 +1,89 @@
+//! A run's life around its judge: finding the run to resume (same judge and configuration on
+//! the same benchmark) or creating it, and finishing it with its scorecard.
+
+use omnireward_shared::scorecard::ScalarTiePolicy;
+use omnireward_shared::{BootstrapConfig, Scorecard};
+use serde_json::{Value, json};
+
+use crate::data::Benchmark;
+use crate::storage::{NewModel, NewRun, Provenance, RunId, RunStatus, Storage, StorageError};
+
+/// A run ready to take judgements.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenedRun {
+    /// Its id.
+    pub id: RunId,
+    /// Whether it existed before (this session resumes it).
+    pub resumed: bool,
+}
+
+/// Finds the evaluated run of `model` on `benchmark` whose recorded identity equals `identity`,
+/// or creates one. The run's configuration is `{"identity": …, "details": …}`: the identity
+/// decides what counts as the same run (judge, prompts, request options), the details record
+/// what may change between sessions (concurrency, prices, code version).
+pub async fn open_run(
+    storage: &Storage,
+    model: &NewModel,
+    benchmark: &Benchmark,
+    identity: Value,
+    details: Value,
+) -> Result<OpenedRun, StorageError> {
+    let benchmark_id = storage
+        .upsert_benchmark(
+            &benchmark.identity,
+            &benchmark.root.to_string_lossy(),
+            benchmark.samples.len() as u64,
+        )
+        .await?;
+    storage
+        .store_samples(benchmark_id, &benchmark.samples)
+        .await?;
+    let model_id = storage.upsert_model(model).await?;
+    let existing = storage.runs().await?.into_iter().find(|run| {
+        run.model == model_id
+            && run.benchmark == Some(benchmark_id)
+            && run.provenance == Provenance::Evaluated
+            && run.configuration.get("identity") == Some(&identity)
+    });
+    if let Some(run) = existing {
+        storage.set_run_status(run.id, RunStatus::Running).await?;
+        return Ok(OpenedRun {
+            id: run.id,
+            resumed: true,
+        });
+    }
+    let id = storage
+        .create_run(&NewRun {
+            model: model_id,
+            benchmark: Some(benchmark_id),
+            status: RunStatus::Running,
+            provenance: Provenance::Evaluated,
+            configuration: json!({ "identity": identity, "details": details }),
+        })
+        .await?;
+    Ok(OpenedRun { id, resumed: false })
+}
+
+/// Scores every judgement the run has, stores the scorecard and sets the final status.
+pub async fn finish_run(
+    storage: &Storage,
+    run: RunId,
+    model: &str,
+    benchmark: &Benchmark,
+    status: RunStatus,
+    bootstrap: BootstrapConfig,
+) -> Result<Scorecard, StorageError> {
+    let judgements = storage.judgements(run).await?;
+    let scorecard = super::scorecard(
+        model,
+        benchmark.identity.clone(),
+        &judgements,
+        ScalarTiePolicy::Sweep,
+        bootstrap,
+    );
+    if !scorecard.settings.is_empty() {
+        storage.store_scorecard(run, &scorecard).await?;
+    }
+    storage.set_run_status(run, status).await?;
+    Ok(scorecard)
+}

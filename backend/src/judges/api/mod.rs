@@ -1,0 +1,5 @@
+//! Generative judges behind an OpenAI-compatible chat API: prompt templates and rendering.
+
+pub mod client;
+pub mod prompts;
+pub mod request;

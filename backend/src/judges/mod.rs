@@ -1,0 +1,3 @@
+//! Judges: anything that turns a benchmark sample into a verdict or rewards.
+
+pub mod api;
