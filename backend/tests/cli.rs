@@ -266,3 +266,81 @@ fn import_reference_stores_a_run_once_and_prints_its_scorecard() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--model"));
 }
+
+#[test]
+fn baselines_score_as_their_rules_say_and_rerun_without_duplicates() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let samples = omnireward::data::embedded::load(
+        &home.path().join("cache"),
+        &omnireward::data::LoadOptions::default(),
+    )
+    .expect("sample loads")
+    .samples;
+    let report = json_of(&omnireward(
+        home.path(),
+        &["eval", "baseline", "--kind", "always-a", "--json"],
+    ));
+    assert_eq!(report["status"], "finished");
+    let scorecard = &report["scorecard"];
+    assert_eq!(scorecard["model"], "baseline: always A");
+    for task in omnireward_shared::Task::ALL {
+        let of_task: Vec<_> = samples.iter().filter(|s| s.task == task).collect();
+        let first = of_task
+            .iter()
+            .filter(|s| s.label == omnireward_shared::Label::Response1)
+            .count() as f64;
+        let ties = of_task
+            .iter()
+            .filter(|s| s.label == omnireward_shared::Label::Tie)
+            .count() as f64;
+        let total = of_task.len() as f64;
+        let with_ties = scorecard["settings"]["with_ties"]["tasks"][task.key()]["accuracy"]
+            .as_f64()
+            .expect("accuracy");
+        let without_ties = scorecard["settings"]["without_ties"]["tasks"][task.key()]["accuracy"]
+            .as_f64()
+            .expect("accuracy");
+        assert!((with_ties - first / total).abs() < 1e-12, "{task}");
+        assert!((without_ties - first / (total - ties)).abs() < 1e-12, "{task}");
+    }
+    let file = report["judgements_file"].as_str().expect("file").to_owned();
+    let lines = std::fs::read_to_string(&file).expect("file").lines().count();
+    let again = json_of(&omnireward(
+        home.path(),
+        &["eval", "baseline", "--kind", "always-a", "--json"],
+    ));
+    assert_eq!(again["run"], report["run"]);
+    assert_eq!(again["scorecard"], report["scorecard"]);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("file").lines().count(),
+        lines
+    );
+
+    // Larger-file only judges tasks whose responses are media files.
+    let larger = json_of(&omnireward(
+        home.path(),
+        &["eval", "baseline", "--kind", "larger-file", "--json"],
+    ));
+    let overall = &larger["scorecard"]["settings"]["with_ties"]["overall"];
+    assert_eq!(overall["tasks_covered"], 5);
+    assert!(
+        larger["scorecard"]["settings"]["with_ties"]["tasks"]
+            .get("text_to_text")
+            .is_none()
+    );
+
+    // Both runs are on the leaderboard, marked as evaluated on the sample benchmark.
+    let rows = json_of(&omnireward(home.path(), &["leaderboard", "--json"]));
+    let baselines: Vec<_> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|row| row["kind"] == "baseline")
+        .collect();
+    assert_eq!(baselines.len(), 2);
+    assert!(
+        baselines
+            .iter()
+            .all(|row| row["benchmark"] == "omni-rewardbench-sample 1")
+    );
+}

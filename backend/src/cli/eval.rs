@@ -286,6 +286,15 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         } else {
             RunStatus::Failed
         };
+        let stored = storage.judgements(opened.id).await?;
+        let input_tokens: u64 = stored.iter().filter_map(|j| j.input_tokens).sum();
+        let output_tokens: u64 = stored.iter().filter_map(|j| j.output_tokens).sum();
+        let run_usage = json!({
+            "judgements": stored.len(),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost": prices.map(|prices| prices.cost(input_tokens, output_tokens)),
+        });
         let scorecard = runs::finish_run(
             &storage,
             opened.id,
@@ -301,7 +310,7 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
             opened,
             sink.path(),
             &scorecard,
-            Some(&summary),
+            Some((&summary, &run_usage)),
             status,
         )
     })
@@ -433,15 +442,20 @@ fn report(
     opened: OpenedRun,
     file: &std::path::Path,
     scorecard: &omnireward_shared::Scorecard,
-    summary: Option<&RunSummary>,
+    summary: Option<(&RunSummary, &Value)>,
     status: RunStatus,
 ) -> anyhow::Result<ExitCode> {
+    let (summary, run_usage) = match summary {
+        Some((summary, usage)) => (Some(summary), Some(usage)),
+        None => (None, None),
+    };
     if args.json {
         super::emit_json(&json!({
             "run": opened.id.0,
             "status": status.as_str(),
             "judgements_file": file,
             "summary": summary,
+            "run_usage": run_usage,
             "scorecard": scorecard,
         }))?;
     } else {
@@ -461,6 +475,15 @@ fn report(
                 summary.cost.map_or(String::new(), |cost| format!(" · cost {cost:.4}")),
                 summary.seconds,
             ));
+            if let Some(usage) = run_usage {
+                text.push_str(&format!(
+                    "whole run: {} judgements · {} prompt + {} completion tokens{}\n",
+                    usage["judgements"],
+                    usage["input_tokens"],
+                    usage["output_tokens"],
+                    usage["cost"].as_f64().map_or(String::new(), |cost| format!(" · cost {cost:.4}")),
+                ));
+            }
             for failure in summary.failures.iter().take(5) {
                 text.push_str(&format!(
                     "  failed: {} {} ({}, {}): {}\n",

@@ -81,14 +81,14 @@ struct BootstrapArgs {
     resamples: usize,
     /// Seed of the bootstrap resampling.
     #[arg(long, default_value_t = BootstrapConfig::default().seed)]
-    seed: u64,
+    bootstrap_seed: u64,
 }
 
 impl BootstrapArgs {
     fn config(&self) -> BootstrapConfig {
         BootstrapConfig {
             resamples: self.resamples,
-            seed: self.seed,
+            seed: self.bootstrap_seed,
         }
     }
 }
@@ -214,5 +214,17 @@ impl Environment {
         let results = crate::paper_results::parse_embedded()?;
         storage.import_paper_results(&results).await?;
         Ok(storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

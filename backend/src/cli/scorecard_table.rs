@@ -111,6 +111,40 @@ pub(super) fn render(scorecard: &Scorecard) -> String {
             }
         }
     }
+    // Judge reliability, for generative judges: how verdicts behave beyond being right.
+    for setting in &settings {
+        let rows: Vec<_> = scorecard.settings[setting]
+            .tasks
+            .iter()
+            .filter_map(|(task, score)| score.reliability.as_ref().map(|r| (task, r)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} reliability: {:>8} {:>8} {:>8} {:>6} {:>8}",
+            setting.label(),
+            "swap acc",
+            "consist.",
+            "pos.bias",
+            "ties",
+            "unparsed"
+        );
+        let percent = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{:.1}", v * 100.0));
+        for (task, reliability) in rows {
+            let _ = writeln!(
+                out,
+                "  {:<18} {:>8} {:>8} {:>+8.1} {:>6} {:>8}",
+                task.short_name(),
+                percent(reliability.swapped_accuracy),
+                percent(reliability.swap_consistency),
+                reliability.position_bias * 100.0,
+                percent(Some(reliability.tie_rate)),
+                percent(Some(reliability.parse_failure_rate)),
+            );
+        }
+    }
     let unparseable: usize = scorecard
         .settings
         .values()

@@ -34,7 +34,8 @@ pub struct Prices {
 }
 
 impl Prices {
-    fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+    /// The cost of the given token counts.
+    pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
         (input_tokens as f64 * self.input_per_million
             + output_tokens as f64 * self.output_per_million)
             / 1e6
