@@ -1,10 +1,12 @@
-//! The omnireward evaluator: benchmark loaders, storage, scoring commands and the CLI.
+//! The omnireward evaluator: benchmark loaders, storage, scoring commands, the HTTP API and the
+//! CLI.
 //!
 //! `main.rs` is a thin shim over [`cli::run`]; everything else is reachable from tests.
 
 pub mod cli;
 pub mod data;
 pub mod evaluation;
+pub mod http;
 pub mod judgements_file;
 pub mod judges;
 pub mod leaderboard;

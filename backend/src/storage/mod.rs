@@ -6,6 +6,7 @@
 
 mod benchmarks;
 mod judgements;
+mod queries;
 mod reported_scores;
 mod runs;
 mod scorecards;
@@ -19,6 +20,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
+pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
     ModelId, ModelKind, NewModel, NewRun, Provenance, RunId, RunRecord, RunStatus, UnknownValue,

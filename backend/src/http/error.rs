@@ -1,0 +1,112 @@
+//! The one error type of the HTTP layer and its mapping to status codes and the stable JSON body
+//! `{"error": {"code": "...", "message": "..."}}`.
+//!
+//! Client errors say what was wrong; server errors are logged here, once, with their cause, and
+//! the client gets a generic message.
+
+use axum::Json;
+use axum::extract::OriginalUri;
+use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::data::media::MediaReadError;
+use crate::storage::StorageError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query or path parameter has a value outside the accepted ones.
+    #[error("invalid value `{value}` for parameter `{parameter}`: expected {expected}")]
+    InvalidParameter {
+        /// The parameter name.
+        parameter: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted, e.g. `one of with_ties, without_ties`.
+        expected: String,
+    },
+    /// The query string or a path segment could not be decoded at all.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// The addressed resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A byte range that lies outside the resource.
+    #[error("the requested range is outside the {length} bytes of the resource")]
+    RangeNotSatisfiable {
+        /// The resource's length in bytes.
+        length: u64,
+    },
+    /// The database failed (a missing run is mapped to 404).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Media bytes that the benchmark references could not be read.
+    #[error(transparent)]
+    Media(#[from] MediaReadError),
+    /// Any other failure on our side (a blocking task that panicked, an encoder error).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The body of every error response.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// The status code and the stable machine-readable code.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_request"),
+            ApiError::NotFound(_) | ApiError::Storage(StorageError::RunNotFound(_)) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            ApiError::RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
+            ApiError::Storage(_) | ApiError::Media(_) | ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            // Inside the request's trace span, so the log line carries the request id.
+            tracing::error!(error = %self, "request failed");
+            "internal server error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = ErrorBody {
+            error: ErrorDetail { code, message },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RangeNotSatisfiable { length } = self {
+            let headers = response.headers_mut();
+            headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                headers.insert(CONTENT_RANGE, value);
+            }
+        }
+        response
+    }
+}
+
+/// The fallback of the API router: a JSON 404 for paths that name no route.
+pub(super) async fn no_route(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::NotFound(format!("no API route matches `{}`", uri.path()))
+}

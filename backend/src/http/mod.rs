@@ -1,0 +1,347 @@
+//! The JSON HTTP API under `/api/v1` (read-only for now): shared state, routing, middleware and
+//! the parameter parsing every resource uses. One file per resource; handlers extract, validate,
+//! call one function and map its result. Only this module and its error type know status codes.
+
+mod error;
+mod leaderboard;
+mod media;
+mod models;
+mod runs;
+mod samples;
+mod tasks;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::Request;
+use axum::http::request::Parts;
+use axum::routing::get;
+use omnireward_shared::{Sample, Task};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::data::Benchmark;
+use crate::storage::Storage;
+
+pub use error::ApiError;
+
+/// Where the API is mounted.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Largest request body accepted. The API only reads for now; uploads will need their own route
+/// limit rather than a larger global one.
+const REQUEST_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Largest page a client may ask for.
+const MAX_PER_PAGE: usize = 100;
+
+/// Page size when the client gives none.
+const DEFAULT_PER_PAGE: usize = 20;
+
+/// What every handler can reach: the database and the benchmark being served. Cheap to clone.
+// No `Debug`: it would print every sample of the benchmark.
+#[derive(Clone)]
+pub struct AppState {
+    storage: Storage,
+    benchmark: Arc<Benchmark>,
+    sample_positions: Arc<HashMap<(Task, String), usize>>,
+}
+
+impl AppState {
+    /// State over an opened database and the benchmark whose samples and media are served.
+    pub fn new(storage: Storage, benchmark: Arc<Benchmark>) -> AppState {
+        let sample_positions = benchmark
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(position, sample)| ((sample.task, sample.id.clone()), position))
+            .collect();
+        AppState {
+            storage,
+            benchmark,
+            sample_positions: Arc::new(sample_positions),
+        }
+    }
+
+    /// The served sample of `task` with this id, or a 404.
+    fn sample(&self, task: Task, id: &str) -> Result<&Sample, ApiError> {
+        self.sample_positions
+            .get(&(task, id.to_owned()))
+            .and_then(|position| self.benchmark.samples.get(*position))
+            .ok_or_else(|| ApiError::NotFound(format!("sample {task}/{id} does not exist")))
+    }
+}
+
+/// The application: every API route under [`API_PREFIX`], with request tracing, an
+/// `x-request-id` (kept from the client or generated, and echoed) and a request body limit.
+/// CORS stays closed: the web app is served from the same origin.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/leaderboard", get(leaderboard::json))
+        .route("/leaderboard.csv", get(leaderboard::csv))
+        .route("/tasks", get(tasks::list))
+        .route("/samples", get(samples::list))
+        .route("/samples/{task}/{id}", get(samples::one))
+        .route("/media/{task}/{id}/{field}", get(media::bytes))
+        .route("/runs/{id}", get(runs::one))
+        .route("/runs/{id}/judgements", get(runs::judgements))
+        .route("/models/{id}", get(models::one))
+        .fallback(error::no_route)
+        .with_state(state);
+    // The last layer added runs first: the id is set before the trace span is made.
+    Router::new()
+        .nest(API_PREFIX, api)
+        .layer(RequestBodyLimitLayer::new(REQUEST_BODY_LIMIT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The trace span of one request, carrying its id so every log line of the request has it.
+fn request_span<Body>(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri(),
+        request_id,
+    )
+}
+
+/// `Query` whose rejection is an [`ApiError`], so malformed query strings get the JSON body.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<State, T> FromRequestParts<State> for ApiQuery<T>
+where
+    State: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))
+    }
+}
+
+/// `Path` whose rejection is an [`ApiError`] (path segments that are not UTF-8).
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<State, T> FromRequestParts<State> for ApiPath<T>
+where
+    State: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))
+    }
+}
+
+/// A query parameter's value, with an empty value (`?modality=`) meaning absent.
+fn given(value: Option<&str>) -> Option<&str> {
+    value.filter(|value| !value.is_empty())
+}
+
+/// Parses an optional parameter that takes one of a fixed set of names.
+fn parse_choice<T: Copy>(
+    parameter: &'static str,
+    value: Option<&str>,
+    choices: impl IntoIterator<Item = (&'static str, T)> + Clone,
+) -> Result<Option<T>, ApiError> {
+    let Some(value) = given(value) else {
+        return Ok(None);
+    };
+    choices
+        .clone()
+        .into_iter()
+        .find(|(name, _)| *name == value)
+        .map(|(_, choice)| Some(choice))
+        .ok_or_else(|| ApiError::InvalidParameter {
+            parameter,
+            value: value.to_owned(),
+            expected: format!(
+                "one of {}",
+                choices
+                    .into_iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+}
+
+/// Parses an optional task parameter: a config key or a short name (`text_to_3D`, `T23D`).
+fn parse_task(parameter: &'static str, value: Option<&str>) -> Result<Option<Task>, ApiError> {
+    given(value)
+        .map(|value| {
+            value.parse().map_err(|_| ApiError::InvalidParameter {
+                parameter,
+                value: value.to_owned(),
+                // Short names are accepted too; the keys are the documented spelling.
+                expected: format!("one of {}", Task::ALL.map(Task::key).join(", ")),
+            })
+        })
+        .transpose()
+}
+
+/// Parses an optional `true` / `false` parameter.
+fn parse_flag(parameter: &'static str, value: Option<&str>) -> Result<Option<bool>, ApiError> {
+    parse_choice(parameter, value, [("true", true), ("false", false)])
+}
+
+/// A validated `page` / `per_page` pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pagination {
+    page: usize,
+    per_page: usize,
+}
+
+impl Pagination {
+    /// Validates the raw parameters: `page` from 1 (default 1), `per_page` from 1 to
+    /// [`MAX_PER_PAGE`] (default [`DEFAULT_PER_PAGE`]).
+    fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Pagination, ApiError> {
+        let number = |parameter, value: Option<&str>, default, maximum: usize| {
+            let Some(value) = given(value) else {
+                return Ok(default);
+            };
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|number| (1..=maximum).contains(number))
+                .ok_or_else(|| ApiError::InvalidParameter {
+                    parameter,
+                    value: value.to_owned(),
+                    expected: if maximum == usize::MAX {
+                        "a whole number from 1".to_owned()
+                    } else {
+                        format!("a whole number from 1 to {maximum}")
+                    },
+                })
+        };
+        Ok(Pagination {
+            page: number("page", page, 1, usize::MAX)?,
+            per_page: number("per_page", per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE)?,
+        })
+    }
+
+    /// The requested page of `items`; a page past the end is empty.
+    fn page<T>(self, items: impl IntoIterator<Item = T>) -> Page<T> {
+        let mut total = 0;
+        let skip = (self.page - 1).saturating_mul(self.per_page);
+        let mut selected = Vec::new();
+        for item in items {
+            if total >= skip && selected.len() < self.per_page {
+                selected.push(item);
+            }
+            total += 1;
+        }
+        Page {
+            page: self.page,
+            per_page: self.per_page,
+            total,
+            items: selected,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+struct Page<T> {
+    /// The page number, from 1.
+    page: usize,
+    /// The page size asked for.
+    per_page: usize,
+    /// Items in the whole (filtered) list.
+    total: usize,
+    /// The items of this page.
+    items: Vec<T>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+            items: self.items.into_iter().map(convert).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagination_validates_and_slices() {
+        let pagination = Pagination::parse(Some("2"), Some("3")).expect("valid");
+        let page = pagination.page(1..=8);
+        assert_eq!((page.total, page.items), (8, vec![4, 5, 6]));
+        let past_the_end = Pagination::parse(Some("9"), None)
+            .expect("valid")
+            .page(1..=8);
+        assert!(past_the_end.items.is_empty());
+        assert_eq!(
+            Pagination::parse(None, None).expect("defaults"),
+            Pagination {
+                page: 1,
+                per_page: DEFAULT_PER_PAGE
+            }
+        );
+        for (page, per_page) in [
+            ("0", "1"),
+            ("x", "1"),
+            ("1", "0"),
+            ("1", "101"),
+            ("-1", "5"),
+        ] {
+            assert!(
+                Pagination::parse(Some(page), Some(per_page)).is_err(),
+                "{page} {per_page}"
+            );
+        }
+        let error = Pagination::parse(None, Some("500")).expect_err("too large");
+        assert_eq!(
+            error.to_string(),
+            "invalid value `500` for parameter `per_page`: expected a whole number from 1 to 100"
+        );
+    }
+
+    #[test]
+    fn choices_name_the_accepted_values() {
+        let choices = [("with_ties", 1), ("without_ties", 2)];
+        assert_eq!(
+            parse_choice("setting", Some("without_ties"), choices).ok(),
+            Some(Some(2))
+        );
+        assert_eq!(parse_choice("setting", Some(""), choices).ok(), Some(None));
+        let error = parse_choice("setting", Some("both"), choices).expect_err("unknown");
+        assert_eq!(
+            error.to_string(),
+            "invalid value `both` for parameter `setting`: expected one of with_ties, without_ties"
+        );
+        assert_eq!(
+            parse_task("task", Some("T23D")).ok(),
+            Some(Some(Task::TextTo3d))
+        );
+        assert!(parse_task("task", Some("text_to_smell")).is_err());
+        assert_eq!(parse_flag("correct", Some("false")).ok(), Some(Some(false)));
+    }
+}

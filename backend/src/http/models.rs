@@ -1,0 +1,58 @@
+//! `GET /models/{id}`: a model's metadata and its runs, each with its scorecard (or the paper's
+//! reported scores).
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use super::runs::{RunView, run_view};
+use super::{ApiError, ApiPath, AppState};
+use crate::storage::{ModelId, Storage};
+
+/// A model as clients see it.
+#[derive(Debug, Serialize)]
+pub(super) struct ModelView {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    group: Option<String>,
+    parameters: Option<String>,
+    licence: Option<String>,
+    open_weights: Option<bool>,
+    /// Oldest first.
+    runs: Vec<RunView>,
+}
+
+/// `GET /models/{id}`.
+pub(super) async fn one(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ModelView>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("model {id} does not exist"));
+    let model = id.parse::<i64>().map(ModelId).map_err(|_| not_found())?;
+    model_view(&state.storage, model)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+/// The model with its runs, or `None` when no model has this id.
+async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>, ApiError> {
+    let Some(model) = storage.model(id).await? else {
+        return Ok(None);
+    };
+    let mut runs = Vec::new();
+    for run in storage.model_runs(id).await? {
+        runs.push(run_view(storage, run).await?);
+    }
+    Ok(Some(ModelView {
+        id: model.id.0,
+        name: model.name,
+        kind: model.kind.as_str(),
+        group: model.group,
+        parameters: model.parameters,
+        licence: model.licence,
+        open_weights: model.open_weights,
+        runs,
+    }))
+}

@@ -1,0 +1,203 @@
+//! `GET /runs/{id}` (the run record with its scorecard, or the paper's reported scores) and
+//! `GET /runs/{id}/judgements` (the per-item outputs, filtered and paginated).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use omnireward_shared::{BenchmarkIdentity, Judgement, Order, Scorecard, Setting, Task};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ApiError, ApiPath, ApiQuery, AppState, Page, Pagination, parse_choice, parse_flag, parse_task,
+};
+use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
+
+/// A run as clients see it.
+#[derive(Debug, Serialize)]
+pub(super) struct RunView {
+    id: i64,
+    model: RunModel,
+    provenance: &'static str,
+    status: &'static str,
+    /// The benchmark evaluated on; `null` for paper-reported runs.
+    benchmark: Option<BenchmarkView>,
+    configuration: serde_json::Value,
+    /// Unix milliseconds.
+    created_at_ms: i64,
+    /// Unix milliseconds; `null` until the run stops.
+    finished_at_ms: Option<i64>,
+    /// The stored scorecard of a run evaluated here, if computed.
+    scorecard: Option<Scorecard>,
+    /// Per setting, the paper's numbers of a paper-reported run.
+    reported_scores: Option<BTreeMap<Setting, ReportedSetting>>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunModel {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    group: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchmarkView {
+    id: i64,
+    #[serde(flatten)]
+    identity: BenchmarkIdentity,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct ReportedSetting {
+    tasks: BTreeMap<Task, f64>,
+    overall: Option<f64>,
+}
+
+/// `GET /runs/{id}`.
+pub(super) async fn one(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<RunView>, ApiError> {
+    let run = parse_run_id(&id)?;
+    Ok(Json(
+        run_view(&state.storage, state.storage.run(run).await?).await?,
+    ))
+}
+
+/// The run id of a path segment; an id that is not a number names no run.
+fn parse_run_id(id: &str) -> Result<RunId, ApiError> {
+    id.parse::<i64>()
+        .map(RunId)
+        .map_err(|_| ApiError::NotFound(format!("run {id} does not exist")))
+}
+
+/// A run with its numbers: the scorecard for runs scored here, reported scores for paper runs.
+pub(super) async fn run_view(storage: &Storage, run: RunRecord) -> Result<RunView, StorageError> {
+    let benchmark = match run.benchmark {
+        Some(id) => storage.benchmark(id).await?.map(|record| BenchmarkView {
+            id: record.id.0,
+            identity: record.identity,
+        }),
+        None => None,
+    };
+    let (scorecard, reported_scores) = if run.provenance == Provenance::PaperReported {
+        let mut settings: BTreeMap<Setting, ReportedSetting> = BTreeMap::new();
+        for score in storage.reported_scores(run.id).await? {
+            let setting = settings.entry(score.setting).or_default();
+            match score.task {
+                Some(task) => {
+                    setting.tasks.insert(task, score.accuracy);
+                }
+                None => setting.overall = Some(score.accuracy),
+            }
+        }
+        (None, Some(settings))
+    } else {
+        (storage.scorecard(run.id).await?, None)
+    };
+    Ok(RunView {
+        id: run.id.0,
+        model: RunModel {
+            id: run.model.0,
+            name: run.model_name,
+            kind: run.model_kind.as_str(),
+            group: run.model_group,
+        },
+        provenance: run.provenance.as_str(),
+        status: run.status.as_str(),
+        benchmark,
+        configuration: run.configuration,
+        created_at_ms: run.created_at_ms,
+        finished_at_ms: run.finished_at_ms,
+        scorecard,
+        reported_scores,
+    })
+}
+
+/// The raw query of `GET /runs/{id}/judgements`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct JudgementsQuery {
+    task: Option<String>,
+    setting: Option<String>,
+    order: Option<String>,
+    correct: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// Which judgements to list; `None` keeps all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct JudgementFilter {
+    task: Option<Task>,
+    setting: Option<Setting>,
+    order: Option<Order>,
+    correct: Option<bool>,
+}
+
+impl JudgementFilter {
+    fn parse(query: &JudgementsQuery) -> Result<JudgementFilter, ApiError> {
+        let settings = Setting::ALL.map(|setting| (setting.key(), setting));
+        let orders = [Order::Original, Order::Swapped].map(|order| (order.key(), order));
+        Ok(JudgementFilter {
+            task: parse_task("task", query.task.as_deref())?,
+            setting: parse_choice("setting", query.setting.as_deref(), settings)?,
+            order: parse_choice("order", query.order.as_deref(), orders)?,
+            correct: parse_flag("correct", query.correct.as_deref())?,
+        })
+    }
+
+    fn keeps(&self, judgement: &Judgement) -> bool {
+        self.task.is_none_or(|task| judgement.task == task)
+            && self
+                .setting
+                .is_none_or(|setting| judgement.setting == setting)
+            && self.order.is_none_or(|order| judgement.order == order)
+            && self
+                .correct
+                .is_none_or(|correct| judgement.is_correct() == correct)
+    }
+}
+
+/// One judgement with whether its verdict matches the label.
+#[derive(Debug, Serialize)]
+pub(super) struct JudgementView {
+    #[serde(flatten)]
+    judgement: Judgement,
+    correct: bool,
+}
+
+/// `GET /runs/{id}/judgements?task=&setting=&order=&correct=&page=&per_page=`, ordered by task
+/// (column order), sample id, setting and order.
+pub(super) async fn judgements(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<JudgementsQuery>,
+) -> Result<Json<Page<JudgementView>>, ApiError> {
+    let run = parse_run_id(&id)?;
+    let filter = JudgementFilter::parse(&query)?;
+    let pagination = Pagination::parse(query.page.as_deref(), query.per_page.as_deref())?;
+    Ok(Json(
+        judgement_page(&state.storage, run, filter, pagination).await?,
+    ))
+}
+
+/// The page of a run's judgements that pass the filter. A full-release run holds about 15,000
+/// judgements, read whole and filtered here; a paginated query can replace this when it matters.
+async fn judgement_page(
+    storage: &Storage,
+    run: RunId,
+    filter: JudgementFilter,
+    pagination: Pagination,
+) -> Result<Page<JudgementView>, StorageError> {
+    // Fails with `RunNotFound` (404) for an unknown run, which has no judgements either.
+    storage.run(run).await?;
+    let judgements = storage.judgements(run).await?;
+    let kept = judgements
+        .into_iter()
+        .filter(|judgement| filter.keeps(judgement));
+    Ok(pagination.page(kept).map(|judgement| JudgementView {
+        correct: judgement.is_correct(),
+        judgement,
+    }))
+}

@@ -1,0 +1,106 @@
+//! `GET /samples` (paginated, optionally one task) and `GET /samples/{task}/{id}`: the served
+//! benchmark's samples, with media given as API URLs rather than server paths.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use omnireward_shared::{Label, MediaKind, MediaRef, Response as SampleResponse, Sample, Task};
+use serde::{Deserialize, Serialize};
+
+use super::media::{MediaField, media_url};
+use super::{ApiError, ApiPath, ApiQuery, AppState, Pagination, parse_task};
+
+/// The raw query of `GET /samples`.
+#[derive(Debug, Deserialize)]
+pub(super) struct SamplesQuery {
+    task: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// A sample as clients see it.
+#[derive(Debug, Serialize)]
+struct SampleView<'sample> {
+    id: &'sample str,
+    task: Task,
+    prompt: &'sample str,
+    prompt_media: Option<MediaView>,
+    criterion: &'sample str,
+    label: Label,
+    response1: ResponseView<'sample>,
+    response2: ResponseView<'sample>,
+    model1: Option<&'sample str>,
+    model2: Option<&'sample str>,
+}
+
+/// A media item: its kind and where the API serves it.
+#[derive(Debug, Serialize)]
+struct MediaView {
+    kind: MediaKind,
+    url: String,
+}
+
+/// A response: its text, or its media.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ResponseView<'sample> {
+    Text { text: &'sample str },
+    Media { kind: MediaKind, url: String },
+}
+
+impl<'sample> SampleView<'sample> {
+    fn new(sample: &'sample Sample) -> SampleView<'sample> {
+        let media = |media: &MediaRef, field| MediaView {
+            kind: media.kind,
+            url: media_url(sample.task, &sample.id, field),
+        };
+        let response = |response: &'sample SampleResponse, field| match response {
+            SampleResponse::Text { text } => ResponseView::Text { text },
+            SampleResponse::Media { media: item } => {
+                let MediaView { kind, url } = media(item, field);
+                ResponseView::Media { kind, url }
+            }
+        };
+        SampleView {
+            id: &sample.id,
+            task: sample.task,
+            prompt: &sample.prompt,
+            prompt_media: sample
+                .prompt_media
+                .as_ref()
+                .map(|item| media(item, MediaField::PromptMedia)),
+            criterion: &sample.criterion,
+            label: sample.label,
+            response1: response(&sample.response1, MediaField::Response1),
+            response2: response(&sample.response2, MediaField::Response2),
+            model1: sample.model1.as_deref(),
+            model2: sample.model2.as_deref(),
+        }
+    }
+}
+
+/// `GET /samples?task=&page=&per_page=`: samples in benchmark order (tasks in column order).
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SamplesQuery>,
+) -> Result<Response, ApiError> {
+    let task = parse_task("task", query.task.as_deref())?;
+    let pagination = Pagination::parse(query.page.as_deref(), query.per_page.as_deref())?;
+    let samples = state
+        .benchmark
+        .samples
+        .iter()
+        .filter(|sample| task.is_none_or(|task| sample.task == task));
+    Ok(Json(pagination.page(samples).map(SampleView::new)).into_response())
+}
+
+/// `GET /samples/{task}/{id}`.
+pub(super) async fn one(
+    State(state): State<AppState>,
+    ApiPath((task, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let parsed: Task = task
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("sample {task}/{id} does not exist")))?;
+    Ok(Json(SampleView::new(state.sample(parsed, &id)?)).into_response())
+}

@@ -1,0 +1,738 @@
+//! The read-only HTTP API, exercised in process through `app(state)` with `oneshot` (no socket):
+//! a real SQLite file with the paper's results and the embedded sample benchmark.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use omnireward::data::media::read_media;
+use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::http::{AppState, app};
+use omnireward::paper_results;
+use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunId, RunStatus, Storage};
+use omnireward_shared::{
+    Judgement, Label, MediaLocation, MediaRef, Order, Response, Sample, Setting, Task, Verdict,
+};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+/// Paper numbers are two-decimal percentages stored as fractions.
+const TOLERANCE: f64 = 1e-9;
+
+struct TestApp {
+    _folder: TempDir,
+    storage: Storage,
+    benchmark: Arc<Benchmark>,
+    router: Router,
+}
+
+/// A database with the paper's results and the embedded sample benchmark served.
+async fn test_app() -> TestApp {
+    let folder = TempDir::new().expect("temporary folder");
+    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    storage
+        .import_paper_results(&paper_results::parse_embedded().expect("paper results parse"))
+        .await
+        .expect("imports the paper results");
+    let benchmark = Arc::new(
+        embedded::load(&folder.path().join("cache"), &LoadOptions::default())
+            .expect("embedded sample loads"),
+    );
+    let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark)));
+    TestApp {
+        _folder: folder,
+        storage,
+        benchmark,
+        router,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .expect("ASCII header")
+    }
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("reads the body");
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(router: &Router, uri: &str) -> Reply {
+    let request = Request::get(uri).body(Body::empty()).expect("request");
+    send(router, request).await
+}
+
+async fn get_range(router: &Router, uri: &str, range: &str) -> Reply {
+    let request = Request::get(uri)
+        .header(header::RANGE, range)
+        .body(Body::empty())
+        .expect("request");
+    send(router, request).await
+}
+
+fn row<'rows>(rows: &'rows [Value], model: &str) -> &'rows Value {
+    rows.iter()
+        .find(|row| row["model"] == model)
+        .unwrap_or_else(|| panic!("no row for {model}"))
+}
+
+fn close(value: &Value, expected: f64) -> bool {
+    value
+        .as_f64()
+        .is_some_and(|value| (value - expected).abs() < TOLERANCE)
+}
+
+#[tokio::test]
+async fn leaderboard_lists_the_37_paper_models_in_both_settings() {
+    let test = test_app().await;
+    for (setting, gpt_4o_overall) in [("with_ties", 0.6462), ("without_ties", 0.7313)] {
+        let reply = get(
+            &test.router,
+            &format!("/api/v1/leaderboard?setting={setting}"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.header("content-type"), "application/json");
+        let body = reply.json();
+        assert_eq!(body["setting"], setting);
+        assert_eq!(body["modality"], Value::Null);
+        let rows = body["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 37, "{setting}");
+        let mut previous = f64::INFINITY;
+        for (position, row) in rows.iter().enumerate() {
+            assert_eq!(row["rank"], position + 1);
+            assert_eq!(row["provenance"], "paper_reported");
+            let overall = row["overall"].as_f64().expect("overall");
+            assert!(overall <= previous, "ranked by overall");
+            previous = overall;
+        }
+        let gpt_4o = row(rows, "GPT-4o");
+        assert!(close(&gpt_4o["overall"], gpt_4o_overall), "{gpt_4o}");
+        assert_eq!(gpt_4o["tasks_covered"], 9);
+        assert_eq!(gpt_4o["group"], "proprietary_generative");
+        assert!(gpt_4o.get("modality_score").is_none());
+    }
+    // w/ Ties is the default.
+    let default = get(&test.router, "/api/v1/leaderboard").await.json();
+    assert_eq!(default["setting"], "with_ties");
+    assert_eq!(
+        default["rows"],
+        get(&test.router, "/api/v1/leaderboard?setting=with_ties")
+            .await
+            .json()["rows"]
+    );
+}
+
+#[tokio::test]
+async fn leaderboard_modality_filter_keeps_rows_covering_it_ranked_by_its_score() {
+    let test = test_app().await;
+    let body = get(&test.router, "/api/v1/leaderboard?modality=audio")
+        .await
+        .json();
+    assert_eq!(body["modality"], "audio");
+    let rows = body["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty() && rows.len() < 37, "{} rows", rows.len());
+    assert!(rows.iter().all(|row| row["model"] != "MiniCPM-V-2.6"));
+    let mut previous = f64::INFINITY;
+    for (position, row) in rows.iter().enumerate() {
+        let audio: Vec<f64> = ["text_audio_to_text", "text_to_audio"]
+            .iter()
+            .filter_map(|task| row["tasks"][task].as_f64())
+            .collect();
+        assert!(!audio.is_empty(), "{row}");
+        let mean = audio.iter().sum::<f64>() / audio.len() as f64;
+        assert!(close(&row["modality_score"], mean), "{row}");
+        assert_eq!(row["modality_tasks_covered"], audio.len());
+        assert_eq!(row["rank"], position + 1);
+        assert!(mean <= previous, "ranked by the audio score");
+        previous = mean;
+    }
+    let gpt_4o = row(rows, "GPT-4o");
+    assert!(close(&gpt_4o["modality_score"], (0.6275 + 0.4453) / 2.0));
+
+    let evaluated = get(&test.router, "/api/v1/leaderboard?type=api_judge")
+        .await
+        .json();
+    assert_eq!(evaluated["type"], "api_judge");
+    assert_eq!(evaluated["rows"], json!([]));
+}
+
+#[tokio::test]
+async fn leaderboard_refuses_unknown_values_with_a_json_error() {
+    let test = test_app().await;
+    let reply = get(&test.router, "/api/v1/leaderboard?setting=sometimes").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.header("content-type"), "application/json");
+    assert_eq!(
+        reply.json(),
+        json!({"error": {
+            "code": "invalid_parameter",
+            "message": "invalid value `sometimes` for parameter `setting`: expected one of with_ties, without_ties"
+        }})
+    );
+    let reply = get(&test.router, "/api/v1/leaderboard.csv?modality=smell").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.json(),
+        json!({"error": {
+            "code": "invalid_parameter",
+            "message": "invalid value `smell` for parameter `modality`: expected one of text, image, video, audio, 3d"
+        }})
+    );
+    let reply = get(&test.router, "/api/v1/leaderboard?type=oracle").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"]["code"], "invalid_parameter");
+}
+
+#[tokio::test]
+async fn leaderboard_csv_has_the_header_and_the_same_rows() {
+    let test = test_app().await;
+    let reply = get(&test.router, "/api/v1/leaderboard.csv?setting=with_ties").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), "text/csv; charset=utf-8");
+    let text = String::from_utf8(reply.body.to_vec()).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "rank,model,kind,provenance,benchmark,T2T,TI2T,TV2T,TA2T,T2I,T2V,T2A,T23D,TI2I,overall,tasks_covered"
+    );
+    assert_eq!(lines.len(), 38);
+    let rows = get(&test.router, "/api/v1/leaderboard?setting=with_ties")
+        .await
+        .json();
+    let rank = row(rows["rows"].as_array().expect("rows"), "GPT-4o")["rank"].clone();
+    let expected = format!(
+        "{rank},GPT-4o,paper_reported,paper_reported,\"paper: full release (Jin et al., 2025)\",\
+         78.18,61.74,69.30,62.75,59.33,65.03,44.53,70.86,69.87,64.62,9"
+    );
+    assert!(lines.contains(&expected.as_str()), "{text}");
+    let gpt_4o_mini = lines
+        .iter()
+        .find(|line| line.contains(",GPT-4o-mini,"))
+        .expect("GPT-4o-mini row");
+    assert!(
+        gpt_4o_mini.ends_with(",76.50,60.23,67.95,,57.56,65.22,,60.26,60.26,64.00,7"),
+        "{gpt_4o_mini}"
+    );
+}
+
+#[tokio::test]
+async fn tasks_are_the_nine_with_the_sample_counts() {
+    let test = test_app().await;
+    let reply = get(&test.router, "/api/v1/tasks").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["benchmark"]["name"], "omni-rewardbench-sample");
+    assert_eq!(body["benchmark"]["hash"], test.benchmark.identity.hash);
+    let tasks = body["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 9);
+    for (view, task) in tasks.iter().zip(Task::ALL) {
+        let samples: Vec<&Sample> = test.benchmark.task_samples(task).collect();
+        let without_ties = samples
+            .iter()
+            .filter(|sample| sample.label != Label::Tie)
+            .count();
+        assert_eq!(view["key"], task.key());
+        assert_eq!(view["samples"]["with_ties"], samples.len());
+        assert_eq!(view["samples"]["without_ties"], without_ties);
+    }
+    assert_eq!(
+        tasks[0],
+        json!({
+            "key": "text_to_text", "short_name": "T2T", "modality": "text",
+            "input_modalities": ["text"], "response_modality": "text",
+            "samples": {"with_ties": 16, "without_ties": 12}
+        })
+    );
+    assert_eq!(
+        tasks[7],
+        json!({
+            "key": "text_to_3D", "short_name": "T23D", "modality": "3d",
+            "input_modalities": ["text"], "response_modality": "3d",
+            "samples": {"with_ties": 15, "without_ties": 11}
+        })
+    );
+}
+
+#[tokio::test]
+async fn samples_are_paginated_and_filtered_by_task() {
+    let test = test_app().await;
+    let all = get(&test.router, "/api/v1/samples").await.json();
+    assert_eq!(all["total"], test.benchmark.samples.len());
+    assert_eq!(
+        (all["page"].clone(), all["per_page"].clone()),
+        (json!(1), json!(20))
+    );
+    assert_eq!(all["items"].as_array().expect("items").len(), 20);
+
+    let text: Vec<&Sample> = test.benchmark.task_samples(Task::TextToText).collect();
+    let page = get(
+        &test.router,
+        "/api/v1/samples?task=text_to_text&page=2&per_page=5",
+    )
+    .await
+    .json();
+    assert_eq!(page["total"], text.len());
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_str().expect("id"))
+        .collect();
+    let expected: Vec<&str> = text[5..10]
+        .iter()
+        .map(|sample| sample.id.as_str())
+        .collect();
+    assert_eq!(ids, expected);
+    let short_name = get(&test.router, "/api/v1/samples?task=T2T&page=2&per_page=5")
+        .await
+        .json();
+    assert_eq!(short_name, page);
+
+    let past_the_end = get(&test.router, "/api/v1/samples?task=text_to_text&page=9")
+        .await
+        .json();
+    assert_eq!(past_the_end["items"], json!([]));
+
+    for (query, parameter) in [
+        ("per_page=101", "per_page"),
+        ("page=0", "page"),
+        ("task=text_to_smell", "task"),
+    ] {
+        let reply = get(&test.router, &format!("/api/v1/samples?{query}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        let message = reply.json()["error"]["message"].clone();
+        assert!(
+            message
+                .as_str()
+                .is_some_and(|message| message.contains(&format!("`{parameter}`"))),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_sample_shows_texts_and_media_urls() {
+    let test = test_app().await;
+    let text = test
+        .benchmark
+        .task_samples(Task::TextToText)
+        .next()
+        .expect("a text sample");
+    let reply = get(
+        &test.router,
+        &format!("/api/v1/samples/text_to_text/{}", text.id),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let text_of = |response: &Response| response.text().expect("text").to_owned();
+    assert_eq!(
+        reply.json(),
+        json!({
+            "id": text.id, "task": "text_to_text", "prompt": text.prompt, "prompt_media": null,
+            "criterion": text.criterion, "label": text.label.key(),
+            "response1": {"type": "text", "text": text_of(&text.response1)},
+            "response2": {"type": "text", "text": text_of(&text.response2)},
+            "model1": text.model1, "model2": text.model2,
+        })
+    );
+
+    let edit = test
+        .benchmark
+        .task_samples(Task::TextImageToImage)
+        .next()
+        .expect("an image-editing sample");
+    let body = get(
+        &test.router,
+        &format!("/api/v1/samples/text_image_to_image/{}", edit.id),
+    )
+    .await
+    .json();
+    let url = |field: &str| format!("/api/v1/media/text_image_to_image/{}/{field}", edit.id);
+    assert_eq!(
+        body["prompt_media"],
+        json!({"kind": "image", "url": url("prompt_media")})
+    );
+    assert_eq!(
+        body["response2"],
+        json!({"type": "media", "kind": "image", "url": url("response2")})
+    );
+}
+
+#[tokio::test]
+async fn unknown_samples_tasks_and_routes_are_json_404s() {
+    let test = test_app().await;
+    let reply = get(&test.router, "/api/v1/samples/text_to_text/no-such-id").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.json(),
+        json!({"error": {"code": "not_found", "message": "sample text_to_text/no-such-id does not exist"}})
+    );
+    let reply = get(&test.router, "/api/v1/samples/text_to_smell/x").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = get(&test.router, "/api/v1/nothing-here").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.json(),
+        json!({"error": {"code": "not_found", "message": "no API route matches `/api/v1/nothing-here`"}})
+    );
+}
+
+/// The first sample of `task` whose `response1` is media in a parquet cell or, if not
+/// `in_parquet`, in a file.
+fn media_sample(benchmark: &Benchmark, task: Task, in_parquet: bool) -> (&Sample, &MediaRef) {
+    benchmark
+        .task_samples(task)
+        .find_map(|sample| {
+            let media = sample.response1.media()?;
+            let is_cell = matches!(media.location, MediaLocation::ParquetCell { .. });
+            (is_cell == in_parquet).then_some((sample, media))
+        })
+        .unwrap_or_else(|| panic!("no {task} sample with that media"))
+}
+
+#[tokio::test]
+async fn media_bytes_equal_the_stored_media() {
+    let test = test_app().await;
+    let cases = [
+        (Task::TextToImage, true, "image/png"),
+        (Task::TextToAudio, false, "audio/wav"),
+        (Task::TextToVideo, false, "video/mp4"),
+    ];
+    for (task, in_parquet, content_type) in cases {
+        let (sample, media) = media_sample(&test.benchmark, task, in_parquet);
+        let expected = read_media(media).expect("reads the media");
+        let uri = format!("/api/v1/media/{}/{}/response1", task.key(), sample.id);
+        let reply = get(&test.router, &uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.body.as_ref(), expected.as_slice(), "{uri}");
+        assert_eq!(reply.header("content-type"), content_type);
+        assert_eq!(reply.header("content-length"), expected.len().to_string());
+        assert_eq!(reply.header("accept-ranges"), "bytes");
+        assert_eq!(reply.header("cache-control"), "public, max-age=86400");
+    }
+
+    let text = test
+        .benchmark
+        .task_samples(Task::TextToText)
+        .next()
+        .expect("a text sample");
+    for field in ["response1", "prompt_media", "thumbnail"] {
+        let reply = get(
+            &test.router,
+            &format!("/api/v1/media/text_to_text/{}/{field}", text.id),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{field}");
+        assert_eq!(reply.json()["error"]["code"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn media_ranges_are_served_as_partial_content() {
+    let test = test_app().await;
+    let (sample, media) = media_sample(&test.benchmark, Task::TextToAudio, false);
+    let bytes = read_media(media).expect("reads the media");
+    let length = bytes.len();
+    assert!(length > 200);
+    let uri = format!("/api/v1/media/text_to_audio/{}/response1", sample.id);
+
+    let reply = get_range(&test.router, &uri, "bytes=10-99").await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(reply.body.as_ref(), &bytes[10..100]);
+    assert_eq!(
+        reply.header("content-range"),
+        format!("bytes 10-99/{length}")
+    );
+    assert_eq!(reply.header("content-length"), "90");
+    assert_eq!(reply.header("content-type"), "audio/wav");
+    assert_eq!(reply.header("accept-ranges"), "bytes");
+
+    let reply = get_range(&test.router, &uri, "bytes=-100").await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(reply.body.as_ref(), &bytes[length - 100..]);
+    assert_eq!(
+        reply.header("content-range"),
+        format!("bytes {}-{}/{length}", length - 100, length - 1)
+    );
+
+    let reply = get_range(&test.router, &uri, "bytes=100-").await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(reply.body.as_ref(), &bytes[100..]);
+
+    let reply = get_range(&test.router, &uri, &format!("bytes={length}-")).await;
+    assert_eq!(reply.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(reply.header("content-range"), format!("bytes */{length}"));
+    assert_eq!(reply.header("accept-ranges"), "bytes");
+    assert_eq!(
+        reply.json(),
+        json!({"error": {
+            "code": "range_not_satisfiable",
+            "message": format!("the requested range is outside the {length} bytes of the resource")
+        }})
+    );
+
+    // Several ranges are not served as multipart: the whole item comes back.
+    let reply = get_range(&test.router, &uri, "bytes=0-1,5-6").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body.len(), length);
+}
+
+#[tokio::test]
+async fn paper_reported_runs_show_their_reported_scores() {
+    let test = test_app().await;
+    let rows = get(&test.router, "/api/v1/leaderboard").await.json();
+    let run = row(rows["rows"].as_array().expect("rows"), "GPT-4o")["run"].clone();
+    let reply = get(&test.router, &format!("/api/v1/runs/{run}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["id"], run);
+    assert_eq!(body["model"]["name"], "GPT-4o");
+    assert_eq!(body["model"]["kind"], "paper_reported");
+    assert_eq!(body["provenance"], "paper_reported");
+    assert_eq!(body["status"], "finished");
+    assert_eq!(body["benchmark"], Value::Null);
+    assert_eq!(body["scorecard"], Value::Null);
+    assert_eq!(
+        body["configuration"]["source"],
+        paper_results::PAPER_RESULTS_SOURCE
+    );
+    assert!(body["finished_at_ms"].is_i64());
+    let with_ties = &body["reported_scores"]["with_ties"];
+    assert!(close(&with_ties["overall"], 0.6462), "{with_ties}");
+    assert!(
+        close(&with_ties["tasks"]["text_to_3D"], 0.7086),
+        "{with_ties}"
+    );
+    assert!(close(
+        &body["reported_scores"]["without_ties"]["overall"],
+        0.7313
+    ));
+
+    for missing in ["999999", "not-a-number"] {
+        let reply = get(&test.router, &format!("/api/v1/runs/{missing}")).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            reply.json(),
+            json!({"error": {"code": "not_found", "message": format!("run {missing} does not exist")}})
+        );
+    }
+}
+
+fn judgement(
+    sample_id: &str,
+    setting: Setting,
+    order: Order,
+    verdict: Option<Verdict>,
+) -> Judgement {
+    Judgement {
+        task: Task::TextToText,
+        sample_id: sample_id.to_owned(),
+        setting,
+        order,
+        raw_output: Some(format!("verdict {verdict:?}")),
+        rewards: None,
+        verdict,
+        label: Label::Response1,
+        attempts: Some(1),
+        input_tokens: Some(100),
+        output_tokens: Some(10),
+        latency_ms: Some(5),
+    }
+}
+
+/// An evaluated run of an API judge with five judgements, two of them wrong.
+async fn evaluated_run(storage: &Storage) -> (i64, RunId) {
+    let model = storage
+        .upsert_model(&NewModel::named("judge-under-test", ModelKind::ApiJudge))
+        .await
+        .expect("stores the model");
+    let run = storage
+        .create_run(&NewRun {
+            model,
+            benchmark: None,
+            status: RunStatus::Finished,
+            provenance: Provenance::Evaluated,
+            configuration: json!({"temperature": 0.0}),
+        })
+        .await
+        .expect("creates the run");
+    let judgements = [
+        judgement(
+            "a",
+            Setting::WithTies,
+            Order::Original,
+            Some(Verdict::Response1),
+        ),
+        judgement(
+            "a",
+            Setting::WithTies,
+            Order::Swapped,
+            Some(Verdict::Response2),
+        ),
+        judgement(
+            "a",
+            Setting::WithoutTies,
+            Order::Original,
+            Some(Verdict::Response1),
+        ),
+        judgement("b", Setting::WithTies, Order::Original, None),
+        judgement(
+            "c",
+            Setting::WithTies,
+            Order::Original,
+            Some(Verdict::Response1),
+        ),
+    ];
+    storage
+        .record_judgements(run, &judgements)
+        .await
+        .expect("records");
+    (model.0, run)
+}
+
+#[tokio::test]
+async fn judgements_are_filtered_and_paginated() {
+    let test = test_app().await;
+    let (_, run) = evaluated_run(&test.storage).await;
+    let base = format!("/api/v1/runs/{}/judgements", run.0);
+
+    let page = get(&test.router, &format!("{base}?page=2&per_page=2"))
+        .await
+        .json();
+    let item = |sample_id: &str, setting: &str, order: &str, verdict: Option<Verdict>| {
+        json!({
+            "task": "text_to_text", "sample_id": sample_id, "setting": setting, "order": order,
+            "raw_output": format!("verdict {verdict:?}"), "verdict": verdict,
+            "label": "response1", "attempts": 1, "input_tokens": 100, "output_tokens": 10,
+            "latency_ms": 5, "correct": verdict == Some(Verdict::Response1),
+        })
+    };
+    // Ordered by task, sample id, setting (w/ Ties first) and order.
+    assert_eq!(
+        page,
+        json!({
+            "page": 2, "per_page": 2, "total": 5,
+            "items": [
+                item("a", "without_ties", "original", Some(Verdict::Response1)),
+                item("b", "with_ties", "original", None),
+            ]
+        })
+    );
+
+    let count = |query: &str| {
+        let uri = format!("{base}?{query}");
+        let router = test.router.clone();
+        async move {
+            let body = get(&router, &uri).await.json();
+            body["total"].as_u64().expect("total")
+        }
+    };
+    assert_eq!(count("correct=false").await, 2);
+    assert_eq!(count("correct=true&setting=with_ties").await, 2);
+    assert_eq!(count("order=swapped").await, 1);
+    assert_eq!(count("task=T2T&setting=without_ties").await, 1);
+    assert_eq!(count("task=text_to_image").await, 0);
+
+    let reply = get(&test.router, &format!("{base}?correct=maybe")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "invalid value `maybe` for parameter `correct`: expected one of true, false"
+    );
+    let reply = get(&test.router, "/api/v1/runs/999999/judgements").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn models_list_their_runs() {
+    let test = test_app().await;
+    let (model, run) = evaluated_run(&test.storage).await;
+    let reply = get(&test.router, &format!("/api/v1/models/{model}")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["name"], "judge-under-test");
+    assert_eq!(body["kind"], "api_judge");
+    let runs = body["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["id"], run.0);
+    assert_eq!(runs[0]["provenance"], "evaluated");
+    assert_eq!(runs[0]["configuration"], json!({"temperature": 0.0}));
+    assert_eq!(runs[0]["scorecard"], Value::Null);
+
+    let reply = get(&test.router, "/api/v1/models/999999").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.json(),
+        json!({"error": {"code": "not_found", "message": "model 999999 does not exist"}})
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_set_or_kept_and_echoed() {
+    let test = test_app().await;
+    let generated = get(&test.router, "/api/v1/tasks").await;
+    assert!(!generated.header("x-request-id").is_empty());
+    let other = get(&test.router, "/api/v1/nothing").await;
+    assert_ne!(
+        other.header("x-request-id"),
+        generated.header("x-request-id")
+    );
+    let request = Request::get("/api/v1/tasks")
+        .header("x-request-id", "client-chosen-42")
+        .body(Body::empty())
+        .expect("request");
+    let kept = send(&test.router, request).await;
+    assert_eq!(kept.header("x-request-id"), "client-chosen-42");
+}
+
+#[tokio::test]
+async fn oversized_request_bodies_are_refused() {
+    let test = test_app().await;
+    let body = vec![b'x'; 2 * 1024 * 1024];
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri("/api/v1/tasks")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .expect("request");
+    let reply = send(&test.router, request).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
