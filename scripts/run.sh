@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine, offline after setup: builds omnireward, inspects the embedded
-# sample benchmark, creates the database (with the paper-reported reference rows) and prints
-# the leaderboard. The web server replaces this once it lands.
+# The main job on a fresh machine (offline after setup): builds omnireward, inspects the
+# embedded sample benchmark, creates the database with the paper-reported reference rows,
+# evaluates the content-blind baselines on the sample, prints the leaderboard and serves the
+# REST API on http://127.0.0.1:8080/api/v1 until Ctrl-C. Extra arguments go to `serve`
+# (for example --bind 0.0.0.0:8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked -p omnireward --bin omnireward
 binary=target/release/omnireward
 "$binary" data inspect
-echo
+for kind in always-a random longer-response larger-file; do
+    "$binary" eval baseline --kind "$kind" >/dev/null
+done
 "$binary" leaderboard --setting with-ties
-echo
-"$binary" leaderboard --setting without-ties
+exec "$binary" serve "$@"

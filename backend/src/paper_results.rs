@@ -226,7 +226,12 @@ fn percentage(line: u64, column: &str, value: &str) -> Result<Option<f64>, Paper
         return Ok(None);
     }
     match value.parse::<f64>() {
-        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(Some(percent / 100.0)),
+        // Dividing by 100 gives binary noise (68.85 / 100 = 0.6884999999999999); parsing the
+        // decimal exponent form gives the nearest double to the fraction the paper printed.
+        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(format!("{value}e-2")
+            .parse::<f64>()
+            .ok()
+            .or(Some(percent / 100.0))),
         _ => Err(PaperResultsError::Number {
             line,
             column: column.to_owned(),

@@ -301,10 +301,16 @@ fn baselines_score_as_their_rules_say_and_rerun_without_duplicates() {
             .as_f64()
             .expect("accuracy");
         assert!((with_ties - first / total).abs() < 1e-12, "{task}");
-        assert!((without_ties - first / (total - ties)).abs() < 1e-12, "{task}");
+        assert!(
+            (without_ties - first / (total - ties)).abs() < 1e-12,
+            "{task}"
+        );
     }
     let file = report["judgements_file"].as_str().expect("file").to_owned();
-    let lines = std::fs::read_to_string(&file).expect("file").lines().count();
+    let lines = std::fs::read_to_string(&file)
+        .expect("file")
+        .lines()
+        .count();
     let again = json_of(&omnireward(
         home.path(),
         &["eval", "baseline", "--kind", "always-a", "--json"],
@@ -312,7 +318,10 @@ fn baselines_score_as_their_rules_say_and_rerun_without_duplicates() {
     assert_eq!(again["run"], report["run"]);
     assert_eq!(again["scorecard"], report["scorecard"]);
     assert_eq!(
-        std::fs::read_to_string(&file).expect("file").lines().count(),
+        std::fs::read_to_string(&file)
+            .expect("file")
+            .lines()
+            .count(),
         lines
     );
 

@@ -481,7 +481,9 @@ fn report(
                     usage["judgements"],
                     usage["input_tokens"],
                     usage["output_tokens"],
-                    usage["cost"].as_f64().map_or(String::new(), |cost| format!(" · cost {cost:.4}")),
+                    usage["cost"]
+                        .as_f64()
+                        .map_or(String::new(), |cost| format!(" · cost {cost:.4}")),
                 ));
             }
             for failure in summary.failures.iter().take(5) {

@@ -7,6 +7,7 @@ mod import_reference;
 mod leaderboard;
 mod rescore;
 mod scorecard_table;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ enum Command {
     Rescore(rescore::RescoreArgs),
     /// Import result files of the authors' harness as a run and print its scorecard.
     ImportReference(import_reference::ImportReferenceArgs),
+    /// Serve the REST API (leaderboard, samples, media, runs) over the database.
+    Serve(serve::ServeArgs),
     /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
     Leaderboard(leaderboard::LeaderboardArgs),
 }
@@ -174,6 +177,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rescore(args) => rescore::run(&environment, &args),
         Command::ImportReference(args) => import_reference::run(&environment, &args),
         Command::Leaderboard(args) => leaderboard::run(&environment, &args),
+        Command::Serve(args) => serve::run(&environment, &args),
     }
 }
 

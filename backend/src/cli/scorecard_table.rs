@@ -131,7 +131,8 @@ pub(super) fn render(scorecard: &Scorecard) -> String {
             "ties",
             "unparsed"
         );
-        let percent = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{:.1}", v * 100.0));
+        let percent =
+            |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{:.1}", v * 100.0));
         for (task, reliability) in rows {
             let _ = writeln!(
                 out,

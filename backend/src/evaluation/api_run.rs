@@ -189,6 +189,9 @@ struct Session {
     stop: Arc<AtomicBool>,
     spend_cap_hit: AtomicBool,
     progress: Arc<RunProgress>,
+    /// Media encoding runs ffmpeg and image codecs: at most one job per core at a time, however
+    /// many requests are in flight (64 concurrent ffmpeg processes would thrash a small host).
+    encoding: Semaphore,
 }
 
 type ItemResult = Result<Judgement, ItemFailure>;
@@ -226,6 +229,7 @@ pub async fn run(
         stop,
         spend_cap_hit: AtomicBool::new(false),
         progress,
+        encoding: Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)),
     });
 
     let concurrency = config.concurrency.max(1);
@@ -336,6 +340,11 @@ async fn judge_item(session: &Session, index: usize, setting: Setting, order: Or
         .render(sample, setting, order)
         .map_err(|error| failure(error.to_string()))?;
     let body = {
+        let _permit = session
+            .encoding
+            .acquire()
+            .await
+            .map_err(|error| failure(format!("request building stopped: {error}")))?;
         let judge = Arc::clone(&session.judge);
         let samples = Arc::clone(&session.samples);
         tokio::task::spawn_blocking(move || {

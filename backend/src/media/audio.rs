@@ -49,13 +49,35 @@ pub(super) fn wav_base64(pcm: &[u8], name: &str) -> Result<Arc<str>, MediaError>
     Ok(Arc::from(BASE64.encode(wav)))
 }
 
+/// A canonical 44-byte-header PCM WAV (16 kHz mono 16-bit, [`AUDIO_SAMPLE_RATE`]) holding
+/// `samples`, for callers that synthesise audio rather than decode it.
+///
+/// # Panics
+///
+/// Past the WAV format's 4 GiB limit (over about two billion samples).
+pub fn wav_from_samples(samples: &[i16]) -> Vec<u8> {
+    let mut wav = wav_header(samples.len() * 2).expect("audio too long for one WAV file");
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
+}
+
 /// A canonical 44-byte-header PCM WAV around `pcm`; `None` past the format's 4 GiB limit.
 fn wav_file(pcm: &[u8]) -> Option<Vec<u8>> {
-    let data_bytes = u32::try_from(pcm.len()).ok()?;
-    let riff_bytes = data_bytes.checked_add(WAV_HEADER_BYTES as u32 - 8)?;
+    let mut wav = wav_header(pcm.len())?;
+    wav.extend_from_slice(pcm);
+    Some(wav)
+}
+
+/// The 44-byte header of a PCM WAV with `data_bytes` bytes of samples, in a buffer with room for
+/// them; `None` past the format's 4 GiB limit.
+fn wav_header(data_bytes: usize) -> Option<Vec<u8>> {
+    let data_size = u32::try_from(data_bytes).ok()?;
+    let riff_bytes = data_size.checked_add(WAV_HEADER_BYTES as u32 - 8)?;
     let block_align = CHANNELS * BITS_PER_SAMPLE / 8;
     let byte_rate = AUDIO_SAMPLE_RATE * u32::from(block_align);
-    let mut wav = Vec::with_capacity(WAV_HEADER_BYTES + pcm.len());
+    let mut wav = Vec::with_capacity(WAV_HEADER_BYTES + data_bytes);
     wav.extend_from_slice(b"RIFF");
     wav.extend_from_slice(&riff_bytes.to_le_bytes());
     wav.extend_from_slice(b"WAVE");
@@ -68,8 +90,7 @@ fn wav_file(pcm: &[u8]) -> Option<Vec<u8>> {
     wav.extend_from_slice(&block_align.to_le_bytes());
     wav.extend_from_slice(&BITS_PER_SAMPLE.to_le_bytes());
     wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_bytes.to_le_bytes());
-    wav.extend_from_slice(pcm);
+    wav.extend_from_slice(&data_size.to_le_bytes());
     Some(wav)
 }
 
@@ -132,6 +153,20 @@ mod tests {
         assert_eq!(decode_wav_base64(&encoded)?, samples);
         let empty = wav_base64(&[], "empty.wav")?;
         assert!(decode_wav_base64(&empty)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn wavs_from_samples_match_wavs_from_pcm() -> anyhow::Result<()> {
+        let samples: [i16; 4] = [i16::MIN, -1, 0, i16::MAX];
+        let pcm: Vec<u8> = samples
+            .iter()
+            .flat_map(|sample| sample.to_le_bytes())
+            .collect();
+        let wav = wav_from_samples(&samples);
+        assert_eq!(wav.len(), WAV_HEADER_BYTES + pcm.len());
+        assert_eq!(Some(wav.clone()), wav_file(&pcm));
+        assert_eq!(decode_wav_base64(&BASE64.encode(&wav))?, samples);
         Ok(())
     }
 }

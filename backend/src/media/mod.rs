@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::media::{MediaReadError, read_media};
 
+pub use audio::wav_from_samples;
 pub use cache::{CacheStatistics, ENCODER_VERSION};
 pub use ffmpeg::ffmpeg_available;
 pub use video::frame_indices;

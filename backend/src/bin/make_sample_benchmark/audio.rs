@@ -1,12 +1,11 @@
 //! Synthetic sounds (tones, hums, noise, chirps, beep trains) written as
-//! 16 kHz mono 16-bit WAV, and speech made with espeak-ng, either resampled to
-//! the same WAV format or encoded as MP3.
+//! 16 kHz mono 16-bit WAV (with the library's header writer), and speech made
+//! with espeak-ng, either resampled to the same WAV format or encoded as MP3.
 
 use crate::external::{self, ScratchDirectory};
 use anyhow::{Context, Result};
+use omnireward::media::{AUDIO_SAMPLE_RATE, wav_from_samples};
 use std::process::Command;
-
-pub const SAMPLE_RATE: u32 = 16_000;
 
 /// Length of the fade at both ends of a tone; it avoids clicks that would add
 /// broadband noise to an otherwise pure beep.
@@ -74,7 +73,7 @@ pub fn sound_wav(sound: &Sound, scratch: &mut ScratchDirectory) -> Result<Vec<u8
         } => beeps(*count, *frequency_hz, *beep_seconds, *gap_seconds),
         Sound::Speech { text } => return speech(text, SpeechFormat::Wav, scratch),
     };
-    Ok(encode_wav(&samples))
+    Ok(wav_from_samples(&samples))
 }
 
 /// Speaks `text` with espeak-ng and encodes it as a small mono MP3.
@@ -107,7 +106,7 @@ fn speech(text: &str, format: SpeechFormat, scratch: &mut ScratchDirectory) -> R
         ),
     };
     let converted_path = scratch.file(extension);
-    let sample_rate = SAMPLE_RATE.to_string();
+    let sample_rate = AUDIO_SAMPLE_RATE.to_string();
     let mut command = external::ffmpeg_reading(&spoken_path);
     command
         .args(["-ac", "1", "-ar", &sample_rate])
@@ -118,7 +117,7 @@ fn speech(text: &str, format: SpeechFormat, scratch: &mut ScratchDirectory) -> R
 }
 
 fn sample_count(seconds: f32) -> usize {
-    (seconds * SAMPLE_RATE as f32).round() as usize
+    (seconds * AUDIO_SAMPLE_RATE as f32).round() as usize
 }
 
 /// Gain envelope that ramps up and down over [`FADE_SECONDS`] at the ends.
@@ -137,7 +136,7 @@ fn tone(frequency_hz: f32, seconds: f32) -> Vec<i16> {
     let total = sample_count(seconds);
     (0..total)
         .map(|index| {
-            let time = index as f32 / SAMPLE_RATE as f32;
+            let time = index as f32 / AUDIO_SAMPLE_RATE as f32;
             let value = (std::f32::consts::TAU * frequency_hz * time).sin();
             to_pcm(AMPLITUDE * fade(index, total) * value)
         })
@@ -148,7 +147,7 @@ fn hum(frequency_hz: f32, seconds: f32) -> Vec<i16> {
     let total = sample_count(seconds);
     (0..total)
         .map(|index| {
-            let time = index as f32 / SAMPLE_RATE as f32;
+            let time = index as f32 / AUDIO_SAMPLE_RATE as f32;
             // Harmonics at 1/n amplitude give the buzzy timbre of mains hum.
             let value: f32 = (1..=4)
                 .map(|harmonic| {
@@ -186,7 +185,7 @@ fn chirp(start_hz: f32, end_hz: f32, seconds: f32) -> Vec<i16> {
             let frequency = start_hz + (end_hz - start_hz) * progress;
             // Integrating the instantaneous frequency keeps the waveform
             // continuous while the pitch changes.
-            phase = (phase + std::f32::consts::TAU * frequency / SAMPLE_RATE as f32)
+            phase = (phase + std::f32::consts::TAU * frequency / AUDIO_SAMPLE_RATE as f32)
                 % std::f32::consts::TAU;
             to_pcm(AMPLITUDE * fade(index, total) * phase.sin())
         })
@@ -206,35 +205,6 @@ fn beeps(count: u32, frequency_hz: f32, beep_seconds: f32, gap_seconds: f32) -> 
     samples
 }
 
-/// Wraps PCM samples in a canonical 44-byte RIFF/WAVE header (PCM, mono,
-/// 16-bit, [`SAMPLE_RATE`]).
-pub fn encode_wav(samples: &[i16]) -> Vec<u8> {
-    const CHANNELS: u16 = 1;
-    const BITS_PER_SAMPLE: u16 = 16;
-    let block_align = CHANNELS * BITS_PER_SAMPLE / 8;
-    let byte_rate = SAMPLE_RATE * u32::from(block_align);
-    let data_size = (samples.len() * 2) as u32;
-
-    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + data_size).to_le_bytes());
-    bytes.extend_from_slice(b"WAVE");
-    bytes.extend_from_slice(b"fmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    bytes.extend_from_slice(&CHANNELS.to_le_bytes());
-    bytes.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    bytes.extend_from_slice(&byte_rate.to_le_bytes());
-    bytes.extend_from_slice(&block_align.to_le_bytes());
-    bytes.extend_from_slice(&BITS_PER_SAMPLE.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&data_size.to_le_bytes());
-    for sample in samples {
-        bytes.extend_from_slice(&sample.to_le_bytes());
-    }
-    bytes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,13 +213,13 @@ mod tests {
     fn wav_header_describes_the_samples() {
         let samples = tone(1000.0, 0.5);
         assert_eq!(samples.len(), 8000);
-        let bytes = encode_wav(&samples);
+        let bytes = wav_from_samples(&samples);
         assert_eq!(&bytes[0..4], b"RIFF");
         assert_eq!(&bytes[8..12], b"WAVE");
         assert_eq!(bytes.len(), 44 + 16_000);
         assert_eq!(
             u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]),
-            SAMPLE_RATE
+            AUDIO_SAMPLE_RATE
         );
     }
 

@@ -12,68 +12,21 @@ use crate::audio::Sound;
 use crate::images::{Colour, Scene, Shape, ShapeKind};
 use crate::render3d::{Model, Solid};
 use crate::video::{Actor, Clip};
+use omnireward_shared::{Label, Task};
 
-/// The nine benchmark tasks, one Hugging Face config each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Task {
-    TextToText,
-    TextImageToText,
-    TextVideoToText,
-    TextAudioToText,
-    TextToImage,
-    TextToVideo,
-    TextToAudio,
-    TextTo3d,
-    TextImageToImage,
-}
-
-impl Task {
-    pub const ALL: [Task; 9] = [
-        Task::TextToText,
-        Task::TextImageToText,
-        Task::TextVideoToText,
-        Task::TextAudioToText,
-        Task::TextToImage,
-        Task::TextToVideo,
-        Task::TextToAudio,
-        Task::TextTo3d,
-        Task::TextImageToImage,
-    ];
-
-    /// The config (and folder) name used by the Hugging Face release.
-    pub fn config_name(self) -> &'static str {
-        match self {
-            Task::TextToText => "text_to_text",
-            Task::TextImageToText => "text_image_to_text",
-            Task::TextVideoToText => "text_video_to_text",
-            Task::TextAudioToText => "text_audio_to_text",
-            Task::TextToImage => "text_to_image",
-            Task::TextToVideo => "text_to_video",
-            Task::TextToAudio => "text_to_audio",
-            Task::TextTo3d => "text_to_3D",
-            Task::TextImageToImage => "text_image_to_image",
-        }
-    }
-
-    /// The short task name used in the paper, lower-cased, as the row id
-    /// prefix.
-    pub fn id_prefix(self) -> &'static str {
-        match self {
-            Task::TextToText => "t2t",
-            Task::TextImageToText => "ti2t",
-            Task::TextVideoToText => "tv2t",
-            Task::TextAudioToText => "ta2t",
-            Task::TextToImage => "t2i",
-            Task::TextToVideo => "t2v",
-            Task::TextToAudio => "t2a",
-            Task::TextTo3d => "t23d",
-            Task::TextImageToImage => "ti2i",
-        }
-    }
-
+/// What the generator knows about each benchmark task beyond the shared
+/// [`Task`] itself: the made-up model names and the comparisons it holds.
+pub trait TaskCatalog {
     /// The made-up generator names for the two responses of a comparison,
     /// rotated so every name appears on both sides.
-    pub fn model_names(self, comparison_index: usize) -> (String, String) {
+    fn model_names(self, comparison_index: usize) -> (String, String);
+
+    /// The comparisons of the task, in row order.
+    fn comparisons(self) -> Vec<Comparison>;
+}
+
+impl TaskCatalog for Task {
+    fn model_names(self, comparison_index: usize) -> (String, String) {
         let family = match self {
             Task::TextToText
             | Task::TextImageToText
@@ -90,7 +43,7 @@ impl Task {
         (format!("{family}-{first}"), format!("{family}-{second}"))
     }
 
-    pub fn comparisons(self) -> Vec<Comparison> {
+    fn comparisons(self) -> Vec<Comparison> {
         match self {
             Task::TextToText => text_to_text(),
             Task::TextImageToText => text_image_to_text(),
@@ -101,25 +54,6 @@ impl Task {
             Task::TextToAudio => text_to_audio(),
             Task::TextTo3d => text_to_3d(),
             Task::TextImageToImage => text_image_to_image(),
-        }
-    }
-}
-
-/// Which response a criterion favours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Preference {
-    Response1,
-    Response2,
-    Tie,
-}
-
-impl Preference {
-    /// The `criteria_preference` value of the release.
-    pub fn label(self) -> &'static str {
-        match self {
-            Preference::Response1 => "response1",
-            Preference::Response2 => "response2",
-            Preference::Tie => "tie",
         }
     }
 }
@@ -169,7 +103,7 @@ pub enum Content {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Judgement {
     pub criterion: String,
-    pub preference: Preference,
+    pub preference: Label,
 }
 
 /// A prompt (with its optional media input) and two responses, judged under
@@ -183,9 +117,9 @@ pub struct Comparison {
     pub judgements: Vec<Judgement>,
 }
 
-use Preference::{Response1, Response2, Tie};
+use omnireward_shared::Preference::{Response1, Response2, Tie};
 
-fn judged(criterion: &str, preference: Preference) -> Judgement {
+fn judged(criterion: &str, preference: Label) -> Judgement {
     Judgement {
         criterion: criterion.to_owned(),
         preference,
@@ -1722,7 +1656,7 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn rows(task: Task) -> Vec<Preference> {
+    fn rows(task: Task) -> Vec<Label> {
         task.comparisons()
             .iter()
             .flat_map(|comparison| {
@@ -1738,8 +1672,7 @@ mod tests {
     fn every_task_has_a_balanced_label_mix() {
         for task in Task::ALL {
             let labels = rows(task);
-            let count =
-                |wanted: Preference| labels.iter().filter(|&&label| label == wanted).count();
+            let count = |wanted: Label| labels.iter().filter(|&&label| label == wanted).count();
             let (ties, first, second) = (count(Tie), count(Response1), count(Response2));
             assert!(
                 (12..=20).contains(&labels.len()),

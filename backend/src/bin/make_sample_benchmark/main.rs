@@ -17,9 +17,9 @@ mod render3d;
 mod video;
 
 use anyhow::{Context, Result, ensure};
-use catalog::Task;
 use clap::Parser;
 use external::ScratchDirectory;
+use omnireward_shared::Task;
 use release::{MediaLibrary, TaskSummary};
 use std::path::{Path, PathBuf};
 
@@ -53,7 +53,7 @@ fn main() -> Result<()> {
     let mut summaries = Vec::with_capacity(Task::ALL.len());
     for task in Task::ALL {
         let summary = release::write_task(task, &arguments.out, &mut library)
-            .with_context(|| format!("generating {}", task.config_name()))?;
+            .with_context(|| format!("generating {}", task.key()))?;
         println!(
             "{:<20} {:>3} rows: {:>2} tie, {:>2} response1, {:>2} response2",
             summary.config_name, summary.rows, summary.ties, summary.response1, summary.response2
@@ -165,13 +165,14 @@ mod tests {
     //! broken writer) is caught.
 
     use super::*;
+    use crate::catalog::TaskCatalog;
     use arrow_array::{Array, BinaryArray, RecordBatch, StringArray, StructArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use std::collections::BTreeSet;
 
     fn read_config(task: Task) -> Result<RecordBatch> {
         let path = default_output_directory()
-            .join(task.config_name())
+            .join(task.key())
             .join("test-00000-of-00001.parquet");
         let file = std::fs::File::open(&path)
             .with_context(|| format!("opening {} (run make-sample-benchmark)", path.display()))?;
@@ -351,14 +352,14 @@ mod tests {
         let summaries: Vec<TaskSummary> = Task::ALL
             .iter()
             .map(|task| TaskSummary {
-                config_name: task.config_name().to_owned(),
+                config_name: task.key().to_owned(),
                 ..TaskSummary::default()
             })
             .collect();
         let text = readme(&summaries);
         assert!(text.contains(README_MARKER));
         for task in Task::ALL {
-            assert!(text.contains(&format!("`{}`", task.config_name())));
+            assert!(text.contains(&format!("`{}`", task.key())));
         }
     }
 }

@@ -4,13 +4,14 @@
 //! media files themselves.
 
 use crate::audio;
-use crate::catalog::{Asset, Comparison, Content, Media, Preference, Task};
+use crate::catalog::{Asset, Comparison, Content, Media, TaskCatalog};
 use crate::external::ScratchDirectory;
 use crate::images;
 use crate::parquet_writer::{self, Column, MediaCell, MediaFeature};
 use crate::render3d;
 use crate::video;
 use anyhow::{Context, Result, bail};
+use omnireward_shared::{Label, Task};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -137,12 +138,7 @@ fn render(media: &Media, scratch: &mut ScratchDirectory) -> Result<Vec<u8>> {
 /// Path of an asset relative to `media_data/`, e.g.
 /// `text_to_image/t2i-red-circle.png`.
 fn relative_path(task: Task, asset: &Asset) -> String {
-    format!(
-        "{}/{}.{}",
-        task.config_name(),
-        asset.name,
-        asset.media.extension()
-    )
+    format!("{}/{}.{}", task.key(), asset.name, asset.media.extension())
 }
 
 /// The values one slot contributes to a row: the main cell and, for `Image`
@@ -264,7 +260,7 @@ pub fn write_task(
     let mut response2_columns = SlotColumns::new(layout.response);
     let mut plain: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut summary = TaskSummary {
-        config_name: task.config_name().to_owned(),
+        config_name: task.key().to_owned(),
         ..TaskSummary::default()
     };
 
@@ -273,9 +269,9 @@ pub fn write_task(
         for judgement in &comparison.judgements {
             summary.rows += 1;
             match judgement.preference {
-                Preference::Response1 => summary.response1 += 1,
-                Preference::Response2 => summary.response2 += 1,
-                Preference::Tie => summary.ties += 1,
+                Label::Response1 => summary.response1 += 1,
+                Label::Response2 => summary.response2 += 1,
+                Label::Tie => summary.ties += 1,
             }
             match (&mut input_columns, &comparison.input) {
                 (Some(columns), Some(input)) => {
@@ -291,16 +287,14 @@ pub fn write_task(
             }
             response1_columns.push(cell(task, layout.response, &comparison.response1, library)?);
             response2_columns.push(cell(task, layout.response, &comparison.response2, library)?);
-            let id = format!("{}-{:04}", task.id_prefix(), summary.rows);
+            // The paper's short task name, lower-cased, as the row id prefix.
+            let id = format!("{}-{:04}", task.short_name().to_lowercase(), summary.rows);
             for (name, value) in [
                 ("prompt", comparison.prompt.clone()),
                 ("model1", model1.clone()),
                 ("model2", model2.clone()),
                 ("criteria", judgement.criterion.clone()),
-                (
-                    "criteria_preference",
-                    judgement.preference.label().to_owned(),
-                ),
+                ("criteria_preference", judgement.preference.key().to_owned()),
                 ("id", id),
             ] {
                 plain.entry(name).or_default().push(value);
@@ -326,7 +320,7 @@ pub fn write_task(
     columns.extend(response1_columns.path_column("response1"));
     columns.extend(response2_columns.path_column("response2"));
 
-    let config_directory = output_directory.join(task.config_name());
+    let config_directory = output_directory.join(task.key());
     std::fs::create_dir_all(&config_directory)
         .with_context(|| format!("creating {}", config_directory.display()))?;
     parquet_writer::write_table(
