@@ -478,3 +478,62 @@ async fn the_spend_cap_stops_the_run_and_a_higher_cap_finishes_it() {
         Some(planned - completed)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_stops_cleanly_and_the_same_command_finishes_the_run() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let samples = samples(home.path());
+    let script = script(home.path(), samples.clone());
+    script.lock().expect("lock").latency = Duration::from_millis(40);
+    let endpoint = openai_server::start(Arc::clone(&script)).await;
+    let file = home.path().join("judgements.jsonl");
+    let file_argument = file.to_str().expect("utf-8").to_owned();
+    let arguments = ["--concurrency", "4", "--out", file_argument.as_str()];
+    let child = command(home.path(), &endpoint, &arguments)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while line_count(&file) < 30 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // SIGINT, as Ctrl-C sends it.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().expect("waits"))
+        .await
+        .expect("join");
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["status"], "cancelled");
+    assert_eq!(report["summary"]["stopped"], "interrupted");
+    // Requests in flight were finished and saved: the file holds whole lines only.
+    let saved = omnireward::judgements_file::read(&file).expect("whole lines");
+    assert_eq!(
+        saved.len() as u64,
+        report["summary"]["completed"].as_u64().expect("completed")
+    );
+
+    let output = run(home.path(), &endpoint, &arguments).await;
+    let report = stdout_json(&output);
+    assert_eq!(report["status"], "finished");
+    let planned = samples
+        .iter()
+        .map(|s| if s.label == Label::Tie { 1 } else { 2 })
+        .sum::<usize>();
+    assert_eq!(
+        omnireward::judgements_file::read(&file)
+            .expect("reads")
+            .len(),
+        planned
+    );
+}
