@@ -12,4 +12,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shared crate for wasm32-unknown-unknown"
 cargo build --locked -p omnireward-shared --target wasm32-unknown-unknown
 echo "== cargo test"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary, the last ones being
+# empty doc-test runs).
+passed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{sum += $4} END {print sum + 0}')
+failed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{sum += $6} END {print sum + 0}')
+echo
+echo "$passed passed, $failed failed"
+exit "$status"
