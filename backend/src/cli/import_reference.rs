@@ -82,15 +82,7 @@ pub(super) fn run(
         let storage = environment.open_storage().await?;
         let benchmark_id = match &benchmark {
             Some(benchmark) => {
-                let id = storage
-                    .upsert_benchmark(
-                        &benchmark.identity,
-                        &benchmark.root.to_string_lossy(),
-                        benchmark.samples.len() as u64,
-                    )
-                    .await?;
-                storage.store_samples(id, &benchmark.samples).await?;
-                Some(id)
+                Some(crate::evaluation::runs::record_benchmark(&storage, benchmark).await?)
             }
             None => None,
         };

@@ -39,14 +39,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
     runtime.block_on(async {
         let storage = environment.open_storage().await?;
         // Record the served benchmark so runs and the browser agree on its identity.
-        let benchmark_id = storage
-            .upsert_benchmark(
-                &benchmark.identity,
-                &benchmark.root.to_string_lossy(),
-                benchmark.samples.len() as u64,
-            )
-            .await?;
-        storage.store_samples(benchmark_id, &benchmark.samples).await?;
+        crate::evaluation::runs::record_benchmark(&storage, &benchmark).await?;
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.bind))?;

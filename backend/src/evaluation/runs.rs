@@ -6,7 +6,9 @@ use omnireward_shared::{BootstrapConfig, Scorecard};
 use serde_json::{Value, json};
 
 use crate::data::Benchmark;
-use crate::storage::{NewModel, NewRun, Provenance, RunId, RunStatus, Storage, StorageError};
+use crate::storage::{
+    BenchmarkId, NewModel, NewRun, Provenance, RunId, RunStatus, Storage, StorageError,
+};
 
 /// A run ready to take judgements.
 #[derive(Clone, Copy, Debug)]
@@ -15,6 +17,22 @@ pub struct OpenedRun {
     pub id: RunId,
     /// Whether it existed before (this session resumes it).
     pub resumed: bool,
+}
+
+/// Records `benchmark` and its samples (idempotent on the content hash) and returns its id.
+pub async fn record_benchmark(
+    storage: &Storage,
+    benchmark: &Benchmark,
+) -> Result<BenchmarkId, StorageError> {
+    let id = storage
+        .upsert_benchmark(
+            &benchmark.identity,
+            &benchmark.root.to_string_lossy(),
+            benchmark.samples.len() as u64,
+        )
+        .await?;
+    storage.store_samples(id, &benchmark.samples).await?;
+    Ok(id)
 }
 
 /// Finds the evaluated run of `model` on `benchmark` whose recorded identity equals `identity`,
@@ -28,16 +46,7 @@ pub async fn open_run(
     identity: Value,
     details: Value,
 ) -> Result<OpenedRun, StorageError> {
-    let benchmark_id = storage
-        .upsert_benchmark(
-            &benchmark.identity,
-            &benchmark.root.to_string_lossy(),
-            benchmark.samples.len() as u64,
-        )
-        .await?;
-    storage
-        .store_samples(benchmark_id, &benchmark.samples)
-        .await?;
+    let benchmark_id = record_benchmark(storage, benchmark).await?;
     let model_id = storage.upsert_model(model).await?;
     let existing = storage.runs().await?.into_iter().find(|run| {
         run.model == model_id
