@@ -11,12 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use omnireward::data::{LoadOptions, embedded};
-use omnireward::judges::api::prompts::PromptSet;
-use omnireward::judges::api::request::{AudioParts, RequestOptions, build_body};
-use omnireward::media::MediaEncoder;
-use omnireward_shared::{Label, Order, Sample, Setting, Task};
+use omnireward_shared::{Label, Sample, Setting, Task};
 use serde_json::Value;
-use support::openai_server::{self, Answer, Failure, Script, Shared};
+use support::identities;
+use support::openai_server::{self, Answer, Failure, Shared};
 
 const MODEL: &str = "judge-under-test";
 const SECRET: &str = "sk-test-secret-do-not-leak-4821";
@@ -32,44 +30,10 @@ fn always_a(task: Task) -> bool {
     matches!(task, Task::TextToVideo | Task::TextToAudio | Task::TextTo3d)
 }
 
-/// A script whose server recognises every (sample, setting, order) request by its messages,
-/// built here with the same prompts, media encoder (sharing the run's cache) and defaults the
-/// command uses.
+/// A script whose server recognises every (sample, setting, order) request, with always-A
+/// answers for the tasks of [`always_a`] and oracle answers elsewhere.
 fn script(home: &Path, samples: Vec<Sample>) -> Shared {
-    let prompts = PromptSet::builtin();
-    let encoder = MediaEncoder::new(home.join("cache"));
-    let options = RequestOptions {
-        model: MODEL.to_owned(),
-        temperature: None,
-        max_tokens: None,
-        extra_body: serde_json::Map::new(),
-        prompt_video_frames: 10,
-        response_video_frames: 5,
-        audio_parts: AudioParts::Joined,
-    };
-    let mut script = Script::new(MODEL, samples.clone());
-    for (index, sample) in samples.iter().enumerate() {
-        for setting in Setting::ALL
-            .into_iter()
-            .filter(|setting| setting.includes(sample.label))
-        {
-            for order in [Order::Original, Order::Swapped] {
-                let rendered = prompts.render(sample, setting, order).expect("renders");
-                let body =
-                    build_body(&rendered, sample, order, &encoder, &options).expect("builds");
-                let key = openai_server::fingerprint(&body["messages"]);
-                let previous = script.identities.insert(
-                    key,
-                    (index, setting == Setting::WithTies, order == Order::Swapped),
-                );
-                assert!(
-                    previous.is_none(),
-                    "two items share one request: {}",
-                    sample.id
-                );
-            }
-        }
-    }
+    let mut script = identities::script_for(home, MODEL, &samples);
     for task in Task::ALL {
         if always_a(task) {
             script.answers.insert(task, Answer::AlwaysA);

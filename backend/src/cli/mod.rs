@@ -8,6 +8,7 @@ mod leaderboard;
 mod rescore;
 mod scorecard_table;
 mod serve;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
     Leaderboard(leaderboard::LeaderboardArgs),
+    /// Run queued evaluation jobs until Ctrl-C.
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +181,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ImportReference(args) => import_reference::run(&environment, &args),
         Command::Leaderboard(args) => leaderboard::run(&environment, &args),
         Command::Serve(args) => serve::run(&environment, &args),
+        Command::Worker(args) => worker::run(&environment, &args),
     }
 }
 

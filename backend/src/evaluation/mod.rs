@@ -5,6 +5,7 @@ pub mod api_run;
 pub mod baseline;
 pub mod runs;
 pub mod sink;
+pub mod worker;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -50,17 +50,14 @@ pub(super) fn wav_base64(pcm: &[u8], name: &str) -> Result<Arc<str>, MediaError>
 }
 
 /// A canonical 44-byte-header PCM WAV (16 kHz mono 16-bit, [`AUDIO_SAMPLE_RATE`]) holding
-/// `samples`, for callers that synthesise audio rather than decode it.
-///
-/// # Panics
-///
-/// Past the WAV format's 4 GiB limit (over about two billion samples).
-pub fn wav_from_samples(samples: &[i16]) -> Vec<u8> {
-    let mut wav = wav_header(samples.len() * 2).expect("audio too long for one WAV file");
+/// `samples`, for callers that synthesise audio rather than decode it; `None` past the
+/// format's 4 GiB limit (over about two billion samples).
+pub fn wav_from_samples(samples: &[i16]) -> Option<Vec<u8>> {
+    let mut wav = wav_header(samples.len().checked_mul(2)?)?;
     for sample in samples {
         wav.extend_from_slice(&sample.to_le_bytes());
     }
-    wav
+    Some(wav)
 }
 
 /// A canonical 44-byte-header PCM WAV around `pcm`; `None` past the format's 4 GiB limit.
@@ -163,7 +160,7 @@ mod tests {
             .iter()
             .flat_map(|sample| sample.to_le_bytes())
             .collect();
-        let wav = wav_from_samples(&samples);
+        let wav = wav_from_samples(&samples).expect("a short clip fits");
         assert_eq!(wav.len(), WAV_HEADER_BYTES + pcm.len());
         assert_eq!(Some(wav.clone()), wav_file(&pcm));
         assert_eq!(decode_wav_base64(&BASE64.encode(&wav))?, samples);

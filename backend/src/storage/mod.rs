@@ -5,6 +5,7 @@
 //! no `.sqlx/` offline data), and stay portable to PostgreSQL where that costs nothing.
 
 mod benchmarks;
+mod jobs;
 mod judgements;
 mod queries;
 mod reported_scores;
@@ -20,6 +21,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
+pub use jobs::{Cancellation, Heartbeat, Job, JobId, JobKind};
 pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
@@ -102,6 +104,9 @@ pub enum StorageError {
     /// No run has this id.
     #[error("run {0} does not exist")]
     RunNotFound(RunId),
+    /// No job has this id.
+    #[error("job {0} does not exist")]
+    JobNotFound(JobId),
     /// Judgements and scorecards belong to evaluated runs; paper numbers live in reported scores.
     #[error(
         "run {run} holds {provenance} numbers: judgements and scorecards can only be stored for runs evaluated here"
@@ -282,6 +287,7 @@ mod tests {
             tables,
             [
                 "benchmarks",
+                "jobs",
                 "judgements",
                 "models",
                 "reported_scores",
@@ -297,7 +303,7 @@ mod tests {
             .fetch_one(&reopened.pool)
             .await
             .expect("counts migrations");
-        assert_eq!(applied, 1);
+        assert_eq!(applied, 2);
         reopened.close().await;
 
         let url = format!("sqlite://{}", path.display());

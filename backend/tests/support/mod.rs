@@ -1,3 +1,6 @@
 //! Test support shared by the integration tests of this crate.
 
+#![allow(dead_code)]
+
+pub mod identities;
 pub mod openai_server;

@@ -73,7 +73,7 @@ pub fn sound_wav(sound: &Sound, scratch: &mut ScratchDirectory) -> Result<Vec<u8
         } => beeps(*count, *frequency_hz, *beep_seconds, *gap_seconds),
         Sound::Speech { text } => return speech(text, SpeechFormat::Wav, scratch),
     };
-    Ok(wav_from_samples(&samples))
+    wav_from_samples(&samples).context("synthesised audio is too long for one WAV file")
 }
 
 /// Speaks `text` with espeak-ng and encodes it as a small mono MP3.
@@ -213,7 +213,7 @@ mod tests {
     fn wav_header_describes_the_samples() {
         let samples = tone(1000.0, 0.5);
         assert_eq!(samples.len(), 8000);
-        let bytes = wav_from_samples(&samples);
+        let bytes = wav_from_samples(&samples).expect("short clip fits");
         assert_eq!(&bytes[0..4], b"RIFF");
         assert_eq!(&bytes[8..12], b"WAVE");
         assert_eq!(bytes.len(), 44 + 16_000);

@@ -1,0 +1,476 @@
+//! The evaluation worker: claims queued jobs, rebuilds their judge from the stored
+//! specification, runs it on the job's run (resuming whatever the run already holds), keeps the
+//! job alive with heartbeats, and honours cancel requests.
+//!
+//! Secrets never enter the queue. An `api_judge` specification names the environment variable
+//! that holds its API key (`api_key_env`), or none; the worker asks its [`ApiKeyLookup`] (built
+//! by the CLI, the only place that reads the environment) for the value. Keys submitted through
+//! a running server and held only in its memory are not supported yet.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::ValueEnum as _;
+use omnireward_shared::{BootstrapConfig, Setting, Task};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::api_run::{self, ApiJudge, ApiRunConfig, Prices, RunError, RunProgress, StopReason};
+use super::runs;
+use super::sink::{JudgementSink, SinkError};
+use crate::data::{self, Benchmark, LoadError, LoadOptions};
+use crate::judges::api::client::{ApiError, ApiKey, ChatClient, ClientConfig};
+use crate::judges::api::prompts::{PromptError, PromptSet};
+use crate::judges::api::request::{AudioParts, RequestOptions};
+use crate::media::MediaEncoder;
+use crate::storage::{Heartbeat, Job, JobKind, RunStatus, Storage, StorageError};
+
+/// Everything needed to rebuild an API judge and its run schedule, except the API key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiJudgeSpecification {
+    /// Chat-completions endpoint as given to `eval api`; it must not carry credentials (user
+    /// info or query keys), since it is stored in clear.
+    pub endpoint: String,
+    /// The `model` the endpoint serves.
+    pub model: String,
+    /// Environment variable holding the API key, if the endpoint needs one.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Sampling temperature [default: the endpoint's].
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// Completion token limit [default: the endpoint's].
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Extra fields merged into every request body.
+    #[serde(default)]
+    pub extra_body: Map<String, Value>,
+    /// Frames of a TV2T prompt video.
+    pub prompt_video_frames: usize,
+    /// Frames per T2V response video.
+    pub response_video_frames: usize,
+    /// T2A clips: `joined` or `separate`.
+    pub audio_parts: String,
+    /// The prompt templates: a folder, or the built-in set when absent; the hash must match.
+    pub prompts: PromptsSpecification,
+    /// The benchmark to judge; it must be the one the job's run was opened on.
+    pub benchmark: BenchmarkSpecification,
+    /// Settings to judge.
+    pub settings: Vec<Setting>,
+    /// Also judge every item with A and B exchanged.
+    pub swap: bool,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Request starts per minute at most.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Queries per item while the verdict cannot be parsed.
+    pub verdict_attempts: u32,
+    /// Per-request timeout in seconds.
+    pub timeout_seconds: u64,
+    /// HTTP attempts per query.
+    pub http_attempts: u32,
+    /// First retry delay in milliseconds.
+    pub backoff_ms: u64,
+    /// Prices per million prompt and completion tokens, for cost accounting.
+    #[serde(default)]
+    pub prices_per_million_tokens: Option<(f64, f64)>,
+    /// Stop scheduling once the spend reaches this.
+    #[serde(default)]
+    pub max_cost: Option<f64>,
+    /// Judgements file [default: `<runs dir>/run-<id>.jsonl`].
+    #[serde(default)]
+    pub judgements_file: Option<PathBuf>,
+}
+
+/// Which prompt templates a job uses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptsSpecification {
+    /// Template folder; the built-in set when absent.
+    #[serde(default)]
+    pub folder: Option<PathBuf>,
+    /// The set's hash when the job was submitted; a changed folder fails the job.
+    pub hash: String,
+}
+
+/// Which benchmark a job judges.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenchmarkSpecification {
+    /// Benchmark folder; the embedded sample when absent.
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+    /// Only these tasks; all when empty.
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+    /// Folder media paths are relative to.
+    #[serde(default)]
+    pub media_dir: Option<PathBuf>,
+    /// Skip invalid rows.
+    #[serde(default)]
+    pub skip_invalid: bool,
+}
+
+/// Resolves the name of an environment variable to the API key it holds.
+pub type ApiKeyLookup = Arc<dyn Fn(&str) -> Option<ApiKey> + Send + Sync>;
+
+/// What a worker needs besides the database.
+#[derive(Clone)]
+pub struct WorkerContext {
+    /// Media cache and embedded-sample folder.
+    pub cache_dir: PathBuf,
+    /// Where judgements files go by default.
+    pub runs_dir: PathBuf,
+    /// Where API keys come from.
+    pub api_keys: ApiKeyLookup,
+    /// Bootstrap of the scorecard stored when a run finishes.
+    pub bootstrap: BootstrapConfig,
+    /// How often a running job's heartbeat is written.
+    pub heartbeat_interval: Duration,
+    /// A running job whose heartbeat is older than this belongs to a dead worker.
+    pub stale_after: Duration,
+    /// How long an idle worker waits before looking for work again.
+    pub poll_interval: Duration,
+    /// Return once the queue is empty instead of waiting for more work (tests, batch use).
+    pub until_idle: bool,
+}
+
+/// Why the worker itself stopped (a job's own failure is recorded on the job instead).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The queue could not be read or written.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why one job failed; recorded in the job's `error`.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error("invalid {kind} specification: {source}")]
+    Specification {
+        kind: JobKind,
+        source: serde_json::Error,
+    },
+    #[error("invalid specification: {0}")]
+    Invalid(String),
+    #[error("the API key variable `{0}` is not set in the worker's environment")]
+    MissingKey(String),
+    #[error(
+        "prompt templates changed since the job was submitted: hash {found}, expected {expected}"
+    )]
+    PromptsChanged { expected: String, found: String },
+    #[error("the benchmark {found} is not the one the run was opened on ({expected})")]
+    BenchmarkChanged { expected: String, found: String },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Prompts(#[from] PromptError),
+    #[error(transparent)]
+    Client(#[from] ApiError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot create {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("loading stopped: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// What a worker did before it returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerSummary {
+    /// Jobs it claimed.
+    pub claimed: usize,
+    /// Jobs it finished, failed or cancelled (the others were given back or lost).
+    pub ended: usize,
+}
+
+/// How a claimed job ended for this worker.
+#[derive(Debug, PartialEq, Eq)]
+enum JobOutcome {
+    /// It reached this terminal status.
+    Ended(RunStatus),
+    /// The worker is stopping: the job goes back to the queue.
+    Released,
+    /// Another worker took it over (this one was presumed dead).
+    Lost,
+}
+
+/// Runs jobs until `stop` is raised (or, with `until_idle`, the queue is empty). Jobs left
+/// running by dead workers are requeued first.
+pub async fn run_worker(
+    storage: Storage,
+    context: &WorkerContext,
+    worker: &str,
+    stop: Arc<AtomicBool>,
+) -> Result<WorkerSummary, WorkerError> {
+    let mut summary = WorkerSummary::default();
+    storage.requeue_stale_jobs(context.stale_after).await?;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(job) = storage.claim_job(worker).await? else {
+            if context.until_idle {
+                break;
+            }
+            tokio::time::sleep(context.poll_interval).await;
+            storage.requeue_stale_jobs(context.stale_after).await?;
+            continue;
+        };
+        summary.claimed += 1;
+        match run_job(&storage, context, worker, &job, &stop).await? {
+            JobOutcome::Ended(_) => summary.ended += 1,
+            JobOutcome::Released => {
+                if let Some(status) = storage.release_job(job.id, worker).await? {
+                    storage.set_run_status(job.run, status).await?;
+                }
+            }
+            JobOutcome::Lost => {}
+        }
+    }
+    Ok(summary)
+}
+
+/// Runs one claimed job and records how it ended. Only storage errors of the queue itself
+/// escape; everything else fails the job.
+async fn run_job(
+    storage: &Storage,
+    context: &WorkerContext,
+    worker: &str,
+    job: &Job,
+    stop: &Arc<AtomicBool>,
+) -> Result<JobOutcome, StorageError> {
+    let result = match job.kind {
+        JobKind::ApiJudge => run_api_judge(storage, context, worker, job, stop).await,
+    };
+    let (status, error) = match result {
+        Ok(JobOutcome::Ended(status)) => (status, None),
+        Ok(other) => return Ok(other),
+        Err(error) => {
+            // The run may be left running by a failure before the judge started.
+            storage.set_run_status(job.run, RunStatus::Failed).await?;
+            (RunStatus::Failed, Some(error.to_string()))
+        }
+    };
+    if storage
+        .finish_job(job.id, worker, status, error.as_deref())
+        .await?
+    {
+        Ok(JobOutcome::Ended(status))
+    } else {
+        Ok(JobOutcome::Lost)
+    }
+}
+
+/// Builds the API judge of `job` and runs it over the benchmark on the job's run.
+async fn run_api_judge(
+    storage: &Storage,
+    context: &WorkerContext,
+    worker: &str,
+    job: &Job,
+    stop: &Arc<AtomicBool>,
+) -> Result<JobOutcome, JobError> {
+    let specification: ApiJudgeSpecification = serde_json::from_value(job.specification.clone())
+        .map_err(|source| JobError::Specification {
+            kind: job.kind,
+            source,
+        })?;
+    let run = storage.run(job.run).await?;
+    let (benchmark, prompts) = load_inputs(context, &specification).await?;
+    let expected = match run.benchmark {
+        Some(id) => storage.benchmark(id).await?.map(|record| record.identity),
+        None => None,
+    };
+    if expected.as_ref().map(|identity| &identity.hash) != Some(&benchmark.identity.hash) {
+        return Err(JobError::BenchmarkChanged {
+            expected: expected.map_or_else(|| "none".to_owned(), |identity| identity.hash),
+            found: benchmark.identity.hash.clone(),
+        });
+    }
+    let judge = Arc::new(build_judge(context, &specification, prompts)?);
+    let config = ApiRunConfig {
+        settings: specification.settings.clone(),
+        swap: specification.swap,
+        concurrency: specification.concurrency.max(1),
+        requests_per_minute: specification.requests_per_minute,
+        verdict_attempts: specification.verdict_attempts,
+        prices: specification
+            .prices_per_million_tokens
+            .map(|(input, output)| Prices {
+                input_per_million: input,
+                output_per_million: output,
+            }),
+        max_cost: specification.max_cost,
+    };
+    let path = specification
+        .judgements_file
+        .clone()
+        .unwrap_or_else(|| context.runs_dir.join(format!("run-{}.jsonl", job.run.0)));
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| JobError::Folder {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    storage.set_run_status(job.run, RunStatus::Running).await?;
+    let mut sink = JudgementSink::open(storage.clone(), job.run, &path).await?;
+
+    let job_stop = Arc::new(AtomicBool::new(false));
+    let heartbeats = tokio::spawn(keep_alive(
+        storage.clone(),
+        context.heartbeat_interval,
+        job.id,
+        worker.to_owned(),
+        Arc::clone(stop),
+        Arc::clone(&job_stop),
+    ));
+    let summary = api_run::run(
+        judge,
+        benchmark.samples.clone(),
+        &config,
+        &mut sink,
+        Arc::clone(&job_stop),
+        Arc::new(RunProgress::default()),
+    )
+    .await;
+    heartbeats.abort();
+    let ending = heartbeats.await.ok().flatten();
+    let summary = summary?;
+
+    let status = match (summary.stopped, ending) {
+        (_, Some(Heartbeat::Lost)) => return Ok(JobOutcome::Lost),
+        (Some(StopReason::Interrupted), Some(Heartbeat::CancelRequested)) => RunStatus::Cancelled,
+        (Some(StopReason::Interrupted), _) => return Ok(JobOutcome::Released),
+        (Some(StopReason::SpendCap), _) => RunStatus::Cancelled,
+        (None, _) if summary.failures.is_empty() => RunStatus::Finished,
+        (None, _) => RunStatus::Failed,
+    };
+    runs::finish_run(
+        storage,
+        job.run,
+        &run.model_name,
+        &benchmark,
+        status,
+        context.bootstrap,
+    )
+    .await?;
+    Ok(JobOutcome::Ended(status))
+}
+
+/// Loads the benchmark and the prompt templates (file reading, so off the async threads) and
+/// checks the templates are the ones submitted.
+async fn load_inputs(
+    context: &WorkerContext,
+    specification: &ApiJudgeSpecification,
+) -> Result<(Benchmark, PromptSet), JobError> {
+    let cache_dir = context.cache_dir.clone();
+    let benchmark = specification.benchmark.clone();
+    let prompts_folder = specification.prompts.folder.clone();
+    let (benchmark, prompts) = tokio::task::spawn_blocking(move || {
+        let options = LoadOptions {
+            tasks: benchmark.tasks,
+            skip_invalid: benchmark.skip_invalid,
+            media_root: benchmark.media_dir,
+            name: None,
+            version: None,
+        };
+        let loaded = match &benchmark.data {
+            Some(folder) => data::load(folder, &options)?,
+            None => data::embedded::load(&cache_dir, &options)?,
+        };
+        let prompts = match &prompts_folder {
+            Some(folder) => PromptSet::load(folder)?,
+            None => PromptSet::builtin(),
+        };
+        Ok::<_, JobError>((loaded, prompts))
+    })
+    .await??;
+    if prompts.hash != specification.prompts.hash {
+        return Err(JobError::PromptsChanged {
+            expected: specification.prompts.hash.clone(),
+            found: prompts.hash,
+        });
+    }
+    Ok((benchmark, prompts))
+}
+
+fn build_judge(
+    context: &WorkerContext,
+    specification: &ApiJudgeSpecification,
+    prompts: PromptSet,
+) -> Result<ApiJudge, JobError> {
+    let audio_parts = AudioParts::from_str(&specification.audio_parts, false)
+        .map_err(|error| JobError::Invalid(format!("audio_parts: {error}")))?;
+    let api_key = match &specification.api_key_env {
+        Some(variable) => Some(
+            (context.api_keys)(variable).ok_or_else(|| JobError::MissingKey(variable.clone()))?,
+        ),
+        None => None,
+    };
+    let client = ChatClient::new(ClientConfig {
+        endpoint: specification.endpoint.clone(),
+        api_key,
+        timeout: Duration::from_secs(specification.timeout_seconds.max(1)),
+        http_attempts: specification.http_attempts.max(1),
+        backoff_initial: Duration::from_millis(specification.backoff_ms),
+        backoff_max: Duration::from_secs(60),
+    })?;
+    Ok(ApiJudge {
+        client,
+        prompts,
+        encoder: MediaEncoder::new(context.cache_dir.clone()),
+        request: RequestOptions {
+            model: specification.model.clone(),
+            temperature: specification.temperature,
+            max_tokens: specification.max_tokens,
+            extra_body: specification.extra_body.clone(),
+            prompt_video_frames: specification.prompt_video_frames,
+            response_video_frames: specification.response_video_frames,
+            audio_parts,
+        },
+    })
+}
+
+/// Writes the job's heartbeat every `interval` and raises `job_stop` when the worker stops,
+/// a cancel is requested or the job was taken over. Returns what ended it.
+async fn keep_alive(
+    storage: Storage,
+    interval: Duration,
+    job: crate::storage::JobId,
+    worker: String,
+    worker_stop: Arc<AtomicBool>,
+    job_stop: Arc<AtomicBool>,
+) -> Option<Heartbeat> {
+    // The worker's stop flag is checked more often than the heartbeat is written.
+    let tick = interval.min(Duration::from_millis(250));
+    let mut since_heartbeat = Duration::ZERO;
+    loop {
+        tokio::time::sleep(tick).await;
+        if worker_stop.load(Ordering::SeqCst) {
+            job_stop.store(true, Ordering::SeqCst);
+            return None;
+        }
+        since_heartbeat += tick;
+        if since_heartbeat < interval {
+            continue;
+        }
+        since_heartbeat = Duration::ZERO;
+        // A failed write is retried at the next beat; the job only goes stale if they keep
+        // failing for the whole stale limit.
+        match storage.heartbeat(job, &worker).await {
+            Ok(Heartbeat::Held) | Err(_) => {}
+            Ok(ending) => {
+                job_stop.store(true, Ordering::SeqCst);
+                return Some(ending);
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The job queue end to end: a job for the embedded sample, claimed and run by a worker against
+//! the scripted OpenAI-compatible server on 127.0.0.1, and a job whose first worker died.
+
+mod support;
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::evaluation::api_run::plan_items;
+use omnireward::evaluation::runs::open_run;
+use omnireward::evaluation::sink::JudgementSink;
+use omnireward::evaluation::worker::{
+    ApiJudgeSpecification, BenchmarkSpecification, PromptsSpecification, WorkerContext,
+    WorkerSummary, run_worker,
+};
+use omnireward::judges::api::prompts::PromptSet;
+use omnireward::storage::{JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage};
+use omnireward_shared::{Judgement, Setting};
+use support::identities;
+use support::openai_server::{self, Shared};
+use tempfile::TempDir;
+
+const MODEL: &str = "judge-under-test";
+
+/// The scripted server's script for the embedded sample.
+fn script(home: &Path, benchmark: &Benchmark) -> Shared {
+    Arc::new(Mutex::new(identities::script_for(
+        home,
+        MODEL,
+        &benchmark.samples,
+    )))
+}
+
+/// A database, the embedded sample and the scripted server, all under one temporary home.
+struct Fixture {
+    home: TempDir,
+    storage: Storage,
+    benchmark: Benchmark,
+    server: Shared,
+    endpoint: String,
+}
+
+async fn fixture() -> Fixture {
+    let home = TempDir::new().expect("temporary home");
+    let benchmark = embedded::load(&home.path().join("cache"), &LoadOptions::default())
+        .expect("embedded sample loads");
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    let server = script(home.path(), &benchmark);
+    let endpoint = openai_server::start(Arc::clone(&server)).await;
+    Fixture {
+        home,
+        storage,
+        benchmark,
+        server,
+        endpoint,
+    }
+}
+
+fn specification(endpoint: &str) -> ApiJudgeSpecification {
+    ApiJudgeSpecification {
+        endpoint: endpoint.to_owned(),
+        model: MODEL.to_owned(),
+        api_key_env: None,
+        temperature: None,
+        max_tokens: None,
+        extra_body: serde_json::Map::new(),
+        prompt_video_frames: 10,
+        response_video_frames: 5,
+        audio_parts: "joined".to_owned(),
+        prompts: PromptsSpecification {
+            folder: None,
+            hash: PromptSet::builtin().hash,
+        },
+        benchmark: BenchmarkSpecification::default(),
+        settings: Setting::ALL.to_vec(),
+        swap: true,
+        concurrency: 4,
+        requests_per_minute: None,
+        verdict_attempts: 1,
+        timeout_seconds: 30,
+        http_attempts: 2,
+        backoff_ms: 10,
+        prices_per_million_tokens: None,
+        max_cost: None,
+        judgements_file: None,
+    }
+}
+
+impl Fixture {
+    /// Opens the run of the test judge and queues its job.
+    async fn enqueue(&self) -> (RunId, JobId) {
+        let specification = specification(&self.endpoint);
+        let opened = open_run(
+            &self.storage,
+            &NewModel::named("queued judge", ModelKind::ApiJudge),
+            &self.benchmark,
+            serde_json::json!({"judge": "api", "model": MODEL}),
+            serde_json::json!({}),
+        )
+        .await
+        .expect("opens the run");
+        self.storage
+            .set_run_status(opened.id, RunStatus::Queued)
+            .await
+            .expect("queues the run");
+        let job = self
+            .storage
+            .enqueue_job(
+                opened.id,
+                JobKind::ApiJudge,
+                &serde_json::to_value(&specification).expect("encodes"),
+            )
+            .await
+            .expect("enqueues");
+        (opened.id, job)
+    }
+
+    fn context(&self) -> WorkerContext {
+        WorkerContext {
+            cache_dir: self.home.path().join("cache"),
+            runs_dir: self.home.path().join("runs"),
+            api_keys: Arc::new(|_| None),
+            bootstrap: omnireward_shared::BootstrapConfig {
+                resamples: 10,
+                seed: 1,
+            },
+            heartbeat_interval: Duration::from_millis(100),
+            stale_after: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(50),
+            until_idle: true,
+        }
+    }
+
+    fn planned(&self) -> usize {
+        plan_items(&self.benchmark.samples, &Setting::ALL, true).len()
+    }
+
+    fn requests_seen(&self) -> usize {
+        self.server.lock().expect("script lock").seen.len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_a_queued_job_to_completion() {
+    let fixture = fixture().await;
+    let (run, job) = fixture.enqueue().await;
+    let summary = run_worker(
+        fixture.storage.clone(),
+        &fixture.context(),
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(
+        summary,
+        WorkerSummary {
+            claimed: 1,
+            ended: 1
+        }
+    );
+
+    let job = fixture.storage.job(job).await.expect("reads the job");
+    assert_eq!(job.status, RunStatus::Finished, "error: {:?}", job.error);
+    assert_eq!(job.error, None);
+    assert_eq!(job.attempts, 1);
+    let record = fixture.storage.run(run).await.expect("reads the run");
+    assert_eq!(record.status, RunStatus::Finished);
+    let judgements = fixture.storage.judgements(run).await.expect("reads");
+    assert_eq!(judgements.len(), fixture.planned());
+    assert_eq!(fixture.requests_seen(), fixture.planned());
+    let violations = fixture
+        .server
+        .lock()
+        .expect("script lock")
+        .violations
+        .clone();
+    assert!(violations.is_empty(), "{violations:?}");
+    // The oracle server answers correctly, so every parsed verdict matches its label.
+    assert!(
+        judgements
+            .iter()
+            .all(|judgement| judgement.verdict == Some(judgement.label))
+    );
+    let file = fixture
+        .home
+        .path()
+        .join("runs")
+        .join(format!("run-{}.jsonl", run.0));
+    let lines = std::fs::read_to_string(&file).expect("judgements file");
+    assert_eq!(lines.lines().count(), fixture.planned());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_died_is_requeued_and_finished_without_duplicates() {
+    let fixture = fixture().await;
+    let (run, job) = fixture.enqueue().await;
+    let context = fixture.context();
+
+    // The dead worker claimed the job, saved a few judgements, and never beat again.
+    let dead = fixture
+        .storage
+        .claim_job("dead-worker")
+        .await
+        .expect("claims")
+        .expect("a job");
+    assert_eq!(dead.id, job);
+    let already: Vec<Judgement> = plan_items(&fixture.benchmark.samples, &Setting::ALL, true)
+        .into_iter()
+        .take(3)
+        .map(|(index, setting, order)| {
+            let sample = &fixture.benchmark.samples[index];
+            Judgement {
+                task: sample.task,
+                sample_id: sample.id.clone(),
+                setting,
+                order,
+                raw_output: Some("[[A]]".to_owned()),
+                rewards: None,
+                verdict: Some(sample.label),
+                label: sample.label,
+                attempts: Some(1),
+                input_tokens: Some(1),
+                output_tokens: Some(1),
+                latency_ms: Some(1),
+            }
+        })
+        .collect();
+    let path = context.runs_dir.join(format!("run-{}.jsonl", run.0));
+    std::fs::create_dir_all(&context.runs_dir).expect("runs folder");
+    let mut sink = JudgementSink::open(fixture.storage.clone(), run, &path)
+        .await
+        .expect("opens the sink");
+    assert_eq!(sink.save(&already).await.expect("saves"), 3);
+    drop(sink);
+
+    // While its heartbeat is fresh, nobody else takes the job.
+    assert_eq!(
+        fixture
+            .storage
+            .requeue_stale_jobs(Duration::from_secs(60))
+            .await
+            .expect("requeues"),
+        0
+    );
+    tokio::time::sleep(context.stale_after * 2).await;
+
+    // A new worker requeues the stale job on start and finishes it.
+    let summary = run_worker(
+        fixture.storage.clone(),
+        &context,
+        "worker-2",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(
+        summary,
+        WorkerSummary {
+            claimed: 1,
+            ended: 1
+        }
+    );
+    let job = fixture.storage.job(job).await.expect("reads the job");
+    assert_eq!(job.status, RunStatus::Finished, "error: {:?}", job.error);
+    assert_eq!(job.worker.as_deref(), Some("worker-2"));
+    assert_eq!(job.attempts, 2);
+    assert_eq!(
+        fixture.storage.run(run).await.expect("reads").status,
+        RunStatus::Finished
+    );
+    let judgements = fixture.storage.judgements(run).await.expect("reads");
+    assert_eq!(judgements.len(), fixture.planned());
+    assert_eq!(fixture.requests_seen(), fixture.planned() - already.len());
+    let lines = std::fs::read_to_string(&path).expect("judgements file");
+    assert_eq!(lines.lines().count(), fixture.planned());
+
+    // The dead worker cannot finish the job it lost.
+    assert!(
+        !fixture
+            .storage
+            .finish_job(job.id, "dead-worker", RunStatus::Failed, Some("late"))
+            .await
+            .expect("finishes")
+    );
+}
