@@ -33,6 +33,9 @@ pub enum ApiError {
     /// The addressed resource does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the resource's state (e.g. cancelling a finished job).
+    #[error("{0}")]
+    Conflict(String),
     /// A byte range that lies outside the resource.
     #[error("the requested range is outside the {length} bytes of the resource")]
     RangeNotSatisfiable {
@@ -68,9 +71,11 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_request"),
-            ApiError::NotFound(_) | ApiError::Storage(StorageError::RunNotFound(_)) => {
+            ApiError::NotFound(_)
+            | ApiError::Storage(StorageError::RunNotFound(_) | StorageError::JobNotFound(_)) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }

@@ -8,6 +8,7 @@ mod media;
 mod models;
 mod runs;
 mod samples;
+mod submissions;
 mod tasks;
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::Request;
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::routing::{get, post};
 use omnireward_shared::{Sample, Task};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,6 +51,8 @@ pub struct AppState {
     storage: Storage,
     benchmark: Arc<Benchmark>,
     sample_positions: Arc<HashMap<(Task, String), usize>>,
+    /// Whether submissions may name endpoints on this machine or a private network.
+    allow_private_endpoints: bool,
 }
 
 impl AppState {
@@ -65,7 +68,15 @@ impl AppState {
             storage,
             benchmark,
             sample_positions: Arc::new(sample_positions),
+            allow_private_endpoints: false,
         }
+    }
+
+    /// Whether submissions may name loopback, link-local or private-network endpoints
+    /// (default no: a submission makes the workers send requests there).
+    pub fn with_private_endpoints(mut self, allow: bool) -> AppState {
+        self.allow_private_endpoints = allow;
+        self
     }
 
     /// The served sample of `task` with this id, or a 404.
@@ -91,6 +102,12 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/judgements", get(runs::judgements))
         .route("/models/{id}", get(models::one))
+        .route(
+            "/submissions",
+            get(submissions::list).post(submissions::create),
+        )
+        .route("/submissions/{id}", get(submissions::one))
+        .route("/submissions/{id}/cancel", post(submissions::cancel))
         .fallback(error::no_route)
         .with_state(state);
     // The last layer added runs first: the id is set before the trace span is made.

@@ -11,6 +11,7 @@ mod queries;
 mod reported_scores;
 mod runs;
 mod scorecards;
+mod submissions;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -27,6 +28,7 @@ pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
     ModelId, ModelKind, NewModel, NewRun, Provenance, RunId, RunRecord, RunStatus, UnknownValue,
 };
+pub use submissions::Enqueued;
 
 /// The embedded migrations of the workspace's top-level `migrations/` folder.
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,670 @@
+//! `POST /submissions` (queue an API judge for evaluation on the served benchmark),
+//! `GET /submissions`, `GET /submissions/{id}` and `POST /submissions/{id}/cancel`.
+//!
+//! A submission is a job on the durable queue; a worker runs it. API keys never travel over
+//! HTTP: a submission names the environment variable that holds the key in the workers'
+//! environment (`api_key_env`), and this version stores no keys at all.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use omnireward_shared::{Setting, Task};
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
+use crate::data::{self, Benchmark};
+use crate::evaluation::runs::record_benchmark;
+use crate::evaluation::worker::{
+    ApiJudgeSpecification, BenchmarkSpecification, PromptsSpecification,
+};
+use crate::judges::api::prompts::PromptSet;
+use crate::judges::api::request::{AudioParts, RequestOptions};
+use crate::storage::{
+    Cancellation, Enqueued, Job, JobId, JobKind, ModelKind, NewModel, NewRun, Provenance, RunId,
+    RunStatus, Storage, StorageError,
+};
+
+/// Requests in flight when the submission gives no `concurrency`.
+const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Most requests in flight a submission may ask for.
+const MAX_CONCURRENCY: usize = 64;
+
+/// Defaults of `eval api`, so a submission and the CLI open the same run.
+const PROMPT_VIDEO_FRAMES: usize = 10;
+const RESPONSE_VIDEO_FRAMES: usize = 5;
+const VERDICT_ATTEMPTS: u32 = 5;
+const TIMEOUT_SECONDS: u64 = 120;
+const HTTP_ATTEMPTS: u32 = 5;
+const BACKOFF_MS: u64 = 1000;
+
+/// Body fields that would carry a secret; refused with an explanation rather than as unknown.
+const SECRET_FIELDS: [&str; 4] = ["api_key", "apikey", "key", "authorization"];
+
+/// The body of `POST /submissions`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmissionRequest {
+    kind: SubmissionKind,
+    name: Option<String>,
+    endpoint: String,
+    model: String,
+    api_key_env: Option<String>,
+    settings: SettingsChoice,
+    swap: bool,
+    tasks: Option<Vec<String>>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    concurrency: Option<usize>,
+}
+
+/// What a submission evaluates; API judges only for now.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SubmissionKind {
+    ApiJudge,
+}
+
+/// Which settings to judge.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SettingsChoice {
+    Both,
+    WithTies,
+    WithoutTies,
+}
+
+impl SettingsChoice {
+    fn settings(self) -> Vec<Setting> {
+        match self {
+            SettingsChoice::Both => Setting::ALL.to_vec(),
+            SettingsChoice::WithTies => vec![Setting::WithTies],
+            SettingsChoice::WithoutTies => vec![Setting::WithoutTies],
+        }
+    }
+}
+
+/// A validated submission: what the run is, and what the job needs.
+struct Submission {
+    model: NewModel,
+    /// The served benchmark, or the part of it holding the chosen tasks.
+    benchmark: Option<Benchmark>,
+    identity: Value,
+    details: Value,
+    specification: Value,
+}
+
+/// The JSON object body of a request; other bodies are 400s with the stable error body.
+pub(super) struct JsonObject(Map<String, Value>);
+
+impl<State: Send + Sync> FromRequest<State> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &State) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
+        // serde_json's syntax errors give a position, never the input.
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(object)) => Ok(JsonObject(object)),
+            Ok(_) => Err(ApiError::Malformed(
+                "the body must be a JSON object".to_owned(),
+            )),
+            Err(error) => Err(ApiError::Malformed(format!(
+                "the body is not valid JSON: {error}"
+            ))),
+        }
+    }
+}
+
+/// A submission as clients see it.
+#[derive(Debug, Serialize)]
+pub(super) struct SubmissionView {
+    id: i64,
+    run: i64,
+    kind: &'static str,
+    model: Option<String>,
+    endpoint: Option<String>,
+    status: &'static str,
+    cancel_requested: bool,
+    attempts: u64,
+    error: Option<String>,
+    /// Unix milliseconds.
+    created_at_ms: i64,
+    /// Unix milliseconds of the latest claim.
+    started_at_ms: Option<i64>,
+    /// Unix milliseconds; `null` until it stops.
+    finished_at_ms: Option<i64>,
+    /// 1 for the next job a worker claims; `null` unless queued.
+    position: Option<u64>,
+}
+
+impl SubmissionView {
+    fn new(job: Job, position: Option<u64>) -> SubmissionView {
+        let text = |field: &str| {
+            job.specification
+                .get(field)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        SubmissionView {
+            id: job.id.0,
+            run: job.run.0,
+            kind: job.kind.as_str(),
+            model: text("model"),
+            endpoint: text("endpoint"),
+            status: job.status.as_str(),
+            cancel_requested: job.cancel_requested,
+            attempts: job.attempts,
+            error: job.error,
+            created_at_ms: job.created_at_ms,
+            started_at_ms: job.started_at_ms,
+            finished_at_ms: job.finished_at_ms,
+            position,
+        }
+    }
+}
+
+/// The answer to `POST /submissions`.
+#[derive(Debug, Serialize)]
+struct SubmittedView {
+    submission: i64,
+    run: i64,
+    status: &'static str,
+    position: Option<u64>,
+}
+
+/// The raw query of `GET /submissions`.
+#[derive(Debug, Deserialize)]
+pub(super) struct SubmissionsQuery {
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// `POST /submissions`: 201 with a new job, or 200 with the queued or running job of the same
+/// run (same judge, request options, prompts and benchmark).
+pub(super) async fn create(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let submission = validate(&state, body)?;
+    let benchmark = submission.benchmark.as_ref().unwrap_or(&state.benchmark);
+    let (enqueued, run) = submit(&state.storage, benchmark, &submission).await?;
+    let job = state.storage.job(enqueued.job()).await?;
+    let position = state.storage.queue_position(job.id).await?;
+    let status = match enqueued {
+        Enqueued::Created(_) => StatusCode::CREATED,
+        Enqueued::Existing(_) => StatusCode::OK,
+    };
+    let view = SubmittedView {
+        submission: job.id.0,
+        run: run.0,
+        status: job.status.as_str(),
+        position,
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// `GET /submissions`: every submission, oldest first, paginated.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SubmissionsQuery>,
+) -> Result<Json<Page<SubmissionView>>, ApiError> {
+    let pagination = Pagination::parse(query.page.as_deref(), query.per_page.as_deref())?;
+    let jobs = state.storage.jobs().await?;
+    let mut queued_before = 0;
+    let views = jobs.into_iter().map(|job| {
+        let position = (job.status == RunStatus::Queued).then(|| {
+            queued_before += 1;
+            queued_before
+        });
+        SubmissionView::new(job, position)
+    });
+    // Positions are counted over the whole queue before the page is cut.
+    let views: Vec<_> = views.collect();
+    Ok(Json(pagination.page(views)))
+}
+
+/// `GET /submissions/{id}`.
+pub(super) async fn one(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<SubmissionView>, ApiError> {
+    let job = state.storage.job(JobId(id)).await.map_err(not_found)?;
+    let position = state.storage.queue_position(job.id).await?;
+    Ok(Json(SubmissionView::new(job, position)))
+}
+
+/// `POST /submissions/{id}/cancel`: a queued job is cancelled at once, a running one is asked
+/// to stop at its worker's next heartbeat; a stopped one is a 409.
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let job = state.storage.job(JobId(id)).await.map_err(not_found)?;
+    let status = match state.storage.cancel_job(job.id).await? {
+        Cancellation::Cancelled => {
+            if state.storage.active_job(job.run).await?.is_none() {
+                state
+                    .storage
+                    .set_run_status(job.run, RunStatus::Cancelled)
+                    .await?;
+            }
+            "cancelled"
+        }
+        Cancellation::Requested => "cancel_requested",
+        Cancellation::AlreadyStopped(status) => {
+            return Err(ApiError::Conflict(format!(
+                "submission {id} has already stopped ({}) and cannot be cancelled",
+                status.as_str()
+            )));
+        }
+    };
+    Ok(Json(json!({ "submission": id, "status": status })).into_response())
+}
+
+/// A missing job is the client's 404.
+fn not_found(error: StorageError) -> ApiError {
+    match error {
+        StorageError::JobNotFound(job) => {
+            ApiError::NotFound(format!("submission {job} does not exist"))
+        }
+        other => ApiError::Storage(other),
+    }
+}
+
+/// Finds the run (or creates it, queued) and queues the job unless the run already has one.
+async fn submit(
+    storage: &Storage,
+    benchmark: &Benchmark,
+    submission: &Submission,
+) -> Result<(Enqueued, RunId), StorageError> {
+    let benchmark_id = record_benchmark(storage, benchmark).await?;
+    let model_id = storage.upsert_model(&submission.model).await?;
+    let existing = storage
+        .evaluated_run(model_id, benchmark_id, &submission.identity)
+        .await?;
+    if let Some(run) = existing
+        && let Some(job) = storage.active_job(run).await?
+    {
+        return Ok((Enqueued::Existing(job), run));
+    }
+    let run = match existing {
+        Some(run) => run,
+        // The configuration has the shape `evaluation::runs::open_run` matches on, so `eval api`
+        // with the same arguments resumes this run.
+        None => {
+            storage
+                .create_run(&NewRun {
+                    model: model_id,
+                    benchmark: Some(benchmark_id),
+                    status: RunStatus::Queued,
+                    provenance: Provenance::Evaluated,
+                    configuration: json!({
+                        "identity": submission.identity,
+                        "details": submission.details,
+                    }),
+                })
+                .await?
+        }
+    };
+    let enqueued = storage
+        .enqueue_job_unless_active(run, JobKind::ApiJudge, &submission.specification)
+        .await?;
+    if let Enqueued::Created(_) = enqueued {
+        storage.set_run_status(run, RunStatus::Queued).await?;
+    }
+    Ok((enqueued, run))
+}
+
+/// Checks the body and builds the run identity and job specification `eval api` would build
+/// from the same arguments.
+fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission, ApiError> {
+    if let Some(field) = body
+        .keys()
+        .find(|field| SECRET_FIELDS.contains(&field.to_ascii_lowercase().as_str()))
+    {
+        // The value is dropped unread and never echoed.
+        return Err(ApiError::Malformed(format!(
+            "`{field}` is not accepted: API keys are never sent over HTTP. Set the key in the \
+             workers' environment and name the variable in `api_key_env` (this version stores \
+             no keys)"
+        )));
+    }
+    // Present but null means absent, as for every optional field.
+    body.retain(|_, value| !value.is_null());
+    let request: SubmissionRequest = serde_json::from_value(Value::Object(body))
+        .map_err(|error| ApiError::Malformed(format!("invalid submission: {error}")))?;
+    let SubmissionKind::ApiJudge = request.kind;
+    let endpoint = checked_endpoint(&request.endpoint, state.allow_private_endpoints)?;
+    let model = request.model.trim();
+    if model.is_empty() {
+        return Err(ApiError::Malformed("`model` must not be empty".to_owned()));
+    }
+    let name = match request.name.as_deref().map(str::trim) {
+        Some("") => return Err(ApiError::Malformed("`name` must not be empty".to_owned())),
+        Some(name) => name.to_owned(),
+        None => model.to_owned(),
+    };
+    if let Some(variable) = &request.api_key_env
+        && !is_variable_name(variable)
+    {
+        // Not echoed: a key pasted here by mistake must not come back.
+        return Err(ApiError::Malformed(
+            "`api_key_env` must be the name of an environment variable (letters, digits and \
+             `_`, not starting with a digit), not the key itself"
+                .to_owned(),
+        ));
+    }
+    let concurrency = request.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        return Err(ApiError::InvalidParameter {
+            parameter: "concurrency",
+            value: concurrency.to_string(),
+            expected: format!("a whole number from 1 to {MAX_CONCURRENCY}"),
+        });
+    }
+    if let Some(temperature) = request.temperature
+        && !(temperature.is_finite() && temperature >= 0.0)
+    {
+        return Err(ApiError::InvalidParameter {
+            parameter: "temperature",
+            value: temperature.to_string(),
+            expected: "a number from 0".to_owned(),
+        });
+    }
+    if request.max_tokens == Some(0) {
+        return Err(ApiError::InvalidParameter {
+            parameter: "max_tokens",
+            value: "0".to_owned(),
+            expected: "a whole number from 1".to_owned(),
+        });
+    }
+    let tasks = parse_tasks(request.tasks.as_deref().unwrap_or_default())?;
+    let benchmark = chosen_tasks(&state.benchmark, &tasks)?;
+
+    let prompts = PromptSet::builtin();
+    let request_options = RequestOptions {
+        model: model.to_owned(),
+        temperature: request.temperature,
+        max_tokens: request.max_tokens,
+        extra_body: Map::new(),
+        prompt_video_frames: PROMPT_VIDEO_FRAMES,
+        response_video_frames: RESPONSE_VIDEO_FRAMES,
+        audio_parts: AudioParts::Joined,
+    };
+    // Keep in step with `cli::eval::run_api`: equal identities mean one run.
+    let identity = json!({
+        "judge": "api",
+        "endpoint": endpoint,
+        "request": request_options,
+        "prompts": {
+            "name": prompts.name,
+            "hash": prompts.hash,
+            "fallback_tasks": prompts.fallback_tasks,
+        },
+        "verdict_attempts": VERDICT_ATTEMPTS,
+    });
+    let details = json!({
+        "omnireward_version": env!("CARGO_PKG_VERSION"),
+        "concurrency": concurrency,
+        "requests_per_minute": null,
+        "timeout_seconds": TIMEOUT_SECONDS,
+        "http_attempts": HTTP_ATTEMPTS,
+        "prices_per_million_tokens": null,
+        "max_cost": null,
+        "submitted_over_http": true,
+    });
+    let served = &state.benchmark;
+    let embedded = served.identity.name == data::embedded::NAME
+        && served.identity.version == data::embedded::VERSION;
+    let specification = ApiJudgeSpecification {
+        endpoint: endpoint.clone(),
+        model: model.to_owned(),
+        api_key_env: request.api_key_env.clone(),
+        temperature: request.temperature,
+        max_tokens: request.max_tokens,
+        extra_body: Map::new(),
+        prompt_video_frames: PROMPT_VIDEO_FRAMES,
+        response_video_frames: RESPONSE_VIDEO_FRAMES,
+        audio_parts: "joined".to_owned(),
+        prompts: PromptsSpecification {
+            folder: None,
+            hash: prompts.hash.clone(),
+        },
+        benchmark: BenchmarkSpecification {
+            data: (!embedded).then(|| served.root.clone()),
+            tasks,
+            media_dir: None,
+            skip_invalid: !served.skipped.is_empty(),
+        },
+        settings: request.settings.settings(),
+        swap: request.swap,
+        concurrency,
+        requests_per_minute: None,
+        verdict_attempts: VERDICT_ATTEMPTS,
+        timeout_seconds: TIMEOUT_SECONDS,
+        http_attempts: HTTP_ATTEMPTS,
+        backoff_ms: BACKOFF_MS,
+        prices_per_million_tokens: None,
+        max_cost: None,
+        judgements_file: None,
+    };
+    let specification = serde_json::to_value(&specification).map_err(|error| {
+        ApiError::Internal(format!("cannot encode a job specification: {error}"))
+    })?;
+    Ok(Submission {
+        model: NewModel::named(name, ModelKind::ApiJudge),
+        benchmark,
+        identity,
+        details,
+        specification,
+    })
+}
+
+/// Parses task keys or short names; `all` or an empty list means every task.
+fn parse_tasks(names: &[String]) -> Result<Vec<Task>, ApiError> {
+    let mut tasks = Vec::new();
+    for name in names {
+        if name.eq_ignore_ascii_case("all") {
+            continue;
+        }
+        let task: Task = name.parse().map_err(|_| ApiError::InvalidParameter {
+            parameter: "tasks",
+            value: name.clone(),
+            expected: format!(
+                "task keys or short names: {}",
+                Task::ALL.map(Task::key).join(", ")
+            ),
+        })?;
+        if !tasks.contains(&task) {
+            tasks.push(task);
+        }
+    }
+    Ok(tasks)
+}
+
+/// The served benchmark restricted to `tasks` (`None`: all of it), with the hash the loader
+/// gives the same restriction, so the worker's reload matches the run.
+fn chosen_tasks(served: &Benchmark, tasks: &[Task]) -> Result<Option<Benchmark>, ApiError> {
+    if tasks.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = tasks
+        .iter()
+        .find(|task| served.task_samples(**task).next().is_none())
+    {
+        return Err(ApiError::InvalidParameter {
+            parameter: "tasks",
+            value: missing.key().to_owned(),
+            expected: "tasks the served benchmark has samples of".to_owned(),
+        });
+    }
+    let mut chosen = served.clone();
+    chosen.samples.retain(|sample| tasks.contains(&sample.task));
+    chosen.files.retain(|task, _| tasks.contains(task));
+    chosen.rows_read.retain(|task, _| tasks.contains(task));
+    chosen.identity.hash = data::content_hash(&chosen.samples);
+    Ok(Some(chosen))
+}
+
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`, at most 128 characters.
+fn is_variable_name(name: &str) -> bool {
+    let mut characters = name.chars();
+    name.len() <= 128
+        && characters
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && characters.all(|character| character.is_ascii_alphanumeric() || character == '_')
+}
+
+/// Checks a submitted endpoint and returns it as recorded. Credentials in the URL are refused
+/// (they would be stored), and so are hosts on this machine or a private network unless the
+/// server allows them: a submission makes our workers send requests there.
+fn checked_endpoint(endpoint: &str, allow_private: bool) -> Result<String, ApiError> {
+    let invalid = |reason: &str| {
+        // The endpoint is not echoed: it may carry credentials.
+        ApiError::Malformed(format!("invalid `endpoint`: {reason}"))
+    };
+    let url = Url::parse(endpoint.trim()).map_err(|_| invalid("not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(invalid(
+            "credentials (user info or a query string) are not accepted; name the environment \
+             variable holding the key in `api_key_env`",
+        ));
+    }
+    let Some(host) = url.host_str() else {
+        return Err(invalid("the URL has no host"));
+    };
+    // IPv4 hosts come normalised (`0x7f.1` is `127.0.0.1`); IPv6 ones in brackets.
+    let private = match host.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(address) => is_private(address),
+        Err(_) => {
+            let domain = host.trim_end_matches('.').to_ascii_lowercase();
+            domain == "localhost" || domain.ends_with(".localhost")
+        }
+    };
+    if private && !allow_private {
+        return Err(invalid(
+            "loopback, link-local and private network hosts are not accepted by this server",
+        ));
+    }
+    // As given, less any fragment: what `eval api` records for the same argument, so both
+    // name the same run (no userinfo or query string can be left to drop).
+    let given = endpoint.trim();
+    Ok(given.split('#').next().unwrap_or(given).to_owned())
+}
+
+fn is_private_v4(address: Ipv4Addr) -> bool {
+    address.is_loopback()
+        || address.is_private()
+        || address.is_link_local()
+        || address.is_unspecified()
+        || address.is_broadcast()
+}
+
+fn is_private_v6(address: Ipv6Addr) -> bool {
+    let first = address.segments()[0];
+    address.is_loopback()
+        || address.is_unspecified()
+        // fc00::/7, unique local
+        || first & 0xfe00 == 0xfc00
+        // fe80::/10, link-local
+        || first & 0xffc0 == 0xfe80
+        || address
+            .to_ipv4_mapped()
+            .is_some_and(is_private_v4)
+}
+
+/// Whether an address is on this machine or a private network.
+fn is_private(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(address) => is_private_v4(address),
+        IpAddr::V6(address) => is_private_v6(address),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for address in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(
+                is_private(address.parse().expect("an address")),
+                "{address}"
+            );
+        }
+        for address in ["8.8.8.8", "172.32.0.1", "2001:4860::8888", "::ffff:8.8.8.8"] {
+            assert!(
+                !is_private(address.parse().expect("an address")),
+                "{address}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_are_checked_and_recorded() {
+        assert_eq!(
+            checked_endpoint("https://api.example.com/v1", false).ok(),
+            Some("https://api.example.com/v1".to_owned())
+        );
+        for refused in [
+            "http://localhost:8000/v1",
+            "http://LOCALHOST./v1",
+            "http://api.localhost/v1",
+            "http://127.0.0.1:8000/v1",
+            "http://0x7f.1/v1",
+            "http://[::1]:8000/v1",
+            "http://[fe80::1]/v1",
+            "http://169.254.169.254/latest",
+            "http://192.168.0.10/v1",
+        ] {
+            assert!(checked_endpoint(refused, false).is_err(), "{refused}");
+        }
+        assert!(checked_endpoint("http://127.0.0.1:8000/v1", true).is_ok());
+        for invalid in [
+            "ftp://api.example.com/v1",
+            "api.example.com/v1",
+            "https://user:secret@api.example.com/v1",
+            "https://api.example.com/v1?key=secret",
+        ] {
+            let error = checked_endpoint(invalid, true).expect_err(invalid);
+            assert!(!error.to_string().contains("secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn variable_names() {
+        assert!(is_variable_name("OPENAI_API_KEY"));
+        assert!(is_variable_name("_key1"));
+        assert!(!is_variable_name("1KEY"));
+        assert!(!is_variable_name("sk-abc123"));
+        assert!(!is_variable_name(""));
+    }
+}

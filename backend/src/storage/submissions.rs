@@ -1,0 +1,278 @@
+//! What the submissions API needs beyond the plain queue: finding the evaluated run a
+//! submission resumes, enqueueing at most one active job per run, and queue positions.
+
+use serde_json::Value;
+
+use super::jobs::{JobId, JobKind};
+use super::runs::{ModelId, Provenance, RunId, RunStatus};
+use super::{BenchmarkId, Storage, StorageError, database, now_unix_ms};
+
+/// The outcome of [`Storage::enqueue_job_unless_active`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new job was queued.
+    Created(JobId),
+    /// The run already had this queued or running job; nothing was added.
+    Existing(JobId),
+}
+
+impl Enqueued {
+    /// The job either way.
+    pub fn job(self) -> JobId {
+        match self {
+            Enqueued::Created(job) | Enqueued::Existing(job) => job,
+        }
+    }
+}
+
+impl Storage {
+    /// The evaluated run of `model` on `benchmark` whose recorded identity is `identity` (the
+    /// run `evaluation::runs::open_run` would resume), without changing it.
+    pub async fn evaluated_run(
+        &self,
+        model: ModelId,
+        benchmark: BenchmarkId,
+        identity: &Value,
+    ) -> Result<Option<RunId>, StorageError> {
+        Ok(self
+            .runs()
+            .await?
+            .into_iter()
+            .find(|run| {
+                run.model == model
+                    && run.benchmark == Some(benchmark)
+                    && run.provenance == Provenance::Evaluated
+                    && run.configuration.get("identity") == Some(identity)
+            })
+            .map(|run| run.id))
+    }
+
+    /// The oldest queued or running job of `run`, if any.
+    pub async fn active_job(&self, run: RunId) -> Result<Option<JobId>, StorageError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE run_id = ? AND status IN ('queued', 'running') \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(run.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database("find a run's active job"))?;
+        Ok(id.map(JobId))
+    }
+
+    /// Queues a job for `run` unless it already has a queued or running one. The check and the
+    /// insert are one statement, so two concurrent submissions of one run queue one job.
+    pub async fn enqueue_job_unless_active(
+        &self,
+        run: RunId,
+        kind: JobKind,
+        specification: &Value,
+    ) -> Result<Enqueued, StorageError> {
+        // Checks the run exists (a clearer error than the foreign key's).
+        self.run_provenance(run).await?;
+        let text = serde_json::to_string(specification).map_err(|source| StorageError::Encode {
+            what: "a job specification",
+            source,
+        })?;
+        let created: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (run_id, kind, specification_json, status, created_at) \
+             SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS \
+             (SELECT 1 FROM jobs WHERE run_id = ? AND status IN ('queued', 'running')) \
+             RETURNING id",
+        )
+        .bind(run.0)
+        .bind(kind.as_str())
+        .bind(text)
+        .bind(RunStatus::Queued.as_str())
+        .bind(now_unix_ms())
+        .bind(run.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database("enqueue a job"))?;
+        if let Some(id) = created {
+            return Ok(Enqueued::Created(JobId(id)));
+        }
+        match self.active_job(run).await? {
+            Some(job) => Ok(Enqueued::Existing(job)),
+            // The active job ended between the two statements: queue a fresh one.
+            None => Ok(Enqueued::Created(
+                self.enqueue_job(run, kind, specification).await?,
+            )),
+        }
+    }
+
+    /// Where a queued job stands in the queue: 1 for the next to be claimed. `None` when the
+    /// job is not queued.
+    pub async fn queue_position(&self, job: JobId) -> Result<Option<u64>, StorageError> {
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM jobs AS earlier \
+             WHERE earlier.status = 'queued' AND earlier.id < jobs.id) + 1 \
+             FROM jobs WHERE id = ? AND status = 'queued'",
+        )
+        .bind(job.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database("read a job's queue position"))?;
+        Ok(position.and_then(|position| u64::try_from(position).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::test_support::fresh_database;
+    use crate::storage::{ModelKind, NewModel, NewRun};
+
+    async fn run(storage: &Storage, identity: Value) -> (ModelId, RunId) {
+        let model = storage
+            .upsert_model(&NewModel::named("judge", ModelKind::ApiJudge))
+            .await
+            .expect("stores");
+        let run = storage
+            .create_run(&NewRun {
+                model,
+                benchmark: None,
+                status: RunStatus::Queued,
+                provenance: Provenance::Evaluated,
+                configuration: serde_json::json!({ "identity": identity }),
+            })
+            .await
+            .expect("creates");
+        (model, run)
+    }
+
+    #[tokio::test]
+    async fn one_active_job_per_run_and_positions_count_queued_jobs() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let (_, first_run) = run(storage, serde_json::json!({"judge": "a"})).await;
+        let (_, second_run) = run(storage, serde_json::json!({"judge": "b"})).await;
+        let specification = serde_json::json!({"n": 1});
+
+        let first = storage
+            .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
+            .await
+            .expect("enqueues");
+        let Enqueued::Created(first_job) = first else {
+            panic!("a new job: {first:?}");
+        };
+        assert_eq!(
+            storage
+                .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
+                .await
+                .expect("reads"),
+            Enqueued::Existing(first_job)
+        );
+        let second_job = storage
+            .enqueue_job_unless_active(second_run, JobKind::ApiJudge, &specification)
+            .await
+            .expect("enqueues")
+            .job();
+        assert_eq!(
+            storage.active_job(first_run).await.expect("reads"),
+            Some(first_job)
+        );
+        assert_eq!(
+            storage.queue_position(first_job).await.expect("reads"),
+            Some(1)
+        );
+        assert_eq!(
+            storage.queue_position(second_job).await.expect("reads"),
+            Some(2)
+        );
+
+        // A claimed job leaves the queue but stays active; the next one moves up.
+        let claimed = storage
+            .claim_job("w")
+            .await
+            .expect("claims")
+            .expect("a job");
+        assert_eq!(claimed.id, first_job);
+        assert_eq!(
+            storage.queue_position(first_job).await.expect("reads"),
+            None
+        );
+        assert_eq!(
+            storage.queue_position(second_job).await.expect("reads"),
+            Some(1)
+        );
+        assert!(matches!(
+            storage
+                .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
+                .await
+                .expect("reads"),
+            Enqueued::Existing(job) if job == first_job
+        ));
+
+        // Once it ends, the run takes a new job.
+        assert!(
+            storage
+                .finish_job(first_job, "w", RunStatus::Finished, None)
+                .await
+                .expect("finishes")
+        );
+        assert_eq!(storage.active_job(first_run).await.expect("reads"), None);
+        let again = storage
+            .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
+            .await
+            .expect("enqueues");
+        assert!(matches!(again, Enqueued::Created(job) if job != first_job));
+        assert_eq!(
+            storage.queue_position(again.job()).await.expect("reads"),
+            Some(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn evaluated_run_matches_model_benchmark_and_identity() {
+        let database = fresh_database().await;
+        let storage = &database.storage;
+        let identity = serde_json::json!({"judge": "api", "endpoint": "https://x/v1"});
+        let (model, run_id) = run(storage, identity.clone()).await;
+        // The test run has no benchmark, so no benchmark id matches it.
+        let benchmark = storage
+            .upsert_benchmark(
+                &omnireward_shared::BenchmarkIdentity {
+                    name: "b".to_owned(),
+                    version: "1".to_owned(),
+                    hash: "h".to_owned(),
+                },
+                "/nowhere",
+                0,
+            )
+            .await
+            .expect("stores");
+        assert_eq!(
+            storage
+                .evaluated_run(model, benchmark, &identity)
+                .await
+                .expect("reads"),
+            None
+        );
+        let matching = storage
+            .create_run(&NewRun {
+                model,
+                benchmark: Some(benchmark),
+                status: RunStatus::Queued,
+                provenance: Provenance::Evaluated,
+                configuration: serde_json::json!({ "identity": identity, "details": {} }),
+            })
+            .await
+            .expect("creates");
+        assert_ne!(matching, run_id);
+        assert_eq!(
+            storage
+                .evaluated_run(model, benchmark, &identity)
+                .await
+                .expect("reads"),
+            Some(matching)
+        );
+        assert_eq!(
+            storage
+                .evaluated_run(model, benchmark, &serde_json::json!({"judge": "other"}))
+                .await
+                .expect("reads"),
+            None
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! Submissions over HTTP, in process through `app(state)` with `oneshot`: validation (SSRF and
+//! secrets), duplicates, positions, listing and cancelling, and one submission run to its
+//! scorecard by a worker against the scripted OpenAI-compatible server on 127.0.0.1.
+
+mod support;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::evaluation::worker::{WorkerContext, run_worker};
+use omnireward::http::{AppState, app};
+use omnireward::storage::Storage;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+const PUBLIC_ENDPOINT: &str = "https://api.example.com/v1";
+
+struct TestApp {
+    home: TempDir,
+    storage: Storage,
+    benchmark: Arc<Benchmark>,
+    router: Router,
+}
+
+async fn test_app(allow_private_endpoints: bool) -> TestApp {
+    let home = TempDir::new().expect("temporary home");
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    let benchmark = Arc::new(
+        embedded::load(&home.path().join("cache"), &LoadOptions::default())
+            .expect("embedded sample loads"),
+    );
+    let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark))
+        .with_private_endpoints(allow_private_endpoints));
+    TestApp {
+        home,
+        storage,
+        benchmark,
+        router,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
+    }
+}
+
+async fn send(router: &Router, method: Method, uri: &str, body: Option<String>) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, Body::from))
+        .expect("request");
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("reads the body");
+    Reply {
+        status,
+        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+    }
+}
+
+async fn submit(router: &Router, body: &Value) -> Reply {
+    send(
+        router,
+        Method::POST,
+        "/api/v1/submissions",
+        Some(body.to_string()),
+    )
+    .await
+}
+
+async fn get(router: &Router, uri: &str) -> Reply {
+    send(router, Method::GET, uri, None).await
+}
+
+async fn cancel(router: &Router, id: i64) -> Reply {
+    send(
+        router,
+        Method::POST,
+        &format!("/api/v1/submissions/{id}/cancel"),
+        None,
+    )
+    .await
+}
+
+fn submission(endpoint: &str, model: &str) -> Value {
+    json!({
+        "kind": "api_judge",
+        "endpoint": endpoint,
+        "model": model,
+        "settings": "both",
+        "swap": false,
+    })
+}
+
+fn ids(reply: &Reply) -> (i64, i64) {
+    let body = reply.json();
+    (
+        body["submission"].as_i64().expect("a submission id"),
+        body["run"].as_i64().expect("a run id"),
+    )
+}
+
+fn error_code(reply: &Reply) -> String {
+    reply.json()["error"]["code"]
+        .as_str()
+        .expect("an error code")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_public_endpoint_is_queued_and_a_duplicate_returns_the_same_job() {
+    let app = test_app(false).await;
+    let body = submission(PUBLIC_ENDPOINT, "judge-a");
+    let created = submit(&app.router, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let reply = created.json();
+    assert_eq!(reply["status"], "queued");
+    assert_eq!(reply["position"], 1);
+    let (job, run) = ids(&created);
+
+    let duplicate = submit(&app.router, &body).await;
+    assert_eq!(duplicate.status, StatusCode::OK, "{}", duplicate.text);
+    assert_eq!(ids(&duplicate), (job, run));
+    assert_eq!(duplicate.json()["position"], 1);
+
+    // The run is recorded on the served benchmark, queued, with the CLI's identity.
+    let run_view = get(&app.router, &format!("/api/v1/runs/{run}")).await;
+    assert_eq!(run_view.status, StatusCode::OK, "{}", run_view.text);
+    let run_view = run_view.json();
+    assert_eq!(run_view["status"], "queued");
+    assert_eq!(run_view["model"]["name"], "judge-a");
+    assert_eq!(
+        run_view["benchmark"]["hash"],
+        app.benchmark.identity.hash.as_str()
+    );
+    let identity = &run_view["configuration"]["identity"];
+    assert_eq!(identity["judge"], "api");
+    assert_eq!(identity["endpoint"], PUBLIC_ENDPOINT);
+    assert_eq!(identity["request"]["model"], "judge-a");
+
+    // Another option is another run, queued behind the first.
+    let mut other = body.clone();
+    other["temperature"] = json!(0.0);
+    let second = submit(&app.router, &other).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    assert_eq!(second.json()["position"], 2);
+    let (second_job, second_run) = ids(&second);
+    assert_ne!((second_job, second_run), (job, run));
+
+    // Only the job is in the queue: nothing was contacted.
+    let jobs = app.storage.jobs().await.expect("lists jobs");
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0].specification["endpoint"], PUBLIC_ENDPOINT);
+    assert_eq!(jobs[0].specification["concurrency"], 16);
+    assert!(jobs[0].specification["benchmark"]["data"].is_null());
+}
+
+#[tokio::test]
+async fn private_endpoints_are_refused_unless_allowed() {
+    let app = test_app(false).await;
+    for endpoint in [
+        "http://localhost:8000/v1",
+        "http://127.0.0.1:8000/v1",
+        "http://[::1]:8000/v1",
+        "http://10.0.0.5/v1",
+        "http://172.20.1.1/v1",
+        "http://192.168.1.10/v1",
+        "http://169.254.169.254/latest",
+        "http://[fd00::1]/v1",
+        "http://[fe80::1]/v1",
+    ] {
+        let reply = submit(&app.router, &submission(endpoint, "judge")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{endpoint}");
+        assert!(reply.text.contains("private"), "{endpoint}: {}", reply.text);
+    }
+    for endpoint in ["ftp://api.example.com/v1", "not a url"] {
+        let reply = submit(&app.router, &submission(endpoint, "judge")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{endpoint}");
+    }
+    assert!(app.storage.jobs().await.expect("lists").is_empty());
+
+    let allowed = test_app(true).await;
+    let reply = submit(
+        &allowed.router,
+        &submission("http://127.0.0.1:8000/v1", "judge"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn secrets_are_refused_and_never_echoed() {
+    let app = test_app(false).await;
+    let secret = "sk-very-secret-value-123";
+    let mut body = submission(PUBLIC_ENDPOINT, "judge");
+    body["api_key"] = json!(secret);
+    let reply = submit(&app.router, &body).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.text.contains("environment"), "{}", reply.text);
+    assert!(reply.text.contains("api_key_env"), "{}", reply.text);
+    assert!(!reply.text.contains(secret), "{}", reply.text);
+
+    let mut pasted = submission(PUBLIC_ENDPOINT, "judge");
+    pasted["api_key_env"] = json!(secret);
+    let reply = submit(&app.router, &pasted).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!reply.text.contains(secret), "{}", reply.text);
+
+    for endpoint in [
+        format!("https://user:{secret}@api.example.com/v1"),
+        format!("https://api.example.com/v1?key={secret}"),
+    ] {
+        let reply = submit(&app.router, &submission(&endpoint, "judge")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(!reply.text.contains(secret), "{}", reply.text);
+    }
+
+    let mut named = submission(PUBLIC_ENDPOINT, "judge");
+    named["api_key_env"] = json!("OPENAI_API_KEY");
+    let reply = submit(&app.router, &named).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let jobs = app.storage.jobs().await.expect("lists");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].specification["api_key_env"], "OPENAI_API_KEY");
+    let listed = get(&app.router, "/api/v1/submissions").await;
+    assert!(!listed.text.contains(secret));
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400s_with_the_error_body() {
+    let app = test_app(false).await;
+    let mut unknown = submission(PUBLIC_ENDPOINT, "judge");
+    unknown["top_p"] = json!(0.9);
+    let reply = submit(&app.router, &unknown).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("top_p"), "{}", reply.text);
+    assert_eq!(error_code(&reply), "malformed_request");
+
+    let mut wrong_kind = submission(PUBLIC_ENDPOINT, "judge");
+    wrong_kind["kind"] = json!("checkpoint");
+    let mut missing = submission(PUBLIC_ENDPOINT, "judge");
+    missing
+        .as_object_mut()
+        .expect("an object")
+        .remove("settings");
+    let mut bad_setting = submission(PUBLIC_ENDPOINT, "judge");
+    bad_setting["settings"] = json!("sometimes");
+    let mut bad_task = submission(PUBLIC_ENDPOINT, "judge");
+    bad_task["tasks"] = json!(["T2Smell"]);
+    let mut too_many = submission(PUBLIC_ENDPOINT, "judge");
+    too_many["concurrency"] = json!(65);
+    let mut none = submission(PUBLIC_ENDPOINT, "judge");
+    none["concurrency"] = json!(0);
+    let mut empty_model = submission(PUBLIC_ENDPOINT, "judge");
+    empty_model["model"] = json!(" ");
+    for body in [
+        wrong_kind,
+        missing,
+        bad_setting,
+        bad_task,
+        too_many,
+        none,
+        empty_model,
+        json!([1, 2]),
+    ] {
+        let reply = submit(&app.router, &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.text
+        );
+        assert!(reply.json()["error"]["message"].is_string());
+    }
+    let reply = send(
+        &app.router,
+        Method::POST,
+        "/api/v1/submissions",
+        Some("{not json".to_owned()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&reply), "malformed_request");
+    assert!(app.storage.jobs().await.expect("lists").is_empty());
+}
+
+#[tokio::test]
+async fn submissions_are_listed_read_and_cancelled() {
+    let app = test_app(false).await;
+    let first = ids(&submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-1")).await).0;
+    let second = ids(&submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-2")).await).0;
+    let third = ids(&submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-3")).await).0;
+
+    let listed = get(&app.router, "/api/v1/submissions").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let listed = listed.json();
+    assert_eq!(listed["total"], 3);
+    let items = listed["items"].as_array().expect("items");
+    let summary: Vec<_> = items
+        .iter()
+        .map(|item| {
+            (
+                item["id"].as_i64().expect("id"),
+                item["model"].as_str().expect("model").to_owned(),
+                item["status"].as_str().expect("status").to_owned(),
+                item["position"].as_i64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (first, "judge-1".to_owned(), "queued".to_owned(), Some(1)),
+            (second, "judge-2".to_owned(), "queued".to_owned(), Some(2)),
+            (third, "judge-3".to_owned(), "queued".to_owned(), Some(3)),
+        ]
+    );
+    assert_eq!(items[0]["attempts"], 0);
+    assert!(items[0]["error"].is_null());
+    assert!(items[0]["created_at_ms"].is_i64());
+    assert!(items[0]["started_at_ms"].is_null());
+    let page = get(&app.router, "/api/v1/submissions?page=2&per_page=2").await;
+    assert_eq!(page.json()["items"][0]["position"], 3);
+
+    // A queued job is cancelled at once; those behind it move up.
+    let cancelled = cancel(&app.router, first).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
+    assert_eq!(cancelled.json()["status"], "cancelled");
+    let one = get(&app.router, &format!("/api/v1/submissions/{first}"))
+        .await
+        .json();
+    assert_eq!(one["status"], "cancelled");
+    assert!(one["position"].is_null());
+    assert!(one["finished_at_ms"].is_i64());
+    let run = one["run"].as_i64().expect("run");
+    let run_view = get(&app.router, &format!("/api/v1/runs/{run}"))
+        .await
+        .json();
+    assert_eq!(run_view["status"], "cancelled");
+    let second_view = get(&app.router, &format!("/api/v1/submissions/{second}"))
+        .await
+        .json();
+    assert_eq!(second_view["position"], 1);
+
+    // A running one is asked to stop.
+    let claimed = app
+        .storage
+        .claim_job("worker-1")
+        .await
+        .expect("claims")
+        .expect("a job");
+    assert_eq!(claimed.id.0, second);
+    let requested = cancel(&app.router, second).await;
+    assert_eq!(requested.status, StatusCode::OK);
+    assert_eq!(requested.json()["status"], "cancel_requested");
+    let running = get(&app.router, &format!("/api/v1/submissions/{second}"))
+        .await
+        .json();
+    assert_eq!(running["status"], "running");
+    assert_eq!(running["cancel_requested"], true);
+    assert_eq!(running["attempts"], 1);
+
+    // A stopped one is a conflict.
+    let again = cancel(&app.router, first).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(error_code(&again), "conflict");
+
+    // Resubmitting a cancelled submission queues a new job on the same run.
+    let resubmitted = submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-1")).await;
+    assert_eq!(resubmitted.status, StatusCode::CREATED);
+    let (new_job, same_run) = ids(&resubmitted);
+    assert_ne!(new_job, first);
+    assert_eq!(same_run, run);
+    assert_eq!(resubmitted.json()["position"], 2);
+
+    for (uri, status) in [
+        ("/api/v1/submissions/999", StatusCode::NOT_FOUND),
+        ("/api/v1/submissions/abc", StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(get(&app.router, uri).await.status, status, "{uri}");
+    }
+    assert_eq!(cancel(&app.router, 999).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_runs_to_its_scorecard() {
+    let app = test_app(true).await;
+    const MODEL: &str = "judge-under-test";
+    let script = Arc::new(Mutex::new(support::identities::script_for(
+        app.home.path(),
+        MODEL,
+        &app.benchmark.samples,
+    )));
+    let endpoint = support::openai_server::start(Arc::clone(&script)).await;
+    let mut body = submission(&endpoint, MODEL);
+    body["tasks"] = json!(["T2T", "TI2T"]);
+    body["concurrency"] = json!(4);
+    let created = submit(&app.router, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let (job, run) = ids(&created);
+
+    let context = WorkerContext {
+        cache_dir: app.home.path().join("cache"),
+        runs_dir: app.home.path().join("runs"),
+        api_keys: Arc::new(|_| None),
+        bootstrap: omnireward_shared::BootstrapConfig {
+            resamples: 10,
+            seed: 1,
+        },
+        heartbeat_interval: Duration::from_millis(100),
+        stale_after: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        until_idle: true,
+    };
+    let summary = run_worker(
+        app.storage.clone(),
+        &context,
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!((summary.claimed, summary.ended), (1, 1));
+
+    let submission = get(&app.router, &format!("/api/v1/submissions/{job}"))
+        .await
+        .json();
+    assert_eq!(submission["status"], "finished", "{submission}");
+    assert!(submission["error"].is_null());
+    let run_view = get(&app.router, &format!("/api/v1/runs/{run}"))
+        .await
+        .json();
+    assert_eq!(run_view["status"], "finished");
+    let scorecard = &run_view["scorecard"];
+    assert!(scorecard.is_object(), "{run_view}");
+    // Both settings, scored on the chosen tasks only.
+    let settings = scorecard["settings"].as_object().expect("settings by name");
+    assert_eq!(
+        settings.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["with_ties", "without_ties"]
+    );
+    for (setting, scores) in settings {
+        let mut tasks: Vec<&str> = scores["tasks"]
+            .as_object()
+            .expect("tasks by key")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        tasks.sort_unstable();
+        assert_eq!(tasks, ["text_image_to_text", "text_to_text"], "{setting}");
+    }
+    let served_t2t = app
+        .benchmark
+        .samples
+        .iter()
+        .filter(|sample| sample.task == omnireward_shared::Task::TextToText)
+        .count();
+    assert!(served_t2t > 0);
+    assert!(script.lock().expect("script lock").seen.len() >= served_t2t);
+
+    // The same submission now queues a resume of the same run, with nothing left to judge.
+    let again = submit(&app.router, &body).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(ids(&again).1, run);
+}
