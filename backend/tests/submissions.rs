@@ -239,13 +239,24 @@ async fn secrets_are_refused_and_never_echoed() {
         assert!(!reply.text.contains(secret), "{}", reply.text);
     }
 
+    // Only the variables reserved for judge keys may be named: a submission must not be able to
+    // have a worker send, say, a cloud secret to the endpoint it chose.
+    let mut foreign = submission(PUBLIC_ENDPOINT, "judge");
+    foreign["api_key_env"] = json!("AWS_SECRET_ACCESS_KEY");
+    let reply = submit(&app.router, &foreign).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("OMNIREWARD_KEY_"), "{}", reply.text);
+
     let mut named = submission(PUBLIC_ENDPOINT, "judge");
-    named["api_key_env"] = json!("OPENAI_API_KEY");
+    named["api_key_env"] = json!("OMNIREWARD_KEY_OPENAI");
     let reply = submit(&app.router, &named).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     let jobs = app.storage.jobs().await.expect("lists");
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].specification["api_key_env"], "OPENAI_API_KEY");
+    assert_eq!(
+        jobs[0].specification["api_key_env"],
+        "OMNIREWARD_KEY_OPENAI"
+    );
     let listed = get(&app.router, "/api/v1/submissions").await;
     assert!(!listed.text.contains(secret));
 }

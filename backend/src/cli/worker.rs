@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{BootstrapArgs, Environment};
-use crate::evaluation::worker::{WorkerContext, run_worker};
+use crate::evaluation::worker::{KEY_VARIABLE_PREFIX, WorkerContext, run_worker};
 use crate::judges::api::client::ApiKey;
 
 #[derive(Debug, Args)]
@@ -30,8 +30,14 @@ pub(super) fn run(environment: &Environment, args: &WorkerArgs) -> anyhow::Resul
     let context = WorkerContext {
         cache_dir: environment.cache_dir.clone(),
         runs_dir: environment.runs_dir(),
-        // Jobs name the variable holding their key; the key itself is read here, never stored.
-        api_keys: Arc::new(|variable| std::env::var(variable).ok().map(ApiKey::new)),
+        // Jobs name the variable holding their key; the key itself is read here, never stored,
+        // and only from the variables reserved for judge keys.
+        api_keys: Arc::new(|variable| {
+            variable
+                .starts_with(KEY_VARIABLE_PREFIX)
+                .then(|| std::env::var(variable).ok().map(ApiKey::new))
+                .flatten()
+        }),
         bootstrap: args.bootstrap.config(),
         heartbeat_interval: Duration::from_secs(5),
         stale_after: Duration::from_secs(60),

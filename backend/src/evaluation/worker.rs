@@ -27,6 +27,11 @@ use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::media::MediaEncoder;
 use crate::storage::{Heartbeat, Job, JobKind, RunStatus, Storage, StorageError};
 
+/// Queued jobs may only name environment variables with this prefix for their API key: a job
+/// submitted over HTTP chooses its endpoint, so letting it name any variable (a cloud secret,
+/// say) would let a submitter have a worker send that secret to a server of their choosing.
+pub const KEY_VARIABLE_PREFIX: &str = "OMNIREWARD_KEY_";
+
 /// Everything needed to rebuild an API judge and its run schedule, except the API key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiJudgeSpecification {

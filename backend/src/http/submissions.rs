@@ -21,7 +21,7 @@ use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
 use crate::data::{self, Benchmark};
 use crate::evaluation::runs::record_benchmark;
 use crate::evaluation::worker::{
-    ApiJudgeSpecification, BenchmarkSpecification, PromptsSpecification,
+    ApiJudgeSpecification, BenchmarkSpecification, KEY_VARIABLE_PREFIX, PromptsSpecification,
 };
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
@@ -353,14 +353,15 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
         None => model.to_owned(),
     };
     if let Some(variable) = &request.api_key_env
-        && !is_variable_name(variable)
+        && !(is_variable_name(variable) && variable.starts_with(KEY_VARIABLE_PREFIX))
     {
         // Not echoed: a key pasted here by mistake must not come back.
-        return Err(ApiError::Malformed(
-            "`api_key_env` must be the name of an environment variable (letters, digits and \
-             `_`, not starting with a digit), not the key itself"
-                .to_owned(),
-        ));
+        return Err(ApiError::Malformed(format!(
+            "`api_key_env` must name an environment variable of the workers that starts with \
+             `{KEY_VARIABLE_PREFIX}` (for example `{KEY_VARIABLE_PREFIX}OPENAI`), not the key \
+             itself: other variables are refused so a submission cannot send a worker's secrets \
+             to its endpoint"
+        )));
     }
     let concurrency = request.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
