@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::runs::{ModelId, ModelKind, RunId, RunRecord};
+use super::runs::{ModelId, ModelKind};
 use super::{Storage, StorageError, database, parse_column};
 
 /// A stored model with its metadata.
@@ -62,27 +62,12 @@ impl Storage {
             open_weights,
         }))
     }
-
-    /// The runs of a model, oldest first (empty for an unknown model).
-    pub async fn model_runs(&self, model: ModelId) -> Result<Vec<RunRecord>, StorageError> {
-        let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM runs WHERE model_id = ? ORDER BY id")
-                .bind(model.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(database("list a model's runs"))?;
-        // A model has a handful of runs; reading each through `run` keeps one row mapping.
-        let mut runs = Vec::with_capacity(ids.len());
-        for id in ids {
-            runs.push(self.run(RunId(id)).await?);
-        }
-        Ok(runs)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::RunId;
     use crate::storage::runs::{NewModel, NewRun, Provenance, RunStatus};
     use crate::storage::test_support::fresh_database;
 

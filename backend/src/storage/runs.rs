@@ -311,6 +311,16 @@ impl Storage {
         rows.iter().map(run_record).collect()
     }
 
+    /// The runs of a model, oldest first (empty for an unknown model), in one query.
+    pub async fn model_runs(&self, model: ModelId) -> Result<Vec<RunRecord>, StorageError> {
+        let rows = sqlx::query(select_runs!("WHERE runs.model_id = ? ORDER BY runs.id"))
+            .bind(model.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("list a model's runs"))?;
+        rows.iter().map(run_record).collect()
+    }
+
     /// The provenance of a run, checked before writing per-item results.
     pub(super) async fn run_provenance(&self, run: RunId) -> Result<Provenance, StorageError> {
         let provenance: Option<String> =
