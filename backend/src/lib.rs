@@ -3,7 +3,7 @@
 //!
 //! `main.rs` is a thin shim over [`cli::run`]; everything else is reachable from tests.
 
-pub mod checkpoint;
+pub use omnireward_local_judge::checkpoint;
 pub mod cli;
 pub mod data;
 pub mod evaluation;

@@ -1,0 +1,1 @@
+//! (being written) decoder score head shared by Qwen2, Qwen3 and Llama.

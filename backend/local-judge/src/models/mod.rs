@@ -1,0 +1,211 @@
+//! One file per architecture, each following the layout of the matching candle-transformers
+//! model, with the reward head `transformers` puts on it.
+//!
+//! Text families implement [`SequenceRewardModel`]: a padded batch in, one reward per row out.
+//! Image-text families implement [`ImageTextModel`]. [`load_sequence_model`] and
+//! [`load_image_text_model`] dispatch on the [`Architecture`] read from `config.json`.
+
+pub mod bert;
+pub mod clip;
+pub mod deberta_v2;
+pub mod decoder;
+pub mod llama;
+pub mod minilm;
+pub mod modernbert;
+pub mod qwen2;
+pub mod qwen3;
+pub mod siglip;
+pub mod xlm_roberta;
+
+use std::path::Path;
+
+use candle_core::Tensor;
+use candle_nn::VarBuilder;
+use serde_json::Value;
+
+use crate::architecture::Architecture;
+use crate::batch::PaddedBatch;
+use crate::error::LocalJudgeError;
+
+/// A text model with a scalar reward head.
+pub trait SequenceRewardModel: Send {
+    /// One reward per row of the batch, as an f32 tensor of shape `[rows]` (on any device).
+    fn rewards(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor>;
+
+    /// The most tokens one input may have (position embeddings), if the model has a limit.
+    fn max_positions(&self) -> Option<usize>;
+}
+
+/// A sentence-embedding model (all-MiniLM-L6-v2 and other `BertModel` checkpoints).
+pub trait TextEmbeddingModel: Send {
+    /// L2-normalised embeddings `[rows, dim]` of a padded batch (masked mean pooling).
+    fn embeddings(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor>;
+
+    /// The most tokens one input may have.
+    fn max_positions(&self) -> Option<usize>;
+}
+
+/// A model that embeds texts and images into one space (CLIP, SigLIP).
+pub trait ImageTextModel: Send {
+    /// L2-normalised text embeddings `[rows, dim]` of a padded batch.
+    fn text_embeddings(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor>;
+
+    /// L2-normalised image embeddings `[images, dim]` of preprocessed pixels
+    /// `[images, 3, size, size]`.
+    fn image_embeddings(&self, pixels: &Tensor) -> candle_core::Result<Tensor>;
+
+    /// The factor cosine similarities are multiplied by (`logit_scale.exp()`), plus the bias
+    /// SigLIP adds; the reward is `scale * cosine + bias`.
+    fn logit_scale_and_bias(&self) -> candle_core::Result<(f32, f32)>;
+
+    /// The most text tokens one input may have.
+    fn max_text_positions(&self) -> usize;
+}
+
+/// Which output of a multi-label classification head is the reward.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RewardLabel {
+    /// The head must have exactly one output.
+    #[default]
+    Single,
+    /// Output number N.
+    Index(usize),
+    /// The output whose `id2label` name is this.
+    Name(String),
+}
+
+impl RewardLabel {
+    /// The output index to read from a head with `num_labels` outputs, resolving names through
+    /// `config.json`'s `id2label`.
+    pub fn resolve(
+        &self,
+        file: &Path,
+        config: &Value,
+        num_labels: usize,
+    ) -> Result<usize, LocalJudgeError> {
+        let config_error = |message: String| LocalJudgeError::Config {
+            file: file.to_path_buf(),
+            field: "num_labels".to_owned(),
+            message,
+        };
+        match self {
+            RewardLabel::Single if num_labels == 1 => Ok(0),
+            RewardLabel::Single => Err(config_error(format!(
+                "the head has {num_labels} outputs; choose the reward with --reward-label NAME or INDEX"
+            ))),
+            RewardLabel::Index(index) if *index < num_labels => Ok(*index),
+            RewardLabel::Index(index) => Err(config_error(format!(
+                "reward label {index} is out of range for {num_labels} outputs"
+            ))),
+            RewardLabel::Name(name) => config
+                .get("id2label")
+                .and_then(Value::as_object)
+                .and_then(|labels| {
+                    labels
+                        .iter()
+                        .find(|(_, label)| label.as_str() == Some(name))
+                        .and_then(|(index, _)| index.parse::<usize>().ok())
+                })
+                .filter(|index| *index < num_labels)
+                .ok_or_else(|| config_error(format!("no output is labelled {name:?} in id2label"))),
+        }
+    }
+}
+
+/// The number of outputs of a classification head: `num_labels`, else the size of `id2label`,
+/// else 2 (the `transformers` default).
+pub fn num_labels(config: &Value) -> usize {
+    config
+        .get("num_labels")
+        .and_then(Value::as_u64)
+        .map(|count| count as usize)
+        .or_else(|| {
+            config
+                .get("id2label")
+                .and_then(Value::as_object)
+                .map(|labels| labels.len())
+        })
+        .unwrap_or(2)
+}
+
+/// Everything a model file needs to build itself.
+pub struct ModelSource<'a> {
+    /// `config.json`, for error messages.
+    pub config_file: &'a Path,
+    /// `config.json`, parsed.
+    pub config: &'a Value,
+    /// The weights, already on the device and in the dtype the model runs in.
+    pub weights: VarBuilder<'static>,
+    /// Which head output is the reward.
+    pub reward_label: &'a RewardLabel,
+}
+
+/// Builds a text reward model of the given family.
+pub fn load_sequence_model(
+    architecture: Architecture,
+    source: ModelSource<'_>,
+) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
+    match architecture {
+        Architecture::Bert => bert::load(source),
+        Architecture::DebertaV2 => deberta_v2::load(source),
+        Architecture::ModernBert => modernbert::load(source),
+        Architecture::XlmRoberta => xlm_roberta::load(source),
+        Architecture::Qwen2 => qwen2::load(source),
+        Architecture::Qwen3 => qwen3::load(source),
+        Architecture::Llama => llama::load(source),
+        Architecture::Clip | Architecture::Siglip | Architecture::BertEmbedding => {
+            Err(LocalJudgeError::Input {
+                message: format!(
+                    "{} is not a sequence reward model",
+                    architecture.hugging_face_name()
+                ),
+            })
+        }
+    }
+}
+
+/// Builds an image-text model of the given family.
+pub fn load_image_text_model(
+    architecture: Architecture,
+    source: ModelSource<'_>,
+) -> Result<Box<dyn ImageTextModel>, LocalJudgeError> {
+    match architecture {
+        Architecture::Clip => clip::load(source),
+        Architecture::Siglip => siglip::load(source),
+        other => Err(LocalJudgeError::Input {
+            message: format!("{} is not an image-text model", other.hugging_face_name()),
+        }),
+    }
+}
+
+/// Reads a required config field as a deserializable value, naming the field on failure.
+pub fn config_field<T: serde::de::DeserializeOwned>(
+    source: &ModelSource<'_>,
+    field: &str,
+) -> Result<T, LocalJudgeError> {
+    let value = source
+        .config
+        .get(field)
+        .cloned()
+        .ok_or_else(|| LocalJudgeError::Config {
+            file: source.config_file.to_path_buf(),
+            field: field.to_owned(),
+            message: "missing".to_owned(),
+        })?;
+    serde_json::from_value(value).map_err(|error| LocalJudgeError::Config {
+        file: source.config_file.to_path_buf(),
+        field: field.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// Deserializes the whole config into an architecture's candle config struct, naming the file.
+pub fn parse_config<T: serde::de::DeserializeOwned>(
+    source: &ModelSource<'_>,
+) -> Result<T, LocalJudgeError> {
+    serde_json::from_value(source.config.clone()).map_err(|error| LocalJudgeError::Config {
+        file: source.config_file.to_path_buf(),
+        field: "(config)".to_owned(),
+        message: error.to_string(),
+    })
+}

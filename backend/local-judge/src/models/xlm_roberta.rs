@@ -1,0 +1,11 @@
+//! (being written) xlm_roberta sequence classification.
+
+use super::{ModelSource, SequenceRewardModel};
+use crate::error::LocalJudgeError;
+
+/// Builds the model.
+pub fn load(_source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
+    Err(LocalJudgeError::Input {
+        message: "xlm_roberta is not available yet".to_owned(),
+    })
+}
