@@ -29,6 +29,9 @@ use crate::models::{
 };
 use crate::weights::load_var_builder;
 
+/// sentence-transformers' settings file, whose `max_seq_length` bounds embedding inputs.
+pub const SENTENCE_BERT_CONFIG_FILE: &str = "sentence_bert_config.json";
+
 /// Default token limit for encoders when the checkpoint states none smaller.
 pub const DEFAULT_ENCODER_MAX_LENGTH: usize = 512;
 /// Default token limit for decoders: long enough for most benchmark responses, short enough that
@@ -193,7 +196,19 @@ impl LocalJudge {
             ModelKind::DecoderClassifier => DEFAULT_DECODER_MAX_LENGTH,
             _ => DEFAULT_ENCODER_MAX_LENGTH,
         };
-        let limits = [model_positions, tokenizer_config.model_max_length];
+        // sentence-transformers cuts inputs at `max_seq_length` (256 for all-MiniLM-L6-v2), not
+        // at the position table; embeddings of longer texts match only with the same limit.
+        let sentence_limit = match architecture.kind() {
+            ModelKind::TextEmbedding => read_json(&root, SENTENCE_BERT_CONFIG_FILE)?
+                .and_then(|json| json.get("max_seq_length").and_then(Value::as_u64))
+                .map(|length| length as usize),
+            _ => None,
+        };
+        let limits = [
+            model_positions,
+            tokenizer_config.model_max_length,
+            sentence_limit,
+        ];
         let checkpoint_limit = limits.into_iter().flatten().min();
         let max_length = match options.max_length {
             Some(requested) => {

@@ -1,11 +1,263 @@
-//! (being written) bert sequence classification.
+//! `BertForSequenceClassification`: the BERT encoder (`bert.embeddings`, `bert.encoder`) of
+//! candle-transformers' `bert`, the pooler `transformers` puts on it (`bert.pooler.dense` and tanh
+//! on the `[CLS]` token) and the classifier (`classifier`, hidden → `num_labels`). The reward is
+//! the logit of the chosen label ([`RewardLabel`](super::RewardLabel)).
+//!
+//! Positions are `0..len`, which is right for the right-padded batches of [`PaddedBatch`]; the
+//! attention mask hides padding from every real token, so a row's reward does not depend on how
+//! much padding its batch adds.
+//!
+//! Deviations from candle-transformers' `bert`, handled here before its `Config` parses:
+//! - its `Config` requires fields that `transformers` has defaults for; missing ones get
+//!   `transformers`' defaults (`config_with_defaults`);
+//! - its activation names are its own (`gelu`, `geluapproximate`, `relu`): the tanh
+//!   approximations `transformers` calls `gelu_new`, `gelu_pytorch_tanh` and `gelu_fast` are
+//!   mapped to `geluapproximate`, anything else is refused by name;
+//! - its attention mask is `f32::MIN` cast to the model's dtype, which turns into NaN in half
+//!   precision: the encoder families run in f32 on every device ([`crate::device::dtype_for`]).
+//!
+//! The small pieces every encoder head shares (label resolution, the reward column, the
+//! activations `transformers` names in configs) live here too, as the other encoder files build
+//! on this one.
 
-use super::{ModelSource, SequenceRewardModel};
+use candle_core::{D, DType, Module, Tensor};
+use candle_nn::{Linear, VarBuilder, linear};
+use candle_transformers::models::bert::{BertModel, Config};
+use serde_json::Value;
+
+use super::{ModelSource, SequenceRewardModel, num_labels};
+use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
+/// `BertForSequenceClassification`: `bert.*` + `bert.pooler.dense` + `classifier`.
+pub struct BertForSequenceClassification {
+    bert: BertModel,
+    pooler: Linear,
+    classifier: Linear,
+    reward_index: usize,
+    max_positions: usize,
+}
+
+impl BertForSequenceClassification {
+    /// Loads the backbone, pooler and classifier from `weights`.
+    pub fn new(
+        config: &Config,
+        num_labels: usize,
+        reward_index: usize,
+        weights: VarBuilder<'_>,
+    ) -> candle_core::Result<Self> {
+        let bert = BertModel::load(weights.pp("bert"), config)?;
+        let pooler = linear(
+            config.hidden_size,
+            config.hidden_size,
+            weights.pp("bert.pooler.dense"),
+        )?;
+        let classifier = linear(config.hidden_size, num_labels, weights.pp("classifier"))?;
+        Ok(BertForSequenceClassification {
+            bert,
+            pooler,
+            classifier,
+            reward_index,
+            max_positions: config.max_position_embeddings,
+        })
+    }
+
+    /// Logits `[rows, num_labels]` of a padded batch.
+    pub fn logits(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
+        let hidden = self.bert.forward(
+            &batch.input_ids,
+            &batch.type_ids,
+            Some(&batch.attention_mask),
+        )?;
+        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        let pooled = self.pooler.forward(&first)?.tanh()?;
+        self.classifier.forward(&pooled)
+    }
+}
+
+impl SequenceRewardModel for BertForSequenceClassification {
+    fn rewards(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
+        reward_column(&self.logits(batch)?, self.reward_index)
+    }
+
+    fn max_positions(&self) -> Option<usize> {
+        Some(self.max_positions)
+    }
+}
+
 /// Builds the model.
-pub fn load(_source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
-    Err(LocalJudgeError::Input {
-        message: "bert is not available yet".to_owned(),
+pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
+    let config = bert_config(&source)?;
+    let (labels, reward_index) = reward_index(&source)?;
+    let model =
+        BertForSequenceClassification::new(&config, labels, reward_index, source.weights.clone())
+            .map_err(LocalJudgeError::model(
+            "loading BertForSequenceClassification",
+        ))?;
+    Ok(Box::new(model))
+}
+
+/// The `transformers` defaults of the `BertConfig` fields candle's `Config` requires.
+fn bert_defaults() -> Vec<(&'static str, Value)> {
+    vec![
+        ("vocab_size", Value::from(30_522)),
+        ("hidden_size", Value::from(768)),
+        ("num_hidden_layers", Value::from(12)),
+        ("num_attention_heads", Value::from(12)),
+        ("intermediate_size", Value::from(3072)),
+        ("hidden_act", Value::from("gelu")),
+        ("hidden_dropout_prob", Value::from(0.1)),
+        ("max_position_embeddings", Value::from(512)),
+        ("type_vocab_size", Value::from(2)),
+        ("initializer_range", Value::from(0.02)),
+        ("layer_norm_eps", Value::from(1e-12)),
+        ("pad_token_id", Value::from(0)),
+        ("position_embedding_type", Value::from("absolute")),
+    ]
+}
+
+/// candle's BERT `Config` from a `config.json`, with `transformers`' defaults and activation names
+/// mapped (used by the classifier here and by the sentence-embedding model).
+pub(crate) fn bert_config(source: &ModelSource<'_>) -> Result<Config, LocalJudgeError> {
+    let mut config = config_with_defaults(source.config, &bert_defaults());
+    let activation = config
+        .get("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("gelu")
+        .to_owned();
+    config["hidden_act"] = Value::from(candle_bert_activation(source, &activation)?);
+    serde_json::from_value(config).map_err(|error| LocalJudgeError::Config {
+        file: source.config_file.to_path_buf(),
+        field: "(config)".to_owned(),
+        message: error.to_string(),
     })
+}
+
+/// The name candle's BERT-family `HiddenAct` (bert, debertav2) uses for a `transformers`
+/// activation name.
+pub(crate) fn candle_bert_activation(
+    source: &ModelSource<'_>,
+    name: &str,
+) -> Result<&'static str, LocalJudgeError> {
+    match name {
+        "gelu" => Ok("gelu"),
+        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok("geluapproximate"),
+        "relu" => Ok("relu"),
+        other => Err(LocalJudgeError::Config {
+            file: source.config_file.to_path_buf(),
+            field: "hidden_act".to_owned(),
+            message: format!(
+                "activation {other:?} is not supported \
+                 (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"
+            ),
+        }),
+    }
+}
+
+/// A copy of `config` where every field of `defaults` that is missing or null has the default.
+pub(crate) fn config_with_defaults(config: &Value, defaults: &[(&str, Value)]) -> Value {
+    let mut config = match config {
+        Value::Object(_) => config.clone(),
+        _ => Value::Object(serde_json::Map::new()),
+    };
+    if let Value::Object(fields) = &mut config {
+        for (name, value) in defaults {
+            let missing = fields.get(*name).is_none_or(Value::is_null);
+            if missing {
+                fields.insert((*name).to_owned(), value.clone());
+            }
+        }
+    }
+    config
+}
+
+/// The number of head outputs and the index of the reward among them.
+pub(crate) fn reward_index(source: &ModelSource<'_>) -> Result<(usize, usize), LocalJudgeError> {
+    let labels = num_labels(source.config);
+    let index = source
+        .reward_label
+        .resolve(source.config_file, source.config, labels)?;
+    Ok((labels, index))
+}
+
+/// Column `index` of logits `[rows, labels]`, as f32 `[rows]`.
+pub(crate) fn reward_column(logits: &Tensor, index: usize) -> candle_core::Result<Tensor> {
+    logits
+        .narrow(D::Minus1, index, 1)?
+        .squeeze(D::Minus1)?
+        .to_dtype(DType::F32)
+}
+
+/// An activation as `transformers` names it in configs (`ACT2FN`), for heads and layers this
+/// crate builds itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Activation {
+    /// `gelu`: the exact (erf) GELU.
+    Gelu,
+    /// `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the tanh approximation.
+    GeluTanh,
+    /// `relu`.
+    Relu,
+    /// `silu` or `swish`.
+    Silu,
+    /// `tanh`.
+    Tanh,
+    /// `sigmoid`.
+    Sigmoid,
+    /// `linear`: the identity.
+    Identity,
+}
+
+impl Activation {
+    /// The activation `transformers` calls `name`; `field` names the config field in errors.
+    pub(crate) fn from_name(
+        source: &ModelSource<'_>,
+        field: &str,
+        name: &str,
+    ) -> Result<Activation, LocalJudgeError> {
+        match name {
+            "gelu" => Ok(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
+            "relu" => Ok(Activation::Relu),
+            "silu" | "swish" => Ok(Activation::Silu),
+            "tanh" => Ok(Activation::Tanh),
+            "sigmoid" => Ok(Activation::Sigmoid),
+            "linear" => Ok(Activation::Identity),
+            other => Err(LocalJudgeError::Config {
+                file: source.config_file.to_path_buf(),
+                field: field.to_owned(),
+                message: format!(
+                    "activation {other:?} is not supported (gelu, gelu_new, \
+                     gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh, sigmoid, linear)"
+                ),
+            }),
+        }
+    }
+
+    /// Reads the activation named by `field` of the config, `default` when absent.
+    pub(crate) fn from_config(
+        source: &ModelSource<'_>,
+        field: &str,
+        default: &str,
+    ) -> Result<Activation, LocalJudgeError> {
+        let name = source
+            .config
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or(default);
+        Activation::from_name(source, field, name)
+    }
+
+    /// Applies the activation.
+    pub(crate) fn forward(self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Activation::Gelu => xs.gelu_erf(),
+            Activation::GeluTanh => xs.gelu(),
+            Activation::Relu => xs.relu(),
+            Activation::Silu => xs.silu(),
+            Activation::Tanh => xs.tanh(),
+            Activation::Sigmoid => candle_nn::ops::sigmoid(xs),
+            Activation::Identity => Ok(xs.clone()),
+        }
+    }
 }
