@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine (offline after setup): builds omnireward, inspects the
 # embedded sample benchmark, creates the database with the paper-reported reference rows,
-# evaluates the content-blind baselines on the sample, prints the leaderboard and serves the
-# REST API on http://127.0.0.1:8080/api/v1 until Ctrl-C. Extra arguments go to `serve`
+# evaluates the content-blind baselines and the default model (the MiniLM relevance baseline,
+# on the CPU) on the sample, prints the leaderboard and serves the REST API, with the scoring
+# demo on the default model, on http://127.0.0.1:8080/api/v1 until Ctrl-C. Extra arguments go to `serve`
 # (for example --bind 0.0.0.0:8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,5 +14,7 @@ binary=target/release/omnireward
 for kind in always-a random longer-response larger-file; do
     "$binary" eval baseline --kind "$kind" >/dev/null
 done
+# Resumable: a second start finds the run finished and only re-prints its scorecard.
+"$binary" eval checkpoint >/dev/null
 "$binary" leaderboard --setting with-ties
 exec "$binary" serve "$@"

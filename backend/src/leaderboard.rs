@@ -30,6 +30,19 @@ pub struct LeaderboardRow {
     pub overall: Option<f64>,
     /// Tasks covered.
     pub tasks_covered: usize,
+    /// Tasks scored on the prompt's text only: a local text model cannot see their prompt's
+    /// image, video or audio, and the row says so.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub text_only_prompt: Vec<Task>,
+}
+
+/// The tasks a run recorded as scored on prompt text only (local checkpoint runs).
+fn text_only_prompt(configuration: &serde_json::Value) -> Vec<Task> {
+    configuration
+        .pointer("/details/coverage/text_only_prompt")
+        .cloned()
+        .and_then(|tasks| serde_json::from_value(tasks).ok())
+        .unwrap_or_default()
 }
 
 /// The rows of `setting`, best overall first.
@@ -52,6 +65,7 @@ pub async fn rows(
             tasks: BTreeMap::new(),
             overall: None,
             tasks_covered: 0,
+            text_only_prompt: text_only_prompt(&run.configuration),
         };
         let row = if run.provenance == Provenance::PaperReported {
             let mut row = base("paper: full release (Jin et al., 2025)".to_owned());

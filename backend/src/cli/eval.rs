@@ -2,6 +2,8 @@
 //! saving every judgement to the database and the judgements file as it completes, and print
 //! the scorecard. Re-running the same command resumes the run.
 
+mod checkpoint;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub(super) enum EvalCommand {
     Api(Box<ApiArgs>),
     /// A content-blind shortcut baseline.
     Baseline(BaselineArgs),
+    /// A local reward-model checkpoint (Hugging Face folder, safetensors) run with candle.
+    Checkpoint(Box<checkpoint::CheckpointArgs>),
 }
 
 /// Which settings to evaluate.
@@ -157,6 +161,7 @@ pub(super) fn run(environment: &Environment, command: &EvalCommand) -> anyhow::R
     match command {
         EvalCommand::Api(args) => run_api(environment, args),
         EvalCommand::Baseline(args) => run_baseline(environment, args),
+        EvalCommand::Checkpoint(args) => checkpoint::run(environment, args),
     }
 }
 

@@ -32,7 +32,8 @@ pub(super) fn run(environment: &Environment, args: &LeaderboardArgs) -> anyhow::
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = format!(
-        "Omni-RewardBench (Jin et al., 2025), {}: accuracy % ('-' = task not supported)\n",
+        "Omni-RewardBench (Jin et al., 2025), {}: accuracy % ('-' = task not supported, \
+         '*' = scored on the prompt's text only)\n",
         args.setting.label()
     );
     let _ = write!(out, "{:<4} {:<34} {:<11}", "#", "model", "source");
@@ -55,6 +56,9 @@ pub(super) fn run(environment: &Environment, args: &LeaderboardArgs) -> anyhow::
         );
         for task in Task::ALL {
             let _ = match row.tasks.get(&task) {
+                Some(accuracy) if row.text_only_prompt.contains(&task) => {
+                    write!(out, " {:>6}", format!("{:.2}*", accuracy * 100.0))
+                }
                 Some(accuracy) => write!(out, " {:>6.2}", accuracy * 100.0),
                 None => write!(out, " {:>6}", "-"),
             };

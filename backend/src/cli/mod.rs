@@ -5,7 +5,9 @@ mod data_inspect;
 mod eval;
 mod import_reference;
 mod leaderboard;
+mod local_model;
 mod rescore;
+mod score;
 mod scorecard_table;
 mod serve;
 mod worker;
@@ -57,6 +59,8 @@ enum Command {
     Leaderboard(leaderboard::LeaderboardArgs),
     /// Run queued evaluation jobs until Ctrl-C.
     Worker(worker::WorkerArgs),
+    /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
+    Score(Box<score::ScoreArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +186,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Leaderboard(args) => leaderboard::run(&environment, &args),
         Command::Serve(args) => serve::run(&environment, &args),
         Command::Worker(args) => worker::run(&environment, &args),
+        Command::Score(args) => score::run(&environment, &args),
     }
 }
 

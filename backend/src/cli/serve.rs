@@ -21,6 +21,66 @@ pub(super) struct ServeArgs {
     data: Option<PathBuf>,
     #[command(flatten)]
     benchmark: BenchmarkArgs,
+    /// Local model behind the scoring demo (`POST /api/v1/score`) [default: the default model,
+    /// all-MiniLM-L6-v2, when installed].
+    #[arg(long, value_name = "DIR")]
+    demo_model: Option<PathBuf>,
+    /// Name of the demo model in responses [default: the folder's name, or the default model's
+    /// leaderboard name].
+    #[arg(long, value_name = "NAME")]
+    demo_model_name: Option<String>,
+    /// Serve without the scoring demo.
+    #[arg(long, conflicts_with = "demo_model")]
+    no_demo: bool,
+    /// Device of the demo model: cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    demo_device: String,
+    /// Demo requests admitted at once; more are refused with 429.
+    #[arg(long, default_value_t = http::score::DEFAULT_QUEUE_DEPTH, value_name = "N")]
+    demo_queue: usize,
+}
+
+/// Loads the demo model, or explains why the demo is off. A missing default model is not an
+/// error (the API serves everything else); a model asked for by name that fails to load is.
+fn demo_service(
+    environment: &Environment,
+    args: &ServeArgs,
+) -> anyhow::Result<Option<http::score::ScoringService>> {
+    if args.no_demo {
+        return Ok(None);
+    }
+    let default = args.demo_model.is_none();
+    let folder = args
+        .demo_model
+        .clone()
+        .unwrap_or_else(|| super::local_model::default_model_folder(&environment.home));
+    if default && !folder.is_dir() {
+        tracing::warn!(
+            folder = %folder.display(),
+            "the scoring demo is off: the default model is not installed (run scripts/setup.sh)"
+        );
+        return Ok(None);
+    }
+    let options = crate::judges::local::LocalJudgeOptions {
+        device: args.demo_device.parse()?,
+        ..Default::default()
+    };
+    let thread = crate::judges::local::InferenceThread::start(folder.clone(), options)
+        .map_err(|error| anyhow::anyhow!("demo model {}: {error}", folder.display()))?;
+    let name = match (&args.demo_model_name, default) {
+        (Some(name), _) => name.clone(),
+        (None, true) => super::local_model::DEFAULT_MODEL_NAME.to_owned(),
+        (None, false) => thread.folder().file_name().map_or_else(
+            || "local model".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        ),
+    };
+    tracing::info!(model = %name, device = %thread.description().device, "scoring demo ready");
+    Ok(Some(http::score::ScoringService::new(
+        thread,
+        name,
+        args.demo_queue,
+    )))
 }
 
 pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -33,6 +93,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         .init();
     let benchmark =
         Arc::new(environment.load_benchmark(args.data.as_ref(), &args.benchmark, false)?);
+    let demo = demo_service(environment, args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -51,7 +112,11 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             benchmark.samples.len(),
             environment.database.display()
         );
-        let app = http::app(AppState::new(storage.clone(), Arc::clone(&benchmark)));
+        let mut state = AppState::new(storage.clone(), Arc::clone(&benchmark));
+        if let Some(demo) = demo {
+            state = state.with_scoring(Arc::new(demo));
+        }
+        let app = http::app(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

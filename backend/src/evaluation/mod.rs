@@ -3,6 +3,7 @@
 
 pub mod api_run;
 pub mod baseline;
+pub mod checkpoint_run;
 pub mod runs;
 pub mod sink;
 pub mod worker;

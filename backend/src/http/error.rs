@@ -36,6 +36,16 @@ pub enum ApiError {
     /// The request conflicts with the resource's state (e.g. cancelling a finished job).
     #[error("{0}")]
     Conflict(String),
+    /// The request body is well-formed JSON but a field's value is refused (too long, empty,
+    /// not an image).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A bounded service (the scoring demo) is at capacity; the client should retry later.
+    #[error("{0}")]
+    Saturated(String),
+    /// A feature this server was started without (the scoring demo without a model).
+    #[error("{0}")]
+    Unavailable(String),
     /// A byte range that lies outside the resource.
     #[error("the requested range is outside the {length} bytes of the resource")]
     RangeNotSatisfiable {
@@ -76,6 +86,9 @@ impl ApiError {
                 (StatusCode::NOT_FOUND, "not_found")
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ApiError::Saturated(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }
@@ -89,7 +102,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
+        // A missing feature is the server's state, not a fault: say what it is.
+        let message = if status.is_server_error() && !matches!(self, ApiError::Unavailable(_)) {
             // Inside the request's trace span, so the log line carries the request id.
             tracing::error!(error = %self, "request failed");
             "internal server error".to_owned()

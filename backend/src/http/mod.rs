@@ -8,6 +8,7 @@ mod media;
 mod models;
 mod runs;
 mod samples;
+pub mod score;
 mod submissions;
 mod tasks;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     sample_positions: Arc<HashMap<(Task, String), usize>>,
     /// Whether submissions may name endpoints on this machine or a private network.
     allow_private_endpoints: bool,
+    /// The local model behind `POST /score`, if the server was started with one.
+    scoring: Option<Arc<score::ScoringService>>,
 }
 
 impl AppState {
@@ -69,7 +72,14 @@ impl AppState {
             benchmark,
             sample_positions: Arc::new(sample_positions),
             allow_private_endpoints: false,
+            scoring: None,
         }
+    }
+
+    /// Serves `POST /score` with this model.
+    pub fn with_scoring(mut self, service: Arc<score::ScoringService>) -> AppState {
+        self.scoring = Some(service);
+        self
     }
 
     /// Whether submissions may name loopback, link-local or private-network endpoints
@@ -108,12 +118,19 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/submissions/{id}", get(submissions::one))
         .route("/submissions/{id}/cancel", post(submissions::cancel))
+        .layer(RequestBodyLimitLayer::new(REQUEST_BODY_LIMIT))
+        // The demo takes two images: its own, larger limit (checked before the global one
+        // would refuse it, since this router is merged beside, not under, the limited routes).
+        .merge(
+            Router::new()
+                .route("/score", post(score::score))
+                .layer(RequestBodyLimitLayer::new(score::SCORE_BODY_LIMIT)),
+        )
         .fallback(error::no_route)
         .with_state(state);
     // The last layer added runs first: the id is set before the trace span is made.
     Router::new()
         .nest(API_PREFIX, api)
-        .layer(RequestBodyLimitLayer::new(REQUEST_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

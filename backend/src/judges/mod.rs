@@ -1,3 +1,4 @@
 //! Judges: anything that turns a benchmark sample into a verdict or rewards.
 
 pub mod api;
+pub mod local;

@@ -1,0 +1,277 @@
+//! `omnireward eval checkpoint DIR`: a local reward-model checkpoint over the benchmark, on the
+//! CPU or a CUDA device, saved and resumable like the API judges' runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::super::local_model::{DEFAULT_MODEL_NAME, LocalModelArgs, default_model_folder};
+use super::super::{Environment, scorecard_table};
+use super::{RunArgs, open_sink, watch_interrupts};
+use crate::evaluation::checkpoint_run::{
+    self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES,
+};
+use crate::evaluation::runs;
+use crate::judges::local::InferenceThread;
+use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
+use crate::media::MediaEncoder;
+use crate::storage::{ModelKind, NewModel, RunStatus};
+
+#[derive(Debug, Args)]
+pub(in crate::cli) struct CheckpointArgs {
+    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights) [default: the
+    /// default model, all-MiniLM-L6-v2].
+    #[arg(value_name = "DIR")]
+    folder: Option<PathBuf>,
+    /// Name shown on the leaderboard [default: the folder's name].
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    model: LocalModelArgs,
+    /// Frames sampled per video response (image-text models).
+    #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
+    frames: usize,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// SHA-256 over the weight files in order: the identity of the weights, whatever the folder is
+/// called.
+fn weights_hash(files: &[PathBuf]) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    for file in files {
+        let mut reader = std::fs::File::open(file)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+        std::io::copy(&mut reader, &mut hasher)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+pub(in crate::cli) fn run(
+    environment: &Environment,
+    args: &CheckpointArgs,
+) -> anyhow::Result<ExitCode> {
+    let default = args.folder.is_none();
+    let folder = args
+        .folder
+        .clone()
+        .unwrap_or_else(|| default_model_folder(&environment.home));
+    super::super::local_model::require_model_folder(&folder, default)?;
+    let benchmark =
+        environment.load_benchmark(args.run.data.as_ref(), &args.run.benchmark, false)?;
+    let options = args.model.options()?;
+    let device_requested = options.device.to_string();
+    let thread = InferenceThread::start(folder.clone(), options)?;
+    let description = thread.description().clone();
+    let checkpoint = crate::checkpoint::CheckpointFolder::inspect(thread.folder())?;
+    let weights_sha256 = weights_hash(&checkpoint.weight_files())?;
+
+    let name = match (&args.name, default) {
+        (Some(name), _) => name.clone(),
+        (None, true) => DEFAULT_MODEL_NAME.to_owned(),
+        (None, false) => thread.folder().file_name().map_or_else(
+            || "checkpoint".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        ),
+    };
+    let mut model = NewModel::named(
+        name.clone(),
+        if default {
+            ModelKind::Baseline
+        } else {
+            ModelKind::ScalarRewardModel
+        },
+    );
+    model.parameters = Some(format_parameters(description.parameter_count));
+    if default {
+        model.licence = Some("Apache-2.0".to_owned());
+        model.open_weights = Some(true);
+    }
+    let (_, not_covered, text_only_prompt) =
+        checkpoint_run::plan(&benchmark.samples, description.reads_images);
+    // Same weights, same input formatting and same numerics: the same run, resumable.
+    let identity = json!({
+        "judge": "checkpoint",
+        "weights_sha256": weights_sha256,
+        "architecture": description.architecture,
+        "dtype": description.dtype,
+        "input_format": description.input_format,
+        "max_length": description.max_length,
+        "truncation": description.truncation,
+        "reward_label": args.model.reward_label(),
+        "frames": description.reads_images.then_some(args.frames),
+    });
+    let details = json!({
+        "omnireward_version": env!("CARGO_PKG_VERSION"),
+        "device": description.device,
+        "device_requested": device_requested,
+        "batch_tokens": description.batch_tokens,
+        "parameter_count": description.parameter_count,
+        "kind": description.kind,
+        "coverage": {
+            "text_only_prompt": text_only_prompt,
+            "not_covered": not_covered.keys().collect::<Vec<_>>(),
+        },
+    });
+    let config = CheckpointRunConfig {
+        settings: args.run.setting.settings(),
+        chunk_samples: DEFAULT_CHUNK_SAMPLES,
+        frames: args.frames,
+    };
+    let media = MediaEncoder::new(environment.cache_dir.clone());
+
+    super::super::runtime()?.block_on(async {
+        let storage = environment.open_storage().await?;
+        let opened = runs::open_run(&storage, &model, &benchmark, identity, details).await?;
+        let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicU64::new(0));
+        let interrupt = tokio::spawn(watch_interrupts(Arc::clone(&stop)));
+        let (covered, _, _) = checkpoint_run::plan(&benchmark.samples, description.reads_images);
+        let bar = progress_bar(2 * covered.len() as u64, Arc::clone(&progress));
+        let summary = checkpoint_run::run(
+            &thread,
+            &benchmark.samples,
+            &media,
+            &config,
+            &mut sink,
+            Arc::clone(&stop),
+            progress,
+        )
+        .await;
+        interrupt.abort();
+        bar.abort();
+        let status = match &summary {
+            Ok(summary) if summary.stopped => RunStatus::Cancelled,
+            Ok(_) => RunStatus::Finished,
+            Err(_) => RunStatus::Failed,
+        };
+        let scorecard = runs::finish_run(
+            &storage,
+            opened.id,
+            &name,
+            &benchmark,
+            status,
+            args.run.bootstrap.config(),
+        )
+        .await?;
+        storage.close().await;
+        let summary = summary?;
+        if args.run.json {
+            super::super::emit_json(&json!({
+                "run": opened.id.0,
+                "status": status.as_str(),
+                "judge": description,
+                "judgements_file": sink.path(),
+                "summary": summary,
+                "scorecard": scorecard,
+            }))?;
+        } else {
+            let mut text = String::new();
+            if !scorecard.settings.is_empty() {
+                text.push_str(&scorecard_table::render(&scorecard));
+            }
+            text.push_str(&summary_text(&summary));
+            text.push_str(&format!(
+                "{} on {} ({}) · run {} {} ({}) · judgements in {}\n",
+                description.architecture,
+                description.device,
+                description.dtype,
+                opened.id.0,
+                status.as_str(),
+                if opened.resumed { "resumed" } else { "new" },
+                sink.path().display()
+            ));
+            super::super::emit(&text)?;
+        }
+        Ok(match status {
+            RunStatus::Finished => ExitCode::SUCCESS,
+            RunStatus::Cancelled => ExitCode::from(3),
+            _ => ExitCode::FAILURE,
+        })
+    })
+}
+
+fn summary_text(summary: &CheckpointRunSummary) -> String {
+    let mut text = format!(
+        "{} samples covered: {} done before, {} scored now · {:.1} pairs/s · {:.1} s\n",
+        summary.covered_samples,
+        summary.already_done,
+        summary.scored,
+        summary.pairs_per_second,
+        summary.seconds
+    );
+    if !summary.text_only_prompt.is_empty() {
+        let tasks: Vec<&str> = summary
+            .text_only_prompt
+            .iter()
+            .map(|task| task.short_name())
+            .collect();
+        text.push_str(&format!(
+            "scored on the prompt's text only (media unseen): {}\n",
+            tasks.join(", ")
+        ));
+    }
+    if !summary.not_covered.is_empty() {
+        let tasks: Vec<String> = summary
+            .not_covered
+            .iter()
+            .map(|(task, count)| format!("{} ({count})", task.short_name()))
+            .collect();
+        text.push_str(&format!(
+            "not covered (responses the model cannot read): {}\n",
+            tasks.join(", ")
+        ));
+    }
+    if summary.stopped {
+        text.push_str("stopped: interrupted; re-run the same command to continue\n");
+    }
+    text
+}
+
+/// `22.7M`, `494M`, `1.5B`: the parameter count as the leaderboard shows it.
+pub(crate) fn format_parameters(count: u64) -> String {
+    let count = count as f64;
+    if count >= 1e9 {
+        format!("{:.1}B", count / 1e9)
+    } else if count >= 1e6 {
+        format!("{:.1}M", count / 1e6)
+    } else {
+        format!("{:.1}K", count / 1e3)
+    }
+}
+
+fn progress_bar(total: u64, progress: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} responses · {per_sec} · eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    tokio::spawn(async move {
+        loop {
+            bar.set_position(progress.load(Ordering::Relaxed));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_counts_read_like_model_cards() {
+        assert_eq!(format_parameters(22_713_216), "22.7M");
+        assert_eq!(format_parameters(494_032_768), "494.0M");
+        assert_eq!(format_parameters(1_543_714_304), "1.5B");
+    }
+}

@@ -1,0 +1,143 @@
+//! `omnireward score`: both rewards and the verdict for one criterion, prompt and pair of
+//! responses (texts, or images for image-text models), from a local checkpoint.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use omnireward_local_judge::input::ScoringText;
+use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
+use serde::Serialize;
+
+use super::Environment;
+use super::local_model::{LocalModelArgs, default_model_folder, require_model_folder};
+
+#[derive(Debug, Args)]
+pub(super) struct ScoreArgs {
+    /// Checkpoint folder [default: the default model, all-MiniLM-L6-v2].
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// The evaluation criterion.
+    #[arg(long)]
+    criterion: String,
+    /// The prompt.
+    #[arg(long)]
+    prompt: String,
+    /// First text response.
+    #[arg(long, required_unless_present = "image1", conflicts_with = "image1")]
+    response1: Option<String>,
+    /// Second text response.
+    #[arg(long, required_unless_present = "image2", conflicts_with = "image2")]
+    response2: Option<String>,
+    /// First image response (image-text models).
+    #[arg(long, value_name = "FILE", requires = "image2")]
+    image1: Option<PathBuf>,
+    /// Second image response.
+    #[arg(long, value_name = "FILE", requires = "image1")]
+    image2: Option<PathBuf>,
+    #[command(flatten)]
+    local: LocalModelArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `score` prints.
+#[derive(Debug, Serialize)]
+pub struct ScoreOutcome {
+    /// Reward of response 1.
+    pub reward1: f32,
+    /// Reward of response 2.
+    pub reward2: f32,
+    /// `response1`, `response2` or `tie` (equal rewards).
+    pub verdict: &'static str,
+    /// Milliseconds spent scoring (the model was already loaded).
+    pub latency_ms: f64,
+}
+
+/// The verdict of two rewards: the higher wins; equal rewards are a tie.
+pub fn verdict(reward1: f32, reward2: f32) -> &'static str {
+    match reward1.partial_cmp(&reward2) {
+        Some(std::cmp::Ordering::Greater) => "response1",
+        Some(std::cmp::Ordering::Less) => "response2",
+        _ => "tie",
+    }
+}
+
+fn load_image(file: &PathBuf) -> anyhow::Result<image::DynamicImage> {
+    image::open(file).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))
+}
+
+pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result<ExitCode> {
+    let default = args.model.is_none();
+    let folder = args
+        .model
+        .clone()
+        .unwrap_or_else(|| default_model_folder(&environment.home));
+    require_model_folder(&folder, default)?;
+    let judge = LocalJudge::load(&folder, &args.local.options()?)?;
+    let started = Instant::now();
+    let rewards = match (&args.response1, &args.response2, &args.image1, &args.image2) {
+        (Some(first), Some(second), _, _) => {
+            let pair = [
+                ScoringText {
+                    criterion: &args.criterion,
+                    prompt: &args.prompt,
+                    response: first,
+                },
+                ScoringText {
+                    criterion: &args.criterion,
+                    prompt: &args.prompt,
+                    response: second,
+                },
+            ];
+            judge.score_text_pairs(&[pair], &mut |_| {})?
+        }
+        (_, _, Some(first), Some(second)) => {
+            let pair = ImagePair {
+                text: request_text(&args.criterion, &args.prompt),
+                first: vec![load_image(first)?],
+                second: vec![load_image(second)?],
+            };
+            judge.score_image_pairs(&[pair], &mut |_| {})?
+        }
+        _ => anyhow::bail!("give --response1 and --response2, or --image1 and --image2"),
+    };
+    let [reward1, reward2] = rewards
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("the model returned no rewards"))?;
+    let outcome = ScoreOutcome {
+        reward1,
+        reward2,
+        verdict: verdict(reward1, reward2),
+        latency_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    if args.json {
+        super::emit_json(&outcome)?;
+    } else {
+        super::emit(&format!(
+            "response 1: {:.6}\nresponse 2: {:.6}\nverdict: {} · {:.1} ms · {} on {}\n",
+            outcome.reward1,
+            outcome.reward2,
+            outcome.verdict,
+            outcome.latency_ms,
+            judge.description().architecture,
+            judge.description().device,
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_higher_reward_wins_and_equal_rewards_tie() {
+        assert_eq!(verdict(1.0, 0.5), "response1");
+        assert_eq!(verdict(0.0, 0.5), "response2");
+        assert_eq!(verdict(0.25, 0.25), "tie");
+    }
+}

@@ -1,0 +1,246 @@
+//! `POST /score`: the public scoring demo. A criterion, a prompt and two responses (texts, or
+//! images for image-text models) in; both rewards, the verdict and the latency out, from the
+//! server's local model.
+//!
+//! The model runs on its own inference thread ([`InferenceThread`]); requests wait for it in a
+//! bounded queue, and one that finds the queue full is refused with 429 at once rather than
+//! piling up behind a slow model. Inputs are bounded in size before anything is decoded.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use omnireward_local_judge::input::ScoringText;
+use omnireward_local_judge::judge::{ImagePair, request_text};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use super::{ApiError, AppState};
+use crate::judges::local::InferenceThread;
+
+/// Longest criterion, prompt or text response, in bytes.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+/// Largest image, in bytes after base64 decoding.
+pub const MAX_IMAGE_BYTES: usize = 3 * 1024 * 1024;
+/// Largest request body of this route: two images and the texts, base64-encoded.
+pub const SCORE_BODY_LIMIT: usize = 9 * 1024 * 1024;
+/// Requests admitted at once (one scoring, the rest waiting for the model).
+pub const DEFAULT_QUEUE_DEPTH: usize = 8;
+
+/// The model behind the demo and its admission queue.
+pub struct ScoringService {
+    thread: InferenceThread,
+    model_name: String,
+    admitted: Semaphore,
+}
+
+impl ScoringService {
+    /// A service over a loaded model, admitting `queue_depth` requests at once.
+    pub fn new(thread: InferenceThread, model_name: String, queue_depth: usize) -> ScoringService {
+        ScoringService {
+            thread,
+            model_name,
+            admitted: Semaphore::new(queue_depth.max(1)),
+        }
+    }
+
+    /// The inference thread the model runs on.
+    pub fn thread(&self) -> &InferenceThread {
+        &self.thread
+    }
+
+    /// The model's leaderboard name.
+    pub fn model_name(&self) -> &str {
+        &self.model_name
+    }
+}
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    /// The evaluation criterion.
+    pub criterion: String,
+    /// The prompt.
+    pub prompt: String,
+    /// First text response.
+    #[serde(default)]
+    pub response1: Option<String>,
+    /// Second text response.
+    #[serde(default)]
+    pub response2: Option<String>,
+    /// First image response, base64 (a `data:image/…;base64,` prefix is accepted).
+    #[serde(default)]
+    pub image1: Option<String>,
+    /// Second image response.
+    #[serde(default)]
+    pub image2: Option<String>,
+}
+
+/// The response body.
+#[derive(Debug, Serialize)]
+pub struct ScoreResponse {
+    /// The model's name.
+    pub model: String,
+    /// Its `transformers` architecture.
+    pub architecture: String,
+    /// Reward of response 1.
+    pub reward1: f32,
+    /// Reward of response 2.
+    pub reward2: f32,
+    /// `response1`, `response2`, or `tie` when the rewards are equal.
+    pub verdict: &'static str,
+    /// Milliseconds the model spent on this request.
+    pub latency_ms: f64,
+    /// Milliseconds the request waited for the model.
+    pub queue_ms: f64,
+}
+
+fn check_text(field: &'static str, text: &str) -> Result<(), ApiError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::InvalidInput(format!(
+            "`{field}` is {} bytes; the limit is {MAX_TEXT_BYTES}",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+fn decode_image(field: &'static str, encoded: &str) -> Result<image::DynamicImage, ApiError> {
+    let payload = encoded
+        .split_once(";base64,")
+        .map_or(encoded, |(_, payload)| payload);
+    if payload.len() > MAX_IMAGE_BYTES / 3 * 4 + 4 {
+        return Err(ApiError::InvalidInput(format!(
+            "`{field}` is larger than {MAX_IMAGE_BYTES} bytes"
+        )));
+    }
+    let bytes = BASE64
+        .decode(payload.trim())
+        .map_err(|error| ApiError::InvalidInput(format!("`{field}` is not base64: {error}")))?;
+    image::load_from_memory(&bytes).map_err(|error| {
+        ApiError::InvalidInput(format!("`{field}` is not a PNG or JPEG image: {error}"))
+    })
+}
+
+enum Inputs {
+    Texts {
+        criterion: String,
+        prompt: String,
+        responses: [String; 2],
+    },
+    Images(ImagePair),
+}
+
+fn inputs(request: ScoreRequest, reads_images: bool) -> Result<Inputs, ApiError> {
+    check_text("criterion", &request.criterion)?;
+    check_text("prompt", &request.prompt)?;
+    match (
+        request.response1,
+        request.response2,
+        request.image1,
+        request.image2,
+    ) {
+        (Some(first), Some(second), None, None) => {
+            if reads_images {
+                return Err(ApiError::InvalidInput(
+                    "this model compares images with text: send `image1` and `image2`".to_owned(),
+                ));
+            }
+            check_text("response1", &first)?;
+            check_text("response2", &second)?;
+            if first.trim().is_empty() || second.trim().is_empty() {
+                return Err(ApiError::InvalidInput(
+                    "both responses must be non-empty".to_owned(),
+                ));
+            }
+            Ok(Inputs::Texts {
+                criterion: request.criterion,
+                prompt: request.prompt,
+                responses: [first, second],
+            })
+        }
+        (None, None, Some(first), Some(second)) => {
+            if !reads_images {
+                return Err(ApiError::InvalidInput(
+                    "this model reads text only: send `response1` and `response2`".to_owned(),
+                ));
+            }
+            Ok(Inputs::Images(ImagePair {
+                text: request_text(&request.criterion, &request.prompt),
+                first: vec![decode_image("image1", &first)?],
+                second: vec![decode_image("image2", &second)?],
+            }))
+        }
+        _ => Err(ApiError::InvalidInput(
+            "send either `response1` and `response2` (texts) or `image1` and `image2` (images)"
+                .to_owned(),
+        )),
+    }
+}
+
+/// `POST /score`.
+/// Refused with 503 when the server has no model, 429 when the queue is full, 422 for inputs
+/// the model cannot take.
+pub(super) async fn score(
+    State(state): State<AppState>,
+    body: Result<Json<ScoreRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<ScoreResponse>, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
+    let service: Arc<ScoringService> = state.scoring.clone().ok_or_else(|| {
+        ApiError::Unavailable(
+            "the scoring demo is off: this server was started without a local model (see `omnireward serve --help`)".to_owned(),
+        )
+    })?;
+    let inputs = inputs(request, service.thread.description().reads_images)?;
+    let arrived = Instant::now();
+    let _permit = service.admitted.try_acquire().map_err(|_| {
+        ApiError::Saturated("the scoring demo is busy; try again in a few seconds".to_owned())
+    })?;
+    let (rewards, latency_ms, queue_ms) = service
+        .thread
+        .run(move |judge| {
+            let queue_ms = arrived.elapsed().as_secs_f64() * 1e3;
+            let started = Instant::now();
+            let rewards = match &inputs {
+                Inputs::Texts {
+                    criterion,
+                    prompt,
+                    responses: [first, second],
+                } => {
+                    let text = |response| ScoringText {
+                        criterion,
+                        prompt,
+                        response,
+                    };
+                    judge.score_text_pairs(&[[text(first), text(second)]], &mut |_| {})?
+                }
+                Inputs::Images(pair) => {
+                    judge.score_image_pairs(std::slice::from_ref(pair), &mut |_| {})?
+                }
+            };
+            Ok((rewards, started.elapsed().as_secs_f64() * 1e3, queue_ms))
+        })
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let [reward1, reward2] = rewards
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::Internal("the model returned no rewards".to_owned()))?;
+    Ok(Json(ScoreResponse {
+        model: service.model_name.clone(),
+        architecture: service.thread.description().architecture.to_owned(),
+        reward1,
+        reward2,
+        verdict: match reward1.partial_cmp(&reward2) {
+            Some(std::cmp::Ordering::Greater) => "response1",
+            Some(std::cmp::Ordering::Less) => "response2",
+            _ => "tie",
+        },
+        latency_ms,
+        queue_ms,
+    }))
+}

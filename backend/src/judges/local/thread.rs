@@ -1,0 +1,159 @@
+//! The dedicated inference thread of a local judge.
+//!
+//! Candle inference is long, CPU-bound (or GPU-bound) and blocking; on a tokio worker it would
+//! stall every request the server handles. The model lives on its own OS thread and takes jobs,
+//! closures over `&LocalJudge`, from a channel; async callers await the reply. Jobs run one at a
+//! time, in arrival order, which is also what a single model on a single device wants.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use omnireward_local_judge::LocalJudgeError;
+use omnireward_local_judge::judge::{JudgeDescription, LocalJudge, LocalJudgeOptions};
+use omnireward_shared::Task;
+use tokio::sync::oneshot;
+
+use crate::media::MediaError;
+
+/// Why scoring with a local judge failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalScoringError {
+    /// Loading the checkpoint or running the model failed.
+    #[error(transparent)]
+    Judge(#[from] LocalJudgeError),
+    /// A sample cannot be given to this model.
+    #[error("{task} sample `{sample_id}`: {message}")]
+    Input {
+        /// Task of the sample.
+        task: Task,
+        /// Its id.
+        sample_id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A sample's media could not be decoded.
+    #[error("{task} sample `{sample_id}`: {source}")]
+    Media {
+        /// Task of the sample.
+        task: Task,
+        /// Its id.
+        sample_id: String,
+        /// The cause.
+        source: MediaError,
+    },
+    /// The inference thread is gone (it panicked or was shut down).
+    #[error("the inference thread stopped")]
+    ThreadStopped,
+}
+
+type Job = Box<dyn FnOnce(&LocalJudge) + Send>;
+
+/// A loaded judge on its own thread.
+pub struct InferenceThread {
+    jobs: Option<mpsc::Sender<Job>>,
+    handle: Option<JoinHandle<()>>,
+    description: JudgeDescription,
+    folder: PathBuf,
+}
+
+impl InferenceThread {
+    /// Starts the thread and loads the checkpoint on it; returns once the model is loaded (or
+    /// failed to load). Blocking: call it from a blocking context (`spawn_blocking`, or before
+    /// a runtime starts).
+    pub fn start(
+        folder: PathBuf,
+        options: LocalJudgeOptions,
+    ) -> Result<InferenceThread, LocalJudgeError> {
+        let (loaded_sender, loaded) = mpsc::channel();
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("local-judge".to_owned())
+            .spawn(move || {
+                let judge = match LocalJudge::load(&folder, &options) {
+                    Ok(judge) => judge,
+                    Err(error) => {
+                        let _ = loaded_sender.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = loaded_sender.send(Ok((
+                    judge.description().clone(),
+                    judge.folder().to_path_buf(),
+                )));
+                // Runs until every sender is dropped.
+                for job in receiver {
+                    job(&judge);
+                }
+            })
+            .map_err(|error| LocalJudgeError::Input {
+                message: format!("cannot start the inference thread: {error}"),
+            })?;
+        let (description, folder) = loaded.recv().map_err(|_| LocalJudgeError::Input {
+            message: "the inference thread stopped while loading".to_owned(),
+        })??;
+        Ok(InferenceThread {
+            jobs: Some(jobs),
+            handle: Some(handle),
+            description,
+            folder,
+        })
+    }
+
+    /// What the loaded judge is.
+    pub fn description(&self) -> &JudgeDescription {
+        &self.description
+    }
+
+    /// The checkpoint folder, canonicalized.
+    pub fn folder(&self) -> &std::path::Path {
+        &self.folder
+    }
+
+    /// Runs `work` on the inference thread and awaits its result.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, LocalScoringError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LocalJudge) -> Result<T, LocalScoringError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Box::new(move |judge| {
+            let _ = reply.send(work(judge));
+        }))?;
+        answer.await.map_err(|_| LocalScoringError::ThreadStopped)?
+    }
+
+    /// Runs `work` on the inference thread and blocks until it is done (for callers outside an
+    /// async runtime).
+    pub fn run_blocking<T, F>(&self, work: F) -> Result<T, LocalScoringError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LocalJudge) -> Result<T, LocalScoringError> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::channel();
+        self.submit(Box::new(move |judge| {
+            let _ = reply.send(work(judge));
+        }))?;
+        answer
+            .recv()
+            .map_err(|_| LocalScoringError::ThreadStopped)?
+    }
+
+    fn submit(&self, job: Job) -> Result<(), LocalScoringError> {
+        self.jobs
+            .as_ref()
+            .ok_or(LocalScoringError::ThreadStopped)?
+            .send(job)
+            .map_err(|_| LocalScoringError::ThreadStopped)
+    }
+}
+
+impl Drop for InferenceThread {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop once the job in hand is done.
+        self.jobs.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
