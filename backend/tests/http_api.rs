@@ -11,8 +11,10 @@ use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::http::{AppState, app};
 use omnireward::paper_results;
 use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunId, RunStatus, Storage};
+use omnireward_shared::scorecard::{ScalarTiePolicy, score_judgements};
 use omnireward_shared::{
-    Judgement, Label, MediaLocation, MediaRef, Order, Response, Sample, Setting, Task, Verdict,
+    BenchmarkIdentity, BootstrapConfig, Judgement, Label, MediaLocation, MediaRef, Order, Response,
+    Sample, Scorecard, Setting, Task, Verdict,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -231,16 +233,19 @@ async fn leaderboard_csv_has_the_header_and_the_same_rows() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "rank,model,kind,provenance,benchmark,T2T,TI2T,TV2T,TA2T,T2I,T2V,T2A,T23D,TI2I,overall,tasks_covered"
+        "rank,model,kind,provenance,benchmark,T2T,TI2T,TV2T,TA2T,T2I,T2V,T2A,T23D,TI2I,overall,tasks_covered,\
+         text,image,video,audio,3d,overall_ci95_low,overall_ci95_high,verified,parameters,licence,open_weights"
     );
     assert_eq!(lines.len(), 38);
     let rows = get(&test.router, "/api/v1/leaderboard?setting=with_ties")
         .await
         .json();
     let rank = row(rows["rows"].as_array().expect("rows"), "GPT-4o")["rank"].clone();
+    // Modalities are the means of their tasks; paper rows have no interval and no metadata.
     let expected = format!(
         "{rank},GPT-4o,paper_reported,paper_reported,\"paper: full release (Jin et al., 2025)\",\
-         78.18,61.74,69.30,62.75,59.33,65.03,44.53,70.86,69.87,64.62,9"
+         78.18,61.74,69.30,62.75,59.33,65.03,44.53,70.86,69.87,64.62,9,\
+         78.18,63.65,67.16,53.64,70.86,,,false,,,"
     );
     assert!(lines.contains(&expected.as_str()), "{text}");
     let gpt_4o_mini = lines
@@ -248,7 +253,7 @@ async fn leaderboard_csv_has_the_header_and_the_same_rows() {
         .find(|line| line.contains(",GPT-4o-mini,"))
         .expect("GPT-4o-mini row");
     assert!(
-        gpt_4o_mini.ends_with(",76.50,60.23,67.95,,57.56,65.22,,60.26,60.26,64.00,7"),
+        gpt_4o_mini.contains(",76.50,60.23,67.95,,57.56,65.22,,60.26,60.26,64.00,7,"),
         "{gpt_4o_mini}"
     );
 }
@@ -735,4 +740,216 @@ async fn oversized_request_bodies_are_refused() {
         .expect("request");
     let reply = send(&test.router, request).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// A run of `model` with a scorecard over T2T and T2I (some judgements wrong), moved to
+/// `status`, written through `storage` (any handle on the database file).
+async fn scored_run(storage: &Storage, model: &NewModel, status: RunStatus) -> (i64, RunId) {
+    let model_id = storage.upsert_model(model).await.expect("stores the model");
+    let run = storage
+        .create_run(&NewRun {
+            model: model_id,
+            benchmark: None,
+            status: RunStatus::Running,
+            provenance: Provenance::Evaluated,
+            configuration: json!({}),
+        })
+        .await
+        .expect("creates the run");
+    let mut judgements = Vec::new();
+    for (task, wrong) in [(Task::TextToText, 1), (Task::TextToImage, 3)] {
+        for index in 0..8 {
+            for setting in Setting::ALL {
+                let mut item = judgement(
+                    &format!("{}-{index}", task.short_name()),
+                    setting,
+                    Order::Original,
+                    Some(if index < wrong {
+                        Verdict::Response2
+                    } else {
+                        Verdict::Response1
+                    }),
+                );
+                item.task = task;
+                judgements.push(item);
+            }
+        }
+    }
+    let scorecard = Scorecard {
+        model: model.name.clone(),
+        benchmark: BenchmarkIdentity {
+            name: "omni-rewardbench-sample".to_owned(),
+            version: "1".to_owned(),
+            hash: "ab12".to_owned(),
+        },
+        settings: score_judgements(
+            &judgements,
+            ScalarTiePolicy::Sweep,
+            BootstrapConfig::default(),
+        ),
+    };
+    storage
+        .store_scorecard(run, &scorecard)
+        .await
+        .expect("stores the scorecard");
+    storage.set_run_status(run, status).await.expect("status");
+    (model_id.0, run)
+}
+
+#[tokio::test]
+async fn leaderboard_rows_show_metadata_modalities_intervals_and_verification() {
+    let test = test_app().await;
+    let (model, run) = scored_run(
+        &test.storage,
+        &NewModel {
+            parameters: Some("7B".to_owned()),
+            licence: Some("apache-2.0".to_owned()),
+            open_weights: Some(true),
+            ..NewModel::named("judge-under-test", ModelKind::ApiJudge)
+        },
+        RunStatus::Finished,
+    )
+    .await;
+    let body = get(&test.router, "/api/v1/leaderboard").await.json();
+    let rows = body["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 38);
+    let evaluated = row(rows, "judge-under-test");
+    assert_eq!(evaluated["run"], run.0);
+    assert_eq!(evaluated["model_id"], model);
+    assert_eq!(evaluated["kind"], "api_judge");
+    assert_eq!(evaluated["provenance"], "evaluated");
+    assert_eq!(evaluated["verified"], true);
+    assert_eq!(evaluated["parameters"], "7B");
+    assert_eq!(evaluated["licence"], "apache-2.0");
+    assert_eq!(evaluated["open_weights"], true);
+    assert_eq!(evaluated["benchmark"], "omni-rewardbench-sample 1");
+    assert_eq!(evaluated["tasks_covered"], 2);
+    assert!(close(&evaluated["tasks"]["text_to_text"], 7.0 / 8.0));
+    assert!(close(&evaluated["tasks"]["text_to_image"], 5.0 / 8.0));
+    assert!(close(&evaluated["modalities"]["text"], 7.0 / 8.0));
+    assert!(close(&evaluated["modalities"]["image"], 5.0 / 8.0));
+    assert!(close(&evaluated["overall"], 0.75));
+    let intervals = &evaluated["intervals"];
+    for interval in [
+        &intervals["overall"],
+        &intervals["tasks"]["text_to_text"],
+        &intervals["tasks"]["text_to_image"],
+        &intervals["modalities"]["text"],
+        &intervals["modalities"]["image"],
+    ] {
+        let bounds: Vec<f64> = interval
+            .as_array()
+            .expect("[low, high]")
+            .iter()
+            .map(|bound| bound.as_f64().expect("number"))
+            .collect();
+        assert!(
+            bounds.len() == 2 && 0.0 <= bounds[0] && bounds[0] <= bounds[1] && bounds[1] <= 1.0,
+            "{interval}"
+        );
+    }
+    let overall = evaluated["overall"].as_f64().expect("overall");
+    assert!(intervals["overall"][0].as_f64() <= Some(overall));
+    assert!(intervals["overall"][1].as_f64() >= Some(overall));
+
+    let paper = row(rows, "GPT-4o");
+    assert_eq!(paper["verified"], false);
+    assert_eq!(paper["intervals"], Value::Null);
+    assert_eq!(paper["parameters"], Value::Null);
+    assert_eq!(paper["open_weights"], Value::Null);
+    assert!(close(
+        &paper["modalities"]["audio"],
+        (0.6275 + 0.4453) / 2.0
+    ));
+    assert!(close(&paper["modalities"]["3d"], 0.7086));
+
+    let image = get(
+        &test.router,
+        "/api/v1/leaderboard?modality=image&type=api_judge",
+    )
+    .await
+    .json();
+    let rows = image["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert!(close(&rows[0]["modality_score"], 5.0 / 8.0));
+    assert_eq!(rows[0]["modality_tasks_covered"], 1);
+}
+
+#[tokio::test]
+async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request() {
+    let test = test_app().await;
+    let count = |uri: &'static str| {
+        let router = test.router.clone();
+        async move {
+            get(&router, uri).await.json()["rows"]
+                .as_array()
+                .expect("rows")
+                .len()
+        }
+    };
+    let csv_lines = || {
+        let router = test.router.clone();
+        async move {
+            let reply = get(&router, "/api/v1/leaderboard.csv").await;
+            String::from_utf8(reply.body.to_vec())
+                .expect("UTF-8")
+                .lines()
+                .count()
+        }
+    };
+    // Fill the cache: every view, both formats.
+    assert_eq!(count("/api/v1/leaderboard").await, 37);
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    assert_eq!(count("/api/v1/leaderboard?modality=text").await, 37);
+    assert_eq!(csv_lines().await, 38);
+
+    // Another handle on the file, as a worker or `eval` process would write it.
+    let other = Storage::open(&test.storage.path())
+        .await
+        .expect("opens the file again");
+    let (_, run) = scored_run(
+        &other,
+        &NewModel::named("judge-under-test", ModelKind::ApiJudge),
+        RunStatus::Running,
+    )
+    .await;
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+
+    other
+        .set_run_status(run, RunStatus::Finished)
+        .await
+        .expect("finishes");
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 1);
+    assert_eq!(count("/api/v1/leaderboard").await, 38);
+    assert_eq!(count("/api/v1/leaderboard?modality=text").await, 38);
+    assert_eq!(csv_lines().await, 39);
+
+    // Resumed: no longer finished, no longer shown.
+    other
+        .set_run_status(run, RunStatus::Running)
+        .await
+        .expect("resumes");
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    assert_eq!(count("/api/v1/leaderboard").await, 37);
+
+    // The server without the cache serves the same documents.
+    other
+        .set_run_status(run, RunStatus::Finished)
+        .await
+        .expect("finishes");
+    let uncached = app(
+        AppState::new(test.storage.clone(), Arc::clone(&test.benchmark))
+            .without_leaderboard_cache(),
+    );
+    for uri in [
+        "/api/v1/leaderboard",
+        "/api/v1/leaderboard?setting=without_ties&modality=image",
+        "/api/v1/leaderboard.csv?type=api_judge",
+    ] {
+        assert_eq!(
+            get(&uncached, uri).await.body,
+            get(&test.router, uri).await.body,
+            "{uri}"
+        );
+    }
 }

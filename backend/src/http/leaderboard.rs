@@ -1,18 +1,29 @@
 //! `GET /leaderboard` (JSON) and `GET /leaderboard.csv`: the stored rows of one setting,
 //! optionally narrowed to one modality (ranked by the modality score) or one model kind.
+//!
+//! The rows are cached in memory: [`LeaderboardCache`] holds the rows of both settings read at
+//! one leaderboard generation (a counter the database's triggers bump on every write that can
+//! change a row, from any process), and the response bodies made from them per filter and format.
+//! Each request reads the current generation (one single-row query) and is served from the cache
+//! only when the cache is at least that new, so a request that starts after a run finished always
+//! sees it. One request re-reads the rows when the generation moved; the others wait for it.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use omnireward_shared::{Modality, Setting, Task};
 use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
 
 use super::{ApiError, ApiQuery, AppState, parse_choice};
-use crate::leaderboard::{self, LeaderboardRow};
-use crate::storage::{ModelKind, Storage, StorageError};
+use crate::leaderboard::{self, Leaderboard, LeaderboardRow};
+use crate::storage::{LeaderboardGeneration, ModelKind, Storage};
 
 /// The raw query; every value is validated by [`LeaderboardFilter::parse`].
 #[derive(Debug, Default, Deserialize)]
@@ -24,7 +35,7 @@ pub(super) struct LeaderboardQuery {
 }
 
 /// Which rows to show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct LeaderboardFilter {
     setting: Setting,
     modality: Option<Modality>,
@@ -45,13 +56,20 @@ impl LeaderboardFilter {
     }
 }
 
+/// The two documents served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Format {
+    Json,
+    Csv,
+}
+
 /// One ranked row.
 #[derive(Debug, Serialize)]
-struct LeaderboardEntry {
+struct LeaderboardEntry<'rows> {
     /// Position in this view, from 1.
     rank: usize,
     #[serde(flatten)]
-    row: LeaderboardRow,
+    row: &'rows LeaderboardRow,
     /// Mean accuracy over the row's tasks of the chosen modality.
     #[serde(skip_serializing_if = "Option::is_none")]
     modality_score: Option<f64>,
@@ -62,37 +80,184 @@ struct LeaderboardEntry {
 
 /// The JSON document of `GET /leaderboard`.
 #[derive(Debug, Serialize)]
-pub(super) struct LeaderboardView {
+struct LeaderboardView<'rows> {
     setting: Setting,
     modality: Option<Modality>,
     #[serde(rename = "type")]
     kind: Option<&'static str>,
-    rows: Vec<LeaderboardEntry>,
+    rows: Vec<LeaderboardEntry<'rows>>,
+}
+
+/// The leaderboard rows of the newest generation read, and the bodies served from them.
+pub(crate) struct LeaderboardCache {
+    /// Whether to cache at all; without, every request reads the database.
+    enabled: bool,
+    /// The newest rows read, if any.
+    current: RwLock<Option<Arc<CachedLeaderboard>>>,
+    /// Held by the one request that re-reads the rows.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+/// Rows of one generation and the response bodies made from them so far.
+struct CachedLeaderboard {
+    leaderboard: Leaderboard,
+    bodies: Mutex<Bodies>,
+}
+
+/// At most one body per filter and format (2 settings x 6 modality choices x 6 kind choices x
+/// 2 formats), each made once by the first request that needs it.
+type Bodies = HashMap<(LeaderboardFilter, Format), Arc<OnceCell<Bytes>>>;
+
+impl LeaderboardCache {
+    /// An empty cache.
+    pub(crate) fn new() -> LeaderboardCache {
+        LeaderboardCache {
+            enabled: true,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// No cache: every request reads and renders the rows (the baseline of the benchmark).
+    pub(crate) fn disabled() -> LeaderboardCache {
+        LeaderboardCache {
+            enabled: false,
+            ..LeaderboardCache::new()
+        }
+    }
+
+    /// The body of `filter` in `format`, at least as new as the data when the call started.
+    async fn body(
+        &self,
+        storage: &Storage,
+        filter: LeaderboardFilter,
+        format: Format,
+    ) -> Result<Bytes, ApiError> {
+        if !self.enabled {
+            let rows = leaderboard::rows(storage, filter.setting).await?;
+            return render(&rows, filter, format);
+        }
+        let generation = storage.leaderboard_generation().await?;
+        let cached = match self.fresh(generation) {
+            Some(cached) => cached,
+            None => self.refresh(storage, generation).await?,
+        };
+        let cell = Arc::clone(
+            cached
+                .bodies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry((filter, format))
+                .or_default(),
+        );
+        let body = cell
+            .get_or_try_init(|| async {
+                render(cached.leaderboard.rows(filter.setting), filter, format)
+            })
+            .await?;
+        Ok(body.clone())
+    }
+
+    /// The cached rows if they were read at `generation` or later (generations only grow).
+    fn fresh(&self, generation: LeaderboardGeneration) -> Option<Arc<CachedLeaderboard>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|cached| cached.leaderboard.generation >= generation)
+            .map(Arc::clone)
+    }
+
+    /// Re-reads the rows, once for all the requests that found the cache older than
+    /// `generation`.
+    async fn refresh(
+        &self,
+        storage: &Storage,
+        generation: LeaderboardGeneration,
+    ) -> Result<Arc<CachedLeaderboard>, ApiError> {
+        let _only_one = self.refresh.lock().await;
+        if let Some(cached) = self.fresh(generation) {
+            return Ok(cached);
+        }
+        let cached = Arc::new(CachedLeaderboard {
+            leaderboard: leaderboard::load(storage).await?,
+            bodies: Mutex::new(HashMap::new()),
+        });
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        // A newer read cannot have landed meanwhile (we hold the refresh lock), but keep the
+        // newest anyway.
+        if current
+            .as_ref()
+            .is_none_or(|old| old.leaderboard.generation <= cached.leaderboard.generation)
+        {
+            *current = Some(Arc::clone(&cached));
+        }
+        Ok(cached)
+    }
 }
 
 /// `GET /leaderboard?setting=&modality=&type=`.
+#[utoipa::path(
+    get,
+    path = "/leaderboard",
+    tag = "leaderboard",
+    params(
+        ("setting" = Option<super::schemas::Setting>, Query,
+         description = "Setting ranked (default `with_ties`)."),
+        ("modality" = Option<super::schemas::Modality>, Query,
+         description = "Keep rows covering this modality, ranked by their mean over it."),
+        ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
+    ),
+    responses(
+        (status = 200, description = "The ranked rows.",
+         body = super::schemas::LeaderboardDocument),
+        (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn json(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LeaderboardQuery>,
-) -> Result<Json<LeaderboardView>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = LeaderboardFilter::parse(&query)?;
-    let rows = entries(&state.storage, filter).await?;
-    Ok(Json(LeaderboardView {
-        setting: filter.setting,
-        modality: filter.modality,
-        kind: filter.kind.map(ModelKind::as_str),
-        rows,
-    }))
+    let body = state
+        .leaderboard_cache
+        .body(&state.storage, filter, Format::Json)
+        .await?;
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /leaderboard.csv?setting=&modality=&type=`: the same rows as CSV.
+#[utoipa::path(
+    get,
+    path = "/leaderboard.csv",
+    tag = "leaderboard",
+    params(
+        ("setting" = Option<super::schemas::Setting>, Query,
+         description = "Setting ranked (default `with_ties`)."),
+        ("modality" = Option<super::schemas::Modality>, Query,
+         description = "Keep rows covering this modality, ranked by their mean over it."),
+        ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
+    ),
+    responses(
+        (status = 200, description = "The same rows as CSV: rank, model, kind, provenance, \
+                                      benchmark, one column per task, overall, tasks covered.",
+         content_type = "text/csv"),
+        (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn csv(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LeaderboardQuery>,
 ) -> Result<Response, ApiError> {
     let filter = LeaderboardFilter::parse(&query)?;
-    let rows = entries(&state.storage, filter).await?;
-    let body = to_csv(&rows).map_err(|error| ApiError::Internal(error.to_string()))?;
+    let body = state
+        .leaderboard_cache
+        .body(&state.storage, filter, Format::Csv)
+        .await?;
     let disposition = format!(
         "attachment; filename=\"omnireward-leaderboard-{}.csv\"",
         filter.setting.key()
@@ -107,36 +272,44 @@ pub(super) async fn csv(
         .into_response())
 }
 
-/// The stored rows of the filter's setting, filtered and ranked.
-async fn entries(
-    storage: &Storage,
+/// The document of `rows` (ranked rows of the filter's setting) filtered by `filter`.
+fn render(
+    rows: &[LeaderboardRow],
     filter: LeaderboardFilter,
-) -> Result<Vec<LeaderboardEntry>, StorageError> {
-    Ok(select(
-        leaderboard::rows(storage, filter.setting).await?,
-        filter,
-    ))
+    format: Format,
+) -> Result<Bytes, ApiError> {
+    let entries = select(rows, filter);
+    match format {
+        Format::Json => serde_json::to_vec(&LeaderboardView {
+            setting: filter.setting,
+            modality: filter.modality,
+            kind: filter.kind.map(ModelKind::as_str),
+            rows: entries,
+        })
+        .map(Bytes::from)
+        .map_err(|error| ApiError::Internal(error.to_string())),
+        Format::Csv => to_csv(&entries)
+            .map(Bytes::from)
+            .map_err(|error| ApiError::Internal(error.to_string())),
+    }
 }
 
 /// Keeps the rows of the filter's kind and, with a modality, the rows covering at least one of
 /// its tasks, ranked by their mean over those tasks (as the scorecard's per-modality score).
-fn select(rows: Vec<LeaderboardRow>, filter: LeaderboardFilter) -> Vec<LeaderboardEntry> {
-    let mut entries: Vec<LeaderboardEntry> = rows
-        .into_iter()
+fn select(rows: &[LeaderboardRow], filter: LeaderboardFilter) -> Vec<LeaderboardEntry<'_>> {
+    let mut entries: Vec<LeaderboardEntry<'_>> = rows
+        .iter()
         .filter(|row| filter.kind.is_none_or(|kind| row.kind == kind.as_str()))
         .filter_map(|row| {
             let Some(modality) = filter.modality else {
                 return Some((row, None));
             };
-            let scores: Vec<f64> = modality
+            let score = row.modalities.get(&modality).copied()?;
+            let covered = modality
                 .tasks()
-                .filter_map(|task| row.tasks.get(&task).copied())
-                .collect();
-            if scores.is_empty() {
-                return None;
-            }
-            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
-            Some((row, Some((mean, scores.len()))))
+                .filter(|task| row.tasks.contains_key(task))
+                .count();
+            Some((row, Some((score, covered))))
         })
         .map(|(row, modality)| LeaderboardEntry {
             rank: 0,
@@ -161,13 +334,24 @@ fn select(rows: Vec<LeaderboardRow>, filter: LeaderboardFilter) -> Vec<Leaderboa
 }
 
 /// The CSV document: rank, model, kind, provenance, benchmark, one column per task (short
-/// names, column order), overall and tasks covered; accuracies in percent with two decimals,
-/// an empty cell where a task is not covered.
-fn to_csv(entries: &[LeaderboardEntry]) -> Result<String, csv::Error> {
+/// names, column order), overall and tasks covered, then one column per modality, the overall's
+/// 95 % interval, whether the row is verified here, and the model's parameters, licence and open
+/// weights; accuracies in percent with two decimals, an empty cell where a task is not covered
+/// or a value is unknown.
+fn to_csv(entries: &[LeaderboardEntry<'_>]) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["rank", "model", "kind", "provenance", "benchmark"];
     header.extend(Task::ALL.map(Task::short_name));
     header.extend(["overall", "tasks_covered"]);
+    header.extend(Modality::ALL.map(Modality::key));
+    header.extend([
+        "overall_ci95_low",
+        "overall_ci95_high",
+        "verified",
+        "parameters",
+        "licence",
+        "open_weights",
+    ]);
     writer.write_record(&header)?;
     let percent = |accuracy: Option<f64>| {
         let mut cell = String::new();
@@ -177,7 +361,7 @@ fn to_csv(entries: &[LeaderboardEntry]) -> Result<String, csv::Error> {
         cell
     };
     for entry in entries {
-        let row = &entry.row;
+        let row = entry.row;
         let mut record = vec![
             entry.rank.to_string(),
             row.model.clone(),
@@ -187,6 +371,19 @@ fn to_csv(entries: &[LeaderboardEntry]) -> Result<String, csv::Error> {
         ];
         record.extend(Task::ALL.map(|task| percent(row.tasks.get(&task).copied())));
         record.extend([percent(row.overall), row.tasks_covered.to_string()]);
+        record
+            .extend(Modality::ALL.map(|modality| percent(row.modalities.get(&modality).copied())));
+        let interval = row.intervals.as_ref().map(|intervals| intervals.overall);
+        record.extend([
+            percent(interval.map(|[low, _]| low)),
+            percent(interval.map(|[_, high]| high)),
+            row.verified.to_string(),
+            row.parameters.clone().unwrap_or_default(),
+            row.licence.clone().unwrap_or_default(),
+            row.open_weights
+                .map(|open| open.to_string())
+                .unwrap_or_default(),
+        ]);
         writer.write_record(&record)?;
     }
     let bytes = writer
@@ -207,14 +404,22 @@ mod tests {
         let tasks: BTreeMap<Task, f64> = tasks.iter().copied().collect();
         LeaderboardRow {
             run: 1,
+            model_id: 1,
             model: model.to_owned(),
             kind: kind.as_str(),
             group: None,
+            parameters: None,
+            licence: None,
+            open_weights: None,
             provenance: "evaluated",
+            verified: true,
             benchmark: "omni-rewardbench-sample 1".to_owned(),
             overall: Some(tasks.values().sum::<f64>() / tasks.len() as f64),
             tasks_covered: tasks.len(),
+            modalities: leaderboard::modality_means(&tasks),
+            intervals: None,
             tasks,
+            text_only_prompt: Vec::new(),
         }
     }
 
@@ -245,7 +450,7 @@ mod tests {
                 ],
             ),
         ];
-        let entries = select(rows.clone(), filter(Some(Modality::Audio), None));
+        let entries = select(&rows, filter(Some(Modality::Audio), None));
         let ranked: Vec<(usize, &str, Option<f64>, Option<usize>)> = entries
             .iter()
             .map(|entry| {
@@ -264,26 +469,34 @@ mod tests {
                 (2, "strong overall", Some(0.3), Some(1)),
             ]
         );
-        let baselines = select(rows, filter(None, Some(ModelKind::Baseline)));
+        let baselines = select(&rows, filter(None, Some(ModelKind::Baseline)));
         assert_eq!(baselines.len(), 1);
         assert_eq!(baselines[0].modality_score, None);
     }
 
     #[test]
     fn csv_cells_are_percentages_with_empty_uncovered_tasks() {
-        let entries = select(
-            vec![row(
-                "judge, \"quoted\"",
-                ModelKind::ApiJudge,
-                &[(Task::TextToText, 0.5), (Task::TextImageToImage, 0.1234)],
-            )],
-            filter(None, None),
+        let mut judge = row(
+            "judge, \"quoted\"",
+            ModelKind::ApiJudge,
+            &[(Task::TextToText, 0.5), (Task::TextImageToImage, 0.1234)],
         );
+        judge.intervals = Some(leaderboard::Intervals {
+            tasks: BTreeMap::new(),
+            modalities: BTreeMap::new(),
+            overall: [0.25, 0.375],
+        });
+        judge.parameters = Some("7B".to_owned());
+        judge.open_weights = Some(false);
+        let rows = vec![judge];
+        let entries = select(&rows, filter(None, None));
         let csv = to_csv(&entries).expect("writes");
         assert_eq!(
             csv,
-            "rank,model,kind,provenance,benchmark,T2T,TI2T,TV2T,TA2T,T2I,T2V,T2A,T23D,TI2I,overall,tasks_covered\n\
-             1,\"judge, \"\"quoted\"\"\",api_judge,evaluated,omni-rewardbench-sample 1,50.00,,,,,,,,12.34,31.17,2\n"
+            "rank,model,kind,provenance,benchmark,T2T,TI2T,TV2T,TA2T,T2I,T2V,T2A,T23D,TI2I,overall,tasks_covered,\
+             text,image,video,audio,3d,overall_ci95_low,overall_ci95_high,verified,parameters,licence,open_weights\n\
+             1,\"judge, \"\"quoted\"\"\",api_judge,evaluated,omni-rewardbench-sample 1,50.00,,,,,,,,12.34,31.17,2,\
+             50.00,12.34,,,,25.00,37.50,true,7B,,false\n"
         );
     }
 

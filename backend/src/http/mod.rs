@@ -56,6 +56,8 @@ pub struct AppState {
     allow_private_endpoints: bool,
     /// The local model behind `POST /score`, if the server was started with one.
     scoring: Option<Arc<score::ScoringService>>,
+    /// The leaderboard rows and bodies of the newest generation read.
+    leaderboard_cache: Arc<leaderboard::LeaderboardCache>,
 }
 
 impl AppState {
@@ -73,7 +75,15 @@ impl AppState {
             sample_positions: Arc::new(sample_positions),
             allow_private_endpoints: false,
             scoring: None,
+            leaderboard_cache: Arc::new(leaderboard::LeaderboardCache::new()),
         }
+    }
+
+    /// Reads and renders the leaderboard on every request instead of caching it per data
+    /// generation: the baseline of the leaderboard load benchmark.
+    pub fn without_leaderboard_cache(mut self) -> AppState {
+        self.leaderboard_cache = Arc::new(leaderboard::LeaderboardCache::disabled());
+        self
     }
 
     /// Serves `POST /score` with this model.

@@ -7,6 +7,7 @@
 mod benchmarks;
 mod jobs;
 mod judgements;
+mod leaderboard;
 mod queries;
 mod reported_scores;
 mod runs;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
 pub use jobs::{Cancellation, Heartbeat, Job, JobId, JobKind};
+pub use leaderboard::{LeaderboardData, LeaderboardGeneration, LeaderboardRun};
 pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
@@ -291,6 +293,7 @@ mod tests {
                 "benchmarks",
                 "jobs",
                 "judgements",
+                "leaderboard_generation",
                 "models",
                 "reported_scores",
                 "runs",
@@ -305,7 +308,10 @@ mod tests {
             .fetch_one(&reopened.pool)
             .await
             .expect("counts migrations");
-        assert_eq!(applied, 2);
+        assert_eq!(
+            applied,
+            i64::try_from(MIGRATOR.iter().count()).expect("few")
+        );
         reopened.close().await;
 
         let url = format!("sqlite://{}", path.display());

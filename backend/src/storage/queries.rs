@@ -2,6 +2,7 @@
 //! its metadata, and a model's runs.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use super::runs::{ModelId, ModelKind};
 use super::{Storage, StorageError, database, parse_column};
@@ -36,32 +37,35 @@ impl Storage {
         .fetch_optional(&self.pool)
         .await
         .map_err(database("read a model"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let read = database("read a model");
-        let open_weights: Option<i64> = row.try_get("open_weights").map_err(&read)?;
-        let open_weights = open_weights
-            .map(|value| match value {
-                0 => Ok(false),
-                1 => Ok(true),
-                other => Err(StorageError::Corrupt {
-                    table: "models",
-                    column: "open_weights",
-                    value: other.to_string(),
-                }),
-            })
-            .transpose()?;
-        Ok(Some(ModelRecord {
-            id: ModelId(row.try_get("id").map_err(&read)?),
-            name: row.try_get("name").map_err(&read)?,
-            kind: parse_column("models", "kind", row.try_get("kind").map_err(&read)?)?,
-            group: row.try_get("model_group").map_err(&read)?,
-            parameters: row.try_get("parameters").map_err(&read)?,
-            licence: row.try_get("licence").map_err(&read)?,
-            open_weights,
-        }))
+        row.map(|row| model_record(&row, "id")).transpose()
     }
+}
+
+/// A model from a row with the model's id in `id_column` and the columns `name`, `kind`,
+/// `model_group`, `parameters`, `licence` and `open_weights`.
+pub(super) fn model_record(row: &SqliteRow, id_column: &str) -> Result<ModelRecord, StorageError> {
+    let read = database("read a model");
+    let open_weights: Option<i64> = row.try_get("open_weights").map_err(&read)?;
+    let open_weights = open_weights
+        .map(|value| match value {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(StorageError::Corrupt {
+                table: "models",
+                column: "open_weights",
+                value: other.to_string(),
+            }),
+        })
+        .transpose()?;
+    Ok(ModelRecord {
+        id: ModelId(row.try_get(id_column).map_err(&read)?),
+        name: row.try_get("name").map_err(&read)?,
+        kind: parse_column("models", "kind", row.try_get("kind").map_err(&read)?)?,
+        group: row.try_get("model_group").map_err(&read)?,
+        parameters: row.try_get("parameters").map_err(&read)?,
+        licence: row.try_get("licence").map_err(&read)?,
+        open_weights,
+    })
 }
 
 #[cfg(test)]

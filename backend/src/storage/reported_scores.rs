@@ -7,6 +7,7 @@
 
 use omnireward_shared::{Setting, Task};
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use super::runs::{ModelKind, NewModel, Provenance, RunId, RunStatus, upsert_model};
 use super::{Storage, StorageError, database, now_unix_ms, parse_column};
@@ -146,29 +147,37 @@ impl Storage {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(database("read reported scores"))?;
-        let read = database("read reported scores");
         let mut scores = rows
             .iter()
-            .map(|row| {
-                let task: String = row.try_get("task").map_err(&read)?;
-                Ok(ReportedScore {
-                    setting: parse_column(
-                        "reported_scores",
-                        "setting",
-                        row.try_get("setting").map_err(&read)?,
-                    )?,
-                    task: if task == OVERALL_COLUMN {
-                        None
-                    } else {
-                        Some(parse_column("reported_scores", "task", task)?)
-                    },
-                    accuracy: row.try_get("accuracy").map_err(&read)?,
-                })
-            })
+            .map(reported_score)
             .collect::<Result<Vec<_>, StorageError>>()?;
-        scores.sort_by_key(|score| (score.setting, score.task.is_none(), score.task));
+        sort_reported_scores(&mut scores);
         Ok(scores)
     }
+}
+
+/// A reported score from a row with the columns `setting`, `task` and `accuracy`.
+pub(super) fn reported_score(row: &SqliteRow) -> Result<ReportedScore, StorageError> {
+    let read = database("read reported scores");
+    let task: String = row.try_get("task").map_err(&read)?;
+    Ok(ReportedScore {
+        setting: parse_column(
+            "reported_scores",
+            "setting",
+            row.try_get("setting").map_err(&read)?,
+        )?,
+        task: if task == OVERALL_COLUMN {
+            None
+        } else {
+            Some(parse_column("reported_scores", "task", task)?)
+        },
+        accuracy: row.try_get("accuracy").map_err(&read)?,
+    })
+}
+
+/// By setting, tasks in the paper's column order, the overall last.
+pub(super) fn sort_reported_scores(scores: &mut [ReportedScore]) {
+    scores.sort_by_key(|score| (score.setting, score.task.is_none(), score.task));
 }
 
 /// Groups rows by model name, refusing two rows for one setting or two groups for one model.

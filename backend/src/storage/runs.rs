@@ -366,15 +366,18 @@ where
     Ok(ModelId(id))
 }
 
+/// A stored run configuration, read back.
+pub(super) fn parse_configuration(json: String) -> Result<serde_json::Value, StorageError> {
+    serde_json::from_str(&json).map_err(|_| StorageError::Corrupt {
+        table: "runs",
+        column: "configuration_json",
+        value: json,
+    })
+}
+
 fn run_record(row: &SqliteRow) -> Result<RunRecord, StorageError> {
     let read = database("read a run");
-    let configuration: String = row.try_get("configuration_json").map_err(&read)?;
-    let configuration =
-        serde_json::from_str(&configuration).map_err(|_| StorageError::Corrupt {
-            table: "runs",
-            column: "configuration_json",
-            value: configuration.clone(),
-        })?;
+    let configuration = parse_configuration(row.try_get("configuration_json").map_err(&read)?)?;
     Ok(RunRecord {
         id: RunId(row.try_get("id").map_err(&read)?),
         model: ModelId(row.try_get("model_id").map_err(&read)?),

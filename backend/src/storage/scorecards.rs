@@ -45,15 +45,17 @@ impl Storage {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(database("read a scorecard"))?;
-        json.map(|json| {
-            serde_json::from_str(&json).map_err(|_| StorageError::Corrupt {
-                table: "scorecards",
-                column: "scorecard_json",
-                value: json,
-            })
-        })
-        .transpose()
+        json.map(parse_scorecard).transpose()
     }
+}
+
+/// A stored scorecard's JSON, read back.
+pub(super) fn parse_scorecard(json: String) -> Result<Scorecard, StorageError> {
+    serde_json::from_str(&json).map_err(|_| StorageError::Corrupt {
+        table: "scorecards",
+        column: "scorecard_json",
+        value: json,
+    })
 }
 
 #[cfg(test)]
