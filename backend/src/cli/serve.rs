@@ -38,6 +38,34 @@ pub(super) struct ServeArgs {
     /// Demo requests admitted at once; more are refused with 429.
     #[arg(long, default_value_t = http::score::DEFAULT_QUEUE_DEPTH, value_name = "N")]
     demo_queue: usize,
+    /// Environment variable holding the administrator's bearer token; without it the
+    /// `/api/v1/admin` routes answer 404. The token is read once at start and never logged.
+    #[arg(long, value_name = "VAR")]
+    admin_token_env: Option<String>,
+    /// New submissions wait for an administrator's approval before workers may claim them.
+    #[arg(long)]
+    require_approval: bool,
+    /// Submissions admitted per client address per hour (`POST /api/v1/submissions`); 0
+    /// turns the limit off.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    submissions_per_hour: u32,
+    /// Header in which a trusted reverse proxy gives the client's address (e.g.
+    /// `X-Forwarded-For`, whose last entry is used) [default: the connection's address].
+    #[arg(long, value_name = "HEADER")]
+    trusted_proxy_header: Option<axum::http::HeaderName>,
+}
+
+/// The administrator's token from the environment variable `serve --admin-token-env` names.
+fn admin_token(args: &ServeArgs) -> anyhow::Result<Option<http::AdminToken>> {
+    let Some(variable) = &args.admin_token_env else {
+        return Ok(None);
+    };
+    match std::env::var(variable) {
+        Ok(token) if !token.trim().is_empty() => Ok(Some(http::AdminToken::new(token.trim()))),
+        _ => anyhow::bail!(
+            "--admin-token-env names `{variable}`, which is not set or empty in this environment"
+        ),
+    }
 }
 
 /// Loads the demo model, or explains why the demo is off. A missing default model is not an
@@ -94,6 +122,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
     let benchmark =
         Arc::new(environment.load_benchmark(args.data.as_ref(), &args.benchmark, false)?);
     let demo = demo_service(environment, args)?;
+    let admin_token = admin_token(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -116,7 +145,19 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         if let Some(demo) = demo {
             state = state.with_scoring(Arc::new(demo));
         }
-        let app = http::app(state);
+        if let Some(token) = admin_token {
+            state = state.with_admin_token(token);
+        }
+        state = state.with_approval_required(args.require_approval);
+        if args.submissions_per_hour > 0 {
+            state = state.with_submission_limit(http::SubmissionLimit {
+                submissions: args.submissions_per_hour,
+                window: std::time::Duration::from_secs(3600),
+                trusted_proxy_header: args.trusted_proxy_header.clone(),
+            });
+        }
+        // The peer address identifies submitters for the submission limit.
+        let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

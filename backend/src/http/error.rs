@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::OriginalUri;
-use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE};
+use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -43,6 +43,18 @@ pub enum ApiError {
     /// A bounded service (the scoring demo) is at capacity; the client should retry later.
     #[error("{0}")]
     Saturated(String),
+    /// A client sent too many requests of a rate-limited kind (submissions); it may retry after
+    /// `retry_after_seconds` (sent as `Retry-After`).
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited, and the limit.
+        message: String,
+        /// Seconds until the next request of this kind is admitted.
+        retry_after_seconds: u64,
+    },
+    /// An administrator route called without the server's bearer token (or with another one).
+    #[error("{0}")]
+    Unauthorized(String),
     /// A feature this server was started without (the scoring demo without a model).
     #[error("{0}")]
     Unavailable(String),
@@ -64,14 +76,19 @@ pub enum ApiError {
 }
 
 /// The body of every error response.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorDetail<'a> {
+    /// Stable machine-readable code: `invalid_parameter`, `malformed_request`, `not_found`,
+    /// `conflict`, `invalid_input`, `too_many_requests`, `rate_limited`, `unauthorized`,
+    /// `unavailable`, `range_not_satisfiable` or `internal`.
     code: &'a str,
+    /// What a person should know; generic for server errors.
     message: String,
 }
 
@@ -88,6 +105,8 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
             ApiError::Saturated(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
@@ -114,6 +133,22 @@ impl IntoResponse for ApiError {
             error: ErrorDetail { code, message },
         };
         let mut response = (status, Json(body)).into_response();
+        match &self {
+            ApiError::RateLimited {
+                retry_after_seconds,
+                ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            ApiError::Unauthorized(_) => {
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
         if let ApiError::RangeNotSatisfiable { length } = self {
             let headers = response.headers_mut();
             headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));

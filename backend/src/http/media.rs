@@ -80,6 +80,26 @@ fn encode_path_segment(text: &str) -> String {
 }
 
 /// `GET /media/{task}/{id}/{field}`, honouring a `Range` header.
+#[utoipa::path(
+    get,
+    path = "/media/{task}/{id}/{field}",
+    tag = "benchmark",
+    params(
+        ("task" = super::schemas::Task, Path, description = "Task key or short name."),
+        ("id" = String, Path, description = "Sample id."),
+        ("field" = String, Path, description = "`prompt_media`, `response1` or `response2`."),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`."),
+    ),
+    responses(
+        (status = 200, description = "The media bytes with their content type.",
+         content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range.",
+         content_type = "application/octet-stream"),
+        (status = 404, description = "No such sample or media field.",
+         body = super::error::ErrorBody),
+        (status = 416, description = "Range outside the media.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn bytes(
     State(state): State<AppState>,
     ApiPath((task, id, field)): ApiPath<(String, String, String)>,

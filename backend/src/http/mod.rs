@@ -2,12 +2,19 @@
 //! the parameter parsing every resource uses. One file per resource; handlers extract, validate,
 //! call one function and map its result. Only this module and its error type know status codes.
 
+mod admin;
+mod docs;
 mod error;
+mod events;
 mod leaderboard;
 mod media;
+mod metrics;
 mod models;
+mod openapi;
+mod rate_limit;
 mod runs;
 mod samples;
+mod schemas;
 pub mod score;
 mod submissions;
 mod tasks;
@@ -19,7 +26,7 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::Request;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use omnireward_shared::{Sample, Task};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,7 +37,9 @@ use tower_http::trace::TraceLayer;
 use crate::data::Benchmark;
 use crate::storage::Storage;
 
+pub use admin::AdminToken;
 pub use error::ApiError;
+pub use rate_limit::SubmissionLimit;
 
 /// Where the API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
@@ -56,6 +65,16 @@ pub struct AppState {
     allow_private_endpoints: bool,
     /// The local model behind `POST /score`, if the server was started with one.
     scoring: Option<Arc<score::ScoringService>>,
+    /// Request counts and latencies for `GET /metrics`.
+    metrics: Arc<metrics::Metrics>,
+    /// The administrator's token; without one the admin routes answer 404.
+    admin_token: Option<Arc<AdminToken>>,
+    /// Whether new submissions wait for an administrator's approval.
+    require_approval: bool,
+    /// Per-submitter limit on `POST /submissions`, if any.
+    submission_limit: Option<Arc<rate_limit::SubmissionLimiter>>,
+    /// How often run event streams read the database.
+    event_interval: std::time::Duration,
     /// The leaderboard rows and bodies of the newest generation read.
     leaderboard_cache: Arc<leaderboard::LeaderboardCache>,
 }
@@ -75,6 +94,11 @@ impl AppState {
             sample_positions: Arc::new(sample_positions),
             allow_private_endpoints: false,
             scoring: None,
+            metrics: Arc::new(metrics::Metrics::new()),
+            admin_token: None,
+            require_approval: false,
+            submission_limit: None,
+            event_interval: events::DEFAULT_INTERVAL,
             leaderboard_cache: Arc::new(leaderboard::LeaderboardCache::new()),
         }
     }
@@ -108,8 +132,9 @@ impl AppState {
     }
 }
 
-/// The application: every API route under [`API_PREFIX`], with request tracing, an
-/// `x-request-id` (kept from the client or generated, and echoed) and a request body limit.
+/// The application: every API route under [`API_PREFIX`] and `GET /metrics`, with request
+/// metrics, request tracing, an `x-request-id` (kept from the client or generated, and echoed)
+/// and a request body limit.
 /// CORS stays closed: the web app is served from the same origin.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
@@ -128,6 +153,13 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/submissions/{id}", get(submissions::one))
         .route("/submissions/{id}/cancel", post(submissions::cancel))
+        .route("/runs/{id}/events", get(events::stream))
+        .route("/openapi.json", get(openapi::json))
+        .route("/docs", get(docs::page))
+        .route("/admin/submissions/{id}/approve", post(admin::approve))
+        .route("/admin/submissions/{id}/reject", post(admin::reject))
+        .route("/admin/runs/{id}", delete(admin::delete_run))
+        .route("/admin/runs/{id}/rescore", post(admin::rescore))
         .layer(RequestBodyLimitLayer::new(REQUEST_BODY_LIMIT))
         // The demo takes two images: its own, larger limit (checked before the global one
         // would refuse it, since this router is merged beside, not under, the limited routes).
@@ -136,11 +168,23 @@ pub fn app(state: AppState) -> Router {
                 .route("/score", post(score::score))
                 .layer(RequestBodyLimitLayer::new(score::SCORE_BODY_LIMIT)),
         )
+        // After every route: it only wraps the routes added before it.
+        .route_layer(axum::middleware::from_fn(metrics::remember_route))
         .fallback(error::no_route)
-        .with_state(state);
+        .with_state(state.clone());
     // The last layer added runs first: the id is set before the trace span is made.
     Router::new()
         .nest(API_PREFIX, api)
+        .route(
+            "/metrics",
+            get(metrics::render)
+                .with_state(state.clone())
+                .route_layer(axum::middleware::from_fn(metrics::remember_route)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            metrics::record,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -305,7 +349,7 @@ impl Pagination {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Page<T> {
     /// The page number, from 1.
     page: usize,

@@ -10,10 +10,11 @@ use super::{ApiError, ApiPath, AppState};
 use crate::storage::{ModelId, Storage};
 
 /// A model as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct ModelView {
     id: i64,
     name: String,
+    #[schema(value_type = super::schemas::ModelKind)]
     kind: &'static str,
     group: Option<String>,
     parameters: Option<String>,
@@ -24,6 +25,16 @@ pub(super) struct ModelView {
 }
 
 /// `GET /models/{id}`.
+#[utoipa::path(
+    get,
+    path = "/models/{id}",
+    tag = "models",
+    params(("id" = i64, Path, description = "The model (`model_id` of a leaderboard row).")),
+    responses(
+        (status = 200, description = "The model with its runs.", body = ModelView),
+        (status = 404, description = "No such model.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,

@@ -14,47 +14,68 @@ use super::{
 use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
 
 /// A run as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct RunView {
     id: i64,
     model: RunModel,
+    #[schema(value_type = super::schemas::Provenance)]
     provenance: &'static str,
+    #[schema(value_type = super::schemas::RunStatus)]
     status: &'static str,
     /// The benchmark evaluated on; `null` for paper-reported runs.
     benchmark: Option<BenchmarkView>,
+    /// The recorded judge configuration: `identity` (what decides resumption) and `details`.
+    #[schema(value_type = Object)]
     configuration: serde_json::Value,
     /// Unix milliseconds.
     created_at_ms: i64,
     /// Unix milliseconds; `null` until the run stops.
     finished_at_ms: Option<i64>,
     /// The stored scorecard of a run evaluated here, if computed.
+    #[schema(value_type = Option<super::schemas::Scorecard>)]
     scorecard: Option<Scorecard>,
     /// Per setting, the paper's numbers of a paper-reported run.
+    #[schema(value_type = Option<BTreeMap<String, ReportedSetting>>)]
     reported_scores: Option<BTreeMap<Setting, ReportedSetting>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RunModel {
     id: i64,
     name: String,
+    #[schema(value_type = super::schemas::ModelKind)]
     kind: &'static str,
     group: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct BenchmarkView {
     id: i64,
     #[serde(flatten)]
+    #[schema(value_type = super::schemas::BenchmarkIdentity)]
     identity: BenchmarkIdentity,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 struct ReportedSetting {
+    /// Accuracy per task key, as fractions.
+    #[schema(value_type = BTreeMap<String, f64>)]
     tasks: BTreeMap<Task, f64>,
     overall: Option<f64>,
 }
 
 /// `GET /runs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/runs/{id}",
+    tag = "runs",
+    params(("id" = i64, Path, description = "The run.")),
+    responses(
+        (status = 200, description = "The run with its scorecard or reported scores.",
+         body = RunView),
+        (status = 404, description = "No such run.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -160,15 +181,36 @@ impl JudgementFilter {
 }
 
 /// One judgement with whether its verdict matches the label.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct JudgementView {
     #[serde(flatten)]
+    #[schema(value_type = super::schemas::Judgement)]
     judgement: Judgement,
     correct: bool,
 }
 
 /// `GET /runs/{id}/judgements?task=&setting=&order=&correct=&page=&per_page=`, ordered by task
 /// (column order), sample id, setting and order.
+#[utoipa::path(
+    get,
+    path = "/runs/{id}/judgements",
+    tag = "runs",
+    params(
+        ("id" = i64, Path, description = "The run."),
+        ("task" = Option<super::schemas::Task>, Query, description = "Only this task."),
+        ("setting" = Option<super::schemas::Setting>, Query, description = "Only this setting."),
+        ("order" = Option<super::schemas::Order>, Query, description = "Only this order."),
+        ("correct" = Option<bool>, Query, description = "Only right (`true`) or wrong ones."),
+        ("page" = Option<u64>, Query, description = "Page from 1 (default 1)."),
+        ("per_page" = Option<u64>, Query, description = "Page size, 1 to 100 (default 20)."),
+    ),
+    responses(
+        (status = 200, description = "One page of judgements.",
+         body = super::Page<JudgementView>),
+        (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
+        (status = 404, description = "No such run.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn judgements(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,

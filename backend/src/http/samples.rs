@@ -19,13 +19,15 @@ pub(super) struct SamplesQuery {
 }
 
 /// A sample as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SampleView<'sample> {
     id: &'sample str,
+    #[schema(value_type = super::schemas::Task)]
     task: Task,
     prompt: &'sample str,
     prompt_media: Option<MediaView>,
     criterion: &'sample str,
+    #[schema(value_type = super::schemas::Preference)]
     label: Label,
     response1: ResponseView<'sample>,
     response2: ResponseView<'sample>,
@@ -34,18 +36,25 @@ struct SampleView<'sample> {
 }
 
 /// A media item: its kind and where the API serves it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct MediaView {
+    #[schema(value_type = super::schemas::MediaKind)]
     kind: MediaKind,
     url: String,
 }
 
 /// A response: its text, or its media.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ResponseView<'sample> {
-    Text { text: &'sample str },
-    Media { kind: MediaKind, url: String },
+    Text {
+        text: &'sample str,
+    },
+    Media {
+        #[schema(value_type = super::schemas::MediaKind)]
+        kind: MediaKind,
+        url: String,
+    },
 }
 
 impl<'sample> SampleView<'sample> {
@@ -80,6 +89,21 @@ impl<'sample> SampleView<'sample> {
 }
 
 /// `GET /samples?task=&page=&per_page=`: samples in benchmark order (tasks in column order).
+#[utoipa::path(
+    get,
+    path = "/samples",
+    tag = "benchmark",
+    params(
+        ("task" = Option<super::schemas::Task>, Query,
+         description = "Only this task (a key or short name such as `T2I`)."),
+        ("page" = Option<u64>, Query, description = "Page from 1 (default 1)."),
+        ("per_page" = Option<u64>, Query, description = "Page size, 1 to 100 (default 20)."),
+    ),
+    responses(
+        (status = 200, description = "One page of samples.", body = super::Page<SampleView>),
+        (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SamplesQuery>,
@@ -95,6 +119,19 @@ pub(super) async fn list(
 }
 
 /// `GET /samples/{task}/{id}`.
+#[utoipa::path(
+    get,
+    path = "/samples/{task}/{id}",
+    tag = "benchmark",
+    params(
+        ("task" = super::schemas::Task, Path, description = "Task key or short name."),
+        ("id" = String, Path, description = "Sample id."),
+    ),
+    responses(
+        (status = 200, description = "The sample; media as API URLs.", body = SampleView),
+        (status = 404, description = "No such sample.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath((task, id)): ApiPath<(String, String)>,

@@ -59,7 +59,7 @@ impl ScoringService {
 }
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRequest {
     /// The evaluation criterion.
@@ -81,7 +81,7 @@ pub struct ScoreRequest {
 }
 
 /// The response body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScoreResponse {
     /// The model's name.
     pub model: String,
@@ -92,6 +92,7 @@ pub struct ScoreResponse {
     /// Reward of response 2.
     pub reward2: f32,
     /// `response1`, `response2`, or `tie` when the rewards are equal.
+    #[schema(value_type = super::schemas::Preference)]
     pub verdict: &'static str,
     /// Milliseconds the model spent on this request.
     pub latency_ms: f64,
@@ -183,6 +184,22 @@ fn inputs(request: ScoreRequest, reads_images: bool) -> Result<Inputs, ApiError>
 }
 
 /// `POST /score`.
+#[utoipa::path(
+    post,
+    path = "/score",
+    tag = "demo",
+    request_body(content = ScoreRequest,
+                 description = "Two text responses, or two base64 images (a body of up to 9 MiB)."),
+    responses(
+        (status = 200, description = "Both rewards and the verdict.", body = ScoreResponse),
+        (status = 400, description = "Malformed body.", body = super::error::ErrorBody),
+        (status = 422, description = "Inputs the model cannot take.",
+         body = super::error::ErrorBody),
+        (status = 429, description = "The demo's queue is full.", body = super::error::ErrorBody),
+        (status = 503, description = "The server runs without a demo model.",
+         body = super::error::ErrorBody),
+    )
+)]
 /// Refused with 503 when the server has no model, 429 when the queue is full, 422 for inputs
 /// the model cannot take.
 pub(super) async fn score(

@@ -26,8 +26,8 @@ use crate::evaluation::worker::{
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::storage::{
-    Cancellation, Enqueued, Job, JobId, JobKind, ModelKind, NewModel, NewRun, Provenance, RunId,
-    RunStatus, Storage, StorageError,
+    Approval, Cancellation, Enqueued, Job, JobId, JobKind, ModelKind, NewModel, NewRun, Provenance,
+    RunId, RunStatus, Storage, StorageError,
 };
 
 /// Requests in flight when the submission gives no `concurrency`.
@@ -48,31 +48,38 @@ const BACKOFF_MS: u64 = 1000;
 const SECRET_FIELDS: [&str; 4] = ["api_key", "apikey", "key", "authorization"];
 
 /// The body of `POST /submissions`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubmissionRequest {
     kind: SubmissionKind,
+    /// Leaderboard name [default: the model].
     name: Option<String>,
+    /// OpenAI-compatible base URL (`…/v1`) or full `…/chat/completions` URL.
     endpoint: String,
+    /// The `model` field sent.
     model: String,
+    /// The workers' environment variable holding the key (`OMNIREWARD_KEY_…`); never the key.
     api_key_env: Option<String>,
     settings: SettingsChoice,
+    /// Judge every item again with A and B exchanged.
     swap: bool,
+    /// Task keys or short names [default: all].
     tasks: Option<Vec<String>>,
     temperature: Option<f64>,
     max_tokens: Option<u32>,
+    /// Requests in flight, 1 to 64 [default 16].
     concurrency: Option<usize>,
 }
 
 /// What a submission evaluates; API judges only for now.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum SubmissionKind {
     ApiJudge,
 }
 
 /// Which settings to judge.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum SettingsChoice {
     Both,
@@ -124,14 +131,18 @@ impl<State: Send + Sync> FromRequest<State> for JsonObject {
 }
 
 /// A submission as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct SubmissionView {
     id: i64,
     run: i64,
     kind: &'static str,
     model: Option<String>,
     endpoint: Option<String>,
+    #[schema(value_type = super::schemas::RunStatus)]
     status: &'static str,
+    /// Whether it waits for an administrator (`serve --require-approval`).
+    #[schema(value_type = super::schemas::Approval)]
+    approval: &'static str,
     cancel_requested: bool,
     attempts: u64,
     error: Option<String>,
@@ -160,6 +171,7 @@ impl SubmissionView {
             model: text("model"),
             endpoint: text("endpoint"),
             status: job.status.as_str(),
+            approval: Approval::NotRequired.as_str(),
             cancel_requested: job.cancel_requested,
             attempts: job.attempts,
             error: job.error,
@@ -171,12 +183,24 @@ impl SubmissionView {
     }
 }
 
+impl SubmissionView {
+    fn with_approval(mut self, approval: Approval) -> SubmissionView {
+        self.approval = approval.as_str();
+        self
+    }
+}
+
 /// The answer to `POST /submissions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SubmittedView {
     submission: i64,
     run: i64,
+    #[schema(value_type = super::schemas::RunStatus)]
     status: &'static str,
+    /// `pending` when the server requires approval before workers may claim it.
+    #[schema(value_type = super::schemas::Approval)]
+    approval: &'static str,
+    /// 1 for the next job a worker claims; `null` unless queued and claimable.
     position: Option<u64>,
 }
 
@@ -189,13 +213,37 @@ pub(super) struct SubmissionsQuery {
 
 /// `POST /submissions`: 201 with a new job, or 200 with the queued or running job of the same
 /// run (same judge, request options, prompts and benchmark).
+#[utoipa::path(
+    post,
+    path = "/submissions",
+    tag = "submissions",
+    request_body(content = SubmissionRequest,
+                 description = "An API judge to evaluate on the served benchmark."),
+    responses(
+        (status = 201, description = "Queued (awaiting approval when the server requires it).",
+         body = SubmittedView),
+        (status = 200, description = "The same run's queued or running submission.",
+         body = SubmittedView),
+        (status = 400, description = "Malformed or refused body.", body = super::error::ErrorBody),
+        (status = 429, description = "Too many submissions from this address; see `Retry-After`.",
+         body = super::error::ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds until one is admitted."))),
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
+    _admitted: super::rate_limit::SubmissionAdmitted,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let submission = validate(&state, body)?;
     let benchmark = submission.benchmark.as_ref().unwrap_or(&state.benchmark);
-    let (enqueued, run) = submit(&state.storage, benchmark, &submission).await?;
+    let (enqueued, run) = submit(
+        &state.storage,
+        benchmark,
+        &submission,
+        state.require_approval,
+    )
+    .await?;
     let job = state.storage.job(enqueued.job()).await?;
     let position = state.storage.queue_position(job.id).await?;
     let status = match enqueued {
@@ -206,25 +254,47 @@ pub(super) async fn create(
         submission: job.id.0,
         run: run.0,
         status: job.status.as_str(),
+        approval: state.storage.job_approval(job.id).await?.as_str(),
         position,
     };
     Ok((status, Json(view)).into_response())
 }
 
 /// `GET /submissions`: every submission, oldest first, paginated.
+#[utoipa::path(
+    get,
+    path = "/submissions",
+    tag = "submissions",
+    params(
+        ("page" = Option<u64>, Query, description = "Page from 1 (default 1)."),
+        ("per_page" = Option<u64>, Query, description = "Page size, 1 to 100 (default 20)."),
+    ),
+    responses(
+        (status = 200, description = "One page of submissions, oldest first.",
+         body = super::Page<SubmissionView>),
+        (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SubmissionsQuery>,
 ) -> Result<Json<Page<SubmissionView>>, ApiError> {
     let pagination = Pagination::parse(query.page.as_deref(), query.per_page.as_deref())?;
     let jobs = state.storage.jobs().await?;
+    let approvals = state.storage.job_approvals().await?;
     let mut queued_before = 0;
     let views = jobs.into_iter().map(|job| {
-        let position = (job.status == RunStatus::Queued).then(|| {
-            queued_before += 1;
-            queued_before
-        });
-        SubmissionView::new(job, position)
+        let approval = approvals
+            .get(&job.id)
+            .copied()
+            .unwrap_or(Approval::NotRequired);
+        // Jobs awaiting approval are not in line for a worker.
+        let position =
+            (job.status == RunStatus::Queued && approval != Approval::Pending).then(|| {
+                queued_before += 1;
+                queued_before
+            });
+        SubmissionView::new(job, position).with_approval(approval)
     });
     // Positions are counted over the whole queue before the page is cut.
     let views: Vec<_> = views.collect();
@@ -232,17 +302,43 @@ pub(super) async fn list(
 }
 
 /// `GET /submissions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/submissions/{id}",
+    tag = "submissions",
+    params(("id" = i64, Path, description = "The submission.")),
+    responses(
+        (status = 200, description = "The submission.", body = SubmissionView),
+        (status = 400, description = "The id is not a number.", body = super::error::ErrorBody),
+        (status = 404, description = "No such submission.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<SubmissionView>, ApiError> {
     let job = state.storage.job(JobId(id)).await.map_err(not_found)?;
     let position = state.storage.queue_position(job.id).await?;
-    Ok(Json(SubmissionView::new(job, position)))
+    let approval = state.storage.job_approval(job.id).await?;
+    Ok(Json(
+        SubmissionView::new(job, position).with_approval(approval),
+    ))
 }
 
 /// `POST /submissions/{id}/cancel`: a queued job is cancelled at once, a running one is asked
 /// to stop at its worker's next heartbeat; a stopped one is a 409.
+#[utoipa::path(
+    post,
+    path = "/submissions/{id}/cancel",
+    tag = "submissions",
+    params(("id" = i64, Path, description = "The submission.")),
+    responses(
+        (status = 200, description = "Cancelled, or cancellation requested of its worker.",
+         body = super::schemas::CancelView),
+        (status = 404, description = "No such submission.", body = super::error::ErrorBody),
+        (status = 409, description = "Already stopped.", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn cancel(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -279,11 +375,13 @@ fn not_found(error: StorageError) -> ApiError {
     }
 }
 
-/// Finds the run (or creates it, queued) and queues the job unless the run already has one.
+/// Finds the run (or creates it, queued) and queues the job unless the run already has one;
+/// a new job awaits an administrator's approval when `require_approval`.
 async fn submit(
     storage: &Storage,
     benchmark: &Benchmark,
     submission: &Submission,
+    require_approval: bool,
 ) -> Result<(Enqueued, RunId), StorageError> {
     let benchmark_id = record_benchmark(storage, benchmark).await?;
     let model_id = storage.upsert_model(&submission.model).await?;
@@ -314,9 +412,15 @@ async fn submit(
                 .await?
         }
     };
-    let enqueued = storage
-        .enqueue_job_unless_active(run, JobKind::ApiJudge, &submission.specification)
-        .await?;
+    let enqueued = if require_approval {
+        storage
+            .enqueue_job_for_approval(run, JobKind::ApiJudge, &submission.specification)
+            .await?
+    } else {
+        storage
+            .enqueue_job_unless_active(run, JobKind::ApiJudge, &submission.specification)
+            .await?
+    };
     if let Enqueued::Created(_) = enqueued {
         storage.set_run_status(run, RunStatus::Queued).await?;
     }
@@ -470,7 +574,7 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
 }
 
 /// Parses task keys or short names; `all` or an empty list means every task.
-fn parse_tasks(names: &[String]) -> Result<Vec<Task>, ApiError> {
+pub(super) fn parse_tasks(names: &[String]) -> Result<Vec<Task>, ApiError> {
     let mut tasks = Vec::new();
     for name in names {
         if name.eq_ignore_ascii_case("all") {
@@ -493,7 +597,10 @@ fn parse_tasks(names: &[String]) -> Result<Vec<Task>, ApiError> {
 
 /// The served benchmark restricted to `tasks` (`None`: all of it), with the hash the loader
 /// gives the same restriction, so the worker's reload matches the run.
-fn chosen_tasks(served: &Benchmark, tasks: &[Task]) -> Result<Option<Benchmark>, ApiError> {
+pub(super) fn chosen_tasks(
+    served: &Benchmark,
+    tasks: &[Task],
+) -> Result<Option<Benchmark>, ApiError> {
     if tasks.is_empty() {
         return Ok(None);
     }

@@ -153,15 +153,16 @@ impl Storage {
         Ok(JobId(id))
     }
 
-    /// Claims the oldest queued job for `worker`, or `None` when none is queued. One statement
-    /// picks and takes the job, so two workers never claim the same one.
+    /// Claims the oldest queued job for `worker` (skipping jobs that await approval), or `None`
+    /// when none is queued. One statement picks and takes the job, so two workers never claim
+    /// the same one.
     pub async fn claim_job(&self, worker: &str) -> Result<Option<Job>, StorageError> {
         let now = now_unix_ms();
         let row = sqlx::query(
             "UPDATE jobs SET status = 'running', worker = ?, heartbeat_at = ?, started_at = ?, \
              attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) \
-             AND status = 'queued' \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND approval <> 'pending' \
+             ORDER BY id LIMIT 1) AND status = 'queued' \
              RETURNING id, run_id, kind, specification_json, status, cancel_requested, worker, \
              heartbeat_at, attempts, error, created_at, started_at, finished_at",
         )

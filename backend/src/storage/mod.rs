@@ -4,6 +4,7 @@
 //! Queries are runtime `sqlx::query` calls with `?` placeholders (no compile-time checked macros, so
 //! no `.sqlx/` offline data), and stay portable to PostgreSQL where that costs nothing.
 
+mod admin;
 mod benchmarks;
 mod jobs;
 mod judgements;
@@ -22,6 +23,7 @@ use sqlx::SqlitePool;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
+pub use admin::{Approval, ApprovalDecision, RunDeletion, RunProgress};
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
 pub use jobs::{Cancellation, Heartbeat, Job, JobId, JobKind};
 pub use leaderboard::{LeaderboardData, LeaderboardGeneration, LeaderboardRun};

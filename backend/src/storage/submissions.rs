@@ -102,12 +102,13 @@ impl Storage {
     }
 
     /// Where a queued job stands in the queue: 1 for the next to be claimed. `None` when the
-    /// job is not queued.
+    /// job is not queued or awaits approval (such jobs are not counted).
     pub async fn queue_position(&self, job: JobId) -> Result<Option<u64>, StorageError> {
         let position: Option<i64> = sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM jobs AS earlier \
-             WHERE earlier.status = 'queued' AND earlier.id < jobs.id) + 1 \
-             FROM jobs WHERE id = ? AND status = 'queued'",
+             WHERE earlier.status = 'queued' AND earlier.approval <> 'pending' \
+             AND earlier.id < jobs.id) + 1 \
+             FROM jobs WHERE id = ? AND status = 'queued' AND approval <> 'pending'",
         )
         .bind(job.0)
         .fetch_optional(&self.pool)

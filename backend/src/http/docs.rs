@@ -1,0 +1,314 @@
+//! `GET /docs`: the OpenAPI document rendered as one self-contained HTML page (routes,
+//! parameters, bodies, responses and schemas; inline CSS, no scripts, nothing fetched).
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use axum::response::Html;
+use serde_json::Value;
+
+use super::openapi::document;
+
+const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;\
+padding:0 1rem;color:#1b1f24}code,pre{font-family:ui-monospace,monospace;font-size:13px}\
+h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2.5rem}\
+section.operation{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}\
+.method{display:inline-block;min-width:4.5rem;font-weight:700;text-transform:uppercase}\
+.get{color:#0969da}.post{color:#1a7f37}.delete{color:#cf222e}\
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #d0d7de;\
+padding:.2rem .6rem;text-align:left;vertical-align:top}nav li{margin:.1rem 0}";
+
+/// `GET /docs`.
+#[utoipa::path(
+    get,
+    path = "/docs",
+    tag = "meta",
+    responses((status = 200, description = "This document as an HTML page.",
+               content_type = "text/html"))
+)]
+pub(super) async fn page() -> Html<&'static str> {
+    static PAGE: LazyLock<String> = LazyLock::new(|| {
+        let value = serde_json::to_value(document()).unwrap_or(Value::Null);
+        render(&value)
+    });
+    Html(PAGE.as_str())
+}
+
+/// The page of a document given as JSON.
+fn render(document: &Value) -> String {
+    let mut html = String::new();
+    let title = text(&document["info"]["title"]);
+    let _ = write!(
+        html,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>{STYLE}</style></head><body><h1>{title}</h1><p>{}</p>\
+         <p>Machine-readable: <a href=\"openapi.json\"><code>openapi.json</code></a> \
+         (OpenAPI {}).</p>",
+        text(&document["info"]["description"]),
+        text(&document["openapi"]),
+    );
+    let empty = serde_json::Map::new();
+    let paths = document["paths"].as_object().unwrap_or(&empty);
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .unwrap_or(&empty);
+    html.push_str("<nav><h2>Routes</h2><ul>");
+    for (path, item) in paths {
+        for (method, _) in operations(item) {
+            let _ = write!(
+                html,
+                "<li><a href=\"#{}\"><span class=\"method {method}\">{method}</span>\
+                 <code>{}</code></a></li>",
+                anchor(method, path),
+                escape(path)
+            );
+        }
+    }
+    html.push_str("</ul></nav>");
+    for (path, item) in paths {
+        for (method, operation) in operations(item) {
+            operation_html(&mut html, method, path, operation);
+        }
+    }
+    html.push_str("<h2>Schemas</h2>");
+    for (name, schema) in schemas {
+        let _ = write!(
+            html,
+            "<section id=\"schema-{0}\"><h3><code>{0}</code></h3>",
+            escape(name)
+        );
+        schema_html(&mut html, schema);
+        html.push_str("</section>");
+    }
+    html.push_str("</body></html>");
+    html
+}
+
+/// The operations of a path item, in a fixed method order.
+fn operations(item: &Value) -> impl Iterator<Item = (&'static str, &Value)> {
+    ["get", "post", "put", "patch", "delete"]
+        .into_iter()
+        .filter_map(|method| item.get(method).map(|operation| (method, operation)))
+}
+
+fn anchor(method: &str, path: &str) -> String {
+    let slug: String = path
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{method}{slug}")
+}
+
+fn operation_html(html: &mut String, method: &str, path: &str, operation: &Value) {
+    let _ = write!(
+        html,
+        "<section class=\"operation\" id=\"{}\"><h3><span class=\"method {method}\">{method}\
+         </span><code>{}</code></h3>",
+        anchor(method, path),
+        escape(path)
+    );
+    for key in ["summary", "description"] {
+        if let Some(paragraph) = operation[key].as_str() {
+            let _ = write!(html, "<p>{}</p>", escape(paragraph));
+        }
+    }
+    if operation.get("security").is_some() {
+        html.push_str(
+            "<p><strong>Needs</strong> <code>Authorization: Bearer &lt;admin token&gt;</code>.</p>",
+        );
+    }
+    if let Some(parameters) = operation["parameters"].as_array() {
+        html.push_str(
+            "<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th>\
+             <th>required</th><th>description</th></tr>",
+        );
+        for parameter in parameters {
+            let _ = write!(
+                html,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                text(&parameter["name"]),
+                text(&parameter["in"]),
+                type_html(&parameter["schema"]),
+                if parameter["required"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                },
+                text(&parameter["description"])
+            );
+        }
+        html.push_str("</table>");
+    }
+    if let Some(body) = operation.get("requestBody") {
+        html.push_str("<h4>Request body</h4>");
+        if let Some(description) = body["description"].as_str() {
+            let _ = write!(html, "<p>{}</p>", escape(description));
+        }
+        content_html(html, &body["content"]);
+    }
+    if let Some(responses) = operation["responses"].as_object() {
+        html.push_str(
+            "<h4>Responses</h4><table><tr><th>status</th><th>description</th><th>body</th></tr>",
+        );
+        for (status, response) in responses {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>",
+                escape(status),
+                text(&response["description"])
+            );
+            content_html(html, &response["content"]);
+            html.push_str("</td></tr>");
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</section>");
+}
+
+/// Each media type of a content map with its schema.
+fn content_html(html: &mut String, content: &Value) {
+    if let Some(content) = content.as_object() {
+        for (media_type, media) in content {
+            let _ = write!(html, "<code>{}</code>", escape(media_type));
+            if let Some(schema) = media.get("schema") {
+                let _ = write!(html, ": {}", type_html(schema));
+            }
+            html.push_str("<br>");
+        }
+    }
+}
+
+/// A schema's properties as a table, or its type when it has none.
+fn schema_html(html: &mut String, schema: &Value) {
+    if let Some(description) = schema["description"].as_str() {
+        let _ = write!(html, "<p>{}</p>", escape(description));
+    }
+    let Some(properties) = schema["properties"].as_object() else {
+        let _ = write!(html, "<p>{}</p>", type_html(schema));
+        return;
+    };
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    html.push_str(
+        "<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>",
+    );
+    for (name, property) in properties {
+        let _ = write!(
+            html,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            type_html(property),
+            if required.contains(&name.as_str()) {
+                "yes"
+            } else {
+                "no"
+            },
+            text(&property["description"])
+        );
+    }
+    html.push_str("</table>");
+    for combined in ["allOf", "oneOf", "anyOf"] {
+        if schema.get(combined).is_some() {
+            let _ = write!(html, "<p>{}</p>", type_html(schema));
+        }
+    }
+}
+
+/// A short rendering of a schema's type: references link to their section.
+fn type_html(schema: &Value) -> String {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or(reference);
+        return format!("<a href=\"#schema-{0}\"><code>{0}</code></a>", escape(name));
+    }
+    for (combined, separator) in [("oneOf", " | "), ("anyOf", " | "), ("allOf", " &amp; ")] {
+        if let Some(parts) = schema[combined].as_array() {
+            return parts
+                .iter()
+                .map(type_html)
+                .collect::<Vec<_>>()
+                .join(separator);
+        }
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        return values
+            .iter()
+            .map(|value| format!("<code>{}</code>", escape(&value.to_string())))
+            .collect::<Vec<_>>()
+            .join(" | ");
+    }
+    let kind = match &schema["type"] {
+        Value::String(kind) => kind.clone(),
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        _ => "any".to_owned(),
+    };
+    if kind.starts_with("array") {
+        return format!("array of {}", type_html(&schema["items"]));
+    }
+    if let Some(values) = schema
+        .get("additionalProperties")
+        .filter(|value| value.is_object())
+    {
+        return format!("map of {}", type_html(values));
+    }
+    escape(&kind)
+}
+
+/// A JSON string value, escaped; empty for anything else.
+fn text(value: &Value) -> String {
+    value.as_str().map(escape).unwrap_or_default()
+}
+
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_names_routes_and_schemas_without_external_assets() {
+        let document = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "T <api>", "description": "d"},
+            "paths": {"/api/v1/runs/{id}": {"get": {
+                "parameters": [{"name": "id", "in": "path", "required": true,
+                                "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "ok", "content": {"application/json":
+                    {"schema": {"$ref": "#/components/schemas/RunView"}}}}}}}},
+            "components": {"schemas": {"RunView": {"type": "object",
+                "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
+                "required": ["tags"]}}}
+        });
+        let page = render(&document);
+        assert!(page.contains("<title>T &lt;api&gt;</title>"));
+        assert!(page.contains("<code>/api/v1/runs/{id}</code>"));
+        assert!(page.contains("<a href=\"#schema-RunView\"><code>RunView</code></a>"));
+        assert!(page.contains("<section id=\"schema-RunView\">"));
+        assert!(page.contains("array of string"));
+        assert!(!page.contains("<script") && !page.contains("<link"));
+    }
+}
