@@ -605,6 +605,8 @@ async fn metrics_count_requests_by_route_and_read_the_queue() {
     }
     get(&router, "/api/v1/runs/999999").await;
     get(&router, "/api/v1/no-such-thing").await;
+    let purge = Method::from_bytes(b"PURGE").expect("an extension method");
+    send(&router, purge, "/api/v1/no-such-thing", &[], None).await;
     let demo = send(
         &router,
         Method::POST,
@@ -641,6 +643,8 @@ async fn metrics_count_requests_by_route_and_read_the_queue() {
     assert_eq!(requests("/api/v1/tasks", "GET", "2xx"), Some(3.0), "{text}");
     assert_eq!(requests("/api/v1/runs/{id}", "GET", "4xx"), Some(1.0));
     assert_eq!(requests("unmatched", "GET", "4xx"), Some(1.0));
+    // Extension methods share one label.
+    assert_eq!(requests("unmatched", "OTHER", "4xx"), Some(1.0));
     assert_eq!(requests("/api/v1/submissions", "POST", "2xx"), Some(1.0));
     assert_eq!(
         sample_value(

@@ -1,11 +1,14 @@
 //! `GET /docs`: the OpenAPI document rendered as one self-contained HTML page (routes,
 //! parameters, bodies, responses and schemas; inline CSS, no scripts, nothing fetched).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use axum::response::Html;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use super::openapi::document;
 
@@ -29,13 +32,54 @@ padding:.2rem .6rem;text-align:left;vertical-align:top}nav li{margin:.1rem 0}";
 pub(super) async fn page() -> Html<&'static str> {
     static PAGE: LazyLock<String> = LazyLock::new(|| {
         let value = serde_json::to_value(document()).unwrap_or(Value::Null);
-        render(&value)
+        render(&value, &declared_order())
     });
     Html(PAGE.as_str())
 }
 
+/// The order in which the code declares paths, schemas and their fields (`serde_json`'s maps
+/// are sorted; the document itself keeps the declared order).
+#[derive(Debug, Default)]
+struct DeclaredOrder {
+    paths: Vec<String>,
+    schemas: Vec<String>,
+    properties: HashMap<String, Vec<String>>,
+}
+
+fn declared_order() -> DeclaredOrder {
+    let document = document();
+    let mut order = DeclaredOrder {
+        paths: document.paths.paths.keys().cloned().collect(),
+        ..DeclaredOrder::default()
+    };
+    if let Some(components) = &document.components {
+        for (name, schema) in &components.schemas {
+            order.schemas.push(name.clone());
+            if let RefOr::T(Schema::Object(object)) = schema {
+                order
+                    .properties
+                    .insert(name.clone(), object.properties.keys().cloned().collect());
+            }
+        }
+    }
+    order
+}
+
+/// The entries of `map`, those named in `order` first and in that order.
+fn ordered<'map>(
+    map: &'map Map<String, Value>,
+    order: &[String],
+) -> Vec<(&'map String, &'map Value)> {
+    let mut entries: Vec<_> = order
+        .iter()
+        .filter_map(|name| map.get_key_value(name))
+        .collect();
+    entries.extend(map.iter().filter(|(name, _)| !order.contains(name)));
+    entries
+}
+
 /// The page of a document given as JSON.
-fn render(document: &Value) -> String {
+fn render(document: &Value, order: &DeclaredOrder) -> String {
     let mut html = String::new();
     let title = text(&document["info"]["title"]);
     let _ = write!(
@@ -47,13 +91,19 @@ fn render(document: &Value) -> String {
         text(&document["info"]["description"]),
         text(&document["openapi"]),
     );
-    let empty = serde_json::Map::new();
-    let paths = document["paths"].as_object().unwrap_or(&empty);
-    let schemas = document["components"]["schemas"]
-        .as_object()
-        .unwrap_or(&empty);
+    let empty = Map::new();
+    let paths = ordered(
+        document["paths"].as_object().unwrap_or(&empty),
+        &order.paths,
+    );
+    let schemas = ordered(
+        document["components"]["schemas"]
+            .as_object()
+            .unwrap_or(&empty),
+        &order.schemas,
+    );
     html.push_str("<nav><h2>Routes</h2><ul>");
-    for (path, item) in paths {
+    for (path, item) in &paths {
         for (method, _) in operations(item) {
             let _ = write!(
                 html,
@@ -65,7 +115,7 @@ fn render(document: &Value) -> String {
         }
     }
     html.push_str("</ul></nav>");
-    for (path, item) in paths {
+    for (path, item) in &paths {
         for (method, operation) in operations(item) {
             operation_html(&mut html, method, path, operation);
         }
@@ -77,7 +127,11 @@ fn render(document: &Value) -> String {
             "<section id=\"schema-{0}\"><h3><code>{0}</code></h3>",
             escape(name)
         );
-        schema_html(&mut html, schema);
+        let fields = order
+            .properties
+            .get(name.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        schema_html(&mut html, schema, fields);
         html.push_str("</section>");
     }
     html.push_str("</body></html>");
@@ -184,10 +238,21 @@ fn content_html(html: &mut String, content: &Value) {
     }
 }
 
-/// A schema's properties as a table, or its type when it has none.
-fn schema_html(html: &mut String, schema: &Value) {
+/// A schema's properties as a table (those of each part of an `allOf`), or its type when it
+/// has none.
+fn schema_html(html: &mut String, schema: &Value, fields: &[String]) {
     if let Some(description) = schema["description"].as_str() {
         let _ = write!(html, "<p>{}</p>", escape(description));
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        for part in parts {
+            if part.get("$ref").is_some() {
+                let _ = write!(html, "<p>Every field of {}, and:</p>", type_html(part));
+            } else {
+                schema_html(html, part, fields);
+            }
+        }
+        return;
     }
     let Some(properties) = schema["properties"].as_object() else {
         let _ = write!(html, "<p>{}</p>", type_html(schema));
@@ -200,7 +265,7 @@ fn schema_html(html: &mut String, schema: &Value) {
     html.push_str(
         "<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>",
     );
-    for (name, property) in properties {
+    for (name, property) in ordered(properties, fields) {
         let _ = write!(
             html,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -215,11 +280,6 @@ fn schema_html(html: &mut String, schema: &Value) {
         );
     }
     html.push_str("</table>");
-    for combined in ["allOf", "oneOf", "anyOf"] {
-        if schema.get(combined).is_some() {
-            let _ = write!(html, "<p>{}</p>", type_html(schema));
-        }
-    }
 }
 
 /// A short rendering of a schema's type: references link to their section.
@@ -301,14 +361,18 @@ mod tests {
                     {"schema": {"$ref": "#/components/schemas/RunView"}}}}}}}},
             "components": {"schemas": {"RunView": {"type": "object",
                 "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
-                "required": ["tags"]}}}
+                "required": ["tags"]},
+                "Flattened": {"allOf": [{"$ref": "#/components/schemas/RunView"},
+                    {"type": "object", "properties": {"id": {"type": "integer"}}}]}}}
         });
-        let page = render(&document);
+        let page = render(&document, &DeclaredOrder::default());
         assert!(page.contains("<title>T &lt;api&gt;</title>"));
         assert!(page.contains("<code>/api/v1/runs/{id}</code>"));
         assert!(page.contains("<a href=\"#schema-RunView\"><code>RunView</code></a>"));
         assert!(page.contains("<section id=\"schema-RunView\">"));
         assert!(page.contains("array of string"));
+        assert!(page.contains("Every field of <a href=\"#schema-RunView\">"));
+        assert!(page.contains("<td><code>id</code></td><td>integer</td>"));
         assert!(!page.contains("<script") && !page.contains("<link"));
     }
 }

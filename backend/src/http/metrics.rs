@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -50,7 +51,7 @@ pub(super) struct Metrics {
 #[derive(Debug, Default)]
 struct Series {
     /// Requests by (route template, method, status class).
-    requests: BTreeMap<(String, String, &'static str), u64>,
+    requests: BTreeMap<(String, &'static str, &'static str), u64>,
     /// Latency histogram by route template.
     latency: BTreeMap<String, Histogram>,
     /// Requests to the scoring demo.
@@ -85,7 +86,7 @@ impl Metrics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn record(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    fn record(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let class = match status {
             100..=199 => "1xx",
             200..=299 => "2xx",
@@ -96,7 +97,7 @@ impl Metrics {
         let mut series = self.series();
         *series
             .requests
-            .entry((route.to_owned(), method.to_owned(), class))
+            .entry((route.to_owned(), method, class))
             .or_default() += 1;
         let histogram = series.latency.entry(route.to_owned()).or_default();
         for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
@@ -143,7 +144,20 @@ pub(super) async fn record(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    // Extension methods are folded into one label, so clients cannot create series at will.
+    let method = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ]
+    .into_iter()
+    .zip(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    .find_map(|(known, label)| (known == request.method()).then_some(label))
+    .unwrap_or("OTHER");
     let response = next.run(request).await;
     let route = response
         .extensions()
@@ -151,7 +165,7 @@ pub(super) async fn record(
         .map_or(UNMATCHED, MatchedPath::as_str);
     metrics.record(
         route,
-        &method,
+        method,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
