@@ -118,31 +118,33 @@ impl Storage {
             what: "a job specification",
             source,
         })?;
-        let created: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (run_id, kind, specification_json, status, created_at, approval) \
-             SELECT ?, ?, ?, 'queued', ?, 'pending' WHERE NOT EXISTS \
-             (SELECT 1 FROM jobs WHERE run_id = ? AND status IN ('queued', 'running')) \
-             RETURNING id",
-        )
-        .bind(run.0)
-        .bind(kind.as_str())
-        .bind(text)
-        .bind(now_unix_ms())
-        .bind(run.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database("enqueue a job awaiting approval"))?;
-        if let Some(id) = created {
-            return Ok(Enqueued::Created(JobId(id)));
+        // A few tries: an active job that ends between the two statements lets the next one in.
+        for _ in 0..3 {
+            let created: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO jobs (run_id, kind, specification_json, status, created_at, approval) \
+                 SELECT ?, ?, ?, 'queued', ?, 'pending' WHERE NOT EXISTS \
+                 (SELECT 1 FROM jobs WHERE run_id = ? AND status IN ('queued', 'running')) \
+                 RETURNING id",
+            )
+            .bind(run.0)
+            .bind(kind.as_str())
+            .bind(&text)
+            .bind(now_unix_ms())
+            .bind(run.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database("enqueue a job awaiting approval"))?;
+            if let Some(id) = created {
+                return Ok(Enqueued::Created(JobId(id)));
+            }
+            if let Some(job) = self.active_job(run).await? {
+                return Ok(Enqueued::Existing(job));
+            }
         }
-        match self.active_job(run).await? {
-            Some(job) => Ok(Enqueued::Existing(job)),
-            // The active job ended between the two statements; the next submission queues one.
-            None => Err(StorageError::Database {
-                action: "enqueue a job awaiting approval",
-                source: sqlx::Error::RowNotFound,
-            }),
-        }
+        Err(StorageError::Database {
+            action: "enqueue a job awaiting approval",
+            source: sqlx::Error::RowNotFound,
+        })
     }
 
     /// The approval state of a job.
