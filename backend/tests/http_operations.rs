@@ -839,6 +839,17 @@ async fn admin_routes_are_hidden_without_a_token_and_need_it_with_one() {
         assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
         assert!(!reply.text.contains(TOKEN));
     }
+    let lower_case = format!("bearer {TOKEN}");
+    let reply = send(
+        &router,
+        Method::DELETE,
+        "/api/v1/admin/runs/999999",
+        &[("authorization", lower_case.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
+    assert!(reply.text.contains("run 999999 does not exist"));
 }
 
 #[tokio::test]

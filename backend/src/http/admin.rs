@@ -96,8 +96,10 @@ impl FromRequestParts<AppState> for Administrator {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|value| value.split_once(' '))
+            // The scheme is case-insensitive (RFC 9110).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         match presented {
             Some(presented) if token.matches(presented) => Ok(Administrator),
             _ => Err(ApiError::Unauthorized(
