@@ -1,23 +1,29 @@
 //! The job queue end to end: a job for the embedded sample, claimed and run by a worker against
-//! the scripted OpenAI-compatible server on 127.0.0.1, and a job whose first worker died.
+//! the scripted OpenAI-compatible server on 127.0.0.1, and a job whose first worker died; and
+//! checkpoint jobs (a tiny local reward model) handed back on stop and resumed, and cancelled
+//! while running.
 
 mod support;
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::evaluation::api_run::plan_items;
+use omnireward::evaluation::checkpoint_run::{plan, weights_sha256};
 use omnireward::evaluation::runs::open_run;
 use omnireward::evaluation::sink::JudgementSink;
 use omnireward::evaluation::worker::{
-    ApiJudgeSpecification, BenchmarkSpecification, PromptsSpecification, WorkerContext,
-    WorkerSummary, run_worker,
+    ApiJudgeSpecification, BenchmarkSpecification, CheckpointSpecification, PromptsSpecification,
+    WorkerContext, WorkerSummary, run_worker,
 };
 use omnireward::judges::api::prompts::PromptSet;
-use omnireward::storage::{JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage};
+use omnireward::storage::{
+    Cancellation, JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage,
+};
 use omnireward_shared::{Judgement, Setting};
 use support::identities;
 use support::openai_server::{self, Shared};
@@ -288,4 +294,261 @@ async fn a_job_whose_worker_died_is_requeued_and_finished_without_duplicates() {
             .await
             .expect("finishes")
     );
+}
+
+fn bert_tiny() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/bert-tiny")
+}
+
+/// A database and the embedded sample under one temporary home, for checkpoint jobs (no
+/// scripted server: its script encodes every sample's media).
+struct CheckpointFixture {
+    home: TempDir,
+    storage: Storage,
+    benchmark: Benchmark,
+}
+
+async fn checkpoint_fixture() -> CheckpointFixture {
+    let home = TempDir::new().expect("temporary home");
+    let benchmark = embedded::load(&home.path().join("cache"), &LoadOptions::default())
+        .expect("embedded sample loads");
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    CheckpointFixture {
+        home,
+        storage,
+        benchmark,
+    }
+}
+
+impl CheckpointFixture {
+    fn context(&self) -> WorkerContext {
+        WorkerContext {
+            cache_dir: self.home.path().join("cache"),
+            runs_dir: self.home.path().join("runs"),
+            api_keys: Arc::new(|_| None),
+            bootstrap: omnireward_shared::BootstrapConfig {
+                resamples: 10,
+                seed: 1,
+            },
+            heartbeat_interval: Duration::from_millis(20),
+            stale_after: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(50),
+            until_idle: true,
+        }
+    }
+
+    /// Opens a run of the bert-tiny fixture and queues its checkpoint job, one sample per chunk
+    /// so that the run has many points to stop at. Returns the run, the job and the number of
+    /// judgements a finished run holds.
+    async fn enqueue_checkpoint(&self) -> (RunId, JobId, usize) {
+        let folder = bert_tiny();
+        let weights = weights_sha256(&[folder.join("model.safetensors")]).expect("hashes");
+        let specification = CheckpointSpecification {
+            model: "bert-tiny".to_owned(),
+            folder,
+            checkpoint_sha256: "fixture".to_owned(),
+            weights_sha256: weights.clone(),
+            max_length: None,
+            truncation: Default::default(),
+            batch_tokens: 4096,
+            reward_label: None,
+            device: "cpu".to_owned(),
+            frames: 5,
+            settings: Setting::ALL.to_vec(),
+            benchmark: BenchmarkSpecification::default(),
+            chunk_samples: 1,
+            judgements_file: None,
+        };
+        let opened = open_run(
+            &self.storage,
+            &NewModel::named("bert-tiny", ModelKind::ScalarRewardModel),
+            &self.benchmark,
+            serde_json::json!({"judge": "checkpoint", "weights_sha256": weights}),
+            serde_json::json!({}),
+        )
+        .await
+        .expect("opens the run");
+        self.storage
+            .set_run_status(opened.id, RunStatus::Queued)
+            .await
+            .expect("queues the run");
+        let job = self
+            .storage
+            .enqueue_job(
+                opened.id,
+                JobKind::Checkpoint,
+                &serde_json::to_value(&specification).expect("encodes"),
+            )
+            .await
+            .expect("enqueues");
+        let (covered, _, _) = plan(&self.benchmark.samples, false);
+        let expected = covered
+            .iter()
+            .map(|sample| {
+                Setting::ALL
+                    .iter()
+                    .filter(|setting| setting.includes(sample.label))
+                    .count()
+            })
+            .sum();
+        (opened.id, job, expected)
+    }
+
+    /// Waits until the run holds at least `count` judgements.
+    async fn wait_for_judgements(&self, run: RunId, count: usize) {
+        for _ in 0..2000 {
+            if self.storage.judgement_keys(run).await.expect("reads").len() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("the run never reached {count} judgements");
+    }
+
+    /// The judgements file of `run` holds each stored judgement exactly once.
+    async fn assert_file_matches_database(&self, run: RunId) {
+        let path = self
+            .home
+            .path()
+            .join("runs")
+            .join(format!("run-{}.jsonl", run.0));
+        let lines: Vec<Judgement> = std::fs::read_to_string(&path)
+            .expect("judgements file")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a judgement"))
+            .collect();
+        let keys: BTreeSet<_> = lines.iter().map(Judgement::key).collect();
+        assert_eq!(keys.len(), lines.len(), "a judgement is in the file twice");
+        assert_eq!(
+            keys,
+            self.storage.judgement_keys(run).await.expect("reads"),
+            "the file and the database disagree"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_job_handed_back_on_stop_is_resumed_by_another_worker() {
+    let fixture = checkpoint_fixture().await;
+    let (run, job, expected) = fixture.enqueue_checkpoint().await;
+    let context = fixture.context();
+    let stop = Arc::new(AtomicBool::new(false));
+    let first = tokio::spawn({
+        let storage = fixture.storage.clone();
+        let context = context.clone();
+        let stop = Arc::clone(&stop);
+        async move { run_worker(storage, &context, "worker-1", stop).await }
+    });
+    fixture.wait_for_judgements(run, 6).await;
+    stop.store(true, Ordering::SeqCst);
+    let summary = first.await.expect("joins").expect("the worker runs");
+    assert_eq!(
+        summary,
+        WorkerSummary {
+            claimed: 1,
+            ended: 0
+        }
+    );
+    // Handed back: queued again, with what it saved kept.
+    let handed_back = fixture.storage.job(job).await.expect("reads");
+    assert_eq!(handed_back.status, RunStatus::Queued);
+    assert_eq!(handed_back.worker, None);
+    assert_eq!(
+        fixture.storage.run(run).await.expect("reads").status,
+        RunStatus::Queued
+    );
+    let saved = fixture
+        .storage
+        .judgement_keys(run)
+        .await
+        .expect("reads")
+        .len();
+    assert!((6..expected).contains(&saved), "{saved} of {expected}");
+
+    let summary = run_worker(
+        fixture.storage.clone(),
+        &context,
+        "worker-2",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(
+        summary,
+        WorkerSummary {
+            claimed: 1,
+            ended: 1
+        }
+    );
+    let finished = fixture.storage.job(job).await.expect("reads");
+    assert_eq!(finished.status, RunStatus::Finished, "{:?}", finished.error);
+    assert_eq!(finished.attempts, 2);
+    assert_eq!(
+        fixture.storage.run(run).await.expect("reads").status,
+        RunStatus::Finished
+    );
+    let judgements = fixture.storage.judgements(run).await.expect("reads");
+    assert_eq!(judgements.len(), expected);
+    assert!(
+        judgements
+            .iter()
+            .all(|judgement| judgement.rewards.is_some())
+    );
+    fixture.assert_file_matches_database(run).await;
+    let scorecard = fixture.storage.scorecard(run).await.expect("reads");
+    assert!(scorecard.is_some_and(|scorecard| scorecard.settings.len() == 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_checkpoint_job_stops_when_cancelled() {
+    let fixture = checkpoint_fixture().await;
+    let (run, job, expected) = fixture.enqueue_checkpoint().await;
+    let context = fixture.context();
+    let worker = tokio::spawn({
+        let storage = fixture.storage.clone();
+        let context = context.clone();
+        async move {
+            run_worker(
+                storage,
+                &context,
+                "worker-1",
+                Arc::new(AtomicBool::new(false)),
+            )
+            .await
+        }
+    });
+    fixture.wait_for_judgements(run, 2).await;
+    assert_eq!(
+        fixture.storage.cancel_job(job).await.expect("cancels"),
+        Cancellation::Requested
+    );
+    let summary = worker.await.expect("joins").expect("the worker runs");
+    assert_eq!(
+        summary,
+        WorkerSummary {
+            claimed: 1,
+            ended: 1
+        }
+    );
+    assert_eq!(
+        fixture.storage.job(job).await.expect("reads").status,
+        RunStatus::Cancelled
+    );
+    assert_eq!(
+        fixture.storage.run(run).await.expect("reads").status,
+        RunStatus::Cancelled
+    );
+    let saved = fixture
+        .storage
+        .judgement_keys(run)
+        .await
+        .expect("reads")
+        .len();
+    assert!(
+        saved < expected,
+        "{saved} of {expected}: the job ran to its end"
+    );
+    fixture.assert_file_matches_database(run).await;
 }

@@ -1,6 +1,7 @@
 //! `omnireward worker`: runs queued evaluation jobs until Ctrl-C. Jobs left running by a dead
 //! worker are requeued; on Ctrl-C the job in hand goes back to the queue once the requests in
-//! flight are saved.
+//! flight (or the checkpoint chunk in hand) are saved. `serve --workers N` runs the same workers
+//! inside the server.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,26 +9,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+use omnireward_shared::BootstrapConfig;
+use tokio::task::JoinSet;
 
 use super::{BootstrapArgs, Environment};
-use crate::evaluation::worker::{KEY_VARIABLE_PREFIX, WorkerContext, run_worker};
+use crate::evaluation::worker::{
+    KEY_VARIABLE_PREFIX, WorkerContext, WorkerError, WorkerSummary, run_worker,
+};
 use crate::judges::api::client::ApiKey;
+use crate::storage::Storage;
 
 #[derive(Debug, Args)]
 pub(super) struct WorkerArgs {
     /// Name recorded on the jobs this worker claims [default: worker-<process id>].
     #[arg(long)]
     name: Option<String>,
+    /// Stop once the queue is empty instead of waiting for more jobs.
+    #[arg(long)]
+    exit_when_idle: bool,
+    /// Seconds without a heartbeat after which a running job is taken to belong to a dead
+    /// worker and goes back to the queue.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    stale_after: u64,
     #[command(flatten)]
     bootstrap: BootstrapArgs,
 }
 
-pub(super) fn run(environment: &Environment, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("worker-{}", std::process::id()));
-    let context = WorkerContext {
+/// The context of the workers of this process: keys from the `OMNIREWARD_KEY_*` variables.
+pub(super) fn context(environment: &Environment, bootstrap: BootstrapConfig) -> WorkerContext {
+    WorkerContext {
         cache_dir: environment.cache_dir.clone(),
         runs_dir: environment.runs_dir(),
         // Jobs name the variable holding their key; the key itself is read here, never stored,
@@ -38,11 +48,46 @@ pub(super) fn run(environment: &Environment, args: &WorkerArgs) -> anyhow::Resul
                 .then(|| std::env::var(variable).ok().map(ApiKey::new))
                 .flatten()
         }),
-        bootstrap: args.bootstrap.config(),
+        bootstrap,
         heartbeat_interval: Duration::from_secs(5),
         stale_after: Duration::from_secs(60),
         poll_interval: Duration::from_secs(2),
         until_idle: false,
+    }
+}
+
+/// Starts `count` workers on the current runtime, named `<prefix>-1` … `<prefix>-<count>`; they
+/// stop claiming when `stop` is raised and give the job in hand back to the queue.
+pub(super) fn spawn_workers(
+    storage: &Storage,
+    context: &WorkerContext,
+    prefix: &str,
+    count: usize,
+    stop: &Arc<AtomicBool>,
+) -> JoinSet<(String, Result<WorkerSummary, WorkerError>)> {
+    let mut workers = JoinSet::new();
+    for index in 1..=count {
+        let name = format!("{prefix}-{index}");
+        let storage = storage.clone();
+        let context = context.clone();
+        let stop = Arc::clone(stop);
+        workers.spawn(async move {
+            let summary = run_worker(storage, &context, &name, stop).await;
+            (name, summary)
+        });
+    }
+    workers
+}
+
+pub(super) fn run(environment: &Environment, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    let context = WorkerContext {
+        stale_after: Duration::from_secs(args.stale_after.max(1)),
+        until_idle: args.exit_when_idle,
+        ..context(environment, args.bootstrap.config())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -63,6 +63,34 @@ pub struct CheckpointRunSummary {
     pub stopped: bool,
 }
 
+/// SHA-256 over the weight files in order (one stream, as if concatenated): the identity of the
+/// weights whatever the folder is called, recorded in every checkpoint run. Blocking.
+pub fn weights_sha256(files: &[std::path::PathBuf]) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for file in files {
+        let mut reader = std::fs::File::open(file).map_err(|error| {
+            std::io::Error::new(error.kind(), format!("{}: {error}", file.display()))
+        })?;
+        std::io::copy(&mut reader, &mut hasher).map_err(|error| {
+            std::io::Error::new(error.kind(), format!("{}: {error}", file.display()))
+        })?;
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// `22.7M`, `494M`, `1.5B`: the parameter count as the leaderboard shows it.
+pub fn format_parameters(count: u64) -> String {
+    let count = count as f64;
+    if count >= 1e9 {
+        format!("{:.1}B", count / 1e9)
+    } else if count >= 1e6 {
+        format!("{:.1}M", count / 1e6)
+    } else {
+        format!("{:.1}K", count / 1e3)
+    }
+}
+
 /// Samples the model covers and the coverage report, in benchmark order.
 pub fn plan(
     samples: &[Sample],

@@ -25,7 +25,11 @@ use crate::judges::api::client::{ApiError, ApiKey, ChatClient, ClientConfig};
 use crate::judges::api::prompts::{PromptError, PromptSet};
 use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::media::MediaEncoder;
-use crate::storage::{Heartbeat, Job, JobKind, RunStatus, Storage, StorageError};
+use crate::storage::{Heartbeat, Job, JobKind, RunRecord, RunStatus, Storage, StorageError};
+
+mod checkpoint;
+
+pub use checkpoint::CheckpointSpecification;
 
 /// Queued jobs may only name environment variables with this prefix for their API key: a job
 /// submitted over HTTP chooses its endpoint, so letting it name any variable (a cloud secret,
@@ -186,6 +190,32 @@ enum JobError {
     },
     #[error("loading stopped: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("the checkpoint was refused: {0}")]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    #[error(
+        "the weights in the checkpoint folder changed since submission: SHA-256 {found}, expected \
+         {expected}"
+    )]
+    WeightsChanged { expected: String, found: String },
+    #[error("cannot read the weights: {0}")]
+    Weights(std::io::Error),
+    // Boxed: these are large, and every job step returns a `JobError`.
+    #[error(transparent)]
+    LocalJudge(Box<crate::judges::local::LocalJudgeError>),
+    #[error(transparent)]
+    CheckpointRun(Box<super::checkpoint_run::CheckpointRunError>),
+}
+
+impl From<crate::judges::local::LocalJudgeError> for JobError {
+    fn from(error: crate::judges::local::LocalJudgeError) -> Self {
+        JobError::LocalJudge(Box::new(error))
+    }
+}
+
+impl From<super::checkpoint_run::CheckpointRunError> for JobError {
+    fn from(error: super::checkpoint_run::CheckpointRunError) -> Self {
+        JobError::CheckpointRun(Box::new(error))
+    }
 }
 
 /// What a worker did before it returned.
@@ -217,6 +247,8 @@ pub async fn run_worker(
     stop: Arc<AtomicBool>,
 ) -> Result<WorkerSummary, WorkerError> {
     let mut summary = WorkerSummary::default();
+    // A worker of this name still holding jobs is an earlier process that died.
+    storage.requeue_jobs_of_worker(worker).await?;
     storage.requeue_stale_jobs(context.stale_after).await?;
     while !stop.load(Ordering::SeqCst) {
         let Some(job) = storage.claim_job(worker).await? else {
@@ -252,6 +284,9 @@ async fn run_job(
 ) -> Result<JobOutcome, StorageError> {
     let result = match job.kind {
         JobKind::ApiJudge => run_api_judge(storage, context, worker, job, stop).await,
+        JobKind::Checkpoint => {
+            checkpoint::run_checkpoint(storage, context, worker, job, stop).await
+        }
     };
     let (status, error) = match result {
         Ok(JobOutcome::Ended(status)) => (status, None),
@@ -287,16 +322,7 @@ async fn run_api_judge(
         })?;
     let run = storage.run(job.run).await?;
     let (benchmark, prompts) = load_inputs(context, &specification).await?;
-    let expected = match run.benchmark {
-        Some(id) => storage.benchmark(id).await?.map(|record| record.identity),
-        None => None,
-    };
-    if expected.as_ref().map(|identity| &identity.hash) != Some(&benchmark.identity.hash) {
-        return Err(JobError::BenchmarkChanged {
-            expected: expected.map_or_else(|| "none".to_owned(), |identity| identity.hash),
-            found: benchmark.identity.hash.clone(),
-        });
-    }
+    check_benchmark(storage, &run, &benchmark).await?;
     let judge = Arc::new(build_judge(context, &specification, prompts)?);
     let config = ApiRunConfig {
         settings: specification.settings.clone(),
@@ -312,19 +338,7 @@ async fn run_api_judge(
             }),
         max_cost: specification.max_cost,
     };
-    let path = specification
-        .judgements_file
-        .clone()
-        .unwrap_or_else(|| context.runs_dir.join(format!("run-{}.jsonl", job.run.0)));
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|source| JobError::Folder {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
+    let path = judgements_path(context, job, specification.judgements_file.as_ref())?;
     storage.set_run_status(job.run, RunStatus::Running).await?;
     let mut sink = JudgementSink::open(storage.clone(), job.run, &path).await?;
 
@@ -370,6 +384,65 @@ async fn run_api_judge(
     Ok(JobOutcome::Ended(status))
 }
 
+/// The judgements file of a job's run (created folders included): the one the specification
+/// names, else `<runs dir>/run-<id>.jsonl`.
+fn judgements_path(
+    context: &WorkerContext,
+    job: &Job,
+    named: Option<&PathBuf>,
+) -> Result<PathBuf, JobError> {
+    let path = named
+        .cloned()
+        .unwrap_or_else(|| context.runs_dir.join(format!("run-{}.jsonl", job.run.0)));
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| JobError::Folder {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(path)
+}
+
+/// Checks that `benchmark` is the one `run` was opened on.
+async fn check_benchmark(
+    storage: &Storage,
+    run: &RunRecord,
+    benchmark: &Benchmark,
+) -> Result<(), JobError> {
+    let expected = match run.benchmark {
+        Some(id) => storage.benchmark(id).await?.map(|record| record.identity),
+        None => None,
+    };
+    if expected.as_ref().map(|identity| &identity.hash) != Some(&benchmark.identity.hash) {
+        return Err(JobError::BenchmarkChanged {
+            expected: expected.map_or_else(|| "none".to_owned(), |identity| identity.hash),
+            found: benchmark.identity.hash.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Loads the benchmark a job names (blocking: call it from a blocking thread).
+fn load_benchmark(
+    cache_dir: &std::path::Path,
+    benchmark: BenchmarkSpecification,
+) -> Result<Benchmark, LoadError> {
+    let options = LoadOptions {
+        tasks: benchmark.tasks,
+        skip_invalid: benchmark.skip_invalid,
+        media_root: benchmark.media_dir,
+        name: None,
+        version: None,
+    };
+    match &benchmark.data {
+        Some(folder) => data::load(folder, &options),
+        None => data::embedded::load(cache_dir, &options),
+    }
+}
+
 /// Loads the benchmark and the prompt templates (file reading, so off the async threads) and
 /// checks the templates are the ones submitted.
 async fn load_inputs(
@@ -380,17 +453,7 @@ async fn load_inputs(
     let benchmark = specification.benchmark.clone();
     let prompts_folder = specification.prompts.folder.clone();
     let (benchmark, prompts) = tokio::task::spawn_blocking(move || {
-        let options = LoadOptions {
-            tasks: benchmark.tasks,
-            skip_invalid: benchmark.skip_invalid,
-            media_root: benchmark.media_dir,
-            name: None,
-            version: None,
-        };
-        let loaded = match &benchmark.data {
-            Some(folder) => data::load(folder, &options)?,
-            None => data::embedded::load(&cache_dir, &options)?,
-        };
+        let loaded = load_benchmark(&cache_dir, benchmark)?;
         let prompts = match &prompts_folder {
             Some(folder) => PromptSet::load(folder)?,
             None => PromptSet::builtin(),

@@ -26,6 +26,8 @@ impl fmt::Display for JobId {
 pub enum JobKind {
     /// A generative judge behind an OpenAI-compatible API.
     ApiJudge,
+    /// A local reward-model checkpoint (an upload), run on the worker's inference thread.
+    Checkpoint,
 }
 
 impl JobKind {
@@ -33,6 +35,7 @@ impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::ApiJudge => "api_judge",
+            JobKind::Checkpoint => "checkpoint",
         }
     }
 }
@@ -49,10 +52,11 @@ impl FromStr for JobKind {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "api_judge" => Ok(JobKind::ApiJudge),
+            "checkpoint" => Ok(JobKind::Checkpoint),
             _ => Err(UnknownValue {
                 kind: "job kind",
                 value: text.to_owned(),
-                expected: "api_judge",
+                expected: "api_judge, checkpoint",
             }),
         }
     }

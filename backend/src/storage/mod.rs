@@ -14,6 +14,7 @@ mod reported_scores;
 mod runs;
 mod scorecards;
 mod submissions;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

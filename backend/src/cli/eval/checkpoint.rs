@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::super::local_model::{DEFAULT_MODEL_NAME, LocalModelArgs, default_model_folder};
 use super::super::{Environment, scorecard_table};
 use super::{RunArgs, open_sink, watch_interrupts};
 use crate::evaluation::checkpoint_run::{
-    self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES,
+    self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
 };
 use crate::evaluation::runs;
 use crate::judges::local::InferenceThread;
@@ -44,14 +43,7 @@ pub(in crate::cli) struct CheckpointArgs {
 /// SHA-256 over the weight files in order: the identity of the weights, whatever the folder is
 /// called.
 fn weights_hash(files: &[PathBuf]) -> anyhow::Result<String> {
-    let mut hasher = Sha256::new();
-    for file in files {
-        let mut reader = std::fs::File::open(file)
-            .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-        std::io::copy(&mut reader, &mut hasher)
-            .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
-    }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(checkpoint_run::weights_sha256(files)?)
 }
 
 pub(in crate::cli) fn run(
@@ -234,18 +226,6 @@ fn summary_text(summary: &CheckpointRunSummary) -> String {
         text.push_str("stopped: interrupted; re-run the same command to continue\n");
     }
     text
-}
-
-/// `22.7M`, `494M`, `1.5B`: the parameter count as the leaderboard shows it.
-pub(crate) fn format_parameters(count: u64) -> String {
-    let count = count as f64;
-    if count >= 1e9 {
-        format!("{:.1}B", count / 1e9)
-    } else if count >= 1e6 {
-        format!("{:.1}M", count / 1e6)
-    } else {
-        format!("{:.1}K", count / 1e3)
-    }
 }
 
 fn progress_bar(total: u64, progress: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {

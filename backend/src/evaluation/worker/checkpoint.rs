@@ -1,0 +1,240 @@
+//! Checkpoint jobs: a local reward model (an uploaded checkpoint folder) run over the benchmark
+//! on its own inference thread, with the same heartbeats, cancellation and resumption as the
+//! API-judge jobs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use omnireward_local_judge::models::RewardLabel;
+use omnireward_shared::Setting;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BenchmarkSpecification, JobError, JobOutcome, WorkerContext, check_benchmark, judgements_path,
+    keep_alive, load_benchmark,
+};
+use crate::checkpoint::CheckpointFolder;
+use crate::data::Benchmark;
+use crate::evaluation::checkpoint_run::{self, CheckpointRunConfig, weights_sha256};
+use crate::evaluation::runs;
+use crate::evaluation::sink::JudgementSink;
+use crate::judges::local::{InferenceThread, LocalJudgeOptions, TruncationSide};
+use crate::media::MediaEncoder;
+use crate::storage::{Heartbeat, Job, RunRecord, RunStatus, Storage};
+
+/// Everything needed to load a checkpoint and run it over the benchmark.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointSpecification {
+    /// The leaderboard name (shown in the queue).
+    pub model: String,
+    /// The checkpoint folder: for uploads, `<uploads>/<checkpoint_sha256>`.
+    pub folder: PathBuf,
+    /// SHA-256 over the uploaded files (names, sizes and contents): the folder's address.
+    pub checkpoint_sha256: String,
+    /// SHA-256 over the weight files in name order; checked before the model loads.
+    pub weights_sha256: String,
+    /// Token limit per input [default: the model's].
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// Which end of a too-long input is cut.
+    #[serde(default)]
+    pub truncation: TruncationSide,
+    /// Padded tokens per batch.
+    pub batch_tokens: usize,
+    /// Which head output is the reward: an index or an `id2label` name [default: the only one].
+    #[serde(default)]
+    pub reward_label: Option<String>,
+    /// Device: cpu, cuda, cuda:N or auto.
+    pub device: String,
+    /// Frames sampled per video response (image-text models).
+    pub frames: usize,
+    /// Settings to record judgements for.
+    pub settings: Vec<Setting>,
+    /// The benchmark to judge; it must be the one the job's run was opened on.
+    pub benchmark: BenchmarkSpecification,
+    /// Samples scored per job on the inference thread (how often progress is saved).
+    pub chunk_samples: usize,
+    /// Judgements file [default: `<runs dir>/run-<id>.jsonl`].
+    #[serde(default)]
+    pub judgements_file: Option<PathBuf>,
+}
+
+impl CheckpointSpecification {
+    /// The options the inference thread loads the checkpoint with.
+    pub fn options(&self) -> Result<LocalJudgeOptions, String> {
+        if self.batch_tokens == 0 {
+            return Err("batch_tokens must be at least 1".to_owned());
+        }
+        Ok(LocalJudgeOptions {
+            device: self
+                .device
+                .parse()
+                .map_err(|error| format!("device: {error}"))?,
+            max_length: self.max_length,
+            truncation: self.truncation,
+            batch_tokens: self.batch_tokens,
+            separator: None,
+            reward_label: match &self.reward_label {
+                None => RewardLabel::Single,
+                Some(label) => match label.parse::<usize>() {
+                    Ok(index) => RewardLabel::Index(index),
+                    Err(_) => RewardLabel::Name(label.clone()),
+                },
+            },
+        })
+    }
+}
+
+/// Checks the checkpoint folder and its weights, loads it on an inference thread, and runs it
+/// over the benchmark on the job's run.
+pub(super) async fn run_checkpoint(
+    storage: &Storage,
+    context: &WorkerContext,
+    worker: &str,
+    job: &Job,
+    stop: &Arc<AtomicBool>,
+) -> Result<JobOutcome, JobError> {
+    let specification: CheckpointSpecification = serde_json::from_value(job.specification.clone())
+        .map_err(|source| JobError::Specification {
+            kind: job.kind,
+            source,
+        })?;
+    let options = specification.options().map_err(JobError::Invalid)?;
+    let run = storage.run(job.run).await?;
+    let cache_dir = context.cache_dir.clone();
+    let benchmark_specification = specification.benchmark.clone();
+    let benchmark =
+        tokio::task::spawn_blocking(move || load_benchmark(&cache_dir, benchmark_specification))
+            .await??;
+    check_benchmark(storage, &run, &benchmark).await?;
+
+    // Reading headers and weights and loading the model block: never on an async worker.
+    let folder = specification.folder.clone();
+    let expected = specification.weights_sha256.clone();
+    let thread = tokio::task::spawn_blocking(move || {
+        let checkpoint = CheckpointFolder::inspect(&folder)?;
+        checkpoint.require_supported_architecture()?;
+        let found = weights_sha256(&checkpoint.weight_files()).map_err(JobError::Weights)?;
+        if found != expected {
+            return Err(JobError::WeightsChanged { expected, found });
+        }
+        Ok(InferenceThread::start(checkpoint.path, options)?)
+    })
+    .await??;
+    let outcome = run_loaded(
+        storage,
+        context,
+        worker,
+        job,
+        stop,
+        &specification,
+        &run,
+        &benchmark,
+        &thread,
+    )
+    .await;
+    // Dropping the thread joins it once the chunk in hand is done: a blocking wait.
+    let _ = tokio::task::spawn_blocking(move || drop(thread)).await;
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_loaded(
+    storage: &Storage,
+    context: &WorkerContext,
+    worker: &str,
+    job: &Job,
+    stop: &Arc<AtomicBool>,
+    specification: &CheckpointSpecification,
+    run: &RunRecord,
+    benchmark: &Benchmark,
+    thread: &InferenceThread,
+) -> Result<JobOutcome, JobError> {
+    let config = CheckpointRunConfig {
+        settings: specification.settings.clone(),
+        chunk_samples: specification.chunk_samples.max(1),
+        frames: specification.frames,
+    };
+    let path = judgements_path(context, job, specification.judgements_file.as_ref())?;
+    storage.set_run_status(job.run, RunStatus::Running).await?;
+    let mut sink = JudgementSink::open(storage.clone(), job.run, &path).await?;
+
+    let job_stop = Arc::new(AtomicBool::new(false));
+    let heartbeats = tokio::spawn(keep_alive(
+        storage.clone(),
+        context.heartbeat_interval,
+        job.id,
+        worker.to_owned(),
+        Arc::clone(stop),
+        Arc::clone(&job_stop),
+    ));
+    let summary = checkpoint_run::run(
+        thread,
+        &benchmark.samples,
+        &MediaEncoder::new(context.cache_dir.clone()),
+        &config,
+        &mut sink,
+        Arc::clone(&job_stop),
+        Arc::new(AtomicU64::new(0)),
+    )
+    .await;
+    heartbeats.abort();
+    let ending = heartbeats.await.ok().flatten();
+    let summary = summary?;
+
+    let status = match (summary.stopped, ending) {
+        (_, Some(Heartbeat::Lost)) => return Ok(JobOutcome::Lost),
+        (true, Some(Heartbeat::CancelRequested)) => RunStatus::Cancelled,
+        (true, _) => return Ok(JobOutcome::Released),
+        (false, _) => RunStatus::Finished,
+    };
+    runs::finish_run(
+        storage,
+        job.run,
+        &run.model_name,
+        benchmark,
+        status,
+        context.bootstrap,
+    )
+    .await?;
+    Ok(JobOutcome::Ended(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_come_from_the_specification() {
+        let mut specification = CheckpointSpecification {
+            model: "m".to_owned(),
+            folder: PathBuf::from("/nowhere"),
+            checkpoint_sha256: "a".repeat(64),
+            weights_sha256: "b".repeat(64),
+            max_length: Some(128),
+            truncation: TruncationSide::Left,
+            batch_tokens: 1024,
+            reward_label: Some("1".to_owned()),
+            device: "cpu".to_owned(),
+            frames: 5,
+            settings: Setting::ALL.to_vec(),
+            benchmark: BenchmarkSpecification::default(),
+            chunk_samples: 8,
+            judgements_file: None,
+        };
+        let options = specification.options().expect("valid");
+        assert_eq!(options.max_length, Some(128));
+        assert_eq!(options.truncation, TruncationSide::Left);
+        assert_eq!(options.reward_label, RewardLabel::Index(1));
+        let encoded = serde_json::to_value(&specification).expect("encodes");
+        assert_eq!(encoded["truncation"], "left");
+        let decoded: CheckpointSpecification = serde_json::from_value(encoded).expect("decodes");
+        assert_eq!(decoded, specification);
+        specification.batch_tokens = 0;
+        assert!(specification.options().is_err());
+        specification.batch_tokens = 1;
+        specification.device = "tpu".to_owned();
+        assert!(specification.options().is_err());
+    }
+}
