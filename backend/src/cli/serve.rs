@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
+use omnireward_shared::BootstrapConfig;
 
 use super::{BenchmarkArgs, Environment};
 use crate::http::{self, AppState};
@@ -38,6 +40,17 @@ pub(super) struct ServeArgs {
     /// Demo requests admitted at once; more are refused with 429.
     #[arg(long, default_value_t = http::score::DEFAULT_QUEUE_DEPTH, value_name = "N")]
     demo_queue: usize,
+    /// Workers run inside the server, claiming queued jobs from the same database; 0 leaves
+    /// the jobs to `omnireward worker` processes. Ctrl-C stops them with the server, handing
+    /// their jobs back to the queue.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    workers: usize,
+    /// Folder of uploaded checkpoints [default: <home>/uploads].
+    #[arg(long, value_name = "DIR")]
+    uploads: Option<PathBuf>,
+    /// Largest checkpoint upload in bytes (its files and fields together).
+    #[arg(long, default_value_t = http::DEFAULT_MAX_UPLOAD_BYTES, value_name = "BYTES")]
+    max_upload_bytes: u64,
     /// Environment variable holding the administrator's bearer token; without it the
     /// `/api/v1/admin` routes answer 404. The token is read once at start and never logged.
     #[arg(long, value_name = "VAR")]
@@ -123,6 +136,16 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         Arc::new(environment.load_benchmark(args.data.as_ref(), &args.benchmark, false)?);
     let demo = demo_service(environment, args)?;
     let admin_token = admin_token(args)?;
+    let uploads = http::UploadSettings {
+        folder: args
+            .uploads
+            .clone()
+            .unwrap_or_else(|| environment.home.join("uploads")),
+        max_bytes: args.max_upload_bytes,
+    };
+    // Uploads cut off by a previous stop; the folder is this server's alone.
+    http::remove_abandoned_staging(&uploads.folder)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", uploads.folder.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -156,14 +179,40 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
                 trusted_proxy_header: args.trusted_proxy_header.clone(),
             });
         }
+        state = state.with_uploads(uploads);
         // The peer address identifies submitters for the submission limit.
         let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let context = super::worker::context(environment, BootstrapConfig::default());
+        let prefix = format!("serve-{}", std::process::id());
+        let mut workers =
+            super::worker::spawn_workers(&storage, &context, &prefix, args.workers, &stop);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown({
+                let stop = Arc::clone(&stop);
+                async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    // The workers stop claiming and hand their jobs back to the queue.
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!("\nstopping: jobs in hand go back to the queue");
+                }
             })
-            .await?;
+            .await;
+        stop.store(true, Ordering::SeqCst);
+        while let Some(ended) = workers.join_next().await {
+            match ended {
+                Ok((name, Ok(summary))) => tracing::info!(
+                    worker = %name,
+                    claimed = summary.claimed,
+                    ended = summary.ended,
+                    "worker stopped"
+                ),
+                Ok((name, Err(error))) => tracing::error!(worker = %name, %error, "worker failed"),
+                Err(error) => tracing::error!(%error, "a worker panicked"),
+            }
+        }
         storage.close().await;
+        served?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -55,6 +55,9 @@ pub enum ApiError {
     /// An administrator route called without the server's bearer token (or with another one).
     #[error("{0}")]
     Unauthorized(String),
+    /// The request body is larger than the route accepts (a checkpoint upload over the limit).
+    #[error("{0}")]
+    TooLarge(String),
     /// A feature this server was started without (the scoring demo without a model).
     #[error("{0}")]
     Unavailable(String),
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }

@@ -18,6 +18,7 @@ mod schemas;
 pub mod score;
 mod submissions;
 mod tasks;
+mod uploads;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use crate::storage::Storage;
 pub use admin::AdminToken;
 pub use error::ApiError;
 pub use rate_limit::SubmissionLimit;
+pub use uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadSettings, remove_abandoned_staging};
 
 /// Where the API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
@@ -77,6 +79,8 @@ pub struct AppState {
     event_interval: std::time::Duration,
     /// The leaderboard rows and bodies of the newest generation read.
     leaderboard_cache: Arc<leaderboard::LeaderboardCache>,
+    /// Where checkpoint uploads go, if the server accepts them.
+    uploads: Option<Arc<uploads::UploadSettings>>,
 }
 
 impl AppState {
@@ -100,6 +104,7 @@ impl AppState {
             submission_limit: None,
             event_interval: events::DEFAULT_INTERVAL,
             leaderboard_cache: Arc::new(leaderboard::LeaderboardCache::new()),
+            uploads: None,
         }
     }
 
@@ -147,10 +152,8 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/judgements", get(runs::judgements))
         .route("/models/{id}", get(models::one))
-        .route(
-            "/submissions",
-            get(submissions::list).post(submissions::create),
-        )
+        // POST is in `uploads::routes`: checkpoint uploads have their own body limit.
+        .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::one))
         .route("/submissions/{id}/cancel", post(submissions::cancel))
         .route("/runs/{id}/events", get(events::stream))
@@ -168,6 +171,7 @@ pub fn app(state: AppState) -> Router {
                 .route("/score", post(score::score))
                 .layer(RequestBodyLimitLayer::new(score::SCORE_BODY_LIMIT)),
         )
+        .merge(uploads::routes(&state))
         // After every route: it only wraps the routes added before it.
         .route_layer(axum::middleware::from_fn(metrics::remember_route))
         .fallback(error::no_route)

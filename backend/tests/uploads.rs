@@ -1,0 +1,685 @@
+//! Checkpoint uploads over HTTP, in process through `app(state)` with `oneshot`: a valid upload
+//! queued, run by a worker to its scorecard and ranked; the same upload again answered with the
+//! same submission; and refusals (broken weights, pickles, traversal names, size, architecture,
+//! missing files) that leave nothing behind: no files in the uploads folder, no rows.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use omnireward::data::{LoadOptions, embedded};
+use omnireward::evaluation::worker::{WorkerContext, WorkerSummary, run_worker};
+use omnireward::http::{AppState, UploadSettings, app};
+use omnireward::storage::Storage;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+const BOUNDARY: &str = "omnireward-upload-test-7d1c";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("local-judge/tests/fixtures")
+        .join(name)
+}
+
+/// Every file of a fixture checkpoint, by name.
+fn checkpoint_files(name: &str) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(fixture(name))
+        .expect("fixture folder")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).expect("fixture file"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn replace(files: &mut Vec<(String, Vec<u8>)>, name: &str, bytes: Vec<u8>) {
+    files.retain(|(file, _)| file != name);
+    files.push((name.to_owned(), bytes));
+}
+
+fn remove(files: &mut Vec<(String, Vec<u8>)>, name: &str) -> Vec<u8> {
+    let position = files
+        .iter()
+        .position(|(file, _)| file == name)
+        .expect("the file is there");
+    files.remove(position).1
+}
+
+/// A `multipart/form-data` body: text fields, then one part per file named by its file name.
+fn multipart_body(fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (file, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; \
+                 filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+struct TestApp {
+    home: TempDir,
+    storage: Storage,
+    router: Router,
+}
+
+impl TestApp {
+    fn uploads(&self) -> PathBuf {
+        self.home.path().join("uploads")
+    }
+
+    /// What the uploads folder holds (it may not exist yet).
+    fn uploaded(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.uploads())
+            .map(|entries| {
+                entries
+                    .map(|entry| {
+                        entry
+                            .expect("entry")
+                            .file_name()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    fn worker_context(&self) -> WorkerContext {
+        WorkerContext {
+            cache_dir: self.home.path().join("cache"),
+            runs_dir: self.home.path().join("runs"),
+            api_keys: Arc::new(|_| None),
+            bootstrap: omnireward_shared::BootstrapConfig {
+                resamples: 10,
+                seed: 1,
+            },
+            heartbeat_interval: Duration::from_millis(100),
+            stale_after: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(50),
+            until_idle: true,
+        }
+    }
+
+    async fn upload(&self, fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Reply {
+        let body = multipart_body(fields, files);
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/submissions")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .expect("request");
+        send(&self.router, request).await
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        let request = Request::builder()
+            .uri(uri)
+            .body(Body::empty())
+            .expect("request");
+        send(&self.router, request).await
+    }
+}
+
+async fn test_app(max_bytes: u64) -> TestApp {
+    let home = TempDir::new().expect("temporary home");
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    let benchmark = Arc::new(
+        embedded::load(&home.path().join("cache"), &LoadOptions::default())
+            .expect("embedded sample loads"),
+    );
+    let router = app(
+        AppState::new(storage.clone(), benchmark).with_uploads(UploadSettings {
+            folder: home.path().join("uploads"),
+            max_bytes,
+        }),
+    );
+    TestApp {
+        home,
+        storage,
+        router,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
+    }
+
+    fn ids(&self) -> (i64, i64) {
+        let body = self.json();
+        (
+            body["submission"].as_i64().expect("a submission id"),
+            body["run"].as_i64().expect("a run id"),
+        )
+    }
+
+    fn error(&self) -> (String, String) {
+        let body = self.json();
+        (
+            body["error"]["code"].as_str().expect("a code").to_owned(),
+            body["error"]["message"]
+                .as_str()
+                .expect("a message")
+                .to_owned(),
+        )
+    }
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("reads the body");
+    Reply {
+        status,
+        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
+    let app = test_app(64 * 1024 * 1024).await;
+    let files = checkpoint_files("bert-tiny");
+    let fields = [("name", "bert-tiny upload"), ("batch_tokens", "2048")];
+    let created = app.upload(&fields, &files).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let body = created.json();
+    assert_eq!(body["status"], "queued");
+    assert_eq!(body["position"], 1);
+    assert_eq!(
+        body["checkpoint"]["architecture"],
+        "BertForSequenceClassification"
+    );
+    let sha256 = body["checkpoint"]["sha256"].as_str().expect("address");
+    let (submission, run) = created.ids();
+    // Only the content-addressed folder is left, holding every file.
+    assert_eq!(app.uploaded(), [sha256]);
+    for (name, bytes) in &files {
+        assert_eq!(
+            &std::fs::read(app.uploads().join(sha256).join(name)).expect("stored"),
+            bytes
+        );
+    }
+    let listed = app.get(&format!("/api/v1/submissions/{submission}")).await;
+    assert_eq!(listed.json()["kind"], "checkpoint");
+    assert_eq!(listed.json()["model"], "bert-tiny upload");
+
+    let summary = run_worker(
+        app.storage.clone(),
+        &app.worker_context(),
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(
+        summary,
+        WorkerSummary {
+            claimed: 1,
+            ended: 1
+        }
+    );
+    let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
+    assert_eq!(job.json()["status"], "finished", "{}", job.text);
+    let record = app.get(&format!("/api/v1/runs/{run}")).await.json();
+    assert_eq!(record["status"], "finished");
+    assert_eq!(record["model"]["kind"], "scalar_reward_model");
+    let model = app
+        .get(&format!("/api/v1/models/{}", record["model"]["id"]))
+        .await
+        .json();
+    assert_eq!(model["kind"], "scalar_reward_model");
+    assert_eq!(model["parameters"], "26.0K", "{model}");
+    assert_eq!(
+        record["scorecard"]["settings"]["with_ties"]["overall"]["tasks_covered"], 4,
+        "{record}"
+    );
+    assert_eq!(record["configuration"]["identity"]["judge"], "checkpoint");
+    let judgements = app
+        .storage
+        .judgements(omnireward::storage::RunId(run))
+        .await
+        .expect("reads");
+    assert!(
+        judgements
+            .iter()
+            .all(|judgement| judgement.rewards.is_some())
+    );
+
+    let board = app
+        .get("/api/v1/leaderboard?setting=with_ties&type=scalar_reward_model")
+        .await;
+    assert_eq!(board.status, StatusCode::OK, "{}", board.text);
+    let rows = board.json()["rows"].clone();
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .any(|row| row["model"] == "bert-tiny upload" && row["run"] == run),
+        "{rows}"
+    );
+
+    // The same upload again: the same submission, nothing new stored.
+    let again = app.upload(&fields, &files).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.ids(), (submission, run));
+    assert_eq!(again.json()["status"], "finished");
+    assert_eq!(app.uploaded(), [sha256]);
+    assert_eq!(app.storage.jobs().await.expect("lists").len(), 1);
+
+    // The same files under other options are another run of the same folder.
+    let other = app
+        .upload(
+            &[("name", "bert-tiny upload"), ("max_length", "64")],
+            &files,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
+    assert_ne!(other.ids().1, run);
+    assert_eq!(app.uploaded(), [sha256]);
+}
+
+/// Rewrites the first tensor's shape in a safetensors header, keeping its offsets: the header
+/// then lies about the tensor's size.
+fn lying_header(weights: &[u8]) -> Vec<u8> {
+    let length = usize::try_from(u64::from_le_bytes(
+        weights[..8].try_into().expect("8 bytes"),
+    ))
+    .expect("fits");
+    let mut header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&weights[8..8 + length]).expect("header JSON");
+    let tensor = header
+        .iter_mut()
+        .find(|(name, _)| name.as_str() != "__metadata__")
+        .map(|(_, tensor)| tensor)
+        .expect("a tensor");
+    tensor["shape"] = json!([1024, 1024]);
+    let mut text = serde_json::to_vec(&header).expect("encodes");
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut lying = (text.len() as u64).to_le_bytes().to_vec();
+    lying.extend_from_slice(&text);
+    lying.extend_from_slice(&weights[8 + length..]);
+    lying
+}
+
+#[tokio::test]
+async fn refused_uploads_leave_nothing_behind() {
+    let app = test_app(64 * 1024 * 1024).await;
+    let valid = checkpoint_files("bert-tiny");
+    let name = [("name", "refused")];
+    let weights = valid
+        .iter()
+        .find(|(file, _)| file == "model.safetensors")
+        .map(|(_, bytes)| bytes.clone())
+        .expect("weights");
+
+    let mut cases: Vec<(&str, Vec<(&str, &str)>, Vec<(String, Vec<u8>)>, u16, &str)> = Vec::new();
+    let mut truncated = valid.clone();
+    replace(
+        &mut truncated,
+        "model.safetensors",
+        weights[..weights.len() - 100].to_vec(),
+    );
+    cases.push((
+        "truncated weights",
+        name.to_vec(),
+        truncated,
+        422,
+        "model.safetensors",
+    ));
+    let mut lying = valid.clone();
+    replace(&mut lying, "model.safetensors", lying_header(&weights));
+    cases.push((
+        "a header lying about sizes",
+        name.to_vec(),
+        lying,
+        422,
+        "model.safetensors",
+    ));
+    let mut pickle = valid.clone();
+    pickle.insert(0, ("pytorch_model.bin".to_owned(), b"not really".to_vec()));
+    cases.push((
+        "a pickle file",
+        name.to_vec(),
+        pickle,
+        422,
+        "pytorch_model.bin",
+    ));
+    for traversal in ["../x", "a/b", ".."] {
+        let mut files = valid.clone();
+        files.push((traversal.to_owned(), b"{}".to_vec()));
+        cases.push(("a traversal name", name.to_vec(), files, 400, traversal));
+    }
+    let mut unsupported = valid.clone();
+    replace(
+        &mut unsupported,
+        "config.json",
+        br#"{"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}"#.to_vec(),
+    );
+    cases.push((
+        "an unsupported architecture",
+        name.to_vec(),
+        unsupported,
+        422,
+        "GPT2LMHeadModel",
+    ));
+    let mut no_tokenizer = valid.clone();
+    remove(&mut no_tokenizer, "tokenizer.json");
+    cases.push((
+        "a missing tokenizer",
+        name.to_vec(),
+        no_tokenizer,
+        422,
+        "tokenizer.json",
+    ));
+    // Shards: the index names a second shard that is not sent.
+    let mut sharded = valid.clone();
+    let single = remove(&mut sharded, "model.safetensors");
+    let length =
+        usize::try_from(u64::from_le_bytes(single[..8].try_into().expect("8"))).expect("fits");
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&single[8..8 + length]).expect("header");
+    let mut weight_map: serde_json::Map<String, Value> = header
+        .keys()
+        .filter(|tensor| tensor.as_str() != "__metadata__")
+        .map(|tensor| (tensor.clone(), json!("model-00001-of-00002.safetensors")))
+        .collect();
+    weight_map.insert(
+        "classifier.extra".to_owned(),
+        json!("model-00002-of-00002.safetensors"),
+    );
+    sharded.push(("model-00001-of-00002.safetensors".to_owned(), single));
+    sharded.push((
+        "model.safetensors.index.json".to_owned(),
+        serde_json::to_vec(&json!({"metadata": {}, "weight_map": weight_map})).expect("index"),
+    ));
+    cases.push((
+        "a missing shard",
+        name.to_vec(),
+        sharded,
+        422,
+        "model-00002-of-00002.safetensors",
+    ));
+    let mut twice = valid.clone();
+    twice.push(("config.json".to_owned(), b"{}".to_vec()));
+    cases.push((
+        "a file sent twice",
+        name.to_vec(),
+        twice,
+        400,
+        "config.json",
+    ));
+    cases.push(("no name", Vec::new(), valid.clone(), 400, "name"));
+    cases.push((
+        "an unknown field",
+        vec![("name", "x"), ("api_key", "secret")],
+        valid.clone(),
+        400,
+        "api_key",
+    ));
+    cases.push((
+        "a bad option",
+        vec![("name", "x"), ("truncation", "middle")],
+        valid.clone(),
+        400,
+        "truncation",
+    ));
+    cases.push(("no files", name.to_vec(), Vec::new(), 400, "no files"));
+
+    for (what, fields, files, status, named) in cases {
+        let reply = app.upload(&fields, &files).await;
+        assert_eq!(reply.status.as_u16(), status, "{what}: {}", reply.text);
+        let (_, message) = reply.error();
+        assert!(message.contains(named), "{what}: {message}");
+        assert!(app.uploaded().is_empty(), "{what}: {:?}", app.uploaded());
+    }
+    assert!(app.storage.jobs().await.expect("lists").is_empty());
+    assert!(app.storage.runs().await.expect("lists").is_empty());
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_are_refused_with_413() {
+    let app = test_app(32 * 1024).await;
+    // Streamed past the limit (the declared length is within the framing allowance).
+    let reply = app
+        .upload(&[("name", "too large")], &checkpoint_files("bert-tiny"))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text
+    );
+    let (code, message) = reply.error();
+    assert_eq!(code, "payload_too_large");
+    assert!(message.contains("32768 bytes"), "{message}");
+    // Declared larger than the limit and its framing: refused before reading.
+    let huge = vec![(
+        "model.safetensors".to_owned(),
+        vec![0_u8; 1024 * 1024 + 64 * 1024],
+    )];
+    let reply = app.upload(&[("name", "too large")], &huge).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text
+    );
+    assert!(app.uploaded().is_empty(), "{:?}", app.uploaded());
+    assert!(app.storage.jobs().await.expect("lists").is_empty());
+}
+
+#[tokio::test]
+async fn json_submissions_keep_their_route_and_limit() {
+    let app = test_app(64 * 1024 * 1024).await;
+    let request = |body: Vec<u8>| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/submissions")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    // An API judge is still validated by the JSON path.
+    let reply = send(
+        &app.router,
+        request(
+            json!({"kind": "api_judge", "endpoint": "http://127.0.0.1:9/v1",
+                       "model": "m", "settings": "both", "swap": false})
+            .to_string()
+            .into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("endpoint"), "{}", reply.text);
+    // Bodies over 1 MiB are refused even though uploads may be larger.
+    let mut large = request(vec![b' '; 2 * 1024 * 1024]);
+    large.headers_mut().insert(
+        header::CONTENT_LENGTH,
+        header::HeaderValue::from(2 * 1024 * 1024),
+    );
+    let reply = send(&app.router, large).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text
+    );
+    let reply = send(&app.router, request(vec![b' '; 2 * 1024 * 1024])).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("length limit"), "{}", reply.text);
+    // A server without an uploads folder refuses uploads plainly.
+    let home = TempDir::new().expect("home");
+    let storage = Storage::open(&home.path().join("db.sqlite"))
+        .await
+        .expect("opens");
+    let benchmark = Arc::new(
+        embedded::load(&home.path().join("cache"), &LoadOptions::default()).expect("loads"),
+    );
+    let without = TestApp {
+        router: omnireward::http::app(AppState::new(storage.clone(), benchmark)),
+        storage,
+        home,
+    };
+    let reply = without
+        .upload(&[("name", "x")], &checkpoint_files("bert-tiny"))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert!(without.uploaded().is_empty());
+}
+
+/// Sends SIGINT, as Ctrl-C does.
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("runs kill");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_a_worker_runs_an_upload_and_stops_on_ctrl_c() {
+    use std::io::BufRead as _;
+
+    let home = TempDir::new().expect("home");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(home.path())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--workers",
+            "1",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts the server");
+    let stderr = server.stderr.take().expect("stderr");
+    let (address_sender, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sender = Some(address_sender);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("on http://").nth(1)
+                && let Some(sender) = sender.take()
+            {
+                let _ = sender.send(rest.split('/').next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address = address
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server says where it listens");
+    let base = format!("http://{address}/api/v1");
+    let client = reqwest::Client::new();
+    let body = multipart_body(&[("name", "served upload")], &checkpoint_files("bert-tiny"));
+    let created = client
+        .post(format!("{base}/submissions"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("uploads");
+    assert_eq!(created.status().as_u16(), 201);
+    let created: Value = created.json().await.expect("JSON");
+    let submission = created["submission"].as_i64().expect("an id");
+    assert!(
+        home.path()
+            .join("uploads")
+            .join(created["checkpoint"]["sha256"].as_str().expect("address"))
+            .is_dir()
+    );
+
+    // The server's own worker claims and finishes it.
+    let mut status = Value::Null;
+    for _ in 0..600 {
+        let view: Value = client
+            .get(format!("{base}/submissions/{submission}"))
+            .send()
+            .await
+            .expect("reads")
+            .json()
+            .await
+            .expect("JSON");
+        status = view["status"].clone();
+        if status == "finished" || status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "finished");
+
+    interrupt(&server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = server.try_wait().expect("polls") {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not stop on Ctrl-C"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit}");
+}
