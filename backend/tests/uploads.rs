@@ -21,6 +21,13 @@ use tower::ServiceExt as _;
 
 const BOUNDARY: &str = "omnireward-upload-test-7d1c";
 
+/// A checkpoint's files: names and contents.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// A refused upload: what is wrong, its fields, its files, the status, and what the message
+/// names.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Files, u16, &'a str);
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("local-judge/tests/fixtures")
@@ -340,7 +347,7 @@ fn lying_header(weights: &[u8]) -> Vec<u8> {
         .expect("a tensor");
     tensor["shape"] = json!([1024, 1024]);
     let mut text = serde_json::to_vec(&header).expect("encodes");
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut lying = (text.len() as u64).to_le_bytes().to_vec();
@@ -360,7 +367,7 @@ async fn refused_uploads_leave_nothing_behind() {
         .map(|(_, bytes)| bytes.clone())
         .expect("weights");
 
-    let mut cases: Vec<(&str, Vec<(&str, &str)>, Vec<(String, Vec<u8>)>, u16, &str)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     let mut truncated = valid.clone();
     replace(
         &mut truncated,
