@@ -217,14 +217,25 @@ pub(super) struct SubmissionsQuery {
     post,
     path = "/submissions",
     tag = "submissions",
-    request_body(content = SubmissionRequest,
-                 description = "An API judge to evaluate on the served benchmark."),
+    request_body(content((SubmissionRequest = "application/json"),
+                         (super::uploads::UploadForm = "multipart/form-data")),
+                 description = "An API judge (JSON), or a reward-model checkpoint uploaded file \
+                                by file (multipart), to evaluate on the served benchmark."),
     responses(
-        (status = 201, description = "Queued (awaiting approval when the server requires it).",
+        (status = 201, description = "Queued (awaiting approval when the server requires it); \
+                                      an upload's answer also describes the `checkpoint`.",
          body = SubmittedView),
-        (status = 200, description = "The same run's queued or running submission.",
+        (status = 200, description = "The same run's queued or running submission (for an \
+                                      upload, also a finished one).",
          body = SubmittedView),
         (status = 400, description = "Malformed or refused body.", body = super::error::ErrorBody),
+        (status = 413, description = "An upload over the server's limit.",
+         body = super::error::ErrorBody),
+        (status = 422, description = "A refused checkpoint (pickle files, invalid safetensors \
+                                      headers, missing files, unsupported architecture).",
+         body = super::error::ErrorBody),
+        (status = 503, description = "Uploads sent to a server that does not accept them.",
+         body = super::error::ErrorBody),
         (status = 429, description = "Too many submissions from this address; see `Retry-After`.",
          body = super::error::ErrorBody,
          headers(("Retry-After" = u64, description = "Seconds until one is admitted."))),
