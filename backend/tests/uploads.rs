@@ -690,3 +690,95 @@ async fn serve_with_a_worker_runs_an_upload_and_stops_on_ctrl_c() {
     };
     assert!(exit.success(), "{exit}");
 }
+
+/// Splits a single-file safetensors checkpoint into two shards (the first tensor, then the
+/// others) and the index that names them.
+fn sharded(weights: &[u8]) -> Files {
+    let length =
+        usize::try_from(u64::from_le_bytes(weights[..8].try_into().expect("8"))).expect("fits");
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&weights[8..8 + length]).expect("header");
+    let data = &weights[8 + length..];
+    let tensors: Vec<(&String, &Value)> = header
+        .iter()
+        .filter(|(name, _)| name.as_str() != "__metadata__")
+        .collect();
+    let (first, rest) = tensors.split_at(1);
+    let names = [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ];
+    let mut files = Vec::new();
+    let mut weight_map = serde_json::Map::new();
+    for (name, group) in names.into_iter().zip([first, rest]) {
+        let mut shard_header = serde_json::Map::new();
+        let mut shard_data = Vec::new();
+        for (tensor, info) in group {
+            let offsets = info["data_offsets"].as_array().expect("offsets");
+            let start = usize::try_from(offsets[0].as_u64().expect("start")).expect("fits");
+            let end = usize::try_from(offsets[1].as_u64().expect("end")).expect("fits");
+            let mut info = (*info).clone();
+            info["data_offsets"] = json!([shard_data.len(), shard_data.len() + end - start]);
+            shard_data.extend_from_slice(&data[start..end]);
+            shard_header.insert((*tensor).clone(), info);
+            weight_map.insert((*tensor).clone(), json!(name));
+        }
+        let mut text = serde_json::to_vec(&shard_header).expect("encodes");
+        while !text.len().is_multiple_of(8) {
+            text.push(b' ');
+        }
+        let mut shard = (text.len() as u64).to_le_bytes().to_vec();
+        shard.extend_from_slice(&text);
+        shard.extend_from_slice(&shard_data);
+        files.push((name.to_owned(), shard));
+    }
+    files.push((
+        "model.safetensors.index.json".to_owned(),
+        serde_json::to_vec(&json!({"metadata": {}, "weight_map": weight_map})).expect("index"),
+    ));
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_upload_is_hashed_in_shard_order_and_runs() {
+    use sha2::{Digest as _, Sha256};
+
+    let app = test_app(64 * 1024 * 1024).await;
+    let mut files = checkpoint_files("bert-tiny");
+    let weights = remove(&mut files, "model.safetensors");
+    let shards = sharded(&weights);
+    // The second shard is sent first: the weights hash still follows the file names.
+    for shard in shards.into_iter().rev() {
+        files.insert(0, shard);
+    }
+    let mut expected = Sha256::new();
+    for name in [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ] {
+        let (_, bytes) = files
+            .iter()
+            .find(|(file, _)| file == name)
+            .expect("a shard");
+        expected.update(bytes);
+    }
+    let created = app.upload(&[("name", "sharded")], &files).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let body = created.json();
+    assert_eq!(
+        body["checkpoint"]["weights_sha256"],
+        hex::encode(expected.finalize())
+    );
+    let summary = run_worker(
+        app.storage.clone(),
+        &app.worker_context(),
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(summary.ended, 1);
+    let (submission, _) = created.ids();
+    let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
+    assert_eq!(job.json()["status"], "finished", "{}", job.text);
+}
