@@ -305,20 +305,34 @@ struct Window {
     seconds: f64,
 }
 
-/// `clients` keep-alive clients requesting `url` in a loop for `duration`.
-async fn drive(clients: &[reqwest::Client], url: &str, duration: Duration) -> Window {
+/// `clients` keep-alive clients requesting `url` in a loop for `duration`, revalidating with
+/// `If-None-Match: etag` when one is given (a `304 Not Modified` then counts as success).
+async fn drive(
+    clients: &[reqwest::Client],
+    url: &str,
+    duration: Duration,
+    etag: Option<&str>,
+) -> Window {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for client in clients {
         let client = client.clone();
         let url = url.to_owned();
+        let etag = etag.map(str::to_owned);
         tasks.push(tokio::spawn(async move {
             let mut window = Window::default();
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let outcome = match client.get(&url).send().await {
-                    Ok(response) if response.status().is_success() => {
+                let mut request = client.get(&url);
+                if let Some(etag) = &etag {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+                }
+                let outcome = match request.send().await {
+                    Ok(response)
+                        if response.status().is_success()
+                            || response.status() == reqwest::StatusCode::NOT_MODIFIED =>
+                    {
                         response.bytes().await.map(|body| body.len()).ok()
                     }
                     Ok(_) | Err(_) => None,
@@ -369,10 +383,30 @@ struct Load {
     expected_rows: Option<usize>,
 }
 
+/// How the measured server answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Without the leaderboard cache: every request reads the database.
+    Uncached,
+    /// With the cache, every request asking for the whole body.
+    Cached,
+    /// With the cache, every request revalidating with `If-None-Match` (as a browser does
+    /// after its first visit); the answer is `304 Not Modified` without a body.
+    Revalidating,
+    /// `GET /api/v1/tasks` on the same server: a small body and no database access, the floor
+    /// that the HTTP stack, the client and the shared machine set.
+    Floor,
+}
+
 /// Warms a server up, then measures one window of `measured`, and prints its table line.
-async fn measure(label: &str, database: &Path, cache: bool, load: &Load, measured: Duration) {
+async fn measure(label: &str, database: &Path, mode: Mode, load: &Load, measured: Duration) {
+    let cache = mode != Mode::Uncached;
     let (mut child, base) = start_server(database, cache);
-    let url = format!("{base}/api/v1/leaderboard{}", load.query);
+    let url = if mode == Mode::Floor {
+        format!("{base}/api/v1/tasks")
+    } else {
+        format!("{base}/api/v1/leaderboard{}", load.query)
+    };
     let pool: Vec<reqwest::Client> = (0..load.clients)
         .map(|_| {
             reqwest::Client::builder()
@@ -382,21 +416,27 @@ async fn measure(label: &str, database: &Path, cache: bool, load: &Load, measure
                 .expect("client")
         })
         .collect();
-    let first: serde_json::Value = pool[0]
-        .get(&url)
-        .send()
-        .await
-        .expect("first request")
-        .json()
-        .await
-        .expect("JSON");
-    let rows = first["rows"].as_array().map_or(0, Vec::len);
-    assert!(rows > 0, "rows served");
-    if let Some(expected) = load.expected_rows {
-        assert_eq!(rows, expected, "rows served");
+    let first = pool[0].get(&url).send().await.expect("first request");
+    let etag = first
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|etag| etag.to_str().ok())
+        .map(str::to_owned);
+    let first: serde_json::Value = first.json().await.expect("JSON");
+    if mode != Mode::Floor {
+        let rows = first["rows"].as_array().map_or(0, Vec::len);
+        assert!(rows > 0, "rows served");
+        if let Some(expected) = load.expected_rows {
+            assert_eq!(rows, expected, "rows served");
+        }
     }
-    let _ = drive(&pool, &url, load.warmup).await;
-    let window = drive(&pool, &url, measured).await;
+    let etag = if mode == Mode::Revalidating {
+        Some(etag.expect("an entity tag"))
+    } else {
+        None
+    };
+    let _ = drive(&pool, &url, load.warmup, etag.as_deref()).await;
+    let window = drive(&pool, &url, measured, etag.as_deref()).await;
     let _ = child.kill();
     let _ = child.wait();
     let requests = window.latencies_us.len();
@@ -514,12 +554,28 @@ fn main() {
             measure(
                 "no cache (baseline)",
                 &database,
-                false,
+                Mode::Uncached,
                 &load,
                 baseline_seconds,
             )
             .await;
         }
-        measure("generation-checked cache", &database, true, &load, seconds).await;
+        measure("cache, whole body", &database, Mode::Cached, &load, seconds).await;
+        measure(
+            "cache, revalidating (304)",
+            &database,
+            Mode::Revalidating,
+            &load,
+            seconds,
+        )
+        .await;
+        measure(
+            "floor: GET /tasks, no database",
+            &database,
+            Mode::Floor,
+            &load,
+            seconds,
+        )
+        .await;
     });
 }

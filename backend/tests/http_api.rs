@@ -953,3 +953,51 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
         );
     }
 }
+
+#[tokio::test]
+async fn leaderboard_responses_revalidate_with_their_entity_tag() {
+    let test = test_app().await;
+    let conditional = |uri: &str, etag: &str| {
+        Request::get(uri)
+            .header(header::IF_NONE_MATCH, etag)
+            .body(Body::empty())
+            .expect("request")
+    };
+    for uri in ["/api/v1/leaderboard", "/api/v1/leaderboard.csv?modality=3d"] {
+        let first = get(&test.router, uri).await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(first.header("cache-control"), "no-cache");
+        let etag = first.header("etag").to_owned();
+        assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+        assert_eq!(get(&test.router, uri).await.header("etag"), etag);
+
+        let unchanged = send(&test.router, conditional(uri, &etag)).await;
+        assert_eq!(unchanged.status, StatusCode::NOT_MODIFIED, "{uri}");
+        assert!(unchanged.body.is_empty());
+        assert_eq!(unchanged.header("etag"), etag);
+        let listed = send(
+            &test.router,
+            conditional(uri, &format!("\"other\", W/{etag}")),
+        )
+        .await;
+        assert_eq!(listed.status, StatusCode::NOT_MODIFIED, "{uri}");
+        let other = send(&test.router, conditional(uri, "\"other\"")).await;
+        assert_eq!(other.status, StatusCode::OK);
+        assert_eq!(other.body, first.body);
+    }
+
+    let etag = get(&test.router, "/api/v1/leaderboard")
+        .await
+        .header("etag")
+        .to_owned();
+    scored_run(
+        &test.storage,
+        &NewModel::named("judge-under-test", ModelKind::ApiJudge),
+        RunStatus::Finished,
+    )
+    .await;
+    let changed = send(&test.router, conditional("/api/v1/leaderboard", &etag)).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_ne!(changed.header("etag"), etag);
+    assert_eq!(changed.json()["rows"].as_array().map(Vec::len), Some(38));
+}

@@ -7,6 +7,10 @@
 //! Each request reads the current generation (one single-row query) and is served from the cache
 //! only when the cache is at least that new, so a request that starts after a run finished always
 //! sees it. One request re-reads the rows when the generation moved; the others wait for it.
+//!
+//! Responses carry an `ETag` (a hash of the body) and `Cache-Control: no-cache`: a client
+//! revalidates every time and, with `If-None-Match`, gets `304 Not Modified` without the body
+//! while the rows have not changed.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -14,11 +18,12 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use omnireward_shared::{Modality, Setting, Task};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::{ApiError, ApiQuery, AppState, parse_choice};
@@ -106,7 +111,58 @@ struct CachedLeaderboard {
 
 /// At most one body per filter and format (2 settings x 6 modality choices x 6 kind choices x
 /// 2 formats), each made once by the first request that needs it.
-type Bodies = HashMap<(LeaderboardFilter, Format), Arc<OnceCell<Bytes>>>;
+type Bodies = HashMap<(LeaderboardFilter, Format), Arc<OnceCell<Rendered>>>;
+
+/// A response body and its entity tag.
+#[derive(Clone, Debug)]
+struct Rendered {
+    body: Bytes,
+    /// `"` + the first 16 bytes of the body's SHA-256 in hex + `"`.
+    etag: HeaderValue,
+}
+
+impl Rendered {
+    fn new(body: Bytes) -> Rendered {
+        let digest = Sha256::digest(&body);
+        let tag = format!("\"{}\"", hex::encode(&digest[..16]));
+        Rendered {
+            body,
+            etag: HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
+        }
+    }
+
+    /// The response: the body with `headers`, or `304 Not Modified` when the request's
+    /// `If-None-Match` names this body's tag.
+    fn respond<const N: usize>(
+        self,
+        request: &HeaderMap,
+        headers: [(axum::http::HeaderName, HeaderValue); N],
+    ) -> Response {
+        let validators = [
+            (ETAG, self.etag.clone()),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ];
+        if matches(request, &self.etag) {
+            return (StatusCode::NOT_MODIFIED, validators).into_response();
+        }
+        (validators, headers, self.body).into_response()
+    }
+}
+
+/// Whether an `If-None-Match` header of the request matches `etag` (weak comparison, `*`).
+fn matches(request: &HeaderMap, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
+    request.get_all(IF_NONE_MATCH).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|byte| *byte == b',')
+            .any(|candidate| {
+                let candidate = candidate.trim_ascii();
+                let candidate = candidate.strip_prefix(b"W/").unwrap_or(candidate);
+                candidate == b"*" || candidate == etag
+            })
+    })
+}
 
 impl LeaderboardCache {
     /// An empty cache.
@@ -132,10 +188,10 @@ impl LeaderboardCache {
         storage: &Storage,
         filter: LeaderboardFilter,
         format: Format,
-    ) -> Result<Bytes, ApiError> {
+    ) -> Result<Rendered, ApiError> {
         if !self.enabled {
             let rows = leaderboard::rows(storage, filter.setting).await?;
-            return render(&rows, filter, format);
+            return render(&rows, filter, format).map(Rendered::new);
         }
         let generation = storage.leaderboard_generation().await?;
         let cached = match self.fresh(generation) {
@@ -150,12 +206,12 @@ impl LeaderboardCache {
                 .entry((filter, format))
                 .or_default(),
         );
-        let body = cell
+        let rendered = cell
             .get_or_try_init(|| async {
-                render(cached.leaderboard.rows(filter.setting), filter, format)
+                render(cached.leaderboard.rows(filter.setting), filter, format).map(Rendered::new)
             })
             .await?;
-        Ok(body.clone())
+        Ok(rendered.clone())
     }
 
     /// The cached rows if they were read at `generation` or later (generations only grow).
@@ -179,8 +235,18 @@ impl LeaderboardCache {
         if let Some(cached) = self.fresh(generation) {
             return Ok(cached);
         }
+        // Reading 1,000 scorecards is tens of milliseconds of JSON parsing: off the async
+        // workers, so other routes keep being served meanwhile.
+        let runtime = tokio::runtime::Handle::current();
+        let storage = storage.clone();
+        let leaderboard =
+            tokio::task::spawn_blocking(move || runtime.block_on(leaderboard::load(&storage)))
+                .await
+                .map_err(|error| {
+                    ApiError::Internal(format!("reading the leaderboard: {error}"))
+                })??;
         let cached = Arc::new(CachedLeaderboard {
-            leaderboard: leaderboard::load(storage).await?,
+            leaderboard,
             bodies: Mutex::new(HashMap::new()),
         });
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
@@ -216,18 +282,18 @@ impl LeaderboardCache {
 )]
 pub(super) async fn json(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<LeaderboardQuery>,
 ) -> Result<Response, ApiError> {
     let filter = LeaderboardFilter::parse(&query)?;
-    let body = state
+    let rendered = state
         .leaderboard_cache
         .body(&state.storage, filter, Format::Json)
         .await?;
-    Ok((
+    Ok(rendered.respond(
+        &headers,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
-    )
-        .into_response())
+    ))
 }
 
 /// `GET /leaderboard.csv?setting=&modality=&type=`: the same rows as CSV.
@@ -251,25 +317,28 @@ pub(super) async fn json(
 )]
 pub(super) async fn csv(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<LeaderboardQuery>,
 ) -> Result<Response, ApiError> {
     let filter = LeaderboardFilter::parse(&query)?;
-    let body = state
+    let rendered = state
         .leaderboard_cache
         .body(&state.storage, filter, Format::Csv)
         .await?;
-    let disposition = format!(
-        "attachment; filename=\"omnireward-leaderboard-{}.csv\"",
-        filter.setting.key()
-    );
-    Ok((
+    let disposition = match filter.setting {
+        Setting::WithTies => "attachment; filename=\"omnireward-leaderboard-with_ties.csv\"",
+        Setting::WithoutTies => "attachment; filename=\"omnireward-leaderboard-without_ties.csv\"",
+    };
+    Ok(rendered.respond(
+        &headers,
         [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (CONTENT_DISPOSITION, disposition),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (CONTENT_DISPOSITION, HeaderValue::from_static(disposition)),
         ],
-        body,
-    )
-        .into_response())
+    ))
 }
 
 /// The document of `rows` (ranked rows of the filter's setting) filtered by `filter`.
