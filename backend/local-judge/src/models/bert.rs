@@ -69,7 +69,8 @@ impl BertForSequenceClassification {
             &batch.type_ids,
             Some(&batch.attention_mask),
         )?;
-        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        // CUDA matmuls need contiguous rows; the first-token slice is strided.
+        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?;
         let pooled = self.pooler.forward(&first)?.tanh()?;
         self.classifier.forward(&pooled)
     }

@@ -546,7 +546,11 @@ impl ImageTextModel for ClipModel {
             .broadcast_add(&self.vision_position_embedding)?
             .apply(&self.pre_layrnorm)?;
         let encoded = self.vision_encoder.forward(&embedded, None)?;
-        let pooled = encoded.i((.., 0, ..))?.apply(&self.post_layernorm)?;
+        // Contiguous: CUDA kernels refuse the strided class-token slice.
+        let pooled = encoded
+            .i((.., 0, ..))?
+            .contiguous()?
+            .apply(&self.post_layernorm)?;
         l2_normalize(&pooled.apply(&self.visual_projection)?)
     }
 

@@ -67,7 +67,8 @@ impl DebertaV2ForSequenceClassification {
         let hidden = self
             .encoder
             .forward(&embedded, &batch.attention_mask, None, None)?;
-        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        // CUDA matmuls need contiguous rows; the first-token slice is strided.
+        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?;
         let pooled = self
             .pooler_activation
             .forward(&self.pooler.forward(&first)?)?;

@@ -112,6 +112,11 @@ pub fn check_full_attention(source: &ModelSource<'_>) -> Result<(), LocalJudgeEr
 /// The rotary inverse frequencies of `transformers`' `ROPE_INIT_FUNCTIONS`, computed in f32 as
 /// PyTorch does: `default` (and no `rope_scaling`), `linear` and Llama 3's `llama3`. Other
 /// types (dynamic, yarn, longrope, …) are refused rather than silently computed without scaling.
+///
+/// `transformers` 5 writes both settings into one `rope_parameters` object (`rope_theta`,
+/// `rope_type` and the scaling fields) instead of the top-level `rope_theta` and `rope_scaling`
+/// of 4.x; when present it wins, since a v5 config has no top-level theta and the family default
+/// (10,000) would silently give other rewards.
 pub fn inverse_frequencies(
     source: &ModelSource<'_>,
     rope_theta: f64,
@@ -124,12 +129,20 @@ pub fn inverse_frequencies(
             format!("rotary embeddings need an even head size, got {head_dim}"),
         ));
     }
+    let parameters = source
+        .config
+        .get("rope_parameters")
+        .filter(|parameters| parameters.is_object());
+    let rope_theta = parameters
+        .and_then(|parameters| parameters.get("rope_theta"))
+        .and_then(Value::as_f64)
+        .unwrap_or(rope_theta);
     let base = rope_theta as f32;
     let default: Vec<f32> = (0..head_dim)
         .step_by(2)
         .map(|index| 1.0 / base.powf(index as f32 / head_dim as f32))
         .collect();
-    let scaling = match source.config.get("rope_scaling") {
+    let scaling = match source.config.get("rope_scaling").or(parameters) {
         None | Some(Value::Null) => return Ok(default),
         Some(Value::Object(scaling)) => scaling,
         Some(other) => {
@@ -792,6 +805,29 @@ mod tests {
             .collect();
         assert_eq!(scaled[0], plain[0]);
         assert_eq!(scaled[7], plain[7] / 8.0);
+    }
+
+    #[test]
+    fn transformers_5_rope_parameters_override_the_family_defaults() {
+        let config =
+            json!({"rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0}});
+        let source = ModelSource {
+            config_file: Path::new("config.json"),
+            config: &config,
+            weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
+            reward_label: &RewardLabel::Single,
+        };
+        // 10,000 is the family default a v5 config no longer states at the top level.
+        let frequencies = inverse_frequencies(&source, 10_000.0, 8).expect("default");
+        assert_eq!(frequencies[1], 1.0 / 1_000_000f32.powf(2.0 / 8.0));
+        let linear =
+            json!({"rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 100.0}});
+        let source = ModelSource {
+            config: &linear,
+            ..source
+        };
+        let scaled = inverse_frequencies(&source, 10_000.0, 8).expect("linear");
+        assert_eq!(scaled[1], 1.0 / 100f32.powf(2.0 / 8.0) / 2.0);
     }
 
     #[test]

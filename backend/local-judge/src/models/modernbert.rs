@@ -403,7 +403,7 @@ impl ModernBertForSequenceClassification {
         }
         let xs = self.final_norm.forward(&xs)?;
         let pooled = match self.pooling {
-            ClassifierPooling::Cls => xs.narrow(1, 0, 1)?.squeeze(1)?,
+            ClassifierPooling::Cls => xs.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?,
             ClassifierPooling::Mean => masked_mean(&xs, &batch.attention_mask)?,
         };
         let head = self.head_norm.forward(

@@ -174,7 +174,8 @@ impl Module for AttentionPoolingHead {
         )?
         .apply(&self.out_proj)?;
         let transformed = pooled.apply(&self.layernorm)?.apply(&self.mlp)?;
-        (pooled + transformed)?.i((.., 0, ..))
+        // Contiguous: CUDA kernels refuse the strided first-row slice.
+        (pooled + transformed)?.i((.., 0, ..))?.contiguous()
     }
 }
 
@@ -227,7 +228,9 @@ impl ImageTextModel for SiglipModel {
             .text_encoder
             .forward(&embedded, None)?
             .apply(&self.final_layer_norm)?;
-        let last = hidden.i((.., self.max_text_positions - 1, ..))?;
+        let last = hidden
+            .i((.., self.max_text_positions - 1, ..))?
+            .contiguous()?;
         l2_normalize(&last.apply(&self.text_head)?)
     }
 
