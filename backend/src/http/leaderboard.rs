@@ -4,9 +4,11 @@
 //! The rows are cached in memory: [`LeaderboardCache`] holds the rows of both settings read at
 //! one leaderboard generation (a counter the database's triggers bump on every write that can
 //! change a row, from any process), and the response bodies made from them per filter and format.
-//! Each request reads the current generation (one single-row query) and is served from the cache
-//! only when the cache is at least that new, so a request that starts after a run finished always
-//! sees it. One request re-reads the rows when the generation moved; the others wait for it.
+//! Each request needs the current generation and is served from the cache only when the cache is
+//! at least that new, so a request that starts after a run finished always sees it. Concurrent
+//! requests share generation reads ([`GenerationReader`]): a request waits for a read that
+//! started after it arrived, so under load one single-row query answers many requests. One
+//! request re-reads the rows when the generation moved; the others wait for it.
 //!
 //! Responses carry an `ETag` (a hash of the body) and `Cache-Control: no-cache`: a client
 //! revalidates every time and, with `If-None-Match`, gets `304 Not Modified` without the body
@@ -101,6 +103,87 @@ pub(crate) struct LeaderboardCache {
     current: RwLock<Option<Arc<CachedLeaderboard>>>,
     /// Held by the one request that re-reads the rows.
     refresh: tokio::sync::Mutex<()>,
+    /// Reads of the generation, shared by concurrent requests.
+    generation: Arc<GenerationReader>,
+}
+
+/// Reads the leaderboard generation on behalf of many requests: each request is answered by a
+/// read that started after the request arrived (so it sees every commit made before), and at
+/// most one read is in flight: requests arriving meanwhile share the next one.
+struct GenerationReader {
+    state: Mutex<ReaderState>,
+    published: tokio::sync::watch::Sender<PublishedRead>,
+}
+
+/// Reads started so far, and whether one is in flight.
+#[derive(Debug, Default)]
+struct ReaderState {
+    started: u64,
+    running: bool,
+}
+
+/// The latest finished read: its number, and its generation (`None` when it failed; the
+/// requests it answers then read the generation themselves, to get the error).
+#[derive(Clone, Copy, Debug, Default)]
+struct PublishedRead {
+    read: u64,
+    generation: Option<LeaderboardGeneration>,
+}
+
+impl GenerationReader {
+    fn new() -> GenerationReader {
+        GenerationReader {
+            state: Mutex::new(ReaderState::default()),
+            published: tokio::sync::watch::Sender::new(PublishedRead::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ReaderState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The generation as of a moment after this call started.
+    async fn current(
+        self: &Arc<Self>,
+        storage: &Storage,
+    ) -> Result<LeaderboardGeneration, ApiError> {
+        let mut published = self.published.subscribe();
+        let needed = self.state().started + 1;
+        loop {
+            let latest = *published.borrow_and_update();
+            if latest.read >= needed {
+                return match latest.generation {
+                    Some(generation) => Ok(generation),
+                    None => Ok(storage.leaderboard_generation().await?),
+                };
+            }
+            let start = {
+                let mut state = self.state();
+                (!state.running).then(|| {
+                    state.running = true;
+                    state.started += 1;
+                    state.started
+                })
+            };
+            if let Some(read) = start {
+                // A task of its own, so a request that goes away cannot abandon the read that
+                // others wait for.
+                let reader = Arc::clone(self);
+                let storage = storage.clone();
+                tokio::spawn(async move {
+                    let generation = storage.leaderboard_generation().await.ok();
+                    reader.state().running = false;
+                    reader
+                        .published
+                        .send_replace(PublishedRead { read, generation });
+                });
+            }
+            if published.changed().await.is_err() {
+                // Unreachable while `self` holds the sender; read directly all the same.
+                return Ok(storage.leaderboard_generation().await?);
+            }
+        }
+    }
 }
 
 /// Rows of one generation and the response bodies made from them so far.
@@ -171,6 +254,7 @@ impl LeaderboardCache {
             enabled: true,
             current: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
+            generation: Arc::new(GenerationReader::new()),
         }
     }
 
@@ -193,7 +277,7 @@ impl LeaderboardCache {
             let rows = leaderboard::rows(storage, filter.setting).await?;
             return render(&rows, filter, format).map(Rendered::new);
         }
-        let generation = storage.leaderboard_generation().await?;
+        let generation = self.generation.current(storage).await?;
         let cached = match self.fresh(generation) {
             Some(cached) => cached,
             None => self.refresh(storage, generation).await?,
@@ -567,6 +651,41 @@ mod tests {
              1,\"judge, \"\"quoted\"\"\",api_judge,evaluated,omni-rewardbench-sample 1,50.00,,,,,,,,12.34,31.17,2,\
              50.00,12.34,,,,25.00,37.50,true,7B,,false\n"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_generation_reads_never_answer_with_an_older_generation() {
+        use crate::storage::NewModel;
+
+        let folder = tempfile::TempDir::new().expect("temporary folder");
+        let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
+            .await
+            .expect("opens");
+        let reader = Arc::new(GenerationReader::new());
+        for round in 0..20 {
+            // A write (a new model bumps the generation), then requests that all start after it.
+            storage
+                .upsert_model(&NewModel::named(
+                    format!("model {round}"),
+                    ModelKind::Baseline,
+                ))
+                .await
+                .expect("stores");
+            let written = storage.leaderboard_generation().await.expect("reads");
+            let requests: Vec<_> = (0..20)
+                .map(|_| {
+                    let reader = Arc::clone(&reader);
+                    let storage = storage.clone();
+                    tokio::spawn(async move { reader.current(&storage).await.expect("reads") })
+                })
+                .collect();
+            for request in requests {
+                assert_eq!(request.await.expect("joins"), written, "round {round}");
+            }
+        }
+        // At least one read per round; concurrent requests may share one.
+        let reads = reader.state().started;
+        assert!((20..=400).contains(&reads), "{reads} reads");
     }
 
     #[test]
