@@ -58,7 +58,7 @@ pub fn image_pair(
         response_images(item, media, frames).map_err(|error| LocalScoringError::Media {
             task: sample.task,
             sample_id: sample.id.clone(),
-            source: error,
+            source: Box::new(error),
         })
     };
     Ok(ImagePair {

@@ -39,8 +39,8 @@ pub enum LocalScoringError {
         task: Task,
         /// Its id.
         sample_id: String,
-        /// The cause.
-        source: MediaError,
+        /// The cause (boxed: media errors are large and this one is rare).
+        source: Box<MediaError>,
     },
     /// The inference thread is gone (it panicked or was shut down).
     #[error("the inference thread stopped")]
