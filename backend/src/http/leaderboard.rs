@@ -359,8 +359,10 @@ impl LeaderboardCache {
         ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
     ),
     responses(
-        (status = 200, description = "The ranked rows.",
+        (status = 200, description = "The ranked rows, with an `ETag` and \
+                                      `Cache-Control: no-cache`.",
          body = super::schemas::LeaderboardDocument),
+        (status = 304, description = "Not modified: `If-None-Match` names the current tag."),
         (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
     )
 )]
@@ -394,8 +396,12 @@ pub(super) async fn json(
     ),
     responses(
         (status = 200, description = "The same rows as CSV: rank, model, kind, provenance, \
-                                      benchmark, one column per task, overall, tasks covered.",
+                                      benchmark, one column per task, overall, tasks covered, \
+                                      one column per modality, the overall's 95 % interval, \
+                                      verified, parameters, licence, open weights; with an \
+                                      `ETag` and `Cache-Control: no-cache`.",
          content_type = "text/csv"),
+        (status = 304, description = "Not modified: `If-None-Match` names the current tag."),
         (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
     )
 )]
