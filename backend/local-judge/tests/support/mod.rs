@@ -40,12 +40,15 @@ pub struct Reference {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn reference(name: &str) -> Reference {
     let file = fixture(name).join("reference.json");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", file.display()))
 }
 
@@ -90,11 +93,20 @@ pub fn assert_text_parity(name: &str) {
         .collect();
     for (index, text) in texts.iter().enumerate() {
         let formatted = judge.encoder().format(text).expect("formats");
-        assert_eq!(formatted, reference.formatted[index], "{name}: formatted input {index}");
+        assert_eq!(
+            formatted, reference.formatted[index],
+            "{name}: formatted input {index}"
+        );
         let encoded = judge.encoder().encode(text).expect("encodes");
-        assert_eq!(encoded.ids, reference.token_ids[index], "{name}: token ids of input {index}");
+        assert_eq!(
+            encoded.ids, reference.token_ids[index],
+            "{name}: token ids of input {index}"
+        );
     }
-    let pairs: Vec<[ScoringText<'_>; 2]> = texts.chunks_exact(2).map(|pair| [pair[0], pair[1]]).collect();
+    let pairs: Vec<[ScoringText<'_>; 2]> = texts
+        .chunks_exact(2)
+        .map(|pair| [pair[0], pair[1]])
+        .collect();
     let rewards: Vec<f32> = judge
         .score_text_pairs(&pairs, &mut |_| {})
         .expect("scores")
