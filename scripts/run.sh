@@ -2,12 +2,14 @@
 # The main job on a fresh machine (offline after setup): builds omnireward, inspects the
 # embedded sample benchmark, creates the database with the paper-reported reference rows,
 # evaluates the content-blind baselines and the default model (the MiniLM relevance baseline,
-# on the CPU) on the sample, prints the leaderboard and serves the REST API, with the scoring
-# demo on the default model, on http://127.0.0.1:8080/api/v1 until Ctrl-C. Extra arguments go to `serve`
+# on the CPU) on the sample, prints the leaderboard and serves the web app (server-rendered and
+# hydrated by the browser bundle built here) with the REST API under /api/v1 and the scoring demo
+# on the default model, on http://127.0.0.1:8080/ until Ctrl-C. Extra arguments go to `serve`
 # (for example --bind 0.0.0.0:8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/build-web.sh
 cargo build --release --locked -p omnireward --bin omnireward
 binary=target/release/omnireward
 "$binary" data inspect

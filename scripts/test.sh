@@ -9,9 +9,15 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --locked -p omnireward-frontend --lib --target wasm32-unknown-unknown \
+    --no-default-features --features hydrate -- -D warnings
 echo "== shared crate for wasm32-unknown-unknown"
 cargo build --locked -p omnireward-shared --target wasm32-unknown-unknown
+echo "== web app bundle"
+scripts/build-web.sh
 echo "== cargo test"
+# The browser test fails, rather than skips, when Chromium or the bundle is missing.
+export OMNIREWARD_REQUIRE_BROWSER=1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

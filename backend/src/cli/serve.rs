@@ -66,6 +66,19 @@ pub(super) struct ServeArgs {
     /// `X-Forwarded-For`, whose last entry is used) [default: the connection's address].
     #[arg(long, value_name = "HEADER")]
     trusted_proxy_header: Option<axum::http::HeaderName>,
+    /// Let submissions name endpoints on this machine, link-local or private networks (off by
+    /// default: workers send requests to a submitted endpoint, so it could reach internal hosts).
+    #[arg(long)]
+    allow_private_endpoints: bool,
+    /// Folder of the web app's browser bundle (`scripts/build-web.sh` writes it); without a
+    /// bundle there, pages are served complete but without interactivity.
+    #[arg(
+        long,
+        env = "OMNIREWARD_WEB_BUNDLE",
+        default_value = "target/web/pkg",
+        value_name = "DIR"
+    )]
+    web_bundle: PathBuf,
 }
 
 /// The administrator's token from the environment variable `serve --admin-token-env` names.
@@ -158,7 +171,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.bind))?;
         let address = listener.local_addr()?;
         eprintln!(
-            "omnireward: serving {} {} ({} samples) and {} on http://{address}/api/v1 (Ctrl-C stops)",
+            "omnireward: serving {} {} ({} samples) and {} on http://{address}/ (API under /api/v1; Ctrl-C stops)",
             benchmark.identity.name,
             benchmark.identity.version,
             benchmark.samples.len(),
@@ -180,6 +193,16 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             });
         }
         state = state.with_uploads(uploads);
+        state = state.with_private_endpoints(args.allow_private_endpoints);
+        match http::Bundle::load(&args.web_bundle) {
+            Ok(Some(bundle)) => state = state.with_bundle(bundle),
+            Ok(None) => eprintln!(
+                "omnireward: no web bundle in {} (scripts/build-web.sh builds it): pages are served \
+                 without interactivity",
+                args.web_bundle.display()
+            ),
+            Err(error) => anyhow::bail!("cannot read the web bundle in {}: {error}", args.web_bundle.display()),
+        }
         // The peer address identifies submitters for the submission limit.
         let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let stop = Arc::new(AtomicBool::new(false));

@@ -118,6 +118,23 @@ pub(super) async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
+/// A run's judgements stored and planned right now, as the first `progress` event would give
+/// them; `None` when the plan is unknown (a run started from the command line).
+pub(super) async fn current_progress(
+    storage: &Storage,
+    run: RunId,
+) -> Result<Option<(u64, u64)>, StorageError> {
+    let record = storage.run(run).await?;
+    let plan = plan(storage, &record).await?;
+    let progress = storage.run_progress(run).await?;
+    let judged = progress.judged.values().sum();
+    Ok(plan
+        .values()
+        .copied()
+        .sum::<Option<u64>>()
+        .map(|planned| (judged, planned)))
+}
+
 /// The planned items per setting of the run's latest job (its settings and swap option over
 /// the run's stored benchmark); unknown without a job.
 async fn plan(storage: &Storage, run: &RunRecord) -> Result<Plan, StorageError> {

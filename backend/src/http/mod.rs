@@ -19,6 +19,7 @@ pub mod score;
 mod submissions;
 mod tasks;
 mod uploads;
+mod web;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use admin::AdminToken;
 pub use error::ApiError;
 pub use rate_limit::SubmissionLimit;
 pub use uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadSettings, remove_abandoned_staging};
+pub use web::Bundle;
 
 /// Where the API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
@@ -81,6 +83,8 @@ pub struct AppState {
     leaderboard_cache: Arc<leaderboard::LeaderboardCache>,
     /// Where checkpoint uploads go, if the server accepts them.
     uploads: Option<Arc<uploads::UploadSettings>>,
+    /// The web app's browser bundle; without one, pages are served without hydration.
+    bundle: Option<Arc<web::Bundle>>,
 }
 
 impl AppState {
@@ -105,7 +109,14 @@ impl AppState {
             event_interval: events::DEFAULT_INTERVAL,
             leaderboard_cache: Arc::new(leaderboard::LeaderboardCache::new()),
             uploads: None,
+            bundle: None,
         }
+    }
+
+    /// Serves this browser bundle with the web pages, which then hydrate.
+    pub fn with_bundle(mut self, bundle: web::Bundle) -> AppState {
+        self.bundle = Some(Arc::new(bundle));
+        self
     }
 
     /// Reads and renders the leaderboard on every request instead of caching it per data
@@ -137,7 +148,8 @@ impl AppState {
     }
 }
 
-/// The application: every API route under [`API_PREFIX`] and `GET /metrics`, with request
+/// The application: the web app's pages, every API route under [`API_PREFIX`] and
+/// `GET /metrics`, with request
 /// metrics, request tracing, an `x-request-id` (kept from the client or generated, and echoed)
 /// and a request body limit.
 /// CORS stays closed: the web app is served from the same origin.
@@ -148,6 +160,7 @@ pub fn app(state: AppState) -> Router {
         .route("/tasks", get(tasks::list))
         .route("/samples", get(samples::list))
         .route("/samples/{task}/{id}", get(samples::one))
+        .route("/samples/{task}/{id}/judgements", get(samples::judgements))
         .route("/media/{task}/{id}/{field}", get(media::bytes))
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/judgements", get(runs::judgements))
@@ -177,7 +190,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::no_route)
         .with_state(state.clone());
     // The last layer added runs first: the id is set before the trace span is made.
-    Router::new()
+    web::routes(api.clone(), state.clone())
         .nest(API_PREFIX, api)
         .route(
             "/metrics",

@@ -31,6 +31,7 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
         super::tasks::list,
         super::samples::list,
         super::samples::one,
+        super::samples::judgements,
         super::media::bytes,
         super::runs::one,
         super::runs::judgements,

@@ -141,3 +141,56 @@ pub(super) async fn one(
         .map_err(|_| ApiError::NotFound(format!("sample {task}/{id} does not exist")))?;
     Ok(Json(SampleView::new(state.sample(parsed, &id)?)).into_response())
 }
+
+/// What one model answered on a sample.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct SampleJudgementView {
+    run: i64,
+    model_id: i64,
+    model: String,
+    #[schema(value_type = super::schemas::Judgement)]
+    judgement: omnireward_shared::Judgement,
+    /// Whether the verdict matches the human label.
+    correct: bool,
+}
+
+/// `GET /samples/{task}/{id}/judgements`: every stored judgement of this sample of the served
+/// benchmark, across all runs and models.
+#[utoipa::path(
+    get,
+    path = "/samples/{task}/{id}/judgements",
+    tag = "benchmark",
+    params(
+        ("task" = super::schemas::Task, Path, description = "Task key or short name."),
+        ("id" = String, Path, description = "Sample id."),
+    ),
+    responses(
+        (status = 200, description = "The sample's judgements, by model.",
+         body = Vec<SampleJudgementView>),
+        (status = 404, description = "No such sample.", body = super::error::ErrorBody),
+    )
+)]
+pub(super) async fn judgements(
+    State(state): State<AppState>,
+    ApiPath((task, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let parsed: Task = task
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("sample {task}/{id} does not exist")))?;
+    let sample = state.sample(parsed, &id)?;
+    let judgements = state
+        .storage
+        .sample_judgements(&state.benchmark.identity.hash, sample.task, &sample.id)
+        .await?;
+    let views: Vec<SampleJudgementView> = judgements
+        .into_iter()
+        .map(|stored| SampleJudgementView {
+            run: stored.run.0,
+            model_id: stored.model.0,
+            model: stored.model_name,
+            correct: stored.judgement.is_correct(),
+            judgement: stored.judgement,
+        })
+        .collect();
+    Ok(Json(views).into_response())
+}

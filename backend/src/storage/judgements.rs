@@ -6,12 +6,21 @@
 
 use std::collections::BTreeSet;
 
-use omnireward_shared::{Judgement, JudgementKey, Order, Rewards};
+use omnireward_shared::{Judgement, JudgementKey, Order, Rewards, Task};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::runs::{Provenance, RunId};
+use super::runs::{ModelId, Provenance, RunId};
 use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column, to_signed};
+
+/// A judgement of one sample with the run and model it belongs to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleJudgement {
+    pub run: RunId,
+    pub model: ModelId,
+    pub model_name: String,
+    pub judgement: Judgement,
+}
 
 impl Storage {
     /// Stores a batch of judgements in one transaction and returns how many were new. Items whose
@@ -91,6 +100,64 @@ impl Storage {
                 right.setting,
                 right.order,
             ))
+        });
+        Ok(judgements)
+    }
+
+    /// Every stored judgement of one sample of the benchmark with this content hash, across the
+    /// runs of every model, with the run's model: what the benchmark browser shows beside a
+    /// sample. Ordered by model name, run, setting and order.
+    pub async fn sample_judgements(
+        &self,
+        benchmark_hash: &str,
+        task: Task,
+        sample_id: &str,
+    ) -> Result<Vec<SampleJudgement>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT judgements.run_id, models.id AS model_id, models.name AS model_name, \
+             judgements.task, judgements.sample_id, judgements.setting, \
+             judgements.presentation_order, judgements.raw_output, judgements.reward_response1, \
+             judgements.reward_response2, judgements.verdict, judgements.label, \
+             judgements.attempts, judgements.input_tokens, judgements.output_tokens, \
+             judgements.latency_ms \
+             FROM judgements \
+             JOIN runs ON runs.id = judgements.run_id \
+             JOIN models ON models.id = runs.model_id \
+             JOIN benchmarks ON benchmarks.id = runs.benchmark_id \
+             WHERE benchmarks.content_hash = ? AND judgements.task = ? \
+             AND judgements.sample_id = ?",
+        )
+        .bind(benchmark_hash)
+        .bind(task.key())
+        .bind(sample_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database("read a sample's judgements"))?;
+        let read = database("read a sample's judgement");
+        let mut judgements = rows
+            .iter()
+            .map(|row| {
+                Ok(SampleJudgement {
+                    run: RunId(row.try_get("run_id").map_err(&read)?),
+                    model: ModelId(row.try_get("model_id").map_err(&read)?),
+                    model_name: row.try_get("model_name").map_err(&read)?,
+                    judgement: judgement_from_row(row)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        judgements.sort_by(|left, right| {
+            (
+                &left.model_name,
+                left.run,
+                left.judgement.setting,
+                left.judgement.order,
+            )
+                .cmp(&(
+                    &right.model_name,
+                    right.run,
+                    right.judgement.setting,
+                    right.judgement.order,
+                ))
         });
         Ok(judgements)
     }

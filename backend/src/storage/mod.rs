@@ -27,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 pub use admin::{Approval, ApprovalDecision, RunDeletion, RunProgress};
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
 pub use jobs::{Cancellation, Heartbeat, Job, JobId, JobKind};
+pub use judgements::SampleJudgement;
 pub use leaderboard::{LeaderboardData, LeaderboardGeneration, LeaderboardRun};
 pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};

@@ -1,0 +1,288 @@
+//! The web app's pages on the in-process router: each page renders from the API's documents
+//! with its data embedded for hydration, form posts become API requests whose errors appear
+//! beside the form, and unknown pages are 404 problem pages. (The browser side is covered by
+//! `web_e2e.rs`.)
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use omnireward::data::{LoadOptions, embedded};
+use omnireward::http::{AppState, app};
+use omnireward::paper_results;
+use omnireward::storage::Storage;
+use omnireward_frontend::data::Page;
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+struct Site {
+    _folder: TempDir,
+    router: Router,
+}
+
+async fn site() -> Site {
+    let folder = TempDir::new().expect("temporary folder");
+    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    storage
+        .import_paper_results(&paper_results::parse_embedded().expect("paper results parse"))
+        .await
+        .expect("imports the paper results");
+    let benchmark = Arc::new(
+        embedded::load(&folder.path().join("cache"), &LoadOptions::default())
+            .expect("embedded sample loads"),
+    );
+    omnireward::evaluation::runs::record_benchmark(&storage, &benchmark)
+        .await
+        .expect("records the benchmark");
+    let router = app(AppState::new(storage, benchmark));
+    Site {
+        _folder: folder,
+        router,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+}
+
+impl Reply {
+    /// The page data embedded for hydration.
+    fn page(&self) -> Page {
+        let start = self
+            .html
+            .find(r#"<script type="application/json" id="page-data">"#)
+            .unwrap_or_else(|| panic!("no page data in {}", self.html));
+        let json = &self.html[start..];
+        let json =
+            &json[json.find('>').expect("tag end") + 1..json.find("</script>").expect("end")];
+        serde_json::from_str(json).unwrap_or_else(|error| panic!("page data ({error}): {json}"))
+    }
+}
+
+async fn send(router: &Router, method: Method, uri: &str, form: Option<&str>) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if form.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let request = request
+        .body(form.map_or_else(Body::empty, |form| Body::from(form.to_owned())))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("answers");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|value| value.to_str().expect("ascii").to_owned());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Reply {
+        status,
+        location,
+        html: String::from_utf8(body.to_vec()).expect("utf-8"),
+    }
+}
+
+async fn get(router: &Router, uri: &str) -> Reply {
+    send(router, Method::GET, uri, None).await
+}
+
+#[tokio::test]
+async fn the_leaderboard_is_complete_html_with_its_data() {
+    let site = site().await;
+    let reply = get(&site.router, "/?setting=without_ties&sort=model&order=asc").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.html.starts_with("<!DOCTYPE html>"));
+    assert!(reply.html.contains(r#"<table class="scores""#));
+    assert!(
+        reply.html.contains("Qwen2.5-Omni-7B"),
+        "paper rows are rendered"
+    );
+    // No bundle was given: the page does not try to load one.
+    assert!(!reply.html.contains("omnireward_frontend.js"));
+    let Page::Leaderboard(page) = reply.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert!(page.with_ties.len() >= 30 && page.without_ties.len() >= 30);
+    assert_eq!(page.view.setting, omnireward_shared::Setting::WithoutTies);
+    // The server applied the URL's sort: the first rendered row is the first name in order.
+    let mut names: Vec<&str> = page
+        .without_ties
+        .iter()
+        .map(|row| row.model.as_str())
+        .collect();
+    names.sort_by_key(|name| name.to_lowercase());
+    let first_row = reply.html.find("<tbody>").expect("table body");
+    let first_link = &reply.html[first_row..];
+    assert!(
+        first_link[..first_link.find("</a>").expect("a link")].ends_with(names[0]),
+        "first row should be {}",
+        names[0]
+    );
+}
+
+#[tokio::test]
+async fn model_benchmark_and_sample_pages_render() {
+    let site = site().await;
+    let Page::Leaderboard(leaderboard) = get(&site.router, "/").await.page() else {
+        panic!("leaderboard");
+    };
+    let model = &leaderboard.with_ties[0];
+    let reply = get(&site.router, &format!("/models/{}", model.model_id)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.html.contains(&model.model));
+    assert!(
+        matches!(reply.page(), Page::Model(page) if page.runs.len() == 1 && page.judgements.is_none())
+    );
+
+    let reply = get(&site.router, "/benchmark?task=text_to_audio").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let Page::Benchmark(benchmark) = reply.page() else {
+        panic!("benchmark");
+    };
+    assert_eq!(benchmark.task, omnireward_shared::Task::TextToAudio);
+    let sample = &benchmark.samples.items[0];
+    let reply = get(
+        &site.router,
+        &format!("/benchmark/text_to_audio/{}", sample.id),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.html.matches("<audio").count(),
+        2,
+        "both responses play"
+    );
+    assert!(reply.html.contains("No evaluated model has judged this"));
+
+    let reply = get(&site.router, "/runs/1").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(reply.location.expect("redirect").starts_with("/models/"));
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_problem_pages() {
+    let site = site().await;
+    for uri in [
+        "/nowhere",
+        "/models/999999",
+        "/models/abc",
+        "/benchmark/text_to_text/no-such-sample",
+        "/benchmark?task=bogus",
+    ] {
+        let reply = get(&site.router, uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(
+            matches!(reply.page(), Page::Problem(problem) if problem.status == 404),
+            "{uri}"
+        );
+    }
+    // The API's own 404 stays JSON.
+    let reply = get(&site.router, "/api/v1/nowhere").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(reply.html.starts_with('{'), "{}", reply.html);
+}
+
+#[tokio::test]
+async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
+    let site = site().await;
+    let reply = send(
+        &site.router,
+        Method::POST,
+        "/submit",
+        Some("endpoint=http%3A%2F%2F127.0.0.1%3A9%2Fv1&model=my-judge&settings=both&tasks=text_to_text&api_key_env="),
+    )
+    .await;
+    // A loopback endpoint is refused (SSRF) by the API's own check, shown beside the form.
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.html);
+    let Page::Submit(page) = reply.page() else {
+        panic!("submit page");
+    };
+    let error = page.api_judge_error.expect("an error");
+    assert!(error.contains("loopback"), "{error}");
+    assert_eq!(page.api_judge.model, "my-judge");
+    assert_eq!(
+        page.api_judge.tasks,
+        vec![omnireward_shared::Task::TextToText]
+    );
+
+    let reply = send(
+        &site.router,
+        Method::POST,
+        "/submit",
+        Some("endpoint=https%3A%2F%2Fexample.com%2Fv1&model=m&max_tokens=lots"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.html.contains("max_tokens must be"));
+
+    let reply = send(
+        &site.router,
+        Method::POST,
+        "/submit",
+        Some("endpoint=https%3A%2F%2Fexample.com%2Fv1&model=good-judge"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
+    let location = reply.location.expect("redirect");
+    assert!(
+        location.starts_with("/submissions/") && location.ends_with("?submitted=1"),
+        "{location}"
+    );
+    let status = get(&site.router, &location).await;
+    assert_eq!(status.status, StatusCode::OK);
+    let Page::Submission(page) = status.page() else {
+        panic!("submission page");
+    };
+    assert!(page.just_submitted);
+    assert_eq!(page.submission.status, "queued");
+    let queue = get(&site.router, "/queue").await;
+    assert!(matches!(queue.page(), Page::Queue(page) if page.submissions.len() == 1));
+    let cancelled = send(
+        &site.router,
+        Method::POST,
+        &format!("/submissions/{}/cancel", page.submission.id),
+        None,
+    )
+    .await;
+    assert_eq!(cancelled.status, StatusCode::SEE_OTHER);
+    let Page::Submission(page) = get(
+        &site.router,
+        &format!("/submissions/{}", page.submission.id),
+    )
+    .await
+    .page() else {
+        panic!("submission page");
+    };
+    assert_eq!(page.submission.status, "cancelled");
+}
+
+#[tokio::test]
+async fn the_demo_says_when_there_is_no_model() {
+    let site = site().await;
+    let reply = get(&site.router, "/demo?example=2").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.html.contains("runs without a scoring model"));
+    let reply = send(
+        &site.router,
+        Method::POST,
+        "/demo",
+        Some("criterion=c&prompt=p&response1=a&response2=b"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    let style = get(&site.router, "/style.css").await;
+    assert_eq!(style.status, StatusCode::OK);
+    assert!(style.html.contains("prefers-color-scheme: dark"));
+    assert_eq!(
+        get(&site.router, "/pkg/omnireward_frontend_bg.wasm")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

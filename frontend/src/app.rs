@@ -1,0 +1,58 @@
+//! The page frame (header, navigation, footer) and the choice of page.
+
+use leptos::prelude::*;
+
+use crate::data::Page;
+use crate::pages;
+
+/// The whole `<body>` of a page.
+#[component]
+pub fn App(page: Page) -> impl IntoView {
+    let current = match &page {
+        Page::Leaderboard(_) | Page::Model(_) => "/",
+        Page::Benchmark(_) | Page::Sample(_) => "/benchmark",
+        Page::Submit(_) | Page::Submission(_) => "/submit",
+        Page::Queue(_) => "/queue",
+        Page::Demo(_) => "/demo",
+        Page::Problem(_) => "",
+    };
+    let body = match page {
+        Page::Leaderboard(page) => view! { <pages::leaderboard::LeaderboardPage page/> }.into_any(),
+        Page::Model(page) => view! { <pages::model::ModelPage page/> }.into_any(),
+        Page::Benchmark(page) => view! { <pages::benchmark::BenchmarkPage page/> }.into_any(),
+        Page::Sample(page) => view! { <pages::benchmark::SamplePage page/> }.into_any(),
+        Page::Submit(page) => view! { <pages::submit::SubmitPage page/> }.into_any(),
+        Page::Submission(page) => view! { <pages::queue::SubmissionPage page/> }.into_any(),
+        Page::Queue(page) => view! { <pages::queue::QueuePage page/> }.into_any(),
+        Page::Demo(page) => view! { <pages::demo::DemoPage page/> }.into_any(),
+        Page::Problem(page) => view! { <pages::problem::ProblemPage page/> }.into_any(),
+    };
+    let link = move |href: &'static str, label: &'static str| {
+        let here = href == current;
+        view! {
+            <a href=href aria-current=here.then_some("page")>{label}</a>
+        }
+    };
+    view! {
+        <a class="skip" href="#main">"Skip to content"</a>
+        <header class="site">
+            <a class="brand" href="/">"Omni-RewardBench"</a>
+            <nav aria-label="Site">
+                {link("/", "Leaderboard")}
+                {link("/benchmark", "Benchmark")}
+                {link("/demo", "Demo")}
+                {link("/submit", "Submit")}
+                {link("/queue", "Queue")}
+                <a href="/api/v1/docs">"API"</a>
+            </nav>
+        </header>
+        <main id="main">{body}</main>
+        <footer class="site">
+            <p>
+                "Omni-RewardBench: Jin et al., 2025 (arXiv 2510.23451). 3,725 human-labelled \
+                 preference pairs, nine tasks, five modalities. Scores are accuracies against the \
+                 human labels, with ties (3-way) and without ties."
+            </p>
+        </footer>
+    }
+}

@@ -1,0 +1,514 @@
+//! The leaderboard's view logic, free of any rendering: which rows are shown in which order, the
+//! rank groups, and the view state that lives in the URL so a view can be shared.
+//!
+//! The server and the browser run the same functions on the same data, so the server-rendered
+//! table and the hydrated one agree row for row.
+
+use std::cmp::Ordering;
+
+use omnireward_shared::{Modality, Setting, Task};
+use serde::{Deserialize, Serialize};
+
+use crate::data::LeaderboardRow;
+
+/// The column the table is sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortColumn {
+    #[default]
+    Overall,
+    Model,
+    Parameters,
+    Modality(Modality),
+    Task(Task),
+}
+
+impl SortColumn {
+    /// The URL value.
+    pub fn key(self) -> &'static str {
+        match self {
+            SortColumn::Overall => "overall",
+            SortColumn::Model => "model",
+            SortColumn::Parameters => "parameters",
+            SortColumn::Modality(modality) => modality.key(),
+            SortColumn::Task(task) => task.key(),
+        }
+    }
+
+    fn parse(value: &str) -> Option<SortColumn> {
+        match value {
+            "overall" => Some(SortColumn::Overall),
+            "model" => Some(SortColumn::Model),
+            "parameters" => Some(SortColumn::Parameters),
+            _ => Modality::ALL
+                .into_iter()
+                .find(|modality| modality.key() == value)
+                .map(SortColumn::Modality)
+                .or_else(|| value.parse::<Task>().ok().map(SortColumn::Task)),
+        }
+    }
+
+    /// The direction a first click sorts in: names A to Z, scores and sizes largest first.
+    pub fn natural_descending(self) -> bool {
+        !matches!(self, SortColumn::Model)
+    }
+}
+
+/// Everything about the table that a shared link should reproduce.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    pub setting: Setting,
+    pub sort: SortColumn,
+    pub descending: bool,
+    /// Only rows of this model type (`api_judge`, `scalar_reward_model`, …).
+    pub kind: Option<String>,
+    /// Only models whose weights are public.
+    pub open_weights_only: bool,
+    /// Size range in billions of parameters; rows of unknown size are hidden when one is set.
+    pub min_billions: Option<f64>,
+    pub max_billions: Option<f64>,
+    /// Case-insensitive substring of the model name.
+    pub search: String,
+    /// Whether the nine task columns are shown beside the modality columns.
+    pub show_tasks: bool,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            setting: Setting::WithTies,
+            sort: SortColumn::Overall,
+            descending: true,
+            kind: None,
+            open_weights_only: false,
+            min_billions: None,
+            max_billions: None,
+            search: String::new(),
+            show_tasks: false,
+        }
+    }
+}
+
+impl View {
+    /// The view a query string (without `?`) asks for; unknown or malformed values are ignored
+    /// (a stale shared link still opens the leaderboard).
+    pub fn from_query(query: &str) -> View {
+        let mut view = View::default();
+        let mut explicit_order = None;
+        for (name, value) in query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name, decode_component(value)))
+        {
+            match name {
+                "setting" => {
+                    if let Ok(setting) = value.parse() {
+                        view.setting = setting;
+                    }
+                }
+                "sort" => {
+                    if let Some(sort) = SortColumn::parse(&value) {
+                        view.sort = sort;
+                    }
+                }
+                "order" => explicit_order = Some(value == "desc"),
+                "type" if !value.is_empty() => view.kind = Some(value),
+                "open" => view.open_weights_only = value == "1",
+                "min" => view.min_billions = value.parse().ok().filter(|v: &f64| v.is_finite()),
+                "max" => view.max_billions = value.parse().ok().filter(|v: &f64| v.is_finite()),
+                "q" => view.search = value,
+                "tasks" => view.show_tasks = value == "1",
+                _ => {}
+            }
+        }
+        view.descending = explicit_order.unwrap_or_else(|| view.sort.natural_descending());
+        view
+    }
+
+    /// The query string (without `?`) of this view; defaults are left out, so the plain
+    /// leaderboard has a plain URL.
+    pub fn to_query(&self) -> String {
+        let default = View::default();
+        let mut parts = Vec::new();
+        if self.setting != default.setting {
+            parts.push(format!("setting={}", self.setting.key()));
+        }
+        if self.sort != default.sort || self.descending != self.sort.natural_descending() {
+            parts.push(format!("sort={}", self.sort.key()));
+            parts.push(format!(
+                "order={}",
+                if self.descending { "desc" } else { "asc" }
+            ));
+        }
+        if let Some(kind) = &self.kind {
+            parts.push(format!("type={}", encode_component(kind)));
+        }
+        if self.open_weights_only {
+            parts.push("open=1".to_owned());
+        }
+        if let Some(min) = self.min_billions {
+            parts.push(format!("min={min}"));
+        }
+        if let Some(max) = self.max_billions {
+            parts.push(format!("max={max}"));
+        }
+        if !self.search.is_empty() {
+            parts.push(format!("q={}", encode_component(&self.search)));
+        }
+        if self.show_tasks {
+            parts.push("tasks=1".to_owned());
+        }
+        parts.join("&")
+    }
+
+    /// The view after a click on a column header: the same column flips direction, another
+    /// column sorts in its natural direction.
+    pub fn sorted_by(&self, column: SortColumn) -> View {
+        let mut next = self.clone();
+        if self.sort == column {
+            next.descending = !self.descending;
+        } else {
+            next.sort = column;
+            next.descending = column.natural_descending();
+        }
+        next
+    }
+}
+
+/// A shown row with its rank group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShownRow {
+    pub row: LeaderboardRow,
+    /// The rank shared by every model whose interval overlaps its group leader's; `None` for
+    /// rows without an overall score.
+    pub rank: Option<usize>,
+}
+
+/// The rows of the view's setting that pass its filters, in its order, each with its rank group.
+pub fn shown_rows(
+    with_ties: &[LeaderboardRow],
+    without_ties: &[LeaderboardRow],
+    view: &View,
+) -> Vec<ShownRow> {
+    let rows = match view.setting {
+        Setting::WithTies => with_ties,
+        Setting::WithoutTies => without_ties,
+    };
+    let ranks = rank_groups(rows);
+    let needle = view.search.to_lowercase();
+    let mut shown: Vec<ShownRow> = rows
+        .iter()
+        .zip(ranks)
+        .filter(|(row, _)| {
+            view.kind.as_ref().is_none_or(|kind| &row.kind == kind)
+                && (!view.open_weights_only || row.open_weights == Some(true))
+                && (needle.is_empty() || row.model.to_lowercase().contains(&needle))
+                && within_size(row, view.min_billions, view.max_billions)
+        })
+        .map(|(row, rank)| ShownRow {
+            row: row.clone(),
+            rank,
+        })
+        .collect();
+    shown.sort_by(|left, right| compare(&left.row, &right.row, view.sort, view.descending));
+    shown
+}
+
+fn within_size(row: &LeaderboardRow, min: Option<f64>, max: Option<f64>) -> bool {
+    if min.is_none() && max.is_none() {
+        return true;
+    }
+    let Some(size) = row.parameters.as_deref().and_then(parameters_in_billions) else {
+        return false;
+    };
+    min.is_none_or(|min| size >= min) && max.is_none_or(|max| size <= max)
+}
+
+/// Orders two rows by a column; rows without a value go last in either direction, and ties
+/// keep the server's order (the sort is stable).
+fn compare(
+    left: &LeaderboardRow,
+    right: &LeaderboardRow,
+    column: SortColumn,
+    descending: bool,
+) -> Ordering {
+    if column == SortColumn::Model {
+        let order = left.model.to_lowercase().cmp(&right.model.to_lowercase());
+        return if descending { order.reverse() } else { order };
+    }
+    let value = |row: &LeaderboardRow| match column {
+        SortColumn::Overall => row.overall,
+        SortColumn::Parameters => row.parameters.as_deref().and_then(parameters_in_billions),
+        SortColumn::Modality(modality) => row.modalities.get(&modality).copied(),
+        SortColumn::Task(task) => row.tasks.get(&task).copied(),
+        SortColumn::Model => None,
+    };
+    match (value(left), value(right)) {
+        (Some(a), Some(b)) => {
+            let order = a.total_cmp(&b);
+            if descending { order.reverse() } else { order }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Rank groups over rows in any order: by overall score, a group's leader is the best row not
+/// yet ranked, and every following row whose interval reaches the leader's interval shares its
+/// rank (the rank is the leader's position, counted from 1). A row without an interval (the
+/// paper's) counts as the point interval of its score.
+pub fn rank_groups(rows: &[LeaderboardRow]) -> Vec<Option<usize>> {
+    let mut order: Vec<usize> = (0..rows.len())
+        .filter(|&index| rows[index].overall.is_some())
+        .collect();
+    order.sort_by(|&a, &b| {
+        let score = |index: usize| rows[index].overall.unwrap_or(f64::NEG_INFINITY);
+        score(b).total_cmp(&score(a))
+    });
+    let bounds = |row: &LeaderboardRow| {
+        let overall = row.overall.unwrap_or(f64::NEG_INFINITY);
+        row.intervals
+            .as_ref()
+            .map_or([overall, overall], |intervals| intervals.overall)
+    };
+    let mut ranks = vec![None; rows.len()];
+    let mut leader: Option<(usize, [f64; 2])> = None;
+    for (position, &index) in order.iter().enumerate() {
+        let [_, high] = bounds(&rows[index]);
+        let rank = match leader {
+            Some((rank, [leader_low, _])) if high >= leader_low => rank,
+            _ => {
+                leader = Some((position + 1, bounds(&rows[index])));
+                position + 1
+            }
+        };
+        ranks[index] = Some(rank);
+    }
+    ranks
+}
+
+/// A parameter count as written on the leaderboard (`7B`, `1.5B`, `335M`, `8x7B`) in billions.
+pub fn parameters_in_billions(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (count, text) = match text.split_once(['x', '×']) {
+        Some((experts, rest)) => (experts.trim().parse::<f64>().ok()?, rest.trim()),
+        None => (1.0, text),
+    };
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit.trim().to_ascii_uppercase().as_str() {
+        "T" => 1000.0,
+        "B" => 1.0,
+        "M" => 0.001,
+        "K" => 0.000_001,
+        _ => return None,
+    };
+    Some(count * number * scale)
+}
+
+/// Decodes `%XX` escapes and `+` of a query value (invalid escapes stay as written).
+pub fn decode_component(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => decoded.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                match u8::from_str_radix(value.get(index + 1..index + 3).unwrap_or(""), 16) {
+                    Ok(byte) => {
+                        decoded.push(byte);
+                        index += 2;
+                    }
+                    Err(_) => decoded.push(b'%'),
+                }
+            }
+            byte => decoded.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// Escapes everything but unreserved characters.
+pub fn encode_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::data::Intervals;
+
+    fn row(
+        model: &str,
+        overall: f64,
+        interval: Option<[f64; 2]>,
+        parameters: Option<&str>,
+    ) -> LeaderboardRow {
+        LeaderboardRow {
+            rank: 0,
+            run: 1,
+            model_id: 1,
+            model: model.to_owned(),
+            kind: if interval.is_some() {
+                "api_judge"
+            } else {
+                "paper_reported"
+            }
+            .to_owned(),
+            group: None,
+            parameters: parameters.map(str::to_owned),
+            licence: None,
+            open_weights: Some(parameters.is_some()),
+            provenance: "evaluated".to_owned(),
+            verified: interval.is_some(),
+            benchmark: "sample".to_owned(),
+            tasks: BTreeMap::from([(Task::TextToText, overall)]),
+            modalities: BTreeMap::from([(Modality::Text, overall)]),
+            overall: Some(overall),
+            tasks_covered: 1,
+            intervals: interval.map(|overall| Intervals {
+                tasks: BTreeMap::new(),
+                modalities: BTreeMap::new(),
+                overall,
+            }),
+            text_only_prompt: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_whose_interval_reaches_the_leader_share_its_rank() {
+        let rows = [
+            row("b", 0.60, Some([0.55, 0.65]), None),
+            row("a", 0.70, Some([0.62, 0.78]), None),
+            row("c", 0.50, Some([0.45, 0.55]), None),
+            row("d", 0.40, None, None),
+        ];
+        // a leads (0.62 low); b reaches 0.65 ≥ 0.62 → rank 1; c's 0.55 < 0.62 → new group at
+        // position 3; d (a point, 0.40) is below c's low 0.45 → rank 4.
+        assert_eq!(rank_groups(&rows), vec![Some(1), Some(1), Some(3), Some(4)]);
+    }
+
+    #[test]
+    fn sorting_filters_and_search_follow_the_view() {
+        let rows = vec![
+            row("Small", 0.5, Some([0.4, 0.6]), Some("7B")),
+            row("Large", 0.7, Some([0.65, 0.75]), Some("72B")),
+            row("Paper", 0.6, None, None),
+        ];
+        let names = |view: &View| {
+            shown_rows(&rows, &[], view)
+                .into_iter()
+                .map(|shown| shown.row.model)
+                .collect::<Vec<_>>()
+        };
+        let view = View::default();
+        assert_eq!(names(&view), ["Large", "Paper", "Small"]);
+        assert_eq!(
+            names(&view.sorted_by(SortColumn::Model)),
+            ["Large", "Paper", "Small"]
+        );
+        assert_eq!(
+            names(&view.sorted_by(SortColumn::Overall)),
+            ["Small", "Paper", "Large"]
+        );
+        // Unknown sizes go last in both directions.
+        let by_size = view.sorted_by(SortColumn::Parameters);
+        assert_eq!(names(&by_size), ["Large", "Small", "Paper"]);
+        assert_eq!(
+            names(&by_size.sorted_by(SortColumn::Parameters)),
+            ["Small", "Large", "Paper"]
+        );
+        let small = View {
+            max_billions: Some(10.0),
+            ..View::default()
+        };
+        assert_eq!(names(&small), ["Small"]);
+        let search = View {
+            search: "ARG".to_owned(),
+            ..View::default()
+        };
+        assert_eq!(names(&search), ["Large"]);
+        let open = View {
+            open_weights_only: true,
+            ..View::default()
+        };
+        assert_eq!(names(&open), ["Large", "Small"]);
+        let judges = View {
+            kind: Some("paper_reported".to_owned()),
+            ..View::default()
+        };
+        assert_eq!(names(&judges), ["Paper"]);
+    }
+
+    #[test]
+    fn the_setting_picks_the_rows() {
+        let with = vec![row("with", 0.5, None, None)];
+        let without = vec![row("without", 0.5, None, None)];
+        let view = View {
+            setting: Setting::WithoutTies,
+            ..View::default()
+        };
+        assert_eq!(shown_rows(&with, &without, &view)[0].row.model, "without");
+    }
+
+    #[test]
+    fn views_survive_the_url() {
+        let view = View {
+            setting: Setting::WithoutTies,
+            sort: SortColumn::Task(Task::TextToImage),
+            descending: false,
+            kind: Some("api_judge".to_owned()),
+            open_weights_only: true,
+            min_billions: Some(1.5),
+            max_billions: Some(80.0),
+            search: "Qwen 2.5/VL&co".to_owned(),
+            show_tasks: true,
+        };
+        let query = view.to_query();
+        assert!(!query.contains(' ') && !query.contains("/VL&"), "{query}");
+        assert_eq!(View::from_query(&query), view);
+        assert_eq!(View::default().to_query(), "");
+        assert_eq!(
+            View::from_query("sort=model"),
+            View {
+                sort: SortColumn::Model,
+                descending: false,
+                ..View::default()
+            }
+        );
+        assert_eq!(
+            View::from_query("setting=bogus&sort=nope&min=x&%zz"),
+            View::default()
+        );
+        assert_eq!(
+            View::from_query("q=a+b%2"),
+            View {
+                search: "a b%2".to_owned(),
+                ..View::default()
+            }
+        );
+    }
+
+    #[test]
+    fn parameter_counts_read_as_billions() {
+        assert_eq!(parameters_in_billions("7B"), Some(7.0));
+        assert_eq!(parameters_in_billions("1.5B"), Some(1.5));
+        assert_eq!(parameters_in_billions("335M"), Some(0.335));
+        assert_eq!(parameters_in_billions("8x7B"), Some(56.0));
+        assert_eq!(parameters_in_billions("unknown"), None);
+        assert_eq!(parameters_in_billions("7"), None);
+    }
+}

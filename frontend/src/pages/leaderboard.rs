@@ -1,0 +1,391 @@
+//! `/`: the leaderboard. One row per model with overall, modality and (on demand) task scores;
+//! the ties toggle, sorting, filters and search all live in the URL. Without the bundle every
+//! control is a link or a GET form the server renders; with it they apply at once.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use omnireward_shared::{Modality, Setting, Task};
+
+use crate::data::{self, LeaderboardRow};
+use crate::format;
+use crate::leaderboard::{ShownRow, SortColumn, View, shown_rows};
+
+/// Model types a row can have, with the label the filter shows.
+const KINDS: [(&str, &str); 5] = [
+    ("api_judge", "API judge"),
+    ("scalar_reward_model", "Scalar reward model"),
+    ("local_generative", "Local generative judge"),
+    ("paper_reported", "Paper-reported"),
+    ("baseline", "Baseline"),
+];
+
+fn kind_label(kind: &str) -> &str {
+    KINDS
+        .iter()
+        .find(|(key, _)| *key == kind)
+        .map_or(kind, |(_, label)| label)
+}
+
+fn href(view: &View) -> String {
+    let query = view.to_query();
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{query}")
+    }
+}
+
+/// Writes the view into the address bar (without a navigation), so a copied URL reproduces it.
+#[cfg(feature = "hydrate")]
+fn remember_in_address_bar(view: &View) {
+    if let Some(history) = web_sys::window().and_then(|window| window.history().ok()) {
+        // A refused `replaceState` only costs the shareable URL, never the table.
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&href(view)));
+    }
+}
+
+/// The leaderboard page.
+#[component]
+pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
+    let with_ties = Arc::new(page.with_ties);
+    let without_ties = Arc::new(page.without_ties);
+    let view_state = RwSignal::new(page.view);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| view_state.with(remember_in_address_bar));
+
+    let rows = {
+        let (with_ties, without_ties) = (Arc::clone(&with_ties), Arc::clone(&without_ties));
+        Memo::new(move |_| view_state.with(|view| shown_rows(&with_ties, &without_ties, view)))
+    };
+    let total = move || {
+        view_state.with(|view| match view.setting {
+            Setting::WithTies => with_ties.len(),
+            Setting::WithoutTies => without_ties.len(),
+        })
+    };
+    let update = move |change: &dyn Fn(&mut View)| view_state.update(|view| change(view));
+
+    view! {
+        <section class="leaderboard">
+            <h1>"Leaderboard"</h1>
+            <p class="lead">
+                "Accuracy of reward models and judges against human preferences, per modality and \
+                 task. Rows marked " <span class="badge paper">"paper"</span>
+                " are copied from the paper (full release, not re-run here); "
+                <span class="badge baseline">"baseline"</span>
+                " rows are content-blind shortcuts that bound what a score means."
+            </p>
+            <SettingToggle view_state/>
+            <TieRules/>
+            <Filters view_state update/>
+            <p class="summary" aria-live="polite">
+                {move || format!("{} of {} models", rows.with(Vec::len), total())}
+                " · "
+                <a href=move || format!("/api/v1/leaderboard.csv?setting={}", view_state.with(|v| v.setting.key()))
+                    download="">"CSV"</a>
+                " · "
+                <a href=move || format!("/api/v1/leaderboard?setting={}", view_state.with(|v| v.setting.key()))>"JSON"</a>
+            </p>
+            <div class="table-scroll">
+                <table class="scores">
+                    <caption class="visually-hidden">
+                        "Leaderboard rows; column headers sort the table."
+                    </caption>
+                    <thead>
+                        <tr>
+                            <th scope="col" class="rank" title="Models whose 95 % interval overlaps the group leader's share its rank">"Rank"</th>
+                            <SortHeader view_state column=SortColumn::Model label="Model" title="Model name"/>
+                            <th scope="col">"Type"</th>
+                            <SortHeader view_state column=SortColumn::Parameters label="Size" title="Parameters"/>
+                            <SortHeader view_state column=SortColumn::Overall label="Overall" title="Mean over covered tasks"/>
+                            {Modality::ALL
+                                .into_iter()
+                                .map(|modality| view! {
+                                    <SortHeader view_state column=SortColumn::Modality(modality)
+                                        label=modality.label() title="Mean over this modality's tasks"/>
+                                })
+                                .collect_view()}
+                            {move || view_state.with(|view| view.show_tasks).then(|| {
+                                Task::ALL
+                                    .into_iter()
+                                    .map(|task| view! {
+                                        <SortHeader view_state column=SortColumn::Task(task)
+                                            label=task.short_name() title=task.key()/>
+                                    })
+                                    .collect_view()
+                            })}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            let show_tasks = view_state.with(|view| view.show_tasks);
+                            rows.with(|rows| {
+                                if rows.is_empty() {
+                                    let columns = 10 + if show_tasks { Task::ALL.len() } else { 0 };
+                                    view! {
+                                        <tr><td class="empty" colspan=columns>
+                                            "No model matches these filters. "
+                                            <a href="/">"Show all models"</a>
+                                        </td></tr>
+                                    }.into_any()
+                                } else {
+                                    rows.iter()
+                                        .map(|shown| row_view(shown, show_tasks))
+                                        .collect_view()
+                                        .into_any()
+                                }
+                            })
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            <p class="note">
+                "* scored on the prompt's text only (a text model cannot see the prompt's image, \
+                 video or audio). Hover a score for its 95 % bootstrap interval."
+            </p>
+        </section>
+    }
+}
+
+/// The with-ties / without-ties switch.
+#[component]
+fn SettingToggle(view_state: RwSignal<View>) -> impl IntoView {
+    let option = move |setting: Setting, label: &'static str| {
+        let target = move || {
+            view_state.with(|view| View {
+                setting,
+                ..view.clone()
+            })
+        };
+        view! {
+            <a class="toggle" role="button"
+                href=move || href(&target())
+                aria-pressed=move || (view_state.with(|view| view.setting) == setting).to_string()
+                on:click=move |event| {
+                    event.prevent_default();
+                    view_state.update(|view| view.setting = setting);
+                }>
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <div class="setting-toggle" role="group" aria-label="Setting">
+            {option(Setting::WithTies, "With ties (3-way)")}
+            {option(Setting::WithoutTies, "Without ties")}
+        </div>
+    }
+}
+
+/// How each row type decides a tie, so the with-ties numbers can be read correctly.
+#[component]
+fn TieRules() -> impl IntoView {
+    view! {
+        <details class="tie-rules">
+            <summary>"How ties are decided"</summary>
+            <ul>
+                <li><strong>"API and local generative judges: "</strong>
+                    "the judge answers A, B or tie; with ties a tie verdict is right only on \
+                     human-tied pairs, without ties the tied pairs are left out and the judge is \
+                     asked for A or B."</li>
+                <li><strong>"Scalar reward models: "</strong>
+                    "two rewards per pair; without ties the larger wins; with ties a pair counts \
+                     as tied when the rewards differ by less than a threshold chosen by the \
+                     Ties-Matter sweep (or the fixed threshold the run records)."</li>
+                <li><strong>"Paper-reported rows: "</strong>
+                    "as reported by Jin et al. (2025) on the full release."</li>
+                <li><strong>"Baselines: "</strong>"content-blind rules (random, always A, longer \
+                    response, larger file); they never answer tie."</li>
+            </ul>
+        </details>
+    }
+}
+
+/// The filter form: a GET form the server can answer, applied at once when hydrated.
+#[component]
+fn Filters(
+    view_state: RwSignal<View>,
+    update: impl Fn(&dyn Fn(&mut View)) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let initial = view_state.get_untracked();
+    let number = |value: Option<f64>| value.map(|value| value.to_string()).unwrap_or_default();
+    view! {
+        <form class="filters" method="get" action="/" role="search"
+            on:submit=move |event| event.prevent_default()>
+            <input type="hidden" name="setting" value=move || view_state.with(|v| v.setting.key().to_owned())/>
+            <input type="hidden" name="sort" value=move || view_state.with(|v| v.sort.key().to_owned())/>
+            <input type="hidden" name="order" value=move || view_state.with(|v| if v.descending { "desc" } else { "asc" })/>
+            <label>"Search "
+                <input type="search" name="q" value=initial.search.clone() placeholder="model name"
+                    on:input=move |event| {
+                        let text = event_target_value(&event);
+                        update(&|view| view.search = text.clone());
+                    }/>
+            </label>
+            <label>"Type "
+                <select name="type" on:change=move |event| {
+                    let kind = event_target_value(&event);
+                    update(&|view| view.kind = (!kind.is_empty()).then(|| kind.clone()));
+                }>
+                    <option value="" selected=initial.kind.is_none()>"All"</option>
+                    {KINDS.into_iter().map(|(key, label)| view! {
+                        <option value=key selected=initial.kind.as_deref() == Some(key)>{label}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                <input type="checkbox" name="open" value="1" checked=initial.open_weights_only
+                    on:change=move |event| {
+                        let checked = event_target_checked(&event);
+                        update(&|view| view.open_weights_only = checked);
+                    }/>
+                " Open weights only"
+            </label>
+            <fieldset class="size">
+                <legend>"Size (billions of parameters)"</legend>
+                <label>"from " <input type="number" name="min" min="0" step="any" inputmode="decimal"
+                    value=number(initial.min_billions)
+                    on:input=move |event| {
+                        let value = event_target_value(&event).parse().ok();
+                        update(&|view| view.min_billions = value);
+                    }/></label>
+                <label>" to " <input type="number" name="max" min="0" step="any" inputmode="decimal"
+                    value=number(initial.max_billions)
+                    on:input=move |event| {
+                        let value = event_target_value(&event).parse().ok();
+                        update(&|view| view.max_billions = value);
+                    }/></label>
+            </fieldset>
+            <label>
+                <input type="checkbox" name="tasks" value="1" checked=initial.show_tasks
+                    on:change=move |event| {
+                        let checked = event_target_checked(&event);
+                        update(&|view| view.show_tasks = checked);
+                    }/>
+                " Show the nine tasks"
+            </label>
+            <noscript><button type="submit">"Apply"</button></noscript>
+        </form>
+    }
+}
+
+/// A sortable column header: a link to the sorted view, sorting in place when hydrated.
+#[component]
+fn SortHeader(
+    view_state: RwSignal<View>,
+    column: SortColumn,
+    label: &'static str,
+    title: &'static str,
+) -> impl IntoView {
+    let sort_state = move || {
+        view_state.with(|view| {
+            if view.sort != column {
+                "none"
+            } else if view.descending {
+                "descending"
+            } else {
+                "ascending"
+            }
+        })
+    };
+    view! {
+        <th scope="col" aria-sort=sort_state data-column=column.key()>
+            <a href=move || view_state.with(|view| href(&view.sorted_by(column)))
+                title=title
+                on:click=move |event| {
+                    event.prevent_default();
+                    view_state.update(|view| *view = view.sorted_by(column));
+                }>
+                {label}
+                <span class="sort-mark" aria-hidden="true">
+                    {move || match sort_state() { "descending" => "▼", "ascending" => "▲", _ => "" }}
+                </span>
+            </a>
+        </th>
+    }
+}
+
+/// A score cell: the percentage, its interval on hover and as a whisker, or a dash.
+fn score_cell(score: Option<f64>, interval: Option<[f64; 2]>, starred: bool) -> impl IntoView {
+    let title = interval.map(|interval| format!("95 % interval {}", format::interval(interval)));
+    let whisker = interval
+        .filter(|[low, high]| low.is_finite() && high.is_finite())
+        .map(|[low, high]| {
+            let style = format!(
+                "left:{:.1}%;width:{:.1}%",
+                low * 100.0,
+                ((high - low) * 100.0).max(0.5)
+            );
+            view! { <span class="whisker" aria-hidden="true"><span style=style></span></span> }
+        });
+    view! {
+        <td class="score" title=title>
+            {score.map_or_else(|| "–".to_owned(), format::percent)}
+            {starred.then_some(view! { <sup class="star" title="prompt text only">"*"</sup> })}
+            {whisker}
+        </td>
+    }
+}
+
+fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
+    let row: &LeaderboardRow = &shown.row;
+    let intervals = row.intervals.as_ref();
+    let paper = row.provenance == "paper_reported";
+    let baseline = row.kind == "baseline";
+    let class = if paper {
+        "paper"
+    } else if baseline {
+        "baseline"
+    } else {
+        "evaluated"
+    };
+    let coverage = (row.tasks_covered < Task::ALL.len()).then(|| {
+        view! {
+            <span class="badge coverage" title="Tasks this row has scores for">
+                {format!("{}/{} tasks", row.tasks_covered, Task::ALL.len())}
+            </span>
+        }
+    });
+    let text_only = &row.text_only_prompt;
+    let modality_cells = Modality::ALL
+        .into_iter()
+        .map(|modality| {
+            let starred = modality.tasks().any(|task| text_only.contains(&task));
+            score_cell(
+                row.modalities.get(&modality).copied(),
+                intervals.and_then(|intervals| intervals.modalities.get(&modality).copied()),
+                starred,
+            )
+        })
+        .collect_view();
+    let task_cells = show_tasks.then(|| {
+        Task::ALL
+            .into_iter()
+            .map(|task| {
+                score_cell(
+                    row.tasks.get(&task).copied(),
+                    intervals.and_then(|intervals| intervals.tasks.get(&task).copied()),
+                    text_only.contains(&task),
+                )
+            })
+            .collect_view()
+    });
+    view! {
+        <tr class=class>
+            <td class="rank">{shown.rank.map(|rank| rank.to_string()).unwrap_or_default()}</td>
+            <th scope="row" class="model">
+                <a href=format!("/models/{}", row.model_id)>{row.model.clone()}</a>
+                {paper.then_some(view! { <span class="badge paper" title=row.benchmark.clone()>"paper"</span> })}
+                {baseline.then_some(view! { <span class="badge baseline">"baseline"</span> })}
+                {row.verified.then_some(view! { <span class="badge verified" title="Computed here from stored per-item judgements">"verified"</span> })}
+                {coverage}
+            </th>
+            <td>{kind_label(&row.kind).to_owned()}</td>
+            <td class="number">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
+            {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false)}
+            {modality_cells}
+            {task_cells}
+        </tr>
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per page.
+
+pub mod benchmark;
+pub mod demo;
+pub mod leaderboard;
+pub mod model;
+pub mod problem;
+pub mod queue;
+pub mod submit;

@@ -1,0 +1,250 @@
+//! `/models/{id}`: a model's metadata, its run records, charts of its scores, and its per-item
+//! judgements with filters (a GET form, so filtered views are links too).
+
+use leptos::prelude::*;
+use omnireward_shared::{Preference, Setting, Task};
+
+use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunRecord};
+use crate::format;
+
+/// A model's page.
+#[component]
+pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
+    let model = page.model;
+    let facts = [
+        ("Type", Some(model.kind.replace('_', " "))),
+        ("Group", model.group.clone()),
+        ("Parameters", model.parameters.clone()),
+        ("Licence", model.licence.clone()),
+        (
+            "Open weights",
+            model
+                .open_weights
+                .map(|open| if open { "yes" } else { "no" }.to_owned()),
+        ),
+    ];
+    let model_id = model.id;
+    view! {
+        <section class="model">
+            <p class="crumbs"><a href="/">"Leaderboard"</a> " / model"</p>
+            <h1>{model.name.clone()}</h1>
+            <dl class="facts">
+                {facts
+                    .into_iter()
+                    .filter_map(|(term, value)| value.map(|value| view! { <dt>{term}</dt><dd>{value}</dd> }))
+                    .collect_view()}
+            </dl>
+            <h2>"Charts"</h2>
+            {if page.charts.is_empty() {
+                view! { <p class="empty">"No evaluated run with a scorecard yet: nothing to chart."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="charts">
+                        {page.charts.into_iter().map(|chart| view! {
+                            <figure class="chart">
+                                <figcaption>{chart.title}</figcaption>
+                                <div class="svg" role="img" aria-label=chart.description.clone() inner_html=chart.svg></div>
+                                <p class="visually-hidden">{chart.description}</p>
+                            </figure>
+                        }).collect_view()}
+                    </div>
+                }.into_any()
+            }}
+            <h2>"Runs"</h2>
+            {page.runs.into_iter().map(run_view).collect_view()}
+            {page.judgements.map(|judgements| view! { <Judgements model_id filter=page.filter judgements/> })}
+        </section>
+    }
+}
+
+fn run_view(run: RunRecord) -> impl IntoView {
+    let benchmark = run.benchmark.as_ref().map_or_else(
+        || "the paper's full release".to_owned(),
+        |benchmark| {
+            format!(
+                "{} {} ({})",
+                benchmark.name,
+                benchmark.version,
+                short_hash(&benchmark.hash)
+            )
+        },
+    );
+    let scores = run.scorecard.as_ref().map(|scorecard| {
+        view! {
+            <table class="scores compact">
+                <thead><tr><th scope="col">"Setting"</th><th scope="col">"Overall"</th>
+                    {Task::ALL.into_iter().map(|task| view! { <th scope="col" title=task.key()>{task.short_name()}</th> }).collect_view()}
+                </tr></thead>
+                <tbody>
+                    {scorecard.settings.iter().map(|(setting, scores)| view! {
+                        <tr>
+                            <th scope="row">{setting.label()}</th>
+                            <td class="score" title=format!("95 % interval {}", format::interval(scores.overall.ci95))>{format::percent(scores.overall.accuracy)}</td>
+                            {Task::ALL.into_iter().map(|task| {
+                                let score = scores.tasks.get(&task);
+                                view! {
+                                    <td class="score" title=score.map(|score| format!("{}/{} right; 95 % interval {}", score.correct, score.total, format::interval(score.ci95)))>
+                                        {score.map_or_else(|| "–".to_owned(), |score| format::percent(score.accuracy))}
+                                    </td>
+                                }
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    });
+    let reported = run.reported_scores.as_ref().map(|reported| {
+        view! {
+            <table class="scores compact">
+                <thead><tr><th scope="col">"Setting"</th><th scope="col">"Overall"</th>
+                    {Task::ALL.into_iter().map(|task| view! { <th scope="col">{task.short_name()}</th> }).collect_view()}
+                </tr></thead>
+                <tbody>
+                    {reported.iter().map(|(setting, scores)| view! {
+                        <tr>
+                            <th scope="row">{setting.label()}</th>
+                            <td class="score">{scores.overall.map_or_else(|| "–".to_owned(), format::percent)}</td>
+                            {Task::ALL.into_iter().map(|task| view! {
+                                <td class="score">{scores.tasks.get(&task).map_or_else(|| "–".to_owned(), |score| format::percent(*score))}</td>
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    });
+    let configuration = serde_json::to_string_pretty(&run.configuration).unwrap_or_default();
+    view! {
+        <article class="run" id=format!("run-{}", run.id)>
+            <h3>{format!("Run {}", run.id)} " " <span class=format!("status {}", run.status)>{run.status.clone()}</span></h3>
+            <p class="meta">
+                {format!("{} · benchmark: {benchmark} · started {}", run.provenance.replace('_', " "), format::timestamp(run.created_at_ms))}
+                {run.finished_at_ms.map(|finished| format!(" · finished {}", format::timestamp(finished)))}
+            </p>
+            {scores}
+            {reported}
+            <details>
+                <summary>"Run record (judge configuration, prompt set, code version)"</summary>
+                <pre class="record">{configuration}</pre>
+            </details>
+        </article>
+    }
+}
+
+fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// The judgements of one run, filtered.
+#[component]
+fn Judgements(
+    model_id: i64,
+    filter: JudgementFilter,
+    judgements: Paged<JudgementItem>,
+) -> impl IntoView {
+    let pages = judgements.pages();
+    let page_link = move |page: usize| {
+        let mut query = vec![format!("page={page}")];
+        if let Some(run) = filter.run {
+            query.push(format!("run={run}"));
+        }
+        if let Some(task) = filter.task {
+            query.push(format!("task={}", task.key()));
+        }
+        if let Some(setting) = filter.setting {
+            query.push(format!("setting={}", setting.key()));
+        }
+        if let Some(correct) = filter.correct {
+            query.push(format!("correct={correct}"));
+        }
+        format!("/models/{model_id}?{}#judgements", query.join("&"))
+    };
+    let current = filter.page.max(1);
+    view! {
+        <h2 id="judgements">"Judgements"</h2>
+        <form class="filters" method="get" action=format!("/models/{model_id}#judgements")>
+            {filter.run.map(|run| view! { <input type="hidden" name="run" value=run.to_string()/> })}
+            <label>"Task "
+                <select name="task">
+                    <option value="" selected=filter.task.is_none()>"All"</option>
+                    {Task::ALL.into_iter().map(|task| view! {
+                        <option value=task.key() selected=filter.task == Some(task)>{task.short_name()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Setting "
+                <select name="setting">
+                    <option value="" selected=filter.setting.is_none()>"Both"</option>
+                    {Setting::ALL.into_iter().map(|setting| view! {
+                        <option value=setting.key() selected=filter.setting == Some(setting)>{setting.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Outcome "
+                <select name="correct">
+                    <option value="" selected=filter.correct.is_none()>"All"</option>
+                    <option value="true" selected=filter.correct == Some(true)>"Correct"</option>
+                    <option value="false" selected=filter.correct == Some(false)>"Incorrect"</option>
+                </select>
+            </label>
+            <button type="submit">"Filter"</button>
+        </form>
+        <p class="summary">{format!("{} judgements · page {current} of {pages}", judgements.total)}</p>
+        {if judgements.items.is_empty() {
+            view! { <p class="empty">"No judgement matches these filters."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-scroll">
+                <table class="judgements">
+                    <thead><tr>
+                        <th scope="col">"Sample"</th><th scope="col">"Setting"</th><th scope="col">"Order"</th>
+                        <th scope="col">"Label"</th><th scope="col">"Verdict"</th><th scope="col">"Result"</th>
+                        <th scope="col">"Output"</th>
+                    </tr></thead>
+                    <tbody>
+                        {judgements.items.into_iter().map(judgement_row).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+            }.into_any()
+        }}
+        <nav class="pager" aria-label="Judgement pages">
+            {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">"← Previous"</a> })}
+            {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">"Next →"</a> })}
+        </nav>
+    }
+}
+
+fn preference(preference: Preference) -> &'static str {
+    match preference {
+        Preference::Response1 => "response 1",
+        Preference::Response2 => "response 2",
+        Preference::Tie => "tie",
+    }
+}
+
+fn judgement_row(item: JudgementItem) -> impl IntoView {
+    let judgement = item.judgement;
+    let verdict = judgement.verdict.map_or("unparseable", preference);
+    let output = match (&judgement.raw_output, &judgement.rewards) {
+        (Some(raw), _) => Some(raw.clone()),
+        (None, Some(rewards)) => Some(format!(
+            "rewards {:.4} / {:.4}",
+            rewards.response1, rewards.response2
+        )),
+        (None, None) => None,
+    };
+    view! {
+        <tr class=if item.correct { "correct" } else { "incorrect" }>
+            <td><a href=format!("/benchmark/{}/{}", judgement.task.key(), judgement.sample_id)>
+                {format!("{} {}", judgement.task.short_name(), judgement.sample_id)}</a></td>
+            <td>{judgement.setting.label()}</td>
+            <td>{judgement.order.key()}</td>
+            <td>{preference(judgement.label)}</td>
+            <td>{verdict}</td>
+            <td>{if item.correct { "✓ correct" } else { "✗ incorrect" }}</td>
+            <td>{output.map(|output| view! { <details><summary>"show"</summary><pre>{output}</pre></details> })}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,154 @@
+// End-to-end checks of the web app in a real headless Chromium (Debian's, driven by
+// playwright-core), against a real `omnireward serve` the Rust test harness started
+// (backend/tests/web_e2e.rs). Exits non-zero with a message on the first failed check.
+//
+// Environment: BASE_URL (the server), JUDGE_ENDPOINT and JUDGE_MODEL (the harness's
+// OpenAI-compatible judge), SCREENSHOTS (folder for the page screenshots), CHROMIUM (binary).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.BASE_URL;
+const screenshots = process.env.SCREENSHOTS ?? "target/screenshots";
+const judgeEndpoint = process.env.JUDGE_ENDPOINT;
+const judgeModel = process.env.JUDGE_MODEL;
+mkdirSync(screenshots, { recursive: true });
+
+function check(condition, message) {
+  if (!condition) {
+    throw new Error(`check failed: ${message}`);
+  }
+  console.log(`ok: ${message}`);
+}
+
+// 1. Before any script runs: the server's HTML already has the table and the paper's rows.
+const raw = await (await fetch(`${base}/`)).text();
+check(raw.includes('<table class="scores"'), "the leaderboard HTML contains the table before hydration");
+check(raw.includes("Qwen2.5-Omni-7B") && raw.includes('class="badge paper"'), "paper-reported rows are in the served HTML");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+const page = await context.newPage();
+const problems = [];
+page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+page.on("console", (message) => {
+  if (message.type() === "error") {
+    problems.push(`console error: ${message.text()}`);
+  }
+});
+page.on("response", (response) => {
+  if (response.status() >= 400) {
+    problems.push(`${response.status()} for ${response.url()}`);
+  }
+});
+
+async function open(path) {
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector("html[data-hydrated]", { timeout: 30000 });
+}
+
+const modelNames = () => page.$$eval("table.scores tbody th.model a", (links) => links.map((link) => link.textContent));
+const overallCells = () => page.$$eval("table.scores tbody tr", (rows) => rows.map((row) => row.children[4]?.textContent ?? ""));
+
+try {
+  // 2. Leaderboard: sorting and the ties toggle change the order, in place, and go to the URL.
+  await open("/");
+  const byOverall = await modelNames();
+  check(byOverall.length >= 30, `the leaderboard lists the paper's models (${byOverall.length} rows)`);
+  await page.click('th[data-column="model"] a');
+  await page.waitForFunction(() => location.search.includes("sort=model"));
+  const byName = await modelNames();
+  check(JSON.stringify(byName) !== JSON.stringify(byOverall), "sorting by model changes the order");
+  const sorted = [...byName].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+  check(JSON.stringify(byName) === JSON.stringify(sorted), "rows are in name order");
+  await page.click('th[data-column="overall"] a');
+  await page.waitForFunction(() => location.search.includes("sort=overall") || location.search === "");
+  const withTies = await modelNames();
+  const withTiesScores = await overallCells();
+  await page.click("text=Without ties");
+  await page.waitForFunction(() => location.search.includes("setting=without_ties"));
+  const withoutTies = await modelNames();
+  const withoutTiesScores = await overallCells();
+  check(JSON.stringify(withoutTiesScores) !== JSON.stringify(withTiesScores), "the ties toggle changes the scores");
+  check(JSON.stringify(withoutTies) !== JSON.stringify(withTies), "the ties toggle changes the order");
+  await page.fill('input[name="q"]', "qwen");
+  await page.waitForFunction(() => location.search.includes("q=qwen"));
+  const searched = await modelNames();
+  check(searched.length > 0 && searched.every((name) => name.toLowerCase().includes("qwen")), "search filters by name");
+  // A shared URL reproduces the view, server-rendered.
+  const shared = await (await fetch(`${base}/?setting=without_ties&q=qwen`)).text();
+  check(shared.includes('aria-pressed="true"') && !shared.includes(">Phi-4-Multimodal-Instruct<"), "a shared URL renders the same view on the server");
+  await open("/?tasks=1");
+  await page.screenshot({ path: `${screenshots}/leaderboard.png`, fullPage: false });
+
+  // 3. A sample page plays its media.
+  for (const [task, selector] of [["text_to_audio", "audio"], ["text_to_video", "video"]]) {
+    await open(`/benchmark?task=${task}`);
+    await page.click("table.samples tbody th a");
+    await page.waitForSelector(selector);
+    const played = await page.$$eval(selector, async (elements) => {
+      const results = [];
+      for (const element of elements) {
+        element.muted = true;
+        try {
+          await element.play();
+          const start = performance.now();
+          while (element.currentTime === 0 && performance.now() - start < 5000) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          results.push(element.currentTime > 0);
+        } catch (error) {
+          results.push(`${error}`);
+        }
+      }
+      return results;
+    });
+    check(played.length === 2 && played.every((result) => result === true), `the ${task} sample page plays both ${selector} responses (${JSON.stringify(played)})`);
+    await page.screenshot({ path: `${screenshots}/sample-${task}.png`, fullPage: true });
+  }
+
+  // 4. The demo returns rewards.
+  await open("/demo?example=1");
+  await page.click('form.demo-form button[type="submit"]');
+  await page.waitForSelector("#reward1, p.error", { timeout: 60000 });
+  const demoError = await page.$("p.error");
+  check(demoError === null, `the demo answers without an error${demoError ? `: ${await demoError.textContent()}` : ""}`);
+  const rewards = [await page.textContent("#reward1"), await page.textContent("#reward2")].map(Number);
+  check(rewards.every(Number.isFinite) && rewards[0] !== rewards[1], `the demo returns two rewards (${rewards})`);
+  await page.screenshot({ path: `${screenshots}/demo.png`, fullPage: true });
+
+  // 5. An API-judge submission goes through the queue to a finished row on the leaderboard.
+  await open("/submit");
+  await page.screenshot({ path: `${screenshots}/submit.png`, fullPage: true });
+  await page.fill("#name", "E2E judge");
+  await page.fill("#endpoint", judgeEndpoint);
+  await page.fill("#model", judgeModel);
+  await page.check('input[name="tasks"][value="text_to_text"]');
+  await page.check('input[name="tasks"][value="text_to_image"]');
+  await page.click('#api-judge-form button[type="submit"]');
+  await page.waitForURL(/\/submissions\/\d+/);
+  await page.waitForSelector("html[data-hydrated]");
+  await page.waitForFunction(() => document.querySelector("#submission-status")?.textContent === "finished", null, { timeout: 120000 });
+  check(true, "the submission's page follows it to finished (server-sent events)");
+  await page.screenshot({ path: `${screenshots}/submission.png`, fullPage: true });
+  await open("/queue");
+  await page.screenshot({ path: `${screenshots}/queue.png`, fullPage: true });
+  await open("/?q=E2E");
+  const rows = await modelNames();
+  check(rows.includes("E2E judge"), "the finished submission has a row on the leaderboard");
+  await page.click("text=E2E judge");
+  await page.waitForSelector("figure.chart svg");
+  check((await page.$$("figure.chart")).length >= 1, "the model page draws its charts");
+  check((await page.$$("table.judgements tbody tr")).length > 0, "the model page lists its judgements");
+  await page.screenshot({ path: `${screenshots}/model.png`, fullPage: false });
+
+  check(problems.length === 0, `no page or console errors${problems.length ? `: ${problems.join("; ")}` : ""}`);
+} finally {
+  await browser.close();
+}
