@@ -675,6 +675,14 @@ async fn judgements_are_filtered_and_paginated() {
     assert_eq!(count("order=swapped").await, 1);
     assert_eq!(count("task=T2T&setting=without_ties").await, 1);
     assert_eq!(count("task=text_to_image").await, 0);
+    assert_eq!(count("verdict=unparseable").await, 1);
+    assert_eq!(count("verdict=response1").await, 3);
+    assert_eq!(
+        count("verdict=tie&task=T2T").await,
+        5 - 3 - 1 - count("verdict=response2").await
+    );
+    let reply = get(&test.router, &format!("{base}?verdict=maybe")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 
     let reply = get(&test.router, &format!("{base}?correct=maybe")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);

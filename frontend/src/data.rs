@@ -176,6 +176,8 @@ pub struct JudgementFilter {
     pub setting: Option<Setting>,
     /// `Some(true)`: right ones only; `Some(false)`: wrong ones only.
     pub correct: Option<bool>,
+    /// `response1`, `response2`, `tie` or `unparseable`.
+    pub verdict: Option<String>,
     pub page: usize,
 }
 

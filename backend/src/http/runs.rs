@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use omnireward_shared::{BenchmarkIdentity, Judgement, Order, Scorecard, Setting, Task};
+use omnireward_shared::{BenchmarkIdentity, Judgement, Order, Scorecard, Setting, Task, Verdict};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -143,8 +143,16 @@ pub(super) struct JudgementsQuery {
     setting: Option<String>,
     order: Option<String>,
     correct: Option<String>,
+    verdict: Option<String>,
     page: Option<String>,
     per_page: Option<String>,
+}
+
+/// A verdict to filter by: one of the three, or none (the output could not be parsed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VerdictFilter {
+    Given(Verdict),
+    Unparseable,
 }
 
 /// Which judgements to list; `None` keeps all.
@@ -154,6 +162,7 @@ struct JudgementFilter {
     setting: Option<Setting>,
     order: Option<Order>,
     correct: Option<bool>,
+    verdict: Option<VerdictFilter>,
 }
 
 impl JudgementFilter {
@@ -165,6 +174,14 @@ impl JudgementFilter {
             setting: parse_choice("setting", query.setting.as_deref(), settings)?,
             order: parse_choice("order", query.order.as_deref(), orders)?,
             correct: parse_flag("correct", query.correct.as_deref())?,
+            verdict: parse_choice(
+                "verdict",
+                query.verdict.as_deref(),
+                Verdict::ALL
+                    .map(|verdict| (verdict.key(), VerdictFilter::Given(verdict)))
+                    .into_iter()
+                    .chain([("unparseable", VerdictFilter::Unparseable)]),
+            )?,
         })
     }
 
@@ -177,6 +194,10 @@ impl JudgementFilter {
             && self
                 .correct
                 .is_none_or(|correct| judgement.is_correct() == correct)
+            && self.verdict.is_none_or(|verdict| match verdict {
+                VerdictFilter::Given(given) => judgement.verdict == Some(given),
+                VerdictFilter::Unparseable => judgement.verdict.is_none(),
+            })
     }
 }
 
@@ -189,7 +210,7 @@ pub(super) struct JudgementView {
     correct: bool,
 }
 
-/// `GET /runs/{id}/judgements?task=&setting=&order=&correct=&page=&per_page=`, ordered by task
+/// `GET /runs/{id}/judgements?task=&setting=&order=&correct=&verdict=&page=&per_page=`, ordered by task
 /// (column order), sample id, setting and order.
 #[utoipa::path(
     get,
@@ -201,6 +222,8 @@ pub(super) struct JudgementView {
         ("setting" = Option<super::schemas::Setting>, Query, description = "Only this setting."),
         ("order" = Option<super::schemas::Order>, Query, description = "Only this order."),
         ("correct" = Option<bool>, Query, description = "Only right (`true`) or wrong ones."),
+        ("verdict" = Option<String>, Query,
+         description = "Only this verdict: `response1`, `response2`, `tie`, or `unparseable` (no verdict could be read)."),
         ("page" = Option<u64>, Query, description = "Page from 1 (default 1)."),
         ("per_page" = Option<u64>, Query, description = "Page size, 1 to 100 (default 20)."),
     ),

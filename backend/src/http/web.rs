@@ -337,6 +337,9 @@ async fn model(
             task: query_value(query, "task").and_then(|task| task.parse().ok()),
             setting: query_value(query, "setting").and_then(|setting| setting.parse().ok()),
             correct: query_value(query, "correct").and_then(|correct| correct.parse().ok()),
+            verdict: query_value(query, "verdict").filter(|verdict| {
+                ["response1", "response2", "tie", "unparseable"].contains(&verdict.as_str())
+            }),
             page: page_number(query),
         };
         let judgements = match filter.run {
@@ -353,6 +356,9 @@ async fn model(
                 }
                 if let Some(correct) = filter.correct {
                     path.push_str(&format!("&correct={correct}"));
+                }
+                if let Some(verdict) = &filter.verdict {
+                    path.push_str(&format!("&verdict={verdict}"));
                 }
                 Some(site.get::<Paged<JudgementItem>>(&path).await?)
             }

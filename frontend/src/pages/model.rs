@@ -144,7 +144,7 @@ fn Judgements(
     judgements: Paged<JudgementItem>,
 ) -> impl IntoView {
     let pages = judgements.pages();
-    let page_link = move |page: usize| {
+    let page_link = |page: usize| {
         let mut query = vec![format!("page={page}")];
         if let Some(run) = filter.run {
             query.push(format!("run={run}"));
@@ -157,6 +157,9 @@ fn Judgements(
         }
         if let Some(correct) = filter.correct {
             query.push(format!("correct={correct}"));
+        }
+        if let Some(verdict) = &filter.verdict {
+            query.push(format!("verdict={verdict}"));
         }
         format!("/models/{model_id}?{}#judgements", query.join("&"))
     };
@@ -186,6 +189,18 @@ fn Judgements(
                     <option value="" selected=filter.correct.is_none()>"All"</option>
                     <option value="true" selected=filter.correct == Some(true)>"Correct"</option>
                     <option value="false" selected=filter.correct == Some(false)>"Incorrect"</option>
+                </select>
+            </label>
+            <label>
+                "Verdict "
+                <select name="verdict">
+                    {[("", "All"), ("response1", "Response 1"), ("response2", "Response 2"), ("tie", "Tie"), ("unparseable", "Unparseable")]
+                        .into_iter()
+                        .map(|(value, label)| {
+                            let selected = filter.verdict.as_deref().unwrap_or("") == value;
+                            view! { <option value=value selected=selected>{label}</option> }
+                        })
+                        .collect_view()}
                 </select>
             </label>
             <button type="submit">"Filter"</button>
