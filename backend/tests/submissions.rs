@@ -12,6 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::evaluation::key_vault::KeyVault;
 use omnireward::evaluation::worker::{WorkerContext, run_worker};
 use omnireward::http::{AppState, app};
 use omnireward::storage::Storage;
@@ -497,4 +498,128 @@ async fn a_submission_runs_to_its_scorecard() {
     let again = submit(&app.router, &body).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
     assert_eq!(ids(&again).1, run);
+}
+
+/// A key sent with a submission reaches the judge's endpoint through the server's own worker,
+/// and appears in no response, in no database file, and in no judgements file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
+    const KEY: &str = "sk-e2e-SECRET-7f3a9c";
+    const MODEL: &str = "keyed-judge";
+    let home = TempDir::new().expect("temporary home");
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    let benchmark = Arc::new(
+        embedded::load(&home.path().join("cache"), &LoadOptions::default())
+            .expect("embedded sample loads"),
+    );
+    let vault = KeyVault::new();
+    let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark))
+        .with_private_endpoints(true)
+        .with_key_vault(vault.clone()));
+    let script = Arc::new(Mutex::new(support::identities::script_for(
+        home.path(),
+        MODEL,
+        &benchmark.samples,
+    )));
+    let endpoint = support::openai_server::start(Arc::clone(&script)).await;
+    let mut responses = Vec::new();
+
+    // Refused shapes never echo the value.
+    let mut both = submission(&endpoint, MODEL);
+    both["api_key"] = json!(KEY);
+    both["api_key_env"] = json!("OMNIREWARD_KEY_OTHER");
+    let refused = submit(&router, &both).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    responses.push(refused.text);
+    let mut forged = submission(&endpoint, MODEL);
+    forged["api_key_env"] = json!("OMNIREWARD_KEY_HELD_0123456789abcdef0123456789abcdef");
+    let refused = submit(&router, &forged).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "a held reference cannot be named"
+    );
+    assert!(vault.is_empty(), "refused submissions hold no key");
+
+    let mut body = submission(&endpoint, MODEL);
+    body["api_key"] = json!(KEY);
+    body["tasks"] = json!(["T2T"]);
+    let created = submit(&router, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(vault.len(), 1);
+    let (job, run) = ids(&created);
+    responses.push(created.text);
+
+    let context = WorkerContext {
+        cache_dir: home.path().join("cache"),
+        runs_dir: home.path().join("runs"),
+        api_keys: vault.lookup(Arc::new(|_| None)),
+        bootstrap: omnireward_shared::BootstrapConfig {
+            resamples: 10,
+            seed: 1,
+        },
+        heartbeat_interval: Duration::from_millis(100),
+        stale_after: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        until_idle: true,
+    };
+    let summary = run_worker(
+        storage.clone(),
+        &context,
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!((summary.claimed, summary.ended), (1, 1));
+    let submission_view = get(&router, &format!("/api/v1/submissions/{job}")).await;
+    assert_eq!(
+        submission_view.json()["status"],
+        "finished",
+        "{}",
+        submission_view.text
+    );
+    assert_eq!(
+        script.lock().expect("script lock").authorizations,
+        std::collections::BTreeSet::from([format!("Bearer {KEY}")]),
+        "the endpoint saw the key"
+    );
+    for uri in [
+        format!("/api/v1/submissions/{job}"),
+        "/api/v1/submissions".to_owned(),
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/runs/{run}/judgements?per_page=100"),
+        "/api/v1/leaderboard".to_owned(),
+    ] {
+        responses.push(get(&router, &uri).await.text);
+    }
+    for text in &responses {
+        assert!(!text.contains(KEY), "a response carries the key: {text}");
+    }
+    storage.close().await;
+    let mut files = vec![home.path().to_path_buf()];
+    let mut searched = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("lists a folder") {
+                files.push(entry.expect("an entry").path());
+            }
+        } else {
+            let bytes = std::fs::read(&path).expect("reads a file");
+            searched += 1;
+            assert!(
+                !bytes
+                    .windows(KEY.len())
+                    .any(|window| window == KEY.as_bytes()),
+                "{} holds the key",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        searched >= 2,
+        "the database and the judgements file were searched"
+    );
 }

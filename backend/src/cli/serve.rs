@@ -194,6 +194,12 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         }
         state = state.with_uploads(uploads);
         state = state.with_private_endpoints(args.allow_private_endpoints);
+        // Keys sent with submissions are held here for this server's workers; with none, a key
+        // could never be used, so `api_key` is refused.
+        let key_vault = crate::evaluation::key_vault::KeyVault::new();
+        if args.workers > 0 {
+            state = state.with_key_vault(key_vault.clone());
+        }
         match http::Bundle::load(&args.web_bundle) {
             Ok(Some(bundle)) => state = state.with_bundle(bundle),
             Ok(None) => eprintln!(
@@ -206,7 +212,10 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         // The peer address identifies submitters for the submission limit.
         let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let stop = Arc::new(AtomicBool::new(false));
-        let context = super::worker::context(environment, BootstrapConfig::default());
+        let mut context = super::worker::context(environment, BootstrapConfig::default());
+        if args.workers > 0 {
+            context.api_keys = key_vault.lookup(Arc::clone(&context.api_keys));
+        }
         let prefix = format!("serve-{}", std::process::id());
         let mut workers =
             super::worker::spawn_workers(&storage, &context, &prefix, args.workers, &stop);

@@ -166,6 +166,12 @@ enum JobError {
     #[error("the API key variable `{0}` is not set in the worker's environment")]
     MissingKey(String),
     #[error(
+        "the API key sent with this submission was held in the memory of the server that \
+         received it, and this worker cannot see it (a worker of another process, or the server \
+         restarted): submit again with the key"
+    )]
+    HeldKeyUnavailable,
+    #[error(
         "prompt templates changed since the job was submitted: hash {found}, expected {expected}"
     )]
     PromptsChanged { expected: String, found: String },
@@ -478,9 +484,13 @@ fn build_judge(
     let audio_parts = AudioParts::from_str(&specification.audio_parts, false)
         .map_err(|error| JobError::Invalid(format!("audio_parts: {error}")))?;
     let api_key = match &specification.api_key_env {
-        Some(variable) => Some(
-            (context.api_keys)(variable).ok_or_else(|| JobError::MissingKey(variable.clone()))?,
-        ),
+        Some(variable) => Some((context.api_keys)(variable).ok_or_else(|| {
+            if super::key_vault::is_held_reference(variable) {
+                JobError::HeldKeyUnavailable
+            } else {
+                JobError::MissingKey(variable.clone())
+            }
+        })?),
         None => None,
     };
     let client = ChatClient::new(ClientConfig {

@@ -85,6 +85,9 @@ pub struct AppState {
     uploads: Option<Arc<uploads::UploadSettings>>,
     /// The web app's browser bundle; without one, pages are served without hydration.
     bundle: Option<Arc<web::Bundle>>,
+    /// Keys sent with submissions, held for this server's own workers; without a vault,
+    /// `api_key` is refused.
+    key_vault: Option<crate::evaluation::key_vault::KeyVault>,
 }
 
 impl AppState {
@@ -110,7 +113,15 @@ impl AppState {
             leaderboard_cache: Arc::new(leaderboard::LeaderboardCache::new()),
             uploads: None,
             bundle: None,
+            key_vault: None,
         }
+    }
+
+    /// Accepts `api_key` in submissions and holds the keys in `vault`, which this server's
+    /// workers read.
+    pub fn with_key_vault(mut self, vault: crate::evaluation::key_vault::KeyVault) -> AppState {
+        self.key_vault = Some(vault);
+        self
     }
 
     /// Serves this browser bundle with the web pages, which then hydrate.

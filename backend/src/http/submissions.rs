@@ -1,9 +1,10 @@
 //! `POST /submissions` (queue an API judge for evaluation on the served benchmark),
 //! `GET /submissions`, `GET /submissions/{id}` and `POST /submissions/{id}/cancel`.
 //!
-//! A submission is a job on the durable queue; a worker runs it. API keys never travel over
-//! HTTP: a submission names the environment variable that holds the key in the workers'
-//! environment (`api_key_env`), and this version stores no keys at all.
+//! A submission is a job on the durable queue; a worker runs it. The judge's key reaches the
+//! workers one of two ways, and is stored by neither: the submission names an environment
+//! variable of the workers (`api_key_env`), or it carries the key (`api_key`), which this server
+//! holds in memory only ([`crate::evaluation::key_vault`]) for its own workers.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -19,10 +20,12 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
 use crate::data::{self, Benchmark};
+use crate::evaluation::key_vault::is_held_reference;
 use crate::evaluation::runs::record_benchmark;
 use crate::evaluation::worker::{
     ApiJudgeSpecification, BenchmarkSpecification, KEY_VARIABLE_PREFIX, PromptsSpecification,
 };
+use crate::judges::api::client::ApiKey;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::storage::{
@@ -44,8 +47,9 @@ const TIMEOUT_SECONDS: u64 = 120;
 const HTTP_ATTEMPTS: u32 = 5;
 const BACKOFF_MS: u64 = 1000;
 
-/// Body fields that would carry a secret; refused with an explanation rather than as unknown.
-const SECRET_FIELDS: [&str; 4] = ["api_key", "apikey", "key", "authorization"];
+/// Body fields that would carry a secret under another name than `api_key`; refused with an
+/// explanation rather than as unknown.
+const SECRET_FIELDS: [&str; 3] = ["apikey", "key", "authorization"];
 
 /// The body of `POST /submissions`, as sent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -441,15 +445,15 @@ async fn submit(
 /// Checks the body and builds the run identity and job specification `eval api` would build
 /// from the same arguments.
 fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission, ApiError> {
+    let submitted_key = take_api_key(state, &mut body)?;
     if let Some(field) = body
         .keys()
         .find(|field| SECRET_FIELDS.contains(&field.to_ascii_lowercase().as_str()))
     {
         // The value is dropped unread and never echoed.
         return Err(ApiError::Malformed(format!(
-            "`{field}` is not accepted: API keys are never sent over HTTP. Set the key in the \
-             workers' environment and name the variable in `api_key_env` (this version stores \
-             no keys)"
+            "`{field}` is not accepted: send the key as `api_key` (held in this server's memory \
+             only), or set it in the workers' environment and name the variable in `api_key_env`"
         )));
     }
     // Present but null means absent, as for every optional field.
@@ -467,8 +471,14 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
         Some(name) => name.to_owned(),
         None => model.to_owned(),
     };
+    if submitted_key.is_some() && request.api_key_env.is_some() {
+        return Err(ApiError::Malformed(
+            "give the key either as `api_key` or through `api_key_env`, not both".to_owned(),
+        ));
+    }
     if let Some(variable) = &request.api_key_env
-        && !(is_variable_name(variable) && variable.starts_with(KEY_VARIABLE_PREFIX))
+        && (!(is_variable_name(variable) && variable.starts_with(KEY_VARIABLE_PREFIX))
+            || is_held_reference(variable))
     {
         // Not echoed: a key pasted here by mistake must not come back.
         return Err(ApiError::Malformed(format!(
@@ -543,7 +553,11 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
     let specification = ApiJudgeSpecification {
         endpoint: endpoint.clone(),
         model: model.to_owned(),
-        api_key_env: request.api_key_env.clone(),
+        // Last, once everything else is valid: a refused submission holds no key.
+        api_key_env: match (submitted_key, &state.key_vault) {
+            (Some(key), Some(vault)) => Some(vault.hold(key)),
+            _ => request.api_key_env.clone(),
+        },
         temperature: request.temperature,
         max_tokens: request.max_tokens,
         extra_body: Map::new(),
@@ -634,6 +648,36 @@ pub(super) fn chosen_tasks(
 }
 
 /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`, at most 128 characters.
+/// Removes `api_key` from the body and returns it, when this server can hold keys.
+fn take_api_key(
+    state: &AppState,
+    body: &mut Map<String, Value>,
+) -> Result<Option<ApiKey>, ApiError> {
+    let Some(value) = body.remove("api_key") else {
+        return Ok(None);
+    };
+    // Every message below leaves the value out: it must never come back.
+    match value {
+        Value::Null => Ok(None),
+        Value::String(key) if state.key_vault.is_none() => {
+            drop(key);
+            Err(ApiError::Malformed(
+                "`api_key` is not accepted by this server: it runs no workers of its own to \
+                 hold a key for (serve --workers 0). Set the key in the workers' environment and \
+                 name the variable in `api_key_env`"
+                    .to_owned(),
+            ))
+        }
+        Value::String(key) if key.trim().is_empty() || key.len() > 4096 => {
+            Err(ApiError::Malformed(
+                "`api_key` must be a non-empty string of at most 4096 bytes".to_owned(),
+            ))
+        }
+        Value::String(key) => Ok(Some(ApiKey::new(key.trim().to_owned()))),
+        _ => Err(ApiError::Malformed("`api_key` must be a string".to_owned())),
+    }
+}
+
 fn is_variable_name(name: &str) -> bool {
     let mut characters = name.chars();
     name.len() <= 128

@@ -505,8 +505,12 @@ fn api_judge_form(fields: &[(String, String)]) -> ApiJudgeForm {
     }
 }
 
-/// The JSON body of `POST /submissions` for the form; malformed numbers are the form's error.
-fn api_judge_request(form: &ApiJudgeForm) -> Result<serde_json::Value, String> {
+/// The JSON body of `POST /submissions` for the form and the key typed into it (which is
+/// never put back into the form); malformed numbers are the form's error.
+fn api_judge_request(
+    form: &ApiJudgeForm,
+    api_key: Option<&str>,
+) -> Result<serde_json::Value, String> {
     let mut body = serde_json::json!({
         "kind": "api_judge",
         "endpoint": form.endpoint,
@@ -522,6 +526,9 @@ fn api_judge_request(form: &ApiJudgeForm) -> Result<serde_json::Value, String> {
         if !value.is_empty() {
             object.insert(field.to_owned(), value.clone().into());
         }
+    }
+    if let Some(key) = api_key.map(str::trim).filter(|key| !key.is_empty()) {
+        object.insert("api_key".to_owned(), key.into());
     }
     if !form.tasks.is_empty() {
         let tasks: Vec<&str> = form.tasks.iter().map(|task| task.key()).collect();
@@ -569,7 +576,11 @@ async fn submit_api_judge(
             }),
         )
     };
-    let body = match api_judge_request(&form) {
+    let api_key = fields
+        .iter()
+        .find(|(name, _)| name == "api_key")
+        .map(|(_, value)| value.as_str());
+    let body = match api_judge_request(&form, api_key) {
         Ok(body) => body,
         Err(error) => return refused(&site, form, StatusCode::BAD_REQUEST, error),
     };
@@ -876,7 +887,14 @@ mod tests {
         .collect();
         let form = api_judge_form(&fields);
         assert_eq!(form.tasks, vec![Task::TextToText, Task::TextToImage]);
-        let request = api_judge_request(&form).expect("valid");
+        let request = api_judge_request(&form, Some(" sk-typed ")).expect("valid");
+        assert_eq!(request["api_key"], "sk-typed");
+        assert!(
+            api_judge_request(&form, Some(""))
+                .expect("valid")
+                .get("api_key")
+                .is_none()
+        );
         assert_eq!(request["kind"], "api_judge");
         assert_eq!(request["settings"], "with_ties");
         assert_eq!(
@@ -890,7 +908,7 @@ mod tests {
             ..form
         };
         assert!(
-            api_judge_request(&bad)
+            api_judge_request(&bad, None)
                 .expect_err("bad number")
                 .contains("max_tokens")
         );

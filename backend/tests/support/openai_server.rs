@@ -85,6 +85,8 @@ pub struct Script {
     pub seen: Vec<Seen>,
     /// Protocol violations found in requests.
     pub violations: Vec<String>,
+    /// Every distinct `Authorization` header seen.
+    pub authorizations: std::collections::BTreeSet<String>,
     /// Requests per sample id so far (for the scripted failures).
     requests: HashMap<String, u32>,
 }
@@ -104,6 +106,7 @@ impl Script {
             fast: false,
             seen: Vec::new(),
             violations: Vec::new(),
+            authorizations: std::collections::BTreeSet::new(),
             requests: HashMap::new(),
         }
     }
@@ -228,7 +231,21 @@ fn completion(text: &str, usage: (u64, u64)) -> Response {
     .into_response()
 }
 
-async fn completions(State(script): State<Shared>, Json(body): Json<Value>) -> Response {
+async fn completions(
+    State(script): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(authorization) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    {
+        script
+            .lock()
+            .expect("script lock")
+            .authorizations
+            .insert(authorization.to_owned());
+    }
     let (reply, latency, stall) = decide(&script, &body);
     if let Some(stall) = stall {
         tokio::time::sleep(stall).await;

@@ -130,79 +130,82 @@ pub fn SubmitPage(page: data::SubmitPage) -> impl IntoView {
     let sent = RwSignal::new(None::<(f64, f64)>);
     let max_upload = page.max_upload_bytes;
     view! {
-        <section class="submit">
-            <h1>"Submit a model"</h1>
-            <p class="lead">"Submissions are queued and evaluated on this server's benchmark; \
-                results appear on the leaderboard with their run record. Follow them on the "
-                <a href="/queue">"queue"</a> "."</p>
-            <div class="forms">
-            <form class="card" method="post" action="/submit" id="api-judge-form">
-                <h2>"API judge"</h2>
-                <p class="hint">"Any OpenAI-compatible chat-completions endpoint (vLLM, hosted models)."</p>
-                {page.api_judge_error.map(|error| view! { <p class="error" role="alert" id="api-judge-error">{error}</p> })}
-                <label for="name">"Leaderboard name " <span class="hint">"(optional; default the model)"</span></label>
-                <input id="name" name="name" value=form.name.clone() maxlength="200"/>
-                <label for="endpoint">"Endpoint"</label>
-                <input id="endpoint" name="endpoint" type="url" required=true placeholder="https://host/v1" value=form.endpoint.clone()/>
-                <label for="model">"Model"</label>
-                <input id="model" name="model" required=true placeholder="Qwen/Qwen2.5-VL-7B-Instruct" value=form.model.clone()/>
-                <label for="api_key_env">"Key variable " <span class="hint">"(optional)"</span></label>
-                <input id="api_key_env" name="api_key_env" placeholder="OMNIREWARD_KEY_MYLAB" value=form.api_key_env.clone() autocomplete="off"/>
-                <p class="hint">"Keys are never sent through this form or stored: the operator sets the key in the \
-                    workers' environment as OMNIREWARD_KEY_… and you name that variable here."</p>
-                <fieldset>
-                    <legend>"Settings"</legend>
-                    <label><input type="radio" name="settings" value="both" checked=settings("both")/>" both"</label>
-                    <label><input type="radio" name="settings" value="with_ties" checked=settings("with_ties")/>" with ties"</label>
-                    <label><input type="radio" name="settings" value="without_ties" checked=settings("without_ties")/>" without ties"</label>
-                </fieldset>
-                <fieldset class="tasks">
-                    <legend>"Tasks " <span class="hint">"(none checked: all nine)"</span></legend>
-                    {Task::ALL.into_iter().map(|task| view! {
-                        <label title=task.key()><input type="checkbox" name="tasks" value=task.key() checked=form.tasks.contains(&task)/>" " {task.short_name()}</label>
-                    }).collect_view()}
-                </fieldset>
-                <label><input type="checkbox" name="swap" value="true" checked=form.swap/>" Also judge with A and B swapped (order-bias check; twice the requests)"</label>
-                <div class="row">
-                    <label>"Temperature " <input name="temperature" inputmode="decimal" size="5" value=form.temperature.clone()/></label>
-                    <label>"Max tokens " <input name="max_tokens" inputmode="numeric" size="6" value=form.max_tokens.clone()/></label>
-                    <label>"Concurrency " <input name="concurrency" inputmode="numeric" size="4" value=form.concurrency.clone()/></label>
-                </div>
-                <button type="submit">"Submit the API judge"</button>
-            </form>
-            <form class="card" method="post" action="/submit/checkpoint" enctype="multipart/form-data" id="checkpoint-form"
-                on:submit=move |event| {
-                    #[cfg(feature = "hydrate")]
-                    {
-                        use wasm_bindgen::JsCast;
-                        event.prevent_default();
-                        if let Some(form) = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok()) {
-                            send_with_progress(form, max_upload, upload_error, sent);
+            <section class="submit">
+                <h1>"Submit a model"</h1>
+                <p class="lead">"Submissions are queued and evaluated on this server's benchmark; \
+                    results appear on the leaderboard with their run record. Follow them on the "
+                    <a href="/queue">"queue"</a> "."</p>
+                <div class="forms">
+                <form class="card" method="post" action="/submit" id="api-judge-form">
+                    <h2>"API judge"</h2>
+                    <p class="hint">"Any OpenAI-compatible chat-completions endpoint (vLLM, hosted models)."</p>
+                    {page.api_judge_error.map(|error| view! { <p class="error" role="alert" id="api-judge-error">{error}</p> })}
+                    <label for="name">"Leaderboard name " <span class="hint">"(optional; default the model)"</span></label>
+                    <input id="name" name="name" value=form.name.clone() maxlength="200"/>
+                    <label for="endpoint">"Endpoint"</label>
+                    <input id="endpoint" name="endpoint" type="url" required=true placeholder="https://host/v1" value=form.endpoint.clone()/>
+                    <label for="model">"Model"</label>
+                    <input id="model" name="model" required=true placeholder="Qwen/Qwen2.5-VL-7B-Instruct" value=form.model.clone()/>
+                    <label for="api_key_env">"Key variable " <span class="hint">"(optional)"</span></label>
+                    <input id="api_key_env" name="api_key_env" placeholder="OMNIREWARD_KEY_MYLAB" value=form.api_key_env.clone() autocomplete="off"/>
+    <label for="api_key">"API key " <span class="hint">"(optional)"</span></label>
+                    <input id="api_key" name="api_key" type="password" autocomplete="off" spellcheck="false"/>
+                    <p class="hint">"The key is held in this server's memory for this evaluation only: never stored, \
+                        logged or shown again, and forgotten when the server stops. Or leave it empty and name a \
+                        workers' environment variable (OMNIREWARD_KEY_…) that holds it."</p>
+                    <fieldset>
+                        <legend>"Settings"</legend>
+                        <label><input type="radio" name="settings" value="both" checked=settings("both")/>" both"</label>
+                        <label><input type="radio" name="settings" value="with_ties" checked=settings("with_ties")/>" with ties"</label>
+                        <label><input type="radio" name="settings" value="without_ties" checked=settings("without_ties")/>" without ties"</label>
+                    </fieldset>
+                    <fieldset class="tasks">
+                        <legend>"Tasks " <span class="hint">"(none checked: all nine)"</span></legend>
+                        {Task::ALL.into_iter().map(|task| view! {
+                            <label title=task.key()><input type="checkbox" name="tasks" value=task.key() checked=form.tasks.contains(&task)/>" " {task.short_name()}</label>
+                        }).collect_view()}
+                    </fieldset>
+                    <label><input type="checkbox" name="swap" value="true" checked=form.swap/>" Also judge with A and B swapped (order-bias check; twice the requests)"</label>
+                    <div class="row">
+                        <label>"Temperature " <input name="temperature" inputmode="decimal" size="5" value=form.temperature.clone()/></label>
+                        <label>"Max tokens " <input name="max_tokens" inputmode="numeric" size="6" value=form.max_tokens.clone()/></label>
+                        <label>"Concurrency " <input name="concurrency" inputmode="numeric" size="4" value=form.concurrency.clone()/></label>
+                    </div>
+                    <button type="submit">"Submit the API judge"</button>
+                </form>
+                <form class="card" method="post" action="/submit/checkpoint" enctype="multipart/form-data" id="checkpoint-form"
+                    on:submit=move |event| {
+                        #[cfg(feature = "hydrate")]
+                        {
+                            use wasm_bindgen::JsCast;
+                            event.prevent_default();
+                            if let Some(form) = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok()) {
+                                send_with_progress(form, max_upload, upload_error, sent);
+                            }
                         }
-                    }
-                    #[cfg(not(feature = "hydrate"))]
-                    let _ = event;
-                }>
-                <h2>"Checkpoint"</h2>
-                {match max_upload {
-                    Some(max) => view! { <p class="hint">{format!("A Hugging Face folder: config.json, *.safetensors weights and tokenizer files, at most {} MB in all. Pickle files are refused.", max / 1_000_000)}</p> }.into_any(),
-                    None => view! { <p class="hint error">"This server does not accept checkpoint uploads (start it with --uploads)."</p> }.into_any(),
-                }}
-                {move || upload_error.get().map(|error| view! { <p class="error" role="alert" id="checkpoint-error">{error}</p> })}
-                <input type="hidden" name="kind" value="checkpoint"/>
-                <label for="checkpoint-name">"Leaderboard name"</label>
-                <input id="checkpoint-name" name="name" required=true maxlength="200"/>
-                <label for="files">"Files"</label>
-                <input id="files" name="files" type="file" multiple=true required=true accept=".json,.safetensors,.txt,.model,.jinja"/>
-                {move || sent.get().map(|(loaded, total)| view! {
-                    <progress max=total.to_string() value=loaded.to_string()></progress>
-                    <span class="progress-text">{format!(" {:.0} %", if total > 0.0 { loaded / total * 100.0 } else { 0.0 })}</span>
-                })}
-                <button type="submit" disabled=max_upload.is_none()>"Upload and submit"</button>
-            </form>
-            </div>
-        </section>
-    }
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = event;
+                    }>
+                    <h2>"Checkpoint"</h2>
+                    {match max_upload {
+                        Some(max) => view! { <p class="hint">{format!("A Hugging Face folder: config.json, *.safetensors weights and tokenizer files, at most {} MB in all. Pickle files are refused.", max / 1_000_000)}</p> }.into_any(),
+                        None => view! { <p class="hint error">"This server does not accept checkpoint uploads (start it with --uploads)."</p> }.into_any(),
+                    }}
+                    {move || upload_error.get().map(|error| view! { <p class="error" role="alert" id="checkpoint-error">{error}</p> })}
+                    <input type="hidden" name="kind" value="checkpoint"/>
+                    <label for="checkpoint-name">"Leaderboard name"</label>
+                    <input id="checkpoint-name" name="name" required=true maxlength="200"/>
+                    <label for="files">"Files"</label>
+                    <input id="files" name="files" type="file" multiple=true required=true accept=".json,.safetensors,.txt,.model,.jinja"/>
+                    {move || sent.get().map(|(loaded, total)| view! {
+                        <progress max=total.to_string() value=loaded.to_string()></progress>
+                        <span class="progress-text">{format!(" {:.0} %", if total > 0.0 { loaded / total * 100.0 } else { 0.0 })}</span>
+                    })}
+                    <button type="submit" disabled=max_upload.is_none()>"Upload and submit"</button>
+                </form>
+                </div>
+            </section>
+        }
 }
 
 #[cfg(test)]
