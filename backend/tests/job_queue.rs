@@ -72,6 +72,7 @@ fn specification(endpoint: &str) -> ApiJudgeSpecification {
         endpoint: endpoint.to_owned(),
         model: MODEL.to_owned(),
         api_key_env: None,
+        public_addresses_only: false,
         temperature: None,
         max_tokens: None,
         extra_body: serde_json::Map::new(),

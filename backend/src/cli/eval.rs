@@ -241,6 +241,8 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         http_attempts: args.http_attempts.max(1),
         backoff_initial: Duration::from_millis(args.backoff_ms),
         backoff_max: Duration::from_secs(60),
+        // The user chose this endpoint on their own machine: vLLM on localhost is the usual case.
+        public_addresses_only: false,
     })?;
     let judge = Arc::new(ApiJudge {
         client,

@@ -47,6 +47,10 @@ pub struct ApiJudgeSpecification {
     /// Environment variable holding the API key, if the endpoint needs one.
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// Connect only to public addresses, checked at every connection (the submitting server
+    /// refused private endpoints); absent in older jobs, which were checked when submitted.
+    #[serde(default)]
+    pub public_addresses_only: bool,
     /// Sampling temperature [default: the endpoint's].
     #[serde(default)]
     pub temperature: Option<f64>,
@@ -500,6 +504,7 @@ fn build_judge(
         http_attempts: specification.http_attempts.max(1),
         backoff_initial: Duration::from_millis(specification.backoff_ms),
         backoff_max: Duration::from_secs(60),
+        public_addresses_only: specification.public_addresses_only,
     })?;
     Ok(ApiJudge {
         client,

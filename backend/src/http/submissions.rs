@@ -6,8 +6,6 @@
 //! variable of the workers (`api_key_env`), or it carries the key (`api_key`), which this server
 //! holds in memory only ([`crate::evaluation::key_vault`]) for its own workers.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
@@ -25,6 +23,7 @@ use crate::evaluation::runs::record_benchmark;
 use crate::evaluation::worker::{
     ApiJudgeSpecification, BenchmarkSpecification, KEY_VARIABLE_PREFIX, PromptsSpecification,
 };
+use crate::judges::api::address_policy::is_private;
 use crate::judges::api::client::ApiKey;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
@@ -558,6 +557,7 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
             (Some(key), Some(vault)) => Some(vault.hold(key)),
             _ => request.api_key_env.clone(),
         },
+        public_addresses_only: !state.allow_private_endpoints,
         temperature: request.temperature,
         max_tokens: request.max_tokens,
         extra_body: Map::new(),
@@ -725,35 +725,6 @@ fn checked_endpoint(endpoint: &str, allow_private: bool) -> Result<String, ApiEr
     // name the same run (no userinfo or query string can be left to drop).
     let given = endpoint.trim();
     Ok(given.split('#').next().unwrap_or(given).to_owned())
-}
-
-fn is_private_v4(address: Ipv4Addr) -> bool {
-    address.is_loopback()
-        || address.is_private()
-        || address.is_link_local()
-        || address.is_unspecified()
-        || address.is_broadcast()
-}
-
-fn is_private_v6(address: Ipv6Addr) -> bool {
-    let first = address.segments()[0];
-    address.is_loopback()
-        || address.is_unspecified()
-        // fc00::/7, unique local
-        || first & 0xfe00 == 0xfc00
-        // fe80::/10, link-local
-        || first & 0xffc0 == 0xfe80
-        || address
-            .to_ipv4_mapped()
-            .is_some_and(is_private_v4)
-}
-
-/// Whether an address is on this machine or a private network.
-fn is_private(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(address) => is_private_v4(address),
-        IpAddr::V6(address) => is_private_v6(address),
-    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Longest backoff delay (also caps `Retry-After`).
     pub backoff_max: Duration,
+    /// Refuse to connect to loopback, link-local or private addresses, whatever the name
+    /// resolves to at connection time (endpoints submitted over HTTP).
+    pub public_addresses_only: bool,
 }
 
 impl ClientConfig {
@@ -123,9 +126,15 @@ enum Attempt {
 impl ChatClient {
     /// Builds a client for `config`.
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(256);
+        if config.public_addresses_only {
+            builder = builder.dns_resolver(std::sync::Arc::new(
+                super::address_policy::PublicOnlyResolver,
+            ));
+        }
+        let http = builder
             .build()
             .map_err(|error| ApiError::Setup(error.to_string()))?;
         let seed = std::time::SystemTime::now()
@@ -342,6 +351,7 @@ mod tests {
             http_attempts: 1,
             backoff_initial: Duration::from_millis(1),
             backoff_max: Duration::from_millis(2),
+            public_addresses_only: false,
         };
         let shown = format!("{config:?}");
         assert!(
@@ -359,6 +369,7 @@ mod tests {
             http_attempts: 5,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_millis(1000),
+            public_addresses_only: false,
         })
         .expect("client");
         for _ in 0..50 {
