@@ -235,6 +235,7 @@ fn main() {
             http_attempts: 5,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            public_addresses_only: false,
         })
         .expect("client"),
         prompts: PromptSet::builtin(),
