@@ -220,13 +220,16 @@ async fn paper_run(router: &Router) -> i64 {
         .expect("a paper-reported row")
 }
 
-/// Every path literal given to `.route(` in the HTTP layer's sources.
+/// Every path literal given to `.route(` in the API sources of the HTTP layer.
 fn routed_paths() -> BTreeSet<String> {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     let mut paths = BTreeSet::new();
     for entry in std::fs::read_dir(&folder).expect("lists src/http") {
         let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|extension| extension != "rs") {
+        // The web app's pages (`web.rs`) are HTML for people, not part of the API document.
+        if path.extension().is_none_or(|extension| extension != "rs")
+            || path.file_name().is_some_and(|name| name == "web.rs")
+        {
             continue;
         }
         let source = std::fs::read_to_string(&path).expect("reads a source file");

@@ -286,3 +286,40 @@ async fn the_demo_says_when_there_is_no_model() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_checkpoint_upload_is_forwarded_and_its_refusal_shown() {
+    let site = site().await;
+    let boundary = "omnireward-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ncheckpoint\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nmy model\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"config.json\"\r\n\
+         Content-Type: application/json\r\n\r\n{{}}\r\n--{boundary}--\r\n"
+    );
+    let request = Request::post("/submit/checkpoint")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .expect("request");
+    let response = site.router.clone().oneshot(request).await.expect("answers");
+    // This server takes no uploads: the API's refusal comes back on the form.
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let reply = Reply {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        location: None,
+        html: String::from_utf8(bytes.to_vec()).expect("utf-8"),
+    };
+    let Page::Submit(page) = reply.page() else {
+        panic!("submit page");
+    };
+    assert!(page.checkpoint_error.is_some_and(|error| !error.is_empty()));
+    assert_eq!(page.max_upload_bytes, None);
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+}
