@@ -331,8 +331,23 @@ async fn the_demo_scores_text_pairs_and_refuses_bad_or_excess_requests() {
         let router = router.clone();
         async move { post_score(&router, text_request()).await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (status, body) = post_score(&router, text_request()).await;
+    // Wait until that request holds the one place (a fixed sleep raced on a loaded machine:
+    // the next request could take the place itself and then wait forever behind the blocker).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scoring.free_places() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first request was never admitted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (status, body) = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        post_score(&router, text_request()),
+    )
+    .await
+    .expect("a saturated demo answers at once");
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     release.send(()).expect("release the model");
     blocker.await.expect("joins").expect("blocker ran");

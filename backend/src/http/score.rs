@@ -56,6 +56,11 @@ impl ScoringService {
     pub fn model_name(&self) -> &str {
         &self.model_name
     }
+
+    /// How many more requests would be admitted now (0: the next one gets 429).
+    pub fn free_places(&self) -> usize {
+        self.admitted.available_permits()
+    }
 }
 
 /// The request body.
