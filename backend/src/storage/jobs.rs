@@ -395,7 +395,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::storage::test_support::fresh_databases;
+    use crate::storage::Pool;
+    use crate::storage::test_support::{fresh_databases, fresh_postgres_database};
     use crate::storage::{ModelKind, NewModel, NewRun, Provenance};
 
     async fn queued_run(storage: &Storage) -> RunId {
@@ -532,6 +533,42 @@ mod tests {
                 assert_eq!(job.attempts, 1);
             }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_postgres_claim_skips_a_job_another_claimer_has_locked() {
+        let Some(database) = fresh_postgres_database().await else {
+            return;
+        };
+        let storage = database.storage();
+        let run = queued_run(storage).await;
+        let ids = enqueue(storage, run, 2).await;
+        let Pool::Postgres(pool) = &storage.pool else {
+            panic!("expected a PostgreSQL storage");
+        };
+        // Another host's claim of the oldest job, caught between its lock and its commit.
+        let mut other_claim = pool.begin().await.expect("begins");
+        sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
+            .bind(ids[0].0)
+            .execute(&mut *other_claim)
+            .await
+            .expect("locks the oldest job");
+        // This claim must take the next job at once: waiting for the lock (plain FOR UPDATE)
+        // would stall every worker behind the slowest claim, and a claim that does not lock
+        // what it picks would wait and then find nothing.
+        let claim = tokio::time::timeout(Duration::from_secs(5), storage.claim_job("second"))
+            .await
+            .expect("the claim does not wait for the other claimer's lock")
+            .expect("claims")
+            .expect("a job");
+        assert_eq!(claim.id, ids[1]);
+        other_claim.rollback().await.expect("ends");
+        let first = storage
+            .claim_job("third")
+            .await
+            .expect("claims")
+            .expect("the unlocked job");
+        assert_eq!(first.id, ids[0]);
     }
 
     #[tokio::test]
