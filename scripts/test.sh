@@ -13,7 +13,11 @@ echo "== shared crate for wasm32-unknown-unknown"
 cargo build --locked -p omnireward-shared --target wasm32-unknown-unknown
 echo "== cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The storage and queue tests also run against a real PostgreSQL, a throwaway server started here.
+postgres_dir=$(mktemp -d)
+trap 'scripts/postgres-test-server.sh stop "$postgres_dir"; rm -f "$log"' EXIT
+OMNIREWARD_TEST_POSTGRES_URL=$(scripts/postgres-test-server.sh start "$postgres_dir")
+export OMNIREWARD_TEST_POSTGRES_URL OMNIREWARD_REQUIRE_POSTGRES=1
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
