@@ -609,10 +609,23 @@ pub(crate) mod test_support {
         let mut connection = sqlx::PgConnection::connect(&server)
             .await
             .unwrap_or_else(|error| panic!("{POSTGRES_URL_VARIABLE}: cannot connect: {error}"));
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        // A linguistic default collation (ICU's en-US), as on most production servers, so that
+        // a query relying on byte order without asking for it fails here; a server built
+        // without ICU gets the cluster's default.
+        let linguistic = format!(
+            "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' \
+             LOCALE 'C.UTF-8'"
+        );
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(linguistic))
             .execute(&mut connection)
             .await
-            .expect("creates a test database");
+        {
+            eprintln!("no ICU collation ({error}); the test database uses the server's default");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut connection)
+                .await
+                .expect("creates a test database");
+        }
         connection.close().await.expect("closes");
         Some(with_database(&server, &name))
     }
