@@ -12,7 +12,7 @@ use super::queries::{ModelRecord, model_record};
 use super::reported_scores::{ReportedScore, reported_score, sort_reported_scores};
 use super::runs::{Provenance, RunId, RunStatus, parse_configuration};
 use super::scorecards::parse_scorecard;
-use super::{Storage, StorageError, database, parse_column};
+use super::{Backend, Storage, StorageError, database, parse_column};
 
 /// A value of the leaderboard generation counter: it only grows, and it changes whenever a
 /// leaderboard row may have changed (in any process writing the database).
@@ -65,6 +65,14 @@ impl Storage {
         with_pool!(self, |pool| {
             let read = database("read the leaderboard");
             let mut transaction = pool.begin().await.map_err(read)?;
+            // One snapshot for the three reads: SQLite's read transaction is one already;
+            // PostgreSQL's default (READ COMMITTED) takes a new one per statement.
+            if self.backend() == Backend::Postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(read)?;
+            }
             let generation: i64 =
                 sqlx::query_scalar("SELECT generation FROM leaderboard_generation WHERE id = 1")
                     .fetch_one(&mut *transaction)

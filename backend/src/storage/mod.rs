@@ -64,7 +64,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Decode, PgPool, Postgres, Sqlite, SqlitePool, Type};
+use sqlx::{Connection as _, Decode, PgConnection, PgPool, Postgres, Sqlite, SqlitePool, Type};
 
 pub use admin::{Approval, ApprovalDecision, RunDeletion, RunProgress};
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
@@ -94,8 +94,8 @@ const MAX_CONNECTIONS: u32 = 4;
 /// its workers), and many hosts share the server's connection limit (100 by default).
 const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
-/// How long opening a PostgreSQL database keeps retrying an unreachable server before it gives
-/// up with the connection error.
+/// How long opening a PostgreSQL database waits for the server to answer, and a query for a
+/// free connection of the pool.
 const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the data lives, as given to `--database`.
@@ -388,12 +388,26 @@ impl Storage {
             source,
         };
         let options = PgConnectOptions::from_str(url).map_err(open_error)?;
+        // One connection first, for the driver's own error (refused, unknown host, bad
+        // password, no such database): the pool retries failed connections until its acquire
+        // timeout and then reports only that it timed out.
+        let first = tokio::time::timeout(
+            POSTGRES_CONNECT_TIMEOUT,
+            PgConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            open_error(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", POSTGRES_CONNECT_TIMEOUT.as_secs()),
+            )))
+        })?
+        .map_err(open_error)?;
+        first.close().await.map_err(open_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_MAX_CONNECTIONS)
             .acquire_timeout(POSTGRES_CONNECT_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(open_error)?;
+            .connect_lazy_with(options);
         POSTGRES_MIGRATOR
             .run(&pool)
             .await
@@ -800,6 +814,8 @@ mod tests {
             message.contains("postgres://omnireward:***@127.0.0.1:1/omnireward"),
             "message: {message}"
         );
+        // The cause, not just a pool timeout.
+        assert!(message.contains("refused"), "message: {message}");
         assert!(!message.contains("hunter2"), "message: {message}");
     }
 
