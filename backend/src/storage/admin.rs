@@ -10,8 +10,8 @@ use sqlx::Row;
 
 use super::jobs::JobId;
 use super::runs::{Provenance, RunId, RunStatus, UnknownValue};
-use super::submissions::Enqueued;
-use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column};
+use super::submissions::{Enqueued, LOCK_RUN_FOR_ENQUEUE};
+use super::{Backend, Storage, StorageError, database, non_negative, now_unix_ms, parse_column};
 
 /// Whether a job waits for an administrator before a worker may claim it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,6 +122,17 @@ impl Storage {
                 })?;
             // A few tries: an active job that ends between the two statements lets the next one in.
             for _ in 0..3 {
+                let mut transaction = pool
+                    .begin()
+                    .await
+                    .map_err(database("begin enqueueing a job awaiting approval"))?;
+                if self.backend() == Backend::Postgres {
+                    sqlx::query(LOCK_RUN_FOR_ENQUEUE)
+                        .bind(run.0)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(database("lock a run to enqueue its job"))?;
+                }
                 let created: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO jobs (run_id, kind, specification_json, status, created_at, approval) \
                  SELECT $1, $2, $3, 'queued', $4, 'pending' WHERE NOT EXISTS \
@@ -133,9 +144,13 @@ impl Storage {
             .bind(&text)
             .bind(now_unix_ms())
             .bind(run.0)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *transaction)
             .await
             .map_err(database("enqueue a job awaiting approval"))?;
+                transaction
+                    .commit()
+                    .await
+                    .map_err(database("commit a job awaiting approval"))?;
                 if let Some(id) = created {
                     return Ok(Enqueued::Created(JobId(id)));
                 }

@@ -23,9 +23,12 @@
 //!   PostgreSQL booleans so the same literals (`cancel_requested = 1`) work on both, and real
 //!   numbers are `DOUBLE PRECISION` there (PostgreSQL's `REAL` is 32-bit).
 //!
-//! The one statement that differs is the queue's claim ([`Storage::claim_job`]): PostgreSQL picks
-//! the job with `FOR UPDATE SKIP LOCKED`, so workers on several hosts claim different jobs
-//! without waiting on each other.
+//! What differs is concurrency, because SQLite runs one writer at a time and PostgreSQL many:
+//! - the queue's claim ([`Storage::claim_job`]) picks the job with `FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL, so workers on several hosts claim different jobs without waiting on each other;
+//! - the enqueues that allow one active job per run first lock the run's row on PostgreSQL
+//!   (`submissions::LOCK_RUN_FOR_ENQUEUE`), so concurrent submissions of one run take turns;
+//! - the leaderboard's reads run `REPEATABLE READ` on PostgreSQL, one snapshot as in SQLite.
 //!
 //! Migrations: SQLite's are the top-level `migrations/` folder (as ever), PostgreSQL's are
 //! `migrations/postgres/`, with the same versions and meaning in PostgreSQL's dialect. `sqlx::migrate!`

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::jobs::{JobId, JobKind};
 use super::runs::{ModelId, Provenance, RunId, RunStatus};
-use super::{BenchmarkId, Storage, StorageError, database, now_unix_ms};
+use super::{Backend, BenchmarkId, Storage, StorageError, database, now_unix_ms};
 
 /// The outcome of [`Storage::enqueue_job_unless_active`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,13 @@ impl Enqueued {
         }
     }
 }
+
+/// Taken on PostgreSQL before a conditional enqueue (`INSERT … WHERE NOT EXISTS` an active job
+/// of the run): that check reads a snapshot, so two concurrent submissions of one run could
+/// both insert; locking the run's row makes them take turns, and the second one's check, a new
+/// statement, sees the first one's job. SQLite runs one writer at a time, so needs no lock.
+/// NO KEY UPDATE does not block the foreign-key checks of other inserts into `jobs`.
+pub(super) const LOCK_RUN_FOR_ENQUEUE: &str = "SELECT id FROM runs WHERE id = $1 FOR NO KEY UPDATE";
 
 impl Storage {
     /// The evaluated run of `model` on `benchmark` whose recorded identity is `identity` (the
@@ -78,6 +85,17 @@ impl Storage {
                     what: "a job specification",
                     source,
                 })?;
+            let mut transaction = pool
+                .begin()
+                .await
+                .map_err(database("begin enqueueing a job"))?;
+            if self.backend() == Backend::Postgres {
+                sqlx::query(LOCK_RUN_FOR_ENQUEUE)
+                    .bind(run.0)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database("lock a run to enqueue its job"))?;
+            }
             let created: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO jobs (run_id, kind, specification_json, status, created_at) \
              SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
@@ -90,9 +108,13 @@ impl Storage {
             .bind(RunStatus::Queued.as_str())
             .bind(now_unix_ms())
             .bind(run.0)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *transaction)
             .await
             .map_err(database("enqueue a job"))?;
+            transaction
+                .commit()
+                .await
+                .map_err(database("commit a job"))?;
             if let Some(id) = created {
                 return Ok(Enqueued::Created(JobId(id)));
             }
@@ -147,6 +169,55 @@ mod tests {
             .await
             .expect("creates");
         (model, run)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_submissions_of_one_run_queue_one_job() {
+        const SUBMITTERS: usize = 8;
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            for round in 0..10 {
+                let (_, run) = run(storage, serde_json::json!({ "judge": round })).await;
+                let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(SUBMITTERS));
+                let mut submitters = tokio::task::JoinSet::new();
+                for submitter in 0..SUBMITTERS {
+                    let storage = storage.clone();
+                    let barrier = std::sync::Arc::clone(&barrier);
+                    submitters.spawn(async move {
+                        barrier.wait().await;
+                        let specification = serde_json::json!({ "n": submitter });
+                        if submitter % 2 == 0 {
+                            storage
+                                .enqueue_job_unless_active(run, JobKind::ApiJudge, &specification)
+                                .await
+                        } else {
+                            storage
+                                .enqueue_job_for_approval(run, JobKind::ApiJudge, &specification)
+                                .await
+                        }
+                        .expect("enqueues")
+                    });
+                }
+                let mut created = Vec::new();
+                let mut existing = Vec::new();
+                while let Some(outcome) = submitters.join_next().await {
+                    match outcome.expect("submitter ends") {
+                        Enqueued::Created(job) => created.push(job),
+                        Enqueued::Existing(job) => existing.push(job),
+                    }
+                }
+                assert_eq!(created.len(), 1, "round {round}: {created:?} created");
+                assert!(existing.iter().all(|job| *job == created[0]));
+                let active = storage
+                    .jobs()
+                    .await
+                    .expect("lists")
+                    .into_iter()
+                    .filter(|job| job.run == run)
+                    .count();
+                assert_eq!(active, 1);
+            }
+        }
     }
 
     #[tokio::test]
