@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup: $*" >&2; }
 
 # Debian packages: ffmpeg (video frames), espeak-ng (regenerating the sample's speech), mold
-# (faster linking; optional at build time).
+# (faster linking; optional at build time), postgresql (tests).
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 # Chromium; no browser is downloaded).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# PostgreSQL server: the storage tests also run against a throwaway one (scripts/postgres-test-server.sh).
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""

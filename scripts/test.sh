@@ -19,9 +19,13 @@ echo "== cargo test"
 # The browser test fails, rather than skips, when Chromium or the bundle is missing.
 export OMNIREWARD_REQUIRE_BROWSER=1
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The storage and queue tests also run against a real PostgreSQL, a throwaway server started here.
+postgres_dir=$(mktemp -d)
+trap 'scripts/postgres-test-server.sh stop "$postgres_dir"; rm -f "$log"' EXIT
+OMNIREWARD_TEST_POSTGRES_URL=$(scripts/postgres-test-server.sh start "$postgres_dir")
+export OMNIREWARD_TEST_POSTGRES_URL OMNIREWARD_REQUIRE_POSTGRES=1
 set +e
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite (cargo prints one per test binary, the last ones being

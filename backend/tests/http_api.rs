@@ -912,7 +912,7 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
     assert_eq!(csv_lines().await, 38);
 
     // Another handle on the file, as a worker or `eval` process would write it.
-    let other = Storage::open(&test.storage.path())
+    let other = Storage::connect(test.storage.location())
         .await
         .expect("opens the file again");
     let (_, run) = scored_run(

@@ -132,7 +132,7 @@ pub(super) fn run(
             "{}stored as run {} in {}\n",
             scorecard_table::render(&scorecard),
             run_id.0,
-            environment.database.display()
+            environment.database
         ))?;
     }
     Ok(ExitCode::SUCCESS)

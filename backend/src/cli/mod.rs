@@ -19,6 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use omnireward_shared::{BootstrapConfig, Task};
 
 use crate::data::{self, Benchmark, LoadOptions};
+use crate::storage::DatabaseLocation;
 
 /// Evaluate reward models on Omni-RewardBench (Jin et al., 2025).
 #[derive(Debug, Parser)]
@@ -36,9 +37,16 @@ struct GlobalOptions {
     /// Folder for the database and caches [default: ~/.omnireward].
     #[arg(long, env = "OMNIREWARD_HOME", global = true, value_name = "DIR")]
     home: Option<PathBuf>,
-    /// SQLite database file [default: <home>/omnireward.sqlite].
-    #[arg(long, env = "OMNIREWARD_DATABASE", global = true, value_name = "FILE")]
-    database: Option<PathBuf>,
+    /// The database: an SQLite file (created if missing), an `sqlite://…` URL, or a
+    /// `postgres://…` URL of an existing PostgreSQL database, which several workers on several
+    /// hosts can share [default: <home>/omnireward.sqlite].
+    #[arg(
+        long,
+        env = "OMNIREWARD_DATABASE",
+        global = true,
+        value_name = "FILE|URL"
+    )]
+    database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +115,7 @@ impl BootstrapArgs {
 struct Environment {
     home: PathBuf,
     cache_dir: PathBuf,
-    database: PathBuf,
+    database: DatabaseLocation,
 }
 
 impl Environment {
@@ -121,10 +129,10 @@ impl Environment {
         Ok(Self {
             home: home.clone(),
             cache_dir: home.join("cache"),
-            database: options
-                .database
-                .clone()
-                .unwrap_or_else(|| home.join("omnireward.sqlite")),
+            database: match &options.database {
+                Some(database) => DatabaseLocation::parse(database),
+                None => DatabaseLocation::SqliteFile(home.join("omnireward.sqlite")),
+            },
         })
     }
 
@@ -219,11 +227,13 @@ impl Environment {
     /// Opens (creating and migrating if needed) the database, with the paper-reported results
     /// imported so every database has the reference rows from the start.
     async fn open_storage(&self) -> anyhow::Result<crate::storage::Storage> {
-        if let Some(parent) = self.database.parent() {
+        if let DatabaseLocation::SqliteFile(path) = &self.database
+            && let Some(parent) = path.parent()
+        {
             std::fs::create_dir_all(parent)
                 .map_err(|error| anyhow::anyhow!("{}: {error}", parent.display()))?;
         }
-        let storage = crate::storage::Storage::open(&self.database).await?;
+        let storage = crate::storage::Storage::connect(&self.database).await?;
         let results = crate::paper_results::parse_embedded()?;
         storage.import_paper_results(&results).await?;
         Ok(storage)

@@ -175,7 +175,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             benchmark.identity.name,
             benchmark.identity.version,
             benchmark.samples.len(),
-            environment.database.display()
+            environment.database
         );
         let mut state = AppState::new(storage.clone(), Arc::clone(&benchmark));
         if let Some(demo) = demo {

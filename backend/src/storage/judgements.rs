@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 
 use omnireward_shared::{Judgement, JudgementKey, Order, Rewards, Task};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use super::runs::{ModelId, Provenance, RunId};
-use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column, to_signed};
+use super::{
+    Storage, StorageError, StorageRow, database, non_negative, now_unix_ms, parse_column, to_signed,
+};
 
 /// A judgement of one sample with the run and model it belongs to.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,77 +31,80 @@ impl Storage {
         run: RunId,
         judgements: &[Judgement],
     ) -> Result<usize, StorageError> {
-        self.ensure_evaluated_here(run).await?;
-        // The first statement of the transaction is a write, so SQLite takes the write lock at
-        // once and waits out the busy timeout, instead of failing when a read lock must upgrade.
-        let mut transaction = self
-            .pool
-            .begin()
-            .await
-            .map_err(database("start recording judgements"))?;
-        let created_at = now_unix_ms();
-        let mut inserted = 0;
-        for judgement in judgements {
-            let row = JudgementRow::new(judgement)?;
-            let result = sqlx::query(
-                "INSERT INTO judgements (run_id, task, sample_id, setting, presentation_order, \
+        with_pool!(self, |pool| {
+            self.ensure_evaluated_here(run).await?;
+            // The first statement of the transaction is a write, so SQLite takes the write lock at
+            // once and waits out the busy timeout, instead of failing when a read lock must upgrade.
+            let mut transaction = pool
+                .begin()
+                .await
+                .map_err(database("start recording judgements"))?;
+            let created_at = now_unix_ms();
+            let mut inserted = 0;
+            for judgement in judgements {
+                let row = JudgementRow::new(judgement)?;
+                let result = sqlx::query(
+                    "INSERT INTO judgements (run_id, task, sample_id, setting, presentation_order, \
                  raw_output, reward_response1, reward_response2, verdict, label, attempts, \
                  input_tokens, output_tokens, latency_ms, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT (run_id, task, sample_id, setting, presentation_order) DO NOTHING",
-            )
-            .bind(run.0)
-            .bind(judgement.task.key())
-            .bind(&judgement.sample_id)
-            .bind(judgement.setting.key())
-            .bind(judgement.order.key())
-            .bind(&judgement.raw_output)
-            .bind(judgement.rewards.map(|rewards| rewards.response1))
-            .bind(judgement.rewards.map(|rewards| rewards.response2))
-            .bind(judgement.verdict.map(|verdict| verdict.key()))
-            .bind(judgement.label.key())
-            .bind(judgement.attempts.map(i64::from))
-            .bind(row.input_tokens)
-            .bind(row.output_tokens)
-            .bind(row.latency_ms)
-            .bind(created_at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database("record judgements"))?;
-            inserted += usize::try_from(result.rows_affected()).unwrap_or(usize::MAX);
-        }
-        transaction
-            .commit()
-            .await
-            .map_err(database("commit judgements"))?;
-        Ok(inserted)
+                )
+                .bind(run.0)
+                .bind(judgement.task.key())
+                .bind(&judgement.sample_id)
+                .bind(judgement.setting.key())
+                .bind(judgement.order.key())
+                .bind(&judgement.raw_output)
+                .bind(judgement.rewards.map(|rewards| rewards.response1))
+                .bind(judgement.rewards.map(|rewards| rewards.response2))
+                .bind(judgement.verdict.map(|verdict| verdict.key()))
+                .bind(judgement.label.key())
+                .bind(judgement.attempts.map(i64::from))
+                .bind(row.input_tokens)
+                .bind(row.output_tokens)
+                .bind(row.latency_ms)
+                .bind(created_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(database("record judgements"))?;
+                inserted += usize::try_from(result.rows_affected()).unwrap_or(usize::MAX);
+            }
+            transaction
+                .commit()
+                .await
+                .map_err(database("commit judgements"))?;
+            Ok(inserted)
+        })
     }
 
     /// Every judgement of a run, ordered by task (paper column order), sample id, setting and
     /// order, so the result does not depend on the database's collation or insertion order.
     pub async fn judgements(&self, run: RunId) -> Result<Vec<Judgement>, StorageError> {
-        let rows = sqlx::query(
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
             "SELECT task, sample_id, setting, presentation_order, raw_output, reward_response1, \
              reward_response2, verdict, label, attempts, input_tokens, output_tokens, latency_ms \
-             FROM judgements WHERE run_id = ?",
+             FROM judgements WHERE run_id = $1",
         )
         .bind(run.0)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await
         .map_err(database("read judgements"))?;
-        let mut judgements = rows
-            .iter()
-            .map(judgement_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        judgements.sort_by(|left, right| {
-            (left.task, &left.sample_id, left.setting, left.order).cmp(&(
-                right.task,
-                &right.sample_id,
-                right.setting,
-                right.order,
-            ))
-        });
-        Ok(judgements)
+            let mut judgements = rows
+                .iter()
+                .map(judgement_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            judgements.sort_by(|left, right| {
+                (left.task, &left.sample_id, left.setting, left.order).cmp(&(
+                    right.task,
+                    &right.sample_id,
+                    right.setting,
+                    right.order,
+                ))
+            });
+            Ok(judgements)
+        })
     }
 
     /// Every stored judgement of one sample of the benchmark with this content hash, across the
@@ -113,65 +116,69 @@ impl Storage {
         task: Task,
         sample_id: &str,
     ) -> Result<Vec<SampleJudgement>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT judgements.run_id, models.id AS model_id, models.name AS model_name, \
-             judgements.task, judgements.sample_id, judgements.setting, \
-             judgements.presentation_order, judgements.raw_output, judgements.reward_response1, \
-             judgements.reward_response2, judgements.verdict, judgements.label, \
-             judgements.attempts, judgements.input_tokens, judgements.output_tokens, \
-             judgements.latency_ms \
-             FROM judgements \
-             JOIN runs ON runs.id = judgements.run_id \
-             JOIN models ON models.id = runs.model_id \
-             JOIN benchmarks ON benchmarks.id = runs.benchmark_id \
-             WHERE benchmarks.content_hash = ? AND judgements.task = ? \
-             AND judgements.sample_id = ?",
-        )
-        .bind(benchmark_hash)
-        .bind(task.key())
-        .bind(sample_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(database("read a sample's judgements"))?;
-        let read = database("read a sample's judgement");
-        let mut judgements = rows
-            .iter()
-            .map(|row| {
-                Ok(SampleJudgement {
-                    run: RunId(row.try_get("run_id").map_err(&read)?),
-                    model: ModelId(row.try_get("model_id").map_err(&read)?),
-                    model_name: row.try_get("model_name").map_err(&read)?,
-                    judgement: judgement_from_row(row)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        judgements.sort_by(|left, right| {
-            (
-                &left.model_name,
-                left.run,
-                left.judgement.setting,
-                left.judgement.order,
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT judgements.run_id, models.id AS model_id, models.name AS model_name, \
+                 judgements.task, judgements.sample_id, judgements.setting, \
+                 judgements.presentation_order, judgements.raw_output, \
+                 judgements.reward_response1, judgements.reward_response2, judgements.verdict, \
+                 judgements.label, judgements.attempts, judgements.input_tokens, \
+                 judgements.output_tokens, judgements.latency_ms \
+                 FROM judgements \
+                 JOIN runs ON runs.id = judgements.run_id \
+                 JOIN models ON models.id = runs.model_id \
+                 JOIN benchmarks ON benchmarks.id = runs.benchmark_id \
+                 WHERE benchmarks.content_hash = $1 AND judgements.task = $2 \
+                 AND judgements.sample_id = $3",
             )
-                .cmp(&(
-                    &right.model_name,
-                    right.run,
-                    right.judgement.setting,
-                    right.judgement.order,
-                ))
-        });
-        Ok(judgements)
+            .bind(benchmark_hash)
+            .bind(task.key())
+            .bind(sample_id)
+            .fetch_all(pool)
+            .await
+            .map_err(database("read a sample's judgements"))?;
+            let read = database("read a sample's judgement");
+            let mut judgements = rows
+                .iter()
+                .map(|row| {
+                    Ok(SampleJudgement {
+                        run: RunId(row.read("run_id").map_err(&read)?),
+                        model: ModelId(row.read("model_id").map_err(&read)?),
+                        model_name: row.read("model_name").map_err(&read)?,
+                        judgement: judgement_from_row(row)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            judgements.sort_by(|left, right| {
+                (
+                    &left.model_name,
+                    left.run,
+                    left.judgement.setting,
+                    left.judgement.order,
+                )
+                    .cmp(&(
+                        &right.model_name,
+                        right.run,
+                        right.judgement.setting,
+                        right.judgement.order,
+                    ))
+            });
+            Ok(judgements)
+        })
     }
 
     /// The keys of the judgements already stored for a run, for resuming it.
     pub async fn judgement_keys(&self, run: RunId) -> Result<BTreeSet<JudgementKey>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT task, sample_id, setting, presentation_order FROM judgements WHERE run_id = ?",
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
+            "SELECT task, sample_id, setting, presentation_order FROM judgements WHERE run_id = $1",
         )
         .bind(run.0)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await
         .map_err(database("read judgement keys"))?;
-        rows.iter().map(key_from_row).collect()
+            rows.iter().map(key_from_row).collect()
+        })
     }
 
     /// Refuses per-item results for runs whose numbers come from the paper.
@@ -229,25 +236,21 @@ fn parse_order(value: String) -> Result<Order, StorageError> {
     }
 }
 
-fn key_from_row(row: &SqliteRow) -> Result<JudgementKey, StorageError> {
+fn key_from_row(row: &impl StorageRow) -> Result<JudgementKey, StorageError> {
     let read = database("read a judgement");
     Ok(JudgementKey {
-        task: parse_column("judgements", "task", row.try_get("task").map_err(&read)?)?,
-        sample_id: row.try_get("sample_id").map_err(&read)?,
-        setting: parse_column(
-            "judgements",
-            "setting",
-            row.try_get("setting").map_err(&read)?,
-        )?,
-        order: parse_order(row.try_get("presentation_order").map_err(&read)?)?,
+        task: parse_column("judgements", "task", row.read("task").map_err(&read)?)?,
+        sample_id: row.read("sample_id").map_err(&read)?,
+        setting: parse_column("judgements", "setting", row.read("setting").map_err(&read)?)?,
+        order: parse_order(row.read("presentation_order").map_err(&read)?)?,
     })
 }
 
-fn judgement_from_row(row: &SqliteRow) -> Result<Judgement, StorageError> {
+fn judgement_from_row(row: &impl StorageRow) -> Result<Judgement, StorageError> {
     let read = database("read a judgement");
     let key = key_from_row(row)?;
-    let reward_response1: Option<f64> = row.try_get("reward_response1").map_err(&read)?;
-    let reward_response2: Option<f64> = row.try_get("reward_response2").map_err(&read)?;
+    let reward_response1: Option<f64> = row.read("reward_response1").map_err(&read)?;
+    let reward_response2: Option<f64> = row.read("reward_response2").map_err(&read)?;
     let rewards = match (reward_response1, reward_response2) {
         (Some(response1), Some(response2)) => Some(Rewards {
             response1,
@@ -262,11 +265,11 @@ fn judgement_from_row(row: &SqliteRow) -> Result<Judgement, StorageError> {
             });
         }
     };
-    let verdict: Option<String> = row.try_get("verdict").map_err(&read)?;
+    let verdict: Option<String> = row.read("verdict").map_err(&read)?;
     let attempts = non_negative(
         "judgements",
         "attempts",
-        row.try_get("attempts").map_err(&read)?,
+        row.read("attempts").map_err(&read)?,
     )?
     .map(|attempts| {
         u32::try_from(attempts).map_err(|_| StorageError::Corrupt {
@@ -281,27 +284,27 @@ fn judgement_from_row(row: &SqliteRow) -> Result<Judgement, StorageError> {
         sample_id: key.sample_id,
         setting: key.setting,
         order: key.order,
-        raw_output: row.try_get("raw_output").map_err(&read)?,
+        raw_output: row.read("raw_output").map_err(&read)?,
         rewards,
         verdict: verdict
             .map(|verdict| parse_column("judgements", "verdict", verdict))
             .transpose()?,
-        label: parse_column("judgements", "label", row.try_get("label").map_err(&read)?)?,
+        label: parse_column("judgements", "label", row.read("label").map_err(&read)?)?,
         attempts,
         input_tokens: non_negative(
             "judgements",
             "input_tokens",
-            row.try_get("input_tokens").map_err(&read)?,
+            row.read("input_tokens").map_err(&read)?,
         )?,
         output_tokens: non_negative(
             "judgements",
             "output_tokens",
-            row.try_get("output_tokens").map_err(&read)?,
+            row.read("output_tokens").map_err(&read)?,
         )?,
         latency_ms: non_negative(
             "judgements",
             "latency_ms",
-            row.try_get("latency_ms").map_err(&read)?,
+            row.read("latency_ms").map_err(&read)?,
         )?,
     })
 }
@@ -312,7 +315,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::storage::runs::{ModelKind, NewModel, NewRun, RunStatus};
-    use crate::storage::test_support::fresh_database;
+    use crate::storage::test_support::fresh_databases;
 
     /// Creates a model and a queued run of the given provenance.
     pub(crate) async fn new_run(storage: &Storage, provenance: Provenance) -> RunId {
@@ -405,177 +408,185 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn judgements_round_trip_exactly() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::Evaluated).await;
-        assert_eq!(
-            storage
-                .record_judgements(run, &batch())
-                .await
-                .expect("records"),
-            4
-        );
-        let stored = storage.judgements(run).await.expect("reads");
-        assert_eq!(stored, sorted(batch()));
-        // Rewards are REAL columns, so they come back bit for bit.
-        let rewards = stored
-            .iter()
-            .find_map(|judgement| judgement.rewards)
-            .expect("has rewards");
-        assert_eq!(
-            rewards.response1.to_bits(),
-            (-0.123_456_789_012_345_67f64).to_bits()
-        );
-        let keys = storage.judgement_keys(run).await.expect("reads keys");
-        let expected: BTreeSet<JudgementKey> = batch().iter().map(Judgement::key).collect();
-        assert_eq!(keys, expected);
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::Evaluated).await;
+            assert_eq!(
+                storage
+                    .record_judgements(run, &batch())
+                    .await
+                    .expect("records"),
+                4
+            );
+            let stored = storage.judgements(run).await.expect("reads");
+            assert_eq!(stored, sorted(batch()));
+            // Rewards are REAL columns, so they come back bit for bit.
+            let rewards = stored
+                .iter()
+                .find_map(|judgement| judgement.rewards)
+                .expect("has rewards");
+            assert_eq!(
+                rewards.response1.to_bits(),
+                (-0.123_456_789_012_345_67f64).to_bits()
+            );
+            let keys = storage.judgement_keys(run).await.expect("reads keys");
+            let expected: BTreeSet<JudgementKey> = batch().iter().map(Judgement::key).collect();
+            assert_eq!(keys, expected);
+        }
     }
 
     #[tokio::test]
     async fn recording_the_same_batch_twice_stores_each_once() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::Evaluated).await;
-        assert_eq!(
-            storage
-                .record_judgements(run, &batch())
-                .await
-                .expect("records"),
-            4
-        );
-        let mut changed = batch();
-        for judgement in &mut changed {
-            judgement.raw_output = Some("a later, different answer [[B]]".to_owned());
-            judgement.verdict = Some(Verdict::Response2);
-        }
-        assert_eq!(
-            storage
-                .record_judgements(run, &batch())
-                .await
-                .expect("records"),
-            0
-        );
-        assert_eq!(
-            storage
-                .record_judgements(run, &changed)
-                .await
-                .expect("records"),
-            0
-        );
-        assert_eq!(
-            storage.judgements(run).await.expect("reads"),
-            sorted(batch())
-        );
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::Evaluated).await;
+            assert_eq!(
+                storage
+                    .record_judgements(run, &batch())
+                    .await
+                    .expect("records"),
+                4
+            );
+            let mut changed = batch();
+            for judgement in &mut changed {
+                judgement.raw_output = Some("a later, different answer [[B]]".to_owned());
+                judgement.verdict = Some(Verdict::Response2);
+            }
+            assert_eq!(
+                storage
+                    .record_judgements(run, &batch())
+                    .await
+                    .expect("records"),
+                0
+            );
+            assert_eq!(
+                storage
+                    .record_judgements(run, &changed)
+                    .await
+                    .expect("records"),
+                0
+            );
+            assert_eq!(
+                storage.judgements(run).await.expect("reads"),
+                sorted(batch())
+            );
 
-        // Duplicates inside one batch are stored once too; the first one wins.
-        let other_run = new_run(storage, Provenance::Evaluated).await;
-        let mut doubled = batch();
-        doubled.extend(changed);
-        assert_eq!(
-            storage
-                .record_judgements(other_run, &doubled)
-                .await
-                .expect("records"),
-            4
-        );
-        assert_eq!(
-            storage.judgements(other_run).await.expect("reads"),
-            sorted(batch())
-        );
+            // Duplicates inside one batch are stored once too; the first one wins.
+            let other_run = new_run(storage, Provenance::Evaluated).await;
+            let mut doubled = batch();
+            doubled.extend(changed);
+            assert_eq!(
+                storage
+                    .record_judgements(other_run, &doubled)
+                    .await
+                    .expect("records"),
+                4
+            );
+            assert_eq!(
+                storage.judgements(other_run).await.expect("reads"),
+                sorted(batch())
+            );
+        }
     }
 
     #[tokio::test]
     async fn a_batch_with_one_bad_row_rolls_back_as_a_whole() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::Evaluated).await;
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::Evaluated).await;
 
-        let mut too_many_tokens = batch();
-        too_many_tokens[2].input_tokens = Some(u64::MAX);
-        let error = storage
-            .record_judgements(run, &too_many_tokens)
-            .await
-            .expect_err("tokens overflow");
-        assert!(
-            matches!(
-                error,
-                StorageError::OutOfRange {
-                    field: "input_tokens",
-                    ..
-                }
-            ),
-            "{error}"
-        );
-
-        let mut not_a_number = batch();
-        not_a_number[3].rewards = Some(Rewards {
-            response1: f64::NAN,
-            response2: 1.0,
-        });
-        let error = storage
-            .record_judgements(run, &not_a_number)
-            .await
-            .expect_err("NaN reward");
-        assert!(
-            matches!(error, StorageError::InvalidJudgement { .. }),
-            "{error}"
-        );
-
-        assert!(storage.judgements(run).await.expect("reads").is_empty());
-        assert!(storage.judgement_keys(run).await.expect("reads").is_empty());
-        assert_eq!(
-            storage
-                .record_judgements(run, &batch())
+            let mut too_many_tokens = batch();
+            too_many_tokens[2].input_tokens = Some(u64::MAX);
+            let error = storage
+                .record_judgements(run, &too_many_tokens)
                 .await
-                .expect("records"),
-            4
-        );
+                .expect_err("tokens overflow");
+            assert!(
+                matches!(
+                    error,
+                    StorageError::OutOfRange {
+                        field: "input_tokens",
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+
+            let mut not_a_number = batch();
+            not_a_number[3].rewards = Some(Rewards {
+                response1: f64::NAN,
+                response2: 1.0,
+            });
+            let error = storage
+                .record_judgements(run, &not_a_number)
+                .await
+                .expect_err("NaN reward");
+            assert!(
+                matches!(error, StorageError::InvalidJudgement { .. }),
+                "{error}"
+            );
+
+            assert!(storage.judgements(run).await.expect("reads").is_empty());
+            assert!(storage.judgement_keys(run).await.expect("reads").is_empty());
+            assert_eq!(
+                storage
+                    .record_judgements(run, &batch())
+                    .await
+                    .expect("records"),
+                4
+            );
+        }
     }
 
     #[tokio::test]
     async fn paper_reported_runs_take_no_judgements() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::PaperReported).await;
-        let error = storage
-            .record_judgements(run, &batch())
-            .await
-            .expect_err("refused");
-        assert!(
-            matches!(error, StorageError::NotEvaluatedHere { .. }),
-            "{error}"
-        );
-        assert!(matches!(
-            storage.record_judgements(RunId(404), &batch()).await,
-            Err(StorageError::RunNotFound(RunId(404)))
-        ));
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::PaperReported).await;
+            let error = storage
+                .record_judgements(run, &batch())
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(error, StorageError::NotEvaluatedHere { .. }),
+                "{error}"
+            );
+            assert!(matches!(
+                storage.record_judgements(RunId(404), &batch()).await,
+                Err(StorageError::RunNotFound(RunId(404)))
+            ));
+        }
     }
 
     #[tokio::test]
     async fn corrupt_judgement_values_are_errors() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::Evaluated).await;
-        storage
-            .record_judgements(run, &batch())
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::Evaluated).await;
+            storage
+                .record_judgements(run, &batch())
+                .await
+                .expect("records");
+            with_pool!(storage, |pool| sqlx::query(
+                "UPDATE judgements SET verdict = 'response3' WHERE sample_id = 't2t-1'"
+            )
+            .execute(pool)
             .await
-            .expect("records");
-        sqlx::query("UPDATE judgements SET verdict = 'response3' WHERE sample_id = 't2t-1'")
-            .execute(&storage.pool)
-            .await
+            .map(|_| ()))
             .expect("edits");
-        match storage.judgements(run).await {
-            Err(StorageError::Corrupt {
-                table,
-                column,
-                value,
-            }) => {
-                assert_eq!(
-                    (table, column, value.as_str()),
-                    ("judgements", "verdict", "response3")
-                );
+            match storage.judgements(run).await {
+                Err(StorageError::Corrupt {
+                    table,
+                    column,
+                    value,
+                }) => {
+                    assert_eq!(
+                        (table, column, value.as_str()),
+                        ("judgements", "verdict", "response3")
+                    );
+                }
+                other => panic!("expected a corrupt value, got {other:?}"),
             }
-            other => panic!("expected a corrupt value, got {other:?}"),
         }
     }
 }

@@ -6,11 +6,9 @@
 //! overall column is stored under the task value `overall` (see the migration for why not NULL).
 
 use omnireward_shared::{Setting, Task};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 use super::runs::{ModelKind, NewModel, Provenance, RunId, RunStatus, upsert_model};
-use super::{Storage, StorageError, database, now_unix_ms, parse_column};
+use super::{Storage, StorageError, StorageRow, database, now_unix_ms, parse_column};
 use crate::paper_results::{OVERALL_COLUMN, PAPER_RESULTS_SOURCE, PaperResult};
 
 /// One stored paper-reported accuracy.
@@ -50,128 +48,131 @@ impl Storage {
         &self,
         results: &[PaperResult],
     ) -> Result<ImportSummary, StorageError> {
-        let models = group_by_model(results)?;
-        let configuration = serde_json::json!({
-            "source": PAPER_RESULTS_SOURCE,
-            "benchmark": "Omni-RewardBench (Jin et al., 2025)",
-            "note": "computed by the paper's authors on the full release; not evaluated here",
-        })
-        .to_string();
-        let mut transaction = self
-            .pool
-            .begin()
-            .await
-            .map_err(database("start importing paper results"))?;
-        let mut summary = ImportSummary::default();
-        for model in &models {
-            let model_id = upsert_model(
-                &mut *transaction,
-                &NewModel {
-                    group: Some(model.group.to_owned()),
-                    ..NewModel::named(model.name, ModelKind::PaperReported)
-                },
-            )
-            .await?;
-            summary.models += 1;
+        with_pool!(self, |pool| {
+            let models = group_by_model(results)?;
+            let configuration = serde_json::json!({
+                "source": PAPER_RESULTS_SOURCE,
+                "benchmark": "Omni-RewardBench (Jin et al., 2025)",
+                "note": "computed by the paper's authors on the full release; not evaluated here",
+            })
+            .to_string();
+            let mut transaction = pool
+                .begin()
+                .await
+                .map_err(database("start importing paper results"))?;
+            let mut summary = ImportSummary::default();
+            for model in &models {
+                let model_id = upsert_model!(
+                    &mut *transaction,
+                    &NewModel {
+                        group: Some(model.group.to_owned()),
+                        ..NewModel::named(model.name, ModelKind::PaperReported)
+                    }
+                )?;
+                summary.models += 1;
 
-            let existing: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM runs WHERE model_id = ? AND provenance = ? ORDER BY id LIMIT 1",
+                let existing: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM runs WHERE model_id = $1 AND provenance = $2 ORDER BY id LIMIT 1",
             )
             .bind(model_id.0)
             .bind(Provenance::PaperReported.as_str())
             .fetch_optional(&mut *transaction)
             .await
             .map_err(database("find a paper-reported run"))?;
-            let run = match existing {
-                Some(id) => id,
-                None => {
-                    let now = now_unix_ms();
-                    summary.runs_created += 1;
-                    sqlx::query_scalar(
-                        "INSERT INTO runs (model_id, benchmark_id, status, provenance, \
+                let run = match existing {
+                    Some(id) => id,
+                    None => {
+                        let now = now_unix_ms();
+                        summary.runs_created += 1;
+                        sqlx::query_scalar(
+                            "INSERT INTO runs (model_id, benchmark_id, status, provenance, \
                          configuration_json, created_at, finished_at) \
-                         VALUES (?, NULL, ?, ?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(model_id.0)
-                    .bind(RunStatus::Finished.as_str())
-                    .bind(Provenance::PaperReported.as_str())
-                    .bind(&configuration)
-                    .bind(now)
-                    .bind(now)
-                    .fetch_one(&mut *transaction)
-                    .await
-                    .map_err(database("create a paper-reported run"))?
-                }
-            };
+                         VALUES ($1, NULL, $2, $3, $4, $5, $6) RETURNING id",
+                        )
+                        .bind(model_id.0)
+                        .bind(RunStatus::Finished.as_str())
+                        .bind(Provenance::PaperReported.as_str())
+                        .bind(&configuration)
+                        .bind(now)
+                        .bind(now)
+                        .fetch_one(&mut *transaction)
+                        .await
+                        .map_err(database("create a paper-reported run"))?
+                    }
+                };
 
-            sqlx::query("DELETE FROM reported_scores WHERE run_id = ?")
-                .bind(run)
-                .execute(&mut *transaction)
-                .await
-                .map_err(database("replace reported scores"))?;
-            for result in &model.results {
-                let scores = result
-                    .tasks
-                    .iter()
-                    .map(|(task, accuracy)| (task.key(), *accuracy))
-                    .chain([(OVERALL_COLUMN, result.overall)]);
-                for (task, accuracy) in scores {
-                    sqlx::query(
-                        "INSERT INTO reported_scores (run_id, setting, task, accuracy) \
-                         VALUES (?, ?, ?, ?)",
-                    )
+                sqlx::query("DELETE FROM reported_scores WHERE run_id = $1")
                     .bind(run)
-                    .bind(result.setting.key())
-                    .bind(task)
-                    .bind(accuracy)
                     .execute(&mut *transaction)
                     .await
-                    .map_err(database("store a reported score"))?;
-                    summary.reported_scores += 1;
+                    .map_err(database("replace reported scores"))?;
+                for result in &model.results {
+                    let scores = result
+                        .tasks
+                        .iter()
+                        .map(|(task, accuracy)| (task.key(), *accuracy))
+                        .chain([(OVERALL_COLUMN, result.overall)]);
+                    for (task, accuracy) in scores {
+                        sqlx::query(
+                            "INSERT INTO reported_scores (run_id, setting, task, accuracy) \
+                         VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(run)
+                        .bind(result.setting.key())
+                        .bind(task)
+                        .bind(accuracy)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(database("store a reported score"))?;
+                        summary.reported_scores += 1;
+                    }
                 }
             }
-        }
-        transaction
-            .commit()
-            .await
-            .map_err(database("commit paper results"))?;
-        Ok(summary)
+            transaction
+                .commit()
+                .await
+                .map_err(database("commit paper results"))?;
+            Ok(summary)
+        })
     }
 
     /// The reported scores of a run, by setting, with tasks in the paper's column order and the
     /// overall last. Empty for runs that are not paper-reported.
     pub async fn reported_scores(&self, run: RunId) -> Result<Vec<ReportedScore>, StorageError> {
-        let rows =
-            sqlx::query("SELECT setting, task, accuracy FROM reported_scores WHERE run_id = ?")
-                .bind(run.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(database("read reported scores"))?;
-        let mut scores = rows
-            .iter()
-            .map(reported_score)
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        sort_reported_scores(&mut scores);
-        Ok(scores)
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT setting, task, accuracy FROM reported_scores WHERE run_id = $1",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+            .map_err(database("read reported scores"))?;
+            let mut scores = rows
+                .iter()
+                .map(reported_score)
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            sort_reported_scores(&mut scores);
+            Ok(scores)
+        })
     }
 }
 
 /// A reported score from a row with the columns `setting`, `task` and `accuracy`.
-pub(super) fn reported_score(row: &SqliteRow) -> Result<ReportedScore, StorageError> {
+pub(super) fn reported_score(row: &impl StorageRow) -> Result<ReportedScore, StorageError> {
     let read = database("read reported scores");
-    let task: String = row.try_get("task").map_err(&read)?;
+    let task: String = row.read("task").map_err(&read)?;
     Ok(ReportedScore {
         setting: parse_column(
             "reported_scores",
             "setting",
-            row.try_get("setting").map_err(&read)?,
+            row.read("setting").map_err(&read)?,
         )?,
         task: if task == OVERALL_COLUMN {
             None
         } else {
             Some(parse_column("reported_scores", "task", task)?)
         },
-        accuracy: row.try_get("accuracy").map_err(&read)?,
+        accuracy: row.read("accuracy").map_err(&read)?,
     })
 }
 
@@ -222,7 +223,7 @@ mod tests {
     use super::*;
     use crate::paper_results::parse_embedded;
     use crate::storage::RunRecord;
-    use crate::storage::test_support::fresh_database;
+    use crate::storage::test_support::fresh_databases;
 
     /// Fractions come from two-decimal percentages; compare well inside that.
     const TOLERANCE: f64 = 1e-12;
@@ -236,10 +237,10 @@ mod tests {
             "scorecards" => "SELECT COUNT(*) FROM scorecards",
             other => panic!("no count query for {other}"),
         };
-        sqlx::query_scalar(sql)
-            .fetch_one(&storage.pool)
-            .await
-            .expect("counts")
+        with_pool!(storage, |pool| sqlx::query_scalar(sql)
+            .fetch_one(pool)
+            .await)
+        .expect("counts")
     }
 
     fn run_of<'runs>(runs: &'runs [RunRecord], model: &str) -> &'runs RunRecord {
@@ -257,140 +258,143 @@ mod tests {
 
     #[tokio::test]
     async fn paper_import_is_complete_and_idempotent() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let results = parse_embedded().expect("parses");
-        // Every row stores its supported tasks plus the overall.
-        let expected_scores: usize = results.iter().map(|result| result.tasks.len() + 1).sum();
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let results = parse_embedded().expect("parses");
+            // Every row stores its supported tasks plus the overall.
+            let expected_scores: usize = results.iter().map(|result| result.tasks.len() + 1).sum();
 
-        let first = storage
-            .import_paper_results(&results)
-            .await
-            .expect("imports");
-        assert_eq!(
-            first,
-            ImportSummary {
-                models: 37,
-                runs_created: 37,
-                reported_scores: expected_scores,
-            }
-        );
-        let runs_before = storage.runs().await.expect("lists");
-        let scores_before = storage
-            .reported_scores(run_of(&runs_before, "GPT-4o").id)
-            .await
-            .expect("reads");
-
-        let second = storage
-            .import_paper_results(&results)
-            .await
-            .expect("re-imports");
-        assert_eq!(second.runs_created, 0);
-        assert_eq!(count(storage, "models").await, 37);
-        assert_eq!(count(storage, "runs").await, 37);
-        assert_eq!(
-            count(storage, "reported_scores").await,
-            i64::try_from(expected_scores).expect("small")
-        );
-        assert_eq!(storage.runs().await.expect("lists"), runs_before);
-        assert_eq!(
-            storage
+            let first = storage
+                .import_paper_results(&results)
+                .await
+                .expect("imports");
+            assert_eq!(
+                first,
+                ImportSummary {
+                    models: 37,
+                    runs_created: 37,
+                    reported_scores: expected_scores,
+                }
+            );
+            let runs_before = storage.runs().await.expect("lists");
+            let scores_before = storage
                 .reported_scores(run_of(&runs_before, "GPT-4o").id)
                 .await
-                .expect("reads"),
-            scores_before
-        );
-        // Paper numbers never become evaluated results.
-        assert_eq!(count(storage, "judgements").await, 0);
-        assert_eq!(count(storage, "scorecards").await, 0);
+                .expect("reads");
 
-        for run in &runs_before {
-            assert_eq!(run.model_kind, ModelKind::PaperReported);
-            assert_eq!(run.provenance, Provenance::PaperReported);
-            assert_eq!(run.status, RunStatus::Finished);
-            assert_eq!(run.benchmark, None);
-            assert!(run.finished_at_ms.is_some());
-            assert_eq!(run.configuration["source"], PAPER_RESULTS_SOURCE);
+            let second = storage
+                .import_paper_results(&results)
+                .await
+                .expect("re-imports");
+            assert_eq!(second.runs_created, 0);
+            assert_eq!(count(storage, "models").await, 37);
+            assert_eq!(count(storage, "runs").await, 37);
+            assert_eq!(
+                count(storage, "reported_scores").await,
+                i64::try_from(expected_scores).expect("small")
+            );
+            assert_eq!(storage.runs().await.expect("lists"), runs_before);
+            assert_eq!(
+                storage
+                    .reported_scores(run_of(&runs_before, "GPT-4o").id)
+                    .await
+                    .expect("reads"),
+                scores_before
+            );
+            // Paper numbers never become evaluated results.
+            assert_eq!(count(storage, "judgements").await, 0);
+            assert_eq!(count(storage, "scorecards").await, 0);
+
+            for run in &runs_before {
+                assert_eq!(run.model_kind, ModelKind::PaperReported);
+                assert_eq!(run.provenance, Provenance::PaperReported);
+                assert_eq!(run.status, RunStatus::Finished);
+                assert_eq!(run.benchmark, None);
+                assert!(run.finished_at_ms.is_some());
+                assert_eq!(run.configuration["source"], PAPER_RESULTS_SOURCE);
+            }
+            assert_eq!(
+                run_of(&runs_before, "Omni-RewardModel-BT")
+                    .model_group
+                    .as_deref(),
+                Some("specialized")
+            );
         }
-        assert_eq!(
-            run_of(&runs_before, "Omni-RewardModel-BT")
-                .model_group
-                .as_deref(),
-            Some("specialized")
-        );
     }
 
     #[tokio::test]
     async fn imported_scores_match_the_paper() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        storage
-            .import_paper_results(&parse_embedded().expect("parses"))
-            .await
-            .expect("imports");
-        let runs = storage.runs().await.expect("lists");
-        let cases = [
-            ("Omni-RewardModel-BT", 0.6536, 0.7368),
-            ("Claude-3-5-Sonnet-20241022", 0.6654, 0.7666),
-            ("GPT-4o", 0.6462, 0.7313),
-            ("MiniCPM-o-2.6", 0.4667, 0.6218),
-        ];
-        for (model, with_ties, without_ties) in cases {
-            let scores = storage
-                .reported_scores(run_of(&runs, model).id)
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            storage
+                .import_paper_results(&parse_embedded().expect("parses"))
+                .await
+                .expect("imports");
+            let runs = storage.runs().await.expect("lists");
+            let cases = [
+                ("Omni-RewardModel-BT", 0.6536, 0.7368),
+                ("Claude-3-5-Sonnet-20241022", 0.6654, 0.7666),
+                ("GPT-4o", 0.6462, 0.7313),
+                ("MiniCPM-o-2.6", 0.4667, 0.6218),
+            ];
+            for (model, with_ties, without_ties) in cases {
+                let scores = storage
+                    .reported_scores(run_of(&runs, model).id)
+                    .await
+                    .expect("reads");
+                for (setting, expected) in [
+                    (Setting::WithTies, with_ties),
+                    (Setting::WithoutTies, without_ties),
+                ] {
+                    let overall = score(&scores, setting, None).expect("has an overall");
+                    assert!((overall - expected).abs() < TOLERANCE, "{model} {setting}");
+                }
+                // Tasks in column order, overall last, w/ Ties first.
+                assert_eq!(
+                    scores.first().map(|score| score.task),
+                    Some(Some(Task::TextToText))
+                );
+                assert_eq!(scores.last().map(|score| score.task), Some(None));
+            }
+
+            let without_audio = storage
+                .reported_scores(run_of(&runs, "MiniCPM-V-2.6").id)
                 .await
                 .expect("reads");
-            for (setting, expected) in [
-                (Setting::WithTies, with_ties),
-                (Setting::WithoutTies, without_ties),
-            ] {
-                let overall = score(&scores, setting, None).expect("has an overall");
-                assert!((overall - expected).abs() < TOLERANCE, "{model} {setting}");
+            let mut per_setting: BTreeMap<Setting, usize> = BTreeMap::new();
+            for score in &without_audio {
+                assert_ne!(score.task, Some(Task::TextAudioToText));
+                assert_ne!(score.task, Some(Task::TextToAudio));
+                *per_setting.entry(score.setting).or_default() += 1;
             }
-            // Tasks in column order, overall last, w/ Ties first.
             assert_eq!(
-                scores.first().map(|score| score.task),
-                Some(Some(Task::TextToText))
+                per_setting,
+                BTreeMap::from([(Setting::WithTies, 8), (Setting::WithoutTies, 8)])
             );
-            assert_eq!(scores.last().map(|score| score.task), Some(None));
         }
-
-        let without_audio = storage
-            .reported_scores(run_of(&runs, "MiniCPM-V-2.6").id)
-            .await
-            .expect("reads");
-        let mut per_setting: BTreeMap<Setting, usize> = BTreeMap::new();
-        for score in &without_audio {
-            assert_ne!(score.task, Some(Task::TextAudioToText));
-            assert_ne!(score.task, Some(Task::TextToAudio));
-            *per_setting.entry(score.setting).or_default() += 1;
-        }
-        assert_eq!(
-            per_setting,
-            BTreeMap::from([(Setting::WithTies, 8), (Setting::WithoutTies, 8)])
-        );
     }
 
     #[tokio::test]
     async fn conflicting_paper_rows_are_refused_and_nothing_is_stored() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let mut results = parse_embedded().expect("parses");
-        let mut regrouped = results[0].clone();
-        regrouped.setting = Setting::WithoutTies;
-        regrouped.group = "specialized".to_owned();
-        results.retain(|result| {
-            !(result.model == regrouped.model && result.setting == Setting::WithoutTies)
-        });
-        results.push(regrouped);
-        let error = storage
-            .import_paper_results(&results)
-            .await
-            .expect_err("conflict");
-        assert!(
-            matches!(error, StorageError::ConflictingPaperResults { .. }),
-            "{error}"
-        );
-        assert_eq!(count(storage, "models").await, 0);
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let mut results = parse_embedded().expect("parses");
+            let mut regrouped = results[0].clone();
+            regrouped.setting = Setting::WithoutTies;
+            regrouped.group = "specialized".to_owned();
+            results.retain(|result| {
+                !(result.model == regrouped.model && result.setting == Setting::WithoutTies)
+            });
+            results.push(regrouped);
+            let error = storage
+                .import_paper_results(&results)
+                .await
+                .expect_err("conflict");
+            assert!(
+                matches!(error, StorageError::ConflictingPaperResults { .. }),
+                "{error}"
+            );
+            assert_eq!(count(storage, "models").await, 0);
+        }
     }
 }

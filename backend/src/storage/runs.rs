@@ -6,11 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
 use super::benchmarks::BenchmarkId;
-use super::{Storage, StorageError, database, now_unix_ms, parse_column};
+use super::{Storage, StorageError, StorageRow, database, now_unix_ms, parse_column};
 
 /// The database id of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -246,21 +243,23 @@ impl Storage {
     /// Registers a model, or finds the one with the same name and kind. Known metadata given
     /// here replaces the stored value; `None` fields keep what is stored.
     pub async fn upsert_model(&self, model: &NewModel) -> Result<ModelId, StorageError> {
-        upsert_model(&self.pool, model).await
+        with_pool!(self, |pool| { upsert_model!(pool, model) })
     }
 
     /// Creates a run and returns its id. A run created in a terminal status is finished at once.
     pub async fn create_run(&self, run: &NewRun) -> Result<RunId, StorageError> {
-        let configuration =
-            serde_json::to_string(&run.configuration).map_err(|source| StorageError::Encode {
-                what: "a run configuration",
-                source,
+        with_pool!(self, |pool| {
+            let configuration = serde_json::to_string(&run.configuration).map_err(|source| {
+                StorageError::Encode {
+                    what: "a run configuration",
+                    source,
+                }
             })?;
-        let now = now_unix_ms();
-        let id: i64 = sqlx::query_scalar(
+            let now = now_unix_ms();
+            let id: i64 = sqlx::query_scalar(
             "INSERT INTO runs \
              (model_id, benchmark_id, status, provenance, configuration_json, created_at, finished_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(run.model.0)
         .bind(run.benchmark.map(|benchmark| benchmark.0))
@@ -269,102 +268,115 @@ impl Storage {
         .bind(configuration)
         .bind(now)
         .bind(run.status.is_terminal().then_some(now))
-        .fetch_one(&self.pool)
+        .fetch_one(pool)
         .await
         .map_err(database("create a run"))?;
-        Ok(RunId(id))
+            Ok(RunId(id))
+        })
     }
 
     /// Moves a run to a status. Terminal statuses record the finishing time; going back to
     /// queued or running (a resume) clears it.
     pub async fn set_run_status(&self, run: RunId, status: RunStatus) -> Result<(), StorageError> {
-        let result = sqlx::query("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(status.is_terminal().then(now_unix_ms))
-            .bind(run.0)
-            .execute(&self.pool)
-            .await
-            .map_err(database("update a run's status"))?;
-        if result.rows_affected() == 0 {
-            return Err(StorageError::RunNotFound(run));
-        }
-        Ok(())
+        with_pool!(self, |pool| {
+            let result = sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3")
+                .bind(status.as_str())
+                .bind(status.is_terminal().then(now_unix_ms))
+                .bind(run.0)
+                .execute(pool)
+                .await
+                .map_err(database("update a run's status"))?;
+            if result.rows_affected() == 0 {
+                return Err(StorageError::RunNotFound(run));
+            }
+            Ok(())
+        })
     }
 
     /// The run with this id.
     pub async fn run(&self, run: RunId) -> Result<RunRecord, StorageError> {
-        let row = sqlx::query(select_runs!("WHERE runs.id = ?"))
-            .bind(run.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(database("read a run"))?
-            .ok_or(StorageError::RunNotFound(run))?;
-        run_record(&row)
+        with_pool!(self, |pool| {
+            let row = sqlx::query(select_runs!("WHERE runs.id = $1"))
+                .bind(run.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(database("read a run"))?
+                .ok_or(StorageError::RunNotFound(run))?;
+            run_record(&row)
+        })
     }
 
     /// Every run, oldest first.
     pub async fn runs(&self) -> Result<Vec<RunRecord>, StorageError> {
-        let rows = sqlx::query(select_runs!("ORDER BY runs.id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database("list runs"))?;
-        rows.iter().map(run_record).collect()
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(select_runs!("ORDER BY runs.id"))
+                .fetch_all(pool)
+                .await
+                .map_err(database("list runs"))?;
+            rows.iter().map(run_record).collect()
+        })
     }
 
     /// The runs of a model, oldest first (empty for an unknown model), in one query.
     pub async fn model_runs(&self, model: ModelId) -> Result<Vec<RunRecord>, StorageError> {
-        let rows = sqlx::query(select_runs!("WHERE runs.model_id = ? ORDER BY runs.id"))
-            .bind(model.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database("list a model's runs"))?;
-        rows.iter().map(run_record).collect()
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(select_runs!("WHERE runs.model_id = $1 ORDER BY runs.id"))
+                .bind(model.0)
+                .fetch_all(pool)
+                .await
+                .map_err(database("list a model's runs"))?;
+            rows.iter().map(run_record).collect()
+        })
     }
 
     /// The provenance of a run, checked before writing per-item results.
     pub(super) async fn run_provenance(&self, run: RunId) -> Result<Provenance, StorageError> {
-        let provenance: Option<String> =
-            sqlx::query_scalar("SELECT provenance FROM runs WHERE id = ?")
-                .bind(run.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(database("read a run's provenance"))?;
-        let provenance = provenance.ok_or(StorageError::RunNotFound(run))?;
-        parse_column("runs", "provenance", provenance)
+        with_pool!(self, |pool| {
+            let provenance: Option<String> =
+                sqlx::query_scalar("SELECT provenance FROM runs WHERE id = $1")
+                    .bind(run.0)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(database("read a run's provenance"))?;
+            let provenance = provenance.ok_or(StorageError::RunNotFound(run))?;
+            parse_column("runs", "provenance", provenance)
+        })
     }
 }
 
-/// Inserts or refreshes a model on any executor, so the paper import can do it inside its
-/// transaction.
-pub(super) async fn upsert_model<'connection, Executor>(
-    executor: Executor,
-    model: &NewModel,
-) -> Result<ModelId, StorageError>
-where
-    Executor: sqlx::SqliteExecutor<'connection>,
-{
-    // DO UPDATE (not DO NOTHING) so that RETURNING yields the id of an existing row as well.
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO models (name, kind, model_group, parameters, licence, open_weights) \
-         VALUES (?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (name, kind) DO UPDATE SET \
-         model_group = COALESCE(excluded.model_group, models.model_group), \
-         parameters = COALESCE(excluded.parameters, models.parameters), \
-         licence = COALESCE(excluded.licence, models.licence), \
-         open_weights = COALESCE(excluded.open_weights, models.open_weights) \
-         RETURNING id",
-    )
-    .bind(&model.name)
-    .bind(model.kind.as_str())
-    .bind(&model.group)
-    .bind(&model.parameters)
-    .bind(&model.licence)
-    .bind(model.open_weights.map(i64::from))
-    .fetch_one(executor)
-    .await
-    .map_err(database("store a model"))?;
-    Ok(ModelId(id))
+/// Inserts or refreshes a model. DO UPDATE (not DO NOTHING) so that RETURNING yields the id of
+/// an existing row as well.
+pub(super) const UPSERT_MODEL: &str = "INSERT INTO models \
+     (name, kind, model_group, parameters, licence, open_weights) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (name, kind) DO UPDATE SET \
+     model_group = COALESCE(excluded.model_group, models.model_group), \
+     parameters = COALESCE(excluded.parameters, models.parameters), \
+     licence = COALESCE(excluded.licence, models.licence), \
+     open_weights = COALESCE(excluded.open_weights, models.open_weights) \
+     RETURNING id";
+
+/// Inserts or refreshes a `&NewModel` through `$executor` (a pool or a transaction of either
+/// backend, so the paper import can do it inside its transaction) and evaluates to
+/// `Result<ModelId, StorageError>`. A macro rather than a function generic over the executor,
+/// whose bounds would have to restate every bound and decoded type for both drivers.
+macro_rules! upsert_model {
+    ($executor:expr, $model:expr) => {{
+        let model: &$crate::storage::NewModel = $model;
+        sqlx::query_scalar::<_, i64>($crate::storage::runs::UPSERT_MODEL)
+            .bind(&model.name)
+            .bind(model.kind.as_str())
+            .bind(&model.group)
+            .bind(&model.parameters)
+            .bind(&model.licence)
+            .bind(model.open_weights.map(i64::from))
+            .fetch_one($executor)
+            .await
+            .map($crate::storage::ModelId)
+            .map_err($crate::storage::database("store a model"))
+    }};
 }
+pub(super) use upsert_model;
 
 /// A stored run configuration, read back.
 pub(super) fn parse_configuration(json: String) -> Result<serde_json::Value, StorageError> {
@@ -375,35 +387,31 @@ pub(super) fn parse_configuration(json: String) -> Result<serde_json::Value, Sto
     })
 }
 
-fn run_record(row: &SqliteRow) -> Result<RunRecord, StorageError> {
+fn run_record(row: &impl StorageRow) -> Result<RunRecord, StorageError> {
     let read = database("read a run");
-    let configuration = parse_configuration(row.try_get("configuration_json").map_err(&read)?)?;
+    let configuration = parse_configuration(row.read("configuration_json").map_err(&read)?)?;
     Ok(RunRecord {
-        id: RunId(row.try_get("id").map_err(&read)?),
-        model: ModelId(row.try_get("model_id").map_err(&read)?),
-        model_name: row.try_get("name").map_err(&read)?,
-        model_kind: parse_column("models", "kind", row.try_get("kind").map_err(&read)?)?,
-        model_group: row.try_get("model_group").map_err(&read)?,
+        id: RunId(row.read("id").map_err(&read)?),
+        model: ModelId(row.read("model_id").map_err(&read)?),
+        model_name: row.read("name").map_err(&read)?,
+        model_kind: parse_column("models", "kind", row.read("kind").map_err(&read)?)?,
+        model_group: row.read("model_group").map_err(&read)?,
         benchmark: row
-            .try_get::<Option<i64>, _>("benchmark_id")
+            .read::<Option<i64>>("benchmark_id")
             .map_err(&read)?
             .map(BenchmarkId),
-        status: parse_column("runs", "status", row.try_get("status").map_err(&read)?)?,
-        provenance: parse_column(
-            "runs",
-            "provenance",
-            row.try_get("provenance").map_err(&read)?,
-        )?,
+        status: parse_column("runs", "status", row.read("status").map_err(&read)?)?,
+        provenance: parse_column("runs", "provenance", row.read("provenance").map_err(&read)?)?,
         configuration,
-        created_at_ms: row.try_get("created_at").map_err(&read)?,
-        finished_at_ms: row.try_get("finished_at").map_err(&read)?,
+        created_at_ms: row.read("created_at").map_err(&read)?,
+        finished_at_ms: row.read("finished_at").map_err(&read)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::fresh_database;
+    use crate::storage::test_support::fresh_databases;
 
     #[test]
     fn stored_names_round_trip() {
@@ -422,113 +430,122 @@ mod tests {
 
     #[tokio::test]
     async fn models_are_idempotent_on_name_and_kind() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let mut judge = NewModel::named("gpt-4o", ModelKind::ApiJudge);
-        judge.licence = Some("proprietary".to_owned());
-        let first = storage.upsert_model(&judge).await.expect("stores");
-        let bare = NewModel::named("gpt-4o", ModelKind::ApiJudge);
-        assert_eq!(storage.upsert_model(&bare).await.expect("finds"), first);
-        let paper = NewModel::named("gpt-4o", ModelKind::PaperReported);
-        assert_ne!(storage.upsert_model(&paper).await.expect("stores"), first);
-        let licence: Option<String> = sqlx::query_scalar("SELECT licence FROM models WHERE id = ?")
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let mut judge = NewModel::named("gpt-4o", ModelKind::ApiJudge);
+            judge.licence = Some("proprietary".to_owned());
+            let first = storage.upsert_model(&judge).await.expect("stores");
+            let bare = NewModel::named("gpt-4o", ModelKind::ApiJudge);
+            assert_eq!(storage.upsert_model(&bare).await.expect("finds"), first);
+            let paper = NewModel::named("gpt-4o", ModelKind::PaperReported);
+            assert_ne!(storage.upsert_model(&paper).await.expect("stores"), first);
+            let licence: Option<String> = with_pool!(storage, |pool| sqlx::query_scalar(
+                "SELECT licence FROM models WHERE id = $1"
+            )
             .bind(first.0)
-            .fetch_one(&storage.pool)
-            .await
+            .fetch_one(pool)
+            .await)
             .expect("reads");
-        assert_eq!(licence.as_deref(), Some("proprietary"));
+            assert_eq!(licence.as_deref(), Some("proprietary"));
+        }
     }
 
     #[tokio::test]
     async fn runs_record_their_status_and_finishing_time() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let mut model = NewModel::named("Omni-RewardModel-BT", ModelKind::ScalarRewardModel);
-        model.group = Some("specialized".to_owned());
-        let model = storage.upsert_model(&model).await.expect("stores");
-        let configuration = serde_json::json!({"prompt_set_hash": "abc123", "temperature": 0.0});
-        let run = storage
-            .create_run(&NewRun {
-                model,
-                benchmark: None,
-                status: RunStatus::Queued,
-                provenance: Provenance::Evaluated,
-                configuration: configuration.clone(),
-            })
-            .await
-            .expect("creates");
-        let record = storage.run(run).await.expect("reads");
-        assert_eq!(record.status, RunStatus::Queued);
-        assert_eq!(record.model_name, "Omni-RewardModel-BT");
-        assert_eq!(record.model_kind, ModelKind::ScalarRewardModel);
-        assert_eq!(record.model_group.as_deref(), Some("specialized"));
-        assert_eq!(record.configuration, configuration);
-        assert_eq!(record.finished_at_ms, None);
-
-        storage
-            .set_run_status(run, RunStatus::Failed)
-            .await
-            .expect("fails");
-        assert!(
-            storage
-                .run(run)
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let mut model = NewModel::named("Omni-RewardModel-BT", ModelKind::ScalarRewardModel);
+            model.group = Some("specialized".to_owned());
+            let model = storage.upsert_model(&model).await.expect("stores");
+            let configuration =
+                serde_json::json!({"prompt_set_hash": "abc123", "temperature": 0.0});
+            let run = storage
+                .create_run(&NewRun {
+                    model,
+                    benchmark: None,
+                    status: RunStatus::Queued,
+                    provenance: Provenance::Evaluated,
+                    configuration: configuration.clone(),
+                })
                 .await
-                .expect("reads")
-                .finished_at_ms
-                .is_some()
-        );
-        storage
-            .set_run_status(run, RunStatus::Running)
-            .await
-            .expect("resumes");
-        let record = storage.run(run).await.expect("reads");
-        assert_eq!(record.status, RunStatus::Running);
-        assert_eq!(record.finished_at_ms, None);
+                .expect("creates");
+            let record = storage.run(run).await.expect("reads");
+            assert_eq!(record.status, RunStatus::Queued);
+            assert_eq!(record.model_name, "Omni-RewardModel-BT");
+            assert_eq!(record.model_kind, ModelKind::ScalarRewardModel);
+            assert_eq!(record.model_group.as_deref(), Some("specialized"));
+            assert_eq!(record.configuration, configuration);
+            assert_eq!(record.finished_at_ms, None);
 
-        assert_eq!(storage.runs().await.expect("lists"), [record]);
-        assert!(matches!(
-            storage.set_run_status(RunId(77), RunStatus::Finished).await,
-            Err(StorageError::RunNotFound(RunId(77)))
-        ));
-        assert!(matches!(
-            storage.run(RunId(77)).await,
-            Err(StorageError::RunNotFound(RunId(77)))
-        ));
+            storage
+                .set_run_status(run, RunStatus::Failed)
+                .await
+                .expect("fails");
+            assert!(
+                storage
+                    .run(run)
+                    .await
+                    .expect("reads")
+                    .finished_at_ms
+                    .is_some()
+            );
+            storage
+                .set_run_status(run, RunStatus::Running)
+                .await
+                .expect("resumes");
+            let record = storage.run(run).await.expect("reads");
+            assert_eq!(record.status, RunStatus::Running);
+            assert_eq!(record.finished_at_ms, None);
+
+            assert_eq!(storage.runs().await.expect("lists"), [record]);
+            assert!(matches!(
+                storage.set_run_status(RunId(77), RunStatus::Finished).await,
+                Err(StorageError::RunNotFound(RunId(77)))
+            ));
+            assert!(matches!(
+                storage.run(RunId(77)).await,
+                Err(StorageError::RunNotFound(RunId(77)))
+            ));
+        }
     }
 
     #[tokio::test]
     async fn unknown_stored_names_are_reported_as_corrupt() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let model = storage
-            .upsert_model(&NewModel::named("random", ModelKind::Baseline))
-            .await
-            .expect("stores");
-        let run = storage
-            .create_run(&NewRun {
-                model,
-                benchmark: None,
-                status: RunStatus::Queued,
-                provenance: Provenance::Evaluated,
-                configuration: serde_json::json!({}),
-            })
-            .await
-            .expect("creates");
-        sqlx::query("UPDATE runs SET status = 'paused' WHERE id = ?")
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let model = storage
+                .upsert_model(&NewModel::named("random", ModelKind::Baseline))
+                .await
+                .expect("stores");
+            let run = storage
+                .create_run(&NewRun {
+                    model,
+                    benchmark: None,
+                    status: RunStatus::Queued,
+                    provenance: Provenance::Evaluated,
+                    configuration: serde_json::json!({}),
+                })
+                .await
+                .expect("creates");
+            with_pool!(storage, |pool| sqlx::query(
+                "UPDATE runs SET status = 'paused' WHERE id = $1"
+            )
             .bind(run.0)
-            .execute(&storage.pool)
+            .execute(pool)
             .await
+            .map(|_| ()))
             .expect("edits");
-        match storage.run(run).await {
-            Err(StorageError::Corrupt {
-                table,
-                column,
-                value,
-            }) => assert_eq!(
-                (table, column, value.as_str()),
-                ("runs", "status", "paused")
-            ),
-            other => panic!("expected a corrupt value, got {other:?}"),
+            match storage.run(run).await {
+                Err(StorageError::Corrupt {
+                    table,
+                    column,
+                    value,
+                }) => assert_eq!(
+                    (table, column, value.as_str()),
+                    ("runs", "status", "paused")
+                ),
+                other => panic!("expected a corrupt value, got {other:?}"),
+            }
         }
     }
 }

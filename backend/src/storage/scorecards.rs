@@ -15,23 +15,25 @@ impl Storage {
         run: RunId,
         scorecard: &Scorecard,
     ) -> Result<(), StorageError> {
-        self.ensure_evaluated_here(run).await?;
-        let json = serde_json::to_string(scorecard).map_err(|source| StorageError::Encode {
-            what: "a scorecard",
-            source,
-        })?;
-        sqlx::query(
-            "INSERT INTO scorecards (run_id, scorecard_json, computed_at) VALUES (?, ?, ?) \
+        with_pool!(self, |pool| {
+            self.ensure_evaluated_here(run).await?;
+            let json = serde_json::to_string(scorecard).map_err(|source| StorageError::Encode {
+                what: "a scorecard",
+                source,
+            })?;
+            sqlx::query(
+                "INSERT INTO scorecards (run_id, scorecard_json, computed_at) VALUES ($1, $2, $3) \
              ON CONFLICT (run_id) DO UPDATE SET \
              scorecard_json = excluded.scorecard_json, computed_at = excluded.computed_at",
-        )
-        .bind(run.0)
-        .bind(json)
-        .bind(now_unix_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(database("store a scorecard"))?;
-        Ok(())
+            )
+            .bind(run.0)
+            .bind(json)
+            .bind(now_unix_ms())
+            .execute(pool)
+            .await
+            .map_err(database("store a scorecard"))?;
+            Ok(())
+        })
     }
 
     /// The stored scorecard of a run, if one was computed.
@@ -39,13 +41,15 @@ impl Storage {
     /// Floats come back through `serde_json`, whose default parser may differ from the written
     /// value in the last bit for some 17-digit numbers (its `float_roundtrip` feature fixes that).
     pub async fn scorecard(&self, run: RunId) -> Result<Option<Scorecard>, StorageError> {
-        let json: Option<String> =
-            sqlx::query_scalar("SELECT scorecard_json FROM scorecards WHERE run_id = ?")
-                .bind(run.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(database("read a scorecard"))?;
-        json.map(parse_scorecard).transpose()
+        with_pool!(self, |pool| {
+            let json: Option<String> =
+                sqlx::query_scalar("SELECT scorecard_json FROM scorecards WHERE run_id = $1")
+                    .bind(run.0)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(database("read a scorecard"))?;
+            json.map(parse_scorecard).transpose()
+        })
     }
 }
 
@@ -66,7 +70,7 @@ mod tests {
     use super::*;
     use crate::storage::judgements::tests::{batch, new_run};
     use crate::storage::runs::Provenance;
-    use crate::storage::test_support::fresh_database;
+    use crate::storage::test_support::fresh_databases;
 
     /// Relative tolerance for floats read back from JSON: one or two units in the last place.
     const JSON_FLOAT_TOLERANCE: f64 = 1e-15;
@@ -124,52 +128,57 @@ mod tests {
 
     #[tokio::test]
     async fn scorecards_round_trip_and_are_replaced() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::Evaluated).await;
-        assert_eq!(storage.scorecard(run).await.expect("reads"), None);
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::Evaluated).await;
+            assert_eq!(storage.scorecard(run).await.expect("reads"), None);
 
-        let mut first = scorecard();
-        first.model = "first".to_owned();
-        storage.store_scorecard(run, &first).await.expect("stores");
-        let latest = scorecard();
-        storage
-            .store_scorecard(run, &latest)
-            .await
-            .expect("replaces");
+            let mut first = scorecard();
+            first.model = "first".to_owned();
+            storage.store_scorecard(run, &first).await.expect("stores");
+            let latest = scorecard();
+            storage
+                .store_scorecard(run, &latest)
+                .await
+                .expect("replaces");
 
-        let stored = storage
-            .scorecard(run)
-            .await
-            .expect("reads")
-            .expect("exists");
-        assert_eq!(stored.model, latest.model);
-        assert_eq!(stored.benchmark, latest.benchmark);
-        assert_eq!(
-            stored.settings.keys().collect::<Vec<_>>(),
-            latest.settings.keys().collect::<Vec<_>>()
-        );
-        let to_value = |scorecard: &Scorecard| serde_json::to_value(scorecard).expect("encodes");
-        assert_json_close(&to_value(&stored), &to_value(&latest), "scorecard");
-        let stored_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scorecards")
-            .fetch_one(&storage.pool)
-            .await
+            let stored = storage
+                .scorecard(run)
+                .await
+                .expect("reads")
+                .expect("exists");
+            assert_eq!(stored.model, latest.model);
+            assert_eq!(stored.benchmark, latest.benchmark);
+            assert_eq!(
+                stored.settings.keys().collect::<Vec<_>>(),
+                latest.settings.keys().collect::<Vec<_>>()
+            );
+            let to_value =
+                |scorecard: &Scorecard| serde_json::to_value(scorecard).expect("encodes");
+            assert_json_close(&to_value(&stored), &to_value(&latest), "scorecard");
+            let stored_rows: i64 = with_pool!(storage, |pool| sqlx::query_scalar(
+                "SELECT COUNT(*) FROM scorecards"
+            )
+            .fetch_one(pool)
+            .await)
             .expect("counts");
-        assert_eq!(stored_rows, 1);
+            assert_eq!(stored_rows, 1);
+        }
     }
 
     #[tokio::test]
     async fn paper_reported_runs_take_no_scorecard() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let run = new_run(storage, Provenance::PaperReported).await;
-        let error = storage
-            .store_scorecard(run, &scorecard())
-            .await
-            .expect_err("refused");
-        assert!(
-            matches!(error, StorageError::NotEvaluatedHere { .. }),
-            "{error}"
-        );
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let run = new_run(storage, Provenance::PaperReported).await;
+            let error = storage
+                .store_scorecard(run, &scorecard())
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(error, StorageError::NotEvaluatedHere { .. }),
+                "{error}"
+            );
+        }
     }
 }

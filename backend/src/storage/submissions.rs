@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::jobs::{JobId, JobKind};
 use super::runs::{ModelId, Provenance, RunId, RunStatus};
-use super::{BenchmarkId, Storage, StorageError, database, now_unix_ms};
+use super::{Backend, BenchmarkId, Storage, StorageError, database, now_unix_ms};
 
 /// The outcome of [`Storage::enqueue_job_unless_active`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,13 @@ impl Enqueued {
         }
     }
 }
+
+/// Taken on PostgreSQL before a conditional enqueue (`INSERT … WHERE NOT EXISTS` an active job
+/// of the run): that check reads a snapshot, so two concurrent submissions of one run could
+/// both insert; locking the run's row makes them take turns, and the second one's check, a new
+/// statement, sees the first one's job. SQLite runs one writer at a time, so needs no lock.
+/// NO KEY UPDATE does not block the foreign-key checks of other inserts into `jobs`.
+pub(super) const LOCK_RUN_FOR_ENQUEUE: &str = "SELECT id FROM runs WHERE id = $1 FOR NO KEY UPDATE";
 
 impl Storage {
     /// The evaluated run of `model` on `benchmark` whose recorded identity is `identity` (the
@@ -49,15 +56,17 @@ impl Storage {
 
     /// The oldest queued or running job of `run`, if any.
     pub async fn active_job(&self, run: RunId) -> Result<Option<JobId>, StorageError> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE run_id = ? AND status IN ('queued', 'running') \
+        with_pool!(self, |pool| {
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE run_id = $1 AND status IN ('queued', 'running') \
              ORDER BY id LIMIT 1",
-        )
-        .bind(run.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database("find a run's active job"))?;
-        Ok(id.map(JobId))
+            )
+            .bind(run.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(database("find a run's active job"))?;
+            Ok(id.map(JobId))
+        })
     }
 
     /// Queues a job for `run` unless it already has a queued or running one. The check and the
@@ -68,60 +77,80 @@ impl Storage {
         kind: JobKind,
         specification: &Value,
     ) -> Result<Enqueued, StorageError> {
-        // Checks the run exists (a clearer error than the foreign key's).
-        self.run_provenance(run).await?;
-        let text = serde_json::to_string(specification).map_err(|source| StorageError::Encode {
-            what: "a job specification",
-            source,
-        })?;
-        let created: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO jobs (run_id, kind, specification_json, status, created_at) \
-             SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS \
-             (SELECT 1 FROM jobs WHERE run_id = ? AND status IN ('queued', 'running')) \
+        with_pool!(self, |pool| {
+            // Checks the run exists (a clearer error than the foreign key's).
+            self.run_provenance(run).await?;
+            let text =
+                serde_json::to_string(specification).map_err(|source| StorageError::Encode {
+                    what: "a job specification",
+                    source,
+                })?;
+            let mut transaction = pool
+                .begin()
+                .await
+                .map_err(database("begin enqueueing a job"))?;
+            if self.backend() == Backend::Postgres {
+                sqlx::query(LOCK_RUN_FOR_ENQUEUE)
+                    .bind(run.0)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database("lock a run to enqueue its job"))?;
+            }
+            let created: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO jobs (run_id, kind, specification_json, status, created_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
+             (SELECT 1 FROM jobs WHERE run_id = $6 AND status IN ('queued', 'running')) \
              RETURNING id",
-        )
-        .bind(run.0)
-        .bind(kind.as_str())
-        .bind(text)
-        .bind(RunStatus::Queued.as_str())
-        .bind(now_unix_ms())
-        .bind(run.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database("enqueue a job"))?;
-        if let Some(id) = created {
-            return Ok(Enqueued::Created(JobId(id)));
-        }
-        match self.active_job(run).await? {
-            Some(job) => Ok(Enqueued::Existing(job)),
-            // The active job ended between the two statements: queue a fresh one.
-            None => Ok(Enqueued::Created(
-                self.enqueue_job(run, kind, specification).await?,
-            )),
-        }
+            )
+            .bind(run.0)
+            .bind(kind.as_str())
+            .bind(text)
+            .bind(RunStatus::Queued.as_str())
+            .bind(now_unix_ms())
+            .bind(run.0)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(database("enqueue a job"))?;
+            transaction
+                .commit()
+                .await
+                .map_err(database("commit a job"))?;
+            if let Some(id) = created {
+                return Ok(Enqueued::Created(JobId(id)));
+            }
+            match self.active_job(run).await? {
+                Some(job) => Ok(Enqueued::Existing(job)),
+                // The active job ended between the two statements: queue a fresh one.
+                None => Ok(Enqueued::Created(
+                    self.enqueue_job(run, kind, specification).await?,
+                )),
+            }
+        })
     }
 
     /// Where a queued job stands in the queue: 1 for the next to be claimed. `None` when the
     /// job is not queued or awaits approval (such jobs are not counted).
     pub async fn queue_position(&self, job: JobId) -> Result<Option<u64>, StorageError> {
-        let position: Option<i64> = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM jobs AS earlier \
+        with_pool!(self, |pool| {
+            let position: Option<i64> = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM jobs AS earlier \
              WHERE earlier.status = 'queued' AND earlier.approval <> 'pending' \
              AND earlier.id < jobs.id) + 1 \
-             FROM jobs WHERE id = ? AND status = 'queued' AND approval <> 'pending'",
-        )
-        .bind(job.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database("read a job's queue position"))?;
-        Ok(position.and_then(|position| u64::try_from(position).ok()))
+             FROM jobs WHERE id = $1 AND status = 'queued' AND approval <> 'pending'",
+            )
+            .bind(job.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(database("read a job's queue position"))?;
+            Ok(position.and_then(|position| u64::try_from(position).ok()))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::test_support::fresh_database;
+    use crate::storage::test_support::fresh_databases;
     use crate::storage::{ModelKind, NewModel, NewRun};
 
     async fn run(storage: &Storage, identity: Value) -> (ModelId, RunId) {
@@ -142,138 +171,189 @@ mod tests {
         (model, run)
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_submissions_of_one_run_queue_one_job() {
+        const SUBMITTERS: usize = 8;
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            for round in 0..10 {
+                let (_, run) = run(storage, serde_json::json!({ "judge": round })).await;
+                let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(SUBMITTERS));
+                let mut submitters = tokio::task::JoinSet::new();
+                for submitter in 0..SUBMITTERS {
+                    let storage = storage.clone();
+                    let barrier = std::sync::Arc::clone(&barrier);
+                    submitters.spawn(async move {
+                        barrier.wait().await;
+                        let specification = serde_json::json!({ "n": submitter });
+                        if submitter % 2 == 0 {
+                            storage
+                                .enqueue_job_unless_active(run, JobKind::ApiJudge, &specification)
+                                .await
+                        } else {
+                            storage
+                                .enqueue_job_for_approval(run, JobKind::ApiJudge, &specification)
+                                .await
+                        }
+                        .expect("enqueues")
+                    });
+                }
+                let mut created = Vec::new();
+                let mut existing = Vec::new();
+                while let Some(outcome) = submitters.join_next().await {
+                    match outcome.expect("submitter ends") {
+                        Enqueued::Created(job) => created.push(job),
+                        Enqueued::Existing(job) => existing.push(job),
+                    }
+                }
+                assert_eq!(created.len(), 1, "round {round}: {created:?} created");
+                assert!(existing.iter().all(|job| *job == created[0]));
+                let active = storage
+                    .jobs()
+                    .await
+                    .expect("lists")
+                    .into_iter()
+                    .filter(|job| job.run == run)
+                    .count();
+                assert_eq!(active, 1);
+            }
+        }
+    }
+
     #[tokio::test]
     async fn one_active_job_per_run_and_positions_count_queued_jobs() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let (_, first_run) = run(storage, serde_json::json!({"judge": "a"})).await;
-        let (_, second_run) = run(storage, serde_json::json!({"judge": "b"})).await;
-        let specification = serde_json::json!({"n": 1});
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let (_, first_run) = run(storage, serde_json::json!({"judge": "a"})).await;
+            let (_, second_run) = run(storage, serde_json::json!({"judge": "b"})).await;
+            let specification = serde_json::json!({"n": 1});
 
-        let first = storage
-            .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
-            .await
-            .expect("enqueues");
-        let Enqueued::Created(first_job) = first else {
-            panic!("a new job: {first:?}");
-        };
-        assert_eq!(
-            storage
+            let first = storage
                 .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
                 .await
-                .expect("reads"),
-            Enqueued::Existing(first_job)
-        );
-        let second_job = storage
-            .enqueue_job_unless_active(second_run, JobKind::ApiJudge, &specification)
-            .await
-            .expect("enqueues")
-            .job();
-        assert_eq!(
-            storage.active_job(first_run).await.expect("reads"),
-            Some(first_job)
-        );
-        assert_eq!(
-            storage.queue_position(first_job).await.expect("reads"),
-            Some(1)
-        );
-        assert_eq!(
-            storage.queue_position(second_job).await.expect("reads"),
-            Some(2)
-        );
+                .expect("enqueues");
+            let Enqueued::Created(first_job) = first else {
+                panic!("a new job: {first:?}");
+            };
+            assert_eq!(
+                storage
+                    .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
+                    .await
+                    .expect("reads"),
+                Enqueued::Existing(first_job)
+            );
+            let second_job = storage
+                .enqueue_job_unless_active(second_run, JobKind::ApiJudge, &specification)
+                .await
+                .expect("enqueues")
+                .job();
+            assert_eq!(
+                storage.active_job(first_run).await.expect("reads"),
+                Some(first_job)
+            );
+            assert_eq!(
+                storage.queue_position(first_job).await.expect("reads"),
+                Some(1)
+            );
+            assert_eq!(
+                storage.queue_position(second_job).await.expect("reads"),
+                Some(2)
+            );
 
-        // A claimed job leaves the queue but stays active; the next one moves up.
-        let claimed = storage
-            .claim_job("w")
-            .await
-            .expect("claims")
-            .expect("a job");
-        assert_eq!(claimed.id, first_job);
-        assert_eq!(
-            storage.queue_position(first_job).await.expect("reads"),
-            None
-        );
-        assert_eq!(
-            storage.queue_position(second_job).await.expect("reads"),
-            Some(1)
-        );
-        assert!(matches!(
-            storage
+            // A claimed job leaves the queue but stays active; the next one moves up.
+            let claimed = storage
+                .claim_job("w")
+                .await
+                .expect("claims")
+                .expect("a job");
+            assert_eq!(claimed.id, first_job);
+            assert_eq!(
+                storage.queue_position(first_job).await.expect("reads"),
+                None
+            );
+            assert_eq!(
+                storage.queue_position(second_job).await.expect("reads"),
+                Some(1)
+            );
+            assert!(matches!(
+                storage
+                    .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
+                    .await
+                    .expect("reads"),
+                Enqueued::Existing(job) if job == first_job
+            ));
+
+            // Once it ends, the run takes a new job.
+            assert!(
+                storage
+                    .finish_job(first_job, "w", RunStatus::Finished, None)
+                    .await
+                    .expect("finishes")
+            );
+            assert_eq!(storage.active_job(first_run).await.expect("reads"), None);
+            let again = storage
                 .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
                 .await
-                .expect("reads"),
-            Enqueued::Existing(job) if job == first_job
-        ));
-
-        // Once it ends, the run takes a new job.
-        assert!(
-            storage
-                .finish_job(first_job, "w", RunStatus::Finished, None)
-                .await
-                .expect("finishes")
-        );
-        assert_eq!(storage.active_job(first_run).await.expect("reads"), None);
-        let again = storage
-            .enqueue_job_unless_active(first_run, JobKind::ApiJudge, &specification)
-            .await
-            .expect("enqueues");
-        assert!(matches!(again, Enqueued::Created(job) if job != first_job));
-        assert_eq!(
-            storage.queue_position(again.job()).await.expect("reads"),
-            Some(2)
-        );
+                .expect("enqueues");
+            assert!(matches!(again, Enqueued::Created(job) if job != first_job));
+            assert_eq!(
+                storage.queue_position(again.job()).await.expect("reads"),
+                Some(2)
+            );
+        }
     }
 
     #[tokio::test]
     async fn evaluated_run_matches_model_benchmark_and_identity() {
-        let database = fresh_database().await;
-        let storage = &database.storage;
-        let identity = serde_json::json!({"judge": "api", "endpoint": "https://x/v1"});
-        let (model, run_id) = run(storage, identity.clone()).await;
-        // The test run has no benchmark, so no benchmark id matches it.
-        let benchmark = storage
-            .upsert_benchmark(
-                &omnireward_shared::BenchmarkIdentity {
-                    name: "b".to_owned(),
-                    version: "1".to_owned(),
-                    hash: "h".to_owned(),
-                },
-                "/nowhere",
-                0,
-            )
-            .await
-            .expect("stores");
-        assert_eq!(
-            storage
-                .evaluated_run(model, benchmark, &identity)
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let identity = serde_json::json!({"judge": "api", "endpoint": "https://x/v1"});
+            let (model, run_id) = run(storage, identity.clone()).await;
+            // The test run has no benchmark, so no benchmark id matches it.
+            let benchmark = storage
+                .upsert_benchmark(
+                    &omnireward_shared::BenchmarkIdentity {
+                        name: "b".to_owned(),
+                        version: "1".to_owned(),
+                        hash: "h".to_owned(),
+                    },
+                    "/nowhere",
+                    0,
+                )
                 .await
-                .expect("reads"),
-            None
-        );
-        let matching = storage
-            .create_run(&NewRun {
-                model,
-                benchmark: Some(benchmark),
-                status: RunStatus::Queued,
-                provenance: Provenance::Evaluated,
-                configuration: serde_json::json!({ "identity": identity, "details": {} }),
-            })
-            .await
-            .expect("creates");
-        assert_ne!(matching, run_id);
-        assert_eq!(
-            storage
-                .evaluated_run(model, benchmark, &identity)
+                .expect("stores");
+            assert_eq!(
+                storage
+                    .evaluated_run(model, benchmark, &identity)
+                    .await
+                    .expect("reads"),
+                None
+            );
+            let matching = storage
+                .create_run(&NewRun {
+                    model,
+                    benchmark: Some(benchmark),
+                    status: RunStatus::Queued,
+                    provenance: Provenance::Evaluated,
+                    configuration: serde_json::json!({ "identity": identity, "details": {} }),
+                })
                 .await
-                .expect("reads"),
-            Some(matching)
-        );
-        assert_eq!(
-            storage
-                .evaluated_run(model, benchmark, &serde_json::json!({"judge": "other"}))
-                .await
-                .expect("reads"),
-            None
-        );
+                .expect("creates");
+            assert_ne!(matching, run_id);
+            assert_eq!(
+                storage
+                    .evaluated_run(model, benchmark, &identity)
+                    .await
+                    .expect("reads"),
+                Some(matching)
+            );
+            assert_eq!(
+                storage
+                    .evaluated_run(model, benchmark, &serde_json::json!({"judge": "other"}))
+                    .await
+                    .expect("reads"),
+                None
+            );
+        }
     }
 }
