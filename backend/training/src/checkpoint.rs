@@ -36,6 +36,10 @@ pub struct TrainerState {
     pub hyperparameters: Hyperparameters,
     /// The history so far.
     pub log: TrainingLog,
+    /// Pairs trained on so far, over every process of the run.
+    pub trained_pairs: usize,
+    /// Seconds spent in optimizer steps so far (validation and checkpoints excluded).
+    pub training_seconds: f64,
 }
 
 /// The folder of the checkpoint at `step`.

@@ -153,7 +153,8 @@ pub struct TrainingRecord {
     pub trainable_parameters: u64,
     /// All weight elements.
     pub parameters: u64,
-    /// Training pairs per second over the optimizer steps of this process (validation excluded).
+    /// Training pairs per second over the run's optimizer steps (validation and checkpoints
+    /// excluded).
     pub pairs_per_second: f64,
     /// The last validation pass.
     pub final_validation: Option<ValidationLog>,

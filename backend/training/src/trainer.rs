@@ -204,7 +204,7 @@ pub struct TrainingOutcome {
     pub finished: bool,
     /// The step this process resumed from, if it did.
     pub resumed_from_step: Option<usize>,
-    /// Training pairs per second over this process's optimizer steps.
+    /// Training pairs per second over the run's optimizer steps (every process of it).
     pub pairs_per_second: f64,
 }
 
@@ -267,6 +267,8 @@ pub fn train(
         data_sha256: job.data_sha256.clone(),
         hyperparameters: hyperparameters.clone(),
         log: TrainingLog::default(),
+        trained_pairs: 0,
+        training_seconds: 0.0,
     };
     let mut resumed_from_step = None;
     if let Some((folder, _)) = latest_checkpoint(output)? {
@@ -295,8 +297,6 @@ pub fn train(
     }
 
     observer.started(state.step, total_steps);
-    let mut trained_pairs = 0usize;
-    let mut training_seconds = 0f64;
     let stop_at = settings
         .stop_after_steps
         .unwrap_or(total_steps)
@@ -331,8 +331,8 @@ pub fn train(
             learning_rate,
             step,
         )?;
-        training_seconds += started.elapsed().as_secs_f64();
-        trained_pairs += indices.len();
+        state.training_seconds += started.elapsed().as_secs_f64();
+        state.trained_pairs += indices.len();
         state.step += 1;
         let log = StepLog {
             step: state.step,
@@ -369,8 +369,8 @@ pub fn train(
     Ok(TrainingOutcome {
         finished: state.step == total_steps,
         resumed_from_step,
-        pairs_per_second: if training_seconds > 0.0 {
-            trained_pairs as f64 / training_seconds
+        pairs_per_second: if state.training_seconds > 0.0 {
+            state.trained_pairs as f64 / state.training_seconds
         } else {
             0.0
         },
@@ -484,6 +484,35 @@ fn optimizer_step(
         .step(&gradients, learning_rate)
         .map_err(TrainingError::tensor("the optimizer step"))?;
     Ok((loss, correct, gradient_norm))
+}
+
+/// Rewards of both inputs of each pair, as numbers, `batch_pairs` pairs per forward pass (no
+/// autograd graph is kept).
+pub fn score_pairs(
+    model: &TrainableModel,
+    pairs: &[EncodedPair],
+    batch_pairs: usize,
+) -> Result<Vec<[f32; 2]>, TrainingError> {
+    let mut rewards = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(batch_pairs.max(1)) {
+        let chunk: Vec<&EncodedPair> = chunk.iter().collect();
+        let (first, second) = pair_rewards(model, &chunk)?;
+        let read = |tensor: Tensor| {
+            tensor
+                .detach()
+                .to_dtype(DType::F32)
+                .and_then(|tensor| tensor.to_vec1::<f32>())
+                .map_err(TrainingError::tensor("reading rewards"))
+        };
+        let (first, second) = (read(first)?, read(second)?);
+        rewards.extend(
+            first
+                .into_iter()
+                .zip(second)
+                .map(|(first, second)| [first, second]),
+        );
+    }
+    Ok(rewards)
 }
 
 /// Mean Bradley-Terry loss and accuracy over `pairs` (0 and 0 when there are none).
