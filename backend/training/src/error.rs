@@ -33,16 +33,17 @@ pub enum TrainingError {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// Building, loading or running the model failed.
+    /// Building, loading or running the model failed (boxed: the judge's errors are large, and
+    /// this type travels through every `Result` of the crate).
     #[error(transparent)]
-    Model(#[from] LocalJudgeError),
+    Model(Box<LocalJudgeError>),
     /// A tensor operation failed.
     #[error("{context}: {source}")]
     Tensor {
         /// What was being done.
         context: String,
         /// The cause.
-        source: candle_core::Error,
+        source: Box<candle_core::Error>,
     },
     /// A checkpoint to resume from is unusable.
     #[error("cannot resume from {}: {message}", folder.display())]
@@ -68,11 +69,20 @@ pub enum TrainingError {
     },
 }
 
+impl From<LocalJudgeError> for TrainingError {
+    fn from(error: LocalJudgeError) -> Self {
+        TrainingError::Model(Box::new(error))
+    }
+}
+
 impl TrainingError {
     /// Wraps a candle error with what was being done, for `map_err`.
     pub fn tensor(context: impl Into<String>) -> impl FnOnce(candle_core::Error) -> TrainingError {
         let context = context.into();
-        move |source| TrainingError::Tensor { context, source }
+        move |source| TrainingError::Tensor {
+            context,
+            source: Box::new(source),
+        }
     }
 
     /// Wraps an I/O error with its file, for `map_err`.
