@@ -265,13 +265,24 @@ struct CommandObserver {
     probe: Option<BenchmarkProbe>,
 }
 
+impl CommandObserver {
+    /// A line above the bar, or on stderr when the bar is hidden (not a terminal), where
+    /// indicatif would drop it.
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
 impl TrainingObserver for CommandObserver {
     fn started(&mut self, first_step: usize, total_steps: usize) {
         self.bar.set_length(total_steps as u64);
         self.bar.set_position(first_step as u64);
         if first_step > 0 {
-            self.bar
-                .println(format!("resuming at step {first_step} of {total_steps}"));
+            self.say(format!("resuming at step {first_step} of {total_steps}"));
         }
     }
 
@@ -289,7 +300,7 @@ impl TrainingObserver for CommandObserver {
             .iter()
             .map(|(name, accuracy)| format!("{name} {:.1} %", 100.0 * accuracy))
             .collect();
-        self.bar.println(format!(
+        self.say(format!(
             "step {}: validation loss {:.4}, accuracy {:.1} %{}{}",
             log.step,
             log.loss,
