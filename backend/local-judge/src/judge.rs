@@ -154,9 +154,6 @@ impl LocalJudge {
         let root = checkpoint.path.clone();
         let config_file = PathBuf::from(CONFIG_FILE);
         let config = read_json(&root, CONFIG_FILE)?.unwrap_or(Value::Null);
-        let tokenizer_config = read_json(&root, TOKENIZER_CONFIG_FILE)?
-            .map(|json| TokenizerConfig::from_json(Path::new(TOKENIZER_CONFIG_FILE), &json))
-            .unwrap_or_default();
 
         let device = options.device.open()?;
         let dtype = dtype_for(&device, architecture.half_precision_safe());
@@ -192,50 +189,15 @@ impl LocalJudge {
             }
         };
 
-        let default_cap = match architecture.kind() {
-            ModelKind::DecoderClassifier => DEFAULT_DECODER_MAX_LENGTH,
-            _ => DEFAULT_ENCODER_MAX_LENGTH,
-        };
-        // sentence-transformers cuts inputs at `max_seq_length` (256 for all-MiniLM-L6-v2), not
-        // at the position table; embeddings of longer texts match only with the same limit.
-        let sentence_limit = match architecture.kind() {
-            ModelKind::TextEmbedding => read_json(&root, SENTENCE_BERT_CONFIG_FILE)?
-                .and_then(|json| json.get("max_seq_length").and_then(Value::as_u64))
-                .map(|length| length as usize),
-            _ => None,
-        };
-        let limits = [
+        let encoder = text_encoder(
+            &root,
+            checkpoint.chat_template.as_deref(),
+            architecture,
+            &config,
             model_positions,
-            tokenizer_config.model_max_length,
-            sentence_limit,
-        ];
-        let checkpoint_limit = limits.into_iter().flatten().min();
-        let max_length = match options.max_length {
-            Some(requested) => {
-                if let Some(limit) = checkpoint_limit.filter(|limit| requested > *limit) {
-                    return Err(LocalJudgeError::Config {
-                        file: config_file,
-                        field: "max_position_embeddings".to_owned(),
-                        message: format!(
-                            "--max-length {requested} exceeds the model's limit of {limit} tokens"
-                        ),
-                    });
-                }
-                requested
-            }
-            None => checkpoint_limit.map_or(default_cap, |limit| limit.min(default_cap)),
-        };
-
-        let format = input_format(architecture, &checkpoint, &tokenizer_config, options)?;
-        let tokenizer_file = root.join(TOKENIZER_FILE);
-        let pad_id = pad_id(&tokenizer_file, &tokenizer_config, &config)?;
-        let encoder = TextEncoder::new(
-            &tokenizer_file,
-            format,
-            max_length,
-            options.truncation,
-            pad_id,
+            options,
         )?;
+        let max_length = encoder.max_length();
 
         let description = JudgeDescription {
             architecture: architecture.hugging_face_name(),
@@ -481,6 +443,69 @@ impl LocalJudge {
     }
 }
 
+/// The text encoder (input format, token limit, truncation, pad id) a judge of `architecture`
+/// uses for the checkpoint in `folder` (whose default chat template is `chat_template`): the one place these are decided, so that training
+/// formats and cuts inputs exactly as scoring does. `model_positions` is the model's own position
+/// limit, if it has one.
+pub fn text_encoder(
+    folder: &Path,
+    chat_template: Option<&str>,
+    architecture: Architecture,
+    config: &Value,
+    model_positions: Option<usize>,
+    options: &LocalJudgeOptions,
+) -> Result<TextEncoder, LocalJudgeError> {
+    let root = folder;
+    let config_file = PathBuf::from(CONFIG_FILE);
+    let tokenizer_config = read_json(root, TOKENIZER_CONFIG_FILE)?
+        .map(|json| TokenizerConfig::from_json(Path::new(TOKENIZER_CONFIG_FILE), &json))
+        .unwrap_or_default();
+    let default_cap = match architecture.kind() {
+        ModelKind::DecoderClassifier => DEFAULT_DECODER_MAX_LENGTH,
+        _ => DEFAULT_ENCODER_MAX_LENGTH,
+    };
+    // sentence-transformers cuts inputs at `max_seq_length` (256 for all-MiniLM-L6-v2), not
+    // at the position table; embeddings of longer texts match only with the same limit.
+    let sentence_limit = match architecture.kind() {
+        ModelKind::TextEmbedding => read_json(root, SENTENCE_BERT_CONFIG_FILE)?
+            .and_then(|json| json.get("max_seq_length").and_then(Value::as_u64))
+            .map(|length| length as usize),
+        _ => None,
+    };
+    let limits = [
+        model_positions,
+        tokenizer_config.model_max_length,
+        sentence_limit,
+    ];
+    let checkpoint_limit = limits.into_iter().flatten().min();
+    let max_length = match options.max_length {
+        Some(requested) => {
+            if let Some(limit) = checkpoint_limit.filter(|limit| requested > *limit) {
+                return Err(LocalJudgeError::Config {
+                    file: config_file,
+                    field: "max_position_embeddings".to_owned(),
+                    message: format!(
+                        "--max-length {requested} exceeds the model's limit of {limit} tokens"
+                    ),
+                });
+            }
+            requested
+        }
+        None => checkpoint_limit.map_or(default_cap, |limit| limit.min(default_cap)),
+    };
+
+    let format = input_format(architecture, chat_template, &tokenizer_config, options)?;
+    let tokenizer_file = root.join(TOKENIZER_FILE);
+    let pad_id = pad_id(&tokenizer_file, &tokenizer_config, config)?;
+    TextEncoder::new(
+        &tokenizer_file,
+        format,
+        max_length,
+        options.truncation,
+        pad_id,
+    )
+}
+
 /// The request side of the relevance baseline: criterion and prompt, one per line.
 pub fn request_text(criterion: &str, prompt: &str) -> String {
     format!("{criterion}\n{prompt}")
@@ -499,13 +524,13 @@ fn cosine(first: &[f32], second: &[f32]) -> f32 {
 
 fn input_format(
     architecture: Architecture,
-    checkpoint: &CheckpointFolder,
+    chat_template: Option<&str>,
     tokenizer_config: &TokenizerConfig,
     options: &LocalJudgeOptions,
 ) -> Result<InputFormat, LocalJudgeError> {
     match architecture.kind() {
         ModelKind::DecoderClassifier => {
-            let source = checkpoint.chat_template.as_deref().ok_or_else(|| LocalJudgeError::Config {
+            let source = chat_template.ok_or_else(|| LocalJudgeError::Config {
                 file: PathBuf::from(TOKENIZER_CONFIG_FILE),
                 field: "chat_template".to_owned(),
                 message: "a decoder reward model needs a chat template (in tokenizer_config.json or chat_template.jinja)".to_owned(),

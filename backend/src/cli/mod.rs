@@ -10,6 +10,7 @@ mod rescore;
 mod score;
 mod scorecard_table;
 mod serve;
+mod train;
 mod worker;
 
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ enum Command {
     Worker(worker::WorkerArgs),
     /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
     Score(Box<score::ScoreArgs>),
+    /// Train a Bradley-Terry reward model on preference pairs (resumable).
+    Train(Box<train::TrainArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,7 +81,7 @@ enum DataCommand {
 }
 
 /// Options that select a benchmark.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 struct BenchmarkArgs {
     /// Only these tasks: config keys or short names, comma-separated, or `all` [default: all].
     #[arg(long, value_delimiter = ',', value_name = "TASKS")]
@@ -195,6 +198,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&environment, &args),
         Command::Worker(args) => worker::run(&environment, &args),
         Command::Score(args) => score::run(&environment, &args),
+        Command::Train(args) => train::run(&environment, &args),
     }
 }
 

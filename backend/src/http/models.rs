@@ -20,6 +20,10 @@ pub(super) struct ModelView {
     parameters: Option<String>,
     licence: Option<String>,
     open_weights: Option<bool>,
+    /// How the model was trained (`training_record.json` of a checkpoint trained by `omnireward
+    /// train`: data, steps, hyper-parameters, final validation), from its latest run that has one.
+    #[schema(value_type = Option<Object>)]
+    training: Option<serde_json::Value>,
     /// Oldest first.
     runs: Vec<RunView>,
 }
@@ -53,7 +57,16 @@ async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>,
         return Ok(None);
     };
     let mut runs = Vec::new();
+    let mut training = None;
     for run in storage.model_runs(id).await? {
+        // Oldest first: the latest run's record wins.
+        if let Some(record) = run
+            .configuration
+            .pointer("/details/training")
+            .filter(|record| !record.is_null())
+        {
+            training = Some(record.clone());
+        }
         runs.push(run_view(storage, run).await?);
     }
     Ok(Some(ModelView {
@@ -64,6 +77,7 @@ async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>,
         parameters: model.parameters,
         licence: model.licence,
         open_weights: model.open_weights,
+        training,
         runs,
     }))
 }

@@ -164,6 +164,19 @@ pub fn load_sequence_model(
     }
 }
 
+/// Name prefixes of a family's reward head: the weights `transformers` adds on top of the
+/// backbone for `*ForSequenceClassification` (what head-only training updates).
+pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
+    match architecture {
+        Architecture::Bert => &["bert.pooler.", "classifier."],
+        Architecture::DebertaV2 => &["pooler.", "classifier."],
+        Architecture::ModernBert => &["head.", "classifier."],
+        Architecture::XlmRoberta => &["classifier."],
+        Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Llama => &["score."],
+        Architecture::Clip | Architecture::Siglip | Architecture::BertEmbedding => &[],
+    }
+}
+
 /// Builds an image-text model of the given family.
 pub fn load_image_text_model(
     architecture: Architecture,

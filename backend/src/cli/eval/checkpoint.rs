@@ -100,6 +100,7 @@ pub(in crate::cli) fn run(
         "reward_label": args.model.reward_label(),
         "frames": description.reads_images.then_some(args.frames),
     });
+    let training = training_record(thread.folder())?;
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
         "device": description.device,
@@ -111,6 +112,7 @@ pub(in crate::cli) fn run(
             "text_only_prompt": text_only_prompt,
             "not_covered": not_covered.keys().collect::<Vec<_>>(),
         },
+        "training": training,
     });
     let config = CheckpointRunConfig {
         settings: args.run.setting.settings(),
@@ -189,6 +191,18 @@ pub(in crate::cli) fn run(
             _ => ExitCode::FAILURE,
         })
     })
+}
+
+/// The folder's `training_record.json` (written by `omnireward train`), kept with the run so the
+/// model's page shows how it was trained; `null` for checkpoints trained elsewhere.
+fn training_record(folder: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let file = folder.join(omnireward_training::record::TRAINING_RECORD_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", file.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::Value::Null),
+        Err(error) => Err(anyhow::anyhow!("{}: {error}", file.display())),
+    }
 }
 
 fn summary_text(summary: &CheckpointRunSummary) -> String {

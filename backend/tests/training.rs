@@ -1,0 +1,173 @@
+//! `omnireward train` end to end: a head trained on a sentence-encoder backbone (the tiny
+//! `BertModel` fixture, shaped like the default all-MiniLM-L6-v2) with the benchmark probe, the
+//! trained folder evaluated by `eval checkpoint`, and its training record served by
+//! `GET /api/v1/models/{id}` and visible on the leaderboard.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use omnireward::data::{LoadOptions, embedded};
+use omnireward::http::{AppState, app};
+use omnireward::storage::Storage;
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt as _;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("local-judge/tests/fixtures")
+        .join(name)
+}
+
+fn omnireward(home: &TempDir, arguments: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(home.path())
+        .args(arguments)
+        .output()
+        .expect("runs omnireward");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn get_json(router: &axum::Router, uri: &str) -> Value {
+    let response = router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+#[tokio::test]
+async fn a_trained_checkpoint_is_evaluated_and_its_training_record_is_served() {
+    let home = TempDir::new().expect("home");
+    let output = home.path().join("trained");
+    let output_text = output.to_str().expect("utf-8 path");
+    let backbone = fixture("bert-embedding-tiny");
+    let (code, stdout, stderr) = omnireward(
+        &home,
+        &[
+            "train",
+            "--model",
+            backbone.to_str().expect("utf-8 path"),
+            "--output",
+            output_text,
+            "--synthetic-pairs",
+            "96",
+            "--batch-pairs",
+            "8",
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "1e-2",
+            "--validate-every",
+            "5",
+            "--tasks",
+            "T2T",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("BertModel → BertForSequenceClassification"),
+        "{stdout}"
+    );
+    for file in [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "training_record.json",
+        "training_curve.svg",
+    ] {
+        assert!(output.join(file).is_file(), "{file} missing");
+    }
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(output.join("training_record.json")).expect("record"),
+    )
+    .expect("record json");
+    assert_eq!(record["architecture"], "BertForSequenceClassification");
+    assert_eq!(record["data"][0]["name"], "synthetic");
+    // 96 pairs, 5 % (5) held out: 91 to train, 12 steps per epoch of 8.
+    assert_eq!(record["training_pairs"], 91);
+    assert_eq!(record["steps"], 24);
+    let benchmark = record["final_validation"]["benchmark"]
+        .as_array()
+        .expect("the probe ran");
+    assert_eq!(benchmark.len(), 2, "both settings: {benchmark:?}");
+
+    // Running again finds the finished schedule in the last checkpoint and only rewrites the model.
+    let (code, stdout, stderr) = omnireward(
+        &home,
+        &[
+            "train",
+            "--model",
+            backbone.to_str().expect("utf-8 path"),
+            "--output",
+            output_text,
+            "--synthetic-pairs",
+            "96",
+            "--batch-pairs",
+            "8",
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "1e-2",
+            "--validate-every",
+            "5",
+            "--tasks",
+            "T2T",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    let (code, stdout, stderr) = omnireward(
+        &home,
+        &[
+            "eval",
+            "checkpoint",
+            output_text,
+            "--name",
+            "trained-tiny",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("report");
+    assert_eq!(report["status"], "finished");
+    let run = report["run"].as_i64().expect("run id");
+
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("database");
+    let benchmark = Arc::new(
+        embedded::load(&home.path().join("cache"), &LoadOptions::default()).expect("sample"),
+    );
+    let router = app(AppState::new(storage, benchmark));
+    let run_view = get_json(&router, &format!("/api/v1/runs/{run}")).await;
+    let model = run_view["model"]["id"].as_i64().expect("model id");
+    let model_view = get_json(&router, &format!("/api/v1/models/{model}")).await;
+    assert_eq!(model_view["name"], "trained-tiny");
+    assert_eq!(model_view["training"]["steps"], 24);
+    assert_eq!(
+        model_view["training"]["hyperparameters"]["learning_rate"],
+        1e-2
+    );
+    assert_eq!(model_view["training"]["data"][0]["pairs_read"], 96);
+    let leaderboard = get_json(&router, "/api/v1/leaderboard?setting=without_ties").await;
+    let rows = leaderboard["rows"].as_array().expect("rows");
+    assert!(
+        rows.iter()
+            .any(|row| row["model"] == "trained-tiny" && row["model_id"] == model),
+        "the trained model is a leaderboard row"
+    );
+}
