@@ -170,4 +170,23 @@ async fn a_trained_checkpoint_is_evaluated_and_its_training_record_is_served() {
             .any(|row| row["model"] == "trained-tiny" && row["model_id"] == model),
         "the trained model is a leaderboard row"
     );
+    // The model's web page shows the record.
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get(format!("/models/{model}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let html = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    assert!(
+        html.contains(r#"id="training""#) && html.contains("<dt>steps</dt><dd>24</dd>"),
+        "{html}"
+    );
 }

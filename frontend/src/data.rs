@@ -185,6 +185,10 @@ pub struct JudgementFilter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelPage {
     pub model: ModelInfo,
+    /// How the model was trained (`omnireward train`'s record: data, steps, hyper-parameters),
+    /// for checkpoints trained here.
+    #[serde(default)]
+    pub training: Option<serde_json::Value>,
     pub runs: Vec<RunRecord>,
     pub charts: Vec<Chart>,
     pub filter: JudgementFilter,

@@ -307,6 +307,8 @@ async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Res
 struct ModelDocument {
     #[serde(flatten)]
     model: data::ModelInfo,
+    #[serde(default)]
+    training: Option<serde_json::Value>,
     runs: Vec<RunRecord>,
 }
 
@@ -366,6 +368,7 @@ async fn model(
         };
         Ok(Page::Model(ModelPage {
             model: document.model,
+            training: document.training,
             runs: document.runs,
             charts,
             filter,

@@ -34,6 +34,7 @@ pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
                     .filter_map(|(term, value)| value.map(|value| view! { <dt>{term}</dt><dd>{value}</dd> }))
                     .collect_view()}
             </dl>
+            {page.training.map(|record| view! { <TrainingRecord record/> })}
             <h2>"Charts"</h2>
             {if page.charts.is_empty() {
                 view! { <p class="empty">"No evaluated run with a scorecard yet: nothing to chart."</p> }.into_any()
@@ -129,6 +130,39 @@ fn run_view(run: RunRecord) -> impl IntoView {
                 <pre class="record">{configuration}</pre>
             </details>
         </article>
+    }
+}
+
+/// The training record of a checkpoint trained by `omnireward train`: its headline values, then
+/// the whole record as stored.
+#[component]
+fn TrainingRecord(record: serde_json::Value) -> impl IntoView {
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    // The record's top-level scalar fields (steps, epochs, learning rate, seed, …); nested
+    // objects (data sources, validation history) are in the full record below.
+    let facts: Vec<(String, String)> = record
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, value)| !value.is_object() && !value.is_array() && !value.is_null())
+                .map(|(name, value)| (name.replace('_', " "), text(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let full = serde_json::to_string_pretty(&record).unwrap_or_default();
+    view! {
+        <h2>"Training"</h2>
+        <dl class="facts" id="training">
+            {facts.into_iter().map(|(name, value)| view! { <dt>{name}</dt><dd>{value}</dd> }).collect_view()}
+        </dl>
+        <details>
+            <summary>"Training record (data, steps, hyper-parameters, validation)"</summary>
+            <pre class="record">{full}</pre>
+        </details>
     }
 }
 
