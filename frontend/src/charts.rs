@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use omnireward_shared::{Modality, Scorecard, Setting, Task};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -82,28 +83,7 @@ fn task_bars(scorecard: &Scorecard) -> Result<Chart, ChartError> {
             .y_label_area_size(44)
             .build_cartesian_2d(0.0..tasks.len().max(1) as f64, 0.0..100.0)
             .map_err(failed(NAME))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(GRID.mix(0.2))
-            .bold_line_style(GRID.mix(0.4))
-            .axis_style(GRID)
-            .label_style(("sans-serif", 13).into_font().color(&GRID))
-            .x_labels(tasks.len() * 2 + 1)
-            .x_label_formatter(&|x| {
-                let index = x.floor() as usize;
-                if (x - index as f64 - 0.5).abs() < 0.01 {
-                    tasks
-                        .get(index)
-                        .map(|task| task.short_name().to_owned())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("accuracy (%)")
-            .draw()
-            .map_err(failed(NAME))?;
+        draw_task_axes(&mut chart, &tasks, "accuracy (%)").map_err(failed(NAME))?;
         for (slot, setting) in Setting::ALL.into_iter().enumerate() {
             let Some(scores) = scorecard.settings.get(&setting) else {
                 continue;
@@ -148,6 +128,36 @@ fn task_bars(scorecard: &Scorecard) -> Result<Chart, ChartError> {
         }),
         svg: with_legend(svg, scorecard, 560),
     })
+}
+
+/// The grid and axes of a chart with one slot per task on x, labelled with the tasks' short
+/// names at the slots' middles.
+fn draw_task_axes(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    tasks: &[Task],
+    y_description: &str,
+) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(GRID.mix(0.2))
+        .bold_line_style(GRID.mix(0.4))
+        .axis_style(GRID)
+        .label_style(("sans-serif", 13).into_font().color(&GRID))
+        .x_labels(tasks.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let index = x.floor() as usize;
+            if (x - index as f64 - 0.5).abs() < 0.01 {
+                tasks
+                    .get(index)
+                    .map(|task| task.short_name().to_owned())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_description)
+        .draw()
 }
 
 /// A radar over the five modalities, one polygon per setting (uncovered modalities at the centre).
@@ -280,28 +290,7 @@ fn reliability_bars(scorecard: &Scorecard) -> Result<Option<Chart>, ChartError> 
             .y_label_area_size(44)
             .build_cartesian_2d(0.0..tasks.len() as f64, -100.0..100.0)
             .map_err(failed(NAME))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(GRID.mix(0.2))
-            .bold_line_style(GRID.mix(0.4))
-            .axis_style(GRID)
-            .label_style(("sans-serif", 13).into_font().color(&GRID))
-            .x_labels(tasks.len() * 2 + 1)
-            .x_label_formatter(&|x| {
-                let index = x.floor() as usize;
-                if (x - index as f64 - 0.5).abs() < 0.01 {
-                    tasks
-                        .get(index)
-                        .map(|task| task.short_name().to_owned())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("%")
-            .draw()
-            .map_err(failed(NAME))?;
+        draw_task_axes(&mut chart, &tasks, "%").map_err(failed(NAME))?;
         for (index, (consistency, bias)) in measured.values().enumerate() {
             let left = index as f64 + 0.12;
             chart

@@ -481,6 +481,20 @@ struct Submitted {
     submission: i64,
 }
 
+/// After an accepted submission: on to its status page.
+fn to_status_page(site: &Site, answer: &[u8]) -> Response {
+    match serde_json::from_slice::<Submitted>(answer) {
+        Ok(submitted) => Redirect::to(&format!(
+            "/submissions/{}?submitted=1",
+            submitted.submission
+        ))
+        .into_response(),
+        Err(error) => site.problem(PageError::internal(format!(
+            "unexpected submission answer: {error}"
+        ))),
+    }
+}
+
 /// The API-judge form as posted (`tasks` may repeat).
 fn api_judge_form(fields: &[(String, String)]) -> ApiJudgeForm {
     let value = |name: &str| {
@@ -597,18 +611,7 @@ async fn submit_api_judge(
         )
         .await;
     match answer {
-        Ok((status, body)) if status.is_success() => {
-            match serde_json::from_slice::<Submitted>(&body) {
-                Ok(submitted) => Redirect::to(&format!(
-                    "/submissions/{}?submitted=1",
-                    submitted.submission
-                ))
-                .into_response(),
-                Err(error) => site.problem(PageError::internal(format!(
-                    "unexpected submission answer: {error}"
-                ))),
-            }
-        }
+        Ok((status, body)) if status.is_success() => to_status_page(&site, &body),
         Ok((status, body)) => refused(&site, form, status, api_error_message(&body)),
         Err(error) => site.problem(error),
     }
@@ -638,18 +641,7 @@ async fn submit_checkpoint(
         )
         .await;
     match answer {
-        Ok((status, body)) if status.is_success() => {
-            match serde_json::from_slice::<Submitted>(&body) {
-                Ok(submitted) => Redirect::to(&format!(
-                    "/submissions/{}?submitted=1",
-                    submitted.submission
-                ))
-                .into_response(),
-                Err(error) => site.problem(PageError::internal(format!(
-                    "unexpected submission answer: {error}"
-                ))),
-            }
-        }
+        Ok((status, body)) if status.is_success() => to_status_page(&site, &body),
         Ok((status, body)) => site.render(
             status,
             Page::Submit(SubmitPage {
