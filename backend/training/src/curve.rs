@@ -28,12 +28,11 @@ pub fn render_curve(log: &TrainingLog, title: &str) -> Result<String, TrainingEr
 }
 
 fn draw(svg: &mut String, log: &TrainingLog, title: &str) -> Result<(), String> {
-    let failed = |error: &dyn std::fmt::Display| error.to_string();
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|error| failed(&error))?;
+    root.fill(&WHITE).map_err(|error| error.to_string())?;
     let root = root
         .titled(title, ("sans-serif", 20))
-        .map_err(|error| failed(&error))?;
+        .map_err(|error| error.to_string())?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2 - 20);
     let last_step = log.steps.last().map_or(1, |step| step.step).max(1) as f64;
 
@@ -53,74 +52,85 @@ fn draw(svg: &mut String, log: &TrainingLog, title: &str) -> Result<(), String> 
         .map(|(_, loss)| *loss)
         .filter(|loss| loss.is_finite())
         .fold(0.1f64, f64::max);
-    let mut chart = ChartBuilder::on(&top)
-        .margin(12)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..last_step, 0f64..highest_loss * 1.05)
-        .map_err(|error| failed(&error))?;
-    chart
-        .configure_mesh()
-        .y_desc("Bradley-Terry loss")
-        .draw()
-        .map_err(|error| failed(&error))?;
-    chart
-        .draw_series(LineSeries::new(training_loss, &BLUE))
-        .map_err(|error| failed(&error))?
-        .label("training (per step)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-    chart
-        .draw_series(LineSeries::new(
-            validation_loss.clone(),
-            RED.stroke_width(2),
-        ))
-        .map_err(|error| failed(&error))?
-        .label("validation")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-    chart
-        .draw_series(
-            validation_loss
+    draw_panel(
+        &top,
+        Panel {
+            steps: last_step,
+            highest: highest_loss * 1.05,
+            x_description: None,
+            y_description: "Bradley-Terry loss",
+            training: training_loss,
+            training_style: BLUE.into(),
+            validation: validation_loss,
+            labels: SeriesLabelPosition::MiddleRight,
+        },
+    )?;
+    draw_panel(
+        &bottom,
+        Panel {
+            steps: last_step,
+            highest: 1.0,
+            x_description: Some("optimizer step"),
+            y_description: "accuracy",
+            training: log
+                .steps
                 .iter()
-                .map(|point| Circle::new(*point, 3, RED.filled())),
-        )
-        .map_err(|error| failed(&error))?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|error| failed(&error))?;
+                .map(|step| (step.step as f64, step.accuracy))
+                .collect(),
+            training_style: BLUE.mix(0.5).into(),
+            validation: log
+                .validations
+                .iter()
+                .map(|point| (point.step as f64, point.accuracy))
+                .collect(),
+            labels: SeriesLabelPosition::LowerRight,
+        },
+    )?;
+    root.present().map_err(|error| error.to_string())?;
+    Ok(())
+}
 
-    let training_accuracy: Vec<(f64, f64)> = log
-        .steps
-        .iter()
-        .map(|step| (step.step as f64, step.accuracy))
-        .collect();
-    let validation_accuracy: Vec<(f64, f64)> = log
-        .validations
-        .iter()
-        .map(|point| (point.step as f64, point.accuracy))
-        .collect();
-    let mut chart = ChartBuilder::on(&bottom)
+/// One half of the curve: a per-step training series and the validation points over it.
+struct Panel {
+    steps: f64,
+    highest: f64,
+    x_description: Option<&'static str>,
+    y_description: &'static str,
+    training: Vec<(f64, f64)>,
+    training_style: ShapeStyle,
+    validation: Vec<(f64, f64)>,
+    labels: SeriesLabelPosition,
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    panel: Panel,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let failed = |error: &dyn std::fmt::Display| error.to_string();
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..last_step, 0f64..1.0f64)
+        .build_cartesian_2d(0f64..panel.steps, 0f64..panel.highest)
         .map_err(|error| failed(&error))?;
-    chart
-        .configure_mesh()
-        .x_desc("optimizer step")
-        .y_desc("accuracy")
+    let mut mesh = chart.configure_mesh();
+    if let Some(description) = panel.x_description {
+        mesh.x_desc(description);
+    }
+    mesh.y_desc(panel.y_description)
         .draw()
         .map_err(|error| failed(&error))?;
     chart
-        .draw_series(LineSeries::new(training_accuracy, BLUE.mix(0.5)))
+        .draw_series(LineSeries::new(panel.training, panel.training_style))
         .map_err(|error| failed(&error))?
         .label("training (per step)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
     chart
         .draw_series(LineSeries::new(
-            validation_accuracy.clone(),
+            panel.validation.clone(),
             RED.stroke_width(2),
         ))
         .map_err(|error| failed(&error))?
@@ -128,19 +138,19 @@ fn draw(svg: &mut String, log: &TrainingLog, title: &str) -> Result<(), String> 
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     chart
         .draw_series(
-            validation_accuracy
+            panel
+                .validation
                 .iter()
                 .map(|point| Circle::new(*point, 3, RED.filled())),
         )
         .map_err(|error| failed(&error))?;
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(panel.labels)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
         .map_err(|error| failed(&error))?;
-    root.present().map_err(|error| failed(&error))?;
     Ok(())
 }
 
