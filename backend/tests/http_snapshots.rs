@@ -12,13 +12,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use omnireward::data::{LoadOptions, embedded};
 use omnireward::http::{AppState, app};
-use omnireward::paper_results;
-use omnireward::storage::Storage;
 use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
+
+mod support;
 
 /// Replaces every `*_at_ms` value (wall-clock times) with a placeholder.
 fn redact(value: &mut Value) {
@@ -40,20 +39,7 @@ fn redact(value: &mut Value) {
 #[tokio::test]
 async fn documents_match_their_snapshots() {
     let folder = TempDir::new().expect("temporary folder");
-    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
-        .await
-        .expect("opens the database");
-    storage
-        .import_paper_results(&paper_results::parse_embedded().expect("paper results parse"))
-        .await
-        .expect("imports the paper results");
-    let benchmark = Arc::new(
-        embedded::load(&folder.path().join("cache"), &LoadOptions::default())
-            .expect("embedded sample loads"),
-    );
-    omnireward::evaluation::runs::record_benchmark(&storage, &benchmark)
-        .await
-        .expect("records the benchmark");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
     let router = app(AppState::new(storage, Arc::clone(&benchmark)));
     let first_t2t = benchmark
         .samples

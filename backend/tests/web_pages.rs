@@ -3,18 +3,15 @@
 //! beside the form, and unknown pages are 404 problem pages. (The browser side is covered by
 //! `web_e2e.rs`.)
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use omnireward::data::{LoadOptions, embedded};
 use omnireward::http::{AppState, app};
-use omnireward::paper_results;
-use omnireward::storage::Storage;
 use omnireward_frontend::data::Page;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
+
+mod support;
 
 struct Site {
     _folder: TempDir,
@@ -23,20 +20,7 @@ struct Site {
 
 async fn site() -> Site {
     let folder = TempDir::new().expect("temporary folder");
-    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
-        .await
-        .expect("opens the database");
-    storage
-        .import_paper_results(&paper_results::parse_embedded().expect("paper results parse"))
-        .await
-        .expect("imports the paper results");
-    let benchmark = Arc::new(
-        embedded::load(&folder.path().join("cache"), &LoadOptions::default())
-            .expect("embedded sample loads"),
-    );
-    omnireward::evaluation::runs::record_benchmark(&storage, &benchmark)
-        .await
-        .expect("records the benchmark");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
     let router = app(AppState::new(storage, benchmark));
     Site {
         _folder: folder,

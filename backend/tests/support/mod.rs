@@ -4,3 +4,4 @@
 
 pub mod identities;
 pub mod openai_server;
+pub mod paper_site;
