@@ -14,8 +14,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::evaluation::key_vault::KeyVault;
 use omnireward::evaluation::worker::{WorkerContext, run_worker};
-use omnireward::http::{AppState, app};
-use omnireward::storage::Storage;
+use omnireward::http::{AdminToken, AppState, app};
+use omnireward::storage::{JobKind, ModelKind, NewModel, NewRun, Provenance, RunStatus, Storage};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
@@ -61,9 +61,22 @@ impl Reply {
 }
 
 async fn send(router: &Router, method: Method, uri: &str, body: Option<String>) -> Reply {
+    send_with_token(router, method, uri, body, None).await
+}
+
+async fn send_with_token(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    body: Option<String>,
+    token: Option<&str>,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
     if body.is_some() {
         request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
     let request = request
         .body(body.map_or_else(Body::empty, Body::from))
@@ -97,14 +110,23 @@ async fn get(router: &Router, uri: &str) -> Reply {
     send(router, Method::GET, uri, None).await
 }
 
-async fn cancel(router: &Router, id: i64) -> Reply {
-    send(
+async fn cancel(router: &Router, id: i64, token: Option<&str>) -> Reply {
+    send_with_token(
         router,
         Method::POST,
         &format!("/api/v1/submissions/{id}/cancel"),
         None,
+        token,
     )
     .await
+}
+
+/// The cancel token of a new submission's answer.
+fn cancel_token(reply: &Reply) -> String {
+    reply.json()["cancel_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a cancel token: {}", reply.text))
+        .to_owned()
 }
 
 fn submission(endpoint: &str, model: &str) -> Value {
@@ -323,9 +345,12 @@ async fn malformed_bodies_are_400s_with_the_error_body() {
 #[tokio::test]
 async fn submissions_are_listed_read_and_cancelled() {
     let app = test_app(false).await;
-    let first = ids(&submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-1")).await).0;
-    let second = ids(&submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-2")).await).0;
+    let first_reply = submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-1")).await;
+    let second_reply = submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-2")).await;
+    let first = ids(&first_reply).0;
+    let second = ids(&second_reply).0;
     let third = ids(&submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge-3")).await).0;
+    let (first_token, second_token) = (cancel_token(&first_reply), cancel_token(&second_reply));
 
     let listed = get(&app.router, "/api/v1/submissions").await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
@@ -359,7 +384,7 @@ async fn submissions_are_listed_read_and_cancelled() {
     assert_eq!(page.json()["items"][0]["position"], 3);
 
     // A queued job is cancelled at once; those behind it move up.
-    let cancelled = cancel(&app.router, first).await;
+    let cancelled = cancel(&app.router, first, Some(&first_token)).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
     assert_eq!(cancelled.json()["status"], "cancelled");
     let one = get(&app.router, &format!("/api/v1/submissions/{first}"))
@@ -386,7 +411,7 @@ async fn submissions_are_listed_read_and_cancelled() {
         .expect("claims")
         .expect("a job");
     assert_eq!(claimed.id.0, second);
-    let requested = cancel(&app.router, second).await;
+    let requested = cancel(&app.router, second, Some(&second_token)).await;
     assert_eq!(requested.status, StatusCode::OK);
     assert_eq!(requested.json()["status"], "cancel_requested");
     let running = get(&app.router, &format!("/api/v1/submissions/{second}"))
@@ -397,7 +422,7 @@ async fn submissions_are_listed_read_and_cancelled() {
     assert_eq!(running["attempts"], 1);
 
     // A stopped one is a conflict.
-    let again = cancel(&app.router, first).await;
+    let again = cancel(&app.router, first, Some(&first_token)).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(error_code(&again), "conflict");
 
@@ -415,7 +440,105 @@ async fn submissions_are_listed_read_and_cancelled() {
     ] {
         assert_eq!(get(&app.router, uri).await.status, status, "{uri}");
     }
-    assert_eq!(cancel(&app.router, 999).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        cancel(&app.router, 999, Some(&first_token)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn only_the_submitters_token_or_the_administrators_cancels() {
+    let home = TempDir::new().expect("temporary home");
+    let database = home.path().join("omnireward.sqlite");
+    let storage = Storage::open(&database).await.expect("opens the database");
+    let benchmark = Arc::new(
+        embedded::load(&home.path().join("cache"), &LoadOptions::default())
+            .expect("embedded sample loads"),
+    );
+    let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark))
+        .with_admin_token(AdminToken::new("administrator-secret")));
+
+    let first_reply = submit(&router, &submission(PUBLIC_ENDPOINT, "judge-1")).await;
+    let second_reply = submit(&router, &submission(PUBLIC_ENDPOINT, "judge-2")).await;
+    let (first, second) = (ids(&first_reply).0, ids(&second_reply).0);
+    let (first_token, second_token) = (cancel_token(&first_reply), cancel_token(&second_reply));
+    assert_ne!(first_token, second_token);
+
+    // Joining the queued submission of the same run hands out no token.
+    let joined = submit(&router, &submission(PUBLIC_ENDPOINT, "judge-1")).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.text);
+    assert!(joined.json()["cancel_token"].is_null(), "{}", joined.text);
+
+    let anonymous = cancel(&router, first, None).await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.text
+    );
+    assert_eq!(error_code(&anonymous), "unauthorized");
+    assert!(
+        anonymous.text.contains("cancel_token"),
+        "{}",
+        anonymous.text
+    );
+    let another = cancel(&router, first, Some(&second_token)).await;
+    assert_eq!(another.status, StatusCode::FORBIDDEN, "{}", another.text);
+    assert_eq!(error_code(&another), "forbidden");
+    let queued = get(&router, &format!("/api/v1/submissions/{first}")).await;
+    assert_eq!(queued.json()["status"], "queued", "refusals change nothing");
+
+    let cancelled = cancel(&router, first, Some(&first_token)).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
+    let by_administrator = cancel(&router, second, Some("administrator-secret")).await;
+    assert_eq!(
+        by_administrator.status,
+        StatusCode::OK,
+        "{}",
+        by_administrator.text
+    );
+
+    // A job queued without a token (as the command line does) is the administrator's to cancel.
+    let tokenless_run = storage
+        .create_run(&NewRun {
+            model: storage
+                .upsert_model(&NewModel::named("cli judge", ModelKind::ApiJudge))
+                .await
+                .expect("stores"),
+            benchmark: None,
+            status: RunStatus::Queued,
+            provenance: Provenance::Evaluated,
+            configuration: json!({}),
+        })
+        .await
+        .expect("creates");
+    let tokenless = storage
+        .enqueue_job(tokenless_run, JobKind::ApiJudge, &json!({}))
+        .await
+        .expect("enqueues");
+    let refused = cancel(&router, tokenless.0, Some(&first_token)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert!(refused.text.contains("administrator"), "{}", refused.text);
+    let allowed = cancel(&router, tokenless.0, Some("administrator-secret")).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
+
+    // Only digests are stored: no token is in the database or its journal.
+    storage.close().await;
+    for entry in std::fs::read_dir(home.path()).expect("lists the home") {
+        let path = entry.expect("an entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("reads");
+            for token in [&first_token, &second_token] {
+                assert!(
+                    !bytes
+                        .windows(token.len())
+                        .any(|window| window == token.as_bytes()),
+                    "{} holds a cancel token",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

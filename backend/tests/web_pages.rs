@@ -31,6 +31,7 @@ async fn site() -> Site {
 struct Reply {
     status: StatusCode,
     location: Option<String>,
+    set_cookie: Option<String>,
     html: String,
 }
 
@@ -49,9 +50,22 @@ impl Reply {
 }
 
 async fn send(router: &Router, method: Method, uri: &str, form: Option<&str>) -> Reply {
+    send_with_cookie(router, method, uri, form, None).await
+}
+
+async fn send_with_cookie(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    form: Option<&str>,
+    cookie: Option<&str>,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
     if form.is_some() {
         request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
     }
     let request = request
         .body(form.map_or_else(Body::empty, |form| Body::from(form.to_owned())))
@@ -62,12 +76,17 @@ async fn send(router: &Router, method: Method, uri: &str, form: Option<&str>) ->
         .headers()
         .get(header::LOCATION)
         .map(|value| value.to_str().expect("ascii").to_owned());
+    let set_cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|value| value.to_str().expect("ascii").to_owned());
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("body");
     Reply {
         status,
         location,
+        set_cookie,
         html: String::from_utf8(body.to_vec()).expect("utf-8"),
     }
 }
@@ -218,6 +237,21 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         location.starts_with("/submissions/") && location.ends_with("?submitted=1"),
         "{location}"
     );
+    // The submission's cancel token stays in this browser, out of reach of scripts and of
+    // other sites' forms.
+    let set_cookie = reply.set_cookie.expect("a cancel-token cookie");
+    let cookie = set_cookie
+        .split(';')
+        .next()
+        .expect("a name and value")
+        .to_owned();
+    let (name, token) = cookie.split_once('=').expect("name=value");
+    assert!(name.starts_with("omnireward_cancel_"), "{set_cookie}");
+    assert_eq!(token.len(), 64, "{set_cookie}");
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+
     let status = get(&site.router, &location).await;
     assert_eq!(status.status, StatusCode::OK);
     let Page::Submission(page) = status.page() else {
@@ -225,22 +259,66 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     };
     assert!(page.just_submitted);
     assert_eq!(page.submission.status, "queued");
+    let id = page.submission.id;
+    assert_eq!(name, format!("omnireward_cancel_{id}"));
+    // Another browser sees no cancel button; the submitter's does.
+    assert!(!page.yours);
+    assert!(!status.html.contains("Cancel this submission"));
+    let mine = send_with_cookie(&site.router, Method::GET, &location, None, Some(&cookie)).await;
+    assert!(matches!(mine.page(), Page::Submission(page) if page.yours));
+    assert!(mine.html.contains("Cancel this submission"));
     let queue = get(&site.router, "/queue").await;
-    assert!(matches!(queue.page(), Page::Queue(page) if page.submissions.len() == 1));
-    let cancelled = send(
+    assert!(
+        matches!(queue.page(), Page::Queue(page) if page.submissions.len() == 1 && page.yours.is_empty())
+    );
+    let queue = send_with_cookie(&site.router, Method::GET, "/queue", None, Some(&cookie)).await;
+    assert!(matches!(queue.page(), Page::Queue(page) if page.yours == vec![id]));
+
+    // Without the cookie the API's refusal is shown, and nothing changes.
+    let refused = send(
         &site.router,
         Method::POST,
-        &format!("/submissions/{}/cancel", page.submission.id),
+        &format!("/submissions/{id}/cancel"),
         None,
     )
     .await;
-    assert_eq!(cancelled.status, StatusCode::SEE_OTHER);
-    let Page::Submission(page) = get(
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.html);
+    assert!(refused.html.contains("cancel token"), "{}", refused.html);
+    let forged = send_with_cookie(
         &site.router,
-        &format!("/submissions/{}", page.submission.id),
+        Method::POST,
+        &format!("/submissions/{id}/cancel"),
+        None,
+        Some(&format!("omnireward_cancel_{id}={}", "0".repeat(64))),
     )
-    .await
-    .page() else {
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.html);
+    let Page::Submission(page) = get(&site.router, &format!("/submissions/{id}"))
+        .await
+        .page()
+    else {
+        panic!("submission page");
+    };
+    assert_eq!(page.submission.status, "queued");
+
+    let cancelled = send_with_cookie(
+        &site.router,
+        Method::POST,
+        &format!("/submissions/{id}/cancel"),
+        None,
+        Some(&format!("theme=dark; {cookie}")),
+    )
+    .await;
+    assert_eq!(
+        cancelled.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        cancelled.html
+    );
+    let Page::Submission(page) = get(&site.router, &format!("/submissions/{id}"))
+        .await
+        .page()
+    else {
         panic!("submission page");
     };
     assert_eq!(page.submission.status, "cancelled");
@@ -298,6 +376,7 @@ async fn a_checkpoint_upload_is_forwarded_and_its_refusal_shown() {
     let reply = Reply {
         status: StatusCode::SERVICE_UNAVAILABLE,
         location: None,
+        set_cookie: None,
         html: String::from_utf8(bytes.to_vec()).expect("utf-8"),
     };
     let Page::Submit(page) = reply.page() else {

@@ -292,6 +292,8 @@ pub struct SubmissionPage {
     pub progress: Option<Progress>,
     /// Shown once, right after the form was accepted.
     pub just_submitted: bool,
+    /// Whether this browser made it (holds its cancel token), so may cancel it.
+    pub yours: bool,
 }
 
 /// The queue: submissions newest first, with their run's progress.
@@ -300,6 +302,8 @@ pub struct QueuePage {
     pub submissions: Vec<(SubmissionView, Option<Progress>)>,
     /// Now, in Unix milliseconds, for elapsed times that match the server's clock.
     pub now_ms: i64,
+    /// The submissions this browser made (it holds their cancel tokens).
+    pub yours: Vec<i64>,
 }
 
 /// The API-judge form's values (the key is never part of it).

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use omnireward_shared::BootstrapConfig;
 use omnireward_shared::scorecard::ScalarTiePolicy;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
+use super::credentials::{TokenDigest, bearer_token};
 use super::{ApiError, ApiPath, AppState};
 use crate::evaluation;
 use crate::storage::{Approval, ApprovalDecision, JobId, RunDeletion, RunId, StorageError};
@@ -26,32 +26,23 @@ use crate::storage::{Approval, ApprovalDecision, JobId, RunDeletion, RunId, Stor
 /// Longest rejection reason kept.
 const MAX_REASON_CHARACTERS: usize = 1000;
 
-/// The administrator's bearer token. Never printed: `Debug` is redacted.
+/// The administrator's bearer token, kept as its digest. Never printed: `Debug` is redacted.
 #[derive(Clone)]
 pub struct AdminToken {
-    /// SHA-256 of the token: comparisons then take the same time whatever the lengths.
-    digest: [u8; 32],
+    digest: TokenDigest,
 }
 
 impl AdminToken {
     /// The token a request must present as `Authorization: Bearer <token>`.
     pub fn new(token: &str) -> AdminToken {
         AdminToken {
-            digest: Sha256::digest(token.as_bytes()).into(),
+            digest: TokenDigest::of(token),
         }
     }
 
-    /// Whether `candidate` is the token, compared in constant time.
-    fn matches(&self, candidate: &str) -> bool {
-        let candidate: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
-        let difference = self
-            .digest
-            .iter()
-            .zip(candidate)
-            .fold(0_u8, |difference, (left, right)| {
-                difference | (left ^ right)
-            });
-        std::hint::black_box(difference) == 0
+    /// Whether the request's headers carry the token.
+    pub(super) fn presented_in(&self, headers: &HeaderMap) -> bool {
+        bearer_token(headers).is_some_and(|presented| self.digest.matches(presented))
     }
 }
 
@@ -92,20 +83,13 @@ impl FromRequestParts<AppState> for Administrator {
                 .map_or_else(|| parts.uri.path(), |OriginalUri(uri)| uri.path());
             return Err(ApiError::NotFound(format!("no API route matches `{path}`")));
         };
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            // The scheme is case-insensitive (RFC 9110).
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        match presented {
-            Some(presented) if token.matches(presented) => Ok(Administrator),
-            _ => Err(ApiError::Unauthorized(
+        if token.presented_in(&parts.headers) {
+            Ok(Administrator)
+        } else {
+            Err(ApiError::Unauthorized(
                 "this route needs the administrator's token as `Authorization: Bearer <token>`"
                     .to_owned(),
-            )),
+            ))
         }
     }
 }
@@ -413,12 +397,23 @@ pub(super) async fn rescore(
 mod tests {
     use super::*;
 
+    fn bearing(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::AUTHORIZATION,
+            axum::http::HeaderValue::from_static(value),
+        );
+        headers
+    }
+
     #[test]
     fn tokens_match_exactly_and_never_print() {
         let token = AdminToken::new("s3cret");
-        assert!(token.matches("s3cret"));
-        assert!(!token.matches("s3cret "));
-        assert!(!token.matches(""));
+        assert!(token.presented_in(&bearing("Bearer s3cret")));
+        assert!(token.presented_in(&bearing("bearer s3cret")));
+        assert!(!token.presented_in(&bearing("Bearer s3cret2")));
+        assert!(!token.presented_in(&bearing("Basic s3cret")));
+        assert!(!token.presented_in(&HeaderMap::new()));
         assert_eq!(format!("{token:?}"), "AdminToken(<redacted>)");
     }
 }

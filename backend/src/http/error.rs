@@ -52,9 +52,14 @@ pub enum ApiError {
         /// Seconds until the next request of this kind is admitted.
         retry_after_seconds: u64,
     },
-    /// An administrator route called without the server's bearer token (or with another one).
+    /// A route that needs a bearer token called without one: an administrator route (also
+    /// with a wrong token), or a cancel without the submission's token.
     #[error("{0}")]
     Unauthorized(String),
+    /// A token was presented, but not one that allows this (another submission's cancel
+    /// token).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request body is larger than the route accepts (a checkpoint upload over the limit).
     #[error("{0}")]
     TooLarge(String),
@@ -110,6 +115,7 @@ impl ApiError {
             ApiError::Saturated(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RangeNotSatisfiable { .. } => {

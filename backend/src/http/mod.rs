@@ -3,6 +3,7 @@
 //! call one function and map its result. Only this module and its error type know status codes.
 
 mod admin;
+mod credentials;
 mod docs;
 mod error;
 mod events;

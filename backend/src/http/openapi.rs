@@ -67,7 +67,7 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
 )]
 struct ApiDocument;
 
-/// Prefixes the paths and declares the administrator's bearer token.
+/// Prefixes the paths and declares the two bearer tokens (administrator's, cancel).
 struct PrefixAndSecurity;
 
 impl Modify for PrefixAndSecurity {
@@ -88,6 +88,17 @@ impl Modify for PrefixAndSecurity {
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
                         .description(Some("The token named by `serve --admin-token-env VAR`."))
+                        .build(),
+                ),
+            );
+            components.add_security_scheme(
+                "cancel_token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "The `cancel_token` a new submission's answer carries (once).",
+                        ))
                         .build(),
                 ),
             );

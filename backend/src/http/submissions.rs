@@ -9,13 +9,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use omnireward_shared::{Setting, Task};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
 use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
 use crate::data::{self, Benchmark};
 use crate::evaluation::key_vault::is_held_reference;
@@ -205,6 +206,10 @@ struct SubmittedView {
     approval: &'static str,
     /// 1 for the next job a worker claims; `null` unless queued and claimable.
     position: Option<u64>,
+    /// Sent once, with a new submission (201) only: the token that cancels it, as
+    /// `Authorization: Bearer <token>` on `POST /submissions/{id}/cancel`. The server keeps
+    /// only its SHA-256; `null` when this request joined an existing submission.
+    cancel_token: Option<String>,
 }
 
 /// The raw query of `GET /submissions`.
@@ -258,6 +263,7 @@ pub(super) async fn create(
         state.require_approval,
     )
     .await?;
+    let cancel_token = issue_cancel_token(&state.storage, enqueued).await?;
     let job = state.storage.job(enqueued.job()).await?;
     let position = state.storage.queue_position(job.id).await?;
     let status = match enqueued {
@@ -270,6 +276,7 @@ pub(super) async fn create(
         status: job.status.as_str(),
         approval: state.storage.job_approval(job.id).await?.as_str(),
         position,
+        cancel_token,
     };
     Ok((status, Json(view)).into_response())
 }
@@ -339,16 +346,73 @@ pub(super) async fn one(
     ))
 }
 
+/// A new submission's cancel token, its digest recorded on the job; `None` when the request
+/// joined an existing job (whose token went to its creator alone).
+pub(super) async fn issue_cancel_token(
+    storage: &Storage,
+    enqueued: Enqueued,
+) -> Result<Option<String>, StorageError> {
+    let Enqueued::Created(job) = enqueued else {
+        return Ok(None);
+    };
+    let token = new_cancel_token();
+    let recorded = storage
+        .set_job_cancel_digest(job, &TokenDigest::of(&token).to_hex())
+        .await?;
+    Ok(recorded.then_some(token))
+}
+
+/// Whether the request may cancel `job`: it carries the job's cancel token or the
+/// administrator's token. 401 without a token, 403 with one that is neither.
+async fn check_canceller(
+    state: &AppState,
+    job: JobId,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    if state
+        .admin_token
+        .as_ref()
+        .is_some_and(|token| token.presented_in(headers))
+    {
+        return Ok(());
+    }
+    let Some(presented) = bearer_token(headers) else {
+        return Err(ApiError::Unauthorized(format!(
+            "cancelling submission {} needs its cancel token (returned once, as `cancel_token`, \
+             when it was created) as `Authorization: Bearer <token>`",
+            job.0
+        )));
+    };
+    let digest = state.storage.job_cancel_digest(job).await?;
+    match digest.as_deref().and_then(TokenDigest::from_hex) {
+        Some(digest) if digest.matches(presented) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden(format!(
+            "this token does not cancel submission {}",
+            job.0
+        ))),
+        None => Err(ApiError::Forbidden(format!(
+            "submission {} was queued without a cancel token; only an administrator can cancel it",
+            job.0
+        ))),
+    }
+}
+
 /// `POST /submissions/{id}/cancel`: a queued job is cancelled at once, a running one is asked
-/// to stop at its worker's next heartbeat; a stopped one is a 409.
+/// to stop at its worker's next heartbeat; a stopped one is a 409. Only the submitter (with the
+/// cancel token the submission returned) or the administrator may cancel.
 #[utoipa::path(
     post,
     path = "/submissions/{id}/cancel",
     tag = "submissions",
     params(("id" = i64, Path, description = "The submission.")),
+    security(("cancel_token" = []), ("admin_token" = [])),
     responses(
         (status = 200, description = "Cancelled, or cancellation requested of its worker.",
          body = super::schemas::CancelView),
+        (status = 401, description = "No token: send the submission's cancel token.",
+         body = super::error::ErrorBody),
+        (status = 403, description = "A token that does not cancel this submission.",
+         body = super::error::ErrorBody),
         (status = 404, description = "No such submission.", body = super::error::ErrorBody),
         (status = 409, description = "Already stopped.", body = super::error::ErrorBody),
     )
@@ -356,8 +420,10 @@ pub(super) async fn one(
 pub(super) async fn cancel(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = state.storage.job(JobId(id)).await.map_err(not_found)?;
+    check_canceller(&state, job.id, &headers).await?;
     let status = match state.storage.cancel_job(job.id).await? {
         Cancellation::Cancelled => {
             if state.storage.active_job(job.run).await?.is_none() {

@@ -206,6 +206,8 @@ struct UploadedView {
     status: &'static str,
     approval: &'static str,
     position: Option<u64>,
+    /// The new submission's cancel token (see `POST /submissions`).
+    cancel_token: Option<String>,
     checkpoint: CheckpointView,
 }
 
@@ -257,6 +259,7 @@ async fn upload(state: AppState, request: Request) -> Result<Response, ApiError>
     };
     let folder = place(staging, &settings.folder, &accepted.sha256).await?;
     let (enqueued, run) = submit(&state, &accepted, folder).await?;
+    let cancel_token = super::submissions::issue_cancel_token(&state.storage, enqueued).await?;
 
     let job = state.storage.job(enqueued.job()).await?;
     let view = UploadedView {
@@ -265,6 +268,7 @@ async fn upload(state: AppState, request: Request) -> Result<Response, ApiError>
         status: job.status.as_str(),
         approval: state.storage.job_approval(job.id).await?.as_str(),
         position: state.storage.queue_position(job.id).await?,
+        cancel_token,
         checkpoint: CheckpointView {
             sha256: accepted.sha256,
             weights_sha256: accepted.weights_sha256,

@@ -72,11 +72,13 @@ struct Site {
     state: AppState,
 }
 
-/// The body of an in-process API request with its content headers.
+/// The body of an in-process API request with its content headers, and the credentials sent
+/// along (a submission's cancel token, from this browser's cookie).
 struct Content {
     body: Body,
     content_type: Option<HeaderValue>,
     content_length: Option<HeaderValue>,
+    authorization: Option<HeaderValue>,
 }
 
 impl Content {
@@ -85,6 +87,7 @@ impl Content {
             body: Body::empty(),
             content_type: None,
             content_length: None,
+            authorization: None,
         }
     }
 
@@ -92,7 +95,7 @@ impl Content {
         Content {
             body: Body::from(value.to_string()),
             content_type: Some(HeaderValue::from_static("application/json")),
-            content_length: None,
+            ..Content::empty()
         }
     }
 }
@@ -150,6 +153,7 @@ impl Site {
             body,
             content_type,
             content_length,
+            authorization,
         } = content;
         let mut request = Request::builder()
             .method(method)
@@ -167,6 +171,11 @@ impl Site {
             request
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, content_length);
+        }
+        if let Some(authorization) = authorization {
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, authorization);
         }
         for (name, value) in forwarded {
             // Proxy headers are read by the rate limiter only when the server trusts them.
@@ -479,20 +488,65 @@ async fn submit_form(State(site): State<Site>) -> Response {
 #[derive(Deserialize)]
 struct Submitted {
     submission: i64,
+    cancel_token: Option<String>,
 }
 
-/// After an accepted submission: on to its status page.
+/// After an accepted submission: on to its status page, leaving the submission's cancel token
+/// in this browser (see [`cancel_cookie`]).
 fn to_status_page(site: &Site, answer: &[u8]) -> Response {
-    match serde_json::from_slice::<Submitted>(answer) {
-        Ok(submitted) => Redirect::to(&format!(
-            "/submissions/{}?submitted=1",
-            submitted.submission
-        ))
-        .into_response(),
-        Err(error) => site.problem(PageError::internal(format!(
-            "unexpected submission answer: {error}"
-        ))),
+    let submitted = match serde_json::from_slice::<Submitted>(answer) {
+        Ok(submitted) => submitted,
+        Err(error) => {
+            return site.problem(PageError::internal(format!(
+                "unexpected submission answer: {error}"
+            )));
+        }
+    };
+    let mut response = Redirect::to(&format!(
+        "/submissions/{}?submitted=1",
+        submitted.submission
+    ))
+    .into_response();
+    if let Some(cookie) = submitted
+        .cancel_token
+        .and_then(|token| cancel_cookie(submitted.submission, &token))
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
+    response
+}
+
+/// The prefix of the cookies holding cancel tokens, one per submission:
+/// `omnireward_cancel_<id>=<token>`.
+const CANCEL_COOKIE_PREFIX: &str = "omnireward_cancel_";
+
+/// How long a browser keeps a cancel token: 30 days, longer than any evaluation.
+const CANCEL_COOKIE_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
+
+/// The cookie that lets this browser cancel submission `id`. HttpOnly (no script reads it) and
+/// SameSite=Strict (no other site's form can post a cancel with it). `None` if the token is
+/// not a plain header value (the API's tokens always are).
+fn cancel_cookie(id: i64, token: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{CANCEL_COOKIE_PREFIX}{id}={token}; Path=/; Max-Age={CANCEL_COOKIE_MAX_AGE_SECONDS}; \
+         HttpOnly; SameSite=Strict"
+    ))
+    .ok()
+}
+
+/// The cancel tokens this browser holds, by submission.
+fn cancel_tokens(headers: &HeaderMap) -> std::collections::BTreeMap<i64, String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter_map(|(name, token)| {
+            let id = name.strip_prefix(CANCEL_COOKIE_PREFIX)?.parse().ok()?;
+            Some((id, token.to_owned()))
+        })
+        .collect()
 }
 
 /// The API-judge form as posted (`tasks` may repeat).
@@ -635,6 +689,7 @@ async fn submit_checkpoint(
                 // The body goes on unchanged: its declared length lets the API refuse an
                 // oversize upload before reading it.
                 content_length: parts.headers.get(header::CONTENT_LENGTH).cloned(),
+                authorization: None,
             },
             client,
             &parts.headers,
@@ -665,11 +720,13 @@ async fn submission(
     State(site): State<Site>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     let page = async {
         let submission: SubmissionView = site.get(&format!("/submissions/{id}")).await?;
         let progress = progress(&site, submission.run).await?;
         Ok(Page::Submission(SubmissionPage {
+            yours: cancel_tokens(&headers).contains_key(&submission.id),
             submission,
             progress,
             just_submitted: query_value(query.as_deref(), "submitted").is_some(),
@@ -678,7 +735,7 @@ async fn submission(
     site.page(page.await)
 }
 
-async fn queue(State(site): State<Site>) -> Response {
+async fn queue(State(site): State<Site>, headers: HeaderMap) -> Response {
     let page = async {
         let submissions: Paged<SubmissionView> = site
             .get(&format!("/submissions?per_page={QUEUE_LENGTH}"))
@@ -695,6 +752,7 @@ async fn queue(State(site): State<Site>) -> Response {
                 .map_or(0, |elapsed| {
                     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
                 }),
+            yours: cancel_tokens(&headers).into_keys().collect(),
         }))
     };
     site.page(page.await)
@@ -706,11 +764,20 @@ async fn cancel(
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
+    // The API answers 401 without a token, 403 with another submission's.
+    let authorization = id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| cancel_tokens(&headers).remove(&id))
+        .and_then(|token| HeaderValue::from_str(&format!("Bearer {token}")).ok());
     let answer = site
         .call(
             Method::POST,
             &format!("/submissions/{id}/cancel"),
-            Content::empty(),
+            Content {
+                authorization,
+                ..Content::empty()
+            },
             client,
             &headers,
         )

@@ -145,6 +145,46 @@ impl Storage {
             Ok(position.and_then(|position| u64::try_from(position).ok()))
         })
     }
+
+    /// Records the SHA-256 (hexadecimal) of the token that lets `job`'s submitter cancel it.
+    /// Set once: a job that already has one keeps it, and the answer is `false`.
+    pub async fn set_job_cancel_digest(
+        &self,
+        job: JobId,
+        token_sha256: &str,
+    ) -> Result<bool, StorageError> {
+        with_pool!(self, |pool| {
+            let result = sqlx::query(
+                "UPDATE jobs SET cancel_token_sha256 = $1 \
+             WHERE id = $2 AND cancel_token_sha256 IS NULL",
+            )
+            .bind(token_sha256)
+            .bind(job.0)
+            .execute(pool)
+            .await
+            .map_err(database("record a job's cancel token"))?;
+            if result.rows_affected() == 0 {
+                // Either the job does not exist (the caller's error) or it has a digest.
+                self.job(job).await?;
+                return Ok(false);
+            }
+            Ok(true)
+        })
+    }
+
+    /// The SHA-256 (hexadecimal) of `job`'s cancel token; `None` for jobs queued without one
+    /// (from the command line, or before migration 0005).
+    pub async fn job_cancel_digest(&self, job: JobId) -> Result<Option<String>, StorageError> {
+        with_pool!(self, |pool| {
+            let digest: Option<Option<String>> =
+                sqlx::query_scalar("SELECT cancel_token_sha256 FROM jobs WHERE id = $1")
+                    .bind(job.0)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(database("read a job's cancel token"))?;
+            digest.ok_or(StorageError::JobNotFound(job))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +394,46 @@ mod tests {
                     .expect("reads"),
                 None
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_digest_is_set_once_and_read_back() {
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let (_, run) = run(storage, serde_json::json!({"judge": "a"})).await;
+            let job = storage
+                .enqueue_job_unless_active(run, JobKind::ApiJudge, &serde_json::json!({}))
+                .await
+                .expect("enqueues")
+                .job();
+            assert_eq!(storage.job_cancel_digest(job).await.expect("reads"), None);
+            assert!(
+                storage
+                    .set_job_cancel_digest(job, "aa")
+                    .await
+                    .expect("records")
+            );
+            // A second digest never replaces the first.
+            assert!(
+                !storage
+                    .set_job_cancel_digest(job, "bb")
+                    .await
+                    .expect("answers")
+            );
+            assert_eq!(
+                storage.job_cancel_digest(job).await.expect("reads"),
+                Some("aa".to_owned())
+            );
+            let missing = JobId(job.0 + 100);
+            assert!(matches!(
+                storage.job_cancel_digest(missing).await,
+                Err(StorageError::JobNotFound(_))
+            ));
+            assert!(matches!(
+                storage.set_job_cancel_digest(missing, "cc").await,
+                Err(StorageError::JobNotFound(_))
+            ));
         }
     }
 }

@@ -69,6 +69,7 @@ fn submission_row(
     submission: SubmissionView,
     progress: Option<Progress>,
     now_ms: i64,
+    yours: bool,
 ) -> impl IntoView {
     let progress = RwSignal::new(progress);
     let status = RwSignal::new(submission.status.clone());
@@ -83,16 +84,17 @@ fn submission_row(
     view! {
         <tr>
             <th scope="row"><a href=format!("/submissions/{id}")>{format!("#{id}")}</a></th>
-            <td>{submission.model.clone().unwrap_or_else(|| "checkpoint".to_owned())}</td>
+            <td>{submission.model.clone().unwrap_or_else(|| "checkpoint".to_owned())}
+                {yours.then_some(view! { <span class="badge" title="Submitted from this browser">"yours"</span> })}</td>
             <td>{submission.kind.replace('_', " ")}</td>
             <td><span class=move || format!("status {}", status.get())>{move || status.get()}</span>
                 {(submission.approval == "pending").then_some(" (awaiting approval)")}</td>
             <td class="number">{submission.position.map(|position| position.to_string()).unwrap_or_default()}</td>
             <td class="number">{elapsed.unwrap_or_default()}</td>
             <td>{progress_bar(progress)}</td>
-            <td>{(unfinished(&submission.status) && !submission.cancel_requested).then(|| view! {
+            <td>{(yours && unfinished(&submission.status) && !submission.cancel_requested).then(|| view! {
                 <form method="post" action=format!("/submissions/{id}/cancel")>
-                    <button type="submit" class="secondary">"Cancel"</button>
+                    <button type="submit" class="secondary" aria-label=format!("Cancel submission {id}")>"Cancel"</button>
                 </form>
             })}</td>
         </tr>
@@ -130,7 +132,10 @@ pub fn QueuePage(page: data::QueuePage) -> impl IntoView {
                             <th scope="col">"Progress"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
                         </tr></thead>
                         <tbody>
-                            {page.submissions.into_iter().map(|(submission, progress)| submission_row(submission, progress, now_ms)).collect_view()}
+                            {page.submissions.into_iter().map(|(submission, progress)| {
+                                let yours = page.yours.contains(&submission.id);
+                                submission_row(submission, progress, now_ms, yours)
+                            }).collect_view()}
                         </tbody>
                     </table>
                     </div>
@@ -171,10 +176,16 @@ pub fn SubmissionPage(page: data::SubmissionPage) -> impl IntoView {
                 {submission.error.clone().map(|error| view! { <dt>"Error"</dt><dd class="error">{error}</dd> })}
             </dl>
             <p><a href=format!("/runs/{}", submission.run)>"The run's results"</a></p>
-            {(unfinished(&submission.status) && !submission.cancel_requested).then(|| view! {
-                <form method="post" action=format!("/submissions/{id}/cancel")>
-                    <button type="submit" class="secondary">"Cancel this submission"</button>
-                </form>
+            {(unfinished(&submission.status) && !submission.cancel_requested).then(|| if page.yours {
+                view! {
+                    <form method="post" action=format!("/submissions/{id}/cancel")>
+                        <button type="submit" class="secondary">"Cancel this submission"</button>
+                    </form>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="hint">"Only its submitter (from the browser it was sent from, or with the API's cancel token) or an administrator can cancel it."</p>
+                }.into_any()
             })}
         </section>
     }
