@@ -6,8 +6,12 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use omnireward::http::score::ScoringService;
 use omnireward::http::{AppState, app};
+use omnireward::judges::local::{InferenceThread, LocalJudgeOptions};
+use omnireward_frontend::data::DemoCoverage;
 use omnireward_frontend::data::Page;
+use omnireward_shared::Task;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
@@ -347,6 +351,288 @@ async fn the_demo_says_when_there_is_no_model() {
             .status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A site whose demo runs the local-judge crate's tiny fixture `name` (`bert-tiny` reads
+/// text, `clip` compares images with text).
+async fn site_with_model(name: &str) -> Site {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("local-judge/tests/fixtures")
+        .join(name);
+    let thread = InferenceThread::start(model, LocalJudgeOptions::default()).expect("loads");
+    let scoring = std::sync::Arc::new(ScoringService::new(thread, name.to_owned(), 4));
+    let router = app(AppState::new(storage, benchmark).with_scoring(scoring));
+    Site {
+        _folder: folder,
+        router,
+    }
+}
+
+/// A PNG of one colour.
+fn png(width: u32, height: u32, colour: [u8; 3]) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(width, height, image::Rgb(colour));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("encodes");
+    bytes.into_inner()
+}
+
+/// A multipart demo post: text fields, then files as (field, file name, bytes).
+async fn post_demo_multipart(
+    router: &Router,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, Vec<u8>)],
+) -> Reply {
+    let boundary = "demo-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, file_name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/demo")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("answers");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Reply {
+        status,
+        location: None,
+        set_cookie: None,
+        html: String::from_utf8(bytes.to_vec()).expect("utf-8"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_offers_the_task_types_a_text_model_reads_and_scores_texts() {
+    let site = site_with_model("bert-tiny").await;
+    let reply = get(&site.router, "/demo?example=1").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let Page::Demo(page) = reply.page() else {
+        panic!("demo page");
+    };
+    assert!(!page.reads_images);
+    let readable: Vec<_> = page
+        .tasks
+        .iter()
+        .filter(|entry| entry.coverage != DemoCoverage::NotCovered)
+        .map(|entry| entry.task)
+        .collect();
+    assert_eq!(
+        readable,
+        vec![
+            Task::TextToText,
+            Task::TextImageToText,
+            Task::TextVideoToText,
+            Task::TextAudioToText
+        ]
+    );
+    assert_eq!(page.form.task, "text_to_text");
+    // Task types the model cannot read are listed but cannot be chosen; no file inputs.
+    assert!(
+        reply
+            .html
+            .contains(r#"<option value="text_to_image" disabled"#),
+        "{}",
+        reply.html
+    );
+    assert!(!reply.html.contains(r#"type="file""#));
+
+    let reply = send(
+        &site.router,
+        Method::POST,
+        "/demo",
+        Some("task=text_image_to_text&criterion=c&prompt=p&response1=a%20b&response2=b"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.html);
+    let Page::Demo(page) = reply.page() else {
+        panic!("demo page");
+    };
+    let result = page.result.expect("a result");
+    assert_eq!(result.architecture, "BertForSequenceClassification");
+    assert_eq!(page.form.task, "text_image_to_text");
+    assert_eq!(
+        page.form.response1, "a b",
+        "the form is shown again as sent"
+    );
+
+    let reply = send(
+        &site.router,
+        Method::POST,
+        "/demo",
+        Some("task=painting&criterion=c&prompt=p&response1=a&response2=b"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.html.contains("no task type"), "{}", reply.html);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
+    let site = site_with_model("clip").await;
+    let reply = get(&site.router, "/demo").await;
+    let Page::Demo(page) = reply.page() else {
+        panic!("demo page");
+    };
+    assert!(page.reads_images);
+    assert_eq!(page.form.task, "", "nothing posted yet");
+    assert!(reply.html.contains(r#"enctype="multipart/form-data""#));
+    assert!(
+        reply
+            .html
+            .contains(r#"<input type="file" id="image1" name="image1""#)
+    );
+    assert!(
+        reply
+            .html
+            .contains(r#"<option value="text_to_image" selected"#),
+        "{}",
+        reply.html
+    );
+    assert!(
+        reply
+            .html
+            .contains(r#"<option value="text_to_text" disabled"#)
+    );
+
+    let fields = [
+        ("task", "text_to_image"),
+        ("criterion", "The image should match the prompt."),
+        ("prompt", "a red square"),
+    ];
+    let red = png(40, 30, [220, 20, 20]);
+    let blue = png(30, 40, [20, 20, 220]);
+    let reply = post_demo_multipart(
+        &site.router,
+        &fields,
+        &[
+            ("image1", "red.png", red.clone()),
+            ("image2", "blue.png", blue.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.html);
+    let Page::Demo(page) = reply.page() else {
+        panic!("demo page");
+    };
+    let result = page.result.expect("a result");
+    assert_eq!(result.architecture, "CLIPModel");
+    assert!(result.reward1.is_finite() && result.reward2.is_finite());
+    assert_ne!(
+        result.reward1, result.reward2,
+        "different images, different rewards"
+    );
+    assert_eq!(
+        page.images,
+        Some(["red.png".to_owned(), "blue.png".to_owned()])
+    );
+    assert_eq!(page.form.prompt, "a red square");
+
+    // The same pair through the API gives the same rewards.
+    let api = post_json(
+        &site.router,
+        "/api/v1/score",
+        &serde_json::json!({
+            "criterion": "The image should match the prompt.",
+            "prompt": "a red square",
+            "image1": base64_encode(&red),
+            "image2": base64_encode(&blue),
+        }),
+    )
+    .await;
+    // Both are f32 rewards written as JSON numbers.
+    let reward = |field: &str| api[field].as_f64().map(|reward| reward as f32);
+    assert_eq!(reward("reward1"), Some(result.reward1));
+    assert_eq!(reward("reward2"), Some(result.reward2));
+
+    // One image, a file that is not an image, an image over the limit: each error is shown.
+    let reply =
+        post_demo_multipart(&site.router, &fields, &[("image1", "red.png", red.clone())]).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.html
+    );
+    assert!(reply.html.contains("image2"), "{}", reply.html);
+    let reply = post_demo_multipart(
+        &site.router,
+        &fields,
+        &[
+            ("image1", "red.png", red.clone()),
+            ("image2", "notes.png", b"not an image".to_vec()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.html
+    );
+    assert!(reply.html.contains("not a PNG or JPEG"), "{}", reply.html);
+    let reply = post_demo_multipart(
+        &site.router,
+        &fields,
+        &[
+            ("image1", "huge.png", vec![0; 3 * 1024 * 1024 + 1]),
+            ("image2", "red.png", red),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.html);
+    assert!(
+        reply.html.contains("image 1 is 3145729 bytes"),
+        "{}",
+        reply.html
+    );
+}
+
+async fn post_json(router: &Router, uri: &str, body: &serde_json::Value) -> serde_json::Value {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("answers");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[tokio::test]

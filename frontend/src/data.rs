@@ -334,13 +334,37 @@ pub struct SubmitPage {
     pub max_upload_bytes: Option<u64>,
 }
 
-/// The demo's input form.
+/// The demo's input form (images are files, never sent back into the form).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemoForm {
+    /// The chosen task type's key; empty for the first one the model can score.
+    #[serde(default)]
+    pub task: String,
     pub criterion: String,
     pub prompt: String,
+    #[serde(default)]
     pub response1: String,
+    #[serde(default)]
     pub response2: String,
+}
+
+/// What the demo's model reads of one task type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemoCoverage {
+    /// The whole pair.
+    Full,
+    /// The responses and the prompt's text; the prompt's image, video or audio is not read.
+    PromptTextOnly,
+    /// Nothing: the responses are media the model cannot read.
+    NotCovered,
+}
+
+/// A task type the demo lists, with what its model reads of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoTask {
+    pub task: Task,
+    pub coverage: DemoCoverage,
 }
 
 /// What `POST /score` answered.
@@ -360,7 +384,13 @@ pub struct DemoResult {
 pub struct DemoPage {
     /// The model behind the demo; `None` when the server runs without one.
     pub model: Option<String>,
+    /// Whether the model compares two images with the text (uploads) rather than two texts.
+    pub reads_images: bool,
+    /// Every task type, with what the model reads of it.
+    pub tasks: Vec<DemoTask>,
     pub form: DemoForm,
+    /// The file names of the two images scored last (a file input cannot be filled again).
+    pub images: Option<[String; 2]>,
     pub result: Option<DemoResult>,
     pub error: Option<String>,
 }

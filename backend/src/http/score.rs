@@ -57,6 +57,11 @@ impl ScoringService {
         &self.model_name
     }
 
+    /// Whether the model compares images with text (CLIP, SigLIP) rather than scoring texts.
+    pub fn reads_images(&self) -> bool {
+        self.thread.description().reads_images
+    }
+
     /// How many more requests would be admitted now (0: the next one gets 429).
     pub fn free_places(&self) -> usize {
         self.admitted.available_permits()

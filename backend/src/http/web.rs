@@ -12,19 +12,19 @@ use std::path::Path as FilePath;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Extension, Form, Path, RawQuery, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, Extension, Form, Path, RawQuery, Request, State,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use omnireward_frontend::data::{
-    self, Answer, ApiJudgeForm, BenchmarkPage, DemoForm, DemoPage, DemoResult, JudgementFilter,
-    JudgementItem, LeaderboardPage, LeaderboardRow, ModelPage, Page, Paged, ProblemPage, Progress,
-    QueuePage, RunRecord, SamplePage, SampleView, SubmissionPage, SubmissionView, SubmitPage,
-    TaskSummary,
+    self, Answer, ApiJudgeForm, BenchmarkPage, JudgementFilter, JudgementItem, LeaderboardPage,
+    LeaderboardRow, ModelPage, Page, Paged, ProblemPage, Progress, QueuePage, RunRecord,
+    SamplePage, SampleView, SubmissionPage, SubmissionView, SubmitPage, TaskSummary,
 };
 use omnireward_frontend::document;
 use omnireward_frontend::leaderboard::{View, decode_component};
-use omnireward_frontend::pages::demo::EXAMPLES;
 use omnireward_shared::Task;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -32,6 +32,8 @@ use tower::ServiceExt;
 
 use super::{API_PREFIX, AppState};
 use crate::storage::RunId;
+
+mod demo;
 
 /// Judgements listed per page on a model page.
 const JUDGEMENTS_PER_PAGE: usize = 25;
@@ -130,7 +132,12 @@ pub(super) fn routes(api: Router, state: AppState) -> Router {
         .route("/submissions/{id}", get(submission))
         .route("/submissions/{id}/cancel", post(cancel))
         .route("/queue", get(queue))
-        .route("/demo", get(demo_form).post(demo_score))
+        .route(
+            "/demo",
+            get(demo::form)
+                .post(demo::score)
+                .layer(DefaultBodyLimit::max(demo::DEMO_BODY_LIMIT)),
+        )
         .route(document::STYLESHEET_PATH, get(stylesheet))
         .route("/pkg/omnireward_frontend.js", get(bundle_javascript))
         .route("/pkg/omnireward_frontend_bg.wasm", get(bundle_wasm))
@@ -792,89 +799,6 @@ async fn cancel(
         }),
         Err(error) => site.problem(error),
     }
-}
-
-fn demo_page(site: &Site) -> DemoPage {
-    DemoPage {
-        model: site
-            .state
-            .scoring
-            .as_ref()
-            .map(|scoring| scoring.model_name().to_owned()),
-        ..DemoPage::default()
-    }
-}
-
-async fn demo_form(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
-    let example = query_value(query.as_deref(), "example")
-        .and_then(|number| number.parse::<usize>().ok())
-        .and_then(|number| number.checked_sub(1))
-        .and_then(|index| EXAMPLES.get(index));
-    let form = example
-        .map(|(_, example)| example.form())
-        .unwrap_or_default();
-    site.render(
-        StatusCode::OK,
-        Page::Demo(DemoPage {
-            form,
-            ..demo_page(&site)
-        }),
-    )
-}
-
-async fn demo_score(
-    State(site): State<Site>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(form): Form<DemoForm>,
-) -> Response {
-    let body = serde_json::json!({
-        "criterion": form.criterion,
-        "prompt": form.prompt,
-        "response1": form.response1,
-        "response2": form.response2,
-    });
-    let answer = site
-        .call(
-            Method::POST,
-            "/score",
-            Content::json(&body),
-            client,
-            &headers,
-        )
-        .await;
-    let (status, page) = match answer {
-        Ok((status, body)) if status.is_success() => {
-            match serde_json::from_slice::<DemoResult>(&body) {
-                Ok(result) => (
-                    status,
-                    DemoPage {
-                        form,
-                        result: Some(result),
-                        ..demo_page(&site)
-                    },
-                ),
-                Err(error) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    DemoPage {
-                        form,
-                        error: Some(format!("unexpected scoring answer: {error}")),
-                        ..demo_page(&site)
-                    },
-                ),
-            }
-        }
-        Ok((status, body)) => (
-            status,
-            DemoPage {
-                form,
-                error: Some(api_error_message(&body)),
-                ..demo_page(&site)
-            },
-        ),
-        Err(error) => return site.problem(error),
-    };
-    site.render(status, Page::Demo(page))
 }
 
 async fn stylesheet() -> Response {

@@ -1,9 +1,12 @@
-//! `/demo`: score two responses with the server's default local model. The form posts to the
-//! server (it works without the bundle); examples are links that fill it in.
+//! `/demo`: score two responses (texts, or uploaded images for an image-text model) with the
+//! server's local model, for a chosen task type. The form posts to the server (it works without
+//! the bundle); examples are links that fill it in.
 
 use leptos::prelude::*;
 
-use crate::data::{self, DemoForm};
+use omnireward_shared::Task;
+
+use crate::data::{self, DemoCoverage, DemoForm, DemoTask};
 
 /// Ready-made inputs, one click away (`/demo?example=N`).
 pub const EXAMPLES: [(&str, DemoExample); 3] = [
@@ -48,6 +51,7 @@ impl DemoExample {
     /// The form filled with this example.
     pub fn form(&self) -> DemoForm {
         DemoForm {
+            task: Task::TextToText.key().to_owned(),
             criterion: self.criterion.to_owned(),
             prompt: self.prompt.to_owned(),
             response1: self.response1.to_owned(),
@@ -56,10 +60,76 @@ impl DemoExample {
     }
 }
 
+/// The task type the form shows as chosen: the posted one, else the first the model scores
+/// fully.
+fn chosen_task(page: &data::DemoPage) -> Option<Task> {
+    page.form.task.parse::<Task>().ok().or_else(|| {
+        page.tasks
+            .iter()
+            .find(|entry| entry.coverage == DemoCoverage::Full)
+            .map(|entry| entry.task)
+    })
+}
+
+/// A task type's option label: `T2T: Text → Text`, with why it cannot be chosen.
+fn task_label(entry: &DemoTask) -> String {
+    let task = entry.task;
+    let inputs: Vec<&str> = task
+        .input_modalities()
+        .iter()
+        .map(|modality| modality.label())
+        .collect();
+    let label = format!(
+        "{}: {} → {}",
+        task.short_name(),
+        inputs.join(" + "),
+        task.response_modality().label()
+    );
+    match entry.coverage {
+        DemoCoverage::Full => label,
+        DemoCoverage::PromptTextOnly => format!("{label} (the prompt's text only)"),
+        DemoCoverage::NotCovered => format!("{label} (not readable by this model)"),
+    }
+}
+
+/// The two response inputs: text areas, or image uploads for an image-text model.
+fn response_inputs(reads_images: bool, form: &DemoForm) -> impl IntoView {
+    if reads_images {
+        view! {
+            <div class="pair">
+                <div>
+                    <label for="image1">"Image 1"</label>
+                    <input type="file" id="image1" name="image1" accept="image/png,image/jpeg" required=true/>
+                </div>
+                <div>
+                    <label for="image2">"Image 2"</label>
+                    <input type="file" id="image2" name="image2" accept="image/png,image/jpeg" required=true/>
+                </div>
+            </div>
+            <p class="hint">"PNG or JPEG, up to 3 MB each."</p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="pair">
+                <div>
+                    <label for="response1">"Response 1"</label>
+                    <textarea id="response1" name="response1" rows="5" required=true>{form.response1.clone()}</textarea>
+                </div>
+                <div>
+                    <label for="response2">"Response 2"</label>
+                    <textarea id="response2" name="response2" rows="5" required=true>{form.response2.clone()}</textarea>
+                </div>
+            </div>
+        }
+        .into_any()
+    }
+}
+
 /// The demo page.
 #[component]
 pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
-    let Some(model) = page.model else {
+    let Some(model) = page.model.clone() else {
         return view! {
             <section class="demo">
                 <h1>"Scoring demo"</h1>
@@ -70,32 +140,73 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
         }
         .into_any();
     };
+    let chosen = chosen_task(&page);
+    let reads_images = page.reads_images;
+    let (lead, examples) = if reads_images {
+        (
+            format!(
+                "{model} compares two images with the criterion and prompt; the higher reward wins. \
+                For text pairs, start the server with a text reward model."
+            ),
+            view! {
+                <p class="examples">"Images to try: the "
+                    <a href="/benchmark?task=text_to_image">"text-to-image samples"</a>
+                    " of the benchmark browser."</p>
+            }
+            .into_any(),
+        )
+    } else {
+        (
+            format!(
+                "{model} scores two text responses against the criterion and prompt; the higher reward wins. \
+                Image pairs need an image-text model (start the server with a CLIP or SigLIP checkpoint)."
+            ),
+            view! {
+                <p class="examples">"Examples: "
+                    {EXAMPLES.iter().enumerate().map(|(index, (title, _))| view! {
+                        <a href=format!("/demo?example={}", index + 1)>{*title}</a> " "
+                    }).collect_view()}
+                </p>
+            }
+            .into_any(),
+        )
+    };
     let form = page.form;
+    let enctype = if reads_images {
+        "multipart/form-data"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
+    let options = page
+        .tasks
+        .iter()
+        .map(|entry| {
+            view! {
+                <option value=entry.task.key() selected=Some(entry.task) == chosen
+                    disabled=entry.coverage == DemoCoverage::NotCovered>{task_label(entry)}</option>
+            }
+        })
+        .collect_view();
+    let uploaded = page.images.map(|[first, second]| {
+        view! { <p class="hint">{format!("Scored: {first} and {second}. Choose the files again to score another pair.")}</p> }
+    });
     view! {
         <section class="demo">
             <h1>"Scoring demo"</h1>
-            <p class="lead">{format!("Both responses are scored by {model}; the higher reward wins. Text responses; \
-                image pairs go through the API (POST /api/v1/score with image1 and image2).")}</p>
-            <p class="examples">"Examples: "
-                {EXAMPLES.iter().enumerate().map(|(index, (title, _))| view! {
-                    <a href=format!("/demo?example={}", index + 1)>{*title}</a> " "
-                }).collect_view()}
-            </p>
-            <form class="demo-form" method="post" action="/demo">
+            <p class="lead">{lead}</p>
+            {examples}
+            <form class="demo-form" method="post" action="/demo" enctype=enctype>
+                <label for="task">"Task type"</label>
+                <select id="task" name="task" aria-describedby="task-hint">{options}</select>
+                <p class="hint" id="task-hint">"Task types whose responses this model cannot read are listed but cannot be chosen. \
+                    For tasks with an image, video or audio prompt the demo takes the prompt's text; \
+                    every task type is judged in full by the API judges (Submit)."</p>
                 <label for="criterion">"Criterion"</label>
-                <textarea id="criterion" name="criterion" rows="2" required=true>{form.criterion}</textarea>
+                <textarea id="criterion" name="criterion" rows="2" required=true>{form.criterion.clone()}</textarea>
                 <label for="prompt">"Prompt"</label>
-                <textarea id="prompt" name="prompt" rows="3" required=true>{form.prompt}</textarea>
-                <div class="pair">
-                    <div>
-                        <label for="response1">"Response 1"</label>
-                        <textarea id="response1" name="response1" rows="5" required=true>{form.response1}</textarea>
-                    </div>
-                    <div>
-                        <label for="response2">"Response 2"</label>
-                        <textarea id="response2" name="response2" rows="5" required=true>{form.response2}</textarea>
-                    </div>
-                </div>
+                <textarea id="prompt" name="prompt" rows="3" required=true>{form.prompt.clone()}</textarea>
+                {response_inputs(reads_images, &form)}
+                {uploaded}
                 <button type="submit">"Score both responses"</button>
             </form>
             {page.error.map(|error| view! { <p class="error" role="alert">{error}</p> })}
@@ -109,6 +220,7 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
                     <section class="result" aria-live="polite" id="result">
                         <h2>{winner}</h2>
                         <dl class="facts">
+                            {chosen.map(|task| view! { <dt>"Task type"</dt><dd>{task.short_name()}</dd> })}
                             <dt>"Reward of response 1"</dt><dd class="reward" id="reward1">{format!("{:.4}", result.reward1)}</dd>
                             <dt>"Reward of response 2"</dt><dd class="reward" id="reward2">{format!("{:.4}", result.reward2)}</dd>
                             <dt>"Model"</dt><dd>{format!("{} ({})", result.model, result.architecture)}</dd>

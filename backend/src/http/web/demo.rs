@@ -1,0 +1,243 @@
+//! `/demo`: the scoring demo's page and its form post, turned into a `POST /score` request.
+//!
+//! A text model's form is URL-encoded; an image-text model's form is multipart, with the two
+//! images as files, which are sent on to the API as base64. Either way the API does the
+//! checking, and its errors are shown beside the form.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Extension, FromRequest, Multipart, RawQuery, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use omnireward_frontend::data::{DemoCoverage, DemoForm, DemoPage, DemoResult, DemoTask, Page};
+use omnireward_frontend::pages::demo::EXAMPLES;
+use omnireward_shared::Task;
+
+use super::{Content, Site, api_error_message, query_value};
+use crate::http::score::{MAX_IMAGE_BYTES, MAX_TEXT_BYTES};
+use crate::judges::local::{Coverage, coverage};
+
+/// Largest demo form post: two images and four texts, with room for the multipart framing.
+pub(super) const DEMO_BODY_LIMIT: usize = 2 * MAX_IMAGE_BYTES + 4 * MAX_TEXT_BYTES + 64 * 1024;
+
+/// The demo page for this server's model, with nothing filled in.
+fn empty_page(site: &Site) -> DemoPage {
+    let Some(scoring) = site.state.scoring.as_ref() else {
+        return DemoPage::default();
+    };
+    let reads_images = scoring.reads_images();
+    DemoPage {
+        model: Some(scoring.model_name().to_owned()),
+        reads_images,
+        tasks: Task::ALL
+            .into_iter()
+            .map(|task| DemoTask {
+                task,
+                coverage: match coverage(reads_images, task) {
+                    Coverage::Full => DemoCoverage::Full,
+                    Coverage::TextOnlyPrompt => DemoCoverage::PromptTextOnly,
+                    Coverage::NotCovered => DemoCoverage::NotCovered,
+                },
+            })
+            .collect(),
+        ..DemoPage::default()
+    }
+}
+
+/// `GET /demo`, filled with an example when the query names one (`?example=N`).
+pub(super) async fn form(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
+    let example = query_value(query.as_deref(), "example")
+        .and_then(|number| number.parse::<usize>().ok())
+        .and_then(|number| number.checked_sub(1))
+        .and_then(|index| EXAMPLES.get(index));
+    let form = example
+        .map(|(_, example)| example.form())
+        .unwrap_or_default();
+    site.render(
+        StatusCode::OK,
+        Page::Demo(DemoPage {
+            form,
+            ..empty_page(&site)
+        }),
+    )
+}
+
+/// An uploaded image: its file name and bytes.
+struct Upload {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// What the form posted.
+struct Posted {
+    form: DemoForm,
+    images: [Option<Upload>; 2],
+}
+
+/// Reads a multipart demo post. The body limit bounds the whole post; each image is checked
+/// against the API's limit here too, so the error names the field.
+async fn read_multipart(mut multipart: Multipart) -> Result<Posted, String> {
+    let mut posted = Posted {
+        form: DemoForm::default(),
+        images: [None, None],
+    };
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|error| format!("the form could not be read: {error}"))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|error| format!("the field `{name}` could not be read: {error}"))?;
+        let text = || String::from_utf8_lossy(&bytes).into_owned();
+        match name.as_str() {
+            "task" => posted.form.task = text(),
+            "criterion" => posted.form.criterion = text(),
+            "prompt" => posted.form.prompt = text(),
+            "image1" | "image2" => {
+                let index = usize::from(name == "image2");
+                let label = index + 1;
+                if bytes.len() > MAX_IMAGE_BYTES {
+                    return Err(format!(
+                        "image {label} is {} bytes; the limit is {MAX_IMAGE_BYTES} (3 MB)",
+                        bytes.len()
+                    ));
+                }
+                // A file input left empty still sends a part, with no bytes.
+                if !bytes.is_empty() {
+                    posted.images[index] = Some(Upload {
+                        name: file_name.unwrap_or_else(|| format!("image {label}")),
+                        bytes: bytes.to_vec(),
+                    });
+                }
+            }
+            // Text responses have no place in an image model's form; anything else is ignored
+            // like unknown fields of any HTML form.
+            _ => {}
+        }
+    }
+    Ok(posted)
+}
+
+/// Reads the post as the page's form sent it: multipart with files, or URL-encoded.
+async fn read_post(site: &Site, request: Request) -> Result<Posted, (StatusCode, String)> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if multipart {
+        let multipart = Multipart::from_request(request, site)
+            .await
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+        read_multipart(multipart)
+            .await
+            .map_err(|message| (StatusCode::BAD_REQUEST, message))
+    } else {
+        let axum::Form(form) = axum::Form::<DemoForm>::from_request(request, site)
+            .await
+            .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+        Ok(Posted {
+            form,
+            images: [None, None],
+        })
+    }
+}
+
+/// The `POST /score` body for the post: images when the form sent files, else texts.
+fn score_request(posted: &Posted) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "criterion": posted.form.criterion,
+        "prompt": posted.form.prompt,
+    });
+    match &posted.images {
+        [None, None] => {
+            body["response1"] = posted.form.response1.clone().into();
+            body["response2"] = posted.form.response2.clone().into();
+        }
+        images => {
+            // A missing image is left out, so the API names what is missing.
+            for (field, image) in ["image1", "image2"].into_iter().zip(images) {
+                if let Some(image) = image {
+                    body[field] = BASE64.encode(&image.bytes).into();
+                }
+            }
+        }
+    }
+    body
+}
+
+/// `POST /demo`: scores the pair and shows the page again with the result or the error.
+pub(super) async fn score(
+    State(site): State<Site>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let posted = match read_post(&site, request).await {
+        Ok(posted) => posted,
+        Err((status, message)) => {
+            return site.render(
+                status,
+                Page::Demo(DemoPage {
+                    error: Some(message),
+                    ..empty_page(&site)
+                }),
+            );
+        }
+    };
+    if let Some(task) = Some(posted.form.task.as_str()).filter(|task| !task.is_empty())
+        && task.parse::<Task>().is_err()
+    {
+        return site.render(
+            StatusCode::BAD_REQUEST,
+            Page::Demo(DemoPage {
+                error: Some(format!("there is no task type {task:?}")),
+                ..empty_page(&site)
+            }),
+        );
+    }
+    let answer = site
+        .call(
+            Method::POST,
+            "/score",
+            Content::json(&score_request(&posted)),
+            client,
+            &headers,
+        )
+        .await;
+    let images = match &posted.images {
+        [Some(first), Some(second)] => Some([first.name.clone(), second.name.clone()]),
+        _ => None,
+    };
+    let page = |result: Option<DemoResult>, error: Option<String>| DemoPage {
+        form: posted.form.clone(),
+        images: images.clone(),
+        result,
+        error,
+        ..empty_page(&site)
+    };
+    let (status, page) = match answer {
+        Ok((status, body)) if status.is_success() => {
+            match serde_json::from_slice::<DemoResult>(&body) {
+                Ok(result) => (status, page(Some(result), None)),
+                Err(error) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    page(None, Some(format!("unexpected scoring answer: {error}"))),
+                ),
+            }
+        }
+        Ok((status, body)) => (status, page(None, Some(api_error_message(&body)))),
+        Err(error) => return site.problem(error),
+    };
+    site.render(status, Page::Demo(page))
+}
