@@ -1,11 +1,13 @@
-//! The page frame (header, navigation, footer) and the choice of page.
+//! The page frame (header, navigation, footer) and the choice of page: [`App`] renders any
+//! page on the server; [`InteractiveApp`] hydrates the interactive ones in the browser through
+//! the same [`Frame`], so both build the same tree.
 
 use leptos::prelude::*;
 
-use crate::data::Page;
+use crate::data::{InteractivePage, Page};
 use crate::pages;
 
-/// The whole `<body>` of a page.
+/// The whole `<body>` of any page (server rendering).
 #[component]
 pub fn App(page: Page) -> impl IntoView {
     let current = match &page {
@@ -27,6 +29,35 @@ pub fn App(page: Page) -> impl IntoView {
         Page::Demo(page) => view! { <pages::demo::DemoPage page/> }.into_any(),
         Page::Problem(page) => view! { <pages::problem::ProblemPage page/> }.into_any(),
     };
+    view! { <Frame current body/> }
+}
+
+/// The `<body>` of an interactive page, as the bundle hydrates it: the same frame and page
+/// components as [`App`], and nothing of the other pages.
+#[component]
+pub fn InteractiveApp(page: InteractivePage) -> impl IntoView {
+    let current = match &page {
+        InteractivePage::Leaderboard(_) => "/",
+        InteractivePage::Submit(_) | InteractivePage::Submission(_) => "/submit",
+        InteractivePage::Queue(_) => "/queue",
+    };
+    let body = match page {
+        InteractivePage::Leaderboard(page) => {
+            view! { <pages::leaderboard::LeaderboardPage page/> }.into_any()
+        }
+        InteractivePage::Submit(page) => view! { <pages::submit::SubmitPage page/> }.into_any(),
+        InteractivePage::Submission(page) => {
+            view! { <pages::queue::SubmissionPage page/> }.into_any()
+        }
+        InteractivePage::Queue(page) => view! { <pages::queue::QueuePage page/> }.into_any(),
+    };
+    view! { <Frame current body/> }
+}
+
+/// Header, navigation and footer around a page's `body`; `current` is the navigation entry
+/// marked as the current page.
+#[component]
+fn Frame(current: &'static str, body: AnyView) -> impl IntoView {
     let link = move |href: &'static str, label: &'static str| {
         let here = href == current;
         view! {

@@ -27,7 +27,28 @@ pub enum Page {
     Problem(ProblemPage),
 }
 
+/// The pages the bundle hydrates: those that do something in the browser (the leaderboard's
+/// sorting and filtering, the upload checks and progress bar, live queue progress). Every other
+/// page is complete as the server sends it and loads no bundle, which also keeps their code out
+/// of the bundle: it only deserialises and renders these.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "page", rename_all = "snake_case")]
+pub enum InteractivePage {
+    Leaderboard(LeaderboardPage),
+    Submit(SubmitPage),
+    Submission(SubmissionPage),
+    Queue(QueuePage),
+}
+
 impl Page {
+    /// Whether the bundle hydrates this page (see [`InteractivePage`]).
+    pub fn is_interactive(&self) -> bool {
+        matches!(
+            self,
+            Page::Leaderboard(_) | Page::Submit(_) | Page::Submission(_) | Page::Queue(_)
+        )
+    }
+
     /// The document title.
     pub fn title(&self) -> String {
         let detail = match self {

@@ -17,9 +17,11 @@ pub const STYLESHEET_PATH: &str = "/style.css";
 /// `omnireward_frontend_bg.wasm`.
 pub const BUNDLE_PATH: &str = "/pkg";
 
-/// Renders `page` as a complete HTML document. With `hydrate`, the document loads the bundle,
-/// which hydrates the page; without it (no bundle built) the page is static but complete.
+/// Renders `page` as a complete HTML document. With `hydrate` (a bundle is served) an
+/// interactive page loads the bundle, which hydrates it; other pages, and every page without a
+/// bundle, are static but complete.
 pub fn render(page: Page, hydrate: bool) -> String {
+    let hydrate = hydrate && page.is_interactive();
     let title = escape_text(&page.title());
     // Inside <script>, only `<` can end the element early: JSON allows it escaped everywhere
     // it can occur (in strings).
@@ -72,7 +74,33 @@ mod tests {
             html.contains("&lt;/script&gt;"),
             "the heading is escaped in the body"
         );
-        assert!(html.contains("omnireward_frontend.js"));
+        // A problem page has nothing to hydrate: no bundle, with or without one built.
+        assert!(!html.contains("omnireward_frontend.js"));
         assert!(!render(page, false).contains("omnireward_frontend.js"));
+    }
+
+    #[test]
+    fn only_interactive_pages_load_the_bundle_and_their_data_reads_as_one() {
+        let queue = Page::Queue(crate::data::QueuePage {
+            submissions: Vec::new(),
+            now_ms: 0,
+            yours: vec![3],
+        });
+        assert!(queue.is_interactive());
+        let html = render(queue.clone(), true);
+        assert!(html.contains("omnireward_frontend.js"));
+        assert!(!render(queue.clone(), false).contains("omnireward_frontend.js"));
+        // The bundle reads the same data as the narrower type it hydrates.
+        let json = serde_json::to_string(&queue).expect("serialises");
+        let crate::data::InteractivePage::Queue(read) =
+            serde_json::from_str::<crate::data::InteractivePage>(&json).expect("reads")
+        else {
+            panic!("the queue page");
+        };
+        assert_eq!(Page::Queue(read), queue);
+        let demo = Page::Demo(crate::data::DemoPage::default());
+        assert!(!demo.is_interactive());
+        let json = serde_json::to_string(&demo).expect("serialises");
+        assert!(serde_json::from_str::<crate::data::InteractivePage>(&json).is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! The Omni-RewardBench web front end (Leptos). Every page is rendered on the server (`ssr`) from
 //! a [`data::Page`] built out of the REST API's documents, so it is readable before any WASM
 //! loads; the browser bundle (`hydrate`, wasm32) reads the same `Page` back from the document and
-//! hydrates it, which makes sorting, filtering and live progress interactive.
+//! hydrates it, which makes sorting, filtering and live progress interactive. Only the pages
+//! with something to do in the browser are hydrated ([`data::InteractivePage`]); the others
+//! load no bundle at all.
 //!
 //! Navigation between pages is plain links and forms (each page is its own document): every
 //! action works without the bundle, and the bundle only makes it quicker.
@@ -34,10 +36,11 @@ pub fn hydrate() {
         .and_then(|window| window.document())
         .and_then(|document| document.get_element_by_id(PAGE_DATA_ID))
         .and_then(|element| element.text_content())
-        .and_then(|text| serde_json::from_str::<data::Page>(&text).ok());
-    // Without readable data the server-rendered page stays as it is: still complete, just not
-    // interactive. Hydrating a different tree would break it.
+        .and_then(|text| serde_json::from_str::<data::InteractivePage>(&text).ok());
+    // Without readable data (or on a page that is not interactive, which the server does not
+    // send the bundle to anyway) the server-rendered page stays as it is: still complete, just
+    // not interactive. Hydrating a different tree would break it.
     if let Some(page) = page {
-        leptos::mount::hydrate_body(move || leptos::view! { <app::App page/> });
+        leptos::mount::hydrate_body(move || leptos::view! { <app::InteractiveApp page/> });
     }
 }

@@ -48,9 +48,16 @@ page.on("response", (response) => {
   }
 });
 
+// Interactive pages load the bundle and are ready once it has hydrated them; the others load
+// no bundle and are ready as parsed.
+const interactivePages = /^\/(\?.*)?$|^\/submit|^\/submissions\/|^\/queue/;
 async function open(path) {
   await page.goto(`${base}${path}`);
-  await page.waitForSelector("html[data-hydrated]", { timeout: 30000 });
+  const bundled = (await page.$('script[type="module"]')) !== null;
+  check(bundled === interactivePages.test(path), `${path} ${bundled ? "loads" : "does not load"} the bundle`);
+  if (bundled) {
+    await page.waitForSelector("html[data-hydrated]", { timeout: 30000 });
+  }
 }
 
 const modelNames = () => page.$$eval("table.scores tbody th.model a", (links) => links.map((link) => link.textContent));
