@@ -27,8 +27,10 @@ use omnireward_local_judge::checkpoint::{
 use omnireward_local_judge::device::{DeviceChoice, dtype_for};
 use omnireward_local_judge::input::{TextEncoder, TokenizerConfig, TruncationSide};
 use omnireward_local_judge::judge::{LocalJudgeOptions, text_encoder};
+use omnireward_local_judge::models::kernels::Kernels;
 use omnireward_local_judge::models::{
     ModelSource, RewardLabel, SequenceRewardModel, head_prefixes, load_sequence_model,
+    trains_every_weight,
 };
 use omnireward_shared::random::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -364,6 +366,16 @@ impl TrainableModel {
                 });
             }
         };
+        if spec.trainable == Trainable::All && !trains_every_weight(architecture) {
+            return Err(TrainingError::Config {
+                message: format!(
+                    "--train all: {} runs layers with candle's fused layer-norm and softmax \
+                     kernels, which have no backward pass, so weights below them cannot be \
+                     trained; train the head (--train head) or a BERT-family model",
+                    architecture.hugging_face_name()
+                ),
+            });
+        }
         // One scalar reward: the head has one output, whatever the source checkpoint had.
         if let Value::Object(fields) = &mut config {
             fields.insert(
@@ -426,6 +438,11 @@ impl TrainableModel {
                 config: &config,
                 weights: builder,
                 reward_label: &reward_label,
+                // Head-only training keeps the fused kernels: no gradient flows below the head.
+                kernels: match spec.trainable {
+                    Trainable::Head => Kernels::Fused,
+                    Trainable::All => Kernels::Differentiable,
+                },
             },
         )?;
         if store.trainable_variables().is_empty() {

@@ -465,9 +465,8 @@ fn optimizer_step(
     if !missing.is_empty() {
         return Err(TrainingError::Config {
             message: format!(
-                "{} trainable weights get no gradient (first: {}): candle's fused layer-norm, \
-                 RMS-norm and softmax kernels have no backward pass, so weights below them cannot \
-                 be trained; train the head (--train head)",
+                "{} trainable weights get no gradient (first: {}): the model computes them \
+                 through an operation without a backward pass; train the head (--train head)",
                 missing.len(),
                 missing
                     .iter()
@@ -584,7 +583,11 @@ mod tests {
     }
 
     fn fixture(folder: &Path, pairs: usize) -> Fixture {
-        let model = TrainableModel::build(&tiny_spec(folder, Trainable::Head)).expect("model");
+        fixture_training(folder, pairs, Trainable::Head)
+    }
+
+    fn fixture_training(folder: &Path, pairs: usize, trainable: Trainable) -> Fixture {
+        let model = TrainableModel::build(&tiny_spec(folder, trainable)).expect("model");
         let (training, validation) =
             train_validation_split(separable_pairs(pairs, 11), pairs / 5, 3);
         Fixture {
@@ -644,18 +647,17 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_tiny_model_learns_a_separating_direction() {
+    fn assert_learns_a_separating_direction(trainable: Trainable) {
         let folder = tempfile::tempdir().expect("tempdir");
         write_tiny_bert(folder.path());
-        let fixture = fixture(folder.path(), 400);
+        let fixture = fixture_training(folder.path(), 400, trainable);
         let (_, before) = evaluate(&fixture.model, &fixture.validation, 32).expect("evaluate");
         let outcome = run(&fixture, &settings(), &folder.path().join("out"));
         assert!(outcome.finished);
         let last = outcome.state.log.validations.last().expect("validated");
         assert!(
             last.accuracy > 0.95,
-            "validation accuracy {} (before training {before}); log {:?}",
+            "{trainable:?}: validation accuracy {} (before training {before}); log {:?}",
             last.accuracy,
             outcome.state.log.validations
         );
@@ -663,7 +665,16 @@ mod tests {
     }
 
     #[test]
-    fn interrupted_training_resumes_to_bit_identical_weights() {
+    fn a_tiny_model_learns_a_separating_direction() {
+        assert_learns_a_separating_direction(Trainable::Head);
+    }
+
+    #[test]
+    fn training_every_weight_learns_a_separating_direction() {
+        assert_learns_a_separating_direction(Trainable::All);
+    }
+
+    fn assert_resumes_to_bit_identical_weights(trainable: Trainable) {
         let folder = tempfile::tempdir().expect("tempdir");
         write_tiny_bert(folder.path());
         let mut settings = settings();
@@ -672,19 +683,19 @@ mod tests {
         settings.batch_pairs = 8;
         let pairs = 120;
 
-        let uninterrupted = fixture(folder.path(), pairs);
+        let uninterrupted = fixture_training(folder.path(), pairs, trainable);
         let full = run(&uninterrupted, &settings, &folder.path().join("full"));
         assert!(full.finished);
 
         // Interrupted in the middle of the first epoch, then resumed by a fresh model.
         let output = folder.path().join("resumed");
-        let first = fixture(folder.path(), pairs);
+        let first = fixture_training(folder.path(), pairs, trainable);
         let mut interrupted = settings.clone();
         interrupted.stop_after_steps = Some(4);
         let stopped = run(&first, &interrupted, &output);
         assert!(!stopped.finished);
         assert_eq!(stopped.state.step, 4);
-        let second = fixture(folder.path(), pairs);
+        let second = fixture_training(folder.path(), pairs, trainable);
         let resumed = run(&second, &settings, &output);
         assert_eq!(resumed.resumed_from_step, Some(4));
         assert!(resumed.finished);
@@ -697,8 +708,18 @@ mod tests {
         // The weights did move: the comparison is not between two untouched models.
         assert_ne!(
             weights_bits(&uninterrupted.model),
-            weights_bits(&fixture(folder.path(), pairs).model)
+            weights_bits(&fixture_training(folder.path(), pairs, trainable).model)
         );
+    }
+
+    #[test]
+    fn interrupted_training_resumes_to_bit_identical_weights() {
+        assert_resumes_to_bit_identical_weights(Trainable::Head);
+    }
+
+    #[test]
+    fn interrupted_training_of_every_weight_resumes_to_bit_identical_weights() {
+        assert_resumes_to_bit_identical_weights(Trainable::All);
     }
 
     #[test]
@@ -760,11 +781,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn gradients_match_finite_differences() {
+    /// Checks the backward pass of every trainable weight against central finite differences
+    /// of the loss, at a spread of entries of each; returns how many entries were checked.
+    fn assert_gradients_match_finite_differences(trainable: Trainable) -> usize {
         let folder = tempfile::tempdir().expect("tempdir");
         write_tiny_bert(folder.path());
-        let fixture = fixture(folder.path(), 10);
+        let fixture = fixture_training(folder.path(), 10, trainable);
         let pairs: Vec<&EncodedPair> = fixture.training.iter().take(4).collect();
         let loss = |model: &TrainableModel| -> f64 {
             let (chosen, rejected) = pair_rewards(model, &pairs).expect("rewards");
@@ -791,7 +813,15 @@ mod tests {
                 .flatten_all()
                 .and_then(|flat| flat.to_vec1::<f32>())
                 .expect("values");
-            // A spread of entries of every head weight.
+            // No weight is cut off from the loss. The classifier bias is the exception: the
+            // Bradley-Terry loss depends on reward differences only, so its gradient is zero.
+            if name != "classifier.bias" {
+                assert!(
+                    analytic.iter().any(|value| *value != 0.0),
+                    "{name} gets no gradient"
+                );
+            }
+            // A spread of entries of every trainable weight.
             for index in (0..original.len()).step_by((original.len() / 5).max(1)) {
                 let shifted = |delta: f32| {
                     let mut values = original.clone();
@@ -813,7 +843,20 @@ mod tests {
                 checked += 1;
             }
         }
+        checked
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let checked = assert_gradients_match_finite_differences(Trainable::Head);
         assert!(checked >= 10, "only {checked} entries checked");
+    }
+
+    #[test]
+    fn gradients_of_every_weight_match_finite_differences() {
+        // The tiny BERT has 39 weight tensors: embeddings, 2 layers of 16, pooler, classifier.
+        let checked = assert_gradients_match_finite_differences(Trainable::All);
+        assert!(checked >= 39 * 5, "only {checked} entries checked");
     }
 
     #[test]
@@ -864,25 +907,42 @@ mod tests {
     }
 
     #[test]
-    fn training_every_bert_weight_is_refused_with_the_reason() {
+    fn the_differentiable_kernels_score_like_the_fused_ones() {
+        // Initial values are seeded by weight name, so both models have the same weights and
+        // differ only in how layer norms and softmaxes are computed.
         let folder = tempfile::tempdir().expect("tempdir");
         write_tiny_bert(folder.path());
-        let model =
-            TrainableModel::build(&tiny_spec(folder.path(), Trainable::All)).expect("model");
-        let pairs = separable_pairs(8, 1);
-        let encoded = encode_pairs(&model, &pairs).expect("encode");
-        let error = train(
-            &TrainingJob {
-                model: &model,
-                training: &encoded,
-                validation: &[],
-                data_sha256: data_sha256(&pairs, &[]),
-                settings: &settings(),
-                output: &folder.path().join("out"),
-            },
-            &mut SilentObserver,
-        )
-        .expect_err("no gradient below the fused layer norm");
-        assert!(error.to_string().contains("no backward pass"), "{error}");
+        let fused = fixture_training(folder.path(), 20, Trainable::Head);
+        let differentiable = fixture_training(folder.path(), 20, Trainable::All);
+        let pairs: Vec<&EncodedPair> = fused.training.iter().collect();
+        let (fused_chosen, fused_rejected) = pair_rewards(&fused.model, &pairs).expect("rewards");
+        let (chosen, rejected) = pair_rewards(&differentiable.model, &pairs).expect("rewards");
+        for (first, second) in [(fused_chosen, chosen), (fused_rejected, rejected)] {
+            let first = first.to_vec1::<f32>().expect("values");
+            let second = second.to_vec1::<f32>().expect("values");
+            for (first, second) in first.iter().zip(&second) {
+                assert!((first - second).abs() <= 1e-5, "{first} vs {second}");
+            }
+        }
+    }
+
+    #[test]
+    fn training_every_weight_of_a_family_on_fused_kernels_is_refused_with_the_reason() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        write_tiny_bert(folder.path());
+        let config = folder.path().join("config.json");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&config).expect("config")).expect("JSON");
+        json["architectures"] = serde_json::json!(["XLMRobertaForSequenceClassification"]);
+        std::fs::write(&config, json.to_string()).expect("config");
+        let error = TrainableModel::build(&tiny_spec(folder.path(), Trainable::All))
+            .err()
+            .expect("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("XLMRobertaForSequenceClassification")
+                && message.contains("no backward pass"),
+            "{message}"
+        );
     }
 }

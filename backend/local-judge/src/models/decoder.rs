@@ -750,6 +750,7 @@ mod tests {
                 config: &config,
                 weights: vb,
                 reward_label: &RewardLabel::Index(1),
+                kernels: crate::models::kernels::Kernels::Fused,
             };
             let mut model =
                 DecoderForSequenceClassification::load(source, &settings).expect("loads");
@@ -797,6 +798,7 @@ mod tests {
             config: &config,
             weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
             reward_label: &RewardLabel::Single,
+            kernels: crate::models::kernels::Kernels::Fused,
         };
         let scaled = inverse_frequencies(&source, 500_000.0, 16).expect("llama3");
         let plain: Vec<f32> = (0..16)
@@ -816,6 +818,7 @@ mod tests {
             config: &config,
             weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
             reward_label: &RewardLabel::Single,
+            kernels: crate::models::kernels::Kernels::Fused,
         };
         // 10,000 is the family default a v5 config no longer states at the top level.
         let frequencies = inverse_frequencies(&source, 10_000.0, 8).expect("default");
@@ -838,6 +841,7 @@ mod tests {
                 config: &config,
                 weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
                 reward_label: &RewardLabel::Single,
+                kernels: crate::models::kernels::Kernels::Fused,
             };
             inverse_frequencies(&source, 10_000.0, 8)
                 .err()
