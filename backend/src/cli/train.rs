@@ -67,7 +67,9 @@ pub(super) struct TrainArgs {
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
     validation_fraction: f64,
 
-    /// What to train: head (pooler and classifier, or score; the backbone is frozen) or all.
+    /// What to train: head (pooler and classifier, or score; the backbone is frozen) or all
+    /// (every weight: BERT, ModernBERT, Qwen2, Qwen3 and Llama; slower, as the layers then run
+    /// on differentiable compositions instead of candle's fused kernels).
     #[arg(long = "train", default_value = "head", value_name = "WHAT")]
     trainable: Trainable,
     /// Peak learning rate.

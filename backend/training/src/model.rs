@@ -130,13 +130,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl WeightStore {
+    /// Whether `name` belongs to the reward head (pooler and classifier, or `score`).
+    fn is_head(&self, name: &str) -> bool {
+        self.state
+            .head_prefixes
+            .iter()
+            .any(|prefix| name.starts_with(prefix.as_str()))
+    }
+
     fn is_trainable(&self, name: &str) -> bool {
-        self.state.trainable == Trainable::All
-            || self
-                .state
-                .head_prefixes
-                .iter()
-                .any(|prefix| name.starts_with(prefix.as_str()))
+        self.state.trainable == Trainable::All || self.is_head(name)
     }
 
     /// The trainable variables by name, sorted by name (a stable order for the optimizer and
@@ -251,8 +254,9 @@ impl SimpleBackend for WeightStore {
                 tensor.to_device(device)?.to_dtype(dtype)?,
                 WeightOrigin::Pretrained,
             ),
-            // A head of another size (a classifier with other labels) starts afresh.
-            Some(_) if trainable && self.state.trainable == Trainable::Head => (
+            // A head of another size (a classifier with other labels) starts afresh, whatever
+            // else is trained.
+            Some(_) if trainable && self.is_head(name) => (
                 self.initial_value(&shape, name, init, dtype, device)?,
                 WeightOrigin::Initialised,
             ),

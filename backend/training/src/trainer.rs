@@ -572,7 +572,7 @@ mod tests {
 
     use super::*;
     use crate::data::split::train_validation_split;
-    use crate::model::{Trainable, TrainableModel};
+    use crate::model::{Initialisation, ModelSpec, Trainable, TrainableModel};
     use crate::testing::{separable_pairs, tiny_spec, write_tiny_bert};
 
     struct Fixture {
@@ -587,7 +587,12 @@ mod tests {
     }
 
     fn fixture_training(folder: &Path, pairs: usize, trainable: Trainable) -> Fixture {
-        let model = TrainableModel::build(&tiny_spec(folder, trainable)).expect("model");
+        fixture_of(&tiny_spec(folder, trainable), pairs)
+    }
+
+    fn fixture_of(spec: &ModelSpec, pairs: usize) -> Fixture {
+        let model = TrainableModel::build(spec)
+            .unwrap_or_else(|error| panic!("{}: {error}", spec.folder.display()));
         let (training, validation) =
             train_validation_split(separable_pairs(pairs, 11), pairs / 5, 3);
         Fixture {
@@ -781,12 +786,39 @@ mod tests {
         }
     }
 
+    /// The tiny random-weight parity checkpoints of the local judge, one per text family whose
+    /// every weight trains (`trains_every_weight`).
+    const FAMILY_FIXTURES: [&str; 6] = [
+        "bert-tiny",
+        "modernbert-tiny-cls",
+        "modernbert-tiny-mean",
+        "qwen2_seqcls",
+        "qwen3_seqcls",
+        "llama_seqcls",
+    ];
+
+    fn family_spec(name: &str, trainable: Trainable) -> ModelSpec {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../local-judge/tests/fixtures")
+            .join(name);
+        ModelSpec {
+            initialisation: Initialisation::Pretrained,
+            ..tiny_spec(&folder, trainable)
+        }
+    }
+
+    /// The absolute part of the finite-difference tolerance for the tiny BERT: see below.
+    const TINY_ABSOLUTE_TOLERANCE: f64 = 1e-4;
+
     /// Checks the backward pass of every trainable weight against central finite differences
-    /// of the loss, at a spread of entries of each; returns how many entries were checked.
-    fn assert_gradients_match_finite_differences(trainable: Trainable) -> usize {
-        let folder = tempfile::tempdir().expect("tempdir");
-        write_tiny_bert(folder.path());
-        let fixture = fixture_training(folder.path(), 10, trainable);
+    /// of the loss, at `entries` entries spread over each, within `absolute + 1e-2 × |gradient|`;
+    /// returns how many entries were checked.
+    fn assert_gradients_match_finite_differences(
+        spec: &ModelSpec,
+        entries: usize,
+        absolute: f64,
+    ) -> usize {
+        let fixture = fixture_of(spec, 10);
         let pairs: Vec<&EncodedPair> = fixture.training.iter().take(4).collect();
         let loss = |model: &TrainableModel| -> f64 {
             let (chosen, rejected) = pair_rewards(model, &pairs).expect("rewards");
@@ -818,11 +850,12 @@ mod tests {
             if name != "classifier.bias" {
                 assert!(
                     analytic.iter().any(|value| *value != 0.0),
-                    "{name} gets no gradient"
+                    "{}: {name} gets no gradient",
+                    spec.folder.display()
                 );
             }
             // A spread of entries of every trainable weight.
-            for index in (0..original.len()).step_by((original.len() / 5).max(1)) {
+            for index in (0..original.len()).step_by((original.len() / entries).max(1)) {
                 let shifted = |delta: f32| {
                     let mut values = original.clone();
                     values[index] += delta;
@@ -831,14 +864,21 @@ mod tests {
                     variable.set(&tensor).expect("set");
                     loss(&fixture.model)
                 };
-                let numeric = (shifted(step) - shifted(-step)) / (2.0 * f64::from(step));
+                let central =
+                    |step: f32| (shifted(step) - shifted(-step)) / (2.0 * f64::from(step));
+                // Central differences at h and h/2 combined (Richardson) cancel the O(h²) term:
+                // the random-weight fixtures curve enough for it to reach a few per cent at
+                // h = 1e-2 (it shrinks as h does; checked), while smaller steps drown in the
+                // f32 rounding of the loss.
+                let numeric = (4.0 * central(step / 2.0) - central(step)) / 3.0;
                 shifted(0.0);
                 let expected = f64::from(analytic[index]);
-                // Central differences in f32 with h = 1e-2: O(h²) truncation and ~1e-7 rounding
-                // of the loss over 2h give errors near 1e-5; 1e-4 + 1e-2 relative leaves margin.
+                // With h = 1e-2: O(h⁴) truncation and ~1e-7 rounding of the loss over h give
+                // errors near 1e-5; 1e-4 + 1e-2 relative leaves margin.
                 assert!(
-                    (numeric - expected).abs() <= 1e-4 + 1e-2 * expected.abs(),
-                    "{name}[{index}]: finite difference {numeric}, backward {expected}"
+                    (numeric - expected).abs() <= absolute + 1e-2 * expected.abs(),
+                    "{}: {name}[{index}]: finite difference {numeric}, backward {expected}",
+                    spec.folder.display()
                 );
                 checked += 1;
             }
@@ -848,15 +888,42 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        let checked = assert_gradients_match_finite_differences(Trainable::Head);
+        let folder = tempfile::tempdir().expect("tempdir");
+        write_tiny_bert(folder.path());
+        let checked = assert_gradients_match_finite_differences(
+            &tiny_spec(folder.path(), Trainable::Head),
+            5,
+            TINY_ABSOLUTE_TOLERANCE,
+        );
         assert!(checked >= 10, "only {checked} entries checked");
     }
 
     #[test]
     fn gradients_of_every_weight_match_finite_differences() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        write_tiny_bert(folder.path());
         // The tiny BERT has 39 weight tensors: embeddings, 2 layers of 16, pooler, classifier.
-        let checked = assert_gradients_match_finite_differences(Trainable::All);
+        let checked = assert_gradients_match_finite_differences(
+            &tiny_spec(folder.path(), Trainable::All),
+            5,
+            TINY_ABSOLUTE_TOLERANCE,
+        );
         assert!(checked >= 39 * 5, "only {checked} entries checked");
+    }
+
+    #[test]
+    fn gradients_of_every_weight_of_every_text_family_match_finite_differences() {
+        for name in FAMILY_FIXTURES {
+            // The fixtures' random weights give larger rewards than the tiny BERT's, so the f32
+            // rounding of the loss, divided by h, is larger too: about 1e-4. Two entries per
+            // weight keep the test short; the tiny BERT above checks five.
+            let checked = assert_gradients_match_finite_differences(
+                &family_spec(name, Trainable::All),
+                2,
+                5e-4,
+            );
+            assert!(checked >= 40, "{name}: only {checked} entries checked");
+        }
     }
 
     #[test]
@@ -906,14 +973,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_differentiable_kernels_score_like_the_fused_ones() {
-        // Initial values are seeded by weight name, so both models have the same weights and
-        // differ only in how layer norms and softmaxes are computed.
-        let folder = tempfile::tempdir().expect("tempdir");
-        write_tiny_bert(folder.path());
-        let fused = fixture_training(folder.path(), 20, Trainable::Head);
-        let differentiable = fixture_training(folder.path(), 20, Trainable::All);
+    /// Rewards of models built for head-only training (fused kernels) and for training every
+    /// weight (differentiable kernels) agree: same weights, same inputs.
+    fn assert_kernels_agree(fused: &ModelSpec, differentiable: &ModelSpec) {
+        let fused = fixture_of(fused, 20);
+        let differentiable = fixture_of(differentiable, 20);
         let pairs: Vec<&EncodedPair> = fused.training.iter().collect();
         let (fused_chosen, fused_rejected) = pair_rewards(&fused.model, &pairs).expect("rewards");
         let (chosen, rejected) = pair_rewards(&differentiable.model, &pairs).expect("rewards");
@@ -921,8 +985,29 @@ mod tests {
             let first = first.to_vec1::<f32>().expect("values");
             let second = second.to_vec1::<f32>().expect("values");
             for (first, second) in first.iter().zip(&second) {
-                assert!((first - second).abs() <= 1e-5, "{first} vs {second}");
+                assert!(
+                    (first - second).abs() <= 1e-5,
+                    "{}: {first} vs {second}",
+                    fused.model.folder.display()
+                );
             }
+        }
+    }
+
+    #[test]
+    fn the_differentiable_kernels_score_like_the_fused_ones() {
+        // Initial values are seeded by weight name, so both tiny models have the same weights.
+        let folder = tempfile::tempdir().expect("tempdir");
+        write_tiny_bert(folder.path());
+        assert_kernels_agree(
+            &tiny_spec(folder.path(), Trainable::Head),
+            &tiny_spec(folder.path(), Trainable::All),
+        );
+        for name in FAMILY_FIXTURES {
+            assert_kernels_agree(
+                &family_spec(name, Trainable::Head),
+                &family_spec(name, Trainable::All),
+            );
         }
     }
 

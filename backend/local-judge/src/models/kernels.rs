@@ -1,17 +1,18 @@
 //! Layer norm, RMS norm and the attention softmax in the two forms the models run them in.
 //!
-//! candle 0.11's fused kernels (`candle_nn::ops::layer_norm`, `rms_norm`, `softmax_last_dim`)
-//! are the fast path for scoring, but they have no backward pass: a weight below one of them gets
+//! candle 0.11's fused kernels (`candle_nn::ops::layer_norm`, `rms_norm`, `softmax_last_dim`,
+//! `candle_nn::rotary_emb::rope`) are the fast path for scoring, but they have no backward pass: a weight below one of them gets
 //! no gradient. Training every weight (`omnireward train --train all`) therefore builds the
 //! models with [`Kernels::Differentiable`], where the same functions are composed from primitive
-//! operations candle differentiates (mean, square, square root, exp, sum, broadcast arithmetic).
+//! operations candle differentiates (mean, square, square root, exp, sum, broadcast arithmetic,
+//! concatenation).
 //! The choice is made once, when a model is built ([`super::ModelSource::kernels`]), so nothing
 //! global decides how a model computes; the two forms agree to rounding (tested below).
 
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::VarBuilder;
 
-/// How normalisations and the attention softmax are computed.
+/// How normalisations, the attention softmax and rotary embeddings are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Kernels {
     /// candle's fused kernels: fastest, no backward pass (scoring, head-only training).
@@ -139,6 +140,20 @@ pub fn softmax_last_dim(xs: &Tensor, kernels: Kernels) -> candle_core::Result<Te
     }
 }
 
+/// Rotates `xs` `[rows, heads, length, head_dim]` by positions `0..length` with `cos` and `sin`
+/// `[length, head_dim / 2]` (the half-split layout of `transformers`' `rotate_half`).
+pub fn rotary(
+    xs: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    kernels: Kernels,
+) -> candle_core::Result<Tensor> {
+    match kernels {
+        Kernels::Fused => candle_nn::rotary_emb::rope(&xs.contiguous()?, cos, sin),
+        Kernels::Differentiable => candle_nn::rotary_emb::rope_slow(xs, cos, sin),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Var};
@@ -226,6 +241,19 @@ mod tests {
         let scores = scores.broadcast_add(&mask).expect("masked");
         let fused = softmax_last_dim(&scores, Kernels::Fused).expect("fused");
         let composed = softmax_last_dim(&scores, Kernels::Differentiable).expect("composed");
+        let difference = largest_difference(&fused, &composed);
+        assert!(difference <= 1e-5, "{difference}");
+    }
+
+    #[test]
+    fn composed_rotary_embedding_equals_the_fused_kernel() {
+        let xs = activations((2, 3, 20), 9)
+            .reshape((2, 3, 5, 4))
+            .expect("heads");
+        let cos = activations((1, 5, 2), 10).squeeze(0).expect("cos");
+        let sin = activations((1, 5, 2), 11).squeeze(0).expect("sin");
+        let fused = rotary(&xs, &cos, &sin, Kernels::Fused).expect("fused");
+        let composed = rotary(&xs, &cos, &sin, Kernels::Differentiable).expect("composed");
         let difference = largest_difference(&fused, &composed);
         assert!(difference <= 1e-5, "{difference}");
     }
