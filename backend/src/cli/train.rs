@@ -68,7 +68,7 @@ pub(super) struct TrainArgs {
     validation_fraction: f64,
 
     /// What to train: head (pooler and classifier, or score; the backbone is frozen) or all
-    /// (every weight: BERT, ModernBERT, Qwen2, Qwen3 and Llama; slower, as the layers then run
+    /// (every weight: BERT, XLM-RoBERTa, ModernBERT, Qwen2, Qwen3, Llama; slower, as layers run
     /// on differentiable compositions instead of candle's fused kernels).
     #[arg(long = "train", default_value = "head", value_name = "WHAT")]
     trainable: Trainable,

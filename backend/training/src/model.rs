@@ -375,7 +375,8 @@ impl TrainableModel {
                 message: format!(
                     "--train all: {} runs layers with candle's fused layer-norm and softmax \
                      kernels, which have no backward pass, so weights below them cannot be \
-                     trained; train the head (--train head) or a BERT-family model",
+                     trained; train the head (--train head), or every weight of a BERT, \
+                     XLM-RoBERTa, ModernBERT, Qwen2, Qwen3 or Llama model",
                     architecture.hugging_face_name()
                 ),
             });

@@ -788,8 +788,9 @@ mod tests {
 
     /// The tiny random-weight parity checkpoints of the local judge, one per text family whose
     /// every weight trains (`trains_every_weight`).
-    const FAMILY_FIXTURES: [&str; 6] = [
+    const FAMILY_FIXTURES: [&str; 7] = [
         "bert-tiny",
+        "xlm-roberta-tiny",
         "modernbert-tiny-cls",
         "modernbert-tiny-mean",
         "qwen2_seqcls",
@@ -1018,14 +1019,14 @@ mod tests {
         let config = folder.path().join("config.json");
         let mut json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&config).expect("config")).expect("JSON");
-        json["architectures"] = serde_json::json!(["XLMRobertaForSequenceClassification"]);
+        json["architectures"] = serde_json::json!(["DebertaV2ForSequenceClassification"]);
         std::fs::write(&config, json.to_string()).expect("config");
         let error = TrainableModel::build(&tiny_spec(folder.path(), Trainable::All))
             .err()
             .expect("refused");
         let message = error.to_string();
         assert!(
-            message.contains("XLMRobertaForSequenceClassification")
+            message.contains("DebertaV2ForSequenceClassification")
                 && message.contains("no backward pass"),
             "{message}"
         );

@@ -25,7 +25,7 @@ use candle_nn::{Linear, VarBuilder, linear};
 use candle_transformers::models::bert::Config;
 use serde_json::Value;
 
-use super::bert_encoder::BertEncoder;
+use super::bert_encoder::{BertEncoder, PositionIds};
 use super::kernels::Kernels;
 use super::{ModelSource, SequenceRewardModel, num_labels};
 use crate::batch::PaddedBatch;
@@ -49,7 +49,7 @@ impl BertForSequenceClassification {
         weights: VarBuilder<'_>,
         kernels: Kernels,
     ) -> candle_core::Result<Self> {
-        let bert = BertEncoder::load(weights.pp("bert"), config, kernels)?;
+        let bert = BertEncoder::load(weights.pp("bert"), config, kernels, PositionIds::FromZero)?;
         let pooler = linear(
             config.hidden_size,
             config.hidden_size,
@@ -126,7 +126,16 @@ fn bert_defaults() -> Vec<(&'static str, Value)> {
 /// candle's BERT `Config` from a `config.json`, with `transformers`' defaults and activation names
 /// mapped (used by the classifier here and by the sentence-embedding model).
 pub(crate) fn bert_config(source: &ModelSource<'_>) -> Result<Config, LocalJudgeError> {
-    let mut config = config_with_defaults(source.config, &bert_defaults());
+    bert_config_with_defaults(source, &bert_defaults())
+}
+
+/// candle's BERT `Config` from a `config.json` of a BERT-layered family, with that family's
+/// `transformers` defaults (XLM-RoBERTa's differ from BERT's) and activation names mapped.
+pub(crate) fn bert_config_with_defaults(
+    source: &ModelSource<'_>,
+    defaults: &[(&str, Value)],
+) -> Result<Config, LocalJudgeError> {
+    let mut config = config_with_defaults(source.config, defaults);
     let activation = config
         .get("hidden_act")
         .and_then(Value::as_str)

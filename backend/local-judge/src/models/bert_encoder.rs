@@ -5,9 +5,10 @@
 //! pass, so its BERT cannot be trained below the head.
 //!
 //! As there: absolute positions `0..len` (right for the right-padded batches of
-//! [`PaddedBatch`](crate::batch::PaddedBatch)), padding masked by adding the dtype's smallest
-//! value to the attention scores of padded keys (`transformers`' extended attention mask), no
-//! dropout (inference and deterministic training).
+//! [`PaddedBatch`](crate::batch::PaddedBatch)), or RoBERTa's positions counted from the padding
+//! index ([`PositionIds`]; candle-transformers' `xlm_roberta`, whose layers are BERT's), padding
+//! masked by adding the dtype's smallest value to the attention scores of padded keys
+//! (`transformers`' extended attention mask), no dropout (inference and deterministic training).
 
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
@@ -15,9 +16,20 @@ use candle_transformers::models::bert::{Config, HiddenAct};
 
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 
+/// How token positions are numbered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PositionIds {
+    /// `0..len` (BERT).
+    FromZero,
+    /// RoBERTa and XLM-RoBERTa: tokens other than the padding id count up from
+    /// `padding index + 1`; padding tokens get the padding index.
+    AfterPadding(u32),
+}
+
 struct Embeddings {
     words: Embedding,
     positions: Embedding,
+    position_ids: PositionIds,
     token_types: Embedding,
     norm: LayerNorm,
 }
@@ -27,6 +39,7 @@ impl Embeddings {
         weights: VarBuilder<'_>,
         config: &Config,
         kernels: Kernels,
+        position_ids: PositionIds,
     ) -> candle_core::Result<Self> {
         let hidden = config.hidden_size;
         Ok(Embeddings {
@@ -36,6 +49,7 @@ impl Embeddings {
                 hidden,
                 weights.pp("position_embeddings"),
             )?,
+            position_ids,
             token_types: embedding(
                 config.type_vocab_size,
                 hidden,
@@ -51,10 +65,22 @@ impl Embeddings {
     }
 
     fn forward(&self, input_ids: &Tensor, type_ids: &Tensor) -> candle_core::Result<Tensor> {
-        let length = input_ids.dim(1)?;
-        let positions = Tensor::arange(0u32, length as u32, input_ids.device())?;
-        let summed = (self.words.forward(input_ids)? + self.token_types.forward(type_ids)?)?
-            .broadcast_add(&self.positions.forward(&positions)?)?;
+        let summed = (self.words.forward(input_ids)? + self.token_types.forward(type_ids)?)?;
+        let summed = match self.position_ids {
+            PositionIds::FromZero => {
+                let length = input_ids.dim(1)?;
+                let positions = Tensor::arange(0u32, length as u32, input_ids.device())?;
+                summed.broadcast_add(&self.positions.forward(&positions)?)?
+            }
+            PositionIds::AfterPadding(padding) => {
+                // The running count of real tokens, offset by the padding index, computed in
+                // f32 as candle-transformers and `transformers` do.
+                let real = input_ids.ne(padding)?.to_dtype(DType::F32)?;
+                let positions =
+                    ((real.cumsum(1)? * &real)? + f64::from(padding))?.to_dtype(DType::U32)?;
+                (summed + self.positions.forward(&positions)?)?
+            }
+        };
         self.norm.forward(&summed)
     }
 }
@@ -154,8 +180,9 @@ impl BertEncoder {
         weights: VarBuilder<'_>,
         config: &Config,
         kernels: Kernels,
+        position_ids: PositionIds,
     ) -> candle_core::Result<Self> {
-        let embeddings = Embeddings::load(weights.pp("embeddings"), config, kernels)?;
+        let embeddings = Embeddings::load(weights.pp("embeddings"), config, kernels, position_ids)?;
         let layers = (0..config.num_hidden_layers)
             .map(|index| {
                 Layer::load(

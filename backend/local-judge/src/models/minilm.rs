@@ -14,7 +14,7 @@
 use candle_core::Tensor;
 
 use super::bert::bert_config;
-use super::bert_encoder::BertEncoder;
+use super::bert_encoder::{BertEncoder, PositionIds};
 use super::{ModelSource, TextEmbeddingModel};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -50,7 +50,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn TextEmbeddingModel>, Loca
     } else {
         source.weights.clone()
     };
-    let bert = BertEncoder::load(weights, &config, source.kernels)
+    let bert = BertEncoder::load(weights, &config, source.kernels, PositionIds::FromZero)
         .map_err(LocalJudgeError::model("loading the BertModel encoder"))?;
     Ok(Box::new(SentenceEmbeddingModel {
         bert,

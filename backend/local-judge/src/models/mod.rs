@@ -185,17 +185,17 @@ pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
 /// Whether every weight of a family can be trained: its model file computes every layer norm,
 /// softmax, rotary embedding and attention through [`Kernels`], so that
 /// [`Kernels::Differentiable`] leaves no fused kernel (which has no backward pass) between the
-/// loss and any weight. DeBERTa-v2 and XLM-RoBERTa run candle-transformers' own layers, which
-/// use the fused kernels.
+/// loss and any weight. DeBERTa-v2 runs candle-transformers' own layers, which use the fused
+/// kernels.
 pub fn trains_every_weight(architecture: Architecture) -> bool {
     match architecture {
         Architecture::Bert
+        | Architecture::XlmRoberta
         | Architecture::ModernBert
         | Architecture::Qwen2
         | Architecture::Qwen3
         | Architecture::Llama => true,
         Architecture::DebertaV2
-        | Architecture::XlmRoberta
         | Architecture::Clip
         | Architecture::Siglip
         | Architecture::BertEmbedding => false,
