@@ -190,3 +190,62 @@ async fn a_trained_checkpoint_is_evaluated_and_its_training_record_is_served() {
         "{html}"
     );
 }
+
+/// `train --train all` on the synthetic pairs: stopped by `--max-steps` and started again, it
+/// ends with the same weights, byte for byte, as a run that was never stopped.
+#[test]
+fn training_every_weight_resumes_to_the_same_model_as_an_uninterrupted_run() {
+    let home = TempDir::new().expect("home");
+    let backbone = fixture("bert-embedding-tiny");
+    // Exit code 0 when the schedule is done, 3 when `--max-steps` stopped it.
+    let train = |output: &std::path::Path, extra: &[&str], expected_code: i32| {
+        let mut arguments = vec![
+            "train",
+            "--model",
+            backbone.to_str().expect("utf-8 path"),
+            "--output",
+            output.to_str().expect("utf-8 path"),
+            "--train",
+            "all",
+            "--synthetic-pairs",
+            "64",
+            "--batch-pairs",
+            "8",
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "1e-3",
+            "--no-eval",
+        ];
+        arguments.extend_from_slice(extra);
+        let (code, stdout, stderr) = omnireward(&home, &arguments);
+        assert_eq!(code, expected_code, "{stdout}\n{stderr}");
+    };
+    let uninterrupted = home.path().join("uninterrupted");
+    train(&uninterrupted, &[], 0);
+    let resumed = home.path().join("resumed");
+    train(&resumed, &["--max-steps", "5"], 3);
+    assert!(
+        !resumed.join("model.safetensors").exists(),
+        "a stopped run writes checkpoints, not the final model"
+    );
+    train(&resumed, &[], 0);
+
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(resumed.join("training_record.json")).expect("record"),
+    )
+    .expect("record json");
+    assert_eq!(record["hyperparameters"]["trainable"], "all");
+    assert_eq!(record["resumed_from_step"], 5);
+    assert_eq!(
+        record["trainable_parameters"], record["parameters"],
+        "every weight trains"
+    );
+    let weights = |folder: &std::path::Path| {
+        std::fs::read(folder.join("model.safetensors")).expect("weights")
+    };
+    assert!(
+        weights(&uninterrupted) == weights(&resumed),
+        "the resumed run's weights differ from the uninterrupted run's"
+    );
+}

@@ -55,7 +55,7 @@ fn missing_pieces(chromium: &Path) -> Vec<String> {
         missing.push("the browser bundle (scripts/build-web.sh)".to_owned());
     }
     if !root
-        .join(".cache/models/all-MiniLM-L6-v2/model.safetensors")
+        .join(".cache/models/omnireward-minilm-bt/model.safetensors")
         .is_file()
     {
         missing.push("the default model (scripts/setup.sh)".to_owned());
@@ -76,7 +76,7 @@ async fn start_server(home: &Path) -> (Child, String) {
             "--allow-private-endpoints",
             "--demo-model",
         ])
-        .arg(root.join(".cache/models/all-MiniLM-L6-v2"))
+        .arg(root.join(".cache/models/omnireward-minilm-bt"))
         .arg("--web-bundle")
         .arg(root.join("target/web/pkg"))
         .stdout(Stdio::null())

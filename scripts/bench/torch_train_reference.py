@@ -1,9 +1,10 @@
-"""PyTorch reference for training throughput: the same head-only Bradley-Terry steps as
-`train-bench` (backend/training/src/bin/train_bench.rs), on the same token ids.
+"""PyTorch reference for training throughput: the same Bradley-Terry steps as `train-bench`
+(backend/training/src/bin/train_bench.rs), on the same token ids, training what it trained
+(the batches file's `trainable`: `head` or `all`).
 
 The model is transformers' BertForSequenceClassification (num_labels=1) over the checkpoint's
-BertModel weights (all-MiniLM-L6-v2); the encoder is frozen (requires_grad False, so no graph is
-kept for it), the pooler and classifier train. Each step: one forward pass over the step's chosen
+BertModel weights (all-MiniLM-L6-v2). Head only: the encoder is frozen (requires_grad False, so
+no graph is kept for it), the pooler and classifier train; all: every parameter trains. Each step: one forward pass over the step's chosen
 and rejected inputs (right-padded, attention mask), loss mean(softplus(-(r_chosen - r_rejected))),
 backward, clip_grad_norm_ to the same limit, AdamW with the same weight decay and cosine schedule
 with warm-up. Dropout is off (model.eval()), as candle's BERT has none.
@@ -24,7 +25,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from safetensors.torch import load_file
 
 
-def build_model(model_dir):
+def build_model(model_dir, trainable):
     config = BertConfig.from_pretrained(model_dir, num_labels=1)
     model = BertForSequenceClassification(config)
     weights = load_file(f"{model_dir}/model.safetensors")
@@ -36,7 +37,7 @@ def build_model(model_dir):
     if missing or unexpected:
         raise SystemExit(f"weights do not fit: missing {missing}, unexpected {unexpected}")
     for name, parameter in model.named_parameters():
-        parameter.requires_grad = name.startswith("bert.pooler.") or name.startswith("classifier.")
+        parameter.requires_grad = trainable == "all" or name.startswith(("bert.pooler.", "classifier."))
     model.eval()
     return model
 
@@ -93,15 +94,17 @@ def main():
     with open(arguments.batches) as file:
         document = json.load(file)
     torch.manual_seed(0)
+    trainable = document.get("trainable", "head")
     if arguments.warmup_steps:
-        run_steps(build_model(arguments.model_dir), document, document["steps"][: arguments.warmup_steps])
-    model = build_model(arguments.model_dir)
+        run_steps(build_model(arguments.model_dir, trainable), document, document["steps"][: arguments.warmup_steps])
+    model = build_model(arguments.model_dir, trainable)
     started = time.perf_counter()
     pairs, loss = run_steps(model, document, document["steps"])
     seconds = time.perf_counter() - started
     tokens = sum(len(row) for step in document["steps"] for row in step["chosen"] + step["rejected"])
     print(json.dumps({
         "implementation": f"PyTorch {torch.__version__}",
+        "trainable": trainable,
         "threads": torch.get_num_threads(),
         "pairs": pairs,
         "steps": len(document["steps"]),

@@ -23,6 +23,7 @@ use crate::image_input::ImagePreprocessor;
 use crate::input::{
     EncodedText, InputFormat, ScoringText, TextEncoder, TokenizerConfig, TruncationSide,
 };
+use crate::models::kernels::Kernels;
 use crate::models::{
     ImageTextModel, ModelSource, RewardLabel, SequenceRewardModel, TextEmbeddingModel,
     load_image_text_model, load_sequence_model,
@@ -163,6 +164,7 @@ impl LocalJudge {
             config: &config,
             weights,
             reward_label: &options.reward_label,
+            kernels: Kernels::Fused,
         };
         let (scorer, model_positions) = match architecture.kind() {
             ModelKind::EncoderClassifier | ModelKind::DecoderClassifier => {

@@ -147,6 +147,7 @@ fn decoders_run_on_cuda_in_f32_and_bf16() {
                 config: &config,
                 weights,
                 reward_label: &options.reward_label,
+                kernels: omnireward_local_judge::models::kernels::Kernels::Fused,
             },
         )
         .expect("model");

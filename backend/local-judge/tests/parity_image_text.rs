@@ -201,6 +201,7 @@ fn assert_image_embeddings(name: &str, architecture: Architecture) {
             config: &config,
             weights,
             reward_label: &RewardLabel::Single,
+            kernels: omnireward_local_judge::models::kernels::Kernels::Fused,
         },
     )
     .unwrap_or_else(|error| panic!("{name}: {error}"));

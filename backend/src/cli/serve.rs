@@ -24,7 +24,7 @@ pub(super) struct ServeArgs {
     #[command(flatten)]
     benchmark: BenchmarkArgs,
     /// Local model behind the scoring demo (`POST /api/v1/score`) [default: the default model,
-    /// all-MiniLM-L6-v2, when installed].
+    /// MiniLM with the Bradley-Terry head trained here, when installed].
     #[arg(long, value_name = "DIR")]
     demo_model: Option<PathBuf>,
     /// Name of the demo model in responses [default: the folder's name, or the default model's
@@ -111,7 +111,8 @@ fn demo_service(
     if default && !folder.is_dir() {
         tracing::warn!(
             folder = %folder.display(),
-            "the scoring demo is off: the default model is not installed (run scripts/setup.sh)"
+            model = super::local_model::DEFAULT_MODEL_NAME,
+            "the scoring demo is off: the default model is not installed (run scripts/setup.sh, which assembles it)"
         );
         return Ok(None);
     }

@@ -25,7 +25,7 @@ use omnireward_training::trainer::{
 };
 use omnireward_training::{TrainingError, checkpoint};
 
-use super::local_model::default_model_folder;
+use super::local_model::{BuiltIn, baseline_model_folder, require_model_folder};
 use super::{BenchmarkArgs, Environment};
 use crate::evaluation::checkpoint_run::{judgements_for, plan};
 use crate::judges::local::DeviceChoice;
@@ -33,7 +33,8 @@ use crate::judges::local::DeviceChoice;
 #[derive(Debug, Args)]
 pub(super) struct TrainArgs {
     /// Backbone checkpoint folder (encoders, Qwen2/Qwen3/Llama decoders, or a BertModel sentence
-    /// encoder, which gets a classification head) [default: the default model, all-MiniLM-L6-v2].
+    /// encoder, which gets a classification head) [default: all-MiniLM-L6-v2, the baseline's
+    /// backbone: a new head starts from the plain encoder, not from the shipped head].
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Initialise every weight from the seed instead of reading weights (the folder needs only
@@ -66,7 +67,9 @@ pub(super) struct TrainArgs {
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
     validation_fraction: f64,
 
-    /// What to train: head (pooler and classifier, or score; the backbone is frozen) or all.
+    /// What to train: head (pooler and classifier, or score; the backbone is frozen) or all
+    /// (every weight: BERT, XLM-RoBERTa, ModernBERT, Qwen2, Qwen3, Llama; slower, as layers run
+    /// on differentiable compositions instead of candle's fused kernels).
     #[arg(long = "train", default_value = "head", value_name = "WHAT")]
     trainable: Trainable,
     /// Peak learning rate.
@@ -330,13 +333,8 @@ pub(super) fn run(environment: &Environment, args: &TrainArgs) -> anyhow::Result
     let folder = args
         .model
         .clone()
-        .unwrap_or_else(|| default_model_folder(&environment.home));
-    if !folder.is_dir() {
-        anyhow::bail!(
-            "{}: not a folder (run scripts/setup.sh for the default model, or pass --model DIR)",
-            folder.display()
-        );
-    }
+        .unwrap_or_else(|| baseline_model_folder(&environment.home));
+    require_model_folder(&folder, args.model.is_none().then_some(BuiltIn::Baseline))?;
     let data = load_data(environment, args)?;
     let total = data.pairs.len();
     let (training_pairs, validation_pairs) = train_validation_split(

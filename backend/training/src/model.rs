@@ -27,8 +27,10 @@ use omnireward_local_judge::checkpoint::{
 use omnireward_local_judge::device::{DeviceChoice, dtype_for};
 use omnireward_local_judge::input::{TextEncoder, TokenizerConfig, TruncationSide};
 use omnireward_local_judge::judge::{LocalJudgeOptions, text_encoder};
+use omnireward_local_judge::models::kernels::Kernels;
 use omnireward_local_judge::models::{
     ModelSource, RewardLabel, SequenceRewardModel, head_prefixes, load_sequence_model,
+    trains_every_weight,
 };
 use omnireward_shared::random::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -128,13 +130,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl WeightStore {
+    /// Whether `name` belongs to the reward head (pooler and classifier, or `score`).
+    fn is_head(&self, name: &str) -> bool {
+        self.state
+            .head_prefixes
+            .iter()
+            .any(|prefix| name.starts_with(prefix.as_str()))
+    }
+
     fn is_trainable(&self, name: &str) -> bool {
-        self.state.trainable == Trainable::All
-            || self
-                .state
-                .head_prefixes
-                .iter()
-                .any(|prefix| name.starts_with(prefix.as_str()))
+        self.state.trainable == Trainable::All || self.is_head(name)
     }
 
     /// The trainable variables by name, sorted by name (a stable order for the optimizer and
@@ -249,8 +254,9 @@ impl SimpleBackend for WeightStore {
                 tensor.to_device(device)?.to_dtype(dtype)?,
                 WeightOrigin::Pretrained,
             ),
-            // A head of another size (a classifier with other labels) starts afresh.
-            Some(_) if trainable && self.state.trainable == Trainable::Head => (
+            // A head of another size (a classifier with other labels) starts afresh, whatever
+            // else is trained.
+            Some(_) if trainable && self.is_head(name) => (
                 self.initial_value(&shape, name, init, dtype, device)?,
                 WeightOrigin::Initialised,
             ),
@@ -364,6 +370,17 @@ impl TrainableModel {
                 });
             }
         };
+        if spec.trainable == Trainable::All && !trains_every_weight(architecture) {
+            return Err(TrainingError::Config {
+                message: format!(
+                    "--train all: {} runs layers with candle's fused layer-norm and softmax \
+                     kernels, which have no backward pass, so weights below them cannot be \
+                     trained; train the head (--train head), or every weight of a BERT, \
+                     XLM-RoBERTa, ModernBERT, Qwen2, Qwen3 or Llama model",
+                    architecture.hugging_face_name()
+                ),
+            });
+        }
         // One scalar reward: the head has one output, whatever the source checkpoint had.
         if let Value::Object(fields) = &mut config {
             fields.insert(
@@ -426,6 +443,11 @@ impl TrainableModel {
                 config: &config,
                 weights: builder,
                 reward_label: &reward_label,
+                // Head-only training keeps the fused kernels: no gradient flows below the head.
+                kernels: match spec.trainable {
+                    Trainable::Head => Kernels::Fused,
+                    Trainable::All => Kernels::Differentiable,
+                },
             },
         )?;
         if store.trainable_variables().is_empty() {

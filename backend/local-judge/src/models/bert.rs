@@ -1,5 +1,5 @@
-//! `BertForSequenceClassification`: the BERT encoder (`bert.embeddings`, `bert.encoder`) of
-//! candle-transformers' `bert`, the pooler `transformers` puts on it (`bert.pooler.dense` and tanh
+//! `BertForSequenceClassification`: the BERT encoder (`bert.embeddings`, `bert.encoder`;
+//! [`BertEncoder`], candle-transformers' `bert` with a choice of kernels), the pooler `transformers` puts on it (`bert.pooler.dense` and tanh
 //! on the `[CLS]` token) and the classifier (`classifier`, hidden → `num_labels`). The reward is
 //! the logit of the chosen label ([`RewardLabel`](super::RewardLabel)).
 //!
@@ -22,16 +22,18 @@
 
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Linear, VarBuilder, linear};
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use serde_json::Value;
 
+use super::bert_encoder::{BertEncoder, PositionIds};
+use super::kernels::Kernels;
 use super::{ModelSource, SequenceRewardModel, num_labels};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
 /// `BertForSequenceClassification`: `bert.*` + `bert.pooler.dense` + `classifier`.
 pub struct BertForSequenceClassification {
-    bert: BertModel,
+    bert: BertEncoder,
     pooler: Linear,
     classifier: Linear,
     reward_index: usize,
@@ -45,8 +47,9 @@ impl BertForSequenceClassification {
         num_labels: usize,
         reward_index: usize,
         weights: VarBuilder<'_>,
+        kernels: Kernels,
     ) -> candle_core::Result<Self> {
-        let bert = BertModel::load(weights.pp("bert"), config)?;
+        let bert = BertEncoder::load(weights.pp("bert"), config, kernels, PositionIds::FromZero)?;
         let pooler = linear(
             config.hidden_size,
             config.hidden_size,
@@ -64,11 +67,9 @@ impl BertForSequenceClassification {
 
     /// Logits `[rows, num_labels]` of a padded batch.
     pub fn logits(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
-        let hidden = self.bert.forward(
-            &batch.input_ids,
-            &batch.type_ids,
-            Some(&batch.attention_mask),
-        )?;
+        let hidden = self
+            .bert
+            .forward(&batch.input_ids, &batch.type_ids, &batch.attention_mask)?;
         // CUDA matmuls need contiguous rows; the first-token slice is strided.
         let first = hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?;
         let pooled = self.pooler.forward(&first)?.tanh()?;
@@ -90,11 +91,16 @@ impl SequenceRewardModel for BertForSequenceClassification {
 pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
     let config = bert_config(&source)?;
     let (labels, reward_index) = reward_index(&source)?;
-    let model =
-        BertForSequenceClassification::new(&config, labels, reward_index, source.weights.clone())
-            .map_err(LocalJudgeError::model(
-            "loading BertForSequenceClassification",
-        ))?;
+    let model = BertForSequenceClassification::new(
+        &config,
+        labels,
+        reward_index,
+        source.weights.clone(),
+        source.kernels,
+    )
+    .map_err(LocalJudgeError::model(
+        "loading BertForSequenceClassification",
+    ))?;
     Ok(Box::new(model))
 }
 
@@ -120,7 +126,16 @@ fn bert_defaults() -> Vec<(&'static str, Value)> {
 /// candle's BERT `Config` from a `config.json`, with `transformers`' defaults and activation names
 /// mapped (used by the classifier here and by the sentence-embedding model).
 pub(crate) fn bert_config(source: &ModelSource<'_>) -> Result<Config, LocalJudgeError> {
-    let mut config = config_with_defaults(source.config, &bert_defaults());
+    bert_config_with_defaults(source, &bert_defaults())
+}
+
+/// candle's BERT `Config` from a `config.json` of a BERT-layered family, with that family's
+/// `transformers` defaults (XLM-RoBERTa's differ from BERT's) and activation names mapped.
+pub(crate) fn bert_config_with_defaults(
+    source: &ModelSource<'_>,
+    defaults: &[(&str, Value)],
+) -> Result<Config, LocalJudgeError> {
+    let mut config = config_with_defaults(source.config, defaults);
     let activation = config
         .get("hidden_act")
         .and_then(Value::as_str)

@@ -19,9 +19,10 @@
 
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::attention::{AttnMask, flash_attn};
-use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
+use candle_nn::{Embedding, Linear, VarBuilder};
 use serde_json::Value;
 
+use super::kernels::{Kernels, RmsNorm, rotary, softmax_last_dim};
 use super::{ModelSource, SequenceRewardModel, num_labels};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -298,10 +299,15 @@ struct Attention {
     num_heads: usize,
     num_kv_heads: usize,
     head_dim: usize,
+    kernels: Kernels,
 }
 
 impl Attention {
-    fn new(settings: &DecoderSettings, vb: VarBuilder) -> candle_core::Result<Self> {
+    fn new(
+        settings: &DecoderSettings,
+        vb: VarBuilder,
+        kernels: Kernels,
+    ) -> candle_core::Result<Self> {
         let hidden = settings.hidden_size;
         let (heads, kv_heads, head_dim) = (
             settings.num_attention_heads,
@@ -311,15 +317,17 @@ impl Attention {
         let qkv_bias = settings.qkv_bias;
         let (q_norm, k_norm) = if settings.qk_norm {
             (
-                Some(candle_nn::rms_norm(
+                Some(RmsNorm::load(
                     head_dim,
                     settings.rms_norm_eps,
                     vb.pp("q_norm"),
+                    kernels,
                 )?),
-                Some(candle_nn::rms_norm(
+                Some(RmsNorm::load(
                     head_dim,
                     settings.rms_norm_eps,
                     vb.pp("k_norm"),
+                    kernels,
                 )?),
             )
         } else {
@@ -340,6 +348,7 @@ impl Attention {
             num_heads: heads,
             num_kv_heads: kv_heads,
             head_dim,
+            kernels,
         })
     }
 
@@ -359,7 +368,7 @@ impl Attention {
         };
         let xs = xs.transpose(1, 2)?.contiguous()?;
         match positions {
-            Some(positions) => candle_nn::rotary_emb::rope(&xs, &positions.cos, &positions.sin),
+            Some(positions) => rotary(&xs, &positions.cos, &positions.sin, self.kernels),
             None => Ok(xs),
         }
     }
@@ -403,7 +412,7 @@ impl Attention {
                     Some(mask) => scores.broadcast_add(mask)?,
                     None => scores,
                 };
-                let weights = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+                let weights = softmax_last_dim(&scores, self.kernels)?.to_dtype(v.dtype())?;
                 weights.matmul(&v)?
             }
         };
@@ -435,16 +444,21 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn new(settings: &DecoderSettings, vb: VarBuilder) -> candle_core::Result<Self> {
+    fn new(
+        settings: &DecoderSettings,
+        vb: VarBuilder,
+        kernels: Kernels,
+    ) -> candle_core::Result<Self> {
         let (hidden, eps) = (settings.hidden_size, settings.rms_norm_eps);
         Ok(Self {
-            self_attn: Attention::new(settings, vb.pp("self_attn"))?,
+            self_attn: Attention::new(settings, vb.pp("self_attn"), kernels)?,
             mlp: Mlp::new(settings, vb.pp("mlp"))?,
-            input_layernorm: candle_nn::rms_norm(hidden, eps, vb.pp("input_layernorm"))?,
-            post_attention_layernorm: candle_nn::rms_norm(
+            input_layernorm: RmsNorm::load(hidden, eps, vb.pp("input_layernorm"), kernels)?,
+            post_attention_layernorm: RmsNorm::load(
                 hidden,
                 eps,
                 vb.pp("post_attention_layernorm"),
+                kernels,
             )?,
         })
     }
@@ -477,8 +491,12 @@ pub struct DecoderModel {
 }
 
 impl DecoderModel {
-    /// Loads `model.*` from the weights.
-    pub fn new(settings: &DecoderSettings, vb: VarBuilder) -> candle_core::Result<Self> {
+    /// Loads `model.*` from the weights, with layers that compute through `kernels`.
+    pub fn new(
+        settings: &DecoderSettings,
+        vb: VarBuilder,
+        kernels: Kernels,
+    ) -> candle_core::Result<Self> {
         let vb_m = vb.pp("model");
         let embed_tokens = candle_nn::embedding(
             settings.vocab_size,
@@ -486,15 +504,21 @@ impl DecoderModel {
             vb_m.pp("embed_tokens"),
         )?;
         let layers = (0..settings.num_hidden_layers)
-            .map(|index| DecoderLayer::new(settings, vb_m.pp("layers").pp(index)))
+            .map(|index| DecoderLayer::new(settings, vb_m.pp("layers").pp(index), kernels))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let norm =
-            candle_nn::rms_norm(settings.hidden_size, settings.rms_norm_eps, vb_m.pp("norm"))?;
-        let kernel = if vb.device().is_cpu() && vb.dtype() == DType::F32 {
-            AttentionKernel::FusedCpu
-        } else {
-            AttentionKernel::Matmul
-        };
+        let norm = RmsNorm::load(
+            settings.hidden_size,
+            settings.rms_norm_eps,
+            vb_m.pp("norm"),
+            kernels,
+        )?;
+        // The fused CPU attention has no backward pass either.
+        let kernel =
+            if kernels == Kernels::Fused && vb.device().is_cpu() && vb.dtype() == DType::F32 {
+                AttentionKernel::FusedCpu
+            } else {
+                AttentionKernel::Matmul
+            };
         Ok(Self {
             embed_tokens,
             layers,
@@ -618,7 +642,7 @@ impl DecoderForSequenceClassification {
                 ),
             ));
         }
-        let model = DecoderModel::new(settings, source.weights.clone())
+        let model = DecoderModel::new(settings, source.weights.clone(), source.kernels)
             .map_err(LocalJudgeError::model("loading the decoder weights"))?;
         let score = ScoreHead::new(&source, settings.hidden_size)?;
         Ok(Self { model, score })
@@ -750,6 +774,7 @@ mod tests {
                 config: &config,
                 weights: vb,
                 reward_label: &RewardLabel::Index(1),
+                kernels: crate::models::kernels::Kernels::Fused,
             };
             let mut model =
                 DecoderForSequenceClassification::load(source, &settings).expect("loads");
@@ -797,6 +822,7 @@ mod tests {
             config: &config,
             weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
             reward_label: &RewardLabel::Single,
+            kernels: crate::models::kernels::Kernels::Fused,
         };
         let scaled = inverse_frequencies(&source, 500_000.0, 16).expect("llama3");
         let plain: Vec<f32> = (0..16)
@@ -816,6 +842,7 @@ mod tests {
             config: &config,
             weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
             reward_label: &RewardLabel::Single,
+            kernels: crate::models::kernels::Kernels::Fused,
         };
         // 10,000 is the family default a v5 config no longer states at the top level.
         let frequencies = inverse_frequencies(&source, 10_000.0, 8).expect("default");
@@ -838,6 +865,7 @@ mod tests {
                 config: &config,
                 weights: VarBuilder::zeros(DType::F32, &Device::Cpu),
                 reward_label: &RewardLabel::Single,
+                kernels: crate::models::kernels::Kernels::Fused,
             };
             inverse_frequencies(&source, 10_000.0, 8)
                 .err()

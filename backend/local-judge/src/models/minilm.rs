@@ -1,5 +1,5 @@
 //! Sentence embeddings of `BertModel` checkpoints (all-MiniLM-L6-v2 and other
-//! sentence-transformers BERT encoders): candle-transformers' `bert` encoder, then what
+//! sentence-transformers BERT encoders): the BERT encoder ([`BertEncoder`]), then what
 //! sentence-transformers' `Pooling` (mean tokens) and `Normalize` modules do: the mean of the
 //! last hidden states over real tokens (padding masked out) and L2 normalisation.
 //!
@@ -12,9 +12,9 @@
 //! device, as candle's BERT attention mask is not safe in half precision (see [`super::bert`]).
 
 use candle_core::Tensor;
-use candle_transformers::models::bert::BertModel;
 
 use super::bert::bert_config;
+use super::bert_encoder::{BertEncoder, PositionIds};
 use super::{ModelSource, TextEmbeddingModel};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -22,17 +22,15 @@ use crate::judge::{l2_normalize, masked_mean};
 
 /// A BERT encoder with masked mean pooling and L2 normalisation.
 pub struct SentenceEmbeddingModel {
-    bert: BertModel,
+    bert: BertEncoder,
     max_positions: usize,
 }
 
 impl TextEmbeddingModel for SentenceEmbeddingModel {
     fn embeddings(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
-        let hidden = self.bert.forward(
-            &batch.input_ids,
-            &batch.type_ids,
-            Some(&batch.attention_mask),
-        )?;
+        let hidden = self
+            .bert
+            .forward(&batch.input_ids, &batch.type_ids, &batch.attention_mask)?;
         l2_normalize(&masked_mean(&hidden, &batch.attention_mask)?)
     }
 
@@ -52,7 +50,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn TextEmbeddingModel>, Loca
     } else {
         source.weights.clone()
     };
-    let bert = BertModel::load(weights, &config)
+    let bert = BertEncoder::load(weights, &config, source.kernels, PositionIds::FromZero)
         .map_err(LocalJudgeError::model("loading the BertModel encoder"))?;
     Ok(Box::new(SentenceEmbeddingModel {
         bert,

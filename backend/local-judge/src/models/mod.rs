@@ -6,9 +6,11 @@
 //! [`load_image_text_model`] dispatch on the [`Architecture`] read from `config.json`.
 
 pub mod bert;
+pub mod bert_encoder;
 pub mod clip;
 pub mod deberta_v2;
 pub mod decoder;
+pub mod kernels;
 pub mod llama;
 pub mod minilm;
 pub mod modernbert;
@@ -26,6 +28,7 @@ use serde_json::Value;
 use crate::architecture::Architecture;
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
+use kernels::Kernels;
 
 /// A text model with a scalar reward head.
 pub trait SequenceRewardModel: Send {
@@ -138,6 +141,8 @@ pub struct ModelSource<'a> {
     pub weights: VarBuilder<'static>,
     /// Which head output is the reward.
     pub reward_label: &'a RewardLabel,
+    /// Fused kernels (scoring) or differentiable compositions (training every weight).
+    pub kernels: Kernels,
 }
 
 /// Builds a text reward model of the given family.
@@ -174,6 +179,26 @@ pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
         Architecture::XlmRoberta => &["classifier."],
         Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Llama => &["score."],
         Architecture::Clip | Architecture::Siglip | Architecture::BertEmbedding => &[],
+    }
+}
+
+/// Whether every weight of a family can be trained: its model file computes every layer norm,
+/// softmax, rotary embedding and attention through [`Kernels`], so that
+/// [`Kernels::Differentiable`] leaves no fused kernel (which has no backward pass) between the
+/// loss and any weight. DeBERTa-v2 runs candle-transformers' own layers, which use the fused
+/// kernels.
+pub fn trains_every_weight(architecture: Architecture) -> bool {
+    match architecture {
+        Architecture::Bert
+        | Architecture::XlmRoberta
+        | Architecture::ModernBert
+        | Architecture::Qwen2
+        | Architecture::Qwen3
+        | Architecture::Llama => true,
+        Architecture::DebertaV2
+        | Architecture::Clip
+        | Architecture::Siglip
+        | Architecture::BertEmbedding => false,
     }
 }
 

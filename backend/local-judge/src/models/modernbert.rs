@@ -23,12 +23,11 @@
 //! Rotary tables are computed in f32 the way `transformers` computes them.
 
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{
-    Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, layer_norm_no_bias, linear_b,
-};
+use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear_b};
 use serde::Deserialize;
 
 use super::bert::{Activation, reward_column, reward_index};
+use super::kernels::{Kernels, LayerNorm, rotary, softmax_last_dim};
 use super::{ModelSource, SequenceRewardModel, parse_config};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -121,6 +120,7 @@ fn mask_fill_value(dtype: DType) -> f64 {
 struct RotaryTables {
     cos: Tensor,
     sin: Tensor,
+    kernels: Kernels,
 }
 
 impl RotaryTables {
@@ -130,6 +130,7 @@ impl RotaryTables {
         positions: usize,
         dtype: DType,
         device: &Device,
+        kernels: Kernels,
     ) -> candle_core::Result<Self> {
         let half = head_dim / 2;
         let base = theta as f32;
@@ -148,6 +149,7 @@ impl RotaryTables {
         Ok(RotaryTables {
             cos: Tensor::from_vec(cos, (positions, half), device)?.to_dtype(dtype)?,
             sin: Tensor::from_vec(sin, (positions, half), device)?.to_dtype(dtype)?,
+            kernels,
         })
     }
 
@@ -156,15 +158,20 @@ impl RotaryTables {
         let length = xs.dim(2)?;
         let cos = self.cos.narrow(0, 0, length)?;
         let sin = self.sin.narrow(0, 0, length)?;
-        candle_nn::rotary_emb::rope(&xs.contiguous()?, &cos, &sin)
+        rotary(xs, &cos, &sin, self.kernels)
     }
 }
 
-fn norm(size: usize, config: &Config, weights: VarBuilder<'_>) -> candle_core::Result<LayerNorm> {
+fn norm(
+    size: usize,
+    config: &Config,
+    weights: VarBuilder<'_>,
+    kernels: Kernels,
+) -> candle_core::Result<LayerNorm> {
     if config.norm_bias {
-        layer_norm(size, config.norm_eps, weights)
+        LayerNorm::load(size, config.norm_eps, weights, kernels)
     } else {
-        layer_norm_no_bias(size, config.norm_eps, weights)
+        LayerNorm::load_without_bias(size, config.norm_eps, weights, kernels)
     }
 }
 
@@ -176,6 +183,7 @@ struct Attention {
     rotary: RotaryTables,
     /// Whether this layer attends within a window only.
     local: bool,
+    kernels: Kernels,
 }
 
 impl Attention {
@@ -198,7 +206,7 @@ impl Attention {
         let scores = (query.matmul(&key.transpose(D::Minus2, D::Minus1)?.contiguous()?)? * scale)?;
         let mask = if self.local { window_mask } else { global_mask };
         let scores = scores.broadcast_add(mask)?;
-        let probabilities = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probabilities = softmax_last_dim(&scores, self.kernels)?;
         let context = probabilities
             .matmul(&value)?
             .transpose(1, 2)?
@@ -270,6 +278,7 @@ impl ModernBertForSequenceClassification {
         num_labels: usize,
         reward_index: usize,
         weights: VarBuilder<'_>,
+        kernels: Kernels,
     ) -> candle_core::Result<Self> {
         let (hidden_activation, head_activation) = activations;
         let hidden = config.hidden_size;
@@ -289,9 +298,11 @@ impl ModernBertForSequenceClassification {
             positions,
             dtype,
             &device,
+            kernels,
         )?;
         let local_theta = config.local_rope_theta.unwrap_or(config.global_rope_theta);
-        let local_rotary = RotaryTables::new(local_theta, head_dim, positions, dtype, &device)?;
+        let local_rotary =
+            RotaryTables::new(local_theta, head_dim, positions, dtype, &device, kernels)?;
 
         let model = weights.pp("model");
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
@@ -301,7 +312,7 @@ impl ModernBertForSequenceClassification {
             let attn_norm = if index == 0 {
                 None
             } else {
-                Some(norm(hidden, config, layer.pp("attn_norm"))?)
+                Some(norm(hidden, config, layer.pp("attn_norm"), kernels)?)
             };
             layers.push(Layer {
                 attn_norm,
@@ -321,8 +332,9 @@ impl ModernBertForSequenceClassification {
                         global_rotary.clone()
                     },
                     local,
+                    kernels,
                 },
-                mlp_norm: norm(hidden, config, layer.pp("mlp_norm"))?,
+                mlp_norm: norm(hidden, config, layer.pp("mlp_norm"), kernels)?,
                 mlp: Mlp {
                     wi: linear_b(
                         hidden,
@@ -346,9 +358,9 @@ impl ModernBertForSequenceClassification {
                 hidden,
                 model.pp("embeddings.tok_embeddings"),
             )?,
-            embeddings_norm: norm(hidden, config, model.pp("embeddings.norm"))?,
+            embeddings_norm: norm(hidden, config, model.pp("embeddings.norm"), kernels)?,
             layers,
-            final_norm: norm(hidden, config, model.pp("final_norm"))?,
+            final_norm: norm(hidden, config, model.pp("final_norm"), kernels)?,
             head_dense: linear_b(
                 hidden,
                 hidden,
@@ -356,7 +368,7 @@ impl ModernBertForSequenceClassification {
                 weights.pp("head.dense"),
             )?,
             head_activation,
-            head_norm: norm(hidden, config, weights.pp("head.norm"))?,
+            head_norm: norm(hidden, config, weights.pp("head.norm"), kernels)?,
             classifier: candle_nn::linear(hidden, num_labels, weights.pp("classifier"))?,
             pooling: config.classifier_pooling,
             half_window: config.local_attention / 2,
@@ -437,6 +449,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
         labels,
         reward_index,
         source.weights.clone(),
+        source.kernels,
     )
     .map_err(LocalJudgeError::model(
         "loading ModernBertForSequenceClassification",

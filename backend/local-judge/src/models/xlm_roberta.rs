@@ -1,41 +1,50 @@
-//! `XLMRobertaForSequenceClassification`: candle-transformers' `xlm_roberta` model of the same
-//! name (`roberta.*` backbone; `classifier.dense`, tanh and `classifier.out_proj` on the first
-//! token, `<s>`). The reward is the logit of the chosen label.
+//! `XLMRobertaForSequenceClassification`: the `roberta.*` backbone, which is BERT's layers with
+//! RoBERTa's position numbering ([`BertEncoder`] with [`PositionIds::AfterPadding`]; the
+//! computation of candle-transformers' `xlm_roberta`, with a choice of `Kernels` so that every
+//! weight can be trained), then `classifier.dense`, tanh and `classifier.out_proj` on the first
+//! token, `<s>`. The reward is the logit of the chosen label.
 //!
 //! As in `transformers`, position ids start at `padding_idx + 1` and skip padding (they are the
 //! running count of non-pad tokens, offset by the pad id), so a checkpoint with
 //! `max_position_embeddings = 514` and pad id 1 reads at most 512 tokens; padding is masked out of
 //! attention, so rewards do not depend on the padding of a batch.
 //!
-//! Deviations from candle-transformers: none in the computation. Its `Config` requires fields
-//! that `transformers` has defaults for, which get those defaults here; it ignores
-//! `position_embedding_type`, so a checkpoint with relative positions is refused rather than
-//! scored wrongly. Its attention mask is built in f32 (`f32::MIN`), which is why the encoder
-//! families run in f32 on every device ([`crate::device::dtype_for`]).
+//! Deviations from candle-transformers: none in the computation. Fields `transformers` has
+//! defaults for get those defaults here; `position_embedding_type` other than absolute is
+//! refused rather than scored wrongly; the activations are BERT's (`gelu`, its tanh
+//! approximations, `relu`), others refused by name. The attention mask is built in f32
+//! (`f32::MIN`), which is why the encoder families run in f32 on every device
+//! ([`crate::device::dtype_for`]).
 
-use candle_core::Tensor;
-use candle_transformers::models::xlm_roberta::{
-    Config, XLMRobertaForSequenceClassification as Classifier,
-};
+use candle_core::{Module, Tensor};
+use candle_nn::{Linear, linear};
 use serde_json::Value;
 
-use super::bert::{config_with_defaults, reward_column, reward_index};
+use super::bert::{bert_config_with_defaults, reward_column, reward_index};
+use super::bert_encoder::{BertEncoder, PositionIds};
 use super::{ModelSource, SequenceRewardModel};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
 /// `XLMRobertaForSequenceClassification`: `roberta.*` + `classifier.{dense,out_proj}`.
 pub struct XLMRobertaForSequenceClassification {
-    model: Classifier,
+    roberta: BertEncoder,
+    dense: Linear,
+    out_proj: Linear,
     reward_index: usize,
     max_positions: usize,
 }
 
 impl SequenceRewardModel for XLMRobertaForSequenceClassification {
     fn rewards(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
-        let logits =
-            self.model
-                .forward(&batch.input_ids, &batch.attention_mask, &batch.type_ids)?;
+        let hidden =
+            self.roberta
+                .forward(&batch.input_ids, &batch.type_ids, &batch.attention_mask)?;
+        // CUDA matmuls need contiguous rows; the first-token slice is strided.
+        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?;
+        let logits = self
+            .out_proj
+            .forward(&self.dense.forward(&first)?.tanh()?)?;
         reward_column(&logits, self.reward_index)
     }
 
@@ -57,6 +66,7 @@ fn defaults() -> Vec<(&'static str, Value)> {
         ("attention_probs_dropout_prob", Value::from(0.1)),
         ("max_position_embeddings", Value::from(512)),
         ("type_vocab_size", Value::from(2)),
+        ("initializer_range", Value::from(0.02)),
         ("layer_norm_eps", Value::from(1e-12)),
         ("pad_token_id", Value::from(1)),
         ("position_embedding_type", Value::from("absolute")),
@@ -70,8 +80,8 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
         field: field.to_owned(),
         message,
     };
-    let config = config_with_defaults(source.config, &defaults());
-    let position_type = config
+    let position_type = source
+        .config
         .get("position_embedding_type")
         .and_then(Value::as_str)
         .unwrap_or("absolute");
@@ -81,11 +91,10 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
             format!("{position_type:?} positions are not supported (absolute only)"),
         ));
     }
-    let config: Config = serde_json::from_value(config)
-        .map_err(|error| config_error("(config)", error.to_string()))?;
+    let config = bert_config_with_defaults(&source, &defaults())?;
     let (labels, reward_index) = reward_index(&source)?;
     // Positions 0..=padding_idx are never used: real tokens start at padding_idx + 1.
-    let offset = config.pad_token_id as usize + 1;
+    let offset = config.pad_token_id + 1;
     let max_positions = config
         .max_position_embeddings
         .checked_sub(offset)
@@ -99,12 +108,30 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
                 ),
             )
         })?;
-    let model = Classifier::new(labels, &config, source.weights.clone()).map_err(
-        LocalJudgeError::model("loading XLMRobertaForSequenceClassification"),
-    )?;
-    Ok(Box::new(XLMRobertaForSequenceClassification {
-        model,
-        reward_index,
-        max_positions,
-    }))
+    let padding = u32::try_from(config.pad_token_id).map_err(|_| {
+        config_error(
+            "pad_token_id",
+            format!("{} is too large", config.pad_token_id),
+        )
+    })?;
+    let build = || -> candle_core::Result<XLMRobertaForSequenceClassification> {
+        let weights = &source.weights;
+        let hidden = config.hidden_size;
+        Ok(XLMRobertaForSequenceClassification {
+            roberta: BertEncoder::load(
+                weights.pp("roberta"),
+                &config,
+                source.kernels,
+                PositionIds::AfterPadding(padding),
+            )?,
+            dense: linear(hidden, hidden, weights.pp("classifier.dense"))?,
+            out_proj: linear(hidden, labels, weights.pp("classifier.out_proj"))?,
+            reward_index,
+            max_positions,
+        })
+    };
+    let model = build().map_err(LocalJudgeError::model(
+        "loading XLMRobertaForSequenceClassification",
+    ))?;
+    Ok(Box::new(model))
 }

@@ -10,7 +10,10 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use super::super::local_model::{DEFAULT_MODEL_NAME, LocalModelArgs, default_model_folder};
+use super::super::local_model::{
+    BASELINE_MODEL_NAME, BuiltIn, DEFAULT_MODEL_NAME, LocalModelArgs, baseline_model_folder,
+    default_model_folder, require_model_folder,
+};
 use super::super::{Environment, scorecard_table};
 use super::{RunArgs, open_sink, watch_interrupts};
 use crate::evaluation::checkpoint_run::{
@@ -25,9 +28,13 @@ use crate::storage::{ModelKind, NewModel, RunStatus};
 #[derive(Debug, Args)]
 pub(in crate::cli) struct CheckpointArgs {
     /// Checkpoint folder (config.json, tokenizer.json, safetensors weights) [default: the
-    /// default model, all-MiniLM-L6-v2].
+    /// default model, MiniLM with the Bradley-Terry head trained here].
     #[arg(value_name = "DIR")]
     folder: Option<PathBuf>,
+    /// Evaluate the MiniLM relevance baseline instead: all-MiniLM-L6-v2 with no training, the
+    /// leaderboard's floor.
+    #[arg(long, conflicts_with = "folder")]
+    baseline: bool,
     /// Name shown on the leaderboard [default: the folder's name].
     #[arg(long)]
     name: Option<String>,
@@ -50,12 +57,18 @@ pub(in crate::cli) fn run(
     environment: &Environment,
     args: &CheckpointArgs,
 ) -> anyhow::Result<ExitCode> {
-    let default = args.folder.is_none();
-    let folder = args
-        .folder
-        .clone()
-        .unwrap_or_else(|| default_model_folder(&environment.home));
-    super::super::local_model::require_model_folder(&folder, default)?;
+    let (folder, built_in) = match (&args.folder, args.baseline) {
+        (Some(folder), _) => (folder.clone(), None),
+        (None, true) => (
+            baseline_model_folder(&environment.home),
+            Some(BuiltIn::Baseline),
+        ),
+        (None, false) => (
+            default_model_folder(&environment.home),
+            Some(BuiltIn::DefaultModel),
+        ),
+    };
+    require_model_folder(&folder, built_in)?;
     let benchmark =
         environment.load_benchmark(args.run.data.as_ref(), &args.run.benchmark, false)?;
     let options = args.model.options()?;
@@ -65,24 +78,26 @@ pub(in crate::cli) fn run(
     let checkpoint = crate::checkpoint::CheckpointFolder::inspect(thread.folder())?;
     let weights_sha256 = weights_hash(&checkpoint.weight_files())?;
 
-    let name = match (&args.name, default) {
+    let name = match (&args.name, built_in) {
         (Some(name), _) => name.clone(),
-        (None, true) => DEFAULT_MODEL_NAME.to_owned(),
-        (None, false) => thread.folder().file_name().map_or_else(
+        (None, Some(BuiltIn::DefaultModel)) => DEFAULT_MODEL_NAME.to_owned(),
+        (None, Some(BuiltIn::Baseline)) => BASELINE_MODEL_NAME.to_owned(),
+        (None, None) => thread.folder().file_name().map_or_else(
             || "checkpoint".to_owned(),
             |name| name.to_string_lossy().into_owned(),
         ),
     };
     let mut model = NewModel::named(
         name.clone(),
-        if default {
+        if built_in == Some(BuiltIn::Baseline) {
             ModelKind::Baseline
         } else {
             ModelKind::ScalarRewardModel
         },
     );
     model.parameters = Some(format_parameters(description.parameter_count));
-    if default {
+    if built_in.is_some() {
+        // all-MiniLM-L6-v2 is Apache-2.0, and so is this project, which trained the head.
         model.licence = Some("Apache-2.0".to_owned());
         model.open_weights = Some(true);
     }

@@ -1,5 +1,6 @@
-//! Training throughput: head-only Bradley-Terry steps on the synthetic pairs with a checkpoint's
-//! backbone, timed over the optimizer steps; optionally writes the token ids of every step so that
+//! Training throughput: Bradley-Terry steps (head only, or every weight with `--train all`) on
+//! the synthetic pairs with a checkpoint's backbone, timed over the optimizer steps; optionally
+//! writes the token ids of every step (and what trains) so that
 //! `scripts/bench/torch_train_reference.py` runs the same steps in PyTorch.
 //!
 //! ```sh
@@ -21,7 +22,7 @@ use omnireward_training::trainer::{
 };
 use serde_json::json;
 
-/// Times head-only training steps on synthetic pairs.
+/// Times training steps on synthetic pairs.
 #[derive(Debug, Parser)]
 struct Arguments {
     /// Backbone checkpoint folder.
@@ -45,6 +46,9 @@ struct Arguments {
     /// Seed of the pairs and the shuffle.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// What trains: head or all.
+    #[arg(long = "train", default_value = "head", value_name = "WHAT")]
+    trainable: Trainable,
 }
 
 fn main() -> ExitCode {
@@ -61,7 +65,7 @@ fn run(arguments: &Arguments) -> Result<(), Box<dyn std::error::Error>> {
     let spec = ModelSpec {
         folder: arguments.model.clone(),
         initialisation: Initialisation::Pretrained,
-        trainable: Trainable::Head,
+        trainable: arguments.trainable,
         device: DeviceChoice::Cpu,
         max_length: Some(arguments.max_length),
         truncation: TruncationSide::Right,
@@ -99,6 +103,7 @@ fn run(arguments: &Arguments) -> Result<(), Box<dyn std::error::Error>> {
             "weight_decay": settings.adamw.weight_decay,
             "warmup_ratio": settings.warmup_ratio,
             "max_gradient_norm": settings.max_gradient_norm,
+            "trainable": arguments.trainable,
             "steps": steps,
         });
         std::fs::write(file, serde_json::to_string(&document)?)?;
@@ -143,6 +148,7 @@ fn run(arguments: &Arguments) -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         json!({
             "implementation": "omnireward (candle)",
+            "trainable": arguments.trainable,
             "pairs": encoded.len(),
             "steps": outcome.state.step,
             "batch_pairs": settings.batch_pairs,

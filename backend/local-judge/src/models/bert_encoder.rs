@@ -1,0 +1,220 @@
+//! The BERT encoder (`embeddings`, `encoder.layer.N`) under the reward head and the sentence
+//! embedding model: the computation of candle-transformers' `bert::BertModel`, operation for
+//! operation, written out here so that its layer norms and attention softmax follow
+//! [`Kernels`]: candle-transformers builds them on candle's fused kernels, which have no backward
+//! pass, so its BERT cannot be trained below the head.
+//!
+//! As there: absolute positions `0..len` (right for the right-padded batches of
+//! [`PaddedBatch`](crate::batch::PaddedBatch)), or RoBERTa's positions counted from the padding
+//! index ([`PositionIds`]; candle-transformers' `xlm_roberta`, whose layers are BERT's), padding
+//! masked by adding the dtype's smallest value to the attention scores of padded keys
+//! (`transformers`' extended attention mask), no dropout (inference and deterministic training).
+
+use candle_core::{D, DType, Module, Tensor};
+use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
+use candle_transformers::models::bert::{Config, HiddenAct};
+
+use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
+
+/// How token positions are numbered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PositionIds {
+    /// `0..len` (BERT).
+    FromZero,
+    /// RoBERTa and XLM-RoBERTa: tokens other than the padding id count up from
+    /// `padding index + 1`; padding tokens get the padding index.
+    AfterPadding(u32),
+}
+
+struct Embeddings {
+    words: Embedding,
+    positions: Embedding,
+    position_ids: PositionIds,
+    token_types: Embedding,
+    norm: LayerNorm,
+}
+
+impl Embeddings {
+    fn load(
+        weights: VarBuilder<'_>,
+        config: &Config,
+        kernels: Kernels,
+        position_ids: PositionIds,
+    ) -> candle_core::Result<Self> {
+        let hidden = config.hidden_size;
+        Ok(Embeddings {
+            words: embedding(config.vocab_size, hidden, weights.pp("word_embeddings"))?,
+            positions: embedding(
+                config.max_position_embeddings,
+                hidden,
+                weights.pp("position_embeddings"),
+            )?,
+            position_ids,
+            token_types: embedding(
+                config.type_vocab_size,
+                hidden,
+                weights.pp("token_type_embeddings"),
+            )?,
+            norm: LayerNorm::load(
+                hidden,
+                config.layer_norm_eps,
+                weights.pp("LayerNorm"),
+                kernels,
+            )?,
+        })
+    }
+
+    fn forward(&self, input_ids: &Tensor, type_ids: &Tensor) -> candle_core::Result<Tensor> {
+        let summed = (self.words.forward(input_ids)? + self.token_types.forward(type_ids)?)?;
+        let summed = match self.position_ids {
+            PositionIds::FromZero => {
+                let length = input_ids.dim(1)?;
+                let positions = Tensor::arange(0u32, length as u32, input_ids.device())?;
+                summed.broadcast_add(&self.positions.forward(&positions)?)?
+            }
+            PositionIds::AfterPadding(padding) => {
+                // The running count of real tokens, offset by the padding index, computed in
+                // f32 as candle-transformers and `transformers` do.
+                let real = input_ids.ne(padding)?.to_dtype(DType::F32)?;
+                let positions =
+                    ((real.cumsum(1)? * &real)? + f64::from(padding))?.to_dtype(DType::U32)?;
+                (summed + self.positions.forward(&positions)?)?
+            }
+        };
+        self.norm.forward(&summed)
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_output: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    activation: HiddenAct,
+    output: Linear,
+    output_norm: LayerNorm,
+    heads: usize,
+    head_size: usize,
+    kernels: Kernels,
+}
+
+impl Layer {
+    fn load(
+        weights: VarBuilder<'_>,
+        config: &Config,
+        kernels: Kernels,
+    ) -> candle_core::Result<Self> {
+        let hidden = config.hidden_size;
+        let attention = weights.pp("attention");
+        let eps = config.layer_norm_eps;
+        Ok(Layer {
+            query: linear(hidden, hidden, attention.pp("self.query"))?,
+            key: linear(hidden, hidden, attention.pp("self.key"))?,
+            value: linear(hidden, hidden, attention.pp("self.value"))?,
+            attention_output: linear(hidden, hidden, attention.pp("output.dense"))?,
+            attention_norm: LayerNorm::load(
+                hidden,
+                eps,
+                attention.pp("output.LayerNorm"),
+                kernels,
+            )?,
+            intermediate: linear(
+                hidden,
+                config.intermediate_size,
+                weights.pp("intermediate.dense"),
+            )?,
+            activation: config.hidden_act,
+            output: linear(config.intermediate_size, hidden, weights.pp("output.dense"))?,
+            output_norm: LayerNorm::load(hidden, eps, weights.pp("output.LayerNorm"), kernels)?,
+            heads: config.num_attention_heads,
+            head_size: hidden / config.num_attention_heads,
+            kernels,
+        })
+    }
+
+    /// `[rows, len, hidden]` → `[rows, heads, len, head_size]`.
+    fn split_heads(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (rows, length, _) = xs.dims3()?;
+        xs.reshape((rows, length, self.heads, self.head_size))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    fn forward(&self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let query = self.split_heads(&self.query.forward(hidden)?)?;
+        let key = self.split_heads(&self.key.forward(hidden)?)?;
+        let value = self.split_heads(&self.value.forward(hidden)?)?;
+        let scores =
+            (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?.broadcast_add(mask)?;
+        let probabilities = softmax_last_dim(&scores, self.kernels)?;
+        let context = probabilities
+            .matmul(&value)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .flatten_from(D::Minus2)?;
+        let attended = self
+            .attention_norm
+            .forward(&(self.attention_output.forward(&context)? + hidden)?)?;
+        let intermediate = self.intermediate.forward(&attended)?;
+        let activated = match self.activation {
+            HiddenAct::Gelu => intermediate.gelu_erf()?,
+            HiddenAct::GeluApproximate => intermediate.gelu()?,
+            HiddenAct::Relu => intermediate.relu()?,
+        };
+        self.output_norm
+            .forward(&(self.output.forward(&activated)? + attended)?)
+    }
+}
+
+/// The BERT encoder: embeddings and `num_hidden_layers` transformer layers.
+pub struct BertEncoder {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+}
+
+impl BertEncoder {
+    /// Reads `embeddings.*` and `encoder.layer.N.*` from `weights`.
+    pub fn load(
+        weights: VarBuilder<'_>,
+        config: &Config,
+        kernels: Kernels,
+        position_ids: PositionIds,
+    ) -> candle_core::Result<Self> {
+        let embeddings = Embeddings::load(weights.pp("embeddings"), config, kernels, position_ids)?;
+        let layers = (0..config.num_hidden_layers)
+            .map(|index| {
+                Layer::load(
+                    weights.pp(format!("encoder.layer.{index}")),
+                    config,
+                    kernels,
+                )
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(BertEncoder { embeddings, layers })
+    }
+
+    /// The last hidden states `[rows, len, hidden]` of a right-padded batch.
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        type_ids: &Tensor,
+        attention_mask: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let mut hidden = self.embeddings.forward(input_ids, type_ids)?;
+        let mask = additive_mask(attention_mask, hidden.dtype())?;
+        for layer in &self.layers {
+            hidden = layer.forward(&hidden, &mask)?;
+        }
+        Ok(hidden)
+    }
+}
+
+/// `[rows, len]` of 1 (token) and 0 (padding) → `[rows, 1, 1, len]` of 0 and the smallest f32,
+/// added to attention scores so that no token attends to padding.
+fn additive_mask(attention_mask: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
+    let mask = attention_mask.unsqueeze(1)?.unsqueeze(1)?.to_dtype(dtype)?;
+    let smallest = Tensor::new(f32::MIN, mask.device())?.to_dtype(dtype)?;
+    (mask.ones_like()? - &mask)?.broadcast_mul(&smallest)
+}
