@@ -16,8 +16,9 @@ cargo build --locked -p omnireward-shared --target wasm32-unknown-unknown
 echo "== web app bundle"
 scripts/build-web.sh
 echo "== cargo test"
-# The browser test fails, rather than skips, when Chromium or the bundle is missing.
-export OMNIREWARD_REQUIRE_BROWSER=1
+# The browser and default-model tests fail, rather than skip, when Chromium, the bundle or the
+# default model is missing.
+export OMNIREWARD_REQUIRE_BROWSER=1 OMNIREWARD_REQUIRE_DEFAULT_MODEL=1
 log=$(mktemp)
 # The storage and queue tests also run against a real PostgreSQL, a throwaway server started here.
 postgres_dir=$(mktemp -d)

@@ -6,7 +6,8 @@
 //! The rewards below were recorded with `omnireward score --model` on the full trained folder
 //! (`docs/benchmarks.md`, "The trained MiniLM head against the zero-training baseline") before
 //! its head was extracted. The tests that need the backbone skip, saying so, when it is not
-//! installed; `scripts/test.sh` runs `scripts/setup.sh` first, which installs it.
+//! installed, unless `OMNIREWARD_REQUIRE_DEFAULT_MODEL=1` (set by `scripts/test.sh`, which runs
+//! `scripts/setup.sh` first), where they fail.
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,12 @@ fn installed_backbone() -> Option<PathBuf> {
     if folder.join("model.safetensors").is_file() {
         Some(folder)
     } else {
+        // scripts/test.sh sets this after running setup: there a missing model is a failure.
+        assert!(
+            std::env::var("OMNIREWARD_REQUIRE_DEFAULT_MODEL").as_deref() != Ok("1"),
+            "OMNIREWARD_REQUIRE_DEFAULT_MODEL=1 but all-MiniLM-L6-v2 is not installed at {}",
+            folder.display()
+        );
         eprintln!(
             "skipped: all-MiniLM-L6-v2 is not installed at {} (scripts/setup.sh installs it)",
             folder.display()
