@@ -22,7 +22,7 @@ use omnireward_local_judge::input::{EncodedText, ScoringText};
 use omnireward_local_judge::judge::request_text;
 use omnireward_local_judge::models::{ImageTextModel, image_text_rewards};
 
-use crate::data::{MediaKind, PreferencePair};
+use crate::data::{MediaItem, MediaKind, PreferencePair};
 use crate::error::TrainingError;
 use crate::model::{RewardNetwork, TrainableModel};
 
@@ -111,7 +111,7 @@ pub fn encode_pairs(
 fn answer_image(
     pair: &PreferencePair,
     side: &str,
-    media: &[crate::data::MediaItem],
+    media: &[MediaItem],
 ) -> Result<PathBuf, TrainingError> {
     let refuse = |message: String| TrainingError::Config {
         message: format!("{}: the {side} answer: {message}", pair.origin),
