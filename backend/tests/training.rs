@@ -249,3 +249,114 @@ fn training_every_weight_resumes_to_the_same_model_as_an_uninterrupted_run() {
         "the resumed run's weights differ from the uninterrupted run's"
     );
 }
+
+/// Writes `count` generation pairs (a colour word in the prompt, the chosen image of that colour)
+/// and one text pair into `folder/pairs.json`, with the images beside it.
+fn write_image_pairs(folder: &std::path::Path, count: usize) -> PathBuf {
+    let colours = [("red", [220u8, 30, 30]), ("blue", [30, 40, 220])];
+    std::fs::create_dir_all(folder).expect("folder");
+    let mut records = Vec::new();
+    for index in 0..count {
+        let (wanted, other) = (colours[index % 2], colours[(index + 1) % 2]);
+        let write = |colour: [u8; 3], side: &str| {
+            let name = format!("{index}-{side}.png");
+            let shade = (index * 3) as u8;
+            image::RgbImage::from_pixel(
+                36,
+                32,
+                image::Rgb(colour.map(|c| c.saturating_sub(shade))),
+            )
+            .save(folder.join(&name))
+            .expect("png");
+            name
+        };
+        let images = [write(wanted.1, "chosen"), write(other.1, "rejected")];
+        records.push(serde_json::json!({
+            "conversations": [{"from": "human", "value": format!("a {} square<image><image>", wanted.0)}],
+            "chosen": {"from": "gpt", "value": "<image>"},
+            "rejected": {"from": "gpt", "value": "<image>"},
+            "images": images
+        }));
+    }
+    // A text pair, which an image-text model leaves out (counted in the record).
+    records.push(serde_json::json!({
+        "conversations": [{"from": "human", "value": "Say hi"}],
+        "chosen": "Hi!",
+        "rejected": "No."
+    }));
+    let file = folder.join("pairs.json");
+    std::fs::write(&file, serde_json::to_string(&records).expect("json")).expect("pairs");
+    file
+}
+
+/// `train` on a CLIP checkpoint and image pairs: text pairs are counted as left out, the folder
+/// is written in the Hugging Face layout, and `eval checkpoint` scores it on image tasks.
+#[test]
+fn a_clip_model_trains_on_image_pairs_and_is_evaluated_as_a_checkpoint() {
+    let home = TempDir::new().expect("home");
+    let data = write_image_pairs(&home.path().join("data"), 24);
+    let output = home.path().join("trained-clip");
+    let output_text = output.to_str().expect("utf-8 path");
+    let (code, stdout, stderr) = omnireward(
+        &home,
+        &[
+            "train",
+            "--model",
+            fixture("clip").to_str().expect("utf-8 path"),
+            "--data",
+            data.to_str().expect("utf-8 path"),
+            "--output",
+            output_text,
+            "--batch-pairs",
+            "4",
+            "--validation-fraction",
+            "0.25",
+            "--learning-rate",
+            "1e-2",
+            "--no-eval",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for file in [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "preprocessor_config.json",
+        "training_record.json",
+    ] {
+        assert!(output.join(file).is_file(), "{file} missing");
+    }
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(output.join("training_record.json")).expect("record"),
+    )
+    .expect("record json");
+    assert_eq!(record["architecture"], "CLIPModel");
+    assert_eq!(record["data"][0]["pairs_read"], 25);
+    assert_eq!(record["data"][0]["pairs_kept"], 24);
+    assert_eq!(record["data"][0]["text_answers_skipped"], 1);
+    assert_eq!(record["training_pairs"], 18);
+
+    let (code, stdout, stderr) = omnireward(
+        &home,
+        &[
+            "eval",
+            "checkpoint",
+            output_text,
+            "--name",
+            "trained-clip",
+            "--tasks",
+            "T2I",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("report");
+    assert_eq!(report["status"], "finished", "{report}");
+    assert!(
+        report["summary"]["scored"]
+            .as_u64()
+            .is_some_and(|scored| scored > 0),
+        "no image sample was scored: {report}"
+    );
+}

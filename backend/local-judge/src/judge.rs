@@ -26,7 +26,7 @@ use crate::input::{
 use crate::models::kernels::Kernels;
 use crate::models::{
     ImageTextModel, ModelSource, RewardLabel, SequenceRewardModel, TextEmbeddingModel,
-    load_image_text_model, load_sequence_model,
+    image_text_rewards, load_image_text_model, load_sequence_model,
 };
 use crate::weights::load_var_builder;
 
@@ -301,8 +301,8 @@ impl LocalJudge {
         }
     }
 
-    /// Rewards of both responses of each image pair: `scale * cosine(text, image) + bias`,
-    /// averaged over each response's images.
+    /// Rewards of both responses of each image pair: `logit_scale.exp() * cosine(text, image) +
+    /// bias`, averaged over each response's images.
     pub fn score_image_pairs(
         &self,
         pairs: &[ImagePair],
@@ -320,9 +320,6 @@ impl LocalJudge {
                 ),
             });
         };
-        let (scale, bias) = model
-            .logit_scale_and_bias()
-            .map_err(LocalJudgeError::model("reading the logit scale"))?;
         let mut rewards = Vec::with_capacity(pairs.len());
         for pair in pairs {
             if pair.first.is_empty() || pair.second.is_empty() {
@@ -335,23 +332,19 @@ impl LocalJudge {
             let text_embedding = model
                 .text_embeddings(&text_batch)
                 .map_err(LocalJudgeError::model("embedding the text"))?;
+            // The mean of the images' rewards (video frames are averaged); training computes
+            // the same `image_text_rewards` for one image per response.
             let side = |images: &[DynamicImage]| -> Result<f32, LocalJudgeError> {
                 let pixels = preprocessor.pixels(images, &self.device)?;
                 let image_embeddings = model
                     .image_embeddings(&pixels)
                     .map_err(LocalJudgeError::model("embedding the images"))?;
-                let similarities = image_embeddings
-                    .matmul(
-                        &text_embedding
-                            .t()
-                            .map_err(LocalJudgeError::model("transposing"))?,
-                    )
-                    .and_then(|similarity| similarity.to_dtype(DType::F32))
-                    .and_then(|similarity| similarity.flatten_all())
-                    .and_then(|similarity| similarity.to_vec1::<f32>())
+                let rewards = text_embedding
+                    .broadcast_as(image_embeddings.shape())
+                    .and_then(|texts| image_text_rewards(model.as_ref(), &texts, &image_embeddings))
+                    .and_then(|rewards| rewards.to_vec1::<f32>())
                     .map_err(LocalJudgeError::model("comparing text and images"))?;
-                let mean = similarities.iter().sum::<f32>() / similarities.len() as f32;
-                Ok(scale * mean + bias)
+                Ok(rewards.iter().sum::<f32>() / rewards.len() as f32)
             };
             rewards.push([side(&pair.first)?, side(&pair.second)?]);
             progress(2);

@@ -207,7 +207,12 @@ fn assert_image_embeddings(name: &str, architecture: Architecture) {
     .unwrap_or_else(|error| panic!("{name}: {error}"));
     let preprocessor = ImagePreprocessor::from_folder(&folder, architecture).expect("preprocessor");
 
-    let (scale, bias) = model.logit_scale_and_bias().expect("scale");
+    let (logit_scale, bias) = model.logit_scale_and_bias().expect("scale");
+    let scale = logit_scale
+        .exp()
+        .and_then(|scale| scale.to_scalar::<f32>())
+        .expect("scale");
+    let bias = bias.to_scalar::<f32>().expect("bias");
     let logit_scale = reference.extra["logit_scale"]
         .as_f64()
         .expect("logit_scale") as f32;

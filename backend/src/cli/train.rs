@@ -1,7 +1,8 @@
 //! `omnireward train`: a Bradley-Terry reward model trained with candle on preference pairs
 //! (LLaMA-Factory "sharegpt ranking" files, benchmark samples, or the built-in synthetic set),
 //! evaluated on a benchmark subset while it trains, and written as a checkpoint folder that
-//! `eval checkpoint` loads, with its training record and curve.
+//! `eval checkpoint` loads, with its training record and curve. Text models train on pairs of
+//! text answers; image-text models (CLIP, SigLIP) on pairs of image answers.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use omnireward_shared::{BootstrapConfig, Setting};
 use omnireward_training::data::benchmark::pairs_from_samples;
 use omnireward_training::data::sharegpt::DatasetSpec;
 use omnireward_training::data::split::{train_validation_split, validation_count};
-use omnireward_training::data::{PreferencePair, synthetic, text_pairs};
+use omnireward_training::data::{PreferencePair, synthetic, usable_pairs};
 use omnireward_training::model::{Initialisation, ModelSpec, Trainable, TrainableModel};
 use omnireward_training::optimizer::AdamWSettings;
 use omnireward_training::record::{DataSourceRecord, StepLog, TrainingRecord, ValidationLog};
@@ -33,7 +34,8 @@ use crate::judges::local::DeviceChoice;
 #[derive(Debug, Args)]
 pub(super) struct TrainArgs {
     /// Backbone checkpoint folder (encoders, Qwen2/Qwen3/Llama decoders, or a BertModel sentence
-    /// encoder, which gets a classification head) [default: all-MiniLM-L6-v2, the baseline's
+    /// encoder, which gets a classification head, trained on text answers; CLIPModel or
+    /// SiglipModel, trained on image answers) [default: all-MiniLM-L6-v2, the baseline's
     /// backbone: a new head starts from the plain encoder, not from the shipped head].
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
@@ -67,9 +69,10 @@ pub(super) struct TrainArgs {
     #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
     validation_fraction: f64,
 
-    /// What to train: head (pooler and classifier, or score; the backbone is frozen) or all
-    /// (every weight: BERT, XLM-RoBERTa, ModernBERT, Qwen2, Qwen3, Llama; slower, as layers run
-    /// on differentiable compositions instead of candle's fused kernels).
+    /// What to train: head (pooler and classifier, or score; CLIP's and SigLIP's projections and
+    /// logit scale; the backbone is frozen) or all (every weight: BERT, XLM-RoBERTa, ModernBERT,
+    /// Qwen2, Qwen3, Llama, CLIP, SigLIP; slower, as layers run on differentiable compositions
+    /// instead of candle's fused kernels).
     #[arg(long = "train", default_value = "head", value_name = "WHAT")]
     trainable: Trainable,
     /// Peak learning rate.
@@ -138,7 +141,13 @@ struct LoadedData {
     sources: Vec<DataSourceRecord>,
 }
 
-fn load_data(environment: &Environment, args: &TrainArgs) -> anyhow::Result<LoadedData> {
+/// Reads every source, keeping the pairs a model that does (`reads_images`) or does not read
+/// images can use.
+fn load_data(
+    environment: &Environment,
+    args: &TrainArgs,
+    reads_images: bool,
+) -> anyhow::Result<LoadedData> {
     let mut specs: Vec<DatasetSpec> = args
         .data_files
         .iter()
@@ -154,7 +163,7 @@ fn load_data(environment: &Environment, args: &TrainArgs) -> anyhow::Result<Load
     for spec in &specs {
         let read = spec.read(args.max_samples)?;
         let count = read.len();
-        let (kept, usage) = text_pairs(read);
+        let (kept, usage) = usable_pairs(read, reads_images);
         sources.push(DataSourceRecord::new(
             &spec.name,
             &spec.file.display().to_string(),
@@ -173,7 +182,7 @@ fn load_data(environment: &Environment, args: &TrainArgs) -> anyhow::Result<Load
             read.truncate(limit);
         }
         let count = read.len();
-        let (kept, usage) = text_pairs(read);
+        let (kept, usage) = usable_pairs(read, reads_images);
         let name = format!("{} {}", benchmark.identity.name, benchmark.identity.version);
         sources.push(DataSourceRecord::new(
             &name,
@@ -187,7 +196,7 @@ fn load_data(environment: &Environment, args: &TrainArgs) -> anyhow::Result<Load
     if let Some(count) = args.synthetic_pairs {
         let count = args.max_samples.map_or(count, |limit| count.min(limit));
         let generated = synthetic::generate(count, args.seed);
-        let (kept, usage) = text_pairs(generated);
+        let (kept, usage) = usable_pairs(generated, reads_images);
         sources.push(DataSourceRecord::new(
             "synthetic",
             &format!("{} (seed {})", synthetic::GENERATOR_VERSION, args.seed),
@@ -196,6 +205,14 @@ fn load_data(environment: &Environment, args: &TrainArgs) -> anyhow::Result<Load
             0,
         ));
         pairs.extend(kept);
+    }
+    if pairs.is_empty() && reads_images {
+        anyhow::bail!(
+            "no image pairs: an image-text model trains on pairs whose answers are one image \
+             each (generation pairs of --data FILE, --dataset-info FILE or --benchmark-pairs DIR); \
+             counts of what was left out: {}",
+            serde_json::to_string(&sources).unwrap_or_default()
+        );
     }
     if pairs.is_empty() {
         anyhow::bail!(
@@ -228,7 +245,7 @@ impl BenchmarkProbe {
                 })
             };
             // `chosen`/`rejected` here are simply response 1 and 2: the label decides later.
-            encoded.push(EncodedPair {
+            encoded.push(EncodedPair::Texts {
                 chosen: text(&sample.response1)?,
                 rejected: text(&sample.response2)?,
             });
@@ -335,14 +352,6 @@ pub(super) fn run(environment: &Environment, args: &TrainArgs) -> anyhow::Result
         .clone()
         .unwrap_or_else(|| baseline_model_folder(&environment.home));
     require_model_folder(&folder, args.model.is_none().then_some(BuiltIn::Baseline))?;
-    let data = load_data(environment, args)?;
-    let total = data.pairs.len();
-    let (training_pairs, validation_pairs) = train_validation_split(
-        data.pairs,
-        validation_count(total, args.validation_fraction),
-        args.seed,
-    );
-
     let spec = ModelSpec {
         folder: folder.clone(),
         initialisation: if args.from_scratch {
@@ -359,9 +368,25 @@ pub(super) fn run(environment: &Environment, args: &TrainArgs) -> anyhow::Result
         dtype: None,
     };
     let model = TrainableModel::build(&spec)?;
+    let data = load_data(environment, args, model.reads_images())?;
+    let total = data.pairs.len();
+    let (training_pairs, validation_pairs) = train_validation_split(
+        data.pairs,
+        validation_count(total, args.validation_fraction),
+        args.seed,
+    );
+
     let training = encode_pairs(&model, &training_pairs)?;
     let validation = encode_pairs(&model, &validation_pairs)?;
     let probe = if args.no_eval {
+        None
+    } else if model.reads_images() {
+        // The probe scores text-response samples; image samples need the media encoder
+        // (ffmpeg for video frames) of `eval checkpoint`, which evaluates the trained folder.
+        eprintln!(
+            "no benchmark evaluation while training an image-text model: run \
+             `omnireward eval checkpoint` on the trained folder"
+        );
         None
     } else {
         let benchmark =

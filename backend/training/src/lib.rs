@@ -3,8 +3,10 @@
 //!
 //! - [`data`]: preference pairs from LLaMA-Factory "sharegpt ranking" files (Omni-RewardData)
 //!   and from benchmark samples; the seeded split;
-//! - [`model`]: a local-judge model built over trainable variables, saved as a Hugging Face
-//!   folder;
+//! - [`model`]: a local-judge model built over trainable variables (text reward models, CLIP
+//!   and SigLIP), saved as a Hugging Face folder;
+//! - [`inputs`]: what a model reads of a pair (tokens, or a text and two images) and the
+//!   rewards of both answers;
 //! - [`objective`]: the stable Bradley-Terry loss;
 //! - [`optimizer`], [`schedule`]: AdamW with checkpointable moments, cosine with warm-up;
 //! - [`trainer`]: the loop (accumulation, clipping, validation, checkpoints, exact resumption);
@@ -16,6 +18,7 @@ pub mod checkpoint;
 pub mod curve;
 pub mod data;
 pub mod error;
+pub mod inputs;
 pub mod model;
 pub mod objective;
 pub mod optimizer;
@@ -23,6 +26,8 @@ pub mod record;
 pub mod schedule;
 pub mod trainer;
 
+#[cfg(test)]
+mod image_tests;
 #[cfg(test)]
 mod testing;
 

@@ -1,4 +1,5 @@
-//! A reward model of one of the local judge's text families, built over trainable variables.
+//! A reward model of one of the local judge's families (text reward models, and the image-text
+//! models CLIP and SigLIP), built over trainable variables.
 //!
 //! The model files of `omnireward-local-judge` build themselves from a `VarBuilder`; here that
 //! builder is backed by [`WeightStore`], which hands out pretrained tensors (or seeded initial
@@ -9,7 +10,9 @@
 //! Frozen weights are plain tensors, so the backward pass stops at the trainable part (head-only
 //! training costs one forward pass of the backbone). A `BertModel` sentence encoder (the default
 //! all-MiniLM-L6-v2) becomes a `BertForSequenceClassification` with one output: its weights move
-//! under `bert.` and the pooler and classifier are the head.
+//! under `bert.` and the pooler and classifier are the head. An image-text model keeps its
+//! layout: its reward is the judge's `logit_scale.exp() * cosine(text, image) + bias`, and its
+//! head is the projections into the shared space and `logit_scale` ([`head_prefixes`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -25,12 +28,14 @@ use omnireward_local_judge::checkpoint::{
     TOKENIZER_FILE,
 };
 use omnireward_local_judge::device::{DeviceChoice, dtype_for};
+use omnireward_local_judge::image_input::{ImagePreprocessor, PREPROCESSOR_CONFIG_FILE};
 use omnireward_local_judge::input::{TextEncoder, TokenizerConfig, TruncationSide};
 use omnireward_local_judge::judge::{LocalJudgeOptions, text_encoder};
 use omnireward_local_judge::models::kernels::Kernels;
 use omnireward_local_judge::models::{
-    ModelSource, RewardLabel, SequenceRewardModel, head_prefixes, load_sequence_model,
-    trains_every_weight,
+    ImageTextModel, ModelSource, RewardLabel, SequenceRewardModel,
+    head_needs_differentiable_kernels, head_prefixes, load_image_text_model, load_sequence_model,
+    trains_every_weight, untrained_weights,
 };
 use omnireward_shared::random::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -109,6 +114,7 @@ pub enum WeightOrigin {
 struct StoreState {
     pretrained: HashMap<String, Tensor>,
     head_prefixes: Vec<String>,
+    untrained: Vec<String>,
     trainable: Trainable,
     seed: u64,
     variables: VarMap,
@@ -139,7 +145,12 @@ impl WeightStore {
     }
 
     fn is_trainable(&self, name: &str) -> bool {
-        self.state.trainable == Trainable::All || self.is_head(name)
+        (self.state.trainable == Trainable::All || self.is_head(name))
+            && !self
+                .state
+                .untrained
+                .iter()
+                .any(|untrained| untrained == name)
     }
 
     /// The trainable variables by name, sorted by name (a stable order for the optimizer and
@@ -299,10 +310,23 @@ impl SimpleBackend for WeightStore {
     }
 }
 
+/// The network that computes rewards.
+pub enum RewardNetwork {
+    /// A text model with a scalar head: one reward per formatted criterion, prompt and answer.
+    Sequence(Box<dyn SequenceRewardModel>),
+    /// An image-text model: the reward of an image answer for the criterion and prompt.
+    ImageText {
+        /// CLIP or SigLIP.
+        model: Box<dyn ImageTextModel>,
+        /// The checkpoint's image preprocessing, as the judge applies it.
+        preprocessor: ImagePreprocessor,
+    },
+}
+
 /// A built model with its input encoder, ready to train and to save.
 pub struct TrainableModel {
     /// The reward model.
-    pub model: Box<dyn SequenceRewardModel>,
+    pub model: RewardNetwork,
     /// Formatting and tokenization, exactly as `eval checkpoint` will do it.
     pub encoder: TextEncoder,
     /// The weights.
@@ -359,30 +383,28 @@ impl TrainableModel {
                 ),
             })?;
         let architecture = match source_architecture.kind() {
-            ModelKind::EncoderClassifier | ModelKind::DecoderClassifier => source_architecture,
-            ModelKind::TextEmbedding => Architecture::Bert,
-            ModelKind::ImageText => {
-                return Err(TrainingError::Config {
-                    message: format!(
-                        "{name}: training image-text models (CLIP, SigLIP) on image pairs is not \
-                         implemented; text families train (encoders, Qwen2, Qwen3, Llama)"
-                    ),
-                });
+            ModelKind::EncoderClassifier | ModelKind::DecoderClassifier | ModelKind::ImageText => {
+                source_architecture
             }
+            ModelKind::TextEmbedding => Architecture::Bert,
         };
+        let reads_images = architecture.kind() == ModelKind::ImageText;
         if spec.trainable == Trainable::All && !trains_every_weight(architecture) {
             return Err(TrainingError::Config {
                 message: format!(
                     "--train all: {} runs layers with candle's fused layer-norm and softmax \
                      kernels, which have no backward pass, so weights below them cannot be \
                      trained; train the head (--train head), or every weight of a BERT, \
-                     XLM-RoBERTa, ModernBERT, Qwen2, Qwen3 or Llama model",
+                     XLM-RoBERTa, ModernBERT, Qwen2, Qwen3, Llama, CLIP or SigLIP model",
                     architecture.hugging_face_name()
                 ),
             });
         }
-        // One scalar reward: the head has one output, whatever the source checkpoint had.
-        if let Value::Object(fields) = &mut config {
+        // One scalar reward: the head has one output, whatever the source checkpoint had. An
+        // image-text model's reward is its similarity: its config stays as it is.
+        if let Value::Object(fields) = &mut config
+            && !reads_images
+        {
             fields.insert(
                 "architectures".to_owned(),
                 Value::from(vec![architecture.hugging_face_name()]),
@@ -426,6 +448,10 @@ impl TrainableModel {
                     .iter()
                     .map(|prefix| (*prefix).to_owned())
                     .collect(),
+                untrained: untrained_weights(architecture)
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .collect(),
                 trainable: spec.trainable,
                 seed: spec.seed,
                 variables: VarMap::new(),
@@ -436,20 +462,36 @@ impl TrainableModel {
         let builder = VarBuilder::from_backend(Box::new(store.clone()), dtype, device.clone());
         let reward_label = RewardLabel::Single;
         let config_file = PathBuf::from(CONFIG_FILE);
-        let model = load_sequence_model(
-            architecture,
-            ModelSource {
-                config_file: &config_file,
-                config: &config,
-                weights: builder,
-                reward_label: &reward_label,
-                // Head-only training keeps the fused kernels: no gradient flows below the head.
-                kernels: match spec.trainable {
-                    Trainable::Head => Kernels::Fused,
-                    Trainable::All => Kernels::Differentiable,
-                },
+        let source = ModelSource {
+            config_file: &config_file,
+            config: &config,
+            weights: builder,
+            reward_label: &reward_label,
+            // Head-only training keeps the fused kernels where no gradient flows through them
+            // (below the head); SigLIP's head has a layer norm and a softmax of its own.
+            kernels: match spec.trainable {
+                Trainable::Head if !head_needs_differentiable_kernels(architecture) => {
+                    Kernels::Fused
+                }
+                Trainable::Head | Trainable::All => Kernels::Differentiable,
             },
-        )?;
+        };
+        let (model, max_positions) = if reads_images {
+            let model = load_image_text_model(architecture, source)?;
+            let positions = Some(model.max_text_positions());
+            let preprocessor = ImagePreprocessor::from_folder(&spec.folder, architecture)?;
+            (
+                RewardNetwork::ImageText {
+                    model,
+                    preprocessor,
+                },
+                positions,
+            )
+        } else {
+            let model = load_sequence_model(architecture, source)?;
+            let positions = model.max_positions();
+            (RewardNetwork::Sequence(model), positions)
+        };
         if store.trainable_variables().is_empty() {
             return Err(TrainingError::Config {
                 message: format!(
@@ -470,7 +512,7 @@ impl TrainableModel {
             chat_template.as_deref(),
             architecture,
             &config,
-            model.max_positions(),
+            max_positions,
             &options,
         )?;
         Ok(TrainableModel {
@@ -488,9 +530,15 @@ impl TrainableModel {
         })
     }
 
+    /// Whether the model compares images with text (CLIP, SigLIP) rather than reading answers.
+    pub fn reads_images(&self) -> bool {
+        matches!(self.model, RewardNetwork::ImageText { .. })
+    }
+
     /// Writes the model as a Hugging Face folder that `eval checkpoint` loads: `model.safetensors`,
-    /// `config.json` and the source's tokenizer files, with `model_max_length` set to the training
-    /// limit so that scoring cuts inputs where training did.
+    /// `config.json`, the source's tokenizer files (with `model_max_length` set to the training
+    /// limit so that scoring cuts inputs where training did) and, for image-text models, its
+    /// `preprocessor_config.json`.
     pub fn save(&self, folder: &Path) -> Result<(), TrainingError> {
         fs::create_dir_all(folder).map_err(TrainingError::io(folder))?;
         let weights_file = folder.join(SINGLE_WEIGHTS_FILE);
@@ -509,7 +557,13 @@ impl TrainableModel {
             TOKENIZER_FILE,
             "special_tokens_map.json",
             "vocab.txt",
+            // CLIP's BPE files and SigLIP's SentencePiece model, for `transformers` users: the
+            // judge itself reads tokenizer.json.
+            "vocab.json",
+            "merges.txt",
+            "spiece.model",
             CHAT_TEMPLATE_FILE,
+            PREPROCESSOR_CONFIG_FILE,
         ] {
             let source = self.folder.join(name);
             if source.is_file() {

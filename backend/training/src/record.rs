@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::TextUsage;
+use crate::data::PairUsage;
 use crate::model::{Initialisation, Trainable};
 use crate::optimizer::AdamWSettings;
 
@@ -89,10 +89,19 @@ pub struct DataSourceRecord {
     pub origin: String,
     /// Pairs read (after `--max-samples`).
     pub pairs_read: usize,
-    /// Pairs kept for a text model.
+    /// Pairs kept for the model.
     pub pairs_kept: usize,
-    /// Pairs left out because the answers are media.
+    /// Pairs left out because the answers are media (text models).
     pub response_media_skipped: usize,
+    /// Pairs left out because the answers are text (image-text models).
+    #[serde(default)]
+    pub text_answers_skipped: usize,
+    /// Pairs left out because the answers are videos or audio (image-text models).
+    #[serde(default)]
+    pub video_or_audio_answers_skipped: usize,
+    /// Pairs left out because an answer has several images (image-text models).
+    #[serde(default)]
+    pub several_images_skipped: usize,
     /// Kept pairs whose prompt media the model does not see.
     pub prompt_media_unseen: usize,
     /// Ties dropped (benchmark sources).
@@ -100,23 +109,41 @@ pub struct DataSourceRecord {
 }
 
 impl DataSourceRecord {
-    /// A record from the text-usage counts of a source.
+    /// A record from the usage counts of a source.
     pub fn new(
         name: &str,
         origin: &str,
         pairs_read: usize,
-        usage: &TextUsage,
+        usage: &PairUsage,
         ties_dropped: usize,
     ) -> Self {
-        DataSourceRecord {
+        let mut record = DataSourceRecord {
             name: name.to_owned(),
             origin: origin.to_owned(),
             pairs_read,
-            pairs_kept: usage.kept,
-            response_media_skipped: usage.response_media_skipped,
-            prompt_media_unseen: usage.prompt_media_unseen,
+            pairs_kept: 0,
+            response_media_skipped: 0,
+            text_answers_skipped: 0,
+            video_or_audio_answers_skipped: 0,
+            several_images_skipped: 0,
+            prompt_media_unseen: 0,
             ties_dropped,
+        };
+        match usage {
+            PairUsage::Text(usage) => {
+                record.pairs_kept = usage.kept;
+                record.response_media_skipped = usage.response_media_skipped;
+                record.prompt_media_unseen = usage.prompt_media_unseen;
+            }
+            PairUsage::Images(usage) => {
+                record.pairs_kept = usage.kept;
+                record.text_answers_skipped = usage.text_answers_skipped;
+                record.video_or_audio_answers_skipped = usage.video_or_audio_answers_skipped;
+                record.several_images_skipped = usage.several_images_skipped;
+                record.prompt_media_unseen = usage.prompt_media_unseen;
+            }
         }
+        record
     }
 }
 

@@ -11,8 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Tensor};
-use omnireward_local_judge::batch::PaddedBatch;
-use omnireward_local_judge::input::{EncodedText, ScoringText, TruncationSide};
+use omnireward_local_judge::input::TruncationSide;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +19,7 @@ use crate::checkpoint::{TrainerState, latest_checkpoint, read_checkpoint, write_
 use crate::data::PreferencePair;
 use crate::data::split::epoch_order;
 use crate::error::TrainingError;
+pub use crate::inputs::{EncodedPair, encode_pairs, pair_rewards};
 use crate::model::TrainableModel;
 use crate::objective::{bradley_terry_loss_sum, correct_pairs};
 use crate::optimizer::{AdamW, AdamWSettings, clip_gradient_norm};
@@ -117,51 +117,23 @@ impl TrainingSettings {
     }
 }
 
-/// A pair, tokenized.
-#[derive(Clone, Debug)]
-pub struct EncodedPair {
-    /// The chosen answer's input.
-    pub chosen: EncodedText,
-    /// The rejected answer's input.
-    pub rejected: EncodedText,
-}
-
-/// Formats and tokenizes pairs exactly as `eval checkpoint` formats benchmark responses.
-pub fn encode_pairs(
-    model: &TrainableModel,
-    pairs: &[PreferencePair],
-) -> Result<Vec<EncodedPair>, TrainingError> {
-    pairs
-        .iter()
-        .map(|pair| {
-            let text = |response: &str| {
-                model.encoder.encode(&ScoringText {
-                    criterion: &pair.criterion,
-                    prompt: &pair.prompt,
-                    response,
-                })
-            };
-            let encode_error =
-                |error: omnireward_local_judge::LocalJudgeError| TrainingError::Config {
-                    message: format!("{}: {error}", pair.origin),
-                };
-            Ok(EncodedPair {
-                chosen: text(&pair.chosen).map_err(encode_error)?,
-                rejected: text(&pair.rejected).map_err(encode_error)?,
-            })
-        })
-        .collect()
-}
-
-/// SHA-256 over the pairs' texts, in order: the identity of a run's data.
+/// SHA-256 over the pairs' texts and answer media paths, in order: the identity of a run's
+/// data. Pairs without answer media hash their texts only, as before media were hashed, so text
+/// runs keep their identity.
 pub fn data_sha256(training: &[PreferencePair], validation: &[PreferencePair]) -> String {
+    fn add(hasher: &mut Sha256, text: &str) {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
     let mut hasher = Sha256::new();
     for (part, pairs) in [("training", training), ("validation", validation)] {
         hasher.update(part.as_bytes());
         for pair in pairs {
             for text in [&pair.criterion, &pair.prompt, &pair.chosen, &pair.rejected] {
-                hasher.update((text.len() as u64).to_le_bytes());
-                hasher.update(text.as_bytes());
+                add(&mut hasher, text);
+            }
+            for item in pair.chosen_media.iter().chain(&pair.rejected_media) {
+                add(&mut hasher, &item.path.to_string_lossy());
             }
         }
     }
@@ -378,31 +350,6 @@ pub fn train(
     })
 }
 
-/// Rewards of the chosen and the rejected answers of `pairs`, one padded batch.
-pub fn pair_rewards(
-    model: &TrainableModel,
-    pairs: &[&EncodedPair],
-) -> Result<(Tensor, Tensor), TrainingError> {
-    let inputs: Vec<&EncodedText> = pairs
-        .iter()
-        .map(|pair| &pair.chosen)
-        .chain(pairs.iter().map(|pair| &pair.rejected))
-        .collect();
-    let batch = PaddedBatch::new(&inputs, model.encoder.pad_id(), &model.device)?;
-    let rewards = model
-        .model
-        .rewards(&batch)
-        .map_err(TrainingError::tensor("the forward pass"))?;
-    let count = pairs.len();
-    let chosen = rewards
-        .narrow(0, 0, count)
-        .map_err(TrainingError::tensor("splitting rewards"))?;
-    let rejected = rewards
-        .narrow(0, count, count)
-        .map_err(TrainingError::tensor("splitting rewards"))?;
-    Ok((chosen, rejected))
-}
-
 #[expect(
     clippy::too_many_arguments,
     reason = "one step's inputs, private to the loop"
@@ -565,9 +512,10 @@ pub fn write_trained_model(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashMap;
 
+    use omnireward_local_judge::input::ScoringText;
     use omnireward_local_judge::judge::{LocalJudge, LocalJudgeOptions};
 
     use super::*;
@@ -575,11 +523,11 @@ mod tests {
     use crate::model::{Initialisation, ModelSpec, Trainable, TrainableModel};
     use crate::testing::{separable_pairs, tiny_spec, write_tiny_bert};
 
-    struct Fixture {
-        model: TrainableModel,
-        training: Vec<EncodedPair>,
-        validation: Vec<EncodedPair>,
-        data_sha256: String,
+    pub(crate) struct Fixture {
+        pub(crate) model: TrainableModel,
+        pub(crate) training: Vec<EncodedPair>,
+        pub(crate) validation: Vec<EncodedPair>,
+        pub(crate) data_sha256: String,
     }
 
     fn fixture(folder: &Path, pairs: usize) -> Fixture {
@@ -603,7 +551,7 @@ mod tests {
         }
     }
 
-    fn settings() -> TrainingSettings {
+    pub(crate) fn settings() -> TrainingSettings {
         TrainingSettings {
             learning_rate: 1e-2,
             adamw: AdamWSettings {
@@ -622,7 +570,11 @@ mod tests {
         }
     }
 
-    fn run(fixture: &Fixture, settings: &TrainingSettings, output: &Path) -> TrainingOutcome {
+    pub(crate) fn run(
+        fixture: &Fixture,
+        settings: &TrainingSettings,
+        output: &Path,
+    ) -> TrainingOutcome {
         train(
             &TrainingJob {
                 model: &fixture.model,
@@ -637,7 +589,7 @@ mod tests {
         .expect("training")
     }
 
-    fn weights_bits(model: &TrainableModel) -> HashMap<String, Vec<u32>> {
+    pub(crate) fn weights_bits(model: &TrainableModel) -> HashMap<String, Vec<u32>> {
         model
             .weights
             .all_tensors()
@@ -821,20 +773,35 @@ mod tests {
     ) -> usize {
         let fixture = fixture_of(spec, 10);
         let pairs: Vec<&EncodedPair> = fixture.training.iter().take(4).collect();
+        assert_gradients_of_pairs_match_finite_differences(
+            &fixture.model,
+            &pairs,
+            entries,
+            absolute,
+        )
+    }
+
+    /// [`assert_gradients_match_finite_differences`] over given pairs of a built model.
+    pub(crate) fn assert_gradients_of_pairs_match_finite_differences(
+        model: &TrainableModel,
+        pairs: &[&EncodedPair],
+        entries: usize,
+        absolute: f64,
+    ) -> usize {
         let loss = |model: &TrainableModel| -> f64 {
-            let (chosen, rejected) = pair_rewards(model, &pairs).expect("rewards");
+            let (chosen, rejected) = pair_rewards(model, pairs).expect("rewards");
             crate::objective::bradley_terry_loss(&chosen, &rejected)
                 .and_then(|loss| loss.to_dtype(DType::F64))
                 .and_then(|loss| loss.to_scalar::<f64>())
                 .expect("loss")
         };
-        let (chosen, rejected) = pair_rewards(&fixture.model, &pairs).expect("rewards");
+        let (chosen, rejected) = pair_rewards(model, pairs).expect("rewards");
         let gradients = crate::objective::bradley_terry_loss(&chosen, &rejected)
             .and_then(|loss| loss.backward())
             .expect("backward");
         let step = 1e-2f32;
         let mut checked = 0;
-        for (name, variable) in fixture.model.weights.trainable_variables() {
+        for (name, variable) in model.weights.trainable_variables() {
             let analytic = gradients
                 .get(variable.as_tensor())
                 .expect("gradient")
@@ -852,7 +819,7 @@ mod tests {
                 assert!(
                     analytic.iter().any(|value| *value != 0.0),
                     "{}: {name} gets no gradient",
-                    spec.folder.display()
+                    model.folder.display()
                 );
             }
             // A spread of entries of every trainable weight.
@@ -863,7 +830,7 @@ mod tests {
                     let tensor = Tensor::from_vec(values, variable.shape(), variable.device())
                         .expect("tensor");
                     variable.set(&tensor).expect("set");
-                    loss(&fixture.model)
+                    loss(model)
                 };
                 let central =
                     |step: f32| (shifted(step) - shifted(-step)) / (2.0 * f64::from(step));
@@ -879,7 +846,7 @@ mod tests {
                 assert!(
                     (numeric - expected).abs() <= absolute + 1e-2 * expected.abs(),
                     "{}: {name}[{index}]: finite difference {numeric}, backward {expected}",
-                    spec.folder.display()
+                    model.folder.display()
                 );
                 checked += 1;
             }

@@ -17,16 +17,20 @@
 //! - the projections take the top-level `projection_dim` (the sections' own `projection_dim` is
 //!   not what `CLIPModel` uses);
 //! - attention scores and softmax run in f32 whatever the model dtype, like `transformers`'
-//!   eager attention, and `logit_scale` is read in f32 so a bf16 run keeps its exact scale.
+//!   eager attention, and `logit_scale` is read in f32 so a bf16 run keeps its exact scale;
+//! - layer norms and the attention softmax go through [`Kernels`], so that a model built with
+//!   [`Kernels::Differentiable`] can be trained (`omnireward train --train all`), and
+//!   `logit_scale` is a weight the builder hands out (a trainable variable in training).
 //!
 //! The transformer encoder here ([`Encoder`]) is shared with [`super::siglip`], whose layers have
 //! the same layout and weight names.
 
-use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_core::{D, DType, Device, IndexOp, Module, Shape, Tensor};
+use candle_nn::{Conv2dConfig, Embedding, Init, Linear, VarBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 use super::{ImageTextModel, ModelSource};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -69,6 +73,7 @@ pub(crate) struct EncoderSettings {
     pub num_hidden_layers: usize,
     pub layer_norm_eps: f64,
     pub activation: Activation,
+    pub kernels: Kernels,
 }
 
 /// Multi-head scaled dot-product attention over already projected `q` `[b, lq, h]`, `k` and `v`
@@ -80,6 +85,7 @@ pub(crate) fn attend(
     v: &Tensor,
     heads: usize,
     mask: Option<&Tensor>,
+    kernels: Kernels,
 ) -> candle_core::Result<Tensor> {
     let (batch, query_length, hidden) = q.dims3()?;
     let key_length = k.dim(1)?;
@@ -102,7 +108,7 @@ pub(crate) fn attend(
         Some(mask) => scores.broadcast_add(mask)?,
         None => scores,
     };
-    let weights = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+    let weights = softmax_last_dim(&scores, kernels)?.to_dtype(v.dtype())?;
     weights
         .matmul(&v_heads)?
         .transpose(1, 2)?
@@ -115,6 +121,7 @@ struct SelfAttention {
     v_proj: Linear,
     out_proj: Linear,
     heads: usize,
+    kernels: Kernels,
 }
 
 impl SelfAttention {
@@ -126,6 +133,7 @@ impl SelfAttention {
             v_proj: candle_nn::linear(hidden, hidden, vb.pp("v_proj"))?,
             out_proj: candle_nn::linear(hidden, hidden, vb.pp("out_proj"))?,
             heads: settings.num_attention_heads,
+            kernels: settings.kernels,
         })
     }
 
@@ -136,6 +144,7 @@ impl SelfAttention {
             &xs.apply(&self.v_proj)?,
             self.heads,
             mask,
+            self.kernels,
         )?;
         attended.apply(&self.out_proj)
     }
@@ -207,16 +216,18 @@ impl Encoder {
                 let vb = vb.pp(index);
                 Ok(EncoderLayer {
                     self_attn: SelfAttention::new(vb.pp("self_attn"), settings)?,
-                    layer_norm1: candle_nn::layer_norm(
+                    layer_norm1: LayerNorm::load(
                         hidden,
                         settings.layer_norm_eps,
                         vb.pp("layer_norm1"),
+                        settings.kernels,
                     )?,
                     mlp: Mlp::new(vb.pp("mlp"), settings)?,
-                    layer_norm2: candle_nn::layer_norm(
+                    layer_norm2: LayerNorm::load(
                         hidden,
                         settings.layer_norm_eps,
                         vb.pp("layer_norm2"),
+                        settings.kernels,
                     )?,
                 })
             })
@@ -237,16 +248,26 @@ impl Encoder {
     }
 }
 
-/// Reads a scalar parameter (`logit_scale`, `logit_bias`: shape `[]` or `[1]`) in f32.
-pub(crate) fn scalar_parameter(vb: &VarBuilder, name: &str) -> candle_core::Result<f32> {
-    let tensor = vb.get_unchecked_dtype(name, DType::F32)?.flatten_all()?;
-    if tensor.elem_count() != 1 {
-        candle_core::bail!(
-            "{name}: expected one value, found shape {:?}",
-            tensor.shape()
-        );
+/// A scalar parameter (`logit_scale`, `logit_bias`) as an f32 tensor of shape `[]`, taken
+/// through the builder (so that training gets it as a variable and saves it). Its stored shape
+/// (`[]` in CLIP checkpoints, `[1]` in SigLIP's) is read from the weights and kept; weights
+/// without it (training from scratch) get `default_shape` filled with `initial`.
+pub(crate) fn scalar_parameter(
+    vb: &VarBuilder,
+    name: &str,
+    default_shape: &[usize],
+    initial: f64,
+) -> candle_core::Result<Tensor> {
+    let shape = if vb.contains_tensor(name) {
+        vb.get_unchecked_dtype(name, DType::F32)?.shape().clone()
+    } else {
+        Shape::from(default_shape.to_vec())
+    };
+    if shape.elem_count() != 1 {
+        candle_core::bail!("{name}: expected one value, found shape {shape:?}");
     }
-    tensor.i(0)?.to_scalar::<f32>()
+    vb.get_with_hints_dtype(shape, name, Init::Const(initial), DType::F32)?
+        .reshape(())
 }
 
 /// Reads the section `name` of `config.json` (an empty object when missing, so that every field
@@ -492,7 +513,8 @@ struct ClipModel {
     channels: usize,
     image_size: usize,
 
-    logit_scale: f32,
+    logit_scale: Tensor,
+    no_bias: Tensor,
 }
 
 impl ImageTextModel for ClipModel {
@@ -554,8 +576,8 @@ impl ImageTextModel for ClipModel {
         l2_normalize(&pooled.apply(&self.visual_projection)?)
     }
 
-    fn logit_scale_and_bias(&self) -> candle_core::Result<(f32, f32)> {
-        Ok((self.logit_scale.exp(), 0.0))
+    fn logit_scale_and_bias(&self) -> candle_core::Result<(Tensor, Tensor)> {
+        Ok((self.logit_scale.clone(), self.no_bias.clone()))
     }
 
     fn max_text_positions(&self) -> usize {
@@ -578,6 +600,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
         num_hidden_layers: text.num_hidden_layers,
         layer_norm_eps: text.layer_norm_eps,
         activation: text.hidden_act,
+        kernels: source.kernels,
     };
     let vision_settings = EncoderSettings {
         hidden_size: vision.hidden_size,
@@ -586,6 +609,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
         num_hidden_layers: vision.num_hidden_layers,
         layer_norm_eps: vision.layer_norm_eps,
         activation: vision.hidden_act,
+        kernels: source.kernels,
     };
     check_sizes(&source, "text_config", &text_settings, None)?;
     check_sizes(
@@ -633,10 +657,11 @@ fn build(
             "position_embedding.weight",
         )?,
         text_encoder: Encoder::new(text_vb.pp("encoder"), text_settings)?,
-        final_layer_norm: candle_nn::layer_norm(
+        final_layer_norm: LayerNorm::load(
             text.hidden_size,
             text.layer_norm_eps,
             text_vb.pp("final_layer_norm"),
+            source.kernels,
         )?,
         text_projection: candle_nn::linear_no_bias(
             text.hidden_size,
@@ -663,16 +688,18 @@ fn build(
                 "position_embedding.weight",
             )?
             .unsqueeze(0)?,
-        pre_layrnorm: candle_nn::layer_norm(
+        pre_layrnorm: LayerNorm::load(
             vision.hidden_size,
             vision.layer_norm_eps,
             vision_vb.pp("pre_layrnorm"),
+            source.kernels,
         )?,
         vision_encoder: Encoder::new(vision_vb.pp("encoder"), vision_settings)?,
-        post_layernorm: candle_nn::layer_norm(
+        post_layernorm: LayerNorm::load(
             vision.hidden_size,
             vision.layer_norm_eps,
             vision_vb.pp("post_layernorm"),
+            source.kernels,
         )?,
         visual_projection: candle_nn::linear_no_bias(
             vision.hidden_size,
@@ -682,7 +709,10 @@ fn build(
         channels: vision.num_channels,
         image_size: vision.image_size,
 
-        logit_scale: scalar_parameter(vb, "logit_scale")?,
+        // `CLIPConfig.logit_scale_init_value`'s default, ln(1 / 0.07).
+        logit_scale: scalar_parameter(vb, "logit_scale", &[], 2.6592)?,
+        // CLIP has no bias; a constant, never a weight.
+        no_bias: Tensor::new(0f32, vb.device())?,
     })
 }
 

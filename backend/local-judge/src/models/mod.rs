@@ -21,7 +21,7 @@ pub mod xlm_roberta;
 
 use std::path::Path;
 
-use candle_core::Tensor;
+use candle_core::{D, DType, Tensor};
 use candle_nn::VarBuilder;
 use serde_json::Value;
 
@@ -57,12 +57,28 @@ pub trait ImageTextModel: Send {
     /// `[images, 3, size, size]`.
     fn image_embeddings(&self, pixels: &Tensor) -> candle_core::Result<Tensor>;
 
-    /// The factor cosine similarities are multiplied by (`logit_scale.exp()`), plus the bias
-    /// SigLIP adds; the reward is `scale * cosine + bias`.
-    fn logit_scale_and_bias(&self) -> candle_core::Result<(f32, f32)>;
+    /// `logit_scale` (cosine similarities are multiplied by its exponential) and the bias SigLIP
+    /// adds (0 for CLIP), as f32 tensors of shape `[]`: the reward is
+    /// `logit_scale.exp() * cosine + bias` ([`image_text_rewards`]).
+    fn logit_scale_and_bias(&self) -> candle_core::Result<(Tensor, Tensor)>;
 
     /// The most text tokens one input may have.
     fn max_text_positions(&self) -> usize;
+}
+
+/// Rewards `logit_scale.exp() * cosine + bias` of row `i` of `texts` with row `i` of `images`
+/// (both L2-normalised, `[rows, dim]`), as f32 `[rows]`: `transformers`' `logits_per_text`
+/// entries, computed the same way when scoring and when training.
+pub fn image_text_rewards(
+    model: &dyn ImageTextModel,
+    texts: &Tensor,
+    images: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let (logit_scale, bias) = model.logit_scale_and_bias()?;
+    let cosine = (texts.to_dtype(DType::F32)? * images.to_dtype(DType::F32)?)?.sum(D::Minus1)?;
+    cosine
+        .broadcast_mul(&logit_scale.exp()?)?
+        .broadcast_add(&bias)
 }
 
 /// Which output of a multi-label classification head is the reward.
@@ -169,8 +185,10 @@ pub fn load_sequence_model(
     }
 }
 
-/// Name prefixes of a family's reward head: the weights `transformers` adds on top of the
-/// backbone for `*ForSequenceClassification` (what head-only training updates).
+/// Name prefixes of a family's reward head, what head-only training updates: the weights
+/// `transformers` adds on top of the backbone for `*ForSequenceClassification`; for image-text
+/// models the projections into the shared space (SigLIP's vision projection is its
+/// attention-pooling head) and `logit_scale`, the temperature of the reward.
 pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
     match architecture {
         Architecture::Bert => &["bert.pooler.", "classifier."],
@@ -178,7 +196,19 @@ pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
         Architecture::ModernBert => &["head.", "classifier."],
         Architecture::XlmRoberta => &["classifier."],
         Architecture::Qwen2 | Architecture::Qwen3 | Architecture::Llama => &["score."],
-        Architecture::Clip | Architecture::Siglip | Architecture::BertEmbedding => &[],
+        Architecture::Clip => &["text_projection.", "visual_projection.", "logit_scale"],
+        Architecture::Siglip => &["text_model.head.", "vision_model.head.", "logit_scale"],
+        Architecture::BertEmbedding => &[],
+    }
+}
+
+/// Weights training never updates, even under `--train all`: SigLIP's `logit_bias` shifts both
+/// rewards of a pair alike, so the Bradley-Terry loss does not depend on it (its gradient is
+/// rounding noise, which Adam would turn into steps of either sign).
+pub fn untrained_weights(architecture: Architecture) -> &'static [&'static str] {
+    match architecture {
+        Architecture::Siglip => &["logit_bias"],
+        _ => &[],
     }
 }
 
@@ -194,12 +224,17 @@ pub fn trains_every_weight(architecture: Architecture) -> bool {
         | Architecture::ModernBert
         | Architecture::Qwen2
         | Architecture::Qwen3
-        | Architecture::Llama => true,
-        Architecture::DebertaV2
+        | Architecture::Llama
         | Architecture::Clip
-        | Architecture::Siglip
-        | Architecture::BertEmbedding => false,
+        | Architecture::Siglip => true,
+        Architecture::DebertaV2 | Architecture::BertEmbedding => false,
     }
+}
+
+/// Whether head-only training needs [`Kernels::Differentiable`] too: SigLIP's vision projection
+/// is an attention-pooling block with its own layer norm and softmax.
+pub fn head_needs_differentiable_kernels(architecture: Architecture) -> bool {
+    architecture == Architecture::Siglip
 }
 
 /// Builds an image-text model of the given family.

@@ -16,16 +16,19 @@
 //! - `vision_use_head: false` is refused (`SiglipModel` needs the attention-pooling head for image
 //!   features);
 //! - attention scores and softmax run in f32 whatever the model dtype, and `logit_scale` and
-//!   `logit_bias` are read in f32.
+//!   `logit_bias` are read in f32;
+//! - layer norms and softmaxes go through [`Kernels`] (see [`super::clip`]), and `logit_scale`
+//!   and `logit_bias` are weights the builder hands out, so that the model can be trained.
 
 use candle_core::{Device, IndexOp, Module, Tensor};
-use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2dConfig, Embedding, Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::clip::{
     Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, check_sizes, config_error,
     config_section, scalar_parameter,
 };
+use super::kernels::{Kernels, LayerNorm};
 use super::{ImageTextModel, ModelSource};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -130,6 +133,7 @@ struct AttentionPoolingHead {
     v_proj: Linear,
     out_proj: Linear,
     heads: usize,
+    kernels: Kernels,
     layernorm: LayerNorm,
     mlp: Mlp,
 }
@@ -155,7 +159,13 @@ impl AttentionPoolingHead {
             v_proj: projection(2)?,
             out_proj: candle_nn::linear(hidden, hidden, attention.pp("out_proj"))?,
             heads: settings.num_attention_heads,
-            layernorm: candle_nn::layer_norm(hidden, settings.layer_norm_eps, vb.pp("layernorm"))?,
+            kernels: settings.kernels,
+            layernorm: LayerNorm::load(
+                hidden,
+                settings.layer_norm_eps,
+                vb.pp("layernorm"),
+                settings.kernels,
+            )?,
             mlp: Mlp::new(vb.pp("mlp"), settings)?,
         })
     }
@@ -171,6 +181,7 @@ impl Module for AttentionPoolingHead {
             &xs.apply(&self.v_proj)?,
             self.heads,
             None,
+            self.kernels,
         )?
         .apply(&self.out_proj)?;
         let transformed = pooled.apply(&self.layernorm)?.apply(&self.mlp)?;
@@ -196,8 +207,8 @@ struct SiglipModel {
     channels: usize,
     image_size: usize,
 
-    logit_scale: f32,
-    logit_bias: f32,
+    logit_scale: Tensor,
+    logit_bias: Tensor,
 }
 
 impl SiglipModel {
@@ -250,8 +261,8 @@ impl ImageTextModel for SiglipModel {
         l2_normalize(&encoded.apply(&self.vision_head)?)
     }
 
-    fn logit_scale_and_bias(&self) -> candle_core::Result<(f32, f32)> {
-        Ok((self.logit_scale.exp(), self.logit_bias))
+    fn logit_scale_and_bias(&self) -> candle_core::Result<(Tensor, Tensor)> {
+        Ok((self.logit_scale.clone(), self.logit_bias.clone()))
     }
 
     fn max_text_positions(&self) -> usize {
@@ -295,6 +306,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
         num_hidden_layers: text.num_hidden_layers,
         layer_norm_eps: text.layer_norm_eps,
         activation: text.hidden_act,
+        kernels: source.kernels,
     };
     let vision_settings = EncoderSettings {
         hidden_size: vision.hidden_size,
@@ -303,6 +315,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
         num_hidden_layers: vision.num_hidden_layers,
         layer_norm_eps: vision.layer_norm_eps,
         activation: vision.hidden_act,
+        kernels: source.kernels,
     };
     check_sizes(&source, "text_config", &text_settings, None)?;
     check_sizes(
@@ -352,10 +365,11 @@ fn build(
             )?
             .unsqueeze(0)?,
         text_encoder: Encoder::new(text_vb.pp("encoder"), text_settings)?,
-        final_layer_norm: candle_nn::layer_norm(
+        final_layer_norm: LayerNorm::load(
             text.hidden_size,
             text.layer_norm_eps,
             text_vb.pp("final_layer_norm"),
+            source.kernels,
         )?,
         text_head: candle_nn::linear(text.hidden_size, projection_size, text_vb.pp("head"))?,
         max_text_positions: text.max_position_embeddings,
@@ -375,17 +389,19 @@ fn build(
             .get((patches, vision.hidden_size), "position_embedding.weight")?
             .unsqueeze(0)?,
         vision_encoder: Encoder::new(vision_vb.pp("encoder"), vision_settings)?,
-        post_layernorm: candle_nn::layer_norm(
+        post_layernorm: LayerNorm::load(
             vision.hidden_size,
             vision.layer_norm_eps,
             vision_vb.pp("post_layernorm"),
+            source.kernels,
         )?,
         vision_head: AttentionPoolingHead::new(vision_vb.pp("head"), vision_settings)?,
         channels: vision.num_channels,
         image_size: vision.image_size,
 
-        logit_scale: scalar_parameter(vb, "logit_scale")?,
-        logit_bias: scalar_parameter(vb, "logit_bias")?,
+        // `SiglipModel._init_weights`' values: ln 10 and -10, stored with shape [1].
+        logit_scale: scalar_parameter(vb, "logit_scale", &[1], std::f64::consts::LN_10)?,
+        logit_bias: scalar_parameter(vb, "logit_bias", &[1], -10.0)?,
     })
 }
 

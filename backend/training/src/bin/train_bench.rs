@@ -18,7 +18,7 @@ use omnireward_training::data::split::epoch_order;
 use omnireward_training::data::synthetic;
 use omnireward_training::model::{Initialisation, ModelSpec, Trainable, TrainableModel};
 use omnireward_training::trainer::{
-    SilentObserver, TrainingJob, TrainingSettings, data_sha256, encode_pairs, train,
+    EncodedPair, SilentObserver, TrainingJob, TrainingSettings, data_sha256, encode_pairs, train,
 };
 use serde_json::json;
 
@@ -86,14 +86,19 @@ fn run(arguments: &Arguments) -> Result<(), Box<dyn std::error::Error>> {
     };
     let model = TrainableModel::build(&spec)?;
     let encoded = encode_pairs(&model, &pairs)?;
+    // The synthetic pairs are text pairs: a text model's inputs.
+    let texts: Vec<_> = encoded.iter().filter_map(EncodedPair::texts).collect();
+    if texts.len() != encoded.len() {
+        return Err("train-bench times text models; the model reads images".into());
+    }
     if let Some(file) = &arguments.batches {
         let order = epoch_order(encoded.len(), settings.seed, 0);
         let steps: Vec<_> = order
             .chunks(settings.batch_pairs)
             .map(|chunk| {
                 json!({
-                    "chosen": chunk.iter().map(|&index| &encoded[index].chosen.ids).collect::<Vec<_>>(),
-                    "rejected": chunk.iter().map(|&index| &encoded[index].rejected.ids).collect::<Vec<_>>(),
+                    "chosen": chunk.iter().map(|&index| &texts[index].0.ids).collect::<Vec<_>>(),
+                    "rejected": chunk.iter().map(|&index| &texts[index].1.ids).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -140,9 +145,9 @@ fn run(arguments: &Arguments) -> Result<(), Box<dyn std::error::Error>> {
         &mut SilentObserver,
     )?;
     std::fs::remove_dir_all(&scratch)?;
-    let tokens: usize = encoded
+    let tokens: usize = texts
         .iter()
-        .map(|pair| pair.chosen.len() + pair.rejected.len())
+        .map(|(chosen, rejected)| chosen.len() + rejected.len())
         .sum();
     println!(
         "{}",

@@ -91,3 +91,132 @@ pub fn text_pairs(pairs: Vec<PreferencePair>) -> (Vec<PreferencePair>, TextUsage
     usage.kept = kept.len();
     (kept, usage)
 }
+
+/// Counts of what an image-text model (CLIP, SigLIP) could and could not use from a data source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImageUsage {
+    /// Pairs kept: one image per answer.
+    pub kept: usize,
+    /// Pairs whose answers are text, left out (the model scores images).
+    pub text_answers_skipped: usize,
+    /// Pairs whose answers are videos or audio, left out (the judge samples video frames through
+    /// ffmpeg, which training does not run; audio it cannot read).
+    pub video_or_audio_answers_skipped: usize,
+    /// Pairs with several images per answer, left out (training compares one image each).
+    pub several_images_skipped: usize,
+    /// Kept pairs whose prompt media the model does not see (it reads the prompt's text).
+    pub prompt_media_unseen: usize,
+}
+
+/// Keeps the pairs an image-text model can learn from (one image per answer), counting what is
+/// left out and why.
+pub fn image_pairs(pairs: Vec<PreferencePair>) -> (Vec<PreferencePair>, ImageUsage) {
+    let mut usage = ImageUsage::default();
+    let mut kept = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let answers = [&pair.chosen_media, &pair.rejected_media];
+        if answers.iter().any(|media| media.is_empty()) {
+            usage.text_answers_skipped += 1;
+            continue;
+        }
+        if answers
+            .iter()
+            .flat_map(|media| media.iter())
+            .any(|item| item.kind != MediaKind::Image)
+        {
+            usage.video_or_audio_answers_skipped += 1;
+            continue;
+        }
+        if answers.iter().any(|media| media.len() > 1) {
+            usage.several_images_skipped += 1;
+            continue;
+        }
+        if !pair.prompt_media.is_empty() {
+            usage.prompt_media_unseen += 1;
+        }
+        kept.push(pair);
+    }
+    usage.kept = kept.len();
+    (kept, usage)
+}
+
+/// What a source gave a model of either kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum PairUsage {
+    /// A text model's counts.
+    Text(TextUsage),
+    /// An image-text model's counts.
+    Images(ImageUsage),
+}
+
+/// Keeps the pairs a model that does (`reads_images`) or does not read images can learn from.
+pub fn usable_pairs(
+    pairs: Vec<PreferencePair>,
+    reads_images: bool,
+) -> (Vec<PreferencePair>, PairUsage) {
+    if reads_images {
+        let (kept, usage) = image_pairs(pairs);
+        (kept, PairUsage::Images(usage))
+    } else {
+        let (kept, usage) = text_pairs(pairs);
+        (kept, PairUsage::Text(usage))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(chosen: &[(MediaKind, &str)], rejected: &[(MediaKind, &str)]) -> PreferencePair {
+        let items = |media: &[(MediaKind, &str)]| {
+            media
+                .iter()
+                .map(|(kind, path)| MediaItem {
+                    kind: *kind,
+                    path: PathBuf::from(path),
+                })
+                .collect()
+        };
+        PreferencePair {
+            criterion: String::new(),
+            prompt: "a red square".to_owned(),
+            chosen: String::new(),
+            rejected: String::new(),
+            prompt_media: Vec::new(),
+            chosen_media: items(chosen),
+            rejected_media: items(rejected),
+            origin: "test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn image_models_keep_one_image_per_answer_and_count_the_rest_by_reason() {
+        let image = MediaKind::Image;
+        let pairs = vec![
+            pair(&[(image, "a.png")], &[(image, "b.png")]),
+            pair(&[], &[]),
+            pair(
+                &[(MediaKind::Video, "a.mp4")],
+                &[(MediaKind::Video, "b.mp4")],
+            ),
+            pair(&[(image, "a.png"), (image, "c.png")], &[(image, "b.png")]),
+        ];
+        let (kept, usage) = image_pairs(pairs.clone());
+        assert_eq!(kept, vec![pairs[0].clone()]);
+        assert_eq!(
+            usage,
+            ImageUsage {
+                kept: 1,
+                text_answers_skipped: 1,
+                video_or_audio_answers_skipped: 1,
+                several_images_skipped: 1,
+                prompt_media_unseen: 0,
+            }
+        );
+        let (kept, PairUsage::Text(usage)) = usable_pairs(pairs.clone(), false) else {
+            panic!("a text model's usage");
+        };
+        assert_eq!(kept, vec![pairs[1].clone()]);
+        assert_eq!(usage.response_media_skipped, 3);
+    }
+}
