@@ -213,7 +213,7 @@ impl BertEncoder {
 
 /// `[rows, len]` of 1 (token) and 0 (padding) → `[rows, 1, 1, len]` of 0 and the smallest f32,
 /// added to attention scores so that no token attends to padding.
-fn additive_mask(attention_mask: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
+pub(crate) fn additive_mask(attention_mask: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
     let mask = attention_mask.unsqueeze(1)?.unsqueeze(1)?.to_dtype(dtype)?;
     let smallest = Tensor::new(f32::MIN, mask.device())?.to_dtype(dtype)?;
     (mask.ones_like()? - &mask)?.broadcast_mul(&smallest)
