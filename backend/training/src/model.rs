@@ -35,7 +35,7 @@ use omnireward_local_judge::models::kernels::Kernels;
 use omnireward_local_judge::models::{
     ImageTextModel, ModelSource, RewardLabel, SequenceRewardModel,
     head_needs_differentiable_kernels, head_prefixes, load_image_text_model, load_sequence_model,
-    trains_every_weight, untrained_weights,
+    untrained_weights,
 };
 use omnireward_shared::random::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -389,17 +389,6 @@ impl TrainableModel {
             ModelKind::TextEmbedding => Architecture::Bert,
         };
         let reads_images = architecture.kind() == ModelKind::ImageText;
-        if spec.trainable == Trainable::All && !trains_every_weight(architecture) {
-            return Err(TrainingError::Config {
-                message: format!(
-                    "--train all: {} runs layers with candle's fused layer-norm and softmax \
-                     kernels, which have no backward pass, so weights below them cannot be \
-                     trained; train the head (--train head), or every weight of a BERT, \
-                     XLM-RoBERTa, ModernBERT, Qwen2, Qwen3, Llama, CLIP or SigLIP model",
-                    architecture.hugging_face_name()
-                ),
-            });
-        }
         // One scalar reward: the head has one output, whatever the source checkpoint had. An
         // image-text model's reward is its similarity: its config stays as it is.
         if let Value::Object(fields) = &mut config

@@ -214,24 +214,6 @@ pub fn untrained_weights(architecture: Architecture) -> &'static [&'static str] 
     }
 }
 
-/// Whether every weight of a family can be trained: its model file computes every layer norm,
-/// softmax, rotary embedding and attention through [`Kernels`], so that
-/// [`Kernels::Differentiable`] leaves no fused kernel (which has no backward pass) between the
-/// loss and any weight. DeBERTa-v2 is not enabled yet: its encoder is new.
-pub fn trains_every_weight(architecture: Architecture) -> bool {
-    match architecture {
-        Architecture::Bert
-        | Architecture::XlmRoberta
-        | Architecture::ModernBert
-        | Architecture::Qwen2
-        | Architecture::Qwen3
-        | Architecture::Llama
-        | Architecture::Clip
-        | Architecture::Siglip => true,
-        Architecture::DebertaV2 | Architecture::BertEmbedding => false,
-    }
-}
-
 /// Whether head-only training needs [`Kernels::Differentiable`] too: SigLIP's vision projection
 /// is an attention-pooling block with its own layer norm and softmax.
 pub fn head_needs_differentiable_kernels(architecture: Architecture) -> bool {
