@@ -14,12 +14,15 @@ use omnireward_local_judge::models::RewardLabel;
 use serde::Deserialize;
 
 /// The classifier fixtures, one per family variant.
-const CLASSIFIERS: [&str; 7] = [
+const CLASSIFIERS: [&str; 10] = [
     "bert-tiny",
     "bert-tiny-two-labels",
     "xlm-roberta-tiny",
     "deberta-v2-tiny",
     "deberta-v2-tiny-unshared",
+    "deberta-v2-tiny-absolute",
+    "deberta-v2-tiny-c2p",
+    "deberta-v2-tiny-p2c",
     "modernbert-tiny-cls",
     "modernbert-tiny-mean",
 ];
@@ -47,6 +50,21 @@ fn deberta_v2_with_shared_keys_and_buckets_matches_transformers() {
 #[test]
 fn deberta_v2_with_separate_position_projections_matches_transformers() {
     support::assert_text_parity("deberta-v2-tiny-unshared");
+}
+
+#[test]
+fn deberta_v2_without_relative_attention_matches_transformers() {
+    support::assert_text_parity("deberta-v2-tiny-absolute");
+}
+
+#[test]
+fn deberta_v2_with_content_to_position_only_matches_transformers() {
+    support::assert_text_parity("deberta-v2-tiny-c2p");
+}
+
+#[test]
+fn deberta_v2_with_position_to_content_only_matches_transformers() {
+    support::assert_text_parity("deberta-v2-tiny-p2c");
 }
 
 #[test]

@@ -759,12 +759,16 @@ pub(crate) mod tests {
     }
 
     /// The tiny random-weight parity checkpoints of the local judge, one per text family (and
-    /// per DeBERTa-v2 attention layout: shared keys with buckets, separate projections).
-    const FAMILY_FIXTURES: [&str; 9] = [
+    /// per DeBERTa-v2 attention layout: shared keys with buckets, separate projections, no
+    /// relative attention, one position term only).
+    const FAMILY_FIXTURES: [&str; 12] = [
         "bert-tiny",
         "xlm-roberta-tiny",
         "deberta-v2-tiny",
         "deberta-v2-tiny-unshared",
+        "deberta-v2-tiny-absolute",
+        "deberta-v2-tiny-c2p",
+        "deberta-v2-tiny-p2c",
         "modernbert-tiny-cls",
         "modernbert-tiny-mean",
         "qwen2_seqcls",
