@@ -14,6 +14,7 @@ use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 use candle_transformers::models::bert::{Config, HiddenAct};
 
+use super::bert::Activation;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 
 /// How token positions are numbered.
@@ -85,16 +86,69 @@ impl Embeddings {
     }
 }
 
+/// What a BERT-style layer does after self-attention (`transformers`' `…SelfOutput`,
+/// `…Intermediate` and `…Output`, shared by BERT and DeBERTa-v2): the attention's output
+/// projection with a residual connection and a layer norm, then the feed-forward network with
+/// another.
+pub(crate) struct LayerOutput {
+    attention_output: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    activation: Activation,
+    output: Linear,
+    output_norm: LayerNorm,
+}
+
+/// The sizes and options of a [`LayerOutput`].
+pub(crate) struct LayerOutputShape {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub layer_norm_eps: f64,
+    pub activation: Activation,
+}
+
+impl LayerOutput {
+    /// Reads `attention.output.*`, `intermediate.dense` and `output.*` under a layer's `weights`.
+    pub(crate) fn load(
+        weights: &VarBuilder<'_>,
+        shape: &LayerOutputShape,
+        kernels: Kernels,
+    ) -> candle_core::Result<Self> {
+        let hidden = shape.hidden_size;
+        let eps = shape.layer_norm_eps;
+        let attention = weights.pp("attention.output");
+        Ok(LayerOutput {
+            attention_output: linear(hidden, hidden, attention.pp("dense"))?,
+            attention_norm: LayerNorm::load(hidden, eps, attention.pp("LayerNorm"), kernels)?,
+            intermediate: linear(
+                hidden,
+                shape.intermediate_size,
+                weights.pp("intermediate.dense"),
+            )?,
+            activation: shape.activation,
+            output: linear(shape.intermediate_size, hidden, weights.pp("output.dense"))?,
+            output_norm: LayerNorm::load(hidden, eps, weights.pp("output.LayerNorm"), kernels)?,
+        })
+    }
+
+    /// The layer's output from the attention's `context` and the layer's input `hidden`.
+    pub(crate) fn forward(&self, context: &Tensor, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        let attended = self
+            .attention_norm
+            .forward(&(self.attention_output.forward(context)? + hidden)?)?;
+        let activated = self
+            .activation
+            .forward(&self.intermediate.forward(&attended)?)?;
+        self.output_norm
+            .forward(&(self.output.forward(&activated)? + attended)?)
+    }
+}
+
 struct Layer {
     query: Linear,
     key: Linear,
     value: Linear,
-    attention_output: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    activation: HiddenAct,
-    output: Linear,
-    output_norm: LayerNorm,
+    output: LayerOutput,
     heads: usize,
     head_size: usize,
     kernels: Kernels,
@@ -108,26 +162,21 @@ impl Layer {
     ) -> candle_core::Result<Self> {
         let hidden = config.hidden_size;
         let attention = weights.pp("attention");
-        let eps = config.layer_norm_eps;
+        let shape = LayerOutputShape {
+            hidden_size: hidden,
+            intermediate_size: config.intermediate_size,
+            layer_norm_eps: config.layer_norm_eps,
+            activation: match config.hidden_act {
+                HiddenAct::Gelu => Activation::Gelu,
+                HiddenAct::GeluApproximate => Activation::GeluTanh,
+                HiddenAct::Relu => Activation::Relu,
+            },
+        };
         Ok(Layer {
             query: linear(hidden, hidden, attention.pp("self.query"))?,
             key: linear(hidden, hidden, attention.pp("self.key"))?,
             value: linear(hidden, hidden, attention.pp("self.value"))?,
-            attention_output: linear(hidden, hidden, attention.pp("output.dense"))?,
-            attention_norm: LayerNorm::load(
-                hidden,
-                eps,
-                attention.pp("output.LayerNorm"),
-                kernels,
-            )?,
-            intermediate: linear(
-                hidden,
-                config.intermediate_size,
-                weights.pp("intermediate.dense"),
-            )?,
-            activation: config.hidden_act,
-            output: linear(config.intermediate_size, hidden, weights.pp("output.dense"))?,
-            output_norm: LayerNorm::load(hidden, eps, weights.pp("output.LayerNorm"), kernels)?,
+            output: LayerOutput::load(&weights, &shape, kernels)?,
             heads: config.num_attention_heads,
             head_size: hidden / config.num_attention_heads,
             kernels,
@@ -154,17 +203,7 @@ impl Layer {
             .transpose(1, 2)?
             .contiguous()?
             .flatten_from(D::Minus2)?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_output.forward(&context)? + hidden)?)?;
-        let intermediate = self.intermediate.forward(&attended)?;
-        let activated = match self.activation {
-            HiddenAct::Gelu => intermediate.gelu_erf()?,
-            HiddenAct::GeluApproximate => intermediate.gelu()?,
-            HiddenAct::Relu => intermediate.relu()?,
-        };
-        self.output_norm
-            .forward(&(self.output.forward(&activated)? + attended)?)
+        self.output.forward(&context, hidden)
     }
 }
 

@@ -24,7 +24,7 @@ use candle_core::{D, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 
 use super::bert::Activation;
-use super::bert_encoder::additive_mask;
+use super::bert_encoder::{LayerOutput, LayerOutputShape, additive_mask};
 use super::deberta_v2_positions::RelativePositions;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 
@@ -267,12 +267,7 @@ impl Attention {
 
 struct Layer {
     attention: Attention,
-    attention_output: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    activation: Activation,
-    output: Linear,
-    output_norm: LayerNorm,
+    output: LayerOutput,
 }
 
 impl Layer {
@@ -281,26 +276,15 @@ impl Layer {
         config: &Config,
         kernels: Kernels,
     ) -> candle_core::Result<Self> {
-        let hidden = config.hidden_size;
-        let eps = config.layer_norm_eps;
-        let attention = weights.pp("attention");
-        Ok(Layer {
-            attention: Attention::load(attention.pp("self"), config, kernels)?,
-            attention_output: linear(hidden, hidden, attention.pp("output.dense"))?,
-            attention_norm: LayerNorm::load(
-                hidden,
-                eps,
-                attention.pp("output.LayerNorm"),
-                kernels,
-            )?,
-            intermediate: linear(
-                hidden,
-                config.intermediate_size,
-                weights.pp("intermediate.dense"),
-            )?,
+        let shape = LayerOutputShape {
+            hidden_size: config.hidden_size,
+            intermediate_size: config.intermediate_size,
+            layer_norm_eps: config.layer_norm_eps,
             activation: config.hidden_act,
-            output: linear(config.intermediate_size, hidden, weights.pp("output.dense"))?,
-            output_norm: LayerNorm::load(hidden, eps, weights.pp("output.LayerNorm"), kernels)?,
+        };
+        Ok(Layer {
+            attention: Attention::load(weights.pp("attention.self"), config, kernels)?,
+            output: LayerOutput::load(&weights, &shape, kernels)?,
         })
     }
 
@@ -311,14 +295,7 @@ impl Layer {
         relative: Option<&RelativeInputs>,
     ) -> candle_core::Result<Tensor> {
         let context = self.attention.forward(hidden, mask, relative)?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_output.forward(&context)? + hidden)?)?;
-        let activated = self
-            .activation
-            .forward(&self.intermediate.forward(&attended)?)?;
-        self.output_norm
-            .forward(&(self.output.forward(&activated)? + attended)?)
+        self.output.forward(&context, hidden)
     }
 }
 
