@@ -185,10 +185,7 @@ impl Layer {
 
     /// `[rows, len, hidden]` → `[rows, heads, len, head_size]`.
     fn split_heads(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (rows, length, _) = xs.dims3()?;
-        xs.reshape((rows, length, self.heads, self.head_size))?
-            .transpose(1, 2)?
-            .contiguous()
+        split_heads(xs, self.heads, self.head_size)
     }
 
     fn forward(&self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
@@ -248,6 +245,18 @@ impl BertEncoder {
         }
         Ok(hidden)
     }
+}
+
+/// `[rows, len, heads × head_size]` → `[rows, heads, len, head_size]`, contiguous.
+pub(crate) fn split_heads(
+    xs: &Tensor,
+    heads: usize,
+    head_size: usize,
+) -> candle_core::Result<Tensor> {
+    let (rows, length, _) = xs.dims3()?;
+    xs.reshape((rows, length, heads, head_size))?
+        .transpose(1, 2)?
+        .contiguous()
 }
 
 /// `[rows, len]` of 1 (token) and 0 (padding) → `[rows, 1, 1, len]` of 0 and the smallest f32,

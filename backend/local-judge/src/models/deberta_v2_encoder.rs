@@ -24,7 +24,7 @@ use candle_core::{D, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 
 use super::bert::Activation;
-use super::bert_encoder::{LayerOutput, LayerOutputShape, additive_mask};
+use super::bert_encoder::{LayerOutput, LayerOutputShape, additive_mask, split_heads};
 use super::deberta_v2_positions::RelativePositions;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 
@@ -186,10 +186,7 @@ impl Attention {
 
     /// `[rows, len, hidden]` → `[rows, heads, len, head_size]`.
     fn split_heads(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (rows, length, _) = xs.dims3()?;
-        xs.reshape((rows, length, self.heads, self.head_size))?
-            .transpose(1, 2)?
-            .contiguous()
+        split_heads(xs, self.heads, self.head_size)
     }
 
     /// Projected relative embeddings `[2 span, hidden]` → `[rows, heads, 2 span, head_size]`,
