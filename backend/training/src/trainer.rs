@@ -595,8 +595,10 @@ pub(crate) mod tests {
             .all_tensors()
             .into_iter()
             .map(|(name, tensor)| {
+                // bf16 weights widen to f32 exactly, so their bits compare as well.
                 let values = tensor
                     .flatten_all()
+                    .and_then(|flat| flat.to_dtype(DType::F32))
                     .and_then(|flat| flat.to_vec1::<f32>())
                     .expect("values");
                 (name, values.into_iter().map(f32::to_bits).collect())
@@ -654,25 +656,34 @@ pub(crate) mod tests {
     fn assert_resumes_to_bit_identical_weights(trainable: Trainable) {
         let folder = tempfile::tempdir().expect("tempdir");
         write_tiny_bert(folder.path());
+        assert_resumes_to_bit_identical_weights_of(
+            &tiny_spec(folder.path(), trainable),
+            folder.path(),
+        );
+    }
+
+    /// Trains the model of `spec` uninterrupted, and again stopped after 4 steps and resumed
+    /// by a fresh model, writing under `work`; both must end with the same bits.
+    fn assert_resumes_to_bit_identical_weights_of(spec: &ModelSpec, work: &Path) {
         let mut settings = settings();
         settings.epochs = 2;
         settings.accumulation_steps = 2;
         settings.batch_pairs = 8;
         let pairs = 120;
 
-        let uninterrupted = fixture_training(folder.path(), pairs, trainable);
-        let full = run(&uninterrupted, &settings, &folder.path().join("full"));
+        let uninterrupted = fixture_of(spec, pairs);
+        let full = run(&uninterrupted, &settings, &work.join("full"));
         assert!(full.finished);
 
         // Interrupted in the middle of the first epoch, then resumed by a fresh model.
-        let output = folder.path().join("resumed");
-        let first = fixture_training(folder.path(), pairs, trainable);
+        let output = work.join("resumed");
+        let first = fixture_of(spec, pairs);
         let mut interrupted = settings.clone();
         interrupted.stop_after_steps = Some(4);
         let stopped = run(&first, &interrupted, &output);
         assert!(!stopped.finished);
         assert_eq!(stopped.state.step, 4);
-        let second = fixture_training(folder.path(), pairs, trainable);
+        let second = fixture_of(spec, pairs);
         let resumed = run(&second, &settings, &output);
         assert_eq!(resumed.resumed_from_step, Some(4));
         assert!(resumed.finished);
@@ -685,7 +696,7 @@ pub(crate) mod tests {
         // The weights did move: the comparison is not between two untouched models.
         assert_ne!(
             weights_bits(&uninterrupted.model),
-            weights_bits(&fixture_training(folder.path(), pairs, trainable).model)
+            weights_bits(&fixture_of(spec, pairs).model)
         );
     }
 
@@ -697,6 +708,20 @@ pub(crate) mod tests {
     #[test]
     fn interrupted_training_of_every_weight_resumes_to_bit_identical_weights() {
         assert_resumes_to_bit_identical_weights(Trainable::All);
+    }
+
+    /// bf16, as a decoder trains on CUDA (encoders stay in f32 on every device), here on the
+    /// CPU: the model computes in bf16 and AdamW keeps f32 masters; it learns, and resumes to
+    /// the same bits (masters included).
+    #[test]
+    fn bf16_training_of_every_decoder_weight_learns_and_resumes_to_bit_identical_weights() {
+        let work = tempfile::tempdir().expect("tempdir");
+        let spec = ModelSpec {
+            dtype: Some(DType::BF16),
+            ..family_spec("qwen2_seqcls", Trainable::All)
+        };
+        assert_learns_a_separating_direction(&spec, &work.path().join("learn"));
+        assert_resumes_to_bit_identical_weights_of(&spec, work.path());
     }
 
     #[test]
