@@ -31,7 +31,7 @@ pub enum Page {
 /// sorting and filtering, the upload checks and progress bar, live queue progress). Every other
 /// page is complete as the server sends it and loads no bundle, which also keeps their code out
 /// of the bundle: it only deserialises and renders these.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(tag = "page", rename_all = "snake_case")]
 pub enum InteractivePage {
     Leaderboard(LeaderboardPage),

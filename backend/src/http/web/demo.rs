@@ -195,9 +195,9 @@ pub(super) async fn score(
             );
         }
     };
-    if let Some(task) = Some(posted.form.task.as_str()).filter(|task| !task.is_empty())
-        && task.parse::<Task>().is_err()
-    {
+    // An empty task is the form's default; any other value must name a task.
+    let task = posted.form.task.as_str();
+    if !task.is_empty() && task.parse::<Task>().is_err() {
         return site.render(
             StatusCode::BAD_REQUEST,
             Page::Demo(DemoPage {
