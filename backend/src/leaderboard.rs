@@ -47,6 +47,10 @@ pub struct LeaderboardRow {
     pub verified: bool,
     /// The benchmark scored on ("paper: full release" for paper-reported rows).
     pub benchmark: String,
+    /// The name of the benchmark scored on (the release's for paper-reported rows): rows are
+    /// ranked only among rows of the same name, since a score on the sample benchmark is not
+    /// comparable to one on the release.
+    pub benchmark_name: String,
     /// Accuracy per covered task, as fractions.
     pub tasks: BTreeMap<Task, f64>,
     /// Accuracy per covered modality: the mean of its covered tasks.
@@ -184,6 +188,7 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         provenance: run.provenance.as_str(),
         verified: !paper,
         benchmark: String::new(),
+        benchmark_name: crate::data::RELEASE_NAME.to_owned(),
         tasks: BTreeMap::new(),
         modalities: BTreeMap::new(),
         overall: None,
@@ -213,6 +218,7 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
             "{} {}",
             scorecard.benchmark.name, scorecard.benchmark.version
         );
+        row.benchmark_name = scorecard.benchmark.name.clone();
         row.tasks = scores
             .tasks
             .iter()
@@ -240,6 +246,53 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         });
     }
     Some(row)
+}
+
+/// A benchmark the leaderboard has rows of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BenchmarkRows {
+    /// Its name (what `benchmark=` selects).
+    pub name: String,
+    /// Rows of evaluated runs (scored here, or the authors' outputs scored here).
+    pub evaluated: usize,
+    /// Rows copied from the paper.
+    pub paper_reported: usize,
+}
+
+/// The benchmarks `rows` cover, the release first, then by name.
+pub fn benchmarks(rows: &[LeaderboardRow]) -> Vec<BenchmarkRows> {
+    let mut counts: BTreeMap<(bool, &str), BenchmarkRows> = BTreeMap::new();
+    for row in rows {
+        let name = row.benchmark_name.as_str();
+        let entry = counts
+            .entry((name != crate::data::RELEASE_NAME, name))
+            .or_insert_with(|| BenchmarkRows {
+                name: name.to_owned(),
+                evaluated: 0,
+                paper_reported: 0,
+            });
+        if row.verified {
+            entry.evaluated += 1;
+        } else {
+            entry.paper_reported += 1;
+        }
+    }
+    counts.into_values().collect()
+}
+
+/// The benchmark a view shows when none is asked for: the one the server serves (`served`, a
+/// benchmark name) once it has evaluated rows, else the release (the paper's rows).
+pub fn default_benchmark(rows: &[LeaderboardRow], served: Option<&str>) -> String {
+    match served {
+        Some(served)
+            if rows
+                .iter()
+                .any(|row| row.verified && row.benchmark_name == served) =>
+        {
+            served.to_owned()
+        }
+        _ => crate::data::RELEASE_NAME.to_owned(),
+    }
 }
 
 /// The mean accuracy of each modality over its covered tasks, as a scorecard computes it.

@@ -583,6 +583,186 @@ fn judgement(
     }
 }
 
+#[tokio::test]
+async fn sample_judgements_include_runs_over_some_of_the_tasks() {
+    let test = test_app().await;
+    let t2t = test
+        .benchmark
+        .samples
+        .iter()
+        .find(|sample| sample.task == Task::TextToText)
+        .expect("a T2T sample")
+        .clone();
+    // Three runs judged this sample: one over the whole served benchmark, one over its T2T
+    // task alone (stored under a benchmark of its own), and one over another benchmark whose
+    // sample of the same id has other content, which must not be listed.
+    let mut restricted = (*test.benchmark).clone();
+    restricted
+        .samples
+        .retain(|sample| sample.task == Task::TextToText);
+    restricted.identity.hash = omnireward::data::content_hash(&restricted.samples);
+    let mut other = restricted.clone();
+    for sample in &mut other.samples {
+        sample.criterion = format!("{} (another benchmark)", sample.criterion);
+    }
+    other.identity.hash = omnireward::data::content_hash(&other.samples);
+    for (name, benchmark) in [
+        ("whole benchmark", &*test.benchmark),
+        ("T2T only", &restricted),
+        ("other benchmark", &other),
+    ] {
+        let benchmark_id = omnireward::evaluation::runs::record_benchmark(&test.storage, benchmark)
+            .await
+            .expect("records the benchmark");
+        let model = test
+            .storage
+            .upsert_model(&NewModel::named(name, ModelKind::ApiJudge))
+            .await
+            .expect("stores the model");
+        let run = test
+            .storage
+            .create_run(&NewRun {
+                model,
+                benchmark: Some(benchmark_id),
+                status: RunStatus::Finished,
+                provenance: Provenance::Evaluated,
+                configuration: json!({}),
+            })
+            .await
+            .expect("creates the run");
+        let mut item = judgement(
+            &t2t.id,
+            Setting::WithTies,
+            Order::Original,
+            Some(Verdict::Response1),
+        );
+        item.label = t2t.label;
+        test.storage
+            .record_judgements(run, &[item])
+            .await
+            .expect("stores");
+    }
+    let reply = get(
+        &test.router,
+        &format!("/api/v1/samples/text_to_text/{}/judgements", t2t.id),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let models: Vec<String> = reply
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|answer| answer["model"].as_str().expect("a name").to_owned())
+        .collect();
+    assert_eq!(models, ["T2T only", "whole benchmark"]);
+}
+
+#[tokio::test]
+async fn scalar_items_with_ties_carry_the_verdict_their_scorecard_counts() {
+    let test = test_app().await;
+    let model = test
+        .storage
+        .upsert_model(&NewModel::named(
+            "reward model",
+            ModelKind::ScalarRewardModel,
+        ))
+        .await
+        .expect("stores the model");
+    let run = test
+        .storage
+        .create_run(&NewRun {
+            model,
+            benchmark: None,
+            status: RunStatus::Running,
+            provenance: Provenance::Evaluated,
+            configuration: json!({}),
+        })
+        .await
+        .expect("creates the run");
+    // Margins 1.0, -0.5, 0.05 (a tie), 0.02 (a tie), -0.2 (labelled response1: wrong at any
+    // threshold under 0.2) and 0.0 (labelled response1).
+    let items = [
+        (1.0, Label::Response1),
+        (-0.5, Label::Response2),
+        (0.05, Label::Tie),
+        (0.02, Label::Tie),
+        (-0.2, Label::Response1),
+        (0.0, Label::Response1),
+    ];
+    let mut judgements = Vec::new();
+    for (index, (margin, label)) in items.into_iter().enumerate() {
+        for setting in Setting::ALL {
+            if !setting.includes(label) {
+                continue;
+            }
+            let mut item = judgement(&format!("t2t-{index}"), setting, Order::Original, None);
+            item.raw_output = None;
+            item.label = label;
+            item.rewards = Some(omnireward_shared::Rewards {
+                response1: margin,
+                response2: 0.0,
+            });
+            item.verdict = match setting {
+                Setting::WithoutTies if margin > 0.0 => Some(Verdict::Response1),
+                Setting::WithoutTies if margin < 0.0 => Some(Verdict::Response2),
+                _ => None,
+            };
+            judgements.push(item);
+        }
+    }
+    test.storage
+        .record_judgements(run, &judgements)
+        .await
+        .expect("stores");
+    let scorecard = Scorecard {
+        model: "reward model".to_owned(),
+        benchmark: test.benchmark.identity.clone(),
+        settings: score_judgements(
+            &judgements,
+            ScalarTiePolicy::Sweep,
+            BootstrapConfig::default(),
+        ),
+    };
+    test.storage
+        .store_scorecard(run, &scorecard)
+        .await
+        .expect("stores the scorecard");
+    let with_ties = &scorecard.settings[&Setting::WithTies].tasks[&Task::TextToText];
+
+    let base = format!("/api/v1/runs/{}/judgements?setting=with_ties", run.0);
+    let listed = get(&test.router, &base).await.json();
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 6);
+    for item in items {
+        assert!(!item["verdict"].is_null(), "{item}");
+        assert_eq!(item["tie_rule"]["kind"], "sweep", "{item}");
+        assert_eq!(
+            item["correct"],
+            json!(item["verdict"] == item["label"]),
+            "{item}"
+        );
+    }
+    let correct = items.iter().filter(|item| item["correct"] == true).count();
+    assert_eq!(
+        correct, with_ties.correct,
+        "the listing agrees with the scorecard"
+    );
+    // The Outcome and Verdict filters count what the scorecard counts.
+    let right = get(&test.router, &format!("{base}&correct=true"))
+        .await
+        .json();
+    assert_eq!(right["total"], json!(with_ties.correct));
+    let ties = get(&test.router, &format!("{base}&verdict=tie"))
+        .await
+        .json();
+    assert!(ties["total"].as_u64().expect("a count") >= 2, "{ties}");
+    let unparseable = get(&test.router, &format!("{base}&verdict=unparseable"))
+        .await
+        .json();
+    assert_eq!(unparseable["total"], json!(0));
+}
+
 /// An evaluated run of an API judge with five judgements, two of them wrong.
 async fn evaluated_run(storage: &Storage) -> (i64, RunId) {
     let model = storage
@@ -819,8 +999,19 @@ async fn leaderboard_rows_show_metadata_modalities_intervals_and_verification() 
     )
     .await;
     let body = get(&test.router, "/api/v1/leaderboard").await.json();
+    // The served sample now has an evaluated row: it is ranked alone, without the paper's rows
+    // (measured on the release), which stay one `benchmark=` away.
+    assert_eq!(body["benchmark"], "omni-rewardbench-sample");
     let rows = body["rows"].as_array().expect("rows");
-    assert_eq!(rows.len(), 38);
+    assert_eq!(rows.len(), 1);
+    let release = get(
+        &test.router,
+        "/api/v1/leaderboard?benchmark=omni-rewardbench",
+    )
+    .await
+    .json();
+    let release_rows = release["rows"].as_array().expect("rows");
+    assert_eq!(release_rows.len(), 37);
     let evaluated = row(rows, "judge-under-test");
     assert_eq!(evaluated["run"], run.0);
     assert_eq!(evaluated["model_id"], model);
@@ -860,7 +1051,7 @@ async fn leaderboard_rows_show_metadata_modalities_intervals_and_verification() 
     assert!(intervals["overall"][0].as_f64() <= Some(overall));
     assert!(intervals["overall"][1].as_f64() >= Some(overall));
 
-    let paper = row(rows, "GPT-4o");
+    let paper = row(release_rows, "GPT-4o");
     assert_eq!(paper["verified"], false);
     assert_eq!(paper["intervals"], Value::Null);
     assert_eq!(paper["parameters"], Value::Null);
@@ -928,9 +1119,14 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
         .await
         .expect("finishes");
     assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 1);
-    assert_eq!(count("/api/v1/leaderboard").await, 38);
-    assert_eq!(count("/api/v1/leaderboard?modality=text").await, 38);
-    assert_eq!(csv_lines().await, 39);
+    // The served sample has an evaluated row now: the default view ranks it alone.
+    assert_eq!(count("/api/v1/leaderboard").await, 1);
+    assert_eq!(count("/api/v1/leaderboard?modality=text").await, 1);
+    assert_eq!(csv_lines().await, 2);
+    assert_eq!(
+        count("/api/v1/leaderboard?benchmark=omni-rewardbench").await,
+        37
+    );
 
     // Resumed: no longer finished, no longer shown.
     other
@@ -1007,5 +1203,6 @@ async fn leaderboard_responses_revalidate_with_their_entity_tag() {
     let changed = send(&test.router, conditional("/api/v1/leaderboard", &etag)).await;
     assert_eq!(changed.status, StatusCode::OK);
     assert_ne!(changed.header("etag"), etag);
-    assert_eq!(changed.json()["rows"].as_array().map(Vec::len), Some(38));
+    // The served sample's first evaluated row makes it the default benchmark.
+    assert_eq!(changed.json()["rows"].as_array().map(Vec::len), Some(1));
 }

@@ -129,6 +129,7 @@ impl Fixture {
 
     fn context(&self) -> WorkerContext {
         WorkerContext {
+            key_bindings: Default::default(),
             cache_dir: self.home.path().join("cache"),
             runs_dir: self.home.path().join("runs"),
             api_keys: Arc::new(|_| None),
@@ -326,6 +327,7 @@ async fn checkpoint_fixture() -> CheckpointFixture {
 impl CheckpointFixture {
     fn context(&self) -> WorkerContext {
         WorkerContext {
+            key_bindings: Default::default(),
             cache_dir: self.home.path().join("cache"),
             runs_dir: self.home.path().join("runs"),
             api_keys: Arc::new(|_| None),

@@ -12,9 +12,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::evaluation::key_bindings::KeyBindings;
 use omnireward::evaluation::key_vault::KeyVault;
 use omnireward::evaluation::worker::{WorkerContext, run_worker};
 use omnireward::http::{AdminToken, AppState, app};
+use omnireward::judges::api::client::ApiKey;
 use omnireward::storage::{JobKind, ModelKind, NewModel, NewRun, Provenance, RunStatus, Storage};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -38,8 +40,12 @@ async fn test_app(allow_private_endpoints: bool) -> TestApp {
         embedded::load(&home.path().join("cache"), &LoadOptions::default())
             .expect("embedded sample loads"),
     );
+    // The operator lets the workers' OpenAI key go to the public test endpoint's host only.
+    let key_bindings =
+        KeyBindings::parse(&["OMNIREWARD_KEY_OPENAI=api.example.com"]).expect("a valid binding");
     let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark))
-        .with_private_endpoints(allow_private_endpoints));
+        .with_private_endpoints(allow_private_endpoints)
+        .with_key_bindings(key_bindings));
     TestApp {
         home,
         storage,
@@ -285,6 +291,140 @@ async fn secrets_are_refused_and_never_echoed() {
 }
 
 #[tokio::test]
+async fn operator_keys_go_only_to_the_hosts_they_are_bound_to() {
+    let app = test_app(true).await;
+    // A variable the operator bound to no host is never sent anywhere.
+    let mut unbound = submission(PUBLIC_ENDPOINT, "judge");
+    unbound["api_key_env"] = json!("OMNIREWARD_KEY_ANTHROPIC");
+    let reply = submit(&app.router, &unbound).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(
+        reply
+            .text
+            .contains("--api-key-host OMNIREWARD_KEY_ANTHROPIC=HOST"),
+        "{}",
+        reply.text
+    );
+    // A bound variable with an endpoint of the submitter's choosing is refused, look-alike hosts
+    // included.
+    for endpoint in [
+        "https://attacker.example/v1",
+        "https://api.example.com.attacker.example/v1",
+        "http://127.0.0.1:9/v1",
+    ] {
+        let mut elsewhere = submission(endpoint, "judge");
+        elsewhere["api_key_env"] = json!("OMNIREWARD_KEY_OPENAI");
+        let reply = submit(&app.router, &elsewhere).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{endpoint}: {}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("may only be sent to `api.example.com`"),
+            "{}",
+            reply.text
+        );
+    }
+    assert!(app.storage.jobs().await.expect("lists").is_empty());
+
+    // A job queued under a binding the worker does not have (another server's configuration,
+    // or the database edited by hand) fails before the key is read, and the endpoint sees no
+    // request at all.
+    let script = Arc::new(Mutex::new(support::identities::script_for(
+        app.home.path(),
+        "judge",
+        &app.benchmark.samples,
+    )));
+    let endpoint = support::openai_server::start(Arc::clone(&script)).await;
+    let bound_here = app_with_binding(
+        &app,
+        &format!("OMNIREWARD_KEY_OPENAI={}", host_of(&endpoint)),
+    );
+    let mut body = submission(&endpoint, "judge");
+    body["api_key_env"] = json!("OMNIREWARD_KEY_OPENAI");
+    body["tasks"] = json!(["T2T"]);
+    let created = submit(&bound_here, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let (job, _) = ids(&created);
+    let context = WorkerContext {
+        key_bindings: Default::default(),
+        cache_dir: app.home.path().join("cache"),
+        runs_dir: app.home.path().join("runs"),
+        api_keys: Arc::new(|_| Some(ApiKey::new("sk-operator-secret".to_owned()))),
+        bootstrap: omnireward_shared::BootstrapConfig {
+            resamples: 10,
+            seed: 1,
+        },
+        heartbeat_interval: Duration::from_millis(100),
+        stale_after: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        until_idle: true,
+    };
+    run_worker(
+        app.storage.clone(),
+        &context,
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    let view = get(&app.router, &format!("/api/v1/submissions/{job}"))
+        .await
+        .json();
+    assert_eq!(view["status"], "failed", "{view}");
+    assert!(
+        view["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("not bound to any endpoint host")),
+        "{view}"
+    );
+    let seen = script.lock().expect("script lock");
+    assert!(seen.authorizations.is_empty(), "the key was sent");
+    assert!(
+        seen.seen.is_empty() && seen.violations.is_empty(),
+        "the endpoint was contacted"
+    );
+}
+
+/// A router over the same database and benchmark with one key binding.
+fn app_with_binding(app: &TestApp, binding: &str) -> Router {
+    omnireward::http::app(
+        AppState::new(app.storage.clone(), Arc::clone(&app.benchmark))
+            .with_private_endpoints(true)
+            .with_key_bindings(KeyBindings::parse(&[binding]).expect("a valid binding")),
+    )
+}
+
+/// `127.0.0.1:PORT` of an endpoint URL.
+fn host_of(endpoint: &str) -> String {
+    endpoint
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("an endpoint URL")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn settings_and_swap_are_optional_with_the_documented_defaults() {
+    let app = test_app(false).await;
+    let minimal = json!({"kind": "api_judge", "endpoint": PUBLIC_ENDPOINT, "model": "judge"});
+    let reply = submit(&app.router, &minimal).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let jobs = app.storage.jobs().await.expect("lists");
+    assert_eq!(
+        jobs[0].specification["settings"],
+        json!(["with_ties", "without_ties"])
+    );
+    assert_eq!(jobs[0].specification["swap"], json!(false));
+    // The same judge with the defaults spelled out is the same submission.
+    let spelled = submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge")).await;
+    assert_eq!(spelled.status, StatusCode::OK, "{}", spelled.text);
+}
+
+#[tokio::test]
 async fn malformed_bodies_are_400s_with_the_error_body() {
     let app = test_app(false).await;
     let mut unknown = submission(PUBLIC_ENDPOINT, "judge");
@@ -300,7 +440,8 @@ async fn malformed_bodies_are_400s_with_the_error_body() {
     missing
         .as_object_mut()
         .expect("an object")
-        .remove("settings");
+        // `settings` and `swap` have defaults; `model` does not.
+        .remove("model");
     let mut bad_setting = submission(PUBLIC_ENDPOINT, "judge");
     bad_setting["settings"] = json!("sometimes");
     let mut bad_task = submission(PUBLIC_ENDPOINT, "judge");
@@ -559,6 +700,7 @@ async fn a_submission_runs_to_its_scorecard() {
     let (job, run) = ids(&created);
 
     let context = WorkerContext {
+        key_bindings: Default::default(),
         cache_dir: app.home.path().join("cache"),
         runs_dir: app.home.path().join("runs"),
         api_keys: Arc::new(|_| None),
@@ -676,6 +818,7 @@ async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
     responses.push(created.text);
 
     let context = WorkerContext {
+        key_bindings: Default::default(),
         cache_dir: home.path().join("cache"),
         runs_dir: home.path().join("runs"),
         api_keys: vault.lookup(Arc::new(|_| None)),

@@ -121,6 +121,7 @@ impl TestApp {
 
     fn worker_context(&self) -> WorkerContext {
         WorkerContext {
+            key_bindings: Default::default(),
             cache_dir: self.home.path().join("cache"),
             runs_dir: self.home.path().join("runs"),
             api_keys: Arc::new(|_| None),

@@ -100,6 +100,34 @@ async fn get(router: &Router, uri: &str) -> Reply {
 }
 
 #[tokio::test]
+async fn decoded_path_segments_stay_one_segment() {
+    let site = site().await;
+    // A segment holding `/`, `?`, `#` or a space names nothing: it must not turn into another
+    // path, a query or a server error (before, `/models/1%3Fx` showed model 1 and
+    // `…/t2v-0001%2Fjudgements` fetched the judgements document as a sample).
+    for (uri, expected) in [
+        ("/benchmark/text_to_video/a%20b", StatusCode::NOT_FOUND),
+        (
+            "/benchmark/text_to_video/t2v-0001%2Fjudgements",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/benchmark/text_to_video%2Fx/t2v-0001",
+            StatusCode::NOT_FOUND,
+        ),
+        ("/models/1%3Fx", StatusCode::NOT_FOUND),
+        ("/models/1%2F..%2F2", StatusCode::NOT_FOUND),
+        ("/runs/1%3Fx", StatusCode::NOT_FOUND),
+        ("/submissions/1%23x", StatusCode::BAD_REQUEST),
+    ] {
+        let reply = get(&site.router, uri).await;
+        assert_eq!(reply.status, expected, "{uri}: {}", reply.html);
+        assert!(matches!(reply.page(), Page::Problem(_)), "{uri}");
+    }
+    assert_eq!(get(&site.router, "/models/1").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_leaderboard_is_complete_html_with_its_data() {
     let site = site().await;
     let reply = get(&site.router, "/?setting=without_ties&sort=model&order=asc").await;
@@ -131,6 +159,97 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
         "first row should be {}",
         names[0]
     );
+}
+
+#[tokio::test]
+async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+    use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunStatus};
+
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    let router = app(AppState::new(
+        storage.clone(),
+        std::sync::Arc::clone(&benchmark),
+    ));
+    // Only the paper's rows: the release is shown, and no other benchmark is offered.
+    let Page::Leaderboard(page) = get(&router, "/").await.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert_eq!(page.benchmark, "omni-rewardbench");
+    assert_eq!(page.with_ties.len(), 37);
+    assert_eq!(page.benchmarks.len(), 1);
+
+    // A baseline evaluated on the served sample: the sample becomes the default, ranked alone.
+    let model = storage
+        .upsert_model(&NewModel::named("always A", ModelKind::Baseline))
+        .await
+        .expect("stores the model");
+    let benchmark_id = omnireward::evaluation::runs::record_benchmark(&storage, &benchmark)
+        .await
+        .expect("records the benchmark");
+    let run = storage
+        .create_run(&NewRun {
+            model,
+            benchmark: Some(benchmark_id),
+            status: RunStatus::Running,
+            provenance: Provenance::Evaluated,
+            configuration: serde_json::json!({}),
+        })
+        .await
+        .expect("creates the run");
+    let judgements: Vec<_> = benchmark
+        .samples
+        .iter()
+        .flat_map(|sample| {
+            omnireward_shared::Setting::ALL
+                .into_iter()
+                .filter(|setting| setting.includes(sample.label))
+                .map(|setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting))
+        })
+        .collect();
+    storage
+        .record_judgements(run, &judgements)
+        .await
+        .expect("stores");
+    omnireward::evaluation::runs::finish_run(
+        &storage,
+        run,
+        "always A",
+        &benchmark,
+        RunStatus::Finished,
+        omnireward_shared::BootstrapConfig::default(),
+    )
+    .await
+    .expect("finishes");
+
+    let reply = get(&router, "/?sort=model").await;
+    let Page::Leaderboard(page) = reply.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert_eq!(page.benchmark, "omni-rewardbench-sample");
+    let models: Vec<&str> = page
+        .with_ties
+        .iter()
+        .map(|row| row.model.as_str())
+        .collect();
+    assert_eq!(models, ["always A"]);
+    assert_eq!(page.without_ties.len(), 1);
+    assert!(
+        reply
+            .html
+            .contains(r#"href="/?sort=model&amp;order=asc&amp;benchmark=omni-rewardbench""#),
+        "a link to the release keeps the view: {}",
+        reply.html
+    );
+    // Asked for, the release shows the paper's rows without the sample's.
+    let Page::Leaderboard(page) = get(&router, "/?benchmark=omni-rewardbench").await.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert_eq!(page.benchmark, "omni-rewardbench");
+    assert_eq!(page.with_ties.len(), 37);
+    assert!(page.with_ties.iter().all(|row| row.model != "always A"));
+    assert_eq!(page.benchmarks.len(), 2);
 }
 
 #[tokio::test]
@@ -614,6 +733,87 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
         "{}",
         reply.html
     );
+}
+
+#[test]
+fn images_of_too_many_pixels_are_refused_from_their_header() {
+    use omnireward::media::{ImageDecodeError, decode_image};
+    let started = std::time::Instant::now();
+    let error = decode_image(&support::images::announced_png(20_000, 20_000)).expect_err("a bomb");
+    assert!(matches!(
+        error,
+        ImageDecodeError::TooLarge {
+            width: 20_000,
+            height: 20_000
+        }
+    ));
+    assert!(
+        error
+            .to_string()
+            .contains("20000×20000 pixels (400.0 megapixels)"),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Under the limit the header passes and the decoder reads on (here into the short data).
+    let short = decode_image(&support::images::announced_png(10_000, 4_000)).expect_err("short");
+    assert!(matches!(short, ImageDecodeError::Image(_)), "{short}");
+    assert_eq!(
+        decode_image(&png(3, 2, [1, 2, 3]))
+            .expect("decodes")
+            .to_rgb8()
+            .get_pixel(2, 1)
+            .0,
+        [1, 2, 3]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_refuses_decompression_bombs_before_decoding() {
+    let site = site_with_model("clip").await;
+    let bomb = support::images::announced_png(20_000, 20_000);
+    let started = std::time::Instant::now();
+    let api = post_json(
+        &site.router,
+        "/api/v1/score",
+        &serde_json::json!({
+            "criterion": "The image should match the prompt.",
+            "prompt": "a red square",
+            "image1": base64_encode(&bomb),
+            "image2": base64_encode(&png(4, 4, [1, 2, 3])),
+        }),
+    )
+    .await;
+    let message = api["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`image1`") && message.contains("400.0 megapixels"),
+        "{api}"
+    );
+    let fields = [
+        ("task", "text_to_image"),
+        ("criterion", "The image should match the prompt."),
+        ("prompt", "a red square"),
+    ];
+    let reply = post_demo_multipart(
+        &site.router,
+        &fields,
+        &[
+            ("image1", "bomb.png", bomb),
+            ("image2", "red.png", png(4, 4, [220, 20, 20])),
+        ],
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.html
+    );
+    assert!(
+        reply.html.contains("megapixels are refused"),
+        "{}",
+        reply.html
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
 async fn post_json(router: &Router, uri: &str, body: &serde_json::Value) -> serde_json::Value {

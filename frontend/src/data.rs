@@ -110,6 +110,20 @@ pub struct LeaderboardPage {
     pub with_ties: Vec<LeaderboardRow>,
     pub without_ties: Vec<LeaderboardRow>,
     pub view: crate::leaderboard::View,
+    /// The benchmark whose rows these are.
+    #[serde(default)]
+    pub benchmark: String,
+    /// Every benchmark with rows, for the selector.
+    #[serde(default)]
+    pub benchmarks: Vec<LeaderboardBenchmark>,
+}
+
+/// A benchmark the leaderboard has rows of (`GET /leaderboard`'s `benchmarks`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderboardBenchmark {
+    pub name: String,
+    pub evaluated: usize,
+    pub paper_reported: usize,
 }
 
 /// A model as `GET /models/{id}` describes it.
@@ -171,6 +185,9 @@ pub struct JudgementItem {
     #[serde(flatten)]
     pub judgement: Judgement,
     pub correct: bool,
+    /// How a scalar reward model's w/ Ties margin became its verdict.
+    #[serde(default)]
+    pub tie_rule: Option<omnireward_shared::scorecard::TieRule>,
 }
 
 /// A page of any list the API pages.

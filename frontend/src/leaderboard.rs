@@ -70,6 +70,9 @@ pub struct View {
     pub search: String,
     /// Whether the nine task columns are shown beside the modality columns.
     pub show_tasks: bool,
+    /// The benchmark asked for (`None`: the server's default); its rows are the only ones on
+    /// the page, since rows of different benchmarks are never ranked together.
+    pub benchmark: Option<String>,
 }
 
 impl Default for View {
@@ -84,6 +87,7 @@ impl Default for View {
             max_billions: None,
             search: String::new(),
             show_tasks: false,
+            benchmark: None,
         }
     }
 }
@@ -117,6 +121,7 @@ impl View {
                 "max" => view.max_billions = value.parse().ok().filter(|v: &f64| v.is_finite()),
                 "q" => view.search = value,
                 "tasks" => view.show_tasks = value == "1",
+                "benchmark" if !value.is_empty() => view.benchmark = Some(value),
                 _ => {}
             }
         }
@@ -156,6 +161,9 @@ impl View {
         }
         if self.show_tasks {
             parts.push("tasks=1".to_owned());
+        }
+        if let Some(benchmark) = &self.benchmark {
+            parts.push(format!("benchmark={}", encode_component(benchmark)));
         }
         parts.join("&")
     }
@@ -476,6 +484,7 @@ mod tests {
             max_billions: Some(80.0),
             search: "Qwen 2.5/VL&co".to_owned(),
             show_tasks: true,
+            benchmark: Some("omni-rewardbench-sample".to_owned()),
         };
         let query = view.to_query();
         assert!(!query.contains(' ') && !query.contains("/VL&"), "{query}");

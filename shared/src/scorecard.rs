@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::judgement::{Judgement, Order};
-use crate::preference::Setting;
+use crate::preference::{Setting, Verdict};
 use crate::random::SplitMix64;
 use crate::reliability::{Reliability, reliability};
 use crate::task::{Modality, Task};
@@ -232,6 +232,74 @@ impl SettingScorecard {
     }
 }
 
+/// The w/ Ties tie rule of every task of a scalar reward model's run: the Ties-Matter sweep over
+/// the task's original-order w/ Ties judgements that carry rewards, or the fixed threshold.
+/// Tasks without rewards (generative judges) get none.
+pub fn tie_rules(judgements: &[Judgement], tie_policy: ScalarTiePolicy) -> BTreeMap<Task, TieRule> {
+    let items: Vec<&Judgement> = judgements
+        .iter()
+        .filter(|judgement| {
+            judgement.setting == Setting::WithTies && judgement.order == Order::Original
+        })
+        .collect();
+    tie_rules_of(&items, tie_policy)
+}
+
+fn tie_rules_of(items: &[&Judgement], tie_policy: ScalarTiePolicy) -> BTreeMap<Task, TieRule> {
+    let mut margins: BTreeMap<Task, Vec<ScoredPair>> = BTreeMap::new();
+    for judgement in items {
+        if let Some(rewards) = judgement.rewards {
+            margins.entry(judgement.task).or_default().push(ScoredPair {
+                margin: rewards.margin(),
+                label: judgement.label,
+            });
+        }
+    }
+    margins
+        .into_iter()
+        .map(|(task, pairs)| {
+            let rule = match tie_policy {
+                ScalarTiePolicy::Sweep => TieRule::Sweep {
+                    epsilon: sweep_tie_threshold(&pairs).epsilon,
+                },
+                ScalarTiePolicy::Fixed(epsilon) => TieRule::Fixed { epsilon },
+            };
+            (task, rule)
+        })
+        .collect()
+}
+
+impl TieRule {
+    /// The threshold at or under which a margin is a tie (`None`: never a tie).
+    pub fn epsilon(self) -> Option<f64> {
+        match self {
+            TieRule::Sweep { epsilon } => epsilon,
+            TieRule::Fixed { epsilon } => Some(epsilon),
+        }
+    }
+}
+
+/// The verdict the scorecard counts for one judgement: a scalar reward model's is decided by
+/// its margin (in w/ Ties under its task's rule in `tie_rules`, as [`tie_rules`] gives them;
+/// in w/o Ties the strictly higher reward), a generative judge's is the parsed one.
+pub fn decided_verdict(
+    judgement: &Judgement,
+    tie_rules: &BTreeMap<Task, TieRule>,
+) -> Option<Verdict> {
+    match judgement.rewards {
+        Some(rewards) => {
+            let epsilon = match judgement.setting {
+                Setting::WithTies => tie_rules
+                    .get(&judgement.task)
+                    .and_then(|rule| rule.epsilon()),
+                Setting::WithoutTies => None,
+            };
+            verdict_for_margin(rewards.margin(), epsilon)
+        }
+        None => judgement.verdict,
+    }
+}
+
 /// Scores judgements in both settings.
 ///
 /// Only original-order judgements count toward the headline score. Judgements that carry
@@ -254,41 +322,15 @@ pub fn score_judgements(
                     && setting.includes(judgement.label)
             })
             .collect();
-        let mut tie_rules: BTreeMap<Task, TieRule> = BTreeMap::new();
-        if setting == Setting::WithTies {
-            let mut margins: BTreeMap<Task, Vec<ScoredPair>> = BTreeMap::new();
-            for judgement in &items {
-                if let Some(rewards) = judgement.rewards {
-                    margins.entry(judgement.task).or_default().push(ScoredPair {
-                        margin: rewards.margin(),
-                        label: judgement.label,
-                    });
-                }
-            }
-            for (task, pairs) in margins {
-                let rule = match tie_policy {
-                    ScalarTiePolicy::Sweep => TieRule::Sweep {
-                        epsilon: sweep_tie_threshold(&pairs).epsilon,
-                    },
-                    ScalarTiePolicy::Fixed(epsilon) => TieRule::Fixed { epsilon },
-                };
-                tie_rules.insert(task, rule);
-            }
-        }
+        let tie_rules = if setting == Setting::WithTies {
+            tie_rules_of(&items, tie_policy)
+        } else {
+            BTreeMap::new()
+        };
         let outcomes: Vec<Outcome> = items
             .iter()
             .map(|judgement| {
-                let verdict = match judgement.rewards {
-                    Some(rewards) => {
-                        let epsilon = match tie_rules.get(&judgement.task) {
-                            Some(TieRule::Sweep { epsilon }) => *epsilon,
-                            Some(TieRule::Fixed { epsilon }) => Some(*epsilon),
-                            None => None,
-                        };
-                        verdict_for_margin(rewards.margin(), epsilon)
-                    }
-                    None => judgement.verdict,
-                };
+                let verdict = decided_verdict(judgement, &tie_rules);
                 Outcome {
                     task: judgement.task,
                     correct: verdict == Some(judgement.label),

@@ -67,7 +67,10 @@ pub fn verdict(reward1: f32, reward2: f32) -> &'static str {
 }
 
 fn load_image(file: &PathBuf) -> anyhow::Result<image::DynamicImage> {
-    image::open(file).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))
+    let bytes =
+        std::fs::read(file).map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+    crate::media::decode_image(&bytes)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))
 }
 
 pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result<ExitCode> {

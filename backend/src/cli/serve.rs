@@ -66,6 +66,8 @@ pub(super) struct ServeArgs {
     /// `X-Forwarded-For`, whose last entry is used) [default: the connection's address].
     #[arg(long, value_name = "HEADER")]
     trusted_proxy_header: Option<axum::http::HeaderName>,
+    #[command(flatten)]
+    key_bindings: super::worker::KeyBindingArgs,
     /// Let submissions name endpoints on this machine, link-local or private networks (off by
     /// default: workers send requests to a submitted endpoint, so it could reach internal hosts).
     #[arg(long)]
@@ -150,6 +152,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         Arc::new(environment.load_benchmark(args.data.as_ref(), &args.benchmark, false)?);
     let demo = demo_service(environment, args)?;
     let admin_token = admin_token(args)?;
+    let key_bindings = args.key_bindings.bindings()?;
     let uploads = http::UploadSettings {
         folder: args
             .uploads
@@ -195,6 +198,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         }
         state = state.with_uploads(uploads);
         state = state.with_private_endpoints(args.allow_private_endpoints);
+        state = state.with_key_bindings(key_bindings.clone());
         // Keys sent with submissions are held here for this server's workers; with none, a key
         // could never be used, so `api_key` is refused.
         let key_vault = crate::evaluation::key_vault::KeyVault::new();
@@ -213,7 +217,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         // The peer address identifies submitters for the submission limit.
         let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let stop = Arc::new(AtomicBool::new(false));
-        let mut context = super::worker::context(environment, BootstrapConfig::default());
+        let mut context = super::worker::context(environment, BootstrapConfig::default(), key_bindings);
         if args.workers > 0 {
             context.api_keys = key_vault.lookup(Arc::clone(&context.api_keys));
         }

@@ -13,6 +13,7 @@ use omnireward_shared::BootstrapConfig;
 use tokio::task::JoinSet;
 
 use super::{BootstrapArgs, Environment};
+use crate::evaluation::key_bindings::KeyBindings;
 use crate::evaluation::worker::{
     KEY_VARIABLE_PREFIX, WorkerContext, WorkerError, WorkerSummary, run_worker,
 };
@@ -33,10 +34,39 @@ pub(super) struct WorkerArgs {
     stale_after: u64,
     #[command(flatten)]
     bootstrap: BootstrapArgs,
+    #[command(flatten)]
+    key_bindings: KeyBindingArgs,
+}
+
+/// The operator's bindings of key variables to the endpoint hosts they may be sent to; `serve`
+/// and `worker` take the same flag.
+#[derive(Debug, Args)]
+pub(super) struct KeyBindingArgs {
+    /// Let jobs send the key in the environment variable VAR (`OMNIREWARD_KEY_…`) to these
+    /// endpoint hosts only (`host`, `host:port` or an IP address; repeat the flag for more
+    /// variables). A submission naming an unbound variable, or another host, is refused.
+    #[arg(
+        long = "api-key-host",
+        env = "OMNIREWARD_API_KEY_HOSTS",
+        value_delimiter = ';',
+        value_name = "VAR=HOST[,HOST…]"
+    )]
+    bindings: Vec<String>,
+}
+
+impl KeyBindingArgs {
+    /// The checked bindings.
+    pub(super) fn bindings(&self) -> anyhow::Result<KeyBindings> {
+        Ok(KeyBindings::parse(&self.bindings)?)
+    }
 }
 
 /// The context of the workers of this process: keys from the `OMNIREWARD_KEY_*` variables.
-pub(super) fn context(environment: &Environment, bootstrap: BootstrapConfig) -> WorkerContext {
+pub(super) fn context(
+    environment: &Environment,
+    bootstrap: BootstrapConfig,
+    key_bindings: KeyBindings,
+) -> WorkerContext {
     WorkerContext {
         cache_dir: environment.cache_dir.clone(),
         runs_dir: environment.runs_dir(),
@@ -48,6 +78,7 @@ pub(super) fn context(environment: &Environment, bootstrap: BootstrapConfig) -> 
                 .then(|| std::env::var(variable).ok().map(ApiKey::new))
                 .flatten()
         }),
+        key_bindings: Arc::new(key_bindings),
         bootstrap,
         heartbeat_interval: Duration::from_secs(5),
         stale_after: Duration::from_secs(60),
@@ -87,7 +118,11 @@ pub(super) fn run(environment: &Environment, args: &WorkerArgs) -> anyhow::Resul
     let context = WorkerContext {
         stale_after: Duration::from_secs(args.stale_after.max(1)),
         until_idle: args.exit_when_idle,
-        ..context(environment, args.bootstrap.config())
+        ..context(
+            environment,
+            args.bootstrap.config(),
+            args.key_bindings.bindings()?,
+        )
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -21,6 +21,10 @@ use sha2::{Digest, Sha256};
 
 pub use error::{LoadError, Problem};
 
+/// The name runs on the public release record (the loader's default), and the benchmark the
+/// paper's numbers are reported on: leaderboard rows of this name are ranked together.
+pub const RELEASE_NAME: &str = "omni-rewardbench";
+
 /// The two on-disk layouts a user can point us at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,7 +148,7 @@ pub fn load(root: &Path, options: &LoadOptions) -> Result<Benchmark, LoadError> 
         name: options
             .name
             .clone()
-            .unwrap_or_else(|| "omni-rewardbench".to_owned()),
+            .unwrap_or_else(|| RELEASE_NAME.to_owned()),
         version: options
             .version
             .clone()

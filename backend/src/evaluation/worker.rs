@@ -137,6 +137,8 @@ pub struct WorkerContext {
     pub runs_dir: PathBuf,
     /// Where API keys come from.
     pub api_keys: ApiKeyLookup,
+    /// The hosts each key variable may be sent to; checked again before a key is read.
+    pub key_bindings: Arc<super::key_bindings::KeyBindings>,
     /// Bootstrap of the scorecard stored when a run finishes.
     pub bootstrap: BootstrapConfig,
     /// How often a running job's heartbeat is written.
@@ -169,6 +171,8 @@ enum JobError {
     Invalid(String),
     #[error("the API key variable `{0}` is not set in the worker's environment")]
     MissingKey(String),
+    #[error(transparent)]
+    KeyBinding(#[from] super::key_bindings::KeyUseError),
     #[error(
         "the API key sent with this submission was held in the memory of the server that \
          received it, and this worker cannot see it (a worker of another process, or the server \
@@ -488,13 +492,19 @@ fn build_judge(
     let audio_parts = AudioParts::from_str(&specification.audio_parts, false)
         .map_err(|error| JobError::Invalid(format!("audio_parts: {error}")))?;
     let api_key = match &specification.api_key_env {
-        Some(variable) => Some((context.api_keys)(variable).ok_or_else(|| {
-            if super::key_vault::is_held_reference(variable) {
-                JobError::HeldKeyUnavailable
-            } else {
-                JobError::MissingKey(variable.clone())
-            }
-        })?),
+        Some(variable) => Some({
+            // Before the key is read: an operator key goes only to the hosts it is bound to.
+            context
+                .key_bindings
+                .check(variable, &specification.endpoint)?;
+            (context.api_keys)(variable).ok_or_else(|| {
+                if super::key_vault::is_held_reference(variable) {
+                    JobError::HeldKeyUnavailable
+                } else {
+                    JobError::MissingKey(variable.clone())
+                }
+            })?
+        }),
         None => None,
     };
     let client = ChatClient::new(ClientConfig {

@@ -39,14 +39,17 @@ pub(super) struct LeaderboardQuery {
     modality: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    benchmark: Option<String>,
 }
 
 /// Which rows to show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct LeaderboardFilter {
     setting: Setting,
     modality: Option<Modality>,
     kind: Option<ModelKind>,
+    /// The benchmark whose rows are ranked; `None`: the default ([`leaderboard::default_benchmark`]).
+    benchmark: Option<String>,
 }
 
 impl LeaderboardFilter {
@@ -59,6 +62,12 @@ impl LeaderboardFilter {
                 .unwrap_or(Setting::WithTies),
             modality: parse_choice("modality", query.modality.as_deref(), modalities)?,
             kind: parse_choice("type", query.kind.as_deref(), kinds)?,
+            benchmark: query
+                .benchmark
+                .as_deref()
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned),
         })
     }
 }
@@ -88,6 +97,10 @@ struct LeaderboardEntry<'rows> {
 /// The JSON document of `GET /leaderboard`.
 #[derive(Debug, Serialize)]
 struct LeaderboardView<'rows> {
+    /// The benchmark whose rows are ranked here.
+    benchmark: String,
+    /// Every benchmark with rows in this setting, with their counts (`benchmark=` selects one).
+    benchmarks: Vec<leaderboard::BenchmarkRows>,
     setting: Setting,
     modality: Option<Modality>,
     #[serde(rename = "type")]
@@ -271,11 +284,12 @@ impl LeaderboardCache {
         &self,
         storage: &Storage,
         filter: LeaderboardFilter,
+        served: &str,
         format: Format,
     ) -> Result<Rendered, ApiError> {
         if !self.enabled {
             let rows = leaderboard::rows(storage, filter.setting).await?;
-            return render(&rows, filter, format).map(Rendered::new);
+            return render(&rows, &filter, served, format).map(Rendered::new);
         }
         let generation = self.generation.current(storage).await?;
         let cached = match self.fresh(generation) {
@@ -287,12 +301,18 @@ impl LeaderboardCache {
                 .bodies
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .entry((filter, format))
+                .entry((filter.clone(), format))
                 .or_default(),
         );
         let rendered = cell
             .get_or_try_init(|| async {
-                render(cached.leaderboard.rows(filter.setting), filter, format).map(Rendered::new)
+                render(
+                    cached.leaderboard.rows(filter.setting),
+                    &filter,
+                    served,
+                    format,
+                )
+                .map(Rendered::new)
             })
             .await?;
         Ok(rendered.clone())
@@ -357,6 +377,11 @@ impl LeaderboardCache {
         ("modality" = Option<super::schemas::Modality>, Query,
          description = "Keep rows covering this modality, ranked by their mean over it."),
         ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
+        ("benchmark" = Option<String>, Query,
+         description = "Rank the rows of this benchmark (a name from `benchmarks`); default: \
+                        the served benchmark once it has evaluated rows, else the release \
+                        (`omni-rewardbench`, where the paper's rows are). Rows of different \
+                        benchmarks are never ranked together."),
     ),
     responses(
         (status = 200, description = "The ranked rows, with an `ETag` and \
@@ -374,7 +399,12 @@ pub(super) async fn json(
     let filter = LeaderboardFilter::parse(&query)?;
     let rendered = state
         .leaderboard_cache
-        .body(&state.storage, filter, Format::Json)
+        .body(
+            &state.storage,
+            filter,
+            &state.benchmark.identity.name,
+            Format::Json,
+        )
         .await?;
     Ok(rendered.respond(
         &headers,
@@ -393,6 +423,11 @@ pub(super) async fn json(
         ("modality" = Option<super::schemas::Modality>, Query,
          description = "Keep rows covering this modality, ranked by their mean over it."),
         ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
+        ("benchmark" = Option<String>, Query,
+         description = "Rank the rows of this benchmark (a name from `benchmarks`); default: \
+                        the served benchmark once it has evaluated rows, else the release \
+                        (`omni-rewardbench`, where the paper's rows are). Rows of different \
+                        benchmarks are never ranked together."),
     ),
     responses(
         (status = 200, description = "The same rows as CSV: rank, model, kind, provenance, \
@@ -411,11 +446,17 @@ pub(super) async fn csv(
     ApiQuery(query): ApiQuery<LeaderboardQuery>,
 ) -> Result<Response, ApiError> {
     let filter = LeaderboardFilter::parse(&query)?;
+    let setting = filter.setting;
     let rendered = state
         .leaderboard_cache
-        .body(&state.storage, filter, Format::Csv)
+        .body(
+            &state.storage,
+            filter,
+            &state.benchmark.identity.name,
+            Format::Csv,
+        )
         .await?;
-    let disposition = match filter.setting {
+    let disposition = match setting {
         Setting::WithTies => "attachment; filename=\"omnireward-leaderboard-with_ties.csv\"",
         Setting::WithoutTies => "attachment; filename=\"omnireward-leaderboard-without_ties.csv\"",
     };
@@ -431,15 +472,42 @@ pub(super) async fn csv(
     ))
 }
 
-/// The document of `rows` (ranked rows of the filter's setting) filtered by `filter`.
+/// The document of `rows` (ranked rows of the filter's setting) filtered by `filter`: the rows of
+/// one benchmark only, the one asked for or else the default for a server serving `served`.
 fn render(
     rows: &[LeaderboardRow],
-    filter: LeaderboardFilter,
+    filter: &LeaderboardFilter,
+    served: &str,
     format: Format,
 ) -> Result<Bytes, ApiError> {
-    let entries = select(rows, filter);
+    let benchmarks = leaderboard::benchmarks(rows);
+    let benchmark = match &filter.benchmark {
+        Some(asked) if benchmarks.iter().any(|known| &known.name == asked) => asked.clone(),
+        // The default has no rows yet on an empty database: an empty view, not an error.
+        Some(asked) if *asked == leaderboard::default_benchmark(rows, Some(served)) => {
+            asked.clone()
+        }
+        Some(asked) => {
+            return Err(ApiError::InvalidParameter {
+                parameter: "benchmark",
+                value: asked.clone(),
+                expected: format!(
+                    "one of {}",
+                    benchmarks
+                        .iter()
+                        .map(|known| known.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        None => leaderboard::default_benchmark(rows, Some(served)),
+    };
+    let entries = select(rows, filter, &benchmark);
     match format {
         Format::Json => serde_json::to_vec(&LeaderboardView {
+            benchmark,
+            benchmarks,
             setting: filter.setting,
             modality: filter.modality,
             kind: filter.kind.map(ModelKind::as_str),
@@ -455,9 +523,14 @@ fn render(
 
 /// Keeps the rows of the filter's kind and, with a modality, the rows covering at least one of
 /// its tasks, ranked by their mean over those tasks (as the scorecard's per-modality score).
-fn select(rows: &[LeaderboardRow], filter: LeaderboardFilter) -> Vec<LeaderboardEntry<'_>> {
+fn select<'rows>(
+    rows: &'rows [LeaderboardRow],
+    filter: &LeaderboardFilter,
+    benchmark: &str,
+) -> Vec<LeaderboardEntry<'rows>> {
     let mut entries: Vec<LeaderboardEntry<'_>> = rows
         .iter()
+        .filter(|row| row.benchmark_name == benchmark)
         .filter(|row| filter.kind.is_none_or(|kind| row.kind == kind.as_str()))
         .filter_map(|row| {
             let Some(modality) = filter.modality else {
@@ -523,10 +596,10 @@ fn to_csv(entries: &[LeaderboardEntry<'_>]) -> Result<String, csv::Error> {
         let row = entry.row;
         let mut record = vec![
             entry.rank.to_string(),
-            row.model.clone(),
+            spreadsheet_text(&row.model),
             row.kind.to_owned(),
             row.provenance.to_owned(),
-            row.benchmark.clone(),
+            spreadsheet_text(&row.benchmark),
         ];
         record.extend(Task::ALL.map(|task| percent(row.tasks.get(&task).copied())));
         record.extend([percent(row.overall), row.tasks_covered.to_string()]);
@@ -537,8 +610,8 @@ fn to_csv(entries: &[LeaderboardEntry<'_>]) -> Result<String, csv::Error> {
             percent(interval.map(|[low, _]| low)),
             percent(interval.map(|[_, high]| high)),
             row.verified.to_string(),
-            row.parameters.clone().unwrap_or_default(),
-            row.licence.clone().unwrap_or_default(),
+            spreadsheet_text(row.parameters.as_deref().unwrap_or_default()),
+            spreadsheet_text(row.licence.as_deref().unwrap_or_default()),
             row.open_weights
                 .map(|open| open.to_string())
                 .unwrap_or_default(),
@@ -551,6 +624,18 @@ fn to_csv(entries: &[LeaderboardEntry<'_>]) -> Result<String, csv::Error> {
     String::from_utf8(bytes).map_err(|error| {
         csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, error))
     })
+}
+
+/// A text cell a spreadsheet opens as text: one that starts with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return would be read as a formula (model names come from submitters), so it gets
+/// a leading `'`, which spreadsheets hide and read as "text follows" (OWASP's CSV injection
+/// advice).
+fn spreadsheet_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -573,6 +658,7 @@ mod tests {
             provenance: "evaluated",
             verified: true,
             benchmark: "omni-rewardbench-sample 1".to_owned(),
+            benchmark_name: SAMPLE.to_owned(),
             overall: Some(tasks.values().sum::<f64>() / tasks.len() as f64),
             tasks_covered: tasks.len(),
             modalities: leaderboard::modality_means(&tasks),
@@ -582,11 +668,14 @@ mod tests {
         }
     }
 
+    const SAMPLE: &str = "omni-rewardbench-sample";
+
     fn filter(modality: Option<Modality>, kind: Option<ModelKind>) -> LeaderboardFilter {
         LeaderboardFilter {
             setting: Setting::WithTies,
             modality,
             kind,
+            benchmark: None,
         }
     }
 
@@ -609,7 +698,7 @@ mod tests {
                 ],
             ),
         ];
-        let entries = select(&rows, filter(Some(Modality::Audio), None));
+        let entries = select(&rows, &filter(Some(Modality::Audio), None), SAMPLE);
         let ranked: Vec<(usize, &str, Option<f64>, Option<usize>)> = entries
             .iter()
             .map(|entry| {
@@ -628,7 +717,7 @@ mod tests {
                 (2, "strong overall", Some(0.3), Some(1)),
             ]
         );
-        let baselines = select(&rows, filter(None, Some(ModelKind::Baseline)));
+        let baselines = select(&rows, &filter(None, Some(ModelKind::Baseline)), SAMPLE);
         assert_eq!(baselines.len(), 1);
         assert_eq!(baselines[0].modality_score, None);
     }
@@ -648,7 +737,7 @@ mod tests {
         judge.parameters = Some("7B".to_owned());
         judge.open_weights = Some(false);
         let rows = vec![judge];
-        let entries = select(&rows, filter(None, None));
+        let entries = select(&rows, &filter(None, None), SAMPLE);
         let csv = to_csv(&entries).expect("writes");
         assert_eq!(
             csv,
@@ -657,6 +746,109 @@ mod tests {
              1,\"judge, \"\"quoted\"\"\",api_judge,evaluated,omni-rewardbench-sample 1,50.00,,,,,,,,12.34,31.17,2,\
              50.00,12.34,,,,25.00,37.50,true,7B,,false\n"
         );
+    }
+
+    #[test]
+    fn csv_text_cells_never_start_a_formula() {
+        let mut rows = Vec::new();
+        for name in [
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+            "plain = fine",
+        ] {
+            let mut judge = row(name, ModelKind::ApiJudge, &[(Task::TextToText, 0.5)]);
+            judge.licence = Some("=cmd|' /C calc'!A0".to_owned());
+            rows.push(judge);
+        }
+        let entries = select(&rows, &filter(None, None), SAMPLE);
+        let csv = to_csv(&entries).expect("writes");
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let mut names = Vec::new();
+        for record in reader.records() {
+            let record = record.expect("a record");
+            names.push(record[1].to_owned());
+            assert_eq!(&record[25], "'=cmd|' /C calc'!A0");
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "'\t=1",
+                "'\r=1",
+                "'+1+1",
+                "'-2+3",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'@SUM(A1)",
+                "plain = fine",
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_of_different_benchmarks_are_never_ranked_together() {
+        let mut paper = row(
+            "paper model",
+            ModelKind::PaperReported,
+            &[(Task::TextToText, 0.7)],
+        );
+        paper.benchmark_name = crate::data::RELEASE_NAME.to_owned();
+        paper.verified = false;
+        paper.provenance = "paper_reported";
+        let sample = row(
+            "sample model",
+            ModelKind::ApiJudge,
+            &[(Task::TextToText, 0.9)],
+        );
+        let view = |rows: &[LeaderboardRow], benchmark: Option<&str>, served: &str| {
+            let filter = LeaderboardFilter {
+                benchmark: benchmark.map(str::to_owned),
+                ..filter(None, None)
+            };
+            render(rows, &filter, served, Format::Json)
+                .map(|body| serde_json::from_slice::<serde_json::Value>(&body).expect("JSON"))
+        };
+        let models = |view: &serde_json::Value| -> Vec<String> {
+            view["rows"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .map(|row| {
+                    format!(
+                        "{} #{}",
+                        row["model"].as_str().expect("a name"),
+                        row["rank"]
+                    )
+                })
+                .collect()
+        };
+        let rows = vec![sample.clone(), paper.clone()];
+        // The served sample has an evaluated row: it is the default, ranked alone.
+        let shown = view(&rows, None, SAMPLE).expect("renders");
+        assert_eq!(shown["benchmark"], SAMPLE);
+        assert_eq!(models(&shown), ["sample model #1"]);
+        assert_eq!(shown["benchmarks"].as_array().map(Vec::len), Some(2));
+        assert_eq!(shown["benchmarks"][0]["name"], crate::data::RELEASE_NAME);
+        assert_eq!(shown["benchmarks"][0]["paper_reported"], 1);
+        // The release when asked for, and by default when the served benchmark has no rows.
+        let release = view(&rows, Some(crate::data::RELEASE_NAME), SAMPLE).expect("renders");
+        assert_eq!(models(&release), ["paper model #1"]);
+        let other = view(&rows, None, "another-benchmark").expect("renders");
+        assert_eq!(other["benchmark"], crate::data::RELEASE_NAME);
+        assert_eq!(models(&other), ["paper model #1"]);
+        let empty = view(&[paper], None, SAMPLE).expect("renders");
+        assert_eq!(empty["benchmark"], crate::data::RELEASE_NAME);
+        // An unknown name is refused with the known ones listed.
+        let error = view(&rows, Some("nope"), SAMPLE).expect_err("unknown benchmark");
+        assert!(
+            error.to_string().contains("omni-rewardbench-sample"),
+            "{error}"
+        );
+        // An empty database still answers the default.
+        assert!(view(&[], Some(crate::data::RELEASE_NAME), SAMPLE).is_ok());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,8 @@ pub struct AppState {
     /// Keys sent with submissions, held for this server's own workers; without a vault,
     /// `api_key` is refused.
     key_vault: Option<crate::evaluation::key_vault::KeyVault>,
+    /// The endpoint hosts each workers' key variable may be sent to.
+    key_bindings: Arc<crate::evaluation::key_bindings::KeyBindings>,
 }
 
 impl AppState {
@@ -115,6 +117,7 @@ impl AppState {
             uploads: None,
             bundle: None,
             key_vault: None,
+            key_bindings: Arc::default(),
         }
     }
 
@@ -141,6 +144,16 @@ impl AppState {
     /// Serves `POST /score` with this model.
     pub fn with_scoring(mut self, service: Arc<score::ScoringService>) -> AppState {
         self.scoring = Some(service);
+        self
+    }
+
+    /// Binds key variables to the endpoint hosts submissions naming them may use; without a
+    /// binding, a submission naming a key variable is refused.
+    pub fn with_key_bindings(
+        mut self,
+        bindings: crate::evaluation::key_bindings::KeyBindings,
+    ) -> AppState {
+        self.key_bindings = Arc::new(bindings);
         self
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use omnireward_shared::scorecard::{ScalarTiePolicy, TieRule, decided_verdict, tie_rules};
 use omnireward_shared::{BenchmarkIdentity, Judgement, Order, Scorecard, Setting, Task, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -201,13 +202,19 @@ impl JudgementFilter {
     }
 }
 
-/// One judgement with whether its verdict matches the label.
+/// One judgement with whether its verdict matches the label. A scalar reward model's verdict is
+/// the one its scorecard counts: decided from the rewards, in w/ Ties under the task's tie rule,
+/// which is given beside it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct JudgementView {
     #[serde(flatten)]
     #[schema(value_type = super::schemas::Judgement)]
     judgement: Judgement,
     correct: bool,
+    /// The rule that turned the margin into a w/ Ties verdict (scalar reward models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    tie_rule: Option<TieRule>,
 }
 
 /// `GET /runs/{id}/judgements?task=&setting=&order=&correct=&verdict=&page=&per_page=`, ordered by task
@@ -257,12 +264,37 @@ async fn judgement_page(
 ) -> Result<Page<JudgementView>, StorageError> {
     // Fails with `RunNotFound` (404) for an unknown run, which has no judgements either.
     storage.run(run).await?;
-    let judgements = storage.judgements(run).await?;
+    let mut judgements = storage.judgements(run).await?;
+    // The rules of the stored scorecard (the sweep's thresholds, or the fixed one an
+    // administrator rescored with); a run still going has none yet, and gets the sweep's.
+    let stored_rules: BTreeMap<Task, TieRule> = storage
+        .scorecard(run)
+        .await?
+        .and_then(|mut scorecard| scorecard.settings.remove(&Setting::WithTies))
+        .map(|with_ties| {
+            with_ties
+                .tasks
+                .into_iter()
+                .filter_map(|(task, score)| score.tie_rule.map(|rule| (task, rule)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rules = if stored_rules.is_empty() {
+        tie_rules(&judgements, ScalarTiePolicy::Sweep)
+    } else {
+        stored_rules
+    };
+    for judgement in &mut judgements {
+        judgement.verdict = decided_verdict(judgement, &rules);
+    }
     let kept = judgements
         .into_iter()
         .filter(|judgement| filter.keeps(judgement));
     Ok(pagination.page(kept).map(|judgement| JudgementView {
         correct: judgement.is_correct(),
+        tie_rule: (judgement.rewards.is_some() && judgement.setting == Setting::WithTies)
+            .then(|| rules.get(&judgement.task).copied())
+            .flatten(),
         judgement,
     }))
 }

@@ -180,10 +180,19 @@ pub(super) async fn judgements(
     let sample = state.sample(parsed, &id)?;
     let judgements = state
         .storage
-        .sample_judgements(&state.benchmark.identity.hash, sample.task, &sample.id)
+        .sample_judgements(sample.task, &sample.id)
         .await?;
+    // Runs over the whole served benchmark, or over some of its tasks (stored under a benchmark
+    // of their own), judged this very content; a sample of another benchmark that shares the
+    // id did not.
+    let served = crate::data::content_hash(std::slice::from_ref(sample));
     let views: Vec<SampleJudgementView> = judgements
         .into_iter()
+        .filter(|stored| {
+            stored.judged_sample.as_ref().is_some_and(|judged| {
+                crate::data::content_hash(std::slice::from_ref(judged)) == served
+            })
+        })
         .map(|stored| SampleJudgementView {
             run: stored.run.0,
             model_id: stored.model.0,

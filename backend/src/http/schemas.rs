@@ -275,6 +275,10 @@ pub(super) struct CancelView {
 /// so their schema is written here; the HTTP tests check served documents against it).
 #[derive(ToSchema)]
 pub(super) struct LeaderboardDocument {
+    /// The benchmark whose rows are ranked (rows of different benchmarks never share a view).
+    benchmark: String,
+    /// Every benchmark with rows in this setting.
+    benchmarks: Vec<LeaderboardBenchmark>,
     /// The setting ranked.
     setting: Setting,
     /// The modality filter, if any.
@@ -284,6 +288,17 @@ pub(super) struct LeaderboardDocument {
     kind: Option<ModelKind>,
     /// Ranked rows.
     rows: Vec<LeaderboardEntry>,
+}
+
+/// A benchmark the leaderboard has rows of.
+#[derive(ToSchema)]
+pub(super) struct LeaderboardBenchmark {
+    /// Its name: the value of `benchmark=` that selects it.
+    name: String,
+    /// Rows of runs scored here.
+    evaluated: u64,
+    /// Rows copied from the paper.
+    paper_reported: u64,
 }
 
 /// One ranked leaderboard row.
@@ -313,6 +328,8 @@ pub(super) struct LeaderboardEntry {
     verified: bool,
     /// The benchmark scored on.
     benchmark: String,
+    /// The name of that benchmark (the release's for paper-reported rows).
+    benchmark_name: String,
     /// Accuracy per covered task key, as fractions.
     tasks: BTreeMap<String, f64>,
     /// Accuracy per covered modality.

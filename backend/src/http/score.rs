@@ -132,8 +132,13 @@ fn decode_image(field: &'static str, encoded: &str) -> Result<image::DynamicImag
     let bytes = BASE64
         .decode(payload.trim())
         .map_err(|error| ApiError::InvalidInput(format!("`{field}` is not base64: {error}")))?;
-    image::load_from_memory(&bytes).map_err(|error| {
-        ApiError::InvalidInput(format!("`{field}` is not a PNG or JPEG image: {error}"))
+    crate::media::decode_image(&bytes).map_err(|error| match error {
+        crate::media::ImageDecodeError::TooLarge { .. } => {
+            ApiError::InvalidInput(format!("`{field}`: {error}"))
+        }
+        crate::media::ImageDecodeError::Image(error) => {
+            ApiError::InvalidInput(format!("`{field}` is not a PNG or JPEG image: {error}"))
+        }
     })
 }
 

@@ -64,8 +64,11 @@ struct SubmissionRequest {
     model: String,
     /// The workers' environment variable holding the key (`OMNIREWARD_KEY_…`); never the key.
     api_key_env: Option<String>,
+    /// Which settings to judge [default: both].
+    #[serde(default)]
     settings: SettingsChoice,
-    /// Judge every item again with A and B exchanged.
+    /// Judge every item again with A and B exchanged [default: no].
+    #[serde(default)]
     swap: bool,
     /// Task keys or short names [default: all].
     tasks: Option<Vec<String>>,
@@ -83,9 +86,10 @@ enum SubmissionKind {
 }
 
 /// Which settings to judge.
-#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum SettingsChoice {
+    #[default]
     Both,
     WithTies,
     WithoutTies,
@@ -552,6 +556,12 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
              itself: other variables are refused so a submission cannot send a worker's secrets \
              to its endpoint"
         )));
+    }
+    if let Some(variable) = &request.api_key_env {
+        state
+            .key_bindings
+            .check(variable, &endpoint)
+            .map_err(|error| ApiError::Malformed(error.to_string()))?;
     }
     let concurrency = request.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     if !(1..=MAX_CONCURRENCY).contains(&concurrency) {

@@ -145,6 +145,21 @@ pub(super) fn routes(api: Router, state: AppState) -> Router {
         .with_state(site)
 }
 
+/// A decoded path segment made safe to put back into a path: everything but RFC 3986's
+/// unreserved characters percent-encoded, so `/`, `?`, `#` and spaces in a page's segment stay
+/// inside the one segment of the API path they came from.
+fn segment(decoded: &str) -> String {
+    let mut encoded = String::with_capacity(decoded.len());
+    for byte in decoded.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 impl Site {
     /// Sends a request to the API router in-process and returns its status and body. The
     /// client's address travels along, so per-client limits apply to form posts too.
@@ -302,18 +317,40 @@ fn page_number(query: Option<&str>) -> usize {
 
 #[derive(Deserialize)]
 struct LeaderboardDocument {
+    benchmark: String,
+    benchmarks: Vec<data::LeaderboardBenchmark>,
     rows: Vec<LeaderboardRow>,
 }
 
 async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
     let page = async {
-        let with_ties: LeaderboardDocument = site.get("/leaderboard?setting=with_ties").await?;
-        let without_ties: LeaderboardDocument =
-            site.get("/leaderboard?setting=without_ties").await?;
+        let view = View::from_query(query.as_deref().unwrap_or(""));
+        let asked = view.benchmark.as_deref().map_or(String::new(), |name| {
+            format!("&benchmark={}", segment(name))
+        });
+        let with_ties: LeaderboardDocument = site
+            .get(&format!("/leaderboard?setting=with_ties{asked}"))
+            .await?;
+        // Both settings show the benchmark the first read chose, even if its default would
+        // differ between them.
+        let without_ties: LeaderboardDocument = site
+            .get(&format!(
+                "/leaderboard?setting=without_ties&benchmark={}",
+                segment(&with_ties.benchmark)
+            ))
+            .await?;
+        let mut benchmarks = with_ties.benchmarks;
+        for other in without_ties.benchmarks {
+            if !benchmarks.iter().any(|known| known.name == other.name) {
+                benchmarks.push(other);
+            }
+        }
         Ok(Page::Leaderboard(LeaderboardPage {
             with_ties: with_ties.rows,
             without_ties: without_ties.rows,
-            view: View::from_query(query.as_deref().unwrap_or("")),
+            view,
+            benchmark: with_ties.benchmark,
+            benchmarks,
         }))
     };
     site.page(page.await)
@@ -334,7 +371,7 @@ async fn model(
     RawQuery(query): RawQuery,
 ) -> Response {
     let page = async {
-        let document: ModelDocument = site.get(&format!("/models/{id}")).await?;
+        let document: ModelDocument = site.get(&format!("/models/{}", segment(&id))).await?;
         let query = query.as_deref();
         // The charts and judgements follow one run: the one asked for, else the newest evaluated
         // run with a scorecard.
@@ -406,10 +443,17 @@ struct RunModel {
 
 /// `/runs/{id}`: the run's section of its model's page.
 async fn run(State(site): State<Site>, Path(id): Path<String>) -> Response {
-    match site.get::<RunDocument>(&format!("/runs/{id}")).await {
-        Ok(run) => {
-            Redirect::to(&format!("/models/{}?run={id}#run-{id}", run.model.id)).into_response()
-        }
+    match site
+        .get::<RunDocument>(&format!("/runs/{}", segment(&id)))
+        .await
+    {
+        Ok(run) => Redirect::to(&format!(
+            "/models/{}?run={}#run-{}",
+            run.model.id,
+            segment(&id),
+            segment(&id)
+        ))
+        .into_response(),
         Err(error) => site.problem(error),
     }
 }
@@ -472,7 +516,7 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
 
 async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String)>) -> Response {
     let page = async {
-        let path = format!("/samples/{task}/{id}");
+        let path = format!("/samples/{}/{}", segment(&task), segment(&id));
         let sample: SampleView = site.get(&path).await?;
         let answers: Vec<Answer> = site.get(&format!("{path}/judgements")).await?;
         Ok(Page::Sample(SamplePage { sample, answers }))
@@ -730,7 +774,8 @@ async fn submission(
     headers: HeaderMap,
 ) -> Response {
     let page = async {
-        let submission: SubmissionView = site.get(&format!("/submissions/{id}")).await?;
+        let submission: SubmissionView =
+            site.get(&format!("/submissions/{}", segment(&id))).await?;
         let progress = progress(&site, submission.run).await?;
         Ok(Page::Submission(SubmissionPage {
             yours: cancel_tokens(&headers).contains_key(&submission.id),
@@ -780,7 +825,7 @@ async fn cancel(
     let answer = site
         .call(
             Method::POST,
-            &format!("/submissions/{id}/cancel"),
+            &format!("/submissions/{}/cancel", segment(&id)),
             Content {
                 authorization,
                 ..Content::empty()
@@ -791,7 +836,7 @@ async fn cancel(
         .await;
     match answer {
         Ok((status, _)) if status.is_success() => {
-            Redirect::to(&format!("/submissions/{id}")).into_response()
+            Redirect::to(&format!("/submissions/{}", segment(&id))).into_response()
         }
         Ok((status, body)) => site.problem(PageError {
             status,

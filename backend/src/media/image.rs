@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ::image::codecs::jpeg::JpegEncoder;
-use ::image::{DynamicImage, ImageError, ImageReader, RgbImage};
+use ::image::{DynamicImage, ImageError, ImageReader, Limits, RgbImage};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -22,15 +22,15 @@ pub(super) fn encode_image(
     source: &Source<'_>,
     scratch_dir: &Path,
 ) -> Result<Arc<str>, MediaError> {
-    let decode_error = |error: ImageError| MediaError::Decode {
+    let decode_error = |error: ImageDecodeError| MediaError::Decode {
         name: source.name().to_owned(),
         message: error.to_string(),
     };
-    let image = match decode(&source.bytes) {
+    let image = match decode_image(&source.bytes) {
         Ok(image) => image,
         // WebP, GIF and unrecognised bytes: let ffmpeg, which reads far more formats than the
         // codecs compiled in here, turn the first frame into a PNG.
-        Err(ImageError::Unsupported(_)) => {
+        Err(ImageDecodeError::Image(ImageError::Unsupported(_))) => {
             let input = InputFile::for_source(source, scratch_dir)?;
             let arguments = [
                 "-i".into(),
@@ -44,19 +44,59 @@ pub(super) fn encode_image(
                 "-".into(),
             ];
             let png = run(Program::Ffmpeg, &arguments, source.name())?;
-            decode(&png).map_err(decode_error)?
+            decode_image(&png).map_err(decode_error)?
         }
         Err(error) => return Err(decode_error(error)),
     };
-    jpeg_data_url(&flatten_onto_white(&image)).map_err(decode_error)
+    jpeg_data_url(&flatten_onto_white(&image)).map_err(|error| decode_error(error.into()))
 }
 
-/// Decodes encoded image bytes, guessing the format from their content (never the file name).
-pub(super) fn decode(bytes: &[u8]) -> Result<DynamicImage, ImageError> {
-    ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(ImageError::IoError)?
-        .decode()
+/// The most pixels an image may have to be decoded: 40 megapixels (8K video frames are 33).
+/// A PNG of 20000 × 20000 pixels compresses to a few hundred kilobytes and decodes into more
+/// than a gigabyte, so the size is read from the header first and larger images are refused
+/// before any pixel is decoded; the decoder's own allocation limit stays on as a second guard.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
+/// Decodes encoded image bytes, guessing the format from their content (never the file name),
+/// refusing images of more than [`MAX_IMAGE_PIXELS`] pixels from their header. Every image the
+/// server decodes (demo requests, benchmark media, judges' inputs) goes through here.
+pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, ImageDecodeError> {
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(ImageError::IoError)
+    };
+    let (width, height) = reader()?.into_dimensions()?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(ImageDecodeError::TooLarge { width, height });
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    let mut reader = reader()?;
+    reader.limits(limits);
+    Ok(reader.decode()?)
+}
+
+/// Why image bytes were not decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageDecodeError {
+    /// The header announces more than [`MAX_IMAGE_PIXELS`] pixels.
+    #[error(
+        "the image is {width}×{height} pixels ({:.1} megapixels); images of more than {} \
+         megapixels are refused",
+        f64::from(*width) * f64::from(*height) / 1e6,
+        MAX_IMAGE_PIXELS / 1_000_000
+    )]
+    TooLarge {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+    },
+    /// The bytes are not an image the codecs read.
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
 
 /// RGB pixels with any alpha composited onto white, rounding like Pillow's `paste` with a mask

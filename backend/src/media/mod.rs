@@ -23,6 +23,7 @@ use crate::data::media::{MediaReadError, read_media};
 pub use audio::wav_from_samples;
 pub use cache::{CacheStatistics, ENCODER_VERSION};
 pub use ffmpeg::ffmpeg_available;
+pub use image::{ImageDecodeError, MAX_IMAGE_PIXELS, decode_image};
 pub use video::frame_indices;
 
 /// JPEG quality of every encoded image and video frame. 75 is what the authors' harness gets

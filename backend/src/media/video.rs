@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::ffmpeg::{InputFile, Program, run};
-use super::image::{decode, flatten_onto_white, jpeg_data_url};
+use super::image::{decode_image, flatten_onto_white, jpeg_data_url};
 use super::{MediaError, Source};
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
@@ -66,7 +66,8 @@ pub(super) fn encode_frames(
     }
     let mut encoded = Vec::with_capacity(distinct.len());
     for (index, png) in distinct.iter().zip(pngs) {
-        let image = decode(png).map_err(|error| decode_error(format!("frame {index}: {error}")))?;
+        let image =
+            decode_image(png).map_err(|error| decode_error(format!("frame {index}: {error}")))?;
         let url = jpeg_data_url(&flatten_onto_white(&image))
             .map_err(|error| decode_error(format!("frame {index}: {error}")))?;
         encoded.push((*index, url));
@@ -235,7 +236,7 @@ mod tests {
         let images = split_png_stream(&stream).map_err(anyhow::Error::msg)?;
         assert_eq!(images.len(), 2);
         assert_eq!(
-            decode(images[1])?.to_rgb8().get_pixel(0, 0).0,
+            decode_image(images[1])?.to_rgb8().get_pixel(0, 0).0,
             [200, 200, 200]
         );
         assert!(split_png_stream(&stream[..stream.len() - 3]).is_err());

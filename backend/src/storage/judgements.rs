@@ -20,6 +20,9 @@ pub struct SampleJudgement {
     pub model: ModelId,
     pub model_name: String,
     pub judgement: Judgement,
+    /// The sample as the run's benchmark stored it (`None` for runs without a stored
+    /// benchmark): what tells whether the run judged the same sample as another benchmark's.
+    pub judged_sample: Option<omnireward_shared::Sample>,
 }
 
 impl Storage {
@@ -107,12 +110,12 @@ impl Storage {
         })
     }
 
-    /// Every stored judgement of one sample of the benchmark with this content hash, across the
-    /// runs of every model, with the run's model: what the benchmark browser shows beside a
-    /// sample. Ordered by model name, run, setting and order.
+    /// Every stored judgement of a sample with this task and id, across the runs of every model
+    /// and every benchmark (a run over some of the tasks is stored under a benchmark of its own),
+    /// with the run's model and the sample as the run's benchmark holds it, so the caller keeps
+    /// the runs that judged the same content. Ordered by model name, run, setting and order.
     pub async fn sample_judgements(
         &self,
-        benchmark_hash: &str,
         task: Task,
         sample_id: &str,
     ) -> Result<Vec<SampleJudgement>, StorageError> {
@@ -123,15 +126,14 @@ impl Storage {
                  judgements.presentation_order, judgements.raw_output, \
                  judgements.reward_response1, judgements.reward_response2, judgements.verdict, \
                  judgements.label, judgements.attempts, judgements.input_tokens, \
-                 judgements.output_tokens, judgements.latency_ms \
+                 judgements.output_tokens, judgements.latency_ms, samples.sample_json \
                  FROM judgements \
                  JOIN runs ON runs.id = judgements.run_id \
                  JOIN models ON models.id = runs.model_id \
-                 JOIN benchmarks ON benchmarks.id = runs.benchmark_id \
-                 WHERE benchmarks.content_hash = $1 AND judgements.task = $2 \
-                 AND judgements.sample_id = $3",
+                 LEFT JOIN samples ON samples.benchmark_id = runs.benchmark_id \
+                 AND samples.task = judgements.task AND samples.sample_id = judgements.sample_id \
+                 WHERE judgements.task = $1 AND judgements.sample_id = $2",
             )
-            .bind(benchmark_hash)
             .bind(task.key())
             .bind(sample_id)
             .fetch_all(pool)
@@ -146,6 +148,17 @@ impl Storage {
                         model: ModelId(row.read("model_id").map_err(&read)?),
                         model_name: row.read("model_name").map_err(&read)?,
                         judgement: judgement_from_row(row)?,
+                        judged_sample: row
+                            .read::<Option<String>>("sample_json")
+                            .map_err(&read)?
+                            .map(|json| {
+                                serde_json::from_str(&json).map_err(|_| StorageError::Corrupt {
+                                    table: "samples",
+                                    column: "sample_json",
+                                    value: json,
+                                })
+                            })
+                            .transpose()?,
                     })
                 })
                 .collect::<Result<Vec<_>, StorageError>>()?;

@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod identities;
+pub mod images;
 pub mod openai_server;
 pub mod paper_site;

@@ -9,7 +9,7 @@ use omnireward_shared::{Modality, Setting, Task};
 
 use crate::data::{self, LeaderboardRow};
 use crate::format;
-use crate::leaderboard::{ShownRow, SortColumn, View, shown_rows};
+use crate::leaderboard::{ShownRow, SortColumn, View, encode_component, shown_rows};
 
 /// Model types a row can have, with the label the filter shows.
 const KINDS: [(&str, &str); 5] = [
@@ -45,9 +45,60 @@ fn remember_in_address_bar(view: &View) {
     }
 }
 
+/// Which benchmark's rows are ranked: one link per benchmark with rows. Rows measured on
+/// different benchmarks (the embedded sample and the 3,725-pair release, say) are never ranked in
+/// one list; another benchmark is one click (a new page) away.
+#[component]
+fn BenchmarkChoice(
+    view: View,
+    current: String,
+    benchmarks: Vec<data::LeaderboardBenchmark>,
+) -> impl IntoView {
+    let label = |name: &str| {
+        if name == RELEASE_BENCHMARK {
+            "Full release (3,725 pairs; the paper's rows)".to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
+    let current_label = label(&current);
+    view! {
+        <nav class="benchmark-choice" aria-label="Benchmark">
+            <p>
+                "Ranked on " <strong id="benchmark-current">{current_label}</strong>
+                {(benchmarks.len() > 1).then_some(" · other benchmarks, ranked apart: ")}
+                {benchmarks
+                    .into_iter()
+                    .filter(|benchmark| benchmark.name != current)
+                    .map(|benchmark| {
+                        let target = View {
+                            benchmark: Some(benchmark.name.clone()),
+                            ..view.clone()
+                        };
+                        let rows = benchmark.evaluated + benchmark.paper_reported;
+                        view! {
+                            <a class="benchmark-link" href=href(&target)>
+                                {format!("{} ({rows} rows)", label(&benchmark.name))}
+                            </a>
+                            " "
+                        }
+                    })
+                    .collect_view()}
+            </p>
+        </nav>
+    }
+}
+
+/// The name runs on the public release carry, under which the paper's rows are listed.
+const RELEASE_BENCHMARK: &str = "omni-rewardbench";
+
 /// The leaderboard page.
 #[component]
 pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
+    let benchmark_choice = view! {
+        <BenchmarkChoice view=page.view.clone() current=page.benchmark.clone() benchmarks=page.benchmarks.clone()/>
+    };
+    let benchmark_query = format!("&benchmark={}", encode_component(&page.benchmark));
     let with_ties = Arc::new(page.with_ties);
     let without_ties = Arc::new(page.without_ties);
     let view_state = RwSignal::new(page.view);
@@ -76,16 +127,20 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                 <span class="badge baseline">"baseline"</span>
                 " rows are content-blind shortcuts that bound what a score means."
             </p>
+            {benchmark_choice}
             <SettingToggle view_state/>
             <TieRules/>
             <Filters view_state update/>
             <p class="summary" aria-live="polite">
                 {move || format!("{} of {} models", rows.with(Vec::len), total())}
                 " · "
-                <a href=move || format!("/api/v1/leaderboard.csv?setting={}", view_state.with(|v| v.setting.key()))
+                <a href={
+                    let benchmark_query = benchmark_query.clone();
+                    move || format!("/api/v1/leaderboard.csv?setting={}{benchmark_query}", view_state.with(|v| v.setting.key()))
+                }
                     download="">"CSV"</a>
                 " · "
-                <a href=move || format!("/api/v1/leaderboard?setting={}", view_state.with(|v| v.setting.key()))>"JSON"</a>
+                <a href=move || format!("/api/v1/leaderboard?setting={}{benchmark_query}", view_state.with(|v| v.setting.key()))>"JSON"</a>
             </p>
             <div class="table-scroll">
                 <table class="scores">

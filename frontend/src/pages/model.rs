@@ -2,6 +2,7 @@
 //! judgements with filters (a GET form, so filtered views are links too).
 
 use leptos::prelude::*;
+use omnireward_shared::scorecard::TieRule;
 use omnireward_shared::{Preference, Setting, Task};
 
 use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunRecord};
@@ -273,14 +274,33 @@ fn preference(preference: Preference) -> &'static str {
     }
 }
 
+/// The w/ Ties threshold a scalar reward model's margin was held against.
+fn tie_rule_text(rule: Option<TieRule>) -> String {
+    match rule {
+        None => String::new(),
+        Some(TieRule::Sweep {
+            epsilon: Some(epsilon),
+        }) => format!(" · tie if |margin| ≤ {epsilon:.4} (the task's swept threshold)"),
+        Some(TieRule::Sweep { epsilon: None }) => {
+            " · never a tie (the task's sweep chose no threshold)".to_owned()
+        }
+        Some(TieRule::Fixed { epsilon }) => {
+            format!(" · tie if |margin| ≤ {epsilon:.4} (a threshold fixed in advance)")
+        }
+    }
+}
+
 fn judgement_row(item: JudgementItem) -> impl IntoView {
     let judgement = item.judgement;
     let verdict = judgement.verdict.map_or("unparseable", preference);
     let output = match (&judgement.raw_output, &judgement.rewards) {
         (Some(raw), _) => Some(raw.clone()),
         (None, Some(rewards)) => Some(format!(
-            "rewards {:.4} / {:.4}",
-            rewards.response1, rewards.response2
+            "rewards {:.4} / {:.4} (margin {:+.4}){}",
+            rewards.response1,
+            rewards.response2,
+            rewards.margin(),
+            tie_rule_text(item.tie_rule)
         )),
         (None, None) => None,
     };

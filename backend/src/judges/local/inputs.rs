@@ -81,7 +81,7 @@ pub fn response_images(
                 name: item.name.clone(),
                 source,
             })?;
-            match image::load_from_memory(&bytes) {
+            match crate::media::decode_image(&bytes) {
                 Ok(decoded) => Ok(vec![decoded]),
                 // WebP, GIF and friends: the encoder converts them through ffmpeg.
                 Err(_) => Ok(vec![decode_data_url(&media.image_data_url(item)?, item)?]),
@@ -111,5 +111,5 @@ fn decode_data_url(url: &str, item: &MediaRef) -> Result<DynamicImage, MediaErro
     let bytes = BASE64
         .decode(payload)
         .map_err(|error| decode_error(error.to_string()))?;
-    image::load_from_memory(&bytes).map_err(|error| decode_error(error.to_string()))
+    crate::media::decode_image(&bytes).map_err(|error| decode_error(error.to_string()))
 }
