@@ -12,6 +12,7 @@
 #[path = "../tests/support/openai_server.rs"]
 mod openai_server;
 
+use omnireward::evaluation::identity::{ApiJudgeIdentity, PromptsIdentity, RunIdentity};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -134,7 +135,16 @@ async fn measure(
             &storage,
             &model,
             benchmark,
-            serde_json::json!({"bench": index}),
+            &RunIdentity::Api(ApiJudgeIdentity {
+                endpoint: format!("bench-{label}-{index}"),
+                request: serde_json::json!({}),
+                prompts: PromptsIdentity {
+                    name: "bench".to_owned(),
+                    hash: String::new(),
+                    fallback_tasks: Vec::new(),
+                },
+                verdict_attempts: 1,
+            }),
             serde_json::json!({}),
         )
         .await

@@ -14,6 +14,10 @@ use std::time::Duration;
 use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::evaluation::api_run::plan_items;
 use omnireward::evaluation::checkpoint_run::{plan, weights_sha256};
+use omnireward::evaluation::identity::{
+    ApiJudgeIdentity, CheckpointIdentity, CheckpointInputOptions, DeviceClass, PromptsIdentity,
+    RunIdentity,
+};
 use omnireward::evaluation::runs::open_run;
 use omnireward::evaluation::sink::JudgementSink;
 use omnireward::evaluation::worker::{
@@ -106,7 +110,16 @@ impl Fixture {
             &self.storage,
             &NewModel::named("queued judge", ModelKind::ApiJudge),
             &self.benchmark,
-            serde_json::json!({"judge": "api", "model": MODEL}),
+            &RunIdentity::Api(ApiJudgeIdentity {
+                endpoint: self.endpoint.clone(),
+                request: serde_json::json!({ "model": MODEL }),
+                prompts: PromptsIdentity {
+                    name: "test".to_owned(),
+                    hash: String::new(),
+                    fallback_tasks: Vec::new(),
+                },
+                verdict_attempts: 5,
+            }),
             serde_json::json!({}),
         )
         .await
@@ -348,6 +361,16 @@ impl CheckpointFixture {
     async fn enqueue_checkpoint(&self) -> (RunId, JobId, usize) {
         let folder = bert_tiny();
         let weights = weights_sha256(&[folder.join("model.safetensors")]).expect("hashes");
+        let identity = RunIdentity::Checkpoint(
+            CheckpointIdentity::new(
+                weights.clone(),
+                &folder,
+                "BertForSequenceClassification",
+                DeviceClass::Cpu,
+                CheckpointInputOptions::default(),
+            )
+            .expect("hashes the input files"),
+        );
         let specification = CheckpointSpecification {
             model: "bert-tiny".to_owned(),
             folder,
@@ -368,7 +391,7 @@ impl CheckpointFixture {
             &self.storage,
             &NewModel::named("bert-tiny", ModelKind::ScalarRewardModel),
             &self.benchmark,
-            serde_json::json!({"judge": "checkpoint", "weights_sha256": weights}),
+            &identity,
             serde_json::json!({}),
         )
         .await

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::evaluation::checkpoint_run::{plan, weights_sha256};
+use omnireward::evaluation::identity::{
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+};
 use omnireward::evaluation::runs::open_run;
 use omnireward::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
 use omnireward::storage::{JobKind, ModelKind, NewModel, RunStatus, Storage};
@@ -149,6 +152,16 @@ fn two_worker_processes_share_one_postgres_queue() {
     let folder =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/bert-tiny");
     let weights = weights_sha256(&[folder.join("model.safetensors")]).expect("hashes");
+    let identity = RunIdentity::Checkpoint(
+        CheckpointIdentity::new(
+            weights.clone(),
+            &folder,
+            "BertForSequenceClassification",
+            DeviceClass::Cpu,
+            CheckpointInputOptions::default(),
+        )
+        .expect("hashes the input files"),
+    );
 
     let (storage, queued) = runtime.block_on(async {
         let storage = Storage::open_postgres(&url)
@@ -161,7 +174,7 @@ fn two_worker_processes_share_one_postgres_queue() {
                 &storage,
                 &NewModel::named(model.clone(), ModelKind::ScalarRewardModel),
                 &benchmark,
-                serde_json::json!({"judge": "checkpoint", "weights_sha256": weights}),
+                &identity,
                 serde_json::json!({}),
             )
             .await

@@ -230,6 +230,43 @@ async fn send(router: &Router, request: Request<Body>) -> Reply {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_opens_the_run_an_upload_of_the_same_files_opened() {
+    let app = test_app(64 * 1024 * 1024).await;
+    let fields = [("name", "bert-tiny"), ("batch_tokens", "2048")];
+    let created = app.upload(&fields, &checkpoint_files("bert-tiny")).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let (_, run) = created.ids();
+    // The same files from their own folder, under the same options, on the same database: one
+    // identity, so the command line resumes the uploaded run instead of starting another.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(app.home.path())
+        .args(["eval", "checkpoint"])
+        .arg(fixture("bert-tiny"))
+        .args(["--name", "bert-tiny", "--batch-tokens", "4096", "--json"])
+        .output()
+        .await
+        .expect("runs omnireward");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["run"], run, "{report}");
+    let evaluated = app
+        .storage
+        .runs()
+        .await
+        .expect("lists runs")
+        .into_iter()
+        .filter(|record| record.provenance == omnireward::storage::Provenance::Evaluated)
+        .count();
+    assert_eq!(evaluated, 1, "one run for one identity");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
     let app = test_app(64 * 1024 * 1024).await;
     let files = checkpoint_files("bert-tiny");

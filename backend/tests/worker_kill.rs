@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::evaluation::checkpoint_run::{plan, weights_sha256};
+use omnireward::evaluation::identity::{
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+};
 use omnireward::evaluation::runs::open_run;
 use omnireward::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
 use omnireward::storage::{JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage};
@@ -49,6 +52,16 @@ fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
     let folder =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/bert-tiny");
     let weights = weights_sha256(&[folder.join("model.safetensors")]).expect("hashes");
+    let identity = RunIdentity::Checkpoint(
+        CheckpointIdentity::new(
+            weights.clone(),
+            &folder,
+            "BertForSequenceClassification",
+            DeviceClass::Cpu,
+            CheckpointInputOptions::default(),
+        )
+        .expect("hashes the input files"),
+    );
     let specification = CheckpointSpecification {
         model: "bert-tiny".to_owned(),
         folder,
@@ -83,7 +96,7 @@ fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
             &storage,
             &NewModel::named("bert-tiny", ModelKind::ScalarRewardModel),
             &benchmark,
-            serde_json::json!({"judge": "checkpoint", "weights_sha256": weights}),
+            &identity,
             serde_json::json!({}),
         )
         .await

@@ -20,6 +20,7 @@ use crate::evaluation::api_run::{
     self, ApiJudge, ApiRunConfig, Prices, RunProgress, RunSummary, StopReason,
 };
 use crate::evaluation::baseline::{self, BaselineKind};
+use crate::evaluation::identity::{ApiJudgeIdentity, BaselineIdentity, RunIdentity};
 use crate::evaluation::runs::{self, OpenedRun};
 use crate::evaluation::sink::JudgementSink;
 use crate::judges::api::client::{ApiKey, ChatClient, ClientConfig};
@@ -218,13 +219,12 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         _ => None,
     };
     let endpoint = recorded_endpoint(&args.endpoint);
-    let identity = json!({
-        "judge": "api",
-        "endpoint": endpoint,
-        "request": request,
-        "prompts": { "name": prompts.name, "hash": prompts.hash, "fallback_tasks": prompts.fallback_tasks },
-        "verdict_attempts": args.verdict_attempts,
-    });
+    let identity = RunIdentity::Api(ApiJudgeIdentity::new(
+        endpoint,
+        &request,
+        &prompts,
+        args.verdict_attempts,
+    ));
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
         "concurrency": args.concurrency,
@@ -267,7 +267,7 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         .build()?;
     runtime.block_on(async {
         let storage = environment.open_storage().await?;
-        let opened = runs::open_run(&storage, &model, &benchmark, identity, details).await?;
+        let opened = runs::open_run(&storage, &model, &benchmark, &identity, details).await?;
         let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
         let stop = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(RunProgress::default());
@@ -328,12 +328,15 @@ fn run_baseline(environment: &Environment, args: &BaselineArgs) -> anyhow::Resul
         environment.load_benchmark(args.run.data.as_ref(), &args.run.benchmark, false)?;
     let name = args.kind.model_name(args.seed);
     let model = NewModel::named(name.clone(), ModelKind::Baseline);
-    let identity = json!({ "judge": "baseline", "kind": args.kind, "seed": args.seed });
+    let identity = RunIdentity::Baseline(BaselineIdentity {
+        kind: args.kind,
+        seed: args.seed,
+    });
     let details = json!({ "omnireward_version": env!("CARGO_PKG_VERSION") });
     let settings = args.run.setting.settings();
     super::runtime()?.block_on(async {
         let storage = environment.open_storage().await?;
-        let opened = runs::open_run(&storage, &model, &benchmark, identity, details).await?;
+        let opened = runs::open_run(&storage, &model, &benchmark, &identity, details).await?;
         let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
         let judgements: Vec<_> = covered(&benchmark, args.kind)
             .flat_map(|sample| {

@@ -40,7 +40,7 @@ pub(super) struct LocalModelArgs {
     /// Token limit per input [default: the model's, at most 512 for encoders and 2048 for
     /// decoders].
     #[arg(long, value_name = "N")]
-    max_length: Option<usize>,
+    pub(super) max_length: Option<usize>,
     /// Which end of a too-long input is cut: right (keep the start) or left (keep the response).
     #[arg(long, default_value = "right", value_parser = parse_truncation)]
     truncation: TruncationSide,
@@ -50,7 +50,7 @@ pub(super) struct LocalModelArgs {
     /// Separator between criterion, prompt and response for encoders [default: " <sep> " of
     /// the tokenizer].
     #[arg(long, value_name = "TEXT")]
-    separator: Option<String>,
+    pub(super) separator: Option<String>,
     /// Which output of a multi-label head is the reward: an index or an id2label name.
     #[arg(long, value_name = "LABEL")]
     reward_label: Option<String>,

@@ -4,6 +4,7 @@
 pub mod api_run;
 pub mod baseline;
 pub mod checkpoint_run;
+pub mod identity;
 pub mod key_bindings;
 pub mod key_vault;
 pub mod runs;

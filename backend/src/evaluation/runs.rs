@@ -5,6 +5,7 @@ use omnireward_shared::scorecard::ScalarTiePolicy;
 use omnireward_shared::{BootstrapConfig, Scorecard};
 use serde_json::{Value, json};
 
+use super::identity::RunIdentity;
 use crate::data::Benchmark;
 use crate::storage::{
     BenchmarkId, NewModel, NewRun, Provenance, RunId, RunStatus, Storage, StorageError,
@@ -35,29 +36,27 @@ pub async fn record_benchmark(
     Ok(id)
 }
 
-/// Finds the evaluated run of `model` on `benchmark` whose recorded identity equals `identity`,
-/// or creates one. The run's configuration is `{"identity": …, "details": …}`: the identity
-/// decides what counts as the same run (judge, prompts, request options), the details record
-/// what may change between sessions (concurrency, prices, code version).
+/// Finds the evaluated run of `model` on `benchmark` whose recorded identity equals `identity`
+/// (one indexed lookup), or creates one. The run's configuration is
+/// `{"identity": …, "details": …}`: the identity decides what counts as the same run, the
+/// details record what may change between sessions (concurrency, prices, code version).
 pub async fn open_run(
     storage: &Storage,
     model: &NewModel,
     benchmark: &Benchmark,
-    identity: Value,
+    identity: &RunIdentity,
     details: Value,
 ) -> Result<OpenedRun, StorageError> {
     let benchmark_id = record_benchmark(storage, benchmark).await?;
     let model_id = storage.upsert_model(model).await?;
-    let existing = storage.runs().await?.into_iter().find(|run| {
-        run.model == model_id
-            && run.benchmark == Some(benchmark_id)
-            && run.provenance == Provenance::Evaluated
-            && run.configuration.get("identity") == Some(&identity)
-    });
-    if let Some(run) = existing {
-        storage.set_run_status(run.id, RunStatus::Running).await?;
+    let identity = identity.to_value();
+    if let Some(run) = storage
+        .evaluated_run(model_id, benchmark_id, &identity)
+        .await?
+    {
+        storage.set_run_status(run, RunStatus::Running).await?;
         return Ok(OpenedRun {
-            id: run.id,
+            id: run,
             resumed: true,
         });
     }

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
 use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
 use crate::data::{self, Benchmark};
+use crate::evaluation::identity::{ApiJudgeIdentity, RunIdentity};
 use crate::evaluation::key_vault::is_held_reference;
 use crate::evaluation::runs::record_benchmark;
 use crate::evaluation::worker::{
@@ -600,18 +601,14 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
         response_video_frames: RESPONSE_VIDEO_FRAMES,
         audio_parts: AudioParts::Joined,
     };
-    // Keep in step with `cli::eval::run_api`: equal identities mean one run.
-    let identity = json!({
-        "judge": "api",
-        "endpoint": endpoint,
-        "request": request_options,
-        "prompts": {
-            "name": prompts.name,
-            "hash": prompts.hash,
-            "fallback_tasks": prompts.fallback_tasks,
-        },
-        "verdict_attempts": VERDICT_ATTEMPTS,
-    });
+    // Built as `eval api` builds it from the same arguments: equal identities mean one run.
+    let identity = RunIdentity::Api(ApiJudgeIdentity::new(
+        endpoint.clone(),
+        &request_options,
+        &prompts,
+        VERDICT_ATTEMPTS,
+    ))
+    .to_value();
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
         "concurrency": concurrency,

@@ -39,6 +39,9 @@ use super::{ApiError, AppState, submissions};
 use crate::checkpoint::{CheckpointError, CheckpointFolder, PICKLE_EXTENSIONS};
 use crate::data::{self, Benchmark};
 use crate::evaluation::checkpoint_run::{DEFAULT_CHUNK_SAMPLES, format_parameters, weights_sha256};
+use crate::evaluation::identity::{
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+};
 use crate::evaluation::runs::record_benchmark;
 use crate::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
 use crate::judges::local::TruncationSide;
@@ -741,20 +744,37 @@ async fn submit(
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         judgements_file: None,
     };
-    // The same files under the same options are the same run; batching is a session detail.
-    let identity = json!({
-        "judge": "checkpoint",
-        "weights_sha256": accepted.weights_sha256,
-        "checkpoint_sha256": accepted.sha256,
-        "architecture": accepted.architecture,
-        "device": device,
-        "max_length": request.max_length,
-        "truncation": request.truncation,
-        "reward_label": request.reward_label,
-        "frames": DEFAULT_RESPONSE_FRAMES,
-    });
+    // The same files under the same options are the same run, whether uploaded or evaluated
+    // with `eval checkpoint`; batching is a session detail.
+    let identity = {
+        let folder = specification.folder.clone();
+        let weights_sha256 = accepted.weights_sha256.clone();
+        let architecture = accepted.architecture;
+        let options = CheckpointInputOptions {
+            max_length: request.max_length,
+            truncation: request.truncation,
+            separator: None,
+            reward_label: request.reward_label.clone(),
+            frames: DEFAULT_RESPONSE_FRAMES,
+        };
+        tokio::task::spawn_blocking(move || {
+            CheckpointIdentity::new(
+                weights_sha256,
+                &folder,
+                &architecture,
+                DeviceClass::of_device(device),
+                options,
+            )
+        })
+        .await
+        .map_err(|error| ApiError::Internal(format!("hashing the checkpoint: {error}")))?
+        .map_err(|error| ApiError::Internal(format!("hashing the checkpoint: {error}")))?
+    };
+    let identity = RunIdentity::Checkpoint(identity).to_value();
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
+        "checkpoint_sha256": accepted.sha256,
+        "device": device,
         "batch_tokens": request.batch_tokens,
         "parameter_count": accepted.parameter_count,
         "submitted_over_http": true,

@@ -78,6 +78,7 @@ pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
     ModelId, ModelKind, NewModel, NewRun, Provenance, RunId, RunRecord, RunStatus, UnknownValue,
+    identity_digest,
 };
 pub use submissions::Enqueued;
 
@@ -419,10 +420,12 @@ impl Storage {
                 location: location.to_string(),
                 source,
             })?;
-        Ok(Storage {
+        let storage = Storage {
             pool: Pool::Postgres(pool),
             location,
-        })
+        };
+        storage.fill_identity_digests().await?;
+        Ok(storage)
     }
 
     /// Closes every connection (for SQLite, so the WAL is checkpointed and the `-wal` file
@@ -477,10 +480,13 @@ impl Storage {
                 location: location.to_string(),
                 source,
             })?;
-        Ok(Storage {
+        let storage = Storage {
             pool: Pool::Sqlite(pool),
             location,
-        })
+        };
+        // Runs stored before migration 0007 get their digest (SQL cannot compute SHA-256).
+        storage.fill_identity_digests().await?;
+        Ok(storage)
     }
 }
 

@@ -6,6 +6,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
 use super::benchmarks::BenchmarkId;
 use super::{Storage, StorageError, StorageRow, database, now_unix_ms, parse_column};
 
@@ -228,6 +231,50 @@ pub struct RunRecord {
 
 /// A run query with its model's columns, completed by a literal tail (kept static so the SQL is a
 /// `&'static str`).
+/// SHA-256 (hex) of an identity's canonical JSON: object keys sorted at every level, no
+/// whitespace. Two identities equal as JSON values have the same digest whatever order their
+/// fields were written in.
+pub fn identity_digest(identity: &Value) -> String {
+    let mut canonical = String::new();
+    write_canonical(identity, &mut canonical);
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(object) => {
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (position, key) in keys.into_iter().enumerate() {
+                if position > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&object[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// The digest of a run configuration's identity, if it has one.
+fn configuration_digest(configuration: &Value) -> Option<String> {
+    configuration.get("identity").map(identity_digest)
+}
+
 macro_rules! select_runs {
     ($tail:literal) => {
         concat!(
@@ -257,20 +304,22 @@ impl Storage {
             })?;
             let now = now_unix_ms();
             let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs \
-             (model_id, benchmark_id, status, provenance, configuration_json, created_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(run.model.0)
-        .bind(run.benchmark.map(|benchmark| benchmark.0))
-        .bind(run.status.as_str())
-        .bind(run.provenance.as_str())
-        .bind(configuration)
-        .bind(now)
-        .bind(run.status.is_terminal().then_some(now))
-        .fetch_one(pool)
-        .await
-        .map_err(database("create a run"))?;
+                "INSERT INTO runs \
+             (model_id, benchmark_id, status, provenance, configuration_json, created_at, \
+              finished_at, identity_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            )
+            .bind(run.model.0)
+            .bind(run.benchmark.map(|benchmark| benchmark.0))
+            .bind(run.status.as_str())
+            .bind(run.provenance.as_str())
+            .bind(configuration)
+            .bind(now)
+            .bind(run.status.is_terminal().then_some(now))
+            .bind(configuration_digest(&run.configuration))
+            .fetch_one(pool)
+            .await
+            .map_err(database("create a run"))?;
             Ok(RunId(id))
         })
     }
@@ -290,6 +339,75 @@ impl Storage {
                 return Err(StorageError::RunNotFound(run));
             }
             Ok(())
+        })
+    }
+
+    /// The evaluated run of `model` on `benchmark` whose recorded identity is `identity` (the
+    /// run to resume or join), found through the indexed identity digest; the identity itself is
+    /// compared too, so a digest collision could never join two different runs.
+    pub async fn evaluated_run(
+        &self,
+        model: ModelId,
+        benchmark: BenchmarkId,
+        identity: &Value,
+    ) -> Result<Option<RunId>, StorageError> {
+        let digest = identity_digest(identity);
+        with_pool!(self, |pool| {
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, configuration_json FROM runs \
+                 WHERE identity_sha256 = $1 AND model_id = $2 AND benchmark_id = $3 \
+                 AND provenance = $4 ORDER BY id",
+            )
+            .bind(&digest)
+            .bind(model.0)
+            .bind(benchmark.0)
+            .bind(Provenance::Evaluated.as_str())
+            .fetch_all(pool)
+            .await
+            .map_err(database("find a run by its identity"))?;
+            for (id, configuration) in rows {
+                if parse_configuration(configuration)?.get("identity") == Some(identity) {
+                    return Ok(Some(RunId(id)));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// Fills the identity digest of runs stored before it existed (migration 0007), in one
+    /// transaction; returns how many were filled. A no-op once every run has its digest.
+    pub async fn fill_identity_digests(&self) -> Result<u64, StorageError> {
+        with_pool!(self, |pool| {
+            let mut transaction = pool
+                .begin()
+                .await
+                .map_err(database("start filling identity digests"))?;
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, configuration_json FROM runs \
+                 WHERE identity_sha256 IS NULL AND configuration_json LIKE '%\"identity\"%'",
+            )
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(database("read runs without an identity digest"))?;
+            let mut filled = 0;
+            for (id, configuration) in rows {
+                let Some(digest) = configuration_digest(&parse_configuration(configuration)?)
+                else {
+                    continue;
+                };
+                sqlx::query("UPDATE runs SET identity_sha256 = $1 WHERE id = $2")
+                    .bind(digest)
+                    .bind(id)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database("store an identity digest"))?;
+                filled += 1;
+            }
+            transaction
+                .commit()
+                .await
+                .map_err(database("store identity digests"))?;
+            Ok(filled)
         })
     }
 

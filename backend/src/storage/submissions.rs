@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::jobs::{JobId, JobKind};
-use super::runs::{ModelId, Provenance, RunId, RunStatus};
-use super::{Backend, BenchmarkId, Storage, StorageError, database, now_unix_ms};
+use super::runs::{RunId, RunStatus};
+use super::{Backend, Storage, StorageError, database, now_unix_ms};
 
 /// The outcome of [`Storage::enqueue_job_unless_active`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,27 +33,6 @@ impl Enqueued {
 pub(super) const LOCK_RUN_FOR_ENQUEUE: &str = "SELECT id FROM runs WHERE id = $1 FOR NO KEY UPDATE";
 
 impl Storage {
-    /// The evaluated run of `model` on `benchmark` whose recorded identity is `identity` (the
-    /// run `evaluation::runs::open_run` would resume), without changing it.
-    pub async fn evaluated_run(
-        &self,
-        model: ModelId,
-        benchmark: BenchmarkId,
-        identity: &Value,
-    ) -> Result<Option<RunId>, StorageError> {
-        Ok(self
-            .runs()
-            .await?
-            .into_iter()
-            .find(|run| {
-                run.model == model
-                    && run.benchmark == Some(benchmark)
-                    && run.provenance == Provenance::Evaluated
-                    && run.configuration.get("identity") == Some(identity)
-            })
-            .map(|run| run.id))
-    }
-
     /// The oldest queued or running job of `run`, if any.
     pub async fn active_job(&self, run: RunId) -> Result<Option<JobId>, StorageError> {
         with_pool!(self, |pool| {
@@ -191,7 +170,7 @@ impl Storage {
 mod tests {
     use super::*;
     use crate::storage::test_support::fresh_databases;
-    use crate::storage::{ModelKind, NewModel, NewRun};
+    use crate::storage::{ModelId, ModelKind, NewModel, NewRun, Provenance};
 
     async fn run(storage: &Storage, identity: Value) -> (ModelId, RunId) {
         let model = storage

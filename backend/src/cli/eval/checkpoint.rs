@@ -19,6 +19,9 @@ use super::{RunArgs, open_sink, watch_interrupts};
 use crate::evaluation::checkpoint_run::{
     self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
 };
+use crate::evaluation::identity::{
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+};
 use crate::evaluation::runs;
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
@@ -103,22 +106,28 @@ pub(in crate::cli) fn run(
     }
     let (_, not_covered, text_only_prompt) =
         checkpoint_run::plan(&benchmark.samples, description.reads_images);
-    // Same weights, same input formatting and same numerics: the same run, resumable.
-    let identity = json!({
-        "judge": "checkpoint",
-        "weights_sha256": weights_sha256,
-        "architecture": description.architecture,
-        "dtype": description.dtype,
-        "input_format": description.input_format,
-        "max_length": description.max_length,
-        "truncation": description.truncation,
-        "reward_label": args.model.reward_label(),
-        "frames": description.reads_images.then_some(args.frames),
-    });
+    // Same weights, same input formatting and same numerics: the same run, resumable, and the
+    // same run an upload of these files under these options opens.
+    let identity = RunIdentity::Checkpoint(CheckpointIdentity::new(
+        weights_sha256,
+        thread.folder(),
+        description.architecture,
+        DeviceClass::of_device(&description.device),
+        CheckpointInputOptions {
+            max_length: args.model.max_length,
+            truncation: description.truncation,
+            separator: args.model.separator.clone(),
+            reward_label: args.model.reward_label().map(str::to_owned),
+            frames: args.frames,
+        },
+    )?);
     let training = training_record(thread.folder())?;
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
         "device": description.device,
+        "dtype": description.dtype,
+        "input_format": description.input_format,
+        "max_length": description.max_length,
         "device_requested": device_requested,
         "batch_tokens": description.batch_tokens,
         "parameter_count": description.parameter_count,
@@ -138,7 +147,7 @@ pub(in crate::cli) fn run(
 
     super::super::runtime()?.block_on(async {
         let storage = environment.open_storage().await?;
-        let opened = runs::open_run(&storage, &model, &benchmark, identity, details).await?;
+        let opened = runs::open_run(&storage, &model, &benchmark, &identity, details).await?;
         let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
         let stop = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(AtomicU64::new(0));

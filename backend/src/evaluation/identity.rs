@@ -1,0 +1,315 @@
+//! What makes two runs the same run: one typed value per kind of judge, built by every path that
+//! opens or submits a run (the CLI, the submissions service, uploads), stored as the run's
+//! `configuration.identity` with a SHA-256 digest in an indexed column, so finding the run to
+//! resume or join is one indexed lookup.
+//!
+//! An identity holds what changes the judgements (weights, input formatting, numerics, prompts,
+//! request options, the judge's own options) and nothing a session may change (concurrency,
+//! prices, batch sizes), which the run records apart as its details.
+//!
+//! A local checkpoint's identity is decided before the model loads, from the files alone, so the
+//! command line and an upload of the same files under the same options name one run: the weights'
+//! SHA-256, the SHA-256 of the files that decide how inputs are formatted
+//! ([`INPUT_FORMAT_FILES`]: config, tokenizer, chat template, preprocessor), the architecture,
+//! the device class with the dtype it implies, and the options that shape inputs (token limit,
+//! truncation side, separator, reward label, frames per video).
+
+use std::io::Read as _;
+use std::path::Path;
+
+use omnireward_local_judge::architecture::Architecture;
+use omnireward_shared::Task;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::baseline::BaselineKind;
+use crate::judges::api::prompts::PromptSet;
+use crate::judges::api::request::RequestOptions;
+use crate::judges::local::TruncationSide;
+use crate::storage::identity_digest;
+
+/// The files of a checkpoint folder that decide how its inputs are formatted and tokenized.
+pub const INPUT_FORMAT_FILES: [&str; 8] = [
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "preprocessor_config.json",
+    "sentence_bert_config.json",
+    "generation_config.json",
+];
+
+/// What makes two runs the same, for every kind of judge.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "judge", rename_all = "snake_case")]
+pub enum RunIdentity {
+    /// A generative judge behind an OpenAI-compatible API.
+    Api(ApiJudgeIdentity),
+    /// A content-blind baseline.
+    Baseline(BaselineIdentity),
+    /// A local checkpoint run with candle.
+    Checkpoint(CheckpointIdentity),
+}
+
+/// An API judge: the endpoint as recorded, what every request carries, the prompt set and how
+/// often an unparseable verdict is asked again.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ApiJudgeIdentity {
+    /// The endpoint without user info, query or fragment.
+    pub endpoint: String,
+    /// Model, sampling options, extra body fields, frames and audio layout.
+    pub request: Value,
+    /// The prompt templates.
+    pub prompts: PromptsIdentity,
+    /// Queries per item while the verdict cannot be parsed.
+    pub verdict_attempts: u32,
+}
+
+/// A prompt set as runs record it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PromptsIdentity {
+    /// Its name.
+    pub name: String,
+    /// The hash over every template.
+    pub hash: String,
+    /// Tasks a loaded set fell back to ours for.
+    pub fallback_tasks: Vec<Task>,
+}
+
+/// A content-blind baseline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BaselineIdentity {
+    /// Which baseline.
+    pub kind: BaselineKind,
+    /// Seed of the random baseline.
+    pub seed: u64,
+}
+
+/// A local checkpoint, decided from its files and options before it loads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckpointIdentity {
+    /// SHA-256 over the weight files in name order.
+    pub weights_sha256: String,
+    /// SHA-256 over the [`INPUT_FORMAT_FILES`] present (name, length, bytes of each).
+    pub inputs_sha256: String,
+    /// The `transformers` architecture.
+    pub architecture: String,
+    /// `cpu` or `cuda`: which device kind computes (results differ between them only by the
+    /// dtype and kernels, and the dtype is decided by the device kind).
+    pub device_class: DeviceClass,
+    /// The dtype the device class implies for this architecture.
+    pub dtype: &'static str,
+    /// Token limit asked for (`None`: the checkpoint's own).
+    pub max_length: Option<usize>,
+    /// Which end of a too-long input is cut.
+    pub truncation: TruncationSide,
+    /// Separator between criterion, prompt and response asked for (`None`: the tokenizer's).
+    pub separator: Option<String>,
+    /// Which head output is the reward (`None`: the only one).
+    pub reward_label: Option<String>,
+    /// Frames sampled per video response, for image-text models.
+    pub frames: Option<usize>,
+}
+
+/// The kind of device a checkpoint runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    /// The CPU, in f32.
+    Cpu,
+    /// A CUDA GPU, in bf16 where the family is safe in half precision.
+    Cuda,
+}
+
+impl DeviceClass {
+    /// The class of a device named `cpu`, `cuda` or `cuda:N` (as runs record devices).
+    pub fn of_device(device: &str) -> DeviceClass {
+        if device.starts_with("cuda") {
+            DeviceClass::Cuda
+        } else {
+            DeviceClass::Cpu
+        }
+    }
+}
+
+/// The options of a checkpoint run that shape its inputs.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointInputOptions {
+    /// Token limit asked for.
+    pub max_length: Option<usize>,
+    /// Which end of a too-long input is cut.
+    pub truncation: TruncationSide,
+    /// Separator asked for.
+    pub separator: Option<String>,
+    /// Which head output is the reward.
+    pub reward_label: Option<String>,
+    /// Frames sampled per video response (kept only for image-text models).
+    pub frames: usize,
+}
+
+impl ApiJudgeIdentity {
+    /// The identity of an API judge with these request options and prompts.
+    pub fn new(
+        endpoint: String,
+        request: &RequestOptions,
+        prompts: &PromptSet,
+        verdict_attempts: u32,
+    ) -> ApiJudgeIdentity {
+        ApiJudgeIdentity {
+            endpoint,
+            // `RequestOptions` serialises to an object whatever its fields hold.
+            request: serde_json::to_value(request).unwrap_or(Value::Null),
+            prompts: PromptsIdentity {
+                name: prompts.name.clone(),
+                hash: prompts.hash.clone(),
+                fallback_tasks: prompts.fallback_tasks.clone(),
+            },
+            verdict_attempts,
+        }
+    }
+}
+
+impl CheckpointIdentity {
+    /// The identity of the checkpoint in `folder` whose weights hash to `weights_sha256`
+    /// ([`super::checkpoint_run::weights_sha256`]), of `architecture`, on `device_class`, under
+    /// `options`. Reads the small input-format files: blocking.
+    pub fn new(
+        weights_sha256: String,
+        folder: &Path,
+        architecture: &str,
+        device_class: DeviceClass,
+        options: CheckpointInputOptions,
+    ) -> std::io::Result<CheckpointIdentity> {
+        let known = Architecture::from_hugging_face_name(architecture);
+        let dtype = match (device_class, known) {
+            (DeviceClass::Cuda, Some(known)) if known.half_precision_safe() => "bf16",
+            _ => "f32",
+        };
+        let reads_images = known.is_some_and(|known| {
+            known.kind() == omnireward_local_judge::architecture::ModelKind::ImageText
+        });
+        Ok(CheckpointIdentity {
+            weights_sha256,
+            inputs_sha256: inputs_sha256(folder)?,
+            architecture: architecture.to_owned(),
+            device_class,
+            dtype,
+            max_length: options.max_length,
+            truncation: options.truncation,
+            separator: options.separator,
+            reward_label: options.reward_label,
+            frames: reads_images.then_some(options.frames),
+        })
+    }
+}
+
+impl RunIdentity {
+    /// The identity as stored in the run's configuration.
+    pub fn to_value(&self) -> Value {
+        // Every field serialises (strings, numbers, enums without data): this cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The digest stored in the indexed column: [`identity_digest`] of [`Self::to_value`].
+    pub fn digest(&self) -> String {
+        identity_digest(&self.to_value())
+    }
+}
+
+/// SHA-256 over the [`INPUT_FORMAT_FILES`] present in `folder`, each as `name \n length \n
+/// bytes`, in the list's order. Blocking.
+pub fn inputs_sha256(folder: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    for name in INPUT_FORMAT_FILES {
+        let path = folder.join(name);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => {
+                return Err(std::io::Error::new(
+                    error.kind(),
+                    format!("{}: {error}", path.display()),
+                ));
+            }
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|error| {
+            std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+        })?;
+        hasher.update(format!("{name}\n{}\n", bytes.len()).as_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn digests_ignore_key_order_and_see_every_value() {
+        let first = json!({"judge": "api", "request": {"model": "m", "temperature": 0.5}});
+        let reordered = json!({"request": {"temperature": 0.5, "model": "m"}, "judge": "api"});
+        assert_eq!(identity_digest(&first), identity_digest(&reordered));
+        let other = json!({"judge": "api", "request": {"model": "m", "temperature": 0.25}});
+        assert_ne!(identity_digest(&first), identity_digest(&other));
+        assert_eq!(identity_digest(&first).len(), 64);
+    }
+
+    #[test]
+    fn identities_serialise_tagged_by_judge() {
+        let baseline = RunIdentity::Baseline(BaselineIdentity {
+            kind: BaselineKind::Random,
+            seed: 3,
+        });
+        assert_eq!(
+            baseline.to_value(),
+            json!({"judge": "baseline", "kind": "random", "seed": 3})
+        );
+        assert_eq!(baseline.digest(), identity_digest(&baseline.to_value()));
+    }
+
+    #[test]
+    fn checkpoint_identities_come_from_the_files_and_options() {
+        let folder = tempfile::TempDir::new().expect("folder");
+        std::fs::write(folder.path().join("model.safetensors"), b"weights").expect("writes");
+        std::fs::write(folder.path().join("tokenizer.json"), b"{}").expect("writes");
+        std::fs::write(folder.path().join("README.md"), b"not an input").expect("writes");
+        let weights = super::super::checkpoint_run::weights_sha256(&[folder
+            .path()
+            .join("model.safetensors")])
+        .expect("hashes");
+        let identity = |device, options| {
+            CheckpointIdentity::new(
+                weights.clone(),
+                folder.path(),
+                "Qwen2ForSequenceClassification",
+                device,
+                options,
+            )
+            .expect("hashes")
+        };
+        let cpu = identity(DeviceClass::Cpu, CheckpointInputOptions::default());
+        assert_eq!(cpu.dtype, "f32");
+        assert_eq!(cpu.frames, None, "a text model has no frame count");
+        let cuda = identity(DeviceClass::Cuda, CheckpointInputOptions::default());
+        assert_eq!(cuda.dtype, "bf16");
+        // Files that do not shape inputs leave the identity alone; those that do change it.
+        std::fs::write(folder.path().join("README.md"), b"edited").expect("writes");
+        assert_eq!(
+            identity(DeviceClass::Cpu, CheckpointInputOptions::default()),
+            cpu
+        );
+        std::fs::write(folder.path().join("tokenizer.json"), b"{\"x\":1}").expect("writes");
+        assert_ne!(
+            identity(DeviceClass::Cpu, CheckpointInputOptions::default()).inputs_sha256,
+            cpu.inputs_sha256
+        );
+        assert_eq!(DeviceClass::of_device("cuda:1"), DeviceClass::Cuda);
+        assert_eq!(DeviceClass::of_device("cpu"), DeviceClass::Cpu);
+    }
+}
