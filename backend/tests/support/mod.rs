@@ -5,3 +5,4 @@
 pub mod identities;
 pub mod openai_server;
 pub mod paper_site;
+pub mod stub_servers;
