@@ -222,7 +222,9 @@ impl ChatClient {
             });
         }
         let text = match response.text().await {
-            Ok(text) => text,
+            // An endpoint that echoes the request (a debugging proxy) would put the key into
+            // error messages, which are logged and stored as a job's error.
+            Ok(text) => self.redacted(text),
             Err(error) => {
                 return Attempt::Retry {
                     reason: format!("reading the response failed: {error}"),
@@ -251,6 +253,16 @@ impl ChatClient {
             }),
             // A truncated or malformed body is usually a transient proxy problem: retry it.
             Err(reason) => Attempt::Retry { reason, wait: None },
+        }
+    }
+
+    /// `text` without the API key.
+    fn redacted(&self, text: String) -> String {
+        match &self.config.api_key {
+            Some(ApiKey(key)) if !key.is_empty() && text.contains(key.as_str()) => {
+                text.replace(key.as_str(), "<redacted>")
+            }
+            _ => text,
         }
     }
 
@@ -288,8 +300,10 @@ fn redirect_target(response: &reqwest::Response) -> String {
     }
 }
 
+/// The start of a response body for error messages: enough to recognise the endpoint's
+/// complaint, short enough to store as a job's error and show on a page.
 fn excerpt(text: &str) -> String {
-    const LIMIT: usize = 300;
+    const LIMIT: usize = 200;
     let mut short: String = text.chars().take(LIMIT).collect();
     if text.chars().count() > LIMIT {
         short.push('…');
