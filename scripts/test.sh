@@ -16,9 +16,9 @@ cargo build --locked -p omnireward-shared --target wasm32-unknown-unknown
 echo "== web app bundle"
 scripts/build-web.sh
 echo "== cargo test"
-# The browser and default-model tests fail, rather than skip, when Chromium, the bundle or the
-# default model is missing.
-export OMNIREWARD_REQUIRE_BROWSER=1 OMNIREWARD_REQUIRE_DEFAULT_MODEL=1
+# The browser, default-model and llama.cpp-server tests fail, rather than skip, when Chromium,
+# the bundle, the default model, llama-cpp-python or its model is missing.
+export OMNIREWARD_REQUIRE_BROWSER=1 OMNIREWARD_REQUIRE_DEFAULT_MODEL=1 OMNIREWARD_REQUIRE_LLAMA_CPP=1
 log=$(mktemp)
 # The storage and queue tests also run against a real PostgreSQL, a throwaway server started here.
 postgres_dir=$(mktemp -d)

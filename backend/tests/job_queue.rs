@@ -1,7 +1,8 @@
 //! The job queue end to end: a job for the embedded sample, claimed and run by a worker against
 //! the scripted OpenAI-compatible server on 127.0.0.1, and a job whose first worker died; and
 //! checkpoint jobs (a tiny local reward model) handed back on stop and resumed, and cancelled
-//! while running.
+//! while running; jobs whose endpoint fails every request or redirects, which end `failed` with
+//! the reason as the job's error.
 
 mod support;
 
@@ -28,9 +29,10 @@ use omnireward::judges::api::prompts::PromptSet;
 use omnireward::storage::{
     Cancellation, JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage,
 };
-use omnireward_shared::{Judgement, Setting};
+use omnireward_shared::{Judgement, Setting, Task};
 use support::identities;
 use support::openai_server::{self, Shared};
+use support::stub_servers::{start_counting, start_failing, start_redirecting};
 use tempfile::TempDir;
 
 const MODEL: &str = "judge-under-test";
@@ -309,6 +311,111 @@ async fn a_job_whose_worker_died_is_requeued_and_finished_without_duplicates() {
             .await
             .expect("finishes")
     );
+}
+
+/// Runs a job for the T2T items of the embedded sample (no media to encode) against
+/// `endpoint`, with the API key `key`, until the queue is empty; returns the finished job.
+async fn run_text_job(endpoint: &str, key: &'static str) -> omnireward::storage::Job {
+    let home = TempDir::new().expect("temporary home");
+    let options = LoadOptions {
+        tasks: vec![Task::TextToText],
+        ..LoadOptions::default()
+    };
+    let benchmark =
+        embedded::load(&home.path().join("cache"), &options).expect("embedded sample loads");
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    let mut specification = specification(endpoint);
+    specification.benchmark.tasks = vec![Task::TextToText];
+    specification.api_key_env = Some("JUDGE_KEY".to_owned());
+    let opened = open_run(
+        &storage,
+        &NewModel::named("failing judge", ModelKind::ApiJudge),
+        &benchmark,
+        serde_json::json!({"judge": "api", "model": MODEL}),
+        serde_json::json!({}),
+    )
+    .await
+    .expect("opens the run");
+    storage
+        .set_run_status(opened.id, RunStatus::Queued)
+        .await
+        .expect("queues the run");
+    let job = storage
+        .enqueue_job(
+            opened.id,
+            JobKind::ApiJudge,
+            &serde_json::to_value(&specification).expect("encodes"),
+        )
+        .await
+        .expect("enqueues");
+    let context = WorkerContext {
+        cache_dir: home.path().join("cache"),
+        runs_dir: home.path().join("runs"),
+        api_keys: Arc::new(move |_| {
+            Some(omnireward::judges::api::client::ApiKey::new(key.to_owned()))
+        }),
+        bootstrap: omnireward_shared::BootstrapConfig {
+            resamples: 10,
+            seed: 1,
+        },
+        heartbeat_interval: Duration::from_millis(100),
+        stale_after: Duration::from_secs(60),
+        poll_interval: Duration::from_millis(50),
+        until_idle: true,
+    };
+    let summary = run_worker(
+        storage.clone(),
+        &context,
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(summary.ended, 1);
+    let record = storage.run(opened.id).await.expect("reads the run");
+    assert_eq!(record.status, RunStatus::Failed);
+    storage.job(job).await.expect("reads the job")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_every_request_failed_records_the_last_upstream_error() {
+    const KEY: &str = "sk-worker-key-never-stored-3301";
+    let server = start_failing("model overloaded: try again later").await;
+    let job = run_text_job(&server.endpoint, KEY).await;
+    assert_eq!(job.status, RunStatus::Failed);
+    let error = job.error.expect("the job records why it failed");
+    assert!(server.hits() > 0);
+    assert!(
+        error.contains("items could not be judged")
+            && error.contains("HTTP 500: model overloaded: try again later"),
+        "{error}"
+    );
+    // The server echoed the request's Authorization header into its answer: the key is not kept.
+    assert!(!error.contains(KEY), "{error}");
+    assert!(error.contains("Bearer <redacted>"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_endpoint_redirects_fails_without_reaching_the_target() {
+    let target = start_counting().await;
+    let target_host = target.base.trim_start_matches("http://").to_owned();
+    let redirecting = start_redirecting(
+        axum::http::StatusCode::TEMPORARY_REDIRECT,
+        format!("{}/v1/chat/completions", target.base),
+    )
+    .await;
+    let job = run_text_job(&redirecting.endpoint, "sk-unused").await;
+    assert_eq!(job.status, RunStatus::Failed);
+    let error = job.error.expect("the job records why it failed");
+    assert!(
+        error.contains(&format!(
+            "the endpoint answered 307 (redirect to {target_host})"
+        )),
+        "{error}"
+    );
+    assert_eq!(target.hits(), 0, "the redirect target was reached");
 }
 
 fn bert_tiny() -> PathBuf {

@@ -185,6 +185,14 @@ enum JobError {
     PromptsChanged { expected: String, found: String },
     #[error("the benchmark {found} is not the one the run was opened on ({expected})")]
     BenchmarkChanged { expected: String, found: String },
+    /// The judge ran, but some items could not be judged; the last failure (the endpoint's
+    /// status and the start of its answer, for upstream errors) says why.
+    #[error("{failed} of {items} items could not be judged; the last failure: {last}")]
+    ItemsFailed {
+        failed: usize,
+        items: usize,
+        last: String,
+    },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -395,6 +403,24 @@ async fn run_api_judge(
         context.bootstrap,
     )
     .await?;
+    // A job failed by its items carries the last item's reason, so the submitter sees why
+    // (an endpoint answering 500 to everything would otherwise end with no error at all).
+    if status == RunStatus::Failed
+        && let Some(last) = summary.failures.last()
+    {
+        return Err(JobError::ItemsFailed {
+            failed: summary.failures.len(),
+            items: summary.items.saturating_sub(summary.already_done),
+            last: format!(
+                "{} sample `{}` ({}, {}): {}",
+                last.task,
+                last.sample_id,
+                last.setting.key(),
+                last.order.key(),
+                last.message
+            ),
+        });
+    }
     Ok(JobOutcome::Ended(status))
 }
 

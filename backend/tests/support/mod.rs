@@ -6,3 +6,4 @@ pub mod identities;
 pub mod images;
 pub mod openai_server;
 pub mod paper_site;
+pub mod stub_servers;

@@ -1,9 +1,9 @@
 //! A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests and benches.
 //!
-//! It checks every request (model, roles, content part types, data URLs, media counts per task)
-//! and answers by a policy, with scripted failures: 429 with `Retry-After`, 500, a stalled
-//! answer (client timeout), malformed JSON and unparseable text. Usage counts are fixed per
-//! answer so cost accounting can be checked exactly.
+//! It checks every request (model, roles, string content for text-only messages, content part
+//! types, data URLs, media counts per task) and answers by a policy, with scripted failures: 429
+//! with `Retry-After`, 500, a stalled answer (client timeout), malformed JSON and unparseable
+//! text. Usage counts are fixed per answer so cost accounting can be checked exactly.
 
 #![allow(dead_code)]
 
@@ -168,11 +168,28 @@ pub fn expected_parts(task: Task) -> (usize, usize) {
     }
 }
 
+/// A message without media must be one string (servers such as llama.cpp's reject a list of
+/// text parts); one with media, a list of parts.
 fn check_parts(task: Task, content: &Value, violations: &mut Vec<String>, id: &str) {
+    if content.is_string() {
+        if expected_parts(task) != (0, 0) {
+            violations.push(format!(
+                "{id} ({task}): user content is a string, not media parts"
+            ));
+        }
+        return;
+    }
     let Some(parts) = content.as_array() else {
-        violations.push(format!("{id}: user content is not a list of parts"));
+        violations.push(format!(
+            "{id}: user content is neither a string nor a list of parts"
+        ));
         return;
     };
+    if expected_parts(task) == (0, 0) {
+        violations.push(format!(
+            "{id} ({task}): text-only user content is a list, not a string"
+        ));
+    }
     let engine = base64::engine::general_purpose::STANDARD;
     let (mut images, mut audio) = (0, 0);
     for part in parts {

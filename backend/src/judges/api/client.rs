@@ -1,6 +1,11 @@
 //! The HTTP client for OpenAI-compatible chat-completions endpoints (vLLM, hosted APIs):
 //! timeouts, retries with exponential backoff and jitter on 429/5xx/timeouts (honouring
 //! `Retry-After`), token usage, and an API key that is never logged or printed.
+//!
+//! Redirects are never followed: an endpoint submitted over HTTP passes the address checks of
+//! [`super::address_policy`], but a redirect to an address literal (`http://127.0.0.1/…`, a cloud
+//! metadata address) would reach the private network without a name to resolve, so the
+//! resolver would never see it. A 3xx answer fails the query at once, naming the target's host.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +87,17 @@ pub enum ApiError {
         /// The start of the response body.
         body: String,
     },
+    /// The endpoint answered with a redirect, which judge requests do not follow.
+    #[error(
+        "the endpoint answered {status} (redirect to {target}); judge endpoints must answer \
+         directly: redirects are not followed"
+    )]
+    Redirected {
+        /// The status code.
+        status: u16,
+        /// The host the `Location` header names (or why there is none to show).
+        target: String,
+    },
     /// Every attempt failed with a retryable error.
     #[error("{attempts} attempts failed; last error: {last}")]
     Exhausted {
@@ -128,7 +144,9 @@ impl ChatClient {
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
-            .pool_max_idle_per_host(256);
+            .pool_max_idle_per_host(256)
+            // See the module header: a followed redirect would bypass the address checks.
+            .redirect(reqwest::redirect::Policy::none());
         if config.public_addresses_only {
             builder = builder.dns_resolver(std::sync::Arc::new(
                 super::address_policy::PublicOnlyResolver,
@@ -197,8 +215,16 @@ impl ChatClient {
             .and_then(|value| value.trim().parse::<f64>().ok())
             .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
             .map(|seconds| Duration::from_secs_f64(seconds).min(self.config.backoff_max));
+        if status.is_redirection() {
+            return Attempt::Fatal(ApiError::Redirected {
+                status: status.as_u16(),
+                target: redirect_target(&response),
+            });
+        }
         let text = match response.text().await {
-            Ok(text) => text,
+            // An endpoint that echoes the request (a debugging proxy) would put the key into
+            // error messages, which are logged and stored as a job's error.
+            Ok(text) => self.redacted(text),
             Err(error) => {
                 return Attempt::Retry {
                     reason: format!("reading the response failed: {error}"),
@@ -230,6 +256,16 @@ impl ChatClient {
         }
     }
 
+    /// `text` without the API key.
+    fn redacted(&self, text: String) -> String {
+        match &self.config.api_key {
+            Some(ApiKey(key)) if !key.is_empty() && text.contains(key.as_str()) => {
+                text.replace(key.as_str(), "<redacted>")
+            }
+            _ => text,
+        }
+    }
+
     /// Exponential backoff with "equal jitter": half the delay fixed, half random, so many
     /// concurrent requests that failed together do not retry together.
     fn backoff(&self, attempt: u32) -> Duration {
@@ -245,8 +281,29 @@ impl ChatClient {
     }
 }
 
+/// The host a redirect points to, for the error message: only the host (and port), since the
+/// path or query of a `Location` may carry tokens.
+fn redirect_target(response: &reqwest::Response) -> String {
+    let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+        return "no Location header".to_owned();
+    };
+    let Ok(location) = location.to_str() else {
+        return "an unreadable Location header".to_owned();
+    };
+    match response.url().join(location) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => format!("a {} URL without a host", url.scheme()),
+        },
+        Err(_) => "an invalid Location header".to_owned(),
+    }
+}
+
+/// The start of a response body for error messages: enough to recognise the endpoint's
+/// complaint, short enough to store as a job's error and show on a page.
 fn excerpt(text: &str) -> String {
-    const LIMIT: usize = 300;
+    const LIMIT: usize = 200;
     let mut short: String = text.chars().take(LIMIT).collect();
     if text.chars().count() > LIMIT {
         short.push('…');

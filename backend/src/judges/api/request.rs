@@ -1,6 +1,11 @@
 //! Builds the chat-completions request body for one sample: the system prompt, then the user
 //! message as text and media parts in the order the template lays them out.
 //!
+//! A user message without media is sent as one string, not as a list of text parts: servers
+//! whose chat template renders `content` as a string (llama.cpp's, through llama-cpp-python)
+//! answer 500 to a list. Rendering already merges adjacent text, so such a message is one text
+//! part, and the string is exactly that part's text.
+//!
 //! Media: images as JPEG data URLs; videos as `k` uniformly sampled frames (10 for a TV2T prompt
 //! video, 5 per T2V response by default); TA2T prompt audio as one `input_audio` part; T2A
 //! responses as one clip "A, 1 s silence, B" at the A slot (common audio APIs accept a single
@@ -132,7 +137,7 @@ pub fn build_body(
         "model": options.model,
         "messages": [
             { "role": "system", "content": rendered.system },
-            { "role": "user", "content": parts },
+            { "role": "user", "content": user_content(parts) },
         ],
     });
     if let Some(object) = body.as_object_mut() {
@@ -149,10 +154,100 @@ pub fn build_body(
     Ok(body)
 }
 
+/// The user message's `content`: a string when every part is text (their texts joined with
+/// nothing between them, as the rendered prompt joins them), else the list of parts.
+fn user_content(parts: Vec<Value>) -> Value {
+    let text_only = parts
+        .iter()
+        .all(|part| part.get("type").and_then(Value::as_str) == Some("text"));
+    if !text_only {
+        return Value::Array(parts);
+    }
+    let text: String = parts
+        .iter()
+        .filter_map(|part| part.get("text").and_then(Value::as_str))
+        .collect();
+    Value::String(text)
+}
+
 fn image_part(data_url: &str) -> Value {
     json!({ "type": "image_url", "image_url": { "url": data_url } })
 }
 
 fn audio_part(wav_base64: &str) -> Value {
     json!({ "type": "input_audio", "input_audio": { "data": wav_base64, "format": "wav" } })
+}
+
+#[cfg(test)]
+mod tests {
+    use omnireward_shared::{Setting, Task};
+
+    use super::*;
+    use crate::data::{LoadOptions, embedded};
+    use crate::judges::api::prompts::PromptSet;
+
+    fn options() -> RequestOptions {
+        RequestOptions {
+            model: "m".to_owned(),
+            temperature: None,
+            max_tokens: Some(64),
+            extra_body: Map::new(),
+            prompt_video_frames: 10,
+            response_video_frames: 5,
+            audio_parts: AudioParts::Joined,
+        }
+    }
+
+    #[test]
+    fn text_only_messages_are_strings_and_media_messages_are_parts() {
+        let home = tempfile::TempDir::new().expect("temporary folder");
+        let options_for = |task| LoadOptions {
+            tasks: vec![task],
+            ..LoadOptions::default()
+        };
+        let encoder = MediaEncoder::new(home.path().join("media"));
+        let prompts = PromptSet::builtin();
+
+        let text = embedded::load(home.path(), &options_for(Task::TextToText)).expect("loads");
+        assert!(!text.samples.is_empty());
+        for sample in &text.samples {
+            for setting in Setting::ALL {
+                for order in [Order::Original, Order::Swapped] {
+                    let rendered = prompts.render(sample, setting, order).expect("renders");
+                    let body =
+                        build_body(&rendered, sample, order, &encoder, &options()).expect("builds");
+                    // Exactly the text the parts carried, nothing added between them.
+                    assert_eq!(
+                        body["messages"][1]["content"],
+                        Value::String(rendered.text_only())
+                    );
+                    assert_eq!(
+                        body["messages"][0]["content"],
+                        Value::String(rendered.system)
+                    );
+                    assert_eq!(body["max_tokens"], json!(64));
+                }
+            }
+        }
+
+        let image =
+            embedded::load(home.path(), &options_for(Task::TextImageToText)).expect("loads");
+        let sample = image.samples.first().expect("a TI2T sample");
+        let rendered = prompts
+            .render(sample, Setting::WithTies, Order::Original)
+            .expect("renders");
+        let body =
+            build_body(&rendered, sample, Order::Original, &encoder, &options()).expect("builds");
+        let parts = body["messages"][1]["content"]
+            .as_array()
+            .expect("a message with media is a list of parts");
+        let kinds: Vec<&str> = parts
+            .iter()
+            .filter_map(|part| part["type"].as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"image_url") && kinds.contains(&"text"),
+            "{kinds:?}"
+        );
+    }
 }
