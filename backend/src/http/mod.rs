@@ -18,6 +18,7 @@ mod samples;
 mod schemas;
 pub mod score;
 mod security_headers;
+mod server;
 mod submissions;
 mod tasks;
 mod uploads;
@@ -45,6 +46,10 @@ pub use admin::AdminToken;
 pub use error::ApiError;
 pub use rate_limit::SubmissionLimit;
 pub use security_headers::TransportSecurity;
+pub use server::{
+    ConnectionLimits, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, serve,
+};
 pub use uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadSettings, remove_abandoned_staging};
 pub use web::Bundle;
 
