@@ -63,10 +63,10 @@ enum Command {
     /// Import result files of the authors' harness as a run and print its scorecard.
     ImportReference(import_reference::ImportReferenceArgs),
     /// Serve the REST API (leaderboard, samples, media, runs) over the database.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
     Leaderboard(leaderboard::LeaderboardArgs),
-    /// Run queued evaluation jobs until Ctrl-C.
+    /// Run queued evaluation jobs until Ctrl-C or SIGTERM.
     Worker(worker::WorkerArgs),
     /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
     Score(Box<score::ScoreArgs>),
