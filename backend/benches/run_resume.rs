@@ -94,17 +94,12 @@ fn main() {
             let wanted = identity(index).to_value();
             let model_id = models[index % MODELS];
             let started = Instant::now();
-            let found = storage
-                .runs()
-                .await
-                .expect("runs")
-                .into_iter()
-                .find(|run| {
-                    run.model == model_id
-                        && run.benchmark == Some(benchmark_id)
-                        && run.provenance == Provenance::Evaluated
-                        && run.configuration.get("identity") == Some(&wanted)
-                });
+            let found = storage.runs().await.expect("runs").into_iter().find(|run| {
+                run.model == model_id
+                    && run.benchmark == Some(benchmark_id)
+                    && run.provenance == Provenance::Evaluated
+                    && run.configuration.get("identity") == Some(&wanted)
+            });
             scans.push(started.elapsed().as_secs_f64() * 1e3);
             assert!(found.is_some(), "the scan finds run {index}");
         }

@@ -328,12 +328,21 @@ async fn run_text_job(endpoint: &str, key: &'static str) -> omnireward::storage:
         .expect("opens the database");
     let mut specification = specification(endpoint);
     specification.benchmark.tasks = vec![Task::TextToText];
-    specification.api_key_env = Some("JUDGE_KEY".to_owned());
+    specification.api_key_env = Some("OMNIREWARD_KEY_JUDGE".to_owned());
     let opened = open_run(
         &storage,
         &NewModel::named("failing judge", ModelKind::ApiJudge),
         &benchmark,
-        serde_json::json!({"judge": "api", "model": MODEL}),
+        &RunIdentity::Api(ApiJudgeIdentity {
+            endpoint: endpoint.to_owned(),
+            request: serde_json::json!({ "model": MODEL }),
+            prompts: PromptsIdentity {
+                name: "test".to_owned(),
+                hash: String::new(),
+                fallback_tasks: Vec::new(),
+            },
+            verdict_attempts: 5,
+        }),
         serde_json::json!({}),
     )
     .await
@@ -351,6 +360,13 @@ async fn run_text_job(endpoint: &str, key: &'static str) -> omnireward::storage:
         .await
         .expect("enqueues");
     let context = WorkerContext {
+        // The operator lets this key go to the test endpoint's host.
+        key_bindings: Arc::new(
+            omnireward::evaluation::key_bindings::KeyBindings::parse(&[
+                "OMNIREWARD_KEY_JUDGE=127.0.0.1",
+            ])
+            .expect("a valid binding"),
+        ),
         cache_dir: home.path().join("cache"),
         runs_dir: home.path().join("runs"),
         api_keys: Arc::new(move |_| {

@@ -17,6 +17,14 @@ pub const STYLESHEET_PATH: &str = "/style.css";
 /// `omnireward_frontend_bg.wasm`.
 pub const BUNDLE_PATH: &str = "/pkg";
 
+/// The inline module that loads the bundle and hydrates the page. The server's
+/// Content-Security-Policy admits it by its SHA-256, so it must be exactly this text.
+pub fn loader_script() -> String {
+    format!(
+        r#"import init, {{ hydrate }} from "{BUNDLE_PATH}/omnireward_frontend.js"; init({{ module_or_path: "{BUNDLE_PATH}/omnireward_frontend_bg.wasm" }}).then(() => {{ hydrate(); document.documentElement.dataset.hydrated = performance.now().toFixed(1); }});"#
+    )
+}
+
 /// Renders `page` as a complete HTML document. With `hydrate` (a bundle is served) an
 /// interactive page loads the bundle, which hydrates it; other pages, and every page without a
 /// bundle, are static but complete.
@@ -32,7 +40,8 @@ pub fn render(page: Page, hydrate: bool) -> String {
     let body = owner.with(|| view! { <App page/> }.to_html());
     let loader = if hydrate {
         format!(
-            r#"<link rel="modulepreload" href="{BUNDLE_PATH}/omnireward_frontend.js"><link rel="preload" href="{BUNDLE_PATH}/omnireward_frontend_bg.wasm" as="fetch" type="application/wasm" crossorigin=""><script type="module">import init, {{ hydrate }} from "{BUNDLE_PATH}/omnireward_frontend.js"; init({{ module_or_path: "{BUNDLE_PATH}/omnireward_frontend_bg.wasm" }}).then(() => {{ hydrate(); document.documentElement.dataset.hydrated = performance.now().toFixed(1); }});</script>"#
+            r#"<link rel="modulepreload" href="{BUNDLE_PATH}/omnireward_frontend.js"><link rel="preload" href="{BUNDLE_PATH}/omnireward_frontend_bg.wasm" as="fetch" type="application/wasm" crossorigin=""><script type="module">{}</script>"#,
+            loader_script()
         )
     } else {
         String::new()

@@ -63,10 +63,10 @@ enum Command {
     /// Import result files of the authors' harness as a run and print its scorecard.
     ImportReference(import_reference::ImportReferenceArgs),
     /// Serve the REST API (leaderboard, samples, media, runs) over the database.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
     Leaderboard(leaderboard::LeaderboardArgs),
-    /// Run queued evaluation jobs until Ctrl-C.
+    /// Run queued evaluation jobs until Ctrl-C or SIGTERM.
     Worker(worker::WorkerArgs),
     /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
     Score(Box<score::ScoreArgs>),
@@ -203,6 +203,33 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes command output to stdout. A closed pipe (`omnireward ... | head`) is not an error.
+/// Completes on the first stop request: Ctrl-C (SIGINT) or SIGTERM, which service managers and
+/// container runtimes send; both stop `serve` and `worker` the same gentle way. Returns the
+/// signal's name for the log.
+#[cfg(unix)]
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        },
+        Err(error) => {
+            // Without a SIGTERM handler the process still stops on Ctrl-C.
+            tracing::warn!(%error, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// Completes on Ctrl-C (there is no SIGTERM here).
+#[cfg(not(unix))]
+async fn stop_signal() -> &'static str {
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
+}
+
 fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();

@@ -1,4 +1,5 @@
-//! `omnireward serve`: the HTTP API over the database and the served benchmark, until Ctrl-C.
+//! `omnireward serve`: the HTTP API over the database and the served benchmark, until Ctrl-C or
+//! SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,8 +42,8 @@ pub(super) struct ServeArgs {
     #[arg(long, default_value_t = http::score::DEFAULT_QUEUE_DEPTH, value_name = "N")]
     demo_queue: usize,
     /// Workers run inside the server, claiming queued jobs from the same database; 0 leaves
-    /// the jobs to `omnireward worker` processes. Ctrl-C stops them with the server, handing
-    /// their jobs back to the queue.
+    /// the jobs to `omnireward worker` processes. Ctrl-C or SIGTERM stops them with the
+    /// server, handing their jobs back to the queue.
     #[arg(long, default_value_t = 1, value_name = "N")]
     workers: usize,
     /// Folder of uploaded checkpoints [default: <home>/uploads].
@@ -81,6 +82,55 @@ pub(super) struct ServeArgs {
         value_name = "DIR"
     )]
     web_bundle: PathBuf,
+    /// The address browsers reach this server at (e.g. `https://rewards.example.org/`); an
+    /// `https` URL makes the site's cookies `Secure`. Behind a TLS-terminating proxy that sets
+    /// `X-Forwarded-Proto`, `--trusted-proxy-header` does the same per request.
+    #[arg(long, env = "OMNIREWARD_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<axum::http::Uri>,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Limits on client connections (`http::ConnectionLimits`): without them a client that sends
+/// half a request holds a connection, and an upload's staging folder, indefinitely.
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// Seconds a client has to send a request's headers, from the connection's start or the
+    /// first byte of a request; the connection is closed past it.
+    #[arg(long, default_value_t = http::DEFAULT_HEADER_TIMEOUT.as_secs_f64(), value_name = "SECONDS", value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a request body may go without a byte arriving before the request fails with
+    /// 408 (a stall, not the total: large uploads may take as long as they keep sending).
+    #[arg(long, default_value_t = http::DEFAULT_BODY_IDLE_TIMEOUT.as_secs_f64(), value_name = "SECONDS", value_parser = seconds)]
+    body_idle_timeout: f64,
+    /// Seconds an idle keep-alive connection stays open waiting for the next request.
+    #[arg(long, default_value_t = http::DEFAULT_KEEP_ALIVE_TIMEOUT.as_secs_f64(), value_name = "SECONDS", value_parser = seconds)]
+    keep_alive_timeout: f64,
+    /// Connections served at once; further clients wait in the listening socket's backlog
+    /// until one closes.
+    #[arg(long, default_value_t = http::DEFAULT_MAX_CONNECTIONS, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+/// A positive, finite number of seconds (fractions allowed, for tests).
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds from 0 to 86400"
+        )),
+    }
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> http::ConnectionLimits {
+        http::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs_f64(self.header_timeout),
+            body_idle_timeout: std::time::Duration::from_secs_f64(self.body_idle_timeout),
+            keep_alive_timeout: std::time::Duration::from_secs_f64(self.keep_alive_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// The administrator's token from the environment variable `serve --admin-token-env` names.
@@ -175,7 +225,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.bind))?;
         let address = listener.local_addr()?;
         eprintln!(
-            "omnireward: serving {} {} ({} samples) and {} on http://{address}/ (API under /api/v1; Ctrl-C stops)",
+            "omnireward: serving {} {} ({} samples) and {} on http://{address}/ (API under /api/v1; Ctrl-C or SIGTERM stops)",
             benchmark.identity.name,
             benchmark.identity.version,
             benchmark.samples.len(),
@@ -199,6 +249,15 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         state = state.with_uploads(uploads);
         state = state.with_private_endpoints(args.allow_private_endpoints);
         state = state.with_key_bindings(key_bindings.clone());
+        state = state.with_transport_security(http::TransportSecurity {
+            public_https: args
+                .public_url
+                .as_ref()
+                .and_then(|url| url.scheme_str())
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https")),
+            // The operator said a proxy's headers are trusted; its protocol header is, too.
+            trust_forwarded_proto: args.trusted_proxy_header.is_some(),
+        });
         // Keys sent with submissions are held here for this server's workers; with none, a key
         // could never be used, so `api_key` is refused.
         let key_vault = crate::evaluation::key_vault::KeyVault::new();
@@ -214,8 +273,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             ),
             Err(error) => anyhow::bail!("cannot read the web bundle in {}: {error}", args.web_bundle.display()),
         }
-        // The peer address identifies submitters for the submission limit.
-        let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = http::app(state);
         let stop = Arc::new(AtomicBool::new(false));
         let mut context = super::worker::context(environment, BootstrapConfig::default(), key_bindings);
         if args.workers > 0 {
@@ -224,17 +282,18 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         let prefix = format!("serve-{}", std::process::id());
         let mut workers =
             super::worker::spawn_workers(&storage, &context, &prefix, args.workers, &stop);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown({
-                let stop = Arc::clone(&stop);
-                async move {
-                    let _ = tokio::signal::ctrl_c().await;
-                    // The workers stop claiming and hand their jobs back to the queue.
-                    stop.store(true, Ordering::SeqCst);
-                    eprintln!("\nstopping: jobs in hand go back to the queue");
-                }
-            })
-            .await;
+        // The accept loop gives handlers the peer's address (`ConnectInfo`), which identifies
+        // submitters for the submission limit.
+        http::serve(listener, app, args.connections.limits(), {
+            let stop = Arc::clone(&stop);
+            async move {
+                let signal = super::stop_signal().await;
+                // The workers stop claiming and hand their jobs back to the queue.
+                stop.store(true, Ordering::SeqCst);
+                eprintln!("\n{signal}: stopping; jobs in hand go back to the queue");
+            }
+        })
+        .await;
         stop.store(true, Ordering::SeqCst);
         while let Some(ended) = workers.join_next().await {
             match ended {
@@ -249,7 +308,6 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             }
         }
         storage.close().await;
-        served?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -1,7 +1,7 @@
-//! `omnireward worker`: runs queued evaluation jobs until Ctrl-C. Jobs left running by a dead
-//! worker are requeued; on Ctrl-C the job in hand goes back to the queue once the requests in
-//! flight (or the checkpoint chunk in hand) are saved. `serve --workers N` runs the same workers
-//! inside the server.
+//! `omnireward worker`: runs queued evaluation jobs until Ctrl-C or SIGTERM. Jobs left running
+//! by a dead worker are requeued; on either signal the job in hand goes back to the queue once
+//! the requests in flight (or the checkpoint chunk in hand) are saved. `serve --workers N` runs
+//! the same workers inside the server.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -133,13 +133,12 @@ pub(super) fn run(environment: &Environment, args: &WorkerArgs) -> anyhow::Resul
         let interrupt = {
             let stop = Arc::clone(&stop);
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.store(true, Ordering::SeqCst);
-                    eprintln!("\nstopping: the job in hand goes back to the queue");
-                }
+                let signal = super::stop_signal().await;
+                stop.store(true, Ordering::SeqCst);
+                eprintln!("\n{signal}: stopping; the job in hand goes back to the queue");
             })
         };
-        eprintln!("worker {name} waiting for jobs (Ctrl-C to stop)");
+        eprintln!("worker {name} waiting for jobs (Ctrl-C or SIGTERM stops)");
         let summary = run_worker(storage.clone(), &context, &name, stop).await;
         interrupt.abort();
         storage.close().await;

@@ -5,9 +5,13 @@
 //! the client gets a generic message.
 
 use axum::Json;
-use axum::extract::OriginalUri;
-use axum::http::header::{ACCEPT_RANGES, CONTENT_RANGE, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, Request};
+use axum::http::header::{
+    ACCEPT_RANGES, ALLOW, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER,
+    WWW_AUTHENTICATE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -63,6 +67,12 @@ pub enum ApiError {
     /// The request body is larger than the route accepts (a checkpoint upload over the limit).
     #[error("{0}")]
     TooLarge(String),
+    /// The client stopped sending its request (a body stalled past the server's timeout).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The route exists, but not for this method (the response keeps axum's `Allow`).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A feature this server was started without (the scoring demo without a model).
     #[error("{0}")]
     Unavailable(String),
@@ -94,7 +104,8 @@ pub(super) struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     /// Stable machine-readable code: `invalid_parameter`, `malformed_request`, `not_found`,
     /// `conflict`, `invalid_input`, `too_many_requests`, `rate_limited`, `unauthorized`,
-    /// `unavailable`, `range_not_satisfiable` or `internal`.
+    /// `forbidden`, `payload_too_large`, `request_timeout`, `method_not_allowed`,
+    /// `unsupported_media_type`, `unavailable`, `range_not_satisfiable` or `internal`.
     code: &'a str,
     /// What a person should know; generic for server errors.
     message: String,
@@ -118,6 +129,8 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }
@@ -139,10 +152,7 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let body = ErrorBody {
-            error: ErrorDetail { code, message },
-        };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = error_response(status, code, message);
         match &self {
             ApiError::RateLimited {
                 retry_after_seconds,
@@ -151,6 +161,12 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            ApiError::Saturated(_) => {
+                response.headers_mut().insert(
+                    RETRY_AFTER,
+                    HeaderValue::from(SATURATED_RETRY_AFTER_SECONDS),
+                );
             }
             ApiError::Unauthorized(_) => {
                 response
@@ -173,4 +189,98 @@ impl IntoResponse for ApiError {
 /// The fallback of the API router: a JSON 404 for paths that name no route.
 pub(super) async fn no_route(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no API route matches `{}`", uri.path()))
+}
+
+/// The JSON error response itself.
+fn error_response(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Seconds a client is asked to wait when a bounded service (the demo) is busy: a scoring
+/// request takes well under a second, so a few seconds clears a full queue.
+pub(crate) const SATURATED_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// Longest rejection text kept as an error message (axum's and tower-http's are one line).
+const REJECTION_TEXT_LIMIT: usize = 4096;
+
+/// Middleware of the API router: error responses that axum or tower-http made themselves (an
+/// empty 405, a `text/plain` 413 or 400 rejection) get the JSON error body too, keeping their
+/// status and headers (`Allow` on a 405).
+pub(super) async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.extensions().get::<OriginalUri>().map_or_else(
+        || request.uri().path().to_owned(),
+        |uri| uri.path().to_owned(),
+    );
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_LIMIT)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let code = status_code_name(status);
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(ALLOW)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            format!("`{method}` is not allowed on `{path}`; allowed: {allowed}")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than `{path}` accepts")
+        }
+        // Server errors from a layer: their text is not the client's business.
+        status if status.is_server_error() => {
+            if !text.is_empty() {
+                tracing::error!(%status, error = %text, "request failed");
+            }
+            "internal server error".to_owned()
+        }
+        _ if !text.is_empty() => text,
+        status => status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_lowercase(),
+    };
+    parts.headers.remove(CONTENT_TYPE);
+    parts.headers.remove(CONTENT_LENGTH);
+    let mut json = error_response(status, code, message);
+    json.headers_mut().extend(parts.headers);
+    json
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
+}
+
+/// The stable code of an error status that no [`ApiError`] produced.
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "malformed_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        status if status.is_server_error() => "internal",
+        _ => "malformed_request",
+    }
 }

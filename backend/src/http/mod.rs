@@ -17,6 +17,8 @@ mod runs;
 mod samples;
 mod schemas;
 pub mod score;
+mod security_headers;
+mod server;
 mod submissions;
 mod tasks;
 mod uploads;
@@ -43,6 +45,11 @@ use crate::storage::Storage;
 pub use admin::AdminToken;
 pub use error::ApiError;
 pub use rate_limit::SubmissionLimit;
+pub use security_headers::TransportSecurity;
+pub use server::{
+    ConnectionLimits, DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, serve,
+};
 pub use uploads::{DEFAULT_MAX_UPLOAD_BYTES, UploadSettings, remove_abandoned_staging};
 pub use web::Bundle;
 
@@ -91,6 +98,8 @@ pub struct AppState {
     key_vault: Option<crate::evaluation::key_vault::KeyVault>,
     /// The endpoint hosts each workers' key variable may be sent to.
     key_bindings: Arc<crate::evaluation::key_bindings::KeyBindings>,
+    /// Whether this server is reached over HTTPS (cookies are then `Secure`).
+    transport_security: TransportSecurity,
 }
 
 impl AppState {
@@ -118,6 +127,7 @@ impl AppState {
             bundle: None,
             key_vault: None,
             key_bindings: Arc::default(),
+            transport_security: TransportSecurity::default(),
         }
     }
 
@@ -125,6 +135,12 @@ impl AppState {
     /// workers read.
     pub fn with_key_vault(mut self, vault: crate::evaluation::key_vault::KeyVault) -> AppState {
         self.key_vault = Some(vault);
+        self
+    }
+
+    /// How this server tells whether a client reached it over HTTPS.
+    pub fn with_transport_security(mut self, security: TransportSecurity) -> AppState {
+        self.transport_security = security;
         self
     }
 
@@ -179,7 +195,7 @@ impl AppState {
 /// and a request body limit.
 /// CORS stays closed: the web app is served from the same origin.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/leaderboard", get(leaderboard::json))
         .route("/leaderboard.csv", get(leaderboard::csv))
         .route("/tasks", get(tasks::list))
@@ -196,11 +212,17 @@ pub fn app(state: AppState) -> Router {
         .route("/submissions/{id}/cancel", post(submissions::cancel))
         .route("/runs/{id}/events", get(events::stream))
         .route("/openapi.json", get(openapi::json))
-        .route("/docs", get(docs::page))
-        .route("/admin/submissions/{id}/approve", post(admin::approve))
-        .route("/admin/submissions/{id}/reject", post(admin::reject))
-        .route("/admin/runs/{id}", delete(admin::delete_run))
-        .route("/admin/runs/{id}/rescore", post(admin::rescore))
+        .route("/docs", get(docs::page));
+    // Without a token the admin routes do not exist: any method on them is the fallback's 404,
+    // not a 405 that would reveal them.
+    if state.admin_token.is_some() {
+        api = api
+            .route("/admin/submissions/{id}/approve", post(admin::approve))
+            .route("/admin/submissions/{id}/reject", post(admin::reject))
+            .route("/admin/runs/{id}", delete(admin::delete_run))
+            .route("/admin/runs/{id}/rescore", post(admin::rescore));
+    }
+    let api = api
         .layer(RequestBodyLimitLayer::new(REQUEST_BODY_LIMIT))
         // The demo takes two images: its own, larger limit (checked before the global one
         // would refuse it, since this router is merged beside, not under, the limited routes).
@@ -213,6 +235,9 @@ pub fn app(state: AppState) -> Router {
         // After every route: it only wraps the routes added before it.
         .route_layer(axum::middleware::from_fn(metrics::remember_route))
         .fallback(error::no_route)
+        // Outside every route and the fallback: rejections made by axum and tower-http
+        // (405, 413, 400) get the JSON error body too.
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state.clone());
     // The last layer added runs first: the id is set before the trace span is made.
     web::routes(api.clone(), state.clone())
@@ -227,6 +252,7 @@ pub fn app(state: AppState) -> Router {
             Arc::clone(&state.metrics),
             metrics::record,
         ))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -1,5 +1,6 @@
 //! Per-submitter limits on `POST /submissions`: at most N submissions in any sliding window (an
-//! hour by default) per client address, refused with 429 and `Retry-After` beyond that.
+//! hour by default) per client address (per /64 prefix for IPv6), refused with 429 and
+//! `Retry-After` beyond that.
 //!
 //! The submitter is the connection's peer address, or the address a trusted reverse proxy puts
 //! in a configured header (the last entry of `X-Forwarded-For`, which the proxy appends; entries
@@ -79,7 +80,8 @@ impl AppState {
     }
 }
 
-/// Who sent a request, for rate limiting: the trusted header's address, else the peer's.
+/// Who sent a request, for rate limiting: the trusted header's address, else the peer's, as
+/// [`submitter_key`] names it.
 fn submitter(parts: &Parts, header: Option<&HeaderName>) -> String {
     let forwarded = header
         .and_then(|header| parts.headers.get(header))
@@ -88,15 +90,31 @@ fn submitter(parts: &Parts, header: Option<&HeaderName>) -> String {
         .map(str::trim)
         .and_then(|address| address.parse::<IpAddr>().ok());
     if let Some(address) = forwarded {
-        return address.to_string();
+        return submitter_key(address);
     }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(
             || "unknown".to_owned(),
-            |ConnectInfo(peer)| peer.ip().to_string(),
+            |ConnectInfo(peer)| submitter_key(peer.ip()),
         )
+}
+
+/// The key a client address is limited under: an IPv4 address itself; an IPv6 address by its
+/// /64 prefix, since one subscriber usually holds a whole /64 and could otherwise submit from
+/// 2^64 addresses. IPv4 addresses written as IPv6 (`::ffff:a.b.c.d`) count as IPv4.
+fn submitter_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(address) => address.to_string(),
+        IpAddr::V6(address) => match address.to_ipv4_mapped() {
+            Some(address) => address.to_string(),
+            None => {
+                let [a, b, c, d, ..] = address.segments();
+                format!("{}/64", std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 /// Proof that a submission was admitted by the server's limit (always, without one).
@@ -183,5 +201,36 @@ mod tests {
         assert_eq!(submitter(&parts, None), "192.0.2.1");
         let (parts, ()) = Request::builder().body(()).expect("request").into_parts();
         assert_eq!(submitter(&parts, Some(&header)), "unknown");
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_prefix() {
+        let peer = |address: &str| {
+            let (mut parts, ()) = Request::builder().body(()).expect("request").into_parts();
+            let address: IpAddr = address.parse().expect("an address");
+            parts
+                .extensions
+                .insert(ConnectInfo(SocketAddr::new(address, 4000)));
+            submitter(&parts, None)
+        };
+        // Two addresses of one /64 are one submitter; the next /64 is another.
+        assert_eq!(peer("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(peer("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+        assert_eq!(peer("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(peer("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(peer("192.0.2.7"), "192.0.2.7");
+        // The trusted header's address is keyed the same way.
+        let header = HeaderName::from_static("x-forwarded-for");
+        let (parts, ()) = Request::builder()
+            .header("x-forwarded-for", "2001:db8:1:2::99")
+            .body(())
+            .expect("request")
+            .into_parts();
+        assert_eq!(submitter(&parts, Some(&header)), "2001:db8:1:2::/64");
+        // And the limit holds across the prefix.
+        let limiter = limiter(1);
+        let now = Instant::now();
+        assert_eq!(limiter.admit(&peer("2001:db8:1:2::1"), now), Ok(()));
+        assert!(limiter.admit(&peer("2001:db8:1:2::2"), now).is_err());
     }
 }

@@ -543,8 +543,9 @@ struct Submitted {
 }
 
 /// After an accepted submission: on to its status page, leaving the submission's cancel token
-/// in this browser (see [`cancel_cookie`]).
-fn to_status_page(site: &Site, answer: &[u8]) -> Response {
+/// in this browser (see [`cancel_cookie`]). `request` holds the form post's headers, which say
+/// whether it came over HTTPS.
+fn to_status_page(site: &Site, answer: &[u8], request: &HeaderMap) -> Response {
     let submitted = match serde_json::from_slice::<Submitted>(answer) {
         Ok(submitted) => submitted,
         Err(error) => {
@@ -558,10 +559,10 @@ fn to_status_page(site: &Site, answer: &[u8]) -> Response {
         submitted.submission
     ))
     .into_response();
-    if let Some(cookie) = submitted
-        .cancel_token
-        .and_then(|token| cancel_cookie(submitted.submission, &token))
-    {
+    if let Some(cookie) = submitted.cancel_token.and_then(|token| {
+        let secure = site.state.transport_security.is_https(request);
+        cancel_cookie(submitted.submission, &token, secure)
+    }) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
@@ -576,11 +577,14 @@ const CANCEL_COOKIE_MAX_AGE_SECONDS: u64 = 30 * 24 * 60 * 60;
 
 /// The cookie that lets this browser cancel submission `id`. HttpOnly (no script reads it) and
 /// SameSite=Strict (no other site's form can post a cancel with it). `None` if the token is
-/// not a plain header value (the API's tokens always are).
-fn cancel_cookie(id: i64, token: &str) -> Option<HeaderValue> {
+/// not a plain header value (the API's tokens always are). `Secure` when the site is served
+/// over HTTPS, so the token never travels in clear afterwards; not over plain HTTP, where a
+/// browser would refuse to store it.
+fn cancel_cookie(id: i64, token: &str, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{CANCEL_COOKIE_PREFIX}{id}={token}; Path=/; Max-Age={CANCEL_COOKIE_MAX_AGE_SECONDS}; \
-         HttpOnly; SameSite=Strict"
+         HttpOnly; SameSite=Strict{secure}"
     ))
     .ok()
 }
@@ -716,7 +720,7 @@ async fn submit_api_judge(
         )
         .await;
     match answer {
-        Ok((status, body)) if status.is_success() => to_status_page(&site, &body),
+        Ok((status, body)) if status.is_success() => to_status_page(&site, &body, &headers),
         Ok((status, body)) => refused(&site, form, status, api_error_message(&body)),
         Err(error) => site.problem(error),
     }
@@ -747,7 +751,7 @@ async fn submit_checkpoint(
         )
         .await;
     match answer {
-        Ok((status, body)) if status.is_success() => to_status_page(&site, &body),
+        Ok((status, body)) if status.is_success() => to_status_page(&site, &body, &parts.headers),
         Ok((status, body)) => site.render(
             status,
             Page::Submit(SubmitPage {

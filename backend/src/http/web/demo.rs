@@ -239,5 +239,14 @@ pub(super) async fn score(
         Ok((status, body)) => (status, page(None, Some(api_error_message(&body)))),
         Err(error) => return site.problem(error),
     };
-    site.render(status, Page::Demo(page))
+    let mut response = site.render(status, Page::Demo(page));
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        // The demo's only 429 is its full queue: the page says when to try again, as the API
+        // does.
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            crate::http::error::SATURATED_RETRY_AFTER_SECONDS.into(),
+        );
+    }
+    response
 }

@@ -1,0 +1,270 @@
+//! SIGTERM stops `omnireward worker` and `omnireward serve --workers 1` like Ctrl-C: the process
+//! exits 0 within seconds, the job in hand is back in the queue (not left `running` for the
+//! stale-heartbeat sweep), and a restarted worker finishes the run with every judgement exactly
+//! once, in the database and in the judgements file.
+
+use std::collections::BTreeSet;
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::evaluation::checkpoint_run::{plan, weights_sha256};
+use omnireward::evaluation::identity::{
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+};
+use omnireward::evaluation::runs::open_run;
+use omnireward::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
+use omnireward::storage::{JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage};
+use omnireward_shared::{Judgement, Setting};
+use tempfile::TempDir;
+
+/// The worker's name in the `worker` test.
+const WORKER: &str = "sigterm-test";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// A home with a database holding one queued checkpoint job of the bert-tiny fixture, scored
+/// one sample per chunk so that a run has many points to be killed at.
+struct Queued {
+    home: TempDir,
+    storage: Storage,
+    run: RunId,
+    job: JobId,
+    expected: usize,
+}
+
+fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
+    let home = TempDir::new().expect("temporary home");
+    let benchmark: Benchmark = embedded::load(&home.path().join("cache"), &LoadOptions::default())
+        .expect("embedded sample loads");
+    let folder =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/bert-tiny");
+    let weights = weights_sha256(&[folder.join("model.safetensors")]).expect("hashes");
+    let identity = RunIdentity::Checkpoint(
+        CheckpointIdentity::new(
+            weights.clone(),
+            &folder,
+            "BertForSequenceClassification",
+            DeviceClass::Cpu,
+            CheckpointInputOptions::default(),
+        )
+        .expect("hashes the input files"),
+    );
+    let specification = CheckpointSpecification {
+        model: "bert-tiny".to_owned(),
+        folder,
+        checkpoint_sha256: "fixture".to_owned(),
+        weights_sha256: weights.clone(),
+        max_length: None,
+        truncation: Default::default(),
+        batch_tokens: 4096,
+        reward_label: None,
+        device: "cpu".to_owned(),
+        frames: 5,
+        settings: Setting::ALL.to_vec(),
+        benchmark: BenchmarkSpecification::default(),
+        chunk_samples: 1,
+        judgements_file: None,
+    };
+    let (covered, _, _) = plan(&benchmark.samples, false);
+    let expected = covered
+        .iter()
+        .map(|sample| {
+            Setting::ALL
+                .iter()
+                .filter(|setting| setting.includes(sample.label))
+                .count()
+        })
+        .sum();
+    let (storage, run, job) = runtime.block_on(async {
+        let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+            .await
+            .expect("opens the database");
+        let opened = open_run(
+            &storage,
+            &NewModel::named("bert-tiny", ModelKind::ScalarRewardModel),
+            &benchmark,
+            &identity,
+            serde_json::json!({}),
+        )
+        .await
+        .expect("opens the run");
+        storage
+            .set_run_status(opened.id, RunStatus::Queued)
+            .await
+            .expect("queues the run");
+        let job = storage
+            .enqueue_job(
+                opened.id,
+                JobKind::Checkpoint,
+                &serde_json::to_value(&specification).expect("encodes"),
+            )
+            .await
+            .expect("enqueues");
+        (storage, opened.id, job)
+    });
+    Queued {
+        home,
+        storage,
+        run,
+        job,
+        expected,
+    }
+}
+
+fn judged(runtime: &tokio::runtime::Runtime, queued: &Queued) -> usize {
+    runtime
+        .block_on(queued.storage.judgement_keys(queued.run))
+        .expect("reads")
+        .len()
+}
+
+/// A child process whose stderr is drained (into the returned lines) so it never blocks.
+fn spawn(home: &Path, arguments: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(home)
+        .args(arguments)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts omnireward");
+    let stderr = child.stderr.take().expect("stderr");
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = sender.send(line);
+        }
+    });
+    (child, lines)
+}
+
+/// Waits until the job's judgements are being written, sends SIGTERM, and checks the process
+/// stops cleanly within seconds with the job handed back.
+fn terminate_mid_run(runtime: &tokio::runtime::Runtime, queued: &Queued, mut child: Child) {
+    let started = Instant::now();
+    while judged(runtime, queued) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no judgements were written"
+        );
+        assert!(
+            child.try_wait().expect("polls").is_none(),
+            "the process ended before the signal"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("runs kill");
+    assert!(status.success());
+    let signalled = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("polls") {
+            break exit;
+        }
+        if signalled.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("the process did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(exit.success(), "{exit}");
+    let job = runtime
+        .block_on(queued.storage.job(queued.job))
+        .expect("reads");
+    assert_eq!(job.status, RunStatus::Queued, "{:?}", job.error);
+    let saved = judged(runtime, queued);
+    assert!(
+        saved < queued.expected,
+        "the run finished before the signal ({saved} judgements): give it more chunks"
+    );
+}
+
+/// Finishes the run with a fresh worker and checks every judgement is there exactly once.
+fn finish_and_check(runtime: &tokio::runtime::Runtime, queued: &Queued) {
+    let (mut child, _lines) = spawn(
+        queued.home.path(),
+        &["worker", "--exit-when-idle", "--resamples", "100"],
+    );
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("polls") {
+            break exit;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the restarted worker did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit}");
+    let (job, judgements) = runtime.block_on(async {
+        (
+            queued.storage.job(queued.job).await.expect("reads"),
+            queued.storage.judgements(queued.run).await.expect("reads"),
+        )
+    });
+    assert_eq!(job.status, RunStatus::Finished, "{:?}", job.error);
+    let keys: BTreeSet<_> = judgements.iter().map(Judgement::key).collect();
+    assert_eq!(keys.len(), judgements.len(), "a judgement is stored twice");
+    assert_eq!(judgements.len(), queued.expected, "judgements were lost");
+    let file = queued
+        .home
+        .path()
+        .join("runs")
+        .join(format!("run-{}.jsonl", queued.run.0));
+    let lines: Vec<Judgement> = std::fs::read_to_string(&file)
+        .expect("judgements file")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a whole judgement per line"))
+        .collect();
+    let file_keys: BTreeSet<_> = lines.iter().map(Judgement::key).collect();
+    assert_eq!(
+        file_keys.len(),
+        lines.len(),
+        "a judgement is in the file twice"
+    );
+    assert_eq!(file_keys, keys);
+}
+
+#[test]
+fn sigterm_stops_a_worker_and_hands_its_job_back() {
+    let runtime = runtime();
+    let queued = queue_job(&runtime);
+    let (child, _lines) = spawn(
+        queued.home.path(),
+        &["worker", "--name", WORKER, "--resamples", "100"],
+    );
+    terminate_mid_run(&runtime, &queued, child);
+    finish_and_check(&runtime, &queued);
+}
+
+#[test]
+fn sigterm_stops_serve_and_hands_its_workers_job_back() {
+    let runtime = runtime();
+    let queued = queue_job(&runtime);
+    let (child, _lines) = spawn(
+        queued.home.path(),
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--workers",
+            "1",
+        ],
+    );
+    terminate_mid_run(&runtime, &queued, child);
+    finish_and_check(&runtime, &queued);
+}
