@@ -765,6 +765,65 @@ async fn a_submission_runs_to_its_scorecard() {
     assert_eq!(ids(&again).1, run);
 }
 
+/// A submission whose endpoint refuses every request ends `failed` with the endpoint's status and
+/// answer as its error, in the API and on the submission page (it used to end with no error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_submission_shows_the_endpoints_error() {
+    let app = test_app(true).await;
+    // 400 is not retried, so the job fails at once.
+    let server = support::stub_servers::start_failing_with(
+        StatusCode::BAD_REQUEST,
+        "quota exceeded for this project",
+    )
+    .await;
+    let mut body = submission(&server.endpoint, "judge-under-test");
+    body["tasks"] = json!(["T2T"]);
+    let created = submit(&app.router, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let (job, _) = ids(&created);
+    let context = WorkerContext {
+        cache_dir: app.home.path().join("cache"),
+        runs_dir: app.home.path().join("runs"),
+        api_keys: Arc::new(|_| None),
+        bootstrap: omnireward_shared::BootstrapConfig {
+            resamples: 10,
+            seed: 1,
+        },
+        heartbeat_interval: Duration::from_millis(100),
+        stale_after: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        until_idle: true,
+    };
+    let summary = run_worker(
+        app.storage.clone(),
+        &context,
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!((summary.claimed, summary.ended), (1, 1));
+    assert!(server.hits() > 0);
+
+    let view = get(&app.router, &format!("/api/v1/submissions/{job}"))
+        .await
+        .json();
+    assert_eq!(view["status"], "failed", "{view}");
+    let error = view["error"].as_str().expect("the submission has an error");
+    assert!(
+        error.contains("HTTP 400: quota exceeded for this project"),
+        "{error}"
+    );
+    let page = get(&app.router, &format!("/submissions/{job}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text
+            .contains("HTTP 400: quota exceeded for this project"),
+        "{}",
+        page.text
+    );
+}
+
 /// A key sent with a submission reaches the judge's endpoint through the server's own worker,
 /// and appears in no response, in no database file, and in no judgements file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

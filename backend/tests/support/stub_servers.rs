@@ -86,8 +86,9 @@ pub async fn start_redirecting(status: StatusCode, location: String) -> Redirect
     }
 }
 
-/// A server that answers every request with HTTP 500 and a body that starts with `message` and
-/// echoes the request's `Authorization` header (as a debugging proxy might), counting requests.
+/// A server that answers every request with an error status and a body that starts with
+/// `message` and echoes the request's `Authorization` header (as a debugging proxy might),
+/// counting requests.
 pub struct FailingServer {
     /// Its base URL, `http://127.0.0.1:PORT/v1`.
     pub endpoint: String,
@@ -101,8 +102,13 @@ impl FailingServer {
     }
 }
 
-/// Starts a [`FailingServer`].
+/// Starts a [`FailingServer`] answering 500 (retried by the client).
 pub async fn start_failing(message: &'static str) -> FailingServer {
+    start_failing_with(StatusCode::INTERNAL_SERVER_ERROR, message).await
+}
+
+/// Starts a [`FailingServer`] answering `status`.
+pub async fn start_failing_with(status: StatusCode, message: &'static str) -> FailingServer {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     let app = Router::new().fallback(move |headers: axum::http::HeaderMap| {
@@ -114,7 +120,7 @@ pub async fn start_failing(message: &'static str) -> FailingServer {
             .to_owned();
         async move {
             (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                status,
                 format!("{message} (request had Authorization: {authorization})"),
             )
                 .into_response()

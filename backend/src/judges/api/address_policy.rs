@@ -142,9 +142,24 @@ fn is_special_purpose_v4(address: Ipv4Addr) -> bool {
         .any(|&(network, prefix, _)| in_v4_block(address, network, prefix))
 }
 
-/// The IPv4 address in the low 32 bits.
-fn low_v4(address: Ipv6Addr) -> Ipv4Addr {
-    Ipv4Addr::from(u128::from(address) as u32)
+/// The IPv4 address an IPv6 address carries and reaches (through the host's own stack, a NAT64
+/// translator or a 6to4 relay), if it is in one of the blocks that embed one.
+fn embedded_v4(address: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(address);
+    // ::ffff:0:0/96, IPv4-mapped (RFC 4291)
+    if in_v6_block(address, Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96)
+        // ::/96, deprecated IPv4-compatible (RFC 4291); :: and ::1 are refused before
+        || in_v6_block(address, Ipv6Addr::UNSPECIFIED, 96)
+        // 64:ff9b::/96, the well-known NAT64 prefix (RFC 6052)
+        || in_v6_block(address, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96)
+    {
+        return Some(Ipv4Addr::from(bits as u32));
+    }
+    // 2002::/16, 6to4 (RFC 3056): the IPv4 address is in bits 16 to 48.
+    if in_v6_block(address, Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16) {
+        return Some(Ipv4Addr::from((bits >> 80) as u32));
+    }
+    None
 }
 
 fn is_special_purpose_v6(address: Ipv6Addr) -> bool {
@@ -154,24 +169,8 @@ fn is_special_purpose_v6(address: Ipv6Addr) -> bool {
     {
         return true;
     }
-    // Blocks that carry an IPv4 address reach that address (through the host's own stack, a
-    // NAT64 translator or a 6to4 relay), so they are refused when it is.
-    let zero = Ipv6Addr::UNSPECIFIED;
-    // ::ffff:0:0/96, IPv4-mapped (RFC 4291)
-    if in_v6_block(address, Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96)
-        // ::/96, deprecated IPv4-compatible (RFC 4291); :: and ::1 were refused above
-        || in_v6_block(address, zero, 96)
-        // 64:ff9b::/96, the well-known NAT64 prefix (RFC 6052)
-        || in_v6_block(address, Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96)
-    {
-        return is_special_purpose_v4(low_v4(address));
-    }
-    // 2002::/16, 6to4 (RFC 3056): the IPv4 address is in bits 16 to 48.
-    if in_v6_block(address, Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16) {
-        let embedded = Ipv4Addr::from((u128::from(address) >> 80) as u32);
-        return is_special_purpose_v4(embedded);
-    }
-    false
+    // Blocks that carry an IPv4 address are refused when that address is.
+    embedded_v4(address).is_some_and(is_special_purpose_v4)
 }
 
 /// Whether an address is in a special-purpose block an endpoint may not reach (see the module
@@ -188,13 +187,16 @@ pub fn is_special_purpose(address: IpAddr) -> bool {
 /// every call, since interfaces come and go. If they cannot be read the answer is no, leaving
 /// the special-purpose blocks, which hold every address a machine usually gives itself.
 fn is_own_address(address: IpAddr) -> bool {
-    let address = match address {
-        // A mapped address reaches the IPv4 address it carries.
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-        IpAddr::V4(_) => address,
+    // An IPv6 form of one of our IPv4 addresses (mapped, NAT64, 6to4) reaches it too.
+    let embedded = match address {
+        IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4),
+        IpAddr::V4(_) => None,
     };
-    if_addrs::get_if_addrs()
-        .is_ok_and(|interfaces| interfaces.iter().any(|interface| interface.ip() == address))
+    if_addrs::get_if_addrs().is_ok_and(|interfaces| {
+        interfaces
+            .iter()
+            .any(|interface| interface.ip() == address || Some(interface.ip()) == embedded)
+    })
 }
 
 /// Whether an address is on this machine, a private network, or any other special-purpose
@@ -366,6 +368,19 @@ mod tests {
             assert!(is_private(address), "{address} ({})", interface.name);
             // Including the public ones, which the special-purpose blocks do not cover.
             assert!(is_own_address(address), "{address} ({})", interface.name);
+            // And the IPv6 forms that carry an IPv4 one.
+            if let IpAddr::V4(v4) = address {
+                let [a, b, c, d] = v4.octets();
+                let high = u16::from_be_bytes([a, b]);
+                let low = u16::from_be_bytes([c, d]);
+                for form in [
+                    v4.to_ipv6_mapped(),
+                    Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, high, low),
+                    Ipv6Addr::new(0x2002, high, low, 0, 0, 0, 0, 1),
+                ] {
+                    assert!(is_own_address(IpAddr::V6(form)), "{form} ({v4})");
+                }
+            }
         }
     }
 }
