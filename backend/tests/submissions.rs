@@ -782,6 +782,7 @@ async fn a_failed_submission_shows_the_endpoints_error() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let (job, _) = ids(&created);
     let context = WorkerContext {
+        key_bindings: Default::default(),
         cache_dir: app.home.path().join("cache"),
         runs_dir: app.home.path().join("runs"),
         api_keys: Arc::new(|_| None),
