@@ -148,11 +148,15 @@ fn spawn(home: &Path, arguments: &[&str]) -> (Child, std::sync::mpsc::Receiver<S
     (child, lines)
 }
 
-/// Waits until the job's judgements are being written, sends SIGTERM, and checks the process
-/// stops cleanly within seconds with the job handed back.
+/// Waits until the job's judgements are being written, holds the database's write lock (so the
+/// run cannot finish before the signal is noticed: a bert-tiny run takes a fraction of a second,
+/// and a worker sees its stop flag within a quarter of one), sends SIGTERM, lets the write in
+/// flight complete, and checks the process stops cleanly within seconds with the job handed back.
 fn terminate_mid_run(runtime: &tokio::runtime::Runtime, queued: &Queued, mut child: Child) {
+    use sqlx::Connection as _;
+
     let started = Instant::now();
-    while judged(runtime, queued) < 2 {
+    while judged(runtime, queued) < 1 {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "no judgements were written"
@@ -163,11 +167,32 @@ fn terminate_mid_run(runtime: &tokio::runtime::Runtime, queued: &Queued, mut chi
         );
         std::thread::sleep(Duration::from_millis(1));
     }
+    let database = queued.home.path().join("omnireward.sqlite");
+    let mut lock = runtime.block_on(async {
+        let mut connection =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
+                .await
+                .expect("connects");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut connection)
+            .await
+            .expect("takes the write lock");
+        connection
+    });
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("runs kill");
     assert!(status.success());
+    // Past the worker's stop-flag check; well within the storage's busy timeout.
+    std::thread::sleep(Duration::from_millis(800));
+    runtime.block_on(async {
+        sqlx::query("ROLLBACK")
+            .execute(&mut lock)
+            .await
+            .expect("releases the write lock");
+        lock.close().await.expect("closes");
+    });
     let signalled = Instant::now();
     let exit = loop {
         if let Some(exit) = child.try_wait().expect("polls") {
