@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use image::DynamicImage;
 use serde::Serialize;
 use serde_json::Value;
@@ -594,24 +594,4 @@ fn pad_id(
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Mean over the sequence of `hidden` `[rows, length, dim]`, counting only unmasked positions.
-pub fn masked_mean(hidden: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
-    let mask = attention_mask
-        .to_dtype(hidden.dtype())?
-        .unsqueeze(D::Minus1)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-    summed.broadcast_div(&counts)
-}
-
-/// Divides each row by its L2 norm.
-pub fn l2_normalize(rows: &Tensor) -> candle_core::Result<Tensor> {
-    let norms = rows
-        .sqr()?
-        .sum_keepdim(D::Minus1)?
-        .sqrt()?
-        .clamp(1e-12, f64::MAX)?;
-    rows.broadcast_div(&norms)
 }

@@ -28,13 +28,12 @@
 use candle_core::{D, DType, Device, IndexOp, Module, Shape, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, Init, Linear, VarBuilder};
 use serde::Deserialize;
-use serde_json::Value;
 
+use super::ImageTextModel;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
-use super::{ImageTextModel, ModelSource};
+use super::layers::{ModelSource, config_error, config_field, config_section, l2_normalize};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use crate::judge::l2_normalize;
 
 /// The activations image-text checkpoints name in `hidden_act`.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -270,31 +269,6 @@ pub(crate) fn scalar_parameter(
         .reshape(())
 }
 
-/// Reads the section `name` of `config.json` (an empty object when missing, so that every field
-/// takes `transformers`' default), naming the section in errors.
-pub(crate) fn config_section<T: serde::de::DeserializeOwned>(
-    source: &ModelSource<'_>,
-    name: &str,
-) -> Result<T, LocalJudgeError> {
-    let section = match source.config.get(name) {
-        None | Some(Value::Null) => Value::Object(Default::default()),
-        Some(section) => section.clone(),
-    };
-    serde_json::from_value(section).map_err(|error| config_error(source, name, error.to_string()))
-}
-
-pub(crate) fn config_error(
-    source: &ModelSource<'_>,
-    field: &str,
-    message: String,
-) -> LocalJudgeError {
-    LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message,
-    }
-}
-
 /// Checks that attention heads divide the hidden size and patches tile the image.
 pub(crate) fn check_sizes(
     source: &ModelSource<'_>,
@@ -308,7 +282,7 @@ pub(crate) fn check_sizes(
             .is_multiple_of(settings.num_attention_heads)
     {
         return Err(config_error(
-            source,
+            source.config_file,
             &format!("{section}.num_attention_heads"),
             format!(
                 "{} heads do not divide hidden_size {}",
@@ -320,7 +294,7 @@ pub(crate) fn check_sizes(
         && (patch_size == 0 || !image_size.is_multiple_of(patch_size))
     {
         return Err(config_error(
-            source,
+            source.config_file,
             &format!("{section}.patch_size"),
             format!("patches of {patch_size} pixels do not tile images of {image_size}"),
         ));
@@ -591,7 +565,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
     let vision: VisionConfig = config_section(&source, "vision_config")?;
     let projection_dim = match source.config.get("projection_dim") {
         None => default_projection_dim(),
-        Some(_) => super::config_field::<usize>(&source, "projection_dim")?,
+        Some(_) => config_field::<usize>(&source, "projection_dim")?,
     };
     let text_settings = EncoderSettings {
         hidden_size: text.hidden_size,
@@ -718,6 +692,8 @@ fn build(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]

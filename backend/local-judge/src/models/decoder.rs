@@ -22,8 +22,9 @@ use candle_nn::attention::{AttnMask, flash_attn};
 use candle_nn::{Embedding, Linear, VarBuilder};
 use serde_json::Value;
 
+use super::SequenceRewardModel;
 use super::kernels::{Kernels, RmsNorm, rotary, softmax_last_dim};
-use super::{ModelSource, SequenceRewardModel, num_labels};
+use super::layers::{ModelSource, config_error, num_labels};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -60,21 +61,12 @@ pub struct DecoderSettings {
     pub max_position_embeddings: usize,
 }
 
-/// A config error about `field` of `config.json`.
-pub fn config_error(source: &ModelSource<'_>, field: &str, message: String) -> LocalJudgeError {
-    LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message,
-    }
-}
-
 /// Checks `hidden_act`: every checkpoint of these families uses SiLU.
 pub fn check_activation(source: &ModelSource<'_>, hidden_act: &str) -> Result<(), LocalJudgeError> {
     match hidden_act {
         "silu" | "swish" => Ok(()),
         other => Err(config_error(
-            source,
+            source.config_file,
             "hidden_act",
             format!("activation {other:?} is not supported (expected silu)"),
         )),
@@ -91,7 +83,7 @@ pub fn check_full_attention(source: &ModelSource<'_>) -> Result<(), LocalJudgeEr
             .find(|kind| kind.as_str() != Some("full_attention"))
     {
         return Err(config_error(
-            source,
+            source.config_file,
             "layer_types",
             format!("layer type {other} is not supported (only full_attention)"),
         ));
@@ -102,7 +94,7 @@ pub fn check_full_attention(source: &ModelSource<'_>) -> Result<(), LocalJudgeEr
         .is_some_and(|window| !window.is_null());
     if sliding && window {
         return Err(config_error(
-            source,
+            source.config_file,
             "use_sliding_window",
             "sliding-window attention is not supported".to_owned(),
         ));
@@ -125,7 +117,7 @@ pub fn inverse_frequencies(
 ) -> Result<Vec<f32>, LocalJudgeError> {
     if head_dim == 0 || !head_dim.is_multiple_of(2) {
         return Err(config_error(
-            source,
+            source.config_file,
             "head_dim",
             format!("rotary embeddings need an even head size, got {head_dim}"),
         ));
@@ -148,7 +140,7 @@ pub fn inverse_frequencies(
         Some(Value::Object(scaling)) => scaling,
         Some(other) => {
             return Err(config_error(
-                source,
+                source.config_file,
                 "rope_scaling",
                 format!("expected an object or null, got {other}"),
             ));
@@ -166,7 +158,7 @@ pub fn inverse_frequencies(
             .map(|value| value as f32)
             .ok_or_else(|| {
                 config_error(
-                    source,
+                    source.config_file,
                     "rope_scaling",
                     format!("{rope_type} scaling needs a number `{name}`"),
                 )
@@ -205,7 +197,7 @@ pub fn inverse_frequencies(
                 .collect())
         }
         other => Err(config_error(
-            source,
+            source.config_file,
             "rope_scaling",
             format!(
                 "rope scaling type {other:?} is not supported (supported: default, linear, llama3)"
@@ -634,7 +626,7 @@ impl DecoderForSequenceClassification {
                 .is_multiple_of(settings.num_key_value_heads)
         {
             return Err(config_error(
-                &source,
+                source.config_file,
                 "num_key_value_heads",
                 format!(
                     "{} attention heads cannot be grouped over {} key/value heads",

@@ -9,10 +9,11 @@
 
 use serde::Deserialize;
 
+use super::SequenceRewardModel;
 use super::decoder::{
     DecoderForSequenceClassification, DecoderSettings, check_activation, inverse_frequencies,
 };
-use super::{ModelSource, SequenceRewardModel, parse_config};
+use super::layers::{ModelSource, parse_config};
 use crate::error::LocalJudgeError;
 
 /// `LlamaForSequenceClassification`: `model.*` + `score`.

@@ -9,11 +9,12 @@
 
 use serde::Deserialize;
 
+use super::SequenceRewardModel;
 use super::decoder::{
     DecoderForSequenceClassification, DecoderSettings, check_activation, check_full_attention,
     inverse_frequencies,
 };
-use super::{ModelSource, SequenceRewardModel, parse_config};
+use super::layers::{ModelSource, parse_config};
 use crate::error::LocalJudgeError;
 
 /// `Qwen2ForSequenceClassification`: `model.*` + `score`.

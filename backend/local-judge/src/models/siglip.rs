@@ -24,15 +24,14 @@ use candle_core::{Device, IndexOp, Module, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, Linear, VarBuilder};
 use serde::Deserialize;
 
+use super::ImageTextModel;
 use super::clip::{
-    Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, check_sizes, config_error,
-    config_section, scalar_parameter,
+    Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, check_sizes, scalar_parameter,
 };
 use super::kernels::{Kernels, LayerNorm};
-use super::{ImageTextModel, ModelSource};
+use super::layers::{ModelSource, config_error, config_section, l2_normalize};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use crate::judge::l2_normalize;
 
 fn default_text_vocab_size() -> usize {
     32000
@@ -277,7 +276,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
     let projection_size = text.projection_size.unwrap_or(text.hidden_size);
     if projection_size != vision.hidden_size {
         return Err(config_error(
-            &source,
+            source.config_file,
             "text_config.projection_size",
             format!(
                 "the text head's width {projection_size} differs from the vision width {}",
@@ -287,14 +286,14 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
     }
     if !vision.vision_use_head {
         return Err(config_error(
-            &source,
+            source.config_file,
             "vision_config.vision_use_head",
             "SiglipModel needs the vision attention-pooling head for image embeddings".to_owned(),
         ));
     }
     if text.max_position_embeddings == 0 {
         return Err(config_error(
-            &source,
+            source.config_file,
             "text_config.max_position_embeddings",
             "must be at least 1".to_owned(),
         ));
