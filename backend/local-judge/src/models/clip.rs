@@ -23,7 +23,7 @@
 //!   `logit_scale` is a weight the builder hands out (a trainable variable in training).
 //!
 //! The transformer encoder here ([`Encoder`]) is shared with [`super::siglip`], whose layers have
-//! the same layout and weight names.
+//! the same layout and weight names, and so is the loading of both towers ([`load_towers`]).
 
 use candle_core::{D, DType, Device, IndexOp, Module, Shape, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, Init, Linear, VarBuilder};
@@ -269,6 +269,61 @@ pub(crate) fn scalar_parameter(
         .reshape(())
 }
 
+/// A tower's config section (`text_config` or `vision_config` of CLIP or SigLIP). The fields
+/// that size the encoder have the same names in all four sections; [`tower_config!`] implements
+/// this from them, so that each family's file states only its sections and their defaults.
+pub(crate) trait TowerConfig {
+    /// The encoder settings the section states, built on `kernels`.
+    fn encoder_settings(&self, kernels: Kernels) -> EncoderSettings;
+}
+
+/// Implements [`TowerConfig`] for config sections with the fields `hidden_size`,
+/// `intermediate_size`, `num_attention_heads`, `num_hidden_layers`, `layer_norm_eps` and
+/// `hidden_act` (an [`Activation`]).
+macro_rules! tower_config {
+    ($($section:ty),+ $(,)?) => {$(
+        impl $crate::models::clip::TowerConfig for $section {
+            fn encoder_settings(
+                &self,
+                kernels: $crate::models::kernels::Kernels,
+            ) -> $crate::models::clip::EncoderSettings {
+                $crate::models::clip::EncoderSettings {
+                    hidden_size: self.hidden_size,
+                    intermediate_size: self.intermediate_size,
+                    num_attention_heads: self.num_attention_heads,
+                    num_hidden_layers: self.num_hidden_layers,
+                    layer_norm_eps: self.layer_norm_eps,
+                    activation: self.hidden_act,
+                    kernels,
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use tower_config;
+
+/// What CLIP's and SigLIP's `load` share once their sections are read: both towers' encoder
+/// settings, checked ([`check_sizes`]; `image` is the vision section's image and patch size),
+/// then `build` with them; `family` names the model when the weights do not fit.
+pub(crate) fn load_towers<M: ImageTextModel + 'static>(
+    source: &ModelSource<'_>,
+    family: &str,
+    text: &impl TowerConfig,
+    vision: &impl TowerConfig,
+    image: (usize, usize),
+    build: impl FnOnce(&EncoderSettings, &EncoderSettings) -> candle_core::Result<M>,
+) -> Result<Box<dyn ImageTextModel>, LocalJudgeError> {
+    let text_settings = text.encoder_settings(source.kernels);
+    let vision_settings = vision.encoder_settings(source.kernels);
+    check_sizes(source, "text_config", &text_settings, None)?;
+    check_sizes(source, "vision_config", &vision_settings, Some(image))?;
+    build(&text_settings, &vision_settings)
+        .map(|model| Box::new(model) as Box<dyn ImageTextModel>)
+        .map_err(LocalJudgeError::model(format!(
+            "building {family} from its weights"
+        )))
+}
+
 /// Checks that attention heads divide the hidden size and patches tile the image.
 pub(crate) fn check_sizes(
     source: &ModelSource<'_>,
@@ -433,6 +488,8 @@ struct VisionConfig {
     layer_norm_eps: f64,
 }
 
+tower_config!(TextConfig, VisionConfig);
+
 /// Where the text tower reads its pooled state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TextPooling {
@@ -567,43 +624,23 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
         None => default_projection_dim(),
         Some(_) => config_field::<usize>(&source, "projection_dim")?,
     };
-    let text_settings = EncoderSettings {
-        hidden_size: text.hidden_size,
-        intermediate_size: text.intermediate_size,
-        num_attention_heads: text.num_attention_heads,
-        num_hidden_layers: text.num_hidden_layers,
-        layer_norm_eps: text.layer_norm_eps,
-        activation: text.hidden_act,
-        kernels: source.kernels,
-    };
-    let vision_settings = EncoderSettings {
-        hidden_size: vision.hidden_size,
-        intermediate_size: vision.intermediate_size,
-        num_attention_heads: vision.num_attention_heads,
-        num_hidden_layers: vision.num_hidden_layers,
-        layer_norm_eps: vision.layer_norm_eps,
-        activation: vision.hidden_act,
-        kernels: source.kernels,
-    };
-    check_sizes(&source, "text_config", &text_settings, None)?;
-    check_sizes(
+    load_towers(
         &source,
-        "vision_config",
-        &vision_settings,
-        Some((vision.image_size, vision.patch_size)),
-    )?;
-    build(
-        &source,
+        "CLIPModel",
         &text,
         &vision,
-        &text_settings,
-        &vision_settings,
-        projection_dim,
+        (vision.image_size, vision.patch_size),
+        |text_settings, vision_settings| {
+            build(
+                &source,
+                &text,
+                &vision,
+                text_settings,
+                vision_settings,
+                projection_dim,
+            )
+        },
     )
-    .map(|model| Box::new(model) as Box<dyn ImageTextModel>)
-    .map_err(LocalJudgeError::model(
-        "building CLIPModel from its weights",
-    ))
 }
 
 fn build(

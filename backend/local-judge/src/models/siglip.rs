@@ -26,7 +26,8 @@ use serde::Deserialize;
 
 use super::ImageTextModel;
 use super::clip::{
-    Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, check_sizes, scalar_parameter,
+    Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, load_towers, scalar_parameter,
+    tower_config,
 };
 use super::kernels::{Kernels, LayerNorm};
 use super::layers::{ModelSource, config_error, config_section, l2_normalize};
@@ -122,6 +123,8 @@ struct VisionConfig {
     #[serde(default = "default_true")]
     vision_use_head: bool,
 }
+
+tower_config!(TextConfig, VisionConfig);
 
 /// `head`: a learned probe attends over the patches (`torch.nn.MultiheadAttention` weights), then
 /// a residual MLP.
@@ -298,43 +301,23 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
             "must be at least 1".to_owned(),
         ));
     }
-    let text_settings = EncoderSettings {
-        hidden_size: text.hidden_size,
-        intermediate_size: text.intermediate_size,
-        num_attention_heads: text.num_attention_heads,
-        num_hidden_layers: text.num_hidden_layers,
-        layer_norm_eps: text.layer_norm_eps,
-        activation: text.hidden_act,
-        kernels: source.kernels,
-    };
-    let vision_settings = EncoderSettings {
-        hidden_size: vision.hidden_size,
-        intermediate_size: vision.intermediate_size,
-        num_attention_heads: vision.num_attention_heads,
-        num_hidden_layers: vision.num_hidden_layers,
-        layer_norm_eps: vision.layer_norm_eps,
-        activation: vision.hidden_act,
-        kernels: source.kernels,
-    };
-    check_sizes(&source, "text_config", &text_settings, None)?;
-    check_sizes(
+    load_towers(
         &source,
-        "vision_config",
-        &vision_settings,
-        Some((vision.image_size, vision.patch_size)),
-    )?;
-    build(
-        &source,
+        "SiglipModel",
         &text,
         &vision,
-        &text_settings,
-        &vision_settings,
-        projection_size,
+        (vision.image_size, vision.patch_size),
+        |text_settings, vision_settings| {
+            build(
+                &source,
+                &text,
+                &vision,
+                text_settings,
+                vision_settings,
+                projection_size,
+            )
+        },
     )
-    .map(|model| Box::new(model) as Box<dyn ImageTextModel>)
-    .map_err(LocalJudgeError::model(
-        "building SiglipModel from its weights",
-    ))
 }
 
 fn build(
