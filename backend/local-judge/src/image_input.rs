@@ -24,8 +24,7 @@
 //! - images are always converted to RGB (`do_convert_rgb` is not consulted): the towers take three
 //!   channels, and alpha is dropped as PIL's `convert("RGB")` does.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use image::imageops::FilterType;
@@ -33,9 +32,9 @@ use image::{DynamicImage, RgbImage};
 use serde_json::Value;
 
 use crate::architecture::Architecture;
-use crate::checkpoint::{CONFIG_FILE, CheckpointError};
+use crate::checkpoint::CONFIG_FILE;
 use crate::error::LocalJudgeError;
-use crate::models::layers::config_error;
+use crate::models::layers::{config_error, read_json_file};
 
 /// The image processor settings file of a checkpoint.
 pub const PREPROCESSOR_CONFIG_FILE: &str = "preprocessor_config.json";
@@ -199,7 +198,7 @@ impl ImagePreprocessor {
         folder: &Path,
         architecture: Architecture,
     ) -> Result<ImagePreprocessor, LocalJudgeError> {
-        let json = read_json(folder, PREPROCESSOR_CONFIG_FILE)?.ok_or_else(|| {
+        let json = read_json_file(folder, PREPROCESSOR_CONFIG_FILE)?.ok_or_else(|| {
             config_error(
                 Path::new(PREPROCESSOR_CONFIG_FILE),
                 "(file)",
@@ -207,7 +206,7 @@ impl ImagePreprocessor {
             )
         })?;
         let preprocessor = ImagePreprocessor::from_json(&json, architecture)?;
-        let image_size = read_json(folder, CONFIG_FILE)?
+        let image_size = read_json_file(folder, CONFIG_FILE)?
             .as_ref()
             .and_then(|config| config.get("vision_config"))
             .and_then(|vision| vision.get("image_size"))
@@ -531,22 +530,6 @@ fn crop_offsets(size: u32, crop: u32) -> (u32, u32) {
     } else {
         (0, (crop - size).div_ceil(2))
     }
-}
-
-fn read_json(folder: &Path, name: &str) -> Result<Option<Value>, LocalJudgeError> {
-    let file = folder.join(name);
-    let text = match fs::read_to_string(&file) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CheckpointError::Io { file, source }.into()),
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|error| LocalJudgeError::Config {
-            file: PathBuf::from(name),
-            field: "(file)".to_owned(),
-            message: error.to_string(),
-        })
 }
 
 #[cfg(test)]

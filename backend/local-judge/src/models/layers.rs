@@ -1,11 +1,14 @@
 //! The building blocks model files share and that know no family: what a model is built from
-//! ([`ModelSource`], [`RewardLabel`]), `config.json` adapters and errors, the activations
-//! `transformers` names, pooling ([`masked_mean`], [`reward_column`]) and [`l2_normalize`].
+//! ([`ModelSource`], [`RewardLabel`]), the checkpoint's JSON files, `config.json` adapters and
+//! errors, the activations `transformers` names, pooling ([`masked_mean`], [`reward_column`]) and
+//! [`l2_normalize`].
 //!
-//! It lives in `models/` because model files are its users (the image preprocessor outside takes
-//! only [`config_error`]), and it imports no model file, `models/mod.rs` or `judge`: every arrow
-//! points one way, model files → `layers`, `models` (dispatch) → model files, `judge` → `models`.
+//! It lives in `models/` because model files are its users (`judge` and the image preprocessor
+//! take only [`read_json_file`] and [`config_error`]), and it imports no model file,
+//! `models/mod.rs` or `judge`: every arrow points one way, model files → `layers`, `models`
+//! (dispatch) → model files, `judge` → `models`.
 
+use std::fs;
 use std::path::Path;
 
 use candle_core::{D, DType, Tensor};
@@ -13,6 +16,7 @@ use candle_nn::VarBuilder;
 use serde_json::Value;
 
 use super::kernels::Kernels;
+use crate::checkpoint::CheckpointError;
 use crate::error::LocalJudgeError;
 
 /// Everything a model file needs to build itself.
@@ -83,6 +87,21 @@ pub fn config_error(file: &Path, field: &str, message: impl Into<String>) -> Loc
         field: field.to_owned(),
         message: message.into(),
     }
+}
+
+/// Reads the JSON file `name` of the checkpoint `folder` (`config.json`, the tokenizer's or the
+/// image preprocessor's settings): `None` when it is absent, a config error naming the file when
+/// it does not parse.
+pub(crate) fn read_json_file(folder: &Path, name: &str) -> Result<Option<Value>, LocalJudgeError> {
+    let file = folder.join(name);
+    let text = match fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(CheckpointError::Io { file, source }.into()),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| config_error(Path::new(name), "(file)", error.to_string()))
 }
 
 /// Reads a required config field as a deserializable value, naming the field on failure.
