@@ -23,7 +23,7 @@
 //!   `logit_scale` is a weight the builder hands out (a trainable variable in training).
 //!
 //! The transformer encoder here ([`Encoder`]) is shared with [`super::siglip`], whose layers have
-//! the same layout and weight names, and so is the loading of both towers ([`load_towers`]).
+//! the same layout and weight names, and so is the loading of both towers (`load_towers`).
 
 use candle_core::{D, DType, Device, IndexOp, Module, Shape, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, Init, Linear, VarBuilder};

@@ -1,10 +1,10 @@
 //! The building blocks model files share and that know no family: what a model is built from
 //! ([`ModelSource`], [`RewardLabel`]), the checkpoint's JSON files, `config.json` adapters and
-//! errors, the activations `transformers` names, pooling ([`masked_mean`], [`reward_column`]) and
+//! errors, the activations `transformers` names, pooling ([`masked_mean`], `reward_column`) and
 //! [`l2_normalize`].
 //!
 //! It lives in `models/` because model files are its users (`judge` and the image preprocessor
-//! take only [`read_json_file`] and [`config_error`]), and it imports no model file,
+//! take only `read_json_file` and [`config_error`]), and it imports no model file,
 //! `models/mod.rs` or `judge`: every arrow points one way, model files → `layers`, `models`
 //! (dispatch) → model files, `judge` → `models`.
 
