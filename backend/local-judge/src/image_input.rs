@@ -24,8 +24,7 @@
 //! - images are always converted to RGB (`do_convert_rgb` is not consulted): the towers take three
 //!   channels, and alpha is dropped as PIL's `convert("RGB")` does.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use image::imageops::FilterType;
@@ -33,8 +32,9 @@ use image::{DynamicImage, RgbImage};
 use serde_json::Value;
 
 use crate::architecture::Architecture;
-use crate::checkpoint::{CONFIG_FILE, CheckpointError};
+use crate::checkpoint::CONFIG_FILE;
 use crate::error::LocalJudgeError;
+use crate::models::layers::{config_error, read_json_file};
 
 /// The image processor settings file of a checkpoint.
 pub const PREPROCESSOR_CONFIG_FILE: &str = "preprocessor_config.json";
@@ -119,14 +119,6 @@ pub struct ImagePreprocessor {
     defaulted: Vec<&'static str>,
 }
 
-fn config_error(field: &str, message: impl Into<String>) -> LocalJudgeError {
-    LocalJudgeError::Config {
-        file: PathBuf::from(PREPROCESSOR_CONFIG_FILE),
-        field: field.to_owned(),
-        message: message.into(),
-    }
-}
-
 /// A field's value, `None` when missing or `null` (`transformers` writes `null` for unset).
 fn field<'a>(json: &'a Value, name: &str) -> Option<&'a Value> {
     json.get(name).filter(|value| !value.is_null())
@@ -135,9 +127,13 @@ fn field<'a>(json: &'a Value, name: &str) -> Option<&'a Value> {
 fn bool_field(json: &Value, name: &'static str, default: bool) -> Result<bool, LocalJudgeError> {
     match field(json, name) {
         None => Ok(default),
-        Some(value) => value
-            .as_bool()
-            .ok_or_else(|| config_error(name, format!("expected true or false, found {value}"))),
+        Some(value) => value.as_bool().ok_or_else(|| {
+            config_error(
+                Path::new(PREPROCESSOR_CONFIG_FILE),
+                name,
+                format!("expected true or false, found {value}"),
+            )
+        }),
     }
 }
 
@@ -148,6 +144,7 @@ fn positive_size(value: &Value, field_name: &str) -> Result<u32, LocalJudgeError
         .map(|size| size as u32)
         .ok_or_else(|| {
             config_error(
+                Path::new(PREPROCESSOR_CONFIG_FILE),
                 field_name,
                 format!("expected a positive number of pixels, found {value}"),
             )
@@ -175,6 +172,7 @@ fn channel_values(
     };
     let wrong = || {
         config_error(
+            Path::new(PREPROCESSOR_CONFIG_FILE),
             name,
             format!("expected a number or a list of 3 numbers, found {value}"),
         )
@@ -200,14 +198,15 @@ impl ImagePreprocessor {
         folder: &Path,
         architecture: Architecture,
     ) -> Result<ImagePreprocessor, LocalJudgeError> {
-        let json = read_json(folder, PREPROCESSOR_CONFIG_FILE)?.ok_or_else(|| {
+        let json = read_json_file(folder, PREPROCESSOR_CONFIG_FILE)?.ok_or_else(|| {
             config_error(
+                Path::new(PREPROCESSOR_CONFIG_FILE),
                 "(file)",
                 "missing: CLIP and SigLIP checkpoints need their image processor settings",
             )
         })?;
         let preprocessor = ImagePreprocessor::from_json(&json, architecture)?;
-        let image_size = read_json(folder, CONFIG_FILE)?
+        let image_size = read_json_file(folder, CONFIG_FILE)?
             .as_ref()
             .and_then(|config| config.get("vision_config"))
             .and_then(|vision| vision.get("image_size"))
@@ -232,7 +231,11 @@ impl ImagePreprocessor {
             }
         };
         if !json.is_object() {
-            return Err(config_error("(file)", "expected a JSON object"));
+            return Err(config_error(
+                Path::new(PREPROCESSOR_CONFIG_FILE),
+                "(file)",
+                "expected a JSON object",
+            ));
         }
         let mut defaulted = Vec::new();
 
@@ -272,6 +275,7 @@ impl ImagePreprocessor {
                             "{\"height\": h, \"width\": w}"
                         };
                         return Err(config_error(
+                            Path::new(PREPROCESSOR_CONFIG_FILE),
                             "size",
                             format!("expected {expected}, found {value}"),
                         ));
@@ -294,6 +298,7 @@ impl ImagePreprocessor {
                 Some(3) => Resample::Bicubic,
                 _ => {
                     return Err(config_error(
+                        Path::new(PREPROCESSOR_CONFIG_FILE),
                         "resample",
                         format!(
                             "{value} is not supported: use 0 (nearest), 1 (Lanczos), 2 (bilinear) \
@@ -316,6 +321,7 @@ impl ImagePreprocessor {
                 }
                 Some(value) => height_width(value, "crop_size")?.ok_or_else(|| {
                     config_error(
+                        Path::new(PREPROCESSOR_CONFIG_FILE),
                         "crop_size",
                         format!("expected {{\"height\": h, \"width\": w}}, found {value}"),
                     )
@@ -330,6 +336,7 @@ impl ImagePreprocessor {
                 None => 1.0 / 255.0,
                 Some(value) => value.as_f64().ok_or_else(|| {
                     config_error(
+                        Path::new(PREPROCESSOR_CONFIG_FILE),
                         "rescale_factor",
                         format!("expected a number, found {value}"),
                     )
@@ -348,7 +355,11 @@ impl ImagePreprocessor {
             let mean = channel_values(json, "image_mean", mean)?;
             let std = channel_values(json, "image_std", std)?;
             if std.contains(&0.0) {
-                return Err(config_error("image_std", "a standard deviation is 0"));
+                return Err(config_error(
+                    Path::new(PREPROCESSOR_CONFIG_FILE),
+                    "image_std",
+                    "a standard deviation is 0",
+                ));
             }
             Some((mean, std))
         } else {
@@ -392,6 +403,7 @@ impl ImagePreprocessor {
             format!("gives {height}x{width} images")
         };
         Err(config_error(
+            Path::new(PREPROCESSOR_CONFIG_FILE),
             field_name,
             format!("{origin}, but {CONFIG_FILE}'s vision_config.image_size is {image_size}"),
         ))
@@ -518,22 +530,6 @@ fn crop_offsets(size: u32, crop: u32) -> (u32, u32) {
     } else {
         (0, (crop - size).div_ceil(2))
     }
-}
-
-fn read_json(folder: &Path, name: &str) -> Result<Option<Value>, LocalJudgeError> {
-    let file = folder.join(name);
-    let text = match fs::read_to_string(&file) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CheckpointError::Io { file, source }.into()),
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|error| LocalJudgeError::Config {
-            file: PathBuf::from(name),
-            field: "(file)".to_owned(),
-            message: error.to_string(),
-        })
 }
 
 #[cfg(test)]

@@ -5,10 +5,9 @@
 //! sample's two responses) and returns one reward per response; batches are planned over all
 //! inputs at once ([`crate::batch`]).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use image::DynamicImage;
 use serde::Serialize;
 use serde_json::Value;
@@ -24,6 +23,7 @@ use crate::input::{
     EncodedText, InputFormat, ScoringText, TextEncoder, TokenizerConfig, TruncationSide,
 };
 use crate::models::kernels::Kernels;
+use crate::models::layers::read_json_file;
 use crate::models::{
     ImageTextModel, ModelSource, RewardLabel, SequenceRewardModel, TextEmbeddingModel,
     image_text_rewards, load_image_text_model, load_sequence_model,
@@ -123,24 +123,6 @@ pub struct LocalJudge {
     folder: PathBuf,
 }
 
-fn read_json(folder: &Path, name: &str) -> Result<Option<Value>, LocalJudgeError> {
-    let file = folder.join(name);
-    let text = match fs::read_to_string(&file) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(crate::checkpoint::CheckpointError::Io { file, source }.into());
-        }
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|error| LocalJudgeError::Config {
-            file: PathBuf::from(name),
-            field: "(file)".to_owned(),
-            message: error.to_string(),
-        })
-}
-
 impl LocalJudge {
     /// Checks and loads the checkpoint at `folder`.
     pub fn load(folder: &Path, options: &LocalJudgeOptions) -> Result<LocalJudge, LocalJudgeError> {
@@ -154,7 +136,7 @@ impl LocalJudge {
             })?;
         let root = checkpoint.path.clone();
         let config_file = PathBuf::from(CONFIG_FILE);
-        let config = read_json(&root, CONFIG_FILE)?.unwrap_or(Value::Null);
+        let config = read_json_file(&root, CONFIG_FILE)?.unwrap_or(Value::Null);
 
         let device = options.device.open()?;
         let dtype = dtype_for(&device, architecture.half_precision_safe());
@@ -452,7 +434,7 @@ pub fn text_encoder(
 ) -> Result<TextEncoder, LocalJudgeError> {
     let root = folder;
     let config_file = PathBuf::from(CONFIG_FILE);
-    let tokenizer_config = read_json(root, TOKENIZER_CONFIG_FILE)?
+    let tokenizer_config = read_json_file(root, TOKENIZER_CONFIG_FILE)?
         .map(|json| TokenizerConfig::from_json(Path::new(TOKENIZER_CONFIG_FILE), &json))
         .unwrap_or_default();
     let default_cap = match architecture.kind() {
@@ -462,7 +444,7 @@ pub fn text_encoder(
     // sentence-transformers cuts inputs at `max_seq_length` (256 for all-MiniLM-L6-v2), not
     // at the position table; embeddings of longer texts match only with the same limit.
     let sentence_limit = match architecture.kind() {
-        ModelKind::TextEmbedding => read_json(root, SENTENCE_BERT_CONFIG_FILE)?
+        ModelKind::TextEmbedding => read_json_file(root, SENTENCE_BERT_CONFIG_FILE)?
             .and_then(|json| json.get("max_seq_length").and_then(Value::as_u64))
             .map(|length| length as usize),
         _ => None,
@@ -594,24 +576,4 @@ fn pad_id(
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Mean over the sequence of `hidden` `[rows, length, dim]`, counting only unmasked positions.
-pub fn masked_mean(hidden: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
-    let mask = attention_mask
-        .to_dtype(hidden.dtype())?
-        .unsqueeze(D::Minus1)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-    summed.broadcast_div(&counts)
-}
-
-/// Divides each row by its L2 norm.
-pub fn l2_normalize(rows: &Tensor) -> candle_core::Result<Tensor> {
-    let norms = rows
-        .sqr()?
-        .sum_keepdim(D::Minus1)?
-        .sqrt()?
-        .clamp(1e-12, f64::MAX)?;
-    rows.broadcast_div(&norms)
 }

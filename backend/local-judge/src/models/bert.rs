@@ -16,18 +16,21 @@
 //! - its attention mask is `f32::MIN` cast to the model's dtype, which turns into NaN in half
 //!   precision: the encoder families run in f32 on every device ([`crate::device::dtype_for`]).
 //!
-//! The small pieces every encoder head shares (label resolution, the reward column, the
-//! activations `transformers` names in configs) live here too, as the other encoder files build
-//! on this one.
+//! `bert_config` is shared with the other files over [`BertEncoder`] (`minilm`, `xlm_roberta`);
+//! what every encoder head shares (label resolution, the reward column, activations) is in
+//! [`super::layers`].
 
-use candle_core::{D, DType, Module, Tensor};
+use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder, linear};
 use candle_transformers::models::bert::Config;
 use serde_json::Value;
 
+use super::SequenceRewardModel;
 use super::bert_encoder::{BertEncoder, PositionIds};
 use super::kernels::Kernels;
-use super::{ModelSource, SequenceRewardModel, num_labels};
+use super::layers::{
+    ModelSource, config_error, config_with_defaults, parse_value, reward_column, reward_index,
+};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -142,11 +145,7 @@ pub(crate) fn bert_config_with_defaults(
         .unwrap_or("gelu")
         .to_owned();
     config["hidden_act"] = Value::from(candle_bert_activation(source, &activation)?);
-    serde_json::from_value(config).map_err(|error| LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: "(config)".to_owned(),
-        message: error.to_string(),
-    })
+    parse_value(source, config)
 }
 
 /// The name candle's BERT-family `HiddenAct` (bert, debertav2) uses for a `transformers`
@@ -159,121 +158,13 @@ pub(crate) fn candle_bert_activation(
         "gelu" => Ok("gelu"),
         "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok("geluapproximate"),
         "relu" => Ok("relu"),
-        other => Err(LocalJudgeError::Config {
-            file: source.config_file.to_path_buf(),
-            field: "hidden_act".to_owned(),
-            message: format!(
+        other => Err(config_error(
+            source.config_file,
+            "hidden_act",
+            format!(
                 "activation {other:?} is not supported \
                  (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"
             ),
-        }),
-    }
-}
-
-/// A copy of `config` where every field of `defaults` that is missing or null has the default.
-pub(crate) fn config_with_defaults(config: &Value, defaults: &[(&str, Value)]) -> Value {
-    let mut config = match config {
-        Value::Object(_) => config.clone(),
-        _ => Value::Object(serde_json::Map::new()),
-    };
-    if let Value::Object(fields) = &mut config {
-        for (name, value) in defaults {
-            let missing = fields.get(*name).is_none_or(Value::is_null);
-            if missing {
-                fields.insert((*name).to_owned(), value.clone());
-            }
-        }
-    }
-    config
-}
-
-/// The number of head outputs and the index of the reward among them.
-pub(crate) fn reward_index(source: &ModelSource<'_>) -> Result<(usize, usize), LocalJudgeError> {
-    let labels = num_labels(source.config);
-    let index = source
-        .reward_label
-        .resolve(source.config_file, source.config, labels)?;
-    Ok((labels, index))
-}
-
-/// Column `index` of logits `[rows, labels]`, as f32 `[rows]`.
-pub(crate) fn reward_column(logits: &Tensor, index: usize) -> candle_core::Result<Tensor> {
-    logits
-        .narrow(D::Minus1, index, 1)?
-        .squeeze(D::Minus1)?
-        .to_dtype(DType::F32)
-}
-
-/// An activation as `transformers` names it in configs (`ACT2FN`), for heads and layers this
-/// crate builds itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Activation {
-    /// `gelu`: the exact (erf) GELU.
-    Gelu,
-    /// `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the tanh approximation.
-    GeluTanh,
-    /// `relu`.
-    Relu,
-    /// `silu` or `swish`.
-    Silu,
-    /// `tanh`.
-    Tanh,
-    /// `sigmoid`.
-    Sigmoid,
-    /// `linear`: the identity.
-    Identity,
-}
-
-impl Activation {
-    /// The activation `transformers` calls `name`; `field` names the config field in errors.
-    pub(crate) fn from_name(
-        source: &ModelSource<'_>,
-        field: &str,
-        name: &str,
-    ) -> Result<Activation, LocalJudgeError> {
-        match name {
-            "gelu" => Ok(Activation::Gelu),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
-            "relu" => Ok(Activation::Relu),
-            "silu" | "swish" => Ok(Activation::Silu),
-            "tanh" => Ok(Activation::Tanh),
-            "sigmoid" => Ok(Activation::Sigmoid),
-            "linear" => Ok(Activation::Identity),
-            other => Err(LocalJudgeError::Config {
-                file: source.config_file.to_path_buf(),
-                field: field.to_owned(),
-                message: format!(
-                    "activation {other:?} is not supported (gelu, gelu_new, \
-                     gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh, sigmoid, linear)"
-                ),
-            }),
-        }
-    }
-
-    /// Reads the activation named by `field` of the config, `default` when absent.
-    pub(crate) fn from_config(
-        source: &ModelSource<'_>,
-        field: &str,
-        default: &str,
-    ) -> Result<Activation, LocalJudgeError> {
-        let name = source
-            .config
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or(default);
-        Activation::from_name(source, field, name)
-    }
-
-    /// Applies the activation.
-    pub(crate) fn forward(self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Activation::Gelu => xs.gelu_erf(),
-            Activation::GeluTanh => xs.gelu(),
-            Activation::Relu => xs.relu(),
-            Activation::Silu => xs.silu(),
-            Activation::Tanh => xs.tanh(),
-            Activation::Sigmoid => candle_nn::ops::sigmoid(xs),
-            Activation::Identity => Ok(xs.clone()),
-        }
+        )),
     }
 }

@@ -14,8 +14,8 @@ use candle_core::{D, DType, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 use candle_transformers::models::bert::{Config, HiddenAct};
 
-use super::bert::Activation;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
+use super::layers::Activation;
 
 /// How token positions are numbered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

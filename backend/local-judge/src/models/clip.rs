@@ -23,18 +23,17 @@
 //!   `logit_scale` is a weight the builder hands out (a trainable variable in training).
 //!
 //! The transformer encoder here ([`Encoder`]) is shared with [`super::siglip`], whose layers have
-//! the same layout and weight names.
+//! the same layout and weight names, and so is the loading of both towers (`load_towers`).
 
 use candle_core::{D, DType, Device, IndexOp, Module, Shape, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, Init, Linear, VarBuilder};
 use serde::Deserialize;
-use serde_json::Value;
 
+use super::ImageTextModel;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
-use super::{ImageTextModel, ModelSource};
+use super::layers::{ModelSource, config_error, config_field, config_section, l2_normalize};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use crate::judge::l2_normalize;
 
 /// The activations image-text checkpoints name in `hidden_act`.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -270,29 +269,59 @@ pub(crate) fn scalar_parameter(
         .reshape(())
 }
 
-/// Reads the section `name` of `config.json` (an empty object when missing, so that every field
-/// takes `transformers`' default), naming the section in errors.
-pub(crate) fn config_section<T: serde::de::DeserializeOwned>(
-    source: &ModelSource<'_>,
-    name: &str,
-) -> Result<T, LocalJudgeError> {
-    let section = match source.config.get(name) {
-        None | Some(Value::Null) => Value::Object(Default::default()),
-        Some(section) => section.clone(),
-    };
-    serde_json::from_value(section).map_err(|error| config_error(source, name, error.to_string()))
+/// A tower's config section (`text_config` or `vision_config` of CLIP or SigLIP). The fields
+/// that size the encoder have the same names in all four sections; [`tower_config!`] implements
+/// this from them, so that each family's file states only its sections and their defaults.
+pub(crate) trait TowerConfig {
+    /// The encoder settings the section states, built on `kernels`.
+    fn encoder_settings(&self, kernels: Kernels) -> EncoderSettings;
 }
 
-pub(crate) fn config_error(
+/// Implements [`TowerConfig`] for config sections with the fields `hidden_size`,
+/// `intermediate_size`, `num_attention_heads`, `num_hidden_layers`, `layer_norm_eps` and
+/// `hidden_act` (an [`Activation`]).
+macro_rules! tower_config {
+    ($($section:ty),+ $(,)?) => {$(
+        impl $crate::models::clip::TowerConfig for $section {
+            fn encoder_settings(
+                &self,
+                kernels: $crate::models::kernels::Kernels,
+            ) -> $crate::models::clip::EncoderSettings {
+                $crate::models::clip::EncoderSettings {
+                    hidden_size: self.hidden_size,
+                    intermediate_size: self.intermediate_size,
+                    num_attention_heads: self.num_attention_heads,
+                    num_hidden_layers: self.num_hidden_layers,
+                    layer_norm_eps: self.layer_norm_eps,
+                    activation: self.hidden_act,
+                    kernels,
+                }
+            }
+        }
+    )+};
+}
+pub(crate) use tower_config;
+
+/// What CLIP's and SigLIP's `load` share once their sections are read: both towers' encoder
+/// settings, checked ([`check_sizes`]; `image` is the vision section's image and patch size),
+/// then `build` with them; `family` names the model when the weights do not fit.
+pub(crate) fn load_towers<M: ImageTextModel + 'static>(
     source: &ModelSource<'_>,
-    field: &str,
-    message: String,
-) -> LocalJudgeError {
-    LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message,
-    }
+    family: &str,
+    text: &impl TowerConfig,
+    vision: &impl TowerConfig,
+    image: (usize, usize),
+    build: impl FnOnce(&EncoderSettings, &EncoderSettings) -> candle_core::Result<M>,
+) -> Result<Box<dyn ImageTextModel>, LocalJudgeError> {
+    let text_settings = text.encoder_settings(source.kernels);
+    let vision_settings = vision.encoder_settings(source.kernels);
+    check_sizes(source, "text_config", &text_settings, None)?;
+    check_sizes(source, "vision_config", &vision_settings, Some(image))?;
+    build(&text_settings, &vision_settings)
+        .map(|model| Box::new(model) as Box<dyn ImageTextModel>)
+        .map_err(LocalJudgeError::model(format!(
+            "building {family} from its weights"
+        )))
 }
 
 /// Checks that attention heads divide the hidden size and patches tile the image.
@@ -308,7 +337,7 @@ pub(crate) fn check_sizes(
             .is_multiple_of(settings.num_attention_heads)
     {
         return Err(config_error(
-            source,
+            source.config_file,
             &format!("{section}.num_attention_heads"),
             format!(
                 "{} heads do not divide hidden_size {}",
@@ -320,7 +349,7 @@ pub(crate) fn check_sizes(
         && (patch_size == 0 || !image_size.is_multiple_of(patch_size))
     {
         return Err(config_error(
-            source,
+            source.config_file,
             &format!("{section}.patch_size"),
             format!("patches of {patch_size} pixels do not tile images of {image_size}"),
         ));
@@ -459,6 +488,8 @@ struct VisionConfig {
     layer_norm_eps: f64,
 }
 
+tower_config!(TextConfig, VisionConfig);
+
 /// Where the text tower reads its pooled state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TextPooling {
@@ -591,45 +622,25 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
     let vision: VisionConfig = config_section(&source, "vision_config")?;
     let projection_dim = match source.config.get("projection_dim") {
         None => default_projection_dim(),
-        Some(_) => super::config_field::<usize>(&source, "projection_dim")?,
+        Some(_) => config_field::<usize>(&source, "projection_dim")?,
     };
-    let text_settings = EncoderSettings {
-        hidden_size: text.hidden_size,
-        intermediate_size: text.intermediate_size,
-        num_attention_heads: text.num_attention_heads,
-        num_hidden_layers: text.num_hidden_layers,
-        layer_norm_eps: text.layer_norm_eps,
-        activation: text.hidden_act,
-        kernels: source.kernels,
-    };
-    let vision_settings = EncoderSettings {
-        hidden_size: vision.hidden_size,
-        intermediate_size: vision.intermediate_size,
-        num_attention_heads: vision.num_attention_heads,
-        num_hidden_layers: vision.num_hidden_layers,
-        layer_norm_eps: vision.layer_norm_eps,
-        activation: vision.hidden_act,
-        kernels: source.kernels,
-    };
-    check_sizes(&source, "text_config", &text_settings, None)?;
-    check_sizes(
+    load_towers(
         &source,
-        "vision_config",
-        &vision_settings,
-        Some((vision.image_size, vision.patch_size)),
-    )?;
-    build(
-        &source,
+        "CLIPModel",
         &text,
         &vision,
-        &text_settings,
-        &vision_settings,
-        projection_dim,
+        (vision.image_size, vision.patch_size),
+        |text_settings, vision_settings| {
+            build(
+                &source,
+                &text,
+                &vision,
+                text_settings,
+                vision_settings,
+                projection_dim,
+            )
+        },
     )
-    .map(|model| Box::new(model) as Box<dyn ImageTextModel>)
-    .map_err(LocalJudgeError::model(
-        "building CLIPModel from its weights",
-    ))
 }
 
 fn build(
@@ -718,6 +729,8 @@ fn build(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]

@@ -21,11 +21,14 @@ use candle_nn::{Linear, linear};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::bert::{Activation, config_with_defaults, reward_column, reward_index};
+use super::SequenceRewardModel;
 use super::deberta_v2_encoder::{Config, DebertaV2Encoder};
 use super::deberta_v2_positions::RelativePositions;
 use super::kernels::Kernels;
-use super::{ModelSource, SequenceRewardModel};
+use super::layers::{
+    Activation, ModelSource, config_error, config_with_defaults, parse_value, reward_column,
+    reward_index,
+};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -135,15 +138,10 @@ struct RawConfig {
 
 /// The encoder config and the pooler's output size, or the first unsupported field.
 fn read_config(source: &ModelSource<'_>) -> Result<(Config, usize), LocalJudgeError> {
-    let config_error = |field: &str, message: String| LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message,
-    };
-    let raw: RawConfig = serde_json::from_value(config_with_defaults(source.config, &defaults()))
-        .map_err(|error| config_error("(config)", error.to_string()))?;
+    let raw: RawConfig = parse_value(source, config_with_defaults(source.config, &defaults()))?;
     if raw.conv_kernel_size > 0 {
         return Err(config_error(
+            source.config_file,
             "conv_kernel_size",
             "DeBERTa-v2 convolution layers are not supported".to_owned(),
         ));
@@ -153,12 +151,14 @@ fn read_config(source: &ModelSource<'_>) -> Result<(Config, usize), LocalJudgeEr
         .is_some_and(|size| size != raw.hidden_size)
     {
         return Err(config_error(
+            source.config_file,
             "embedding_size",
             "an embedding size other than hidden_size (embed_proj) is not supported".to_owned(),
         ));
     }
     if raw.num_attention_heads == 0 || !raw.hidden_size.is_multiple_of(raw.num_attention_heads) {
         return Err(config_error(
+            source.config_file,
             "num_attention_heads",
             format!(
                 "hidden_size {} is not a multiple of {} heads",
@@ -171,6 +171,7 @@ fn read_config(source: &ModelSource<'_>) -> Result<(Config, usize), LocalJudgeEr
         .is_some_and(|size| size != raw.hidden_size / raw.num_attention_heads)
     {
         return Err(config_error(
+            source.config_file,
             "attention_head_size",
             "a head size other than hidden_size / num_attention_heads is not supported".to_owned(),
         ));
@@ -181,6 +182,7 @@ fn read_config(source: &ModelSource<'_>) -> Result<(Config, usize), LocalJudgeEr
         .find(|name| !matches!(name.as_str(), "c2p" | "p2c"))
     {
         return Err(config_error(
+            source.config_file,
             "pos_att_type",
             format!("attention term {other:?} is not supported (c2p, p2c)"),
         ));
@@ -191,6 +193,7 @@ fn read_config(source: &ModelSource<'_>) -> Result<(Config, usize), LocalJudgeEr
         .find(|name| !matches!(name.as_str(), "none" | "layer_norm"))
     {
         return Err(config_error(
+            source.config_file,
             "norm_rel_ebd",
             format!(
                 "relative embedding normalisation {other:?} is not supported (none, layer_norm)"

@@ -23,10 +23,10 @@
 use candle_core::{D, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 
-use super::bert::Activation;
 use super::bert_encoder::{LayerOutput, LayerOutputShape, additive_mask, split_heads};
 use super::deberta_v2_positions::RelativePositions;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
+use super::layers::Activation;
 
 /// The encoder's shape and options, read and checked from `config.json` by
 /// [`super::deberta_v2`].

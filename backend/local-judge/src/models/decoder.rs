@@ -20,10 +20,12 @@
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::attention::{AttnMask, flash_attn};
 use candle_nn::{Embedding, Linear, VarBuilder};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::SequenceRewardModel;
 use super::kernels::{Kernels, RmsNorm, rotary, softmax_last_dim};
-use super::{ModelSource, SequenceRewardModel, num_labels};
+use super::layers::{ModelSource, config_error, num_labels, parse_config};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -60,13 +62,117 @@ pub struct DecoderSettings {
     pub max_position_embeddings: usize,
 }
 
-/// A config error about `field` of `config.json`.
-pub fn config_error(source: &ModelSource<'_>, field: &str, message: String) -> LocalJudgeError {
-    LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message,
+fn default_rope_theta() -> f64 {
+    10_000.0
+}
+
+fn default_rms_norm_eps() -> f64 {
+    1e-6
+}
+
+fn default_hidden_act() -> String {
+    "silu".to_owned()
+}
+
+/// The `config.json` fields Llama, Qwen2 and Qwen3 read, with `transformers`' defaults: one
+/// adapter for the three families. A field a family does not use (Qwen2's `attention_bias`) is
+/// left out of its [`DecoderLayout`].
+#[derive(Debug, Deserialize)]
+pub struct DecoderConfig {
+    /// Rows of the token embedding.
+    pub vocab_size: usize,
+    /// Width of the residual stream.
+    pub hidden_size: usize,
+    /// Width of the MLP.
+    pub intermediate_size: usize,
+    /// Number of decoder layers.
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    pub num_attention_heads: usize,
+    /// Key/value heads; the query heads when absent.
+    pub num_key_value_heads: Option<usize>,
+    /// Size of one head, when the config states it.
+    pub head_dim: Option<usize>,
+    /// `max_position_embeddings`.
+    pub max_position_embeddings: usize,
+    /// Rotary base (a `rope_parameters` object wins, see [`inverse_frequencies`]).
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    /// RMSNorm epsilon.
+    #[serde(default = "default_rms_norm_eps")]
+    pub rms_norm_eps: f64,
+    /// Biases on the attention projections (Llama, Qwen3).
+    #[serde(default)]
+    pub attention_bias: bool,
+    /// Biases on the MLP projections (Llama).
+    #[serde(default)]
+    pub mlp_bias: bool,
+    /// The activation; only SiLU is supported ([`check_activation`]).
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: String,
+}
+
+impl DecoderConfig {
+    /// `head_dim`, else `hidden_size / num_attention_heads` (`transformers`' rule for Llama and
+    /// Qwen2).
+    pub fn head_dim_or_derived(&self) -> usize {
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
+}
+
+/// What a family's file decides from its [`DecoderConfig`]: the switches of [`DecoderSettings`]
+/// that are not plain config fields.
+#[derive(Clone, Copy, Debug)]
+pub struct DecoderLayout {
+    /// Size of one head.
+    pub head_dim: usize,
+    /// Biases on the query, key and value projections.
+    pub qkv_bias: bool,
+    /// Bias on the output projection.
+    pub output_bias: bool,
+    /// Biases on the MLP projections.
+    pub mlp_bias: bool,
+    /// RMSNorm over each query and key head (Qwen3).
+    pub qk_norm: bool,
+    /// Whether the family's configs can ask for sliding-window layers, which are refused
+    /// ([`check_full_attention`]).
+    pub refuses_sliding_window: bool,
+}
+
+/// Builds a decoder family's model: parses the [`DecoderConfig`], takes the family's
+/// [`DecoderLayout`] of it, checks the activation (then sliding windows, when the family has
+/// them) and computes the rotary frequencies, in the order the family files always checked.
+pub fn load_family(
+    source: ModelSource<'_>,
+    layout: impl FnOnce(&DecoderConfig) -> DecoderLayout,
+) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
+    let config: DecoderConfig = parse_config(&source)?;
+    let layout = layout(&config);
+    check_activation(&source, &config.hidden_act)?;
+    if layout.refuses_sliding_window {
+        check_full_attention(&source)?;
+    }
+    let settings = DecoderSettings {
+        vocab_size: config.vocab_size,
+        hidden_size: config.hidden_size,
+        intermediate_size: config.intermediate_size,
+        num_hidden_layers: config.num_hidden_layers,
+        num_attention_heads: config.num_attention_heads,
+        num_key_value_heads: config
+            .num_key_value_heads
+            .unwrap_or(config.num_attention_heads),
+        head_dim: layout.head_dim,
+        rms_norm_eps: config.rms_norm_eps,
+        qkv_bias: layout.qkv_bias,
+        output_bias: layout.output_bias,
+        mlp_bias: layout.mlp_bias,
+        qk_norm: layout.qk_norm,
+        inverse_frequencies: inverse_frequencies(&source, config.rope_theta, layout.head_dim)?,
+        max_position_embeddings: config.max_position_embeddings,
+    };
+    let model = DecoderForSequenceClassification::load(source, &settings)?;
+    Ok(Box::new(model))
 }
 
 /// Checks `hidden_act`: every checkpoint of these families uses SiLU.
@@ -74,7 +180,7 @@ pub fn check_activation(source: &ModelSource<'_>, hidden_act: &str) -> Result<()
     match hidden_act {
         "silu" | "swish" => Ok(()),
         other => Err(config_error(
-            source,
+            source.config_file,
             "hidden_act",
             format!("activation {other:?} is not supported (expected silu)"),
         )),
@@ -91,7 +197,7 @@ pub fn check_full_attention(source: &ModelSource<'_>) -> Result<(), LocalJudgeEr
             .find(|kind| kind.as_str() != Some("full_attention"))
     {
         return Err(config_error(
-            source,
+            source.config_file,
             "layer_types",
             format!("layer type {other} is not supported (only full_attention)"),
         ));
@@ -102,7 +208,7 @@ pub fn check_full_attention(source: &ModelSource<'_>) -> Result<(), LocalJudgeEr
         .is_some_and(|window| !window.is_null());
     if sliding && window {
         return Err(config_error(
-            source,
+            source.config_file,
             "use_sliding_window",
             "sliding-window attention is not supported".to_owned(),
         ));
@@ -125,7 +231,7 @@ pub fn inverse_frequencies(
 ) -> Result<Vec<f32>, LocalJudgeError> {
     if head_dim == 0 || !head_dim.is_multiple_of(2) {
         return Err(config_error(
-            source,
+            source.config_file,
             "head_dim",
             format!("rotary embeddings need an even head size, got {head_dim}"),
         ));
@@ -148,7 +254,7 @@ pub fn inverse_frequencies(
         Some(Value::Object(scaling)) => scaling,
         Some(other) => {
             return Err(config_error(
-                source,
+                source.config_file,
                 "rope_scaling",
                 format!("expected an object or null, got {other}"),
             ));
@@ -166,7 +272,7 @@ pub fn inverse_frequencies(
             .map(|value| value as f32)
             .ok_or_else(|| {
                 config_error(
-                    source,
+                    source.config_file,
                     "rope_scaling",
                     format!("{rope_type} scaling needs a number `{name}`"),
                 )
@@ -205,7 +311,7 @@ pub fn inverse_frequencies(
                 .collect())
         }
         other => Err(config_error(
-            source,
+            source.config_file,
             "rope_scaling",
             format!(
                 "rope scaling type {other:?} is not supported (supported: default, linear, llama3)"
@@ -634,7 +740,7 @@ impl DecoderForSequenceClassification {
                 .is_multiple_of(settings.num_key_value_heads)
         {
             return Err(config_error(
-                &source,
+                source.config_file,
                 "num_key_value_heads",
                 format!(
                     "{} attention heads cannot be grouped over {} key/value heads",

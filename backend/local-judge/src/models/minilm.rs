@@ -13,12 +13,12 @@
 
 use candle_core::Tensor;
 
+use super::TextEmbeddingModel;
 use super::bert::bert_config;
 use super::bert_encoder::{BertEncoder, PositionIds};
-use super::{ModelSource, TextEmbeddingModel};
+use super::layers::{ModelSource, l2_normalize, masked_mean};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use crate::judge::{l2_normalize, masked_mean};
 
 /// A BERT encoder with masked mean pooling and L2 normalisation.
 pub struct SentenceEmbeddingModel {

@@ -3,7 +3,9 @@
 //!
 //! Text families implement [`SequenceRewardModel`]: a padded batch in, one reward per row out.
 //! Image-text families implement [`ImageTextModel`]. [`load_sequence_model`] and
-//! [`load_image_text_model`] dispatch on the [`Architecture`] read from `config.json`.
+//! [`load_image_text_model`] dispatch on the [`Architecture`] read from `config.json`. What the
+//! families share without knowing one another lives in [`layers`] and [`kernels`], which import
+//! no model file.
 
 pub mod bert;
 pub mod bert_encoder;
@@ -13,6 +15,7 @@ mod deberta_v2_encoder;
 mod deberta_v2_positions;
 pub mod decoder;
 pub mod kernels;
+pub mod layers;
 pub mod llama;
 pub mod minilm;
 pub mod modernbert;
@@ -21,16 +24,13 @@ pub mod qwen3;
 pub mod siglip;
 pub mod xlm_roberta;
 
-use std::path::Path;
-
 use candle_core::{D, DType, Tensor};
-use candle_nn::VarBuilder;
-use serde_json::Value;
 
 use crate::architecture::Architecture;
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use kernels::Kernels;
+// What the backend and training build models from, at the paths they have always used.
+pub use layers::{ModelSource, RewardLabel, num_labels};
 
 /// A text model with a scalar reward head.
 pub trait SequenceRewardModel: Send {
@@ -81,86 +81,6 @@ pub fn image_text_rewards(
     cosine
         .broadcast_mul(&logit_scale.exp()?)?
         .broadcast_add(&bias)
-}
-
-/// Which output of a multi-label classification head is the reward.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum RewardLabel {
-    /// The head must have exactly one output.
-    #[default]
-    Single,
-    /// Output number N.
-    Index(usize),
-    /// The output whose `id2label` name is this.
-    Name(String),
-}
-
-impl RewardLabel {
-    /// The output index to read from a head with `num_labels` outputs, resolving names through
-    /// `config.json`'s `id2label`.
-    pub fn resolve(
-        &self,
-        file: &Path,
-        config: &Value,
-        num_labels: usize,
-    ) -> Result<usize, LocalJudgeError> {
-        let config_error = |message: String| LocalJudgeError::Config {
-            file: file.to_path_buf(),
-            field: "num_labels".to_owned(),
-            message,
-        };
-        match self {
-            RewardLabel::Single if num_labels == 1 => Ok(0),
-            RewardLabel::Single => Err(config_error(format!(
-                "the head has {num_labels} outputs; choose the reward with --reward-label NAME or INDEX"
-            ))),
-            RewardLabel::Index(index) if *index < num_labels => Ok(*index),
-            RewardLabel::Index(index) => Err(config_error(format!(
-                "reward label {index} is out of range for {num_labels} outputs"
-            ))),
-            RewardLabel::Name(name) => config
-                .get("id2label")
-                .and_then(Value::as_object)
-                .and_then(|labels| {
-                    labels
-                        .iter()
-                        .find(|(_, label)| label.as_str() == Some(name))
-                        .and_then(|(index, _)| index.parse::<usize>().ok())
-                })
-                .filter(|index| *index < num_labels)
-                .ok_or_else(|| config_error(format!("no output is labelled {name:?} in id2label"))),
-        }
-    }
-}
-
-/// The number of outputs of a classification head: `num_labels`, else the size of `id2label`,
-/// else 2 (the `transformers` default).
-pub fn num_labels(config: &Value) -> usize {
-    config
-        .get("num_labels")
-        .and_then(Value::as_u64)
-        .map(|count| count as usize)
-        .or_else(|| {
-            config
-                .get("id2label")
-                .and_then(Value::as_object)
-                .map(|labels| labels.len())
-        })
-        .unwrap_or(2)
-}
-
-/// Everything a model file needs to build itself.
-pub struct ModelSource<'a> {
-    /// `config.json`, for error messages.
-    pub config_file: &'a Path,
-    /// `config.json`, parsed.
-    pub config: &'a Value,
-    /// The weights, already on the device and in the dtype the model runs in.
-    pub weights: VarBuilder<'static>,
-    /// Which head output is the reward.
-    pub reward_label: &'a RewardLabel,
-    /// Fused kernels (scoring) or differentiable compositions (training every weight).
-    pub kernels: Kernels,
 }
 
 /// Builds a text reward model of the given family.
@@ -214,7 +134,7 @@ pub fn untrained_weights(architecture: Architecture) -> &'static [&'static str] 
     }
 }
 
-/// Whether head-only training needs [`Kernels::Differentiable`] too: SigLIP's vision projection
+/// Whether head-only training needs [`kernels::Kernels::Differentiable`] too: SigLIP's vision projection
 /// is an attention-pooling block with its own layer norm and softmax.
 pub fn head_needs_differentiable_kernels(architecture: Architecture) -> bool {
     architecture == Architecture::Siglip
@@ -232,36 +152,4 @@ pub fn load_image_text_model(
             message: format!("{} is not an image-text model", other.hugging_face_name()),
         }),
     }
-}
-
-/// Reads a required config field as a deserializable value, naming the field on failure.
-pub fn config_field<T: serde::de::DeserializeOwned>(
-    source: &ModelSource<'_>,
-    field: &str,
-) -> Result<T, LocalJudgeError> {
-    let value = source
-        .config
-        .get(field)
-        .cloned()
-        .ok_or_else(|| LocalJudgeError::Config {
-            file: source.config_file.to_path_buf(),
-            field: field.to_owned(),
-            message: "missing".to_owned(),
-        })?;
-    serde_json::from_value(value).map_err(|error| LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message: error.to_string(),
-    })
-}
-
-/// Deserializes the whole config into an architecture's candle config struct, naming the file.
-pub fn parse_config<T: serde::de::DeserializeOwned>(
-    source: &ModelSource<'_>,
-) -> Result<T, LocalJudgeError> {
-    serde_json::from_value(source.config.clone()).map_err(|error| LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: "(config)".to_owned(),
-        message: error.to_string(),
-    })
 }

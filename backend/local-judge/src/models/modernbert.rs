@@ -26,12 +26,13 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear_b};
 use serde::Deserialize;
 
-use super::bert::{Activation, reward_column, reward_index};
+use super::SequenceRewardModel;
 use super::kernels::{Kernels, LayerNorm, rotary, softmax_last_dim};
-use super::{ModelSource, SequenceRewardModel, parse_config};
+use super::layers::{
+    Activation, ModelSource, masked_mean, parse_config, reward_column, reward_index,
+};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use crate::judge::masked_mean;
 
 fn default_max_position_embeddings() -> usize {
     8192

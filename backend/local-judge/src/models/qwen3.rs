@@ -4,83 +4,29 @@
 //! four projections, and the `score` head.
 //!
 //! Deviation from candle-transformers' `qwen3`: its `Config` requires `sliding_window`,
-//! `max_window_layers` and `use_sliding_window`, and its attention keeps a KV cache; this file
-//! reads only what the model uses, with `transformers`' defaults.
+//! `max_window_layers` and `use_sliding_window`, and its attention keeps a KV cache; the shared
+//! [`DecoderConfig`](super::decoder::DecoderConfig) reads only what the model uses, with
+//! `transformers`' defaults.
 
-use serde::Deserialize;
-
-use super::decoder::{
-    DecoderForSequenceClassification, DecoderSettings, check_activation, check_full_attention,
-    inverse_frequencies,
-};
-use super::{ModelSource, SequenceRewardModel, parse_config};
+use super::SequenceRewardModel;
+use super::decoder::{DecoderForSequenceClassification, DecoderLayout, load_family};
+use super::layers::ModelSource;
 use crate::error::LocalJudgeError;
 
 /// `Qwen3ForSequenceClassification`: `model.*` + `score`.
 pub type Qwen3ForSequenceClassification = DecoderForSequenceClassification;
 
-fn default_head_dim() -> usize {
-    128
-}
+/// `Qwen3Config.head_dim`'s default (not derived from the hidden size, unlike Llama and Qwen2).
+const DEFAULT_HEAD_DIM: usize = 128;
 
-fn default_rope_theta() -> f64 {
-    10_000.0
-}
-
-fn default_rms_norm_eps() -> f64 {
-    1e-6
-}
-
-fn default_hidden_act() -> String {
-    "silu".to_owned()
-}
-
-/// The fields of a Qwen3 `config.json` the model uses.
-#[derive(Debug, Deserialize)]
-struct Config {
-    vocab_size: usize,
-    hidden_size: usize,
-    intermediate_size: usize,
-    num_hidden_layers: usize,
-    num_attention_heads: usize,
-    num_key_value_heads: Option<usize>,
-    #[serde(default = "default_head_dim")]
-    head_dim: usize,
-    max_position_embeddings: usize,
-    #[serde(default = "default_rope_theta")]
-    rope_theta: f64,
-    #[serde(default = "default_rms_norm_eps")]
-    rms_norm_eps: f64,
-    #[serde(default)]
-    attention_bias: bool,
-    #[serde(default = "default_hidden_act")]
-    hidden_act: String,
-}
-
-/// Builds the model.
+/// Builds the model: per-head q/k norms, `attention_bias` on all four attention projections.
 pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
-    let config: Config = parse_config(&source)?;
-    check_activation(&source, &config.hidden_act)?;
-    check_full_attention(&source)?;
-    let settings = DecoderSettings {
-        vocab_size: config.vocab_size,
-        hidden_size: config.hidden_size,
-        intermediate_size: config.intermediate_size,
-        num_hidden_layers: config.num_hidden_layers,
-        num_attention_heads: config.num_attention_heads,
-        num_key_value_heads: config
-            .num_key_value_heads
-            .unwrap_or(config.num_attention_heads),
-        head_dim: config.head_dim,
-        rms_norm_eps: config.rms_norm_eps,
+    load_family(source, |config| DecoderLayout {
+        head_dim: config.head_dim.unwrap_or(DEFAULT_HEAD_DIM),
         qkv_bias: config.attention_bias,
         output_bias: config.attention_bias,
         mlp_bias: false,
         qk_norm: true,
-        inverse_frequencies: inverse_frequencies(&source, config.rope_theta, config.head_dim)?,
-        max_position_embeddings: config.max_position_embeddings,
-    };
-    let model: Qwen3ForSequenceClassification =
-        DecoderForSequenceClassification::load(source, &settings)?;
-    Ok(Box::new(model))
+        refuses_sliding_window: true,
+    })
 }

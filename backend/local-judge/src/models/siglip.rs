@@ -24,15 +24,15 @@ use candle_core::{Device, IndexOp, Module, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, Linear, VarBuilder};
 use serde::Deserialize;
 
+use super::ImageTextModel;
 use super::clip::{
-    Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, check_sizes, config_error,
-    config_section, scalar_parameter,
+    Activation, Encoder, EncoderSettings, Mlp, attend, check_pixels, load_towers, scalar_parameter,
+    tower_config,
 };
 use super::kernels::{Kernels, LayerNorm};
-use super::{ImageTextModel, ModelSource};
+use super::layers::{ModelSource, config_error, config_section, l2_normalize};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
-use crate::judge::l2_normalize;
 
 fn default_text_vocab_size() -> usize {
     32000
@@ -123,6 +123,8 @@ struct VisionConfig {
     #[serde(default = "default_true")]
     vision_use_head: bool,
 }
+
+tower_config!(TextConfig, VisionConfig);
 
 /// `head`: a learned probe attends over the patches (`torch.nn.MultiheadAttention` weights), then
 /// a residual MLP.
@@ -277,7 +279,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
     let projection_size = text.projection_size.unwrap_or(text.hidden_size);
     if projection_size != vision.hidden_size {
         return Err(config_error(
-            &source,
+            source.config_file,
             "text_config.projection_size",
             format!(
                 "the text head's width {projection_size} differs from the vision width {}",
@@ -287,55 +289,35 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn ImageTextModel>, LocalJud
     }
     if !vision.vision_use_head {
         return Err(config_error(
-            &source,
+            source.config_file,
             "vision_config.vision_use_head",
             "SiglipModel needs the vision attention-pooling head for image embeddings".to_owned(),
         ));
     }
     if text.max_position_embeddings == 0 {
         return Err(config_error(
-            &source,
+            source.config_file,
             "text_config.max_position_embeddings",
             "must be at least 1".to_owned(),
         ));
     }
-    let text_settings = EncoderSettings {
-        hidden_size: text.hidden_size,
-        intermediate_size: text.intermediate_size,
-        num_attention_heads: text.num_attention_heads,
-        num_hidden_layers: text.num_hidden_layers,
-        layer_norm_eps: text.layer_norm_eps,
-        activation: text.hidden_act,
-        kernels: source.kernels,
-    };
-    let vision_settings = EncoderSettings {
-        hidden_size: vision.hidden_size,
-        intermediate_size: vision.intermediate_size,
-        num_attention_heads: vision.num_attention_heads,
-        num_hidden_layers: vision.num_hidden_layers,
-        layer_norm_eps: vision.layer_norm_eps,
-        activation: vision.hidden_act,
-        kernels: source.kernels,
-    };
-    check_sizes(&source, "text_config", &text_settings, None)?;
-    check_sizes(
+    load_towers(
         &source,
-        "vision_config",
-        &vision_settings,
-        Some((vision.image_size, vision.patch_size)),
-    )?;
-    build(
-        &source,
+        "SiglipModel",
         &text,
         &vision,
-        &text_settings,
-        &vision_settings,
-        projection_size,
+        (vision.image_size, vision.patch_size),
+        |text_settings, vision_settings| {
+            build(
+                &source,
+                &text,
+                &vision,
+                text_settings,
+                vision_settings,
+                projection_size,
+            )
+        },
     )
-    .map(|model| Box::new(model) as Box<dyn ImageTextModel>)
-    .map_err(LocalJudgeError::model(
-        "building SiglipModel from its weights",
-    ))
 }
 
 fn build(

@@ -20,9 +20,10 @@ use candle_core::{Module, Tensor};
 use candle_nn::{Linear, linear};
 use serde_json::Value;
 
-use super::bert::{bert_config_with_defaults, reward_column, reward_index};
+use super::SequenceRewardModel;
+use super::bert::bert_config_with_defaults;
 use super::bert_encoder::{BertEncoder, PositionIds};
-use super::{ModelSource, SequenceRewardModel};
+use super::layers::{ModelSource, config_error, reward_column, reward_index};
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -75,11 +76,6 @@ fn defaults() -> Vec<(&'static str, Value)> {
 
 /// Builds the model.
 pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
-    let config_error = |field: &str, message: String| LocalJudgeError::Config {
-        file: source.config_file.to_path_buf(),
-        field: field.to_owned(),
-        message,
-    };
     let position_type = source
         .config
         .get("position_embedding_type")
@@ -87,6 +83,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
         .unwrap_or("absolute");
     if position_type != "absolute" {
         return Err(config_error(
+            source.config_file,
             "position_embedding_type",
             format!("{position_type:?} positions are not supported (absolute only)"),
         ));
@@ -101,6 +98,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
         .filter(|positions| *positions > 0)
         .ok_or_else(|| {
             config_error(
+                source.config_file,
                 "max_position_embeddings",
                 format!(
                     "{} positions leave no room for tokens after the padding index {}",
@@ -110,6 +108,7 @@ pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, Loc
         })?;
     let padding = u32::try_from(config.pad_token_id).map_err(|_| {
         config_error(
+            source.config_file,
             "pad_token_id",
             format!("{} is too large", config.pad_token_id),
         )
