@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use omnireward_shared::{Judgement, Label, MediaKind, Modality, Scorecard, Setting, Task};
+use omnireward_shared::{Judgement, Label, MediaKind, Scorecard, Setting, Task};
 use serde::{Deserialize, Serialize};
 
 /// One page of the site and everything it shows.
@@ -70,39 +70,7 @@ impl Page {
     }
 }
 
-/// A leaderboard row: one entry of `GET /leaderboard`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LeaderboardRow {
-    pub rank: usize,
-    pub run: i64,
-    pub model_id: i64,
-    pub model: String,
-    /// `api_judge`, `scalar_reward_model`, `local_generative`, `paper_reported` or `baseline`.
-    pub kind: String,
-    pub group: Option<String>,
-    pub parameters: Option<String>,
-    pub licence: Option<String>,
-    pub open_weights: Option<bool>,
-    /// `paper_reported`, `evaluated` or `reference_import`.
-    pub provenance: String,
-    pub verified: bool,
-    pub benchmark: String,
-    pub tasks: BTreeMap<Task, f64>,
-    pub modalities: BTreeMap<Modality, f64>,
-    pub overall: Option<f64>,
-    pub tasks_covered: usize,
-    pub intervals: Option<Intervals>,
-    #[serde(default)]
-    pub text_only_prompt: Vec<Task>,
-}
-
-/// The 95 % bootstrap intervals of a row, as `[low, high]` fractions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Intervals {
-    pub tasks: BTreeMap<Task, [f64; 2]>,
-    pub modalities: BTreeMap<Modality, [f64; 2]>,
-    pub overall: [f64; 2],
-}
+pub use crate::leaderboard::{Intervals, LeaderboardRow};
 
 /// The leaderboard: the rows of both settings and the view the URL asked for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,11 +5,10 @@
 //! table and the hydrated one agree row for row.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use omnireward_shared::{Modality, Setting, Task};
 use serde::{Deserialize, Serialize};
-
-use crate::data::LeaderboardRow;
 
 /// The column the table is sorted by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +50,40 @@ impl SortColumn {
     pub fn natural_descending(self) -> bool {
         !matches!(self, SortColumn::Model)
     }
+}
+
+/// A leaderboard row: one entry of `GET /leaderboard`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardRow {
+    pub rank: usize,
+    pub run: i64,
+    pub model_id: i64,
+    pub model: String,
+    /// `api_judge`, `scalar_reward_model`, `local_generative`, `paper_reported` or `baseline`.
+    pub kind: String,
+    pub group: Option<String>,
+    pub parameters: Option<String>,
+    pub licence: Option<String>,
+    pub open_weights: Option<bool>,
+    /// `paper_reported`, `evaluated` or `reference_import`.
+    pub provenance: String,
+    pub verified: bool,
+    pub benchmark: String,
+    pub tasks: BTreeMap<Task, f64>,
+    pub modalities: BTreeMap<Modality, f64>,
+    pub overall: Option<f64>,
+    pub tasks_covered: usize,
+    pub intervals: Option<Intervals>,
+    #[serde(default)]
+    pub text_only_prompt: Vec<Task>,
+}
+
+/// The 95 % bootstrap intervals of a row, as `[low, high]` fractions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intervals {
+    pub tasks: BTreeMap<Task, [f64; 2]>,
+    pub modalities: BTreeMap<Modality, [f64; 2]>,
+    pub overall: [f64; 2],
 }
 
 /// Everything about the table that a shared link should reproduce.
@@ -357,7 +390,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::data::Intervals;
 
     fn row(
         model: &str,

@@ -15,8 +15,7 @@ use std::fmt;
 
 use reqwest::Url;
 
-use super::key_vault::is_held_reference;
-use super::worker::KEY_VARIABLE_PREFIX;
+use super::key_vault::{KEY_VARIABLE_PREFIX, is_held_reference};
 
 /// One host a key may be sent to: a name or address, with or without a port.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

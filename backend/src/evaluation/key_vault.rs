@@ -13,7 +13,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::judges::api::client::ApiKey;
 
-use super::worker::{ApiKeyLookup, KEY_VARIABLE_PREFIX};
+/// Queued jobs may only name environment variables with this prefix for their API key: a job
+/// submitted over HTTP chooses its endpoint, so letting it name any variable (a cloud secret,
+/// say) would let a submitter have a worker send that secret to a server of their choosing.
+pub const KEY_VARIABLE_PREFIX: &str = "OMNIREWARD_KEY_";
+
+/// Resolves the name of an environment variable to the API key it holds.
+pub type ApiKeyLookup = Arc<dyn Fn(&str) -> Option<ApiKey> + Send + Sync>;
 
 /// How references to held keys start (inside the reserved `OMNIREWARD_KEY_` space, so a held
 /// reference and an environment variable can never be confused by a worker).

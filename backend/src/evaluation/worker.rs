@@ -21,7 +21,7 @@ use super::api_run::{self, ApiJudge, ApiRunConfig, Prices, RunError, RunProgress
 use super::runs;
 use super::sink::{JudgementSink, SinkError};
 use crate::data::{self, Benchmark, LoadError, LoadOptions};
-use crate::judges::api::client::{ApiError, ApiKey, ChatClient, ClientConfig};
+use crate::judges::api::client::{ApiError, ChatClient, ClientConfig};
 use crate::judges::api::prompts::{PromptError, PromptSet};
 use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::media::MediaEncoder;
@@ -31,10 +31,7 @@ mod checkpoint;
 
 pub use checkpoint::CheckpointSpecification;
 
-/// Queued jobs may only name environment variables with this prefix for their API key: a job
-/// submitted over HTTP chooses its endpoint, so letting it name any variable (a cloud secret,
-/// say) would let a submitter have a worker send that secret to a server of their choosing.
-pub const KEY_VARIABLE_PREFIX: &str = "OMNIREWARD_KEY_";
+pub use super::key_vault::{ApiKeyLookup, KEY_VARIABLE_PREFIX};
 
 /// Everything needed to rebuild an API judge and its run schedule, except the API key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,9 +121,6 @@ pub struct BenchmarkSpecification {
     #[serde(default)]
     pub skip_invalid: bool,
 }
-
-/// Resolves the name of an environment variable to the API key it holds.
-pub type ApiKeyLookup = Arc<dyn Fn(&str) -> Option<ApiKey> + Send + Sync>;
 
 /// What a worker needs besides the database.
 #[derive(Clone)]

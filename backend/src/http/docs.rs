@@ -3,14 +3,10 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 
-use axum::response::Html;
 use serde_json::{Map, Value};
-use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
-
-use super::openapi::document;
+use utoipa::openapi::{OpenApi as Document, RefOr};
 
 const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;\
 padding:0 1rem;color:#1b1f24}code,pre{font-family:ui-monospace,monospace;font-size:13px}\
@@ -21,20 +17,11 @@ section.operation{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #d0d7de;\
 padding:.2rem .6rem;text-align:left;vertical-align:top}nav li{margin:.1rem 0}";
 
-/// `GET /docs`.
-#[utoipa::path(
-    get,
-    path = "/docs",
-    tag = "meta",
-    responses((status = 200, description = "This document as an HTML page.",
-               content_type = "text/html"))
-)]
-pub(super) async fn page() -> Html<&'static str> {
-    static PAGE: LazyLock<String> = LazyLock::new(|| {
-        let value = serde_json::to_value(document()).unwrap_or(Value::Null);
-        render(&value, &declared_order())
-    });
-    Html(PAGE.as_str())
+/// The HTML page of `document` (the handler of `GET /docs` lives beside the document, in
+/// `openapi.rs`, so this module imports nothing of it).
+pub(super) fn html(document: &Document) -> String {
+    let value = serde_json::to_value(document).unwrap_or(Value::Null);
+    render(&value, &declared_order(document))
 }
 
 /// The order in which the code declares paths, schemas and their fields (`serde_json`'s maps
@@ -46,8 +33,7 @@ struct DeclaredOrder {
     properties: HashMap<String, Vec<String>>,
 }
 
-fn declared_order() -> DeclaredOrder {
-    let document = document();
+fn declared_order(document: &Document) -> DeclaredOrder {
     let mut order = DeclaredOrder {
         paths: document.paths.paths.keys().cloned().collect(),
         ..DeclaredOrder::default()

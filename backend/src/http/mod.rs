@@ -212,7 +212,7 @@ pub fn app(state: AppState) -> Router {
         .route("/submissions/{id}/cancel", post(submissions::cancel))
         .route("/runs/{id}/events", get(events::stream))
         .route("/openapi.json", get(openapi::json))
-        .route("/docs", get(docs::page));
+        .route("/docs", get(openapi::docs_page));
     // Without a token the admin routes do not exist: any method on them is the fallback's 404,
     // not a 405 that would reveal them.
     if state.admin_token.is_some() {

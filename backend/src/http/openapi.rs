@@ -47,7 +47,7 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
         super::admin::delete_run,
         super::admin::rescore,
         json,
-        super::docs::page,
+        docs_page,
         super::metrics::render,
     ),
     components(schemas(super::events::StatusEvent)),
@@ -110,6 +110,20 @@ impl Modify for PrefixAndSecurity {
 pub(super) fn document() -> &'static Document {
     static DOCUMENT: LazyLock<Document> = LazyLock::new(ApiDocument::openapi);
     &DOCUMENT
+}
+
+/// `GET /docs`: the document as an HTML page for people, rendered on first use.
+#[utoipa::path(
+    get,
+    path = "/docs",
+    tag = "meta",
+    operation_id = "page",
+    responses((status = 200, description = "This document as an HTML page.",
+               content_type = "text/html"))
+)]
+pub(super) async fn docs_page() -> axum::response::Html<&'static str> {
+    static PAGE: LazyLock<String> = LazyLock::new(|| super::docs::html(document()));
+    axum::response::Html(PAGE.as_str())
 }
 
 /// The document as pretty JSON, rendered on first use.

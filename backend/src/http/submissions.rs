@@ -231,7 +231,7 @@ pub(super) struct SubmissionsQuery {
     path = "/submissions",
     tag = "submissions",
     request_body(content((SubmissionRequest = "application/json"),
-                         (super::uploads::UploadForm = "multipart/form-data")),
+                         (super::schemas::UploadForm = "multipart/form-data")),
                  description = "An API judge (JSON), or a reward-model checkpoint uploaded file \
                                 by file (multipart), to evaluate on the served benchmark."),
     responses(
