@@ -734,7 +734,7 @@ async fn submit(
             CheckpointIdentity::new(
                 weights_sha256,
                 &folder,
-                &architecture,
+                architecture,
                 DeviceClass::of_device(device),
                 options,
             )

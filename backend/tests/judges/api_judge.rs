@@ -2,7 +2,7 @@
 //! 127.0.0.1 (tests/support/openai_server.rs): the protocol of every request, scripted
 //! failures, resume after a kill, and the spend cap.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-mod support;
+use crate::support;
 
 struct Reply {
     status: StatusCode,

@@ -2,7 +2,7 @@
 //! secrets), duplicates, positions, listing and cancelling, and one submission run to its
 //! scorecard by a worker against the scripted OpenAI-compatible server on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@
 //! differ between runs; they are replaced by a placeholder before comparing.
 //!
 //! After an intended change: `OMNIREWARD_UPDATE_SNAPSHOTS=1 cargo test -p omnireward --test
-//! http_snapshots`, then review and commit the files.
+//! http http_snapshots`, then review and commit the files.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-mod support;
+use crate::support;
 
 /// Replaces every `*_at_ms` value (wall-clock times) with a placeholder.
 fn redact(value: &mut Value) {

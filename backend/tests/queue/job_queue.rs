@@ -4,7 +4,7 @@
 //! while running; jobs whose endpoint fails every request or redirects, which end `failed` with
 //! the reason as the job's error.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! address) fails the query at once with a message naming the status and the target's host,
 //! and the target receives nothing, whether or not the client checks addresses.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -15,7 +15,7 @@ use omnireward_shared::Task;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
 
-mod support;
+use crate::support;
 
 struct Site {
     _folder: TempDir,

@@ -1,0 +1,8 @@
+//! The command line as a user runs it (the `omnireward` binary) and training end to end. One
+//! test binary (modules below).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod training;

@@ -1,0 +1,12 @@
+//! Judges end to end: API judges against scripted and real OpenAI-compatible servers (llama.cpp
+//! included), redirects, local checkpoints and the default model. One test binary (modules
+//! below).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api_judge;
+mod default_model;
+mod judge_redirects;
+mod llama_cpp_server;
+mod local_checkpoint;
