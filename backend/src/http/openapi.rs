@@ -112,7 +112,8 @@ pub(super) fn document() -> &'static Document {
     &DOCUMENT
 }
 
-/// `GET /docs`: the document as an HTML page for people, rendered on first use.
+// The document as an HTML page for people, rendered on first use.
+/// `GET /docs`.
 #[utoipa::path(
     get,
     path = "/docs",

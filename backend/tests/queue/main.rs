@@ -6,5 +6,6 @@ mod support;
 
 mod job_queue;
 mod postgres_workers;
+mod queued_checkpoint;
 mod stop_signals;
 mod worker_kill;
