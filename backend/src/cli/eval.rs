@@ -21,13 +21,13 @@ use crate::evaluation::api_run::{
 };
 use crate::evaluation::baseline::{self, BaselineKind};
 use crate::evaluation::identity::{ApiJudgeIdentity, BaselineIdentity, RunIdentity};
-use crate::evaluation::runs::{self, OpenedRun};
-use crate::evaluation::sink::JudgementSink;
+use crate::evaluation::runs::OpenedRun;
+use crate::evaluation::session::{Session, SessionStart};
 use crate::judges::api::client::{ApiKey, ChatClient, ClientConfig};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::media::MediaEncoder;
-use crate::storage::{ModelKind, NewModel, RunStatus, Storage};
+use crate::storage::{ModelKind, NewModel, RunStatus};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum EvalCommand {
@@ -267,18 +267,34 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         .build()?;
     runtime.block_on(async {
         let storage = environment.open_storage().await?;
-        let opened = runs::open_run(&storage, &model, &benchmark, &identity, details).await?;
-        let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
+        let mut session = Session::open(
+            &storage,
+            session_start(
+                environment,
+                &args.run,
+                &model,
+                &benchmark,
+                &identity,
+                details,
+            ),
+        )
+        .await?;
+        let opened = session.opened();
         let stop = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(RunProgress::default());
         let interrupt = tokio::spawn(watch_interrupts(Arc::clone(&stop)));
         let total = api_run::plan_items(&benchmark.samples, &config.settings, config.swap).len();
-        let bar = progress_bar(total, sink.done().len(), Arc::clone(&progress), prices);
+        let bar = progress_bar(
+            total,
+            session.sink().done().len(),
+            Arc::clone(&progress),
+            prices,
+        );
         let summary = api_run::run(
             Arc::clone(&judge),
             benchmark.samples.clone(),
             &config,
-            &mut sink,
+            session.sink(),
             stop,
             Arc::clone(&progress),
         )
@@ -302,20 +318,19 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
             "output_tokens": output_tokens,
             "cost": prices.map(|prices| prices.cost(input_tokens, output_tokens)),
         });
-        let scorecard = runs::finish_run(
-            &storage,
-            opened.id,
-            &display_name,
-            &benchmark,
-            status,
-            args.run.bootstrap.config(),
-        )
-        .await?;
+        let scorecard = session
+            .finish(
+                &display_name,
+                &benchmark,
+                status,
+                args.run.bootstrap.config(),
+            )
+            .await?;
         storage.close().await;
         report(
             &args.run,
             opened,
-            sink.path(),
+            session.judgements_file(),
             &scorecard,
             Some((&summary, &run_usage)),
             status,
@@ -336,8 +351,18 @@ fn run_baseline(environment: &Environment, args: &BaselineArgs) -> anyhow::Resul
     let settings = args.run.setting.settings();
     super::runtime()?.block_on(async {
         let storage = environment.open_storage().await?;
-        let opened = runs::open_run(&storage, &model, &benchmark, &identity, details).await?;
-        let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
+        let mut session = Session::open(
+            &storage,
+            session_start(
+                environment,
+                &args.run,
+                &model,
+                &benchmark,
+                &identity,
+                details,
+            ),
+        )
+        .await?;
         let judgements: Vec<_> = covered(&benchmark, args.kind)
             .flat_map(|sample| {
                 settings
@@ -346,21 +371,20 @@ fn run_baseline(environment: &Environment, args: &BaselineArgs) -> anyhow::Resul
                     .map(|setting| baseline::judge(args.kind, args.seed, sample, *setting))
             })
             .collect();
-        sink.save(&judgements).await?;
-        let scorecard = runs::finish_run(
-            &storage,
-            opened.id,
-            &name,
-            &benchmark,
-            RunStatus::Finished,
-            args.run.bootstrap.config(),
-        )
-        .await?;
+        session.sink().save(&judgements).await?;
+        let scorecard = session
+            .finish(
+                &name,
+                &benchmark,
+                RunStatus::Finished,
+                args.run.bootstrap.config(),
+            )
+            .await?;
         storage.close().await;
         report(
             &args.run,
-            opened,
-            sink.path(),
+            session.opened(),
+            session.judgements_file(),
             &scorecard,
             None,
             RunStatus::Finished,
@@ -375,26 +399,24 @@ fn covered(benchmark: &Benchmark, kind: BaselineKind) -> impl Iterator<Item = &S
         .filter(move |sample| kind.covers(sample))
 }
 
-async fn open_sink(
-    environment: &Environment,
-    storage: &Storage,
-    opened: OpenedRun,
-    out: Option<&PathBuf>,
-) -> anyhow::Result<JudgementSink> {
-    let path = match out {
-        Some(path) => path.clone(),
-        None => environment
-            .runs_dir()
-            .join(format!("run-{}.jsonl", opened.id.0)),
-    };
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)
-            .map_err(|error| anyhow::anyhow!("{}: {error}", parent.display()))?;
+/// The session of a run started from the command line: its judgements file is `--out` or the
+/// default under the home's runs folder.
+fn session_start<'a>(
+    environment: &'a Environment,
+    args: &'a RunArgs,
+    model: &'a NewModel,
+    benchmark: &'a Benchmark,
+    identity: &'a RunIdentity,
+    details: Value,
+) -> SessionStart<'a> {
+    SessionStart {
+        model,
+        benchmark,
+        identity,
+        details,
+        judgements_file: args.out.as_deref(),
+        runs_dir: environment.runs_dir(),
     }
-    Ok(JudgementSink::open(storage.clone(), opened.id, &path).await?)
 }
 
 /// First Ctrl-C: stop scheduling and let requests in flight finish. Second: leave at once

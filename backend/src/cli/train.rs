@@ -233,7 +233,7 @@ impl BenchmarkProbe {
         model: &TrainableModel,
         samples: Vec<omnireward_shared::Sample>,
     ) -> Result<Self, TrainingError> {
-        let (covered, _, _) = plan(&samples, false);
+        let covered = plan(&samples, false).covered;
         let samples: Vec<omnireward_shared::Sample> = covered.into_iter().cloned().collect();
         let mut encoded = Vec::with_capacity(samples.len());
         for sample in &samples {

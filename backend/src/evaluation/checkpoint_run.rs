@@ -91,11 +91,19 @@ pub fn format_parameters(count: u64) -> String {
     }
 }
 
+/// What a model covers of a benchmark, decided once per session.
+#[derive(Clone, Debug)]
+pub struct CheckpointPlan<'samples> {
+    /// Samples the model covers, in benchmark order.
+    pub covered: Vec<&'samples Sample>,
+    /// Samples of tasks the model cannot read, by task.
+    pub not_covered: BTreeMap<Task, usize>,
+    /// Tasks scored on the prompt's text only.
+    pub text_only_prompt: Vec<Task>,
+}
+
 /// Samples the model covers and the coverage report, in benchmark order.
-pub fn plan(
-    samples: &[Sample],
-    reads_images: bool,
-) -> (Vec<&Sample>, BTreeMap<Task, usize>, Vec<Task>) {
+pub fn plan(samples: &[Sample], reads_images: bool) -> CheckpointPlan<'_> {
     let mut covered = Vec::new();
     let mut not_covered: BTreeMap<Task, usize> = BTreeMap::new();
     let mut text_only_prompt = Vec::new();
@@ -111,7 +119,11 @@ pub fn plan(
             Coverage::Full => covered.push(sample),
         }
     }
-    (covered, not_covered, text_only_prompt)
+    CheckpointPlan {
+        covered,
+        not_covered,
+        text_only_prompt,
+    }
 }
 
 /// The judgements of one sample from its two rewards: one per setting that includes its label.
@@ -173,11 +185,11 @@ fn is_done(
         })
 }
 
-/// Scores the covered samples not yet judged and saves their judgements. `progress` counts
-/// responses scored in this session.
+/// Scores the covered samples of `plan` not yet judged and saves their judgements. `progress`
+/// counts responses scored in this session.
 pub async fn run(
     thread: &InferenceThread,
-    samples: &[Sample],
+    plan: &CheckpointPlan<'_>,
     media: &MediaEncoder,
     config: &CheckpointRunConfig,
     sink: &mut JudgementSink,
@@ -185,18 +197,17 @@ pub async fn run(
     progress: Arc<AtomicU64>,
 ) -> Result<CheckpointRunSummary, CheckpointRunError> {
     let started = Instant::now();
-    let reads_images = thread.description().reads_images;
-    let (covered, not_covered, text_only_prompt) = plan(samples, reads_images);
-    let pending: Vec<Sample> = covered
+    let pending: Vec<Sample> = plan
+        .covered
         .iter()
         .filter(|sample| !is_done(sample, &config.settings, sink.done()))
         .map(|sample| (*sample).clone())
         .collect();
     let mut summary = CheckpointRunSummary {
-        covered_samples: covered.len(),
-        already_done: covered.len() - pending.len(),
-        not_covered,
-        text_only_prompt,
+        covered_samples: plan.covered.len(),
+        already_done: plan.covered.len() - pending.len(),
+        not_covered: plan.not_covered.clone(),
+        text_only_prompt: plan.text_only_prompt.clone(),
         ..CheckpointRunSummary::default()
     };
     for chunk in pending.chunks(config.chunk_samples.max(1)) {
@@ -307,9 +318,9 @@ mod tests {
             sample(Task::TextImageToText, Label::Response1),
             sample(Task::TextToImage, Label::Response1),
         ];
-        let (covered, not_covered, text_only) = plan(&samples, false);
-        assert_eq!(covered.len(), 2);
-        assert_eq!(not_covered.get(&Task::TextToImage), Some(&1));
-        assert_eq!(text_only, vec![Task::TextImageToText]);
+        let plan = plan(&samples, false);
+        assert_eq!(plan.covered.len(), 2);
+        assert_eq!(plan.not_covered.get(&Task::TextToImage), Some(&1));
+        assert_eq!(plan.text_only_prompt, vec![Task::TextImageToText]);
     }
 }

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod key_bindings;
 pub mod key_vault;
 pub mod runs;
+pub mod session;
 pub mod sink;
 pub mod worker;
 

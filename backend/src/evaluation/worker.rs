@@ -7,7 +7,7 @@
 //! by the CLI, the only place that reads the environment) for the value. Keys submitted through
 //! a running server and held only in its memory are not supported yet.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::api_run::{self, ApiJudge, ApiRunConfig, Prices, RunError, RunProgress, StopReason};
-use super::runs;
+use super::session::Session;
 use super::sink::{JudgementSink, SinkError};
 use crate::data::{self, Benchmark, LoadError, LoadOptions};
 use crate::judges::api::client::{ApiError, ChatClient, ClientConfig};
@@ -199,11 +199,8 @@ enum JobError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error("cannot create {path}: {source}")]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Session(#[from] super::session::SessionError),
     #[error("loading stopped: {0}")]
     Join(#[from] tokio::task::JoinError),
     #[error("the checkpoint was refused: {0}")]
@@ -354,49 +351,45 @@ async fn run_api_judge(
             }),
         max_cost: specification.max_cost,
     };
-    let path = judgements_path(context, job, specification.judgements_file.as_ref())?;
-    storage.set_run_status(job.run, RunStatus::Running).await?;
-    let mut sink = JudgementSink::open(storage.clone(), job.run, &path).await?;
-
-    let job_stop = Arc::new(AtomicBool::new(false));
-    let heartbeats = tokio::spawn(keep_alive(
-        storage.clone(),
-        context.heartbeat_interval,
-        job.id,
-        worker.to_owned(),
-        Arc::clone(stop),
-        Arc::clone(&job_stop),
-    ));
-    let summary = api_run::run(
-        judge,
-        benchmark.samples.clone(),
-        &config,
-        &mut sink,
-        Arc::clone(&job_stop),
-        Arc::new(RunProgress::default()),
-    )
-    .await;
-    heartbeats.abort();
-    let ending = heartbeats.await.ok().flatten();
-    let summary = summary?;
-
-    let status = match (summary.stopped, ending) {
-        (_, Some(Heartbeat::Lost)) => return Ok(JobOutcome::Lost),
-        (Some(StopReason::Interrupted), Some(Heartbeat::CancelRequested)) => RunStatus::Cancelled,
-        (Some(StopReason::Interrupted), _) => return Ok(JobOutcome::Released),
-        (Some(StopReason::SpendCap), _) => RunStatus::Cancelled,
-        (None, _) if summary.failures.is_empty() => RunStatus::Finished,
-        (None, _) => RunStatus::Failed,
-    };
-    runs::finish_run(
+    let samples = benchmark.samples.clone();
+    let (session, summary, ending) = supervised(
         storage,
-        job.run,
-        &run.model_name,
-        &benchmark,
-        status,
-        context.bootstrap,
+        context,
+        worker,
+        job,
+        stop,
+        specification.judgements_file.as_deref(),
+        async |sink, job_stop| {
+            api_run::run(
+                judge,
+                samples,
+                &config,
+                sink,
+                job_stop,
+                Arc::new(RunProgress::default()),
+            )
+            .await
+        },
     )
     .await?;
+    let summary = summary?;
+    let stopped = match summary.stopped {
+        None => Stopped::No,
+        Some(StopReason::Interrupted) => Stopped::Interrupted,
+        Some(StopReason::SpendCap) => Stopped::SpendCap,
+    };
+    let completed = if summary.failures.is_empty() {
+        RunStatus::Finished
+    } else {
+        RunStatus::Failed
+    };
+    let status = match ended(stopped, ending, completed) {
+        Ok(status) => status,
+        Err(outcome) => return Ok(outcome),
+    };
+    session
+        .finish(&run.model_name, &benchmark, status, context.bootstrap)
+        .await?;
     // A job failed by its items carries the last item's reason, so the submitter sees why
     // (an endpoint answering 500 to everything would otherwise end with no error at all).
     if status == RunStatus::Failed
@@ -418,26 +411,61 @@ async fn run_api_judge(
     Ok(JobOutcome::Ended(status))
 }
 
-/// The judgements file of a job's run (created folders included): the one the specification
-/// names, else `<runs dir>/run-<id>.jsonl`.
-fn judgements_path(
+/// How a runner stopped before it judged everything, if it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stopped {
+    /// It went through every item.
+    No,
+    /// Its stop flag was raised (the worker stops, a cancel was requested, or the job was lost).
+    Interrupted,
+    /// The spend cap was reached.
+    SpendCap,
+}
+
+/// Runs `runner` over the session of `job`'s run (marked running, its judgements file opened)
+/// while the job's heartbeat is kept; `runner` gets the sink and the job's stop flag, raised when
+/// the worker stops, a cancel is requested or another worker took the job. Returns the session,
+/// the runner's output and what ended the heartbeats.
+async fn supervised<T>(
+    storage: &Storage,
     context: &WorkerContext,
+    worker: &str,
     job: &Job,
-    named: Option<&PathBuf>,
-) -> Result<PathBuf, JobError> {
-    let path = named
-        .cloned()
-        .unwrap_or_else(|| context.runs_dir.join(format!("run-{}.jsonl", job.run.0)));
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|source| JobError::Folder {
-            path: parent.to_path_buf(),
-            source,
-        })?;
+    stop: &Arc<AtomicBool>,
+    judgements_file: Option<&Path>,
+    runner: impl AsyncFnOnce(&mut JudgementSink, Arc<AtomicBool>) -> T,
+) -> Result<(Session, T, Option<Heartbeat>), JobError> {
+    let mut session = Session::resume(storage, job.run, judgements_file, &context.runs_dir).await?;
+    let job_stop = Arc::new(AtomicBool::new(false));
+    let heartbeats = tokio::spawn(keep_alive(
+        storage.clone(),
+        context.heartbeat_interval,
+        job.id,
+        worker.to_owned(),
+        Arc::clone(stop),
+        Arc::clone(&job_stop),
+    ));
+    let output = runner(session.sink(), job_stop).await;
+    heartbeats.abort();
+    let ending = heartbeats.await.ok().flatten();
+    Ok((session, output, ending))
+}
+
+/// The run's final status from how the runner stopped and what ended the heartbeats (`completed`
+/// when it went through everything), or, when the job is not over for this worker, its outcome:
+/// handed back (the worker stops) or lost (another worker took it over).
+fn ended(
+    stopped: Stopped,
+    ending: Option<Heartbeat>,
+    completed: RunStatus,
+) -> Result<RunStatus, JobOutcome> {
+    match (stopped, ending) {
+        (_, Some(Heartbeat::Lost)) => Err(JobOutcome::Lost),
+        (Stopped::Interrupted, Some(Heartbeat::CancelRequested)) => Ok(RunStatus::Cancelled),
+        (Stopped::Interrupted, _) => Err(JobOutcome::Released),
+        (Stopped::SpendCap, _) => Ok(RunStatus::Cancelled),
+        (Stopped::No, _) => Ok(completed),
     }
-    Ok(path)
 }
 
 /// Checks that `benchmark` is the one `run` was opened on.

@@ -532,7 +532,7 @@ impl CheckpointFixture {
             )
             .await
             .expect("enqueues");
-        let (covered, _, _) = plan(&self.benchmark.samples, false);
+        let covered = plan(&self.benchmark.samples, false).covered;
         let expected = covered
             .iter()
             .map(|sample| {

@@ -66,7 +66,7 @@ pub fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
         chunk_samples: 1,
         judgements_file: None,
     };
-    let (covered, _, _) = plan(&benchmark.samples, false);
+    let covered = plan(&benchmark.samples, false).covered;
     let expected = covered
         .iter()
         .map(|sample| {

@@ -15,14 +15,14 @@ use super::super::local_model::{
     default_model_folder, require_model_folder,
 };
 use super::super::{Environment, scorecard_table};
-use super::{RunArgs, open_sink, watch_interrupts};
+use super::{RunArgs, watch_interrupts};
 use crate::evaluation::checkpoint_run::{
     self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
 };
 use crate::evaluation::identity::{
     CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
 };
-use crate::evaluation::runs;
+use crate::evaluation::session::Session;
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
@@ -104,8 +104,7 @@ pub(in crate::cli) fn run(
         model.licence = Some("Apache-2.0".to_owned());
         model.open_weights = Some(true);
     }
-    let (_, not_covered, text_only_prompt) =
-        checkpoint_run::plan(&benchmark.samples, description.reads_images);
+    let plan = checkpoint_run::plan(&benchmark.samples, description.reads_images);
     // Same weights, same input formatting and same numerics: the same run, resumable, and the
     // same run an upload of these files under these options opens.
     let identity = RunIdentity::Checkpoint(CheckpointIdentity::new(
@@ -133,8 +132,8 @@ pub(in crate::cli) fn run(
         "parameter_count": description.parameter_count,
         "kind": description.kind,
         "coverage": {
-            "text_only_prompt": text_only_prompt,
-            "not_covered": not_covered.keys().collect::<Vec<_>>(),
+            "text_only_prompt": plan.text_only_prompt,
+            "not_covered": plan.not_covered.keys().collect::<Vec<_>>(),
         },
         "training": training,
     });
@@ -147,19 +146,29 @@ pub(in crate::cli) fn run(
 
     super::super::runtime()?.block_on(async {
         let storage = environment.open_storage().await?;
-        let opened = runs::open_run(&storage, &model, &benchmark, &identity, details).await?;
-        let mut sink = open_sink(environment, &storage, opened, args.run.out.as_ref()).await?;
+        let mut session = Session::open(
+            &storage,
+            super::session_start(
+                environment,
+                &args.run,
+                &model,
+                &benchmark,
+                &identity,
+                details,
+            ),
+        )
+        .await?;
+        let opened = session.opened();
         let stop = Arc::new(AtomicBool::new(false));
         let progress = Arc::new(AtomicU64::new(0));
         let interrupt = tokio::spawn(watch_interrupts(Arc::clone(&stop)));
-        let (covered, _, _) = checkpoint_run::plan(&benchmark.samples, description.reads_images);
-        let bar = progress_bar(2 * covered.len() as u64, Arc::clone(&progress));
+        let bar = progress_bar(2 * plan.covered.len() as u64, Arc::clone(&progress));
         let summary = checkpoint_run::run(
             &thread,
-            &benchmark.samples,
+            &plan,
             &media,
             &config,
-            &mut sink,
+            session.sink(),
             Arc::clone(&stop),
             progress,
         )
@@ -171,15 +180,9 @@ pub(in crate::cli) fn run(
             Ok(_) => RunStatus::Finished,
             Err(_) => RunStatus::Failed,
         };
-        let scorecard = runs::finish_run(
-            &storage,
-            opened.id,
-            &name,
-            &benchmark,
-            status,
-            args.run.bootstrap.config(),
-        )
-        .await?;
+        let scorecard = session
+            .finish(&name, &benchmark, status, args.run.bootstrap.config())
+            .await?;
         storage.close().await;
         let summary = summary?;
         if args.run.json {
@@ -187,7 +190,7 @@ pub(in crate::cli) fn run(
                 "run": opened.id.0,
                 "status": status.as_str(),
                 "judge": description,
-                "judgements_file": sink.path(),
+                "judgements_file": session.judgements_file(),
                 "summary": summary,
                 "scorecard": scorecard,
             }))?;
@@ -205,7 +208,7 @@ pub(in crate::cli) fn run(
                 opened.id.0,
                 status.as_str(),
                 if opened.resumed { "resumed" } else { "new" },
-                sink.path().display()
+                session.judgements_file().display()
             ));
             super::super::emit(&text)?;
         }

@@ -11,17 +11,15 @@ use omnireward_shared::Setting;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BenchmarkSpecification, JobError, JobOutcome, WorkerContext, check_benchmark, judgements_path,
-    keep_alive, load_benchmark,
+    BenchmarkSpecification, JobError, JobOutcome, Stopped, WorkerContext, check_benchmark, ended,
+    load_benchmark, supervised,
 };
 use crate::checkpoint::CheckpointFolder;
 use crate::data::Benchmark;
 use crate::evaluation::checkpoint_run::{self, CheckpointRunConfig, weights_sha256};
-use crate::evaluation::runs;
-use crate::evaluation::sink::JudgementSink;
 use crate::judges::local::{InferenceThread, LocalJudgeOptions, TruncationSide};
 use crate::media::MediaEncoder;
-use crate::storage::{Heartbeat, Job, RunRecord, RunStatus, Storage};
+use crate::storage::{Job, RunRecord, RunStatus, Storage};
 
 /// Everything needed to load a checkpoint and run it over the benchmark.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,48 +154,42 @@ async fn run_loaded(
         chunk_samples: specification.chunk_samples.max(1),
         frames: specification.frames,
     };
-    let path = judgements_path(context, job, specification.judgements_file.as_ref())?;
-    storage.set_run_status(job.run, RunStatus::Running).await?;
-    let mut sink = JudgementSink::open(storage.clone(), job.run, &path).await?;
-
-    let job_stop = Arc::new(AtomicBool::new(false));
-    let heartbeats = tokio::spawn(keep_alive(
-        storage.clone(),
-        context.heartbeat_interval,
-        job.id,
-        worker.to_owned(),
-        Arc::clone(stop),
-        Arc::clone(&job_stop),
-    ));
-    let summary = checkpoint_run::run(
-        thread,
-        &benchmark.samples,
-        &MediaEncoder::new(context.cache_dir.clone()),
-        &config,
-        &mut sink,
-        Arc::clone(&job_stop),
-        Arc::new(AtomicU64::new(0)),
-    )
-    .await;
-    heartbeats.abort();
-    let ending = heartbeats.await.ok().flatten();
-    let summary = summary?;
-
-    let status = match (summary.stopped, ending) {
-        (_, Some(Heartbeat::Lost)) => return Ok(JobOutcome::Lost),
-        (true, Some(Heartbeat::CancelRequested)) => RunStatus::Cancelled,
-        (true, _) => return Ok(JobOutcome::Released),
-        (false, _) => RunStatus::Finished,
-    };
-    runs::finish_run(
+    let plan = checkpoint_run::plan(&benchmark.samples, thread.description().reads_images);
+    let media = MediaEncoder::new(context.cache_dir.clone());
+    let (session, summary, ending) = supervised(
         storage,
-        job.run,
-        &run.model_name,
-        benchmark,
-        status,
-        context.bootstrap,
+        context,
+        worker,
+        job,
+        stop,
+        specification.judgements_file.as_deref(),
+        async |sink, job_stop| {
+            checkpoint_run::run(
+                thread,
+                &plan,
+                &media,
+                &config,
+                sink,
+                job_stop,
+                Arc::new(AtomicU64::new(0)),
+            )
+            .await
+        },
     )
     .await?;
+    let summary = summary?;
+    let stopped = if summary.stopped {
+        Stopped::Interrupted
+    } else {
+        Stopped::No
+    };
+    let status = match ended(stopped, ending, RunStatus::Finished) {
+        Ok(status) => status,
+        Err(outcome) => return Ok(outcome),
+    };
+    session
+        .finish(&run.model_name, benchmark, status, context.bootstrap)
+        .await?;
     Ok(JobOutcome::Ended(status))
 }
 
