@@ -1,6 +1,9 @@
-//! The JSON HTTP API under `/api/v1` (read-only for now): shared state, routing, middleware and
-//! the parameter parsing every resource uses. One file per resource; handlers extract, validate,
-//! call one function and map its result. Only this module and its error type know status codes.
+//! The JSON HTTP API under `/api/v1` (reads, submissions and uploads, cancellation, the scoring
+//! demo and the administrator's routes) and the web app's pages beside it: shared state, routing,
+//! middleware and the parameter parsing every resource uses. One file per resource; handlers
+//! extract, validate, call one function and map its result. Only this module knows status codes:
+//! `error.rs` maps the API's errors, and the pages (`web.rs`, `web/demo.rs`) choose the status of
+//! the HTML page they render from the API's answer.
 
 mod admin;
 mod credentials;
