@@ -13,4 +13,5 @@ pub mod judges;
 pub mod leaderboard;
 pub mod media;
 pub mod paper_results;
+pub mod queue;
 pub mod storage;

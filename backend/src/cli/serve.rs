@@ -260,7 +260,7 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
         });
         // Keys sent with submissions are held here for this server's workers; with none, a key
         // could never be used, so `api_key` is refused.
-        let key_vault = crate::evaluation::key_vault::KeyVault::new();
+        let key_vault = crate::queue::key_vault::KeyVault::new();
         if args.workers > 0 {
             state = state.with_key_vault(key_vault.clone());
         }

@@ -13,11 +13,11 @@ use omnireward_shared::BootstrapConfig;
 use tokio::task::JoinSet;
 
 use super::{BootstrapArgs, Environment};
-use crate::evaluation::key_bindings::KeyBindings;
-use crate::evaluation::worker::{
+use crate::judges::api::client::ApiKey;
+use crate::queue::key_bindings::KeyBindings;
+use crate::queue::worker::{
     KEY_VARIABLE_PREFIX, WorkerContext, WorkerError, WorkerSummary, run_worker,
 };
-use crate::judges::api::client::ApiKey;
 use crate::storage::Storage;
 
 #[derive(Debug, Args)]

@@ -1,16 +1,14 @@
-//! Evaluation: turning judgements into scorecards, and checking judgements against the
-//! benchmark they claim to judge; the runners of API judges and baselines.
+//! Evaluation: run identities and sessions, the runners of API judges, checkpoints and
+//! baselines, and turning judgements into scorecards checked against the benchmark they claim to
+//! judge.
 
 pub mod api_run;
 pub mod baseline;
 pub mod checkpoint_run;
 pub mod identity;
-pub mod key_bindings;
-pub mod key_vault;
 pub mod runs;
 pub mod session;
 pub mod sink;
-pub mod worker;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -98,9 +98,9 @@ pub struct AppState {
     bundle: Option<Arc<web::Bundle>>,
     /// Keys sent with submissions, held for this server's own workers; without a vault,
     /// `api_key` is refused.
-    key_vault: Option<crate::evaluation::key_vault::KeyVault>,
+    key_vault: Option<crate::queue::key_vault::KeyVault>,
     /// The endpoint hosts each workers' key variable may be sent to.
-    key_bindings: Arc<crate::evaluation::key_bindings::KeyBindings>,
+    key_bindings: Arc<crate::queue::key_bindings::KeyBindings>,
     /// Whether this server is reached over HTTPS (cookies are then `Secure`).
     transport_security: TransportSecurity,
 }
@@ -136,7 +136,7 @@ impl AppState {
 
     /// Accepts `api_key` in submissions and holds the keys in `vault`, which this server's
     /// workers read.
-    pub fn with_key_vault(mut self, vault: crate::evaluation::key_vault::KeyVault) -> AppState {
+    pub fn with_key_vault(mut self, vault: crate::queue::key_vault::KeyVault) -> AppState {
         self.key_vault = Some(vault);
         self
     }
@@ -170,7 +170,7 @@ impl AppState {
     /// binding, a submission naming a key variable is refused.
     pub fn with_key_bindings(
         mut self,
-        bindings: crate::evaluation::key_bindings::KeyBindings,
+        bindings: crate::queue::key_bindings::KeyBindings,
     ) -> AppState {
         self.key_bindings = Arc::new(bindings);
         self

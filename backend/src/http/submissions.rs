@@ -4,7 +4,7 @@
 //! A submission is a job on the durable queue; a worker runs it. The judge's key reaches the
 //! workers one of two ways, and is stored by neither: the submission names an environment
 //! variable of the workers (`api_key_env`), or it carries the key (`api_key`), which this server
-//! holds in memory only ([`crate::evaluation::key_vault`]) for its own workers.
+//! holds in memory only ([`crate::queue::key_vault`]) for its own workers.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -20,18 +20,18 @@ use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
 use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
 use crate::data::{self, Benchmark};
 use crate::evaluation::identity::{ApiJudgeIdentity, RunIdentity};
-use crate::evaluation::key_vault::is_held_reference;
-use crate::evaluation::runs::record_benchmark;
-use crate::evaluation::worker::{
-    ApiJudgeSpecification, BenchmarkSpecification, KEY_VARIABLE_PREFIX, PromptsSpecification,
-};
 use crate::judges::api::address_policy::is_private;
 use crate::judges::api::client::ApiKey;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
+use crate::queue::enqueue::{self, Joins};
+use crate::queue::key_vault::is_held_reference;
+use crate::queue::worker::{
+    ApiJudgeSpecification, BenchmarkSpecification, KEY_VARIABLE_PREFIX, PromptsSpecification,
+};
 use crate::storage::{
-    Approval, Cancellation, Enqueued, Job, JobId, JobKind, ModelKind, NewModel, NewRun, Provenance,
-    RunId, RunStatus, Storage, StorageError,
+    Approval, Cancellation, Enqueued, Job, JobId, JobKind, ModelKind, NewModel, RunStatus, Storage,
+    StorageError,
 };
 
 /// Requests in flight when the submission gives no `concurrency`.
@@ -111,9 +111,10 @@ struct Submission {
     model: NewModel,
     /// The served benchmark, or the part of it holding the chosen tasks.
     benchmark: Option<Benchmark>,
-    identity: Value,
+    identity: RunIdentity,
     details: Value,
     specification: Value,
+    settings: Vec<Setting>,
 }
 
 /// The JSON object body of a request; other bodies are 400s with the stable error body.
@@ -261,10 +262,18 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let submission = validate(&state, body)?;
     let benchmark = submission.benchmark.as_ref().unwrap_or(&state.benchmark);
-    let (enqueued, run) = submit(
+    let (enqueued, run) = enqueue::submit(
         &state.storage,
-        benchmark,
-        &submission,
+        &enqueue::Submission {
+            model: &submission.model,
+            benchmark,
+            identity: &submission.identity,
+            details: submission.details.clone(),
+            kind: JobKind::ApiJudge,
+            specification: &submission.specification,
+            settings: &submission.settings,
+        },
+        Joins::Active,
         state.require_approval,
     )
     .await?;
@@ -460,58 +469,6 @@ fn not_found(error: StorageError) -> ApiError {
     }
 }
 
-/// Finds the run (or creates it, queued) and queues the job unless the run already has one;
-/// a new job awaits an administrator's approval when `require_approval`.
-async fn submit(
-    storage: &Storage,
-    benchmark: &Benchmark,
-    submission: &Submission,
-    require_approval: bool,
-) -> Result<(Enqueued, RunId), StorageError> {
-    let benchmark_id = record_benchmark(storage, benchmark).await?;
-    let model_id = storage.upsert_model(&submission.model).await?;
-    let existing = storage
-        .evaluated_run(model_id, benchmark_id, &submission.identity)
-        .await?;
-    if let Some(run) = existing
-        && let Some(job) = storage.active_job(run).await?
-    {
-        return Ok((Enqueued::Existing(job), run));
-    }
-    let run = match existing {
-        Some(run) => run,
-        // The configuration has the shape `evaluation::runs::open_run` matches on, so `eval api`
-        // with the same arguments resumes this run.
-        None => {
-            storage
-                .create_run(&NewRun {
-                    model: model_id,
-                    benchmark: Some(benchmark_id),
-                    status: RunStatus::Queued,
-                    provenance: Provenance::Evaluated,
-                    configuration: json!({
-                        "identity": submission.identity,
-                        "details": submission.details,
-                    }),
-                })
-                .await?
-        }
-    };
-    let enqueued = if require_approval {
-        storage
-            .enqueue_job_for_approval(run, JobKind::ApiJudge, &submission.specification)
-            .await?
-    } else {
-        storage
-            .enqueue_job_unless_active(run, JobKind::ApiJudge, &submission.specification)
-            .await?
-    };
-    if let Enqueued::Created(_) = enqueued {
-        storage.set_run_status(run, RunStatus::Queued).await?;
-    }
-    Ok((enqueued, run))
-}
-
 /// Checks the body and builds the run identity and job specification `eval api` would build
 /// from the same arguments.
 fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission, ApiError> {
@@ -607,8 +564,7 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
         &request_options,
         &prompts,
         VERDICT_ATTEMPTS,
-    ))
-    .to_value();
+    ));
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
         "concurrency": concurrency,
@@ -668,6 +624,7 @@ fn validate(state: &AppState, mut body: Map<String, Value>) -> Result<Submission
         identity,
         details,
         specification,
+        settings: request.settings.settings(),
     })
 }
 

@@ -42,14 +42,11 @@ use crate::evaluation::checkpoint_run::{DEFAULT_CHUNK_SAMPLES, format_parameters
 use crate::evaluation::identity::{
     CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
 };
-use crate::evaluation::runs::record_benchmark;
-use crate::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
 use crate::judges::local::TruncationSide;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
-use crate::storage::{
-    Enqueued, JobKind, ModelKind, NewModel, NewRun, Provenance, RunId, RunStatus, Storage,
-    StorageError,
-};
+use crate::queue::enqueue::{self, Joins};
+use crate::queue::worker::{BenchmarkSpecification, CheckpointSpecification};
+use crate::storage::{Enqueued, JobKind, ModelKind, NewModel, RunId};
 
 /// The upload limit when the server is given none: 2 GiB of files and fields.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -743,7 +740,7 @@ async fn submit(
         .map_err(|error| ApiError::Internal(format!("hashing the checkpoint: {error}")))?
         .map_err(|error| ApiError::Internal(format!("hashing the checkpoint: {error}")))?
     };
-    let identity = RunIdentity::Checkpoint(identity).to_value();
+    let identity = RunIdentity::Checkpoint(identity);
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
         "checkpoint_sha256": accepted.sha256,
@@ -761,79 +758,21 @@ async fn submit(
     let specification = serde_json::to_value(&specification).map_err(|error| {
         ApiError::Internal(format!("cannot encode a job specification: {error}"))
     })?;
-    Ok(queue(
+    Ok(enqueue::submit(
         &state.storage,
-        benchmark,
-        &model,
-        identity,
-        details,
-        &specification,
-        &request.settings,
+        &enqueue::Submission {
+            model: &model,
+            benchmark,
+            identity: &identity,
+            details,
+            kind: JobKind::Checkpoint,
+            specification: &specification,
+            settings: &request.settings,
+        },
+        Joins::ActiveOrFinished,
         state.require_approval,
     )
     .await?)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn queue(
-    storage: &Storage,
-    benchmark: &Benchmark,
-    model: &NewModel,
-    identity: serde_json::Value,
-    details: serde_json::Value,
-    specification: &serde_json::Value,
-    settings: &[Setting],
-    require_approval: bool,
-) -> Result<(Enqueued, RunId), StorageError> {
-    let benchmark_id = record_benchmark(storage, benchmark).await?;
-    let model_id = storage.upsert_model(model).await?;
-    let run = match storage
-        .evaluated_run(model_id, benchmark_id, &identity)
-        .await?
-    {
-        Some(run) => {
-            if let Some(job) = storage.latest_job(run).await? {
-                let covered = job
-                    .specification
-                    .get("settings")
-                    .and_then(|given| serde_json::from_value::<Vec<Setting>>(given.clone()).ok())
-                    .is_some_and(|given| settings.iter().all(|setting| given.contains(setting)));
-                let answers = match job.status {
-                    RunStatus::Queued | RunStatus::Running => true,
-                    RunStatus::Finished => covered,
-                    RunStatus::Failed | RunStatus::Cancelled => false,
-                };
-                if answers {
-                    return Ok((Enqueued::Existing(job.id), run));
-                }
-            }
-            run
-        }
-        None => {
-            storage
-                .create_run(&NewRun {
-                    model: model_id,
-                    benchmark: Some(benchmark_id),
-                    status: RunStatus::Queued,
-                    provenance: Provenance::Evaluated,
-                    configuration: json!({ "identity": identity, "details": details }),
-                })
-                .await?
-        }
-    };
-    let enqueued = if require_approval {
-        storage
-            .enqueue_job_for_approval(run, JobKind::Checkpoint, specification)
-            .await?
-    } else {
-        storage
-            .enqueue_job_unless_active(run, JobKind::Checkpoint, specification)
-            .await?
-    };
-    if let Enqueued::Created(_) = enqueued {
-        storage.set_run_status(run, RunStatus::Queued).await?;
-    }
-    Ok((enqueued, run))
 }
 
 /// Distinguishes staging folders made in the same nanosecond by one process.

@@ -10,8 +10,8 @@ use sqlx::Row;
 
 use super::jobs::JobId;
 use super::runs::{Provenance, RunId, RunStatus, UnknownValue};
-use super::submissions::{Enqueued, LOCK_RUN_FOR_ENQUEUE};
-use super::{Backend, Storage, StorageError, database, non_negative, now_unix_ms, parse_column};
+use super::submissions::Enqueued;
+use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column};
 
 /// Whether a job waits for an administrator before a worker may claim it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,56 +113,8 @@ impl Storage {
         kind: super::JobKind,
         specification: &serde_json::Value,
     ) -> Result<Enqueued, StorageError> {
-        with_pool!(self, |pool| {
-            self.run_provenance(run).await?;
-            let text =
-                serde_json::to_string(specification).map_err(|source| StorageError::Encode {
-                    what: "a job specification",
-                    source,
-                })?;
-            // A few tries: an active job that ends between the two statements lets the next one in.
-            for _ in 0..3 {
-                let mut transaction = pool
-                    .begin()
-                    .await
-                    .map_err(database("begin enqueueing a job awaiting approval"))?;
-                if self.backend() == Backend::Postgres {
-                    sqlx::query(LOCK_RUN_FOR_ENQUEUE)
-                        .bind(run.0)
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(database("lock a run to enqueue its job"))?;
-                }
-                let created: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO jobs (run_id, kind, specification_json, status, created_at, approval) \
-                 SELECT $1, $2, $3, 'queued', $4, 'pending' WHERE NOT EXISTS \
-                 (SELECT 1 FROM jobs WHERE run_id = $5 AND status IN ('queued', 'running')) \
-                 RETURNING id",
-            )
-            .bind(run.0)
-            .bind(kind.as_str())
-            .bind(&text)
-            .bind(now_unix_ms())
-            .bind(run.0)
-            .fetch_optional(&mut *transaction)
+        self.enqueue_unless_active(run, kind, specification, Approval::Pending)
             .await
-            .map_err(database("enqueue a job awaiting approval"))?;
-                transaction
-                    .commit()
-                    .await
-                    .map_err(database("commit a job awaiting approval"))?;
-                if let Some(id) = created {
-                    return Ok(Enqueued::Created(JobId(id)));
-                }
-                if let Some(job) = self.active_job(run).await? {
-                    return Ok(Enqueued::Existing(job));
-                }
-            }
-            Err(StorageError::Database {
-                action: "enqueue a job awaiting approval",
-                source: sqlx::Error::RowNotFound,
-            })
-        })
     }
 
     /// The approval state of a job.

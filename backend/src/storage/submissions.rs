@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::jobs::{JobId, JobKind};
 use super::runs::{RunId, RunStatus};
-use super::{Backend, Storage, StorageError, database, now_unix_ms};
+use super::{Approval, Backend, Storage, StorageError, database, now_unix_ms};
 
 /// The outcome of [`Storage::enqueue_job_unless_active`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,23 @@ impl Storage {
         kind: JobKind,
         specification: &Value,
     ) -> Result<Enqueued, StorageError> {
+        self.enqueue_unless_active(run, kind, specification, Approval::NotRequired)
+            .await
+    }
+
+    /// Queues a job of `run` with this approval state (`not_required`: claimable at once;
+    /// `pending`: waits for an administrator) unless the run already has a queued or running job,
+    /// which is returned instead. One statement checks and inserts, so concurrent submissions of
+    /// one run queue one job; on PostgreSQL the run's row is locked first (see
+    /// [`LOCK_RUN_FOR_ENQUEUE`]). An active job that ends between the insert and the look-up
+    /// lets the next try in.
+    pub(super) async fn enqueue_unless_active(
+        &self,
+        run: RunId,
+        kind: JobKind,
+        specification: &Value,
+        approval: Approval,
+    ) -> Result<Enqueued, StorageError> {
         with_pool!(self, |pool| {
             // Checks the run exists (a clearer error than the foreign key's).
             self.run_provenance(run).await?;
@@ -64,46 +81,50 @@ impl Storage {
                     what: "a job specification",
                     source,
                 })?;
-            let mut transaction = pool
-                .begin()
-                .await
-                .map_err(database("begin enqueueing a job"))?;
-            if self.backend() == Backend::Postgres {
-                sqlx::query(LOCK_RUN_FOR_ENQUEUE)
-                    .bind(run.0)
-                    .execute(&mut *transaction)
+            for _ in 0..3 {
+                let mut transaction = pool
+                    .begin()
                     .await
-                    .map_err(database("lock a run to enqueue its job"))?;
-            }
-            let created: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO jobs (run_id, kind, specification_json, status, created_at) \
-             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
-             (SELECT 1 FROM jobs WHERE run_id = $6 AND status IN ('queued', 'running')) \
-             RETURNING id",
-            )
-            .bind(run.0)
-            .bind(kind.as_str())
-            .bind(text)
-            .bind(RunStatus::Queued.as_str())
-            .bind(now_unix_ms())
-            .bind(run.0)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(database("enqueue a job"))?;
-            transaction
-                .commit()
+                    .map_err(database("begin enqueueing a job"))?;
+                if self.backend() == Backend::Postgres {
+                    sqlx::query(LOCK_RUN_FOR_ENQUEUE)
+                        .bind(run.0)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(database("lock a run to enqueue its job"))?;
+                }
+                let created: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO jobs (run_id, kind, specification_json, status, created_at, \
+                     approval) \
+                     SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS \
+                     (SELECT 1 FROM jobs WHERE run_id = $7 AND status IN ('queued', 'running')) \
+                     RETURNING id",
+                )
+                .bind(run.0)
+                .bind(kind.as_str())
+                .bind(&text)
+                .bind(RunStatus::Queued.as_str())
+                .bind(now_unix_ms())
+                .bind(approval.as_str())
+                .bind(run.0)
+                .fetch_optional(&mut *transaction)
                 .await
-                .map_err(database("commit a job"))?;
-            if let Some(id) = created {
-                return Ok(Enqueued::Created(JobId(id)));
+                .map_err(database("enqueue a job"))?;
+                transaction
+                    .commit()
+                    .await
+                    .map_err(database("commit a job"))?;
+                if let Some(id) = created {
+                    return Ok(Enqueued::Created(JobId(id)));
+                }
+                if let Some(job) = self.active_job(run).await? {
+                    return Ok(Enqueued::Existing(job));
+                }
             }
-            match self.active_job(run).await? {
-                Some(job) => Ok(Enqueued::Existing(job)),
-                // The active job ended between the two statements: queue a fresh one.
-                None => Ok(Enqueued::Created(
-                    self.enqueue_job(run, kind, specification).await?,
-                )),
-            }
+            Err(StorageError::Database {
+                action: "enqueue a job",
+                source: sqlx::Error::RowNotFound,
+            })
         })
     }
 

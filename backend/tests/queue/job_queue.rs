@@ -21,11 +21,11 @@ use omnireward::evaluation::identity::{
 };
 use omnireward::evaluation::runs::open_run;
 use omnireward::evaluation::sink::JudgementSink;
-use omnireward::evaluation::worker::{
+use omnireward::judges::api::prompts::PromptSet;
+use omnireward::queue::worker::{
     ApiJudgeSpecification, BenchmarkSpecification, CheckpointSpecification, PromptsSpecification,
     WorkerContext, WorkerSummary, run_worker,
 };
-use omnireward::judges::api::prompts::PromptSet;
 use omnireward::storage::{
     Cancellation, JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage,
 };
@@ -362,7 +362,7 @@ async fn run_text_job(endpoint: &str, key: &'static str) -> omnireward::storage:
     let context = WorkerContext {
         // The operator lets this key go to the test endpoint's host.
         key_bindings: Arc::new(
-            omnireward::evaluation::key_bindings::KeyBindings::parse(&[
+            omnireward::queue::key_bindings::KeyBindings::parse(&[
                 "OMNIREWARD_KEY_JUDGE=127.0.0.1",
             ])
             .expect("a valid binding"),

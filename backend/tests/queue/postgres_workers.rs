@@ -17,7 +17,7 @@ use omnireward::evaluation::identity::{
     CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
 };
 use omnireward::evaluation::runs::open_run;
-use omnireward::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
+use omnireward::queue::worker::{BenchmarkSpecification, CheckpointSpecification};
 use omnireward::storage::{JobKind, ModelKind, NewModel, RunStatus, Storage};
 use omnireward_shared::{Judgement, Setting};
 use sqlx::Connection as _;

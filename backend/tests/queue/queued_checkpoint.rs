@@ -9,7 +9,7 @@ use omnireward::evaluation::identity::{
     CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
 };
 use omnireward::evaluation::runs::open_run;
-use omnireward::evaluation::worker::{BenchmarkSpecification, CheckpointSpecification};
+use omnireward::queue::worker::{BenchmarkSpecification, CheckpointSpecification};
 use omnireward::storage::{JobId, JobKind, ModelKind, NewModel, RunId, RunStatus, Storage};
 use omnireward_shared::Setting;
 use tempfile::TempDir;

@@ -17,10 +17,12 @@ use omnireward_shared::{BootstrapConfig, Setting, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::api_run::{self, ApiJudge, ApiRunConfig, Prices, RunError, RunProgress, StopReason};
-use super::session::Session;
-use super::sink::{JudgementSink, SinkError};
 use crate::data::{self, Benchmark, LoadError, LoadOptions};
+use crate::evaluation::api_run::{
+    self, ApiJudge, ApiRunConfig, Prices, RunError, RunProgress, StopReason,
+};
+use crate::evaluation::session::Session;
+use crate::evaluation::sink::{JudgementSink, SinkError};
 use crate::judges::api::client::{ApiError, ChatClient, ClientConfig};
 use crate::judges::api::prompts::{PromptError, PromptSet};
 use crate::judges::api::request::{AudioParts, RequestOptions};
@@ -200,7 +202,7 @@ enum JobError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
-    Session(#[from] super::session::SessionError),
+    Session(#[from] crate::evaluation::session::SessionError),
     #[error("loading stopped: {0}")]
     Join(#[from] tokio::task::JoinError),
     #[error("the checkpoint was refused: {0}")]
@@ -216,7 +218,7 @@ enum JobError {
     #[error(transparent)]
     LocalJudge(Box<crate::judges::local::LocalJudgeError>),
     #[error(transparent)]
-    CheckpointRun(Box<super::checkpoint_run::CheckpointRunError>),
+    CheckpointRun(Box<crate::evaluation::checkpoint_run::CheckpointRunError>),
 }
 
 impl From<crate::judges::local::LocalJudgeError> for JobError {
@@ -225,8 +227,8 @@ impl From<crate::judges::local::LocalJudgeError> for JobError {
     }
 }
 
-impl From<super::checkpoint_run::CheckpointRunError> for JobError {
-    fn from(error: super::checkpoint_run::CheckpointRunError) -> Self {
+impl From<crate::evaluation::checkpoint_run::CheckpointRunError> for JobError {
+    fn from(error: crate::evaluation::checkpoint_run::CheckpointRunError) -> Self {
         JobError::CheckpointRun(Box::new(error))
     }
 }
