@@ -1,13 +1,14 @@
 //! The read-only HTTP API, exercised in process through `app(state)` with `oneshot` (no socket):
 //! a real SQLite file with the paper's results and the embedded sample benchmark.
 
+use crate::support::test_app::{Reply, TestApp, get, send};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use omnireward::data::Benchmark;
 use omnireward::data::media::read_media;
-use omnireward::data::{Benchmark, LoadOptions, embedded};
 use omnireward::http::{AppState, app};
 use omnireward::paper_results;
 use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunId, RunStatus, Storage};
@@ -17,89 +18,9 @@ use omnireward_shared::{
     Sample, Scorecard, Setting, Task, Verdict,
 };
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tower::ServiceExt as _;
 
 /// Paper numbers are two-decimal percentages stored as fractions.
 const TOLERANCE: f64 = 1e-9;
-
-struct TestApp {
-    _folder: TempDir,
-    storage: Storage,
-    benchmark: Arc<Benchmark>,
-    router: Router,
-}
-
-/// A database with the paper's results and the embedded sample benchmark served.
-async fn test_app() -> TestApp {
-    let folder = TempDir::new().expect("temporary folder");
-    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
-        .await
-        .expect("opens the database");
-    storage
-        .import_paper_results(&paper_results::parse_embedded().expect("paper results parse"))
-        .await
-        .expect("imports the paper results");
-    let benchmark = Arc::new(
-        embedded::load(&folder.path().join("cache"), &LoadOptions::default())
-            .expect("embedded sample loads"),
-    );
-    let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark)));
-    TestApp {
-        _folder: folder,
-        storage,
-        benchmark,
-        router,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
-            panic!(
-                "not JSON ({error}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("no {name} header"))
-            .to_str()
-            .expect("ASCII header")
-    }
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("reads the body");
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(router: &Router, uri: &str) -> Reply {
-    let request = Request::get(uri).body(Body::empty()).expect("request");
-    send(router, request).await
-}
 
 async fn get_range(router: &Router, uri: &str, range: &str) -> Reply {
     let request = Request::get(uri)
@@ -107,6 +28,11 @@ async fn get_range(router: &Router, uri: &str, range: &str) -> Reply {
         .body(Body::empty())
         .expect("request");
     send(router, request).await
+}
+
+/// A database with the paper's results and the embedded sample benchmark served.
+async fn test_app() -> TestApp {
+    TestApp::start(true, |state, _| state).await
 }
 
 fn row<'rows>(rows: &'rows [Value], model: &str) -> &'rows Value {

@@ -7,68 +7,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
 use omnireward::http::score::ScoringService;
 use omnireward::http::{AdminToken, AppState, Bundle, TransportSecurity, app};
 use omnireward::judges::local::{InferenceThread, LocalJudgeOptions};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
-use tower::ServiceExt as _;
 
 use crate::support;
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |value| value.to_str().expect("ASCII header"))
-    }
-
-    /// The error code of a JSON error body, checking the body is one.
-    fn error_code(&self) -> String {
-        assert!(
-            self.header("content-type").starts_with("application/json"),
-            "{} {:?}: {}",
-            self.status,
-            self.headers,
-            self.text
-        );
-        let body: Value = serde_json::from_str(&self.text)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text));
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|message| !message.is_empty()),
-            "{body}"
-        );
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.expect("answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
+use crate::support::test_app::{Reply, send};
 
 async fn call(router: &Router, method: Method, uri: &str) -> Reply {
     send(
@@ -175,7 +123,7 @@ async fn pages_forbid_framing_sniffing_and_foreign_scripts_but_admit_their_loade
     );
     // Every executable inline script of the page is admitted by its hash.
     let mut executable = 0;
-    for script in reply.text.split("<script").skip(1) {
+    for script in reply.text().split("<script").skip(1) {
         let (attributes, rest) = script.split_once('>').expect("tag end");
         if attributes.contains("application/json") {
             continue;
@@ -185,7 +133,7 @@ async fn pages_forbid_framing_sniffing_and_foreign_scripts_but_admit_their_loade
         assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
         executable += 1;
     }
-    assert_eq!(executable, 1, "{}", reply.text);
+    assert_eq!(executable, 1, "{}", reply.text());
     // Other pages and the API documents are covered too.
     let reply = call(&router, Method::GET, "/").await;
     assert!(!reply.header("content-security-policy").is_empty());
@@ -214,7 +162,7 @@ async fn submit_form(router: &Router, headers: &[(&str, &str)]) -> String {
             .expect("request"),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
     reply.header("set-cookie").to_owned()
 }
 
@@ -272,13 +220,21 @@ async fn a_busy_demo_says_when_to_retry() {
         let router = router.clone();
         async move { send(&router, score_request()).await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The waiting request holds the one place once admitted; a fixed pause raced it.
+    let admitted = std::time::Instant::now();
+    while scoring.free_places() > 0 {
+        assert!(
+            admitted.elapsed() < std::time::Duration::from_secs(3),
+            "the first request was never admitted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let reply = send(&router, score_request()).await;
     assert_eq!(
         reply.status,
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
-        reply.text
+        reply.text()
     );
     assert_eq!(reply.error_code(), "too_many_requests");
     let seconds: u64 = reply.header("retry-after").parse().expect("seconds");
@@ -299,7 +255,7 @@ async fn a_busy_demo_says_when_to_retry() {
         reply.status,
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
-        reply.text
+        reply.text()
     );
     assert_eq!(reply.header("retry-after"), seconds.to_string());
     // The request that held the queue is answered once the thread is free.

@@ -3,82 +3,28 @@
 //! schemas) and its HTML page, the metrics, run event streams, the admin routes and the
 //! per-submitter submission limit.
 
+use crate::support::test_app::{Reply, TestApp, read};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use omnireward::data::{Benchmark, LoadOptions, embedded};
+use axum::http::{Method, Request, StatusCode, header};
 use omnireward::evaluation::runs::record_benchmark;
-use omnireward::http::{AdminToken, AppState, SubmissionLimit, app};
-use omnireward::paper_results;
-use omnireward::storage::{
-    JobKind, ModelKind, NewModel, NewRun, Provenance, RunId, RunStatus, Storage,
-};
+use omnireward::http::{AdminToken, SubmissionLimit, app};
+use omnireward::storage::{JobKind, ModelKind, NewModel, NewRun, Provenance, RunId, RunStatus};
 use omnireward_shared::{Judgement, Order, Rewards, Setting, Verdict};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 use tower::ServiceExt as _;
 
 const TOKEN: &str = "correct horse battery staple";
 const PUBLIC_ENDPOINT: &str = "https://api.example.com/v1";
 
-struct TestApp {
-    _folder: TempDir,
-    storage: Storage,
-    benchmark: Arc<Benchmark>,
-}
-
-impl TestApp {
-    /// The state every test starts from; each test adds its options.
-    fn state(&self) -> AppState {
-        AppState::new(self.storage.clone(), Arc::clone(&self.benchmark))
-    }
-}
-
-/// A database with the paper's results, serving the embedded sample benchmark.
+/// A database with the paper's results and the embedded sample benchmark served.
 async fn test_app() -> TestApp {
-    let folder = TempDir::new().expect("temporary folder");
-    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
-        .await
-        .expect("opens the database");
-    storage
-        .import_paper_results(&paper_results::parse_embedded().expect("paper results parse"))
-        .await
-        .expect("imports the paper results");
-    let benchmark = Arc::new(
-        embedded::load(&folder.path().join("cache"), &LoadOptions::default())
-            .expect("embedded sample loads"),
-    );
-    TestApp {
-        _folder: folder,
-        storage,
-        benchmark,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
-    }
-
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
+    TestApp::start(true, |state, _| state).await
 }
 
 /// One request: `headers` are added as given; a body is sent as JSON.
@@ -99,24 +45,7 @@ async fn send(
     let request = request
         .body(body.map_or_else(Body::empty, |body| Body::from(body.to_string())))
         .expect("request");
-    read(router.clone().oneshot(request).await.expect("infallible")).await
-}
-
-async fn read(response: axum::response::Response) -> Reply {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = tokio::time::timeout(
-        Duration::from_secs(20),
-        axum::body::to_bytes(response.into_body(), usize::MAX),
-    )
-    .await
-    .expect("the body ends in time")
-    .expect("reads the body");
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
-    }
+    crate::support::test_app::send(router, request).await
 }
 
 async fn get(router: &Router, uri: &str) -> Reply {
@@ -160,7 +89,7 @@ async fn submit_from(router: &Router, address: [u8; 4], headers: &[(&str, &str)]
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((address, 40_000))));
-    read(router.clone().oneshot(request).await.expect("infallible")).await
+    crate::support::test_app::send(router, request).await
 }
 
 fn judgement(sample: &omnireward_shared::Sample, setting: Setting, rewards: [f64; 2]) -> Judgement {
@@ -294,7 +223,7 @@ async fn every_routed_path_is_documented_and_every_documented_route_is_served() 
                 "{method} {concrete}"
             );
             assert!(
-                !reply.text.contains("no API route matches"),
+                !reply.text().contains("no API route matches"),
                 "{method} {concrete} is documented but not routed"
             );
         }
@@ -475,7 +404,7 @@ async fn responses_match_their_documented_schemas() {
         Some(json!({ "tie_threshold": 0.5 })),
     )
     .await;
-    assert_eq!(rescored.status, StatusCode::OK, "{}", rescored.text);
+    assert_eq!(rescored.status, StatusCode::OK, "{}", rescored.text());
     assert_documented(
         &document,
         "post",
@@ -587,10 +516,10 @@ async fn the_docs_page_is_self_contained_html_of_the_document() {
         "id=\"schema-SubmissionView\"",
         "<code>per_page</code>",
     ] {
-        assert!(reply.text.contains(expected), "missing {expected}");
+        assert!(reply.text().contains(expected), "missing {expected}");
     }
     for external in ["<script", "<link", "src=\"http", "@import"] {
-        assert!(!reply.text.contains(external), "found {external}");
+        assert!(!reply.text().contains(external), "found {external}");
     }
 }
 
@@ -636,7 +565,7 @@ async fn metrics_count_requests_by_route_and_read_the_queue() {
         reply.headers[header::CONTENT_TYPE],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    let text = &reply.text;
+    let text = &reply.text();
     let requests = |route: &str, method: &str, class: &str| {
         sample_value(
             text,
@@ -690,7 +619,7 @@ async fn metrics_count_requests_by_route_and_read_the_queue() {
     assert!(started > 1.7e9, "{started}");
 
     // Counters move: the scrape itself is counted by the next one.
-    let again = get(&router, "/metrics").await.text;
+    let again = get(&router, "/metrics").await.text();
     assert_eq!(
         sample_value(
             &again,
@@ -772,7 +701,7 @@ async fn run_events_follow_a_run_until_it_finishes() {
             .expect("finishes");
     });
     // The body ends by itself once the run is finished.
-    let body = read(response).await.text;
+    let body = read(response).await.text();
     judge.await.expect("the judging task ends");
     let events = events(&body);
     let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
@@ -818,10 +747,10 @@ async fn admin_routes_are_hidden_without_a_token_and_need_it_with_one() {
     let unknown = get(&hidden, "/api/v1/no-such-route").await;
     let reply = admin(&hidden, Method::DELETE, "/api/v1/admin/runs/1", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert_eq!(reply.code(), unknown.code());
+    assert_eq!(reply.error_code(), unknown.error_code());
     assert!(
         reply
-            .text
+            .text()
             .contains("no API route matches `/api/v1/admin/runs/1`")
     );
 
@@ -840,9 +769,9 @@ async fn admin_routes_are_hidden_without_a_token_and_need_it_with_one() {
         )
         .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{headers:?}");
-        assert_eq!(reply.code(), "unauthorized");
+        assert_eq!(reply.error_code(), "unauthorized");
         assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
-        assert!(!reply.text.contains(TOKEN));
+        assert!(!reply.text().contains(TOKEN));
     }
     let lower_case = format!("bearer {TOKEN}");
     let reply = send(
@@ -853,8 +782,8 @@ async fn admin_routes_are_hidden_without_a_token_and_need_it_with_one() {
         None,
     )
     .await;
-    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
-    assert!(reply.text.contains("run 999999 does not exist"));
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
+    assert!(reply.text().contains("run 999999 does not exist"));
 }
 
 #[tokio::test]
@@ -872,7 +801,7 @@ async fn submissions_wait_for_approval_when_the_server_requires_it() {
         Some(submission("a")),
     )
     .await;
-    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
     let first = first.json();
     assert_eq!(first["approval"], "pending");
     assert_eq!(first["status"], "queued");
@@ -893,14 +822,14 @@ async fn submissions_wait_for_approval_when_the_server_requires_it() {
 
     let approve = format!("/api/v1/admin/submissions/{first}/approve");
     let approved = admin(&router, Method::POST, &approve, None).await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     assert_eq!(
         approved.json(),
         json!({"submission": first, "approval": "approved", "status": "queued"})
     );
     let again = admin(&router, Method::POST, &approve, None).await;
     assert_eq!(
-        (again.status, again.code()),
+        (again.status, again.error_code()),
         (StatusCode::CONFLICT, "conflict".to_owned())
     );
     let listed = get(&router, "/api/v1/submissions").await.json();
@@ -923,7 +852,7 @@ async fn submissions_wait_for_approval_when_the_server_requires_it() {
         Some(json!({"reason": "endpoint not reachable"})),
     )
     .await;
-    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text);
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text());
     assert_eq!(rejected.json()["status"], "cancelled");
     let shown = get(&router, &format!("/api/v1/submissions/{second}"))
         .await
@@ -1017,7 +946,7 @@ async fn admins_delete_and_rescore_runs() {
         Some(json!({"tie_threshold": 2.0})),
     )
     .await;
-    assert_eq!(tied.status, StatusCode::OK, "{}", tied.text);
+    assert_eq!(tied.status, StatusCode::OK, "{}", tied.text());
     let tied = tied.json();
     assert_eq!(tied["model"], "to delete");
     assert_eq!(tied["settings"]["with_ties"]["overall"]["accuracy"], 0.0);
@@ -1028,7 +957,7 @@ async fn admins_delete_and_rescore_runs() {
     assert_eq!(rule, Some(json!({"kind": "fixed", "epsilon": 2.0})));
     // The sweep (no body) never predicts a tie here: all right, and stored.
     let swept = admin(&router, Method::POST, &rescore, None).await;
-    assert_eq!(swept.status, StatusCode::OK, "{}", swept.text);
+    assert_eq!(swept.status, StatusCode::OK, "{}", swept.text());
     assert_eq!(
         swept.json()["settings"]["with_ties"]["overall"]["accuracy"],
         1.0
@@ -1046,7 +975,7 @@ async fn admins_delete_and_rescore_runs() {
     )
     .await;
     assert_eq!(
-        (negative.status, negative.code()),
+        (negative.status, negative.error_code()),
         (StatusCode::BAD_REQUEST, "invalid_parameter".to_owned())
     );
     let paper_run = paper_run(&router).await;
@@ -1069,7 +998,7 @@ async fn admins_delete_and_rescore_runs() {
         paper_delete.status,
         StatusCode::CONFLICT,
         "{}",
-        paper_delete.text
+        paper_delete.text()
     );
     assert!(
         paper_delete.json()["error"]["message"]
@@ -1100,7 +1029,11 @@ async fn admins_delete_and_rescore_runs() {
     )
     .await;
     assert_eq!(active.status, StatusCode::CONFLICT);
-    assert!(active.text.contains(&format!("({job})")), "{}", active.text);
+    assert!(
+        active.text().contains(&format!("({job})")),
+        "{}",
+        active.text()
+    );
 
     let deleted = admin(
         &router,
@@ -1109,7 +1042,7 @@ async fn admins_delete_and_rescore_runs() {
         None,
     )
     .await;
-    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text());
     assert_eq!(
         deleted.json(),
         json!({"run": run.0, "judgements": 4, "scorecard": true, "jobs": 0})
@@ -1150,9 +1083,9 @@ async fn submissions_are_limited_per_address_with_retry_after() {
         refused.status,
         StatusCode::TOO_MANY_REQUESTS,
         "{}",
-        refused.text
+        refused.text()
     );
-    assert_eq!(refused.code(), "rate_limited");
+    assert_eq!(refused.error_code(), "rate_limited");
     let retry_after: u64 = refused.headers[header::RETRY_AFTER]
         .to_str()
         .expect("text")

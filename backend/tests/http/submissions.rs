@@ -3,6 +3,7 @@
 //! scorecard by a worker against the scripted OpenAI-compatible server on 127.0.0.1.
 
 use crate::support;
+use crate::support::test_app::{Reply, TestApp};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use omnireward::data::{Benchmark, LoadOptions, embedded};
+use omnireward::data::{LoadOptions, embedded};
 use omnireward::http::{AdminToken, AppState, app};
 use omnireward::judges::api::client::ApiKey;
 use omnireward::queue::key_bindings::KeyBindings;
@@ -20,50 +21,21 @@ use omnireward::queue::worker::{WorkerContext, run_worker};
 use omnireward::storage::{JobKind, ModelKind, NewModel, NewRun, Provenance, RunStatus, Storage};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tower::ServiceExt as _;
 
 const PUBLIC_ENDPOINT: &str = "https://api.example.com/v1";
 
-struct TestApp {
-    home: TempDir,
-    storage: Storage,
-    benchmark: Arc<Benchmark>,
-    router: Router,
-}
-
+/// A home serving the embedded sample, whose operator lets the workers' OpenAI key go to the
+/// public test endpoint's host only.
 async fn test_app(allow_private_endpoints: bool) -> TestApp {
-    let home = TempDir::new().expect("temporary home");
-    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
-        .await
-        .expect("opens the database");
-    let benchmark = Arc::new(
-        embedded::load(&home.path().join("cache"), &LoadOptions::default())
-            .expect("embedded sample loads"),
-    );
-    // The operator lets the workers' OpenAI key go to the public test endpoint's host only.
-    let key_bindings =
-        KeyBindings::parse(&["OMNIREWARD_KEY_OPENAI=api.example.com"]).expect("a valid binding");
-    let router = app(AppState::new(storage.clone(), Arc::clone(&benchmark))
-        .with_private_endpoints(allow_private_endpoints)
-        .with_key_bindings(key_bindings));
-    TestApp {
-        home,
-        storage,
-        benchmark,
-        router,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
-    }
+    TestApp::start(false, |state, _| {
+        state
+            .with_private_endpoints(allow_private_endpoints)
+            .with_key_bindings(
+                KeyBindings::parse(&["OMNIREWARD_KEY_OPENAI=api.example.com"])
+                    .expect("a valid binding"),
+            )
+    })
+    .await
 }
 
 async fn send(router: &Router, method: Method, uri: &str, body: Option<String>) -> Reply {
@@ -87,19 +59,7 @@ async fn send_with_token(
     let request = request
         .body(body.map_or_else(Body::empty, Body::from))
         .expect("request");
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("reads the body");
-    Reply {
-        status,
-        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
-    }
+    crate::support::test_app::send(router, request).await
 }
 
 async fn submit(router: &Router, body: &Value) -> Reply {
@@ -131,7 +91,7 @@ async fn cancel(router: &Router, id: i64, token: Option<&str>) -> Reply {
 fn cancel_token(reply: &Reply) -> String {
     reply.json()["cancel_token"]
         .as_str()
-        .unwrap_or_else(|| panic!("a cancel token: {}", reply.text))
+        .unwrap_or_else(|| panic!("a cancel token: {}", reply.text()))
         .to_owned()
 }
 
@@ -165,20 +125,20 @@ async fn a_public_endpoint_is_queued_and_a_duplicate_returns_the_same_job() {
     let app = test_app(false).await;
     let body = submission(PUBLIC_ENDPOINT, "judge-a");
     let created = submit(&app.router, &body).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let reply = created.json();
     assert_eq!(reply["status"], "queued");
     assert_eq!(reply["position"], 1);
     let (job, run) = ids(&created);
 
     let duplicate = submit(&app.router, &body).await;
-    assert_eq!(duplicate.status, StatusCode::OK, "{}", duplicate.text);
+    assert_eq!(duplicate.status, StatusCode::OK, "{}", duplicate.text());
     assert_eq!(ids(&duplicate), (job, run));
     assert_eq!(duplicate.json()["position"], 1);
 
     // The run is recorded on the served benchmark, queued, with the CLI's identity.
     let run_view = get(&app.router, &format!("/api/v1/runs/{run}")).await;
-    assert_eq!(run_view.status, StatusCode::OK, "{}", run_view.text);
+    assert_eq!(run_view.status, StatusCode::OK, "{}", run_view.text());
     let run_view = run_view.json();
     assert_eq!(run_view["status"], "queued");
     assert_eq!(run_view["model"]["name"], "judge-a");
@@ -195,7 +155,7 @@ async fn a_public_endpoint_is_queued_and_a_duplicate_returns_the_same_job() {
     let mut other = body.clone();
     other["temperature"] = json!(0.0);
     let second = submit(&app.router, &other).await;
-    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
     assert_eq!(second.json()["position"], 2);
     let (second_job, second_run) = ids(&second);
     assert_ne!((second_job, second_run), (job, run));
@@ -224,7 +184,11 @@ async fn private_endpoints_are_refused_unless_allowed() {
     ] {
         let reply = submit(&app.router, &submission(endpoint, "judge")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{endpoint}");
-        assert!(reply.text.contains("private"), "{endpoint}: {}", reply.text);
+        assert!(
+            reply.text().contains("private"),
+            "{endpoint}: {}",
+            reply.text()
+        );
     }
     for endpoint in ["ftp://api.example.com/v1", "not a url"] {
         let reply = submit(&app.router, &submission(endpoint, "judge")).await;
@@ -238,7 +202,7 @@ async fn private_endpoints_are_refused_unless_allowed() {
         &submission("http://127.0.0.1:8000/v1", "judge"),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
 }
 
 #[tokio::test]
@@ -249,15 +213,15 @@ async fn secrets_are_refused_and_never_echoed() {
     body["api_key"] = json!(secret);
     let reply = submit(&app.router, &body).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.text.contains("environment"), "{}", reply.text);
-    assert!(reply.text.contains("api_key_env"), "{}", reply.text);
-    assert!(!reply.text.contains(secret), "{}", reply.text);
+    assert!(reply.text().contains("environment"), "{}", reply.text());
+    assert!(reply.text().contains("api_key_env"), "{}", reply.text());
+    assert!(!reply.text().contains(secret), "{}", reply.text());
 
     let mut pasted = submission(PUBLIC_ENDPOINT, "judge");
     pasted["api_key_env"] = json!(secret);
     let reply = submit(&app.router, &pasted).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(!reply.text.contains(secret), "{}", reply.text);
+    assert!(!reply.text().contains(secret), "{}", reply.text());
 
     for endpoint in [
         format!("https://user:{secret}@api.example.com/v1"),
@@ -265,7 +229,7 @@ async fn secrets_are_refused_and_never_echoed() {
     ] {
         let reply = submit(&app.router, &submission(&endpoint, "judge")).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-        assert!(!reply.text.contains(secret), "{}", reply.text);
+        assert!(!reply.text().contains(secret), "{}", reply.text());
     }
 
     // Only the variables reserved for judge keys may be named: a submission must not be able to
@@ -273,13 +237,13 @@ async fn secrets_are_refused_and_never_echoed() {
     let mut foreign = submission(PUBLIC_ENDPOINT, "judge");
     foreign["api_key_env"] = json!("AWS_SECRET_ACCESS_KEY");
     let reply = submit(&app.router, &foreign).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.text.contains("OMNIREWARD_KEY_"), "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("OMNIREWARD_KEY_"), "{}", reply.text());
 
     let mut named = submission(PUBLIC_ENDPOINT, "judge");
     named["api_key_env"] = json!("OMNIREWARD_KEY_OPENAI");
     let reply = submit(&app.router, &named).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     let jobs = app.storage.jobs().await.expect("lists");
     assert_eq!(jobs.len(), 1);
     assert_eq!(
@@ -287,7 +251,7 @@ async fn secrets_are_refused_and_never_echoed() {
         "OMNIREWARD_KEY_OPENAI"
     );
     let listed = get(&app.router, "/api/v1/submissions").await;
-    assert!(!listed.text.contains(secret));
+    assert!(!listed.text().contains(secret));
 }
 
 #[tokio::test]
@@ -297,13 +261,13 @@ async fn operator_keys_go_only_to_the_hosts_they_are_bound_to() {
     let mut unbound = submission(PUBLIC_ENDPOINT, "judge");
     unbound["api_key_env"] = json!("OMNIREWARD_KEY_ANTHROPIC");
     let reply = submit(&app.router, &unbound).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     assert!(
         reply
-            .text
+            .text()
             .contains("--api-key-host OMNIREWARD_KEY_ANTHROPIC=HOST"),
         "{}",
-        reply.text
+        reply.text()
     );
     // A bound variable with an endpoint of the submitter's choosing is refused, look-alike hosts
     // included.
@@ -319,12 +283,14 @@ async fn operator_keys_go_only_to_the_hosts_they_are_bound_to() {
             reply.status,
             StatusCode::BAD_REQUEST,
             "{endpoint}: {}",
-            reply.text
+            reply.text()
         );
         assert!(
-            reply.text.contains("may only be sent to `api.example.com`"),
+            reply
+                .text()
+                .contains("may only be sent to `api.example.com`"),
             "{}",
-            reply.text
+            reply.text()
         );
     }
     assert!(app.storage.jobs().await.expect("lists").is_empty());
@@ -346,7 +312,7 @@ async fn operator_keys_go_only_to_the_hosts_they_are_bound_to() {
     body["api_key_env"] = json!("OMNIREWARD_KEY_OPENAI");
     body["tasks"] = json!(["T2T"]);
     let created = submit(&bound_here, &body).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (job, _) = ids(&created);
     let context = WorkerContext {
         key_bindings: Default::default(),
@@ -412,7 +378,7 @@ async fn settings_and_swap_are_optional_with_the_documented_defaults() {
     let app = test_app(false).await;
     let minimal = json!({"kind": "api_judge", "endpoint": PUBLIC_ENDPOINT, "model": "judge"});
     let reply = submit(&app.router, &minimal).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     let jobs = app.storage.jobs().await.expect("lists");
     assert_eq!(
         jobs[0].specification["settings"],
@@ -421,7 +387,7 @@ async fn settings_and_swap_are_optional_with_the_documented_defaults() {
     assert_eq!(jobs[0].specification["swap"], json!(false));
     // The same judge with the defaults spelled out is the same submission.
     let spelled = submit(&app.router, &submission(PUBLIC_ENDPOINT, "judge")).await;
-    assert_eq!(spelled.status, StatusCode::OK, "{}", spelled.text);
+    assert_eq!(spelled.status, StatusCode::OK, "{}", spelled.text());
 }
 
 #[tokio::test]
@@ -430,8 +396,8 @@ async fn malformed_bodies_are_400s_with_the_error_body() {
     let mut unknown = submission(PUBLIC_ENDPOINT, "judge");
     unknown["top_p"] = json!(0.9);
     let reply = submit(&app.router, &unknown).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.text.contains("top_p"), "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("top_p"), "{}", reply.text());
     assert_eq!(error_code(&reply), "malformed_request");
 
     let mut wrong_kind = submission(PUBLIC_ENDPOINT, "judge");
@@ -467,7 +433,7 @@ async fn malformed_bodies_are_400s_with_the_error_body() {
             reply.status,
             StatusCode::BAD_REQUEST,
             "{body}: {}",
-            reply.text
+            reply.text()
         );
         assert!(reply.json()["error"]["message"].is_string());
     }
@@ -494,7 +460,7 @@ async fn submissions_are_listed_read_and_cancelled() {
     let (first_token, second_token) = (cancel_token(&first_reply), cancel_token(&second_reply));
 
     let listed = get(&app.router, "/api/v1/submissions").await;
-    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
     let listed = listed.json();
     assert_eq!(listed["total"], 3);
     let items = listed["items"].as_array().expect("items");
@@ -526,7 +492,7 @@ async fn submissions_are_listed_read_and_cancelled() {
 
     // A queued job is cancelled at once; those behind it move up.
     let cancelled = cancel(&app.router, first, Some(&first_token)).await;
-    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     assert_eq!(cancelled.json()["status"], "cancelled");
     let one = get(&app.router, &format!("/api/v1/submissions/{first}"))
         .await
@@ -564,7 +530,7 @@ async fn submissions_are_listed_read_and_cancelled() {
 
     // A stopped one is a conflict.
     let again = cancel(&app.router, first, Some(&first_token)).await;
-    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
     assert_eq!(error_code(&again), "conflict");
 
     // Resubmitting a cancelled submission queues a new job on the same run.
@@ -607,36 +573,36 @@ async fn only_the_submitters_token_or_the_administrators_cancels() {
 
     // Joining the queued submission of the same run hands out no token.
     let joined = submit(&router, &submission(PUBLIC_ENDPOINT, "judge-1")).await;
-    assert_eq!(joined.status, StatusCode::OK, "{}", joined.text);
-    assert!(joined.json()["cancel_token"].is_null(), "{}", joined.text);
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.text());
+    assert!(joined.json()["cancel_token"].is_null(), "{}", joined.text());
 
     let anonymous = cancel(&router, first, None).await;
     assert_eq!(
         anonymous.status,
         StatusCode::UNAUTHORIZED,
         "{}",
-        anonymous.text
+        anonymous.text()
     );
     assert_eq!(error_code(&anonymous), "unauthorized");
     assert!(
-        anonymous.text.contains("cancel_token"),
+        anonymous.text().contains("cancel_token"),
         "{}",
-        anonymous.text
+        anonymous.text()
     );
     let another = cancel(&router, first, Some(&second_token)).await;
-    assert_eq!(another.status, StatusCode::FORBIDDEN, "{}", another.text);
+    assert_eq!(another.status, StatusCode::FORBIDDEN, "{}", another.text());
     assert_eq!(error_code(&another), "forbidden");
     let queued = get(&router, &format!("/api/v1/submissions/{first}")).await;
     assert_eq!(queued.json()["status"], "queued", "refusals change nothing");
 
     let cancelled = cancel(&router, first, Some(&first_token)).await;
-    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     let by_administrator = cancel(&router, second, Some("administrator-secret")).await;
     assert_eq!(
         by_administrator.status,
         StatusCode::OK,
         "{}",
-        by_administrator.text
+        by_administrator.text()
     );
 
     // A job queued without a token (as the command line does) is the administrator's to cancel.
@@ -658,10 +624,14 @@ async fn only_the_submitters_token_or_the_administrators_cancels() {
         .await
         .expect("enqueues");
     let refused = cancel(&router, tokenless.0, Some(&first_token)).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
-    assert!(refused.text.contains("administrator"), "{}", refused.text);
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    assert!(
+        refused.text().contains("administrator"),
+        "{}",
+        refused.text()
+    );
     let allowed = cancel(&router, tokenless.0, Some("administrator-secret")).await;
-    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text());
 
     // Only digests are stored: no token is in the database or its journal.
     storage.close().await;
@@ -696,7 +666,7 @@ async fn a_submission_runs_to_its_scorecard() {
     body["tasks"] = json!(["T2T", "TI2T"]);
     body["concurrency"] = json!(4);
     let created = submit(&app.router, &body).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (job, run) = ids(&created);
 
     let context = WorkerContext {
@@ -761,7 +731,7 @@ async fn a_submission_runs_to_its_scorecard() {
 
     // The same submission now queues a resume of the same run, with nothing left to judge.
     let again = submit(&app.router, &body).await;
-    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
     assert_eq!(ids(&again).1, run);
 }
 
@@ -779,7 +749,7 @@ async fn a_failed_submission_shows_the_endpoints_error() {
     let mut body = submission(&server.endpoint, "judge-under-test");
     body["tasks"] = json!(["T2T"]);
     let created = submit(&app.router, &body).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (job, _) = ids(&created);
     let context = WorkerContext {
         key_bindings: Default::default(),
@@ -818,10 +788,10 @@ async fn a_failed_submission_shows_the_endpoints_error() {
     let page = get(&app.router, &format!("/submissions/{job}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.text
+        page.text()
             .contains("HTTP 400: quota exceeded for this project"),
         "{}",
-        page.text
+        page.text()
     );
 }
 
@@ -857,7 +827,7 @@ async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
     both["api_key_env"] = json!("OMNIREWARD_KEY_OTHER");
     let refused = submit(&router, &both).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    responses.push(refused.text);
+    responses.push(refused.text());
     let mut forged = submission(&endpoint, MODEL);
     forged["api_key_env"] = json!("OMNIREWARD_KEY_HELD_0123456789abcdef0123456789abcdef");
     let refused = submit(&router, &forged).await;
@@ -872,10 +842,10 @@ async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
     body["api_key"] = json!(KEY);
     body["tasks"] = json!(["T2T"]);
     let created = submit(&router, &body).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     assert_eq!(vault.len(), 1);
     let (job, run) = ids(&created);
-    responses.push(created.text);
+    responses.push(created.text());
 
     let context = WorkerContext {
         key_bindings: Default::default(),
@@ -905,7 +875,7 @@ async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
         submission_view.json()["status"],
         "finished",
         "{}",
-        submission_view.text
+        submission_view.text()
     );
     assert_eq!(
         script.lock().expect("script lock").authorizations,
@@ -919,7 +889,7 @@ async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
         format!("/api/v1/runs/{run}/judgements?per_page=100"),
         "/api/v1/leaderboard".to_owned(),
     ] {
-        responses.push(get(&router, &uri).await.text);
+        responses.push(get(&router, &uri).await.text());
     }
     for text in &responses {
         assert!(!text.contains(KEY), "a response carries the key: {text}");

@@ -3,21 +3,18 @@
 //! same submission; and refusals (broken weights, pickles, traversal names, size, architecture,
 //! missing files) that leave nothing behind: no files in the uploads folder, no rows.
 
+use crate::support::test_app::{Reply, TestApp, send};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use omnireward::data::{LoadOptions, embedded};
-use omnireward::http::{AppState, UploadSettings, app};
+use omnireward::http::UploadSettings;
 use omnireward::queue::worker::{WorkerContext, WorkerSummary, run_worker};
-use omnireward::storage::Storage;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tower::ServiceExt as _;
 
 const BOUNDARY: &str = "omnireward-upload-test-7d1c";
 
@@ -89,10 +86,15 @@ fn multipart_body(fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Vec<u
     body
 }
 
-struct TestApp {
-    home: TempDir,
-    storage: Storage,
-    router: Router,
+/// A home serving the embedded sample that takes uploads of up to `max_bytes`.
+async fn test_app(max_bytes: u64) -> TestApp {
+    TestApp::start(false, |state, home| {
+        state.with_uploads(UploadSettings {
+            folder: home.join("uploads"),
+            max_bytes,
+        })
+    })
+    .await
 }
 
 impl TestApp {
@@ -160,81 +162,12 @@ impl TestApp {
     }
 }
 
-async fn test_app(max_bytes: u64) -> TestApp {
-    let home = TempDir::new().expect("temporary home");
-    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
-        .await
-        .expect("opens the database");
-    let benchmark = Arc::new(
-        embedded::load(&home.path().join("cache"), &LoadOptions::default())
-            .expect("embedded sample loads"),
-    );
-    let router = app(
-        AppState::new(storage.clone(), benchmark).with_uploads(UploadSettings {
-            folder: home.path().join("uploads"),
-            max_bytes,
-        }),
-    );
-    TestApp {
-        home,
-        storage,
-        router,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
-    }
-
-    fn ids(&self) -> (i64, i64) {
-        let body = self.json();
-        (
-            body["submission"].as_i64().expect("a submission id"),
-            body["run"].as_i64().expect("a run id"),
-        )
-    }
-
-    fn error(&self) -> (String, String) {
-        let body = self.json();
-        (
-            body["error"]["code"].as_str().expect("a code").to_owned(),
-            body["error"]["message"]
-                .as_str()
-                .expect("a message")
-                .to_owned(),
-        )
-    }
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("reads the body");
-    Reply {
-        status,
-        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_opens_the_run_an_upload_of_the_same_files_opened() {
     let app = test_app(64 * 1024 * 1024).await;
     let fields = [("name", "bert-tiny"), ("batch_tokens", "2048")];
     let created = app.upload(&fields, &checkpoint_files("bert-tiny")).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (_, run) = created.ids();
     // The same files from their own folder, under the same options, on the same database: one
     // identity, so the command line resumes the uploaded run instead of starting another.
@@ -272,7 +205,7 @@ async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
     let files = checkpoint_files("bert-tiny");
     let fields = [("name", "bert-tiny upload"), ("batch_tokens", "2048")];
     let created = app.upload(&fields, &files).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let body = created.json();
     assert_eq!(body["status"], "queued");
     assert_eq!(body["position"], 1);
@@ -310,7 +243,7 @@ async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
         }
     );
     let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
-    assert_eq!(job.json()["status"], "finished", "{}", job.text);
+    assert_eq!(job.json()["status"], "finished", "{}", job.text());
     let record = app.get(&format!("/api/v1/runs/{run}")).await.json();
     assert_eq!(record["status"], "finished");
     assert_eq!(record["model"]["kind"], "scalar_reward_model");
@@ -339,7 +272,7 @@ async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
     let board = app
         .get("/api/v1/leaderboard?setting=with_ties&type=scalar_reward_model")
         .await;
-    assert_eq!(board.status, StatusCode::OK, "{}", board.text);
+    assert_eq!(board.status, StatusCode::OK, "{}", board.text());
     let rows = board.json()["rows"].clone();
     assert!(
         rows.as_array()
@@ -351,7 +284,7 @@ async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
 
     // The same upload again: the same submission, nothing new stored.
     let again = app.upload(&fields, &files).await;
-    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     assert_eq!(again.ids(), (submission, run));
     assert_eq!(again.json()["status"], "finished");
     assert_eq!(app.uploaded(), [sha256]);
@@ -364,7 +297,7 @@ async fn an_upload_is_queued_run_by_a_worker_ranked_and_found_again() {
             &files,
         )
         .await;
-    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text());
     assert_ne!(other.ids().1, run);
     assert_eq!(app.uploaded(), [sha256]);
 }
@@ -520,7 +453,7 @@ async fn refused_uploads_leave_nothing_behind() {
 
     for (what, fields, files, status, named) in cases {
         let reply = app.upload(&fields, &files).await;
-        assert_eq!(reply.status.as_u16(), status, "{what}: {}", reply.text);
+        assert_eq!(reply.status.as_u16(), status, "{what}: {}", reply.text());
         let (_, message) = reply.error();
         assert!(message.contains(named), "{what}: {message}");
         assert!(app.uploaded().is_empty(), "{what}: {:?}", app.uploaded());
@@ -540,7 +473,7 @@ async fn uploads_over_the_limit_are_refused_with_413() {
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
         "{}",
-        reply.text
+        reply.text()
     );
     let (code, message) = reply.error();
     assert_eq!(code, "payload_too_large");
@@ -555,7 +488,7 @@ async fn uploads_over_the_limit_are_refused_with_413() {
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
         "{}",
-        reply.text
+        reply.text()
     );
     assert!(app.uploaded().is_empty(), "{:?}", app.uploaded());
     assert!(app.storage.jobs().await.expect("lists").is_empty());
@@ -583,8 +516,8 @@ async fn json_submissions_keep_their_route_and_limit() {
         ),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.text.contains("endpoint"), "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("endpoint"), "{}", reply.text());
     // Bodies over 1 MiB are refused even though uploads may be larger.
     let mut large = request(vec![b' '; 2 * 1024 * 1024]);
     large.headers_mut().insert(
@@ -596,24 +529,13 @@ async fn json_submissions_keep_their_route_and_limit() {
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
         "{}",
-        reply.text
+        reply.text()
     );
     let reply = send(&app.router, request(vec![b' '; 2 * 1024 * 1024])).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
-    assert!(reply.text.contains("length limit"), "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("length limit"), "{}", reply.text());
     // A server without an uploads folder refuses uploads plainly.
-    let home = TempDir::new().expect("home");
-    let storage = Storage::open(&home.path().join("db.sqlite"))
-        .await
-        .expect("opens");
-    let benchmark = Arc::new(
-        embedded::load(&home.path().join("cache"), &LoadOptions::default()).expect("loads"),
-    );
-    let without = TestApp {
-        router: omnireward::http::app(AppState::new(storage.clone(), benchmark)),
-        storage,
-        home,
-    };
+    let without = TestApp::start(false, |state, _| state).await;
     let reply = without
         .upload(&[("name", "x")], &checkpoint_files("bert-tiny"))
         .await;
@@ -621,7 +543,7 @@ async fn json_submissions_keep_their_route_and_limit() {
         reply.status,
         StatusCode::SERVICE_UNAVAILABLE,
         "{}",
-        reply.text
+        reply.text()
     );
     assert!(without.uploaded().is_empty());
 }
@@ -801,7 +723,7 @@ async fn a_sharded_upload_is_hashed_in_shard_order_and_runs() {
         expected.update(bytes);
     }
     let created = app.upload(&[("name", "sharded")], &files).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let body = created.json();
     assert_eq!(
         body["checkpoint"]["weights_sha256"],
@@ -818,5 +740,5 @@ async fn a_sharded_upload_is_hashed_in_shard_order_and_runs() {
     assert_eq!(summary.ended, 1);
     let (submission, _) = created.ids();
     let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
-    assert_eq!(job.json()["status"], "finished", "{}", job.text);
+    assert_eq!(job.json()["status"], "finished", "{}", job.text());
 }

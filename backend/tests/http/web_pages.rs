@@ -3,6 +3,7 @@
 //! beside the form, and unknown pages are 404 problem pages. (The browser side is covered by
 //! `web_e2e.rs`.)
 
+use crate::support::test_app::Reply;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -32,21 +33,14 @@ async fn site() -> Site {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookie: Option<String>,
-    html: String,
-}
-
 impl Reply {
     /// The page data embedded for hydration.
     fn page(&self) -> Page {
         let start = self
-            .html
+            .text()
             .find(r#"<script type="application/json" id="page-data">"#)
-            .unwrap_or_else(|| panic!("no page data in {}", self.html));
-        let json = &self.html[start..];
+            .unwrap_or_else(|| panic!("no page data in {}", self.text()));
+        let json = &self.text()[start..];
         let json =
             &json[json.find('>').expect("tag end") + 1..json.find("</script>").expect("end")];
         serde_json::from_str(json).unwrap_or_else(|error| panic!("page data ({error}): {json}"))
@@ -74,25 +68,7 @@ async fn send_with_cookie(
     let request = request
         .body(form.map_or_else(Body::empty, |form| Body::from(form.to_owned())))
         .expect("request");
-    let response = router.clone().oneshot(request).await.expect("answers");
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|value| value.to_str().expect("ascii").to_owned());
-    let set_cookie = response
-        .headers()
-        .get(header::SET_COOKIE)
-        .map(|value| value.to_str().expect("ascii").to_owned());
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Reply {
-        status,
-        location,
-        set_cookie,
-        html: String::from_utf8(body.to_vec()).expect("utf-8"),
-    }
+    crate::support::test_app::send(router, request).await
 }
 
 async fn get(router: &Router, uri: &str) -> Reply {
@@ -121,7 +97,7 @@ async fn decoded_path_segments_stay_one_segment() {
         ("/submissions/1%23x", StatusCode::BAD_REQUEST),
     ] {
         let reply = get(&site.router, uri).await;
-        assert_eq!(reply.status, expected, "{uri}: {}", reply.html);
+        assert_eq!(reply.status, expected, "{uri}: {}", reply.text());
         assert!(matches!(reply.page(), Page::Problem(_)), "{uri}");
     }
     assert_eq!(get(&site.router, "/models/1").await.status, StatusCode::OK);
@@ -132,14 +108,14 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
     let site = site().await;
     let reply = get(&site.router, "/?setting=without_ties&sort=model&order=asc").await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(reply.html.starts_with("<!DOCTYPE html>"));
-    assert!(reply.html.contains(r#"<table class="scores""#));
+    assert!(reply.text().starts_with("<!DOCTYPE html>"));
+    assert!(reply.text().contains(r#"<table class="scores""#));
     assert!(
-        reply.html.contains("Qwen2.5-Omni-7B"),
+        reply.text().contains("Qwen2.5-Omni-7B"),
         "paper rows are rendered"
     );
     // No bundle was given: the page does not try to load one.
-    assert!(!reply.html.contains("omnireward_frontend.js"));
+    assert!(!reply.text().contains("omnireward_frontend.js"));
     let Page::Leaderboard(page) = reply.page() else {
         panic!("not the leaderboard page");
     };
@@ -152,8 +128,8 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
         .map(|row| row.model.as_str())
         .collect();
     names.sort_by_key(|name| name.to_lowercase());
-    let first_row = reply.html.find("<tbody>").expect("table body");
-    let first_link = &reply.html[first_row..];
+    let first_row = reply.text().find("<tbody>").expect("table body");
+    let first_link = &reply.text()[first_row..];
     assert!(
         first_link[..first_link.find("</a>").expect("a link")].ends_with(names[0]),
         "first row should be {}",
@@ -237,10 +213,10 @@ async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
     assert_eq!(page.without_ties.len(), 1);
     assert!(
         reply
-            .html
+            .text()
             .contains(r#"href="/?sort=model&amp;order=asc&amp;benchmark=omni-rewardbench""#),
         "a link to the release keeps the view: {}",
-        reply.html
+        reply.text()
     );
     // Asked for, the release shows the paper's rows without the sample's.
     let Page::Leaderboard(page) = get(&router, "/?benchmark=omni-rewardbench").await.page() else {
@@ -261,7 +237,7 @@ async fn model_benchmark_and_sample_pages_render() {
     let model = &leaderboard.with_ties[0];
     let reply = get(&site.router, &format!("/models/{}", model.model_id)).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(reply.html.contains(&model.model));
+    assert!(reply.text().contains(&model.model));
     assert!(
         matches!(reply.page(), Page::Model(page) if page.runs.len() == 1 && page.judgements.is_none())
     );
@@ -280,15 +256,15 @@ async fn model_benchmark_and_sample_pages_render() {
     .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
-        reply.html.matches("<audio").count(),
+        reply.text().matches("<audio").count(),
         2,
         "both responses play"
     );
-    assert!(reply.html.contains("No evaluated model has judged this"));
+    assert!(reply.text().contains("No evaluated model has judged this"));
 
     let reply = get(&site.router, "/runs/1").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    assert!(reply.location.expect("redirect").starts_with("/models/"));
+    assert!(reply.header("location").starts_with("/models/"));
 }
 
 #[tokio::test]
@@ -311,7 +287,7 @@ async fn unknown_pages_are_404_problem_pages() {
     // The API's own 404 stays JSON.
     let reply = get(&site.router, "/api/v1/nowhere").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert!(reply.html.starts_with('{'), "{}", reply.html);
+    assert!(reply.text().starts_with('{'), "{}", reply.text());
 }
 
 #[tokio::test]
@@ -325,7 +301,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     )
     .await;
     // A loopback endpoint is refused (SSRF) by the API's own check, shown beside the form.
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.html);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     let Page::Submit(page) = reply.page() else {
         panic!("submit page");
     };
@@ -345,7 +321,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.html.contains("max_tokens must be"));
+    assert!(reply.text().contains("max_tokens must be"));
 
     let reply = send(
         &site.router,
@@ -354,15 +330,15 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         Some("endpoint=https%3A%2F%2Fexample.com%2Fv1&model=good-judge"),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.html);
-    let location = reply.location.expect("redirect");
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let location = reply.header("location").to_owned();
     assert!(
         location.starts_with("/submissions/") && location.ends_with("?submitted=1"),
         "{location}"
     );
     // The submission's cancel token stays in this browser, out of reach of scripts and of
     // other sites' forms.
-    let set_cookie = reply.set_cookie.expect("a cancel-token cookie");
+    let set_cookie = reply.header("set-cookie").to_owned();
     let cookie = set_cookie
         .split(';')
         .next()
@@ -386,10 +362,10 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     assert_eq!(name, format!("omnireward_cancel_{id}"));
     // Another browser sees no cancel button; the submitter's does.
     assert!(!page.yours);
-    assert!(!status.html.contains("Cancel this submission"));
+    assert!(!status.text().contains("Cancel this submission"));
     let mine = send_with_cookie(&site.router, Method::GET, &location, None, Some(&cookie)).await;
     assert!(matches!(mine.page(), Page::Submission(page) if page.yours));
-    assert!(mine.html.contains("Cancel this submission"));
+    assert!(mine.text().contains("Cancel this submission"));
     let queue = get(&site.router, "/queue").await;
     assert!(
         matches!(queue.page(), Page::Queue(page) if page.submissions.len() == 1 && page.yours.is_empty())
@@ -405,8 +381,17 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         None,
     )
     .await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.html);
-    assert!(refused.html.contains("cancel token"), "{}", refused.html);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused.text().contains("cancel token"),
+        "{}",
+        refused.text()
+    );
     let forged = send_with_cookie(
         &site.router,
         Method::POST,
@@ -415,7 +400,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         Some(&format!("omnireward_cancel_{id}={}", "0".repeat(64))),
     )
     .await;
-    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.html);
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text());
     let Page::Submission(page) = get(&site.router, &format!("/submissions/{id}"))
         .await
         .page()
@@ -436,7 +421,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         cancelled.status,
         StatusCode::SEE_OTHER,
         "{}",
-        cancelled.html
+        cancelled.text()
     );
     let Page::Submission(page) = get(&site.router, &format!("/submissions/{id}"))
         .await
@@ -452,7 +437,7 @@ async fn the_demo_says_when_there_is_no_model() {
     let site = site().await;
     let reply = get(&site.router, "/demo?example=2").await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(reply.html.contains("runs without a scoring model"));
+    assert!(reply.text().contains("runs without a scoring model"));
     let reply = send(
         &site.router,
         Method::POST,
@@ -463,7 +448,7 @@ async fn the_demo_says_when_there_is_no_model() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let style = get(&site.router, "/style.css").await;
     assert_eq!(style.status, StatusCode::OK);
-    assert!(style.html.contains("prefers-color-scheme: dark"));
+    assert!(style.text().contains("prefers-color-scheme: dark"));
     assert_eq!(
         get(&site.router, "/pkg/omnireward_frontend_bg.wasm")
             .await
@@ -536,17 +521,7 @@ async fn post_demo_multipart(
         )
         .body(Body::from(body))
         .expect("request");
-    let response = router.clone().oneshot(request).await.expect("answers");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Reply {
-        status,
-        location: None,
-        set_cookie: None,
-        html: String::from_utf8(bytes.to_vec()).expect("utf-8"),
-    }
+    crate::support::test_app::send(router, request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -577,12 +552,12 @@ async fn the_demo_offers_the_task_types_a_text_model_reads_and_scores_texts() {
     // Task types the model cannot read are listed but cannot be chosen; no file inputs.
     assert!(
         reply
-            .html
+            .text()
             .contains(r#"<option value="text_to_image" disabled"#),
         "{}",
-        reply.html
+        reply.text()
     );
-    assert!(!reply.html.contains(r#"type="file""#));
+    assert!(!reply.text().contains(r#"type="file""#));
 
     let reply = send(
         &site.router,
@@ -591,7 +566,7 @@ async fn the_demo_offers_the_task_types_a_text_model_reads_and_scores_texts() {
         Some("task=text_image_to_text&criterion=c&prompt=p&response1=a%20b&response2=b"),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.html);
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let Page::Demo(page) = reply.page() else {
         panic!("demo page");
     };
@@ -611,7 +586,7 @@ async fn the_demo_offers_the_task_types_a_text_model_reads_and_scores_texts() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(reply.html.contains("no task type"), "{}", reply.html);
+    assert!(reply.text().contains("no task type"), "{}", reply.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,22 +598,22 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
     };
     assert!(page.reads_images);
     assert_eq!(page.form.task, "", "nothing posted yet");
-    assert!(reply.html.contains(r#"enctype="multipart/form-data""#));
+    assert!(reply.text().contains(r#"enctype="multipart/form-data""#));
     assert!(
         reply
-            .html
+            .text()
             .contains(r#"<input type="file" id="image1" name="image1""#)
     );
     assert!(
         reply
-            .html
+            .text()
             .contains(r#"<option value="text_to_image" selected"#),
         "{}",
-        reply.html
+        reply.text()
     );
     assert!(
         reply
-            .html
+            .text()
             .contains(r#"<option value="text_to_text" disabled"#)
     );
 
@@ -658,7 +633,7 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
         ],
     )
     .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.html);
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let Page::Demo(page) = reply.page() else {
         panic!("demo page");
     };
@@ -699,9 +674,9 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
         reply.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        reply.html
+        reply.text()
     );
-    assert!(reply.html.contains("image2"), "{}", reply.html);
+    assert!(reply.text().contains("image2"), "{}", reply.text());
     let reply = post_demo_multipart(
         &site.router,
         &fields,
@@ -715,9 +690,13 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
         reply.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        reply.html
+        reply.text()
     );
-    assert!(reply.html.contains("not a PNG or JPEG"), "{}", reply.html);
+    assert!(
+        reply.text().contains("not a PNG or JPEG"),
+        "{}",
+        reply.text()
+    );
     let reply = post_demo_multipart(
         &site.router,
         &fields,
@@ -727,11 +706,11 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
         ],
     )
     .await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.html);
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     assert!(
-        reply.html.contains("image 1 is 3145729 bytes"),
+        reply.text().contains("image 1 is 3145729 bytes"),
         "{}",
-        reply.html
+        reply.text()
     );
 }
 
@@ -806,12 +785,12 @@ async fn the_demo_refuses_decompression_bombs_before_decoding() {
         reply.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        reply.html
+        reply.text()
     );
     assert!(
-        reply.html.contains("megapixels are refused"),
+        reply.text().contains("megapixels are refused"),
         "{}",
-        reply.html
+        reply.text()
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
@@ -853,18 +832,9 @@ async fn a_checkpoint_upload_is_forwarded_and_its_refusal_shown() {
         .header(header::CONTENT_LENGTH, body.len())
         .body(Body::from(body))
         .expect("request");
-    let response = site.router.clone().oneshot(request).await.expect("answers");
+    let reply = crate::support::test_app::send(&site.router, request).await;
     // This server takes no uploads: the API's refusal comes back on the form.
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    let reply = Reply {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        location: None,
-        set_cookie: None,
-        html: String::from_utf8(bytes.to_vec()).expect("utf-8"),
-    };
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let Page::Submit(page) = reply.page() else {
         panic!("submit page");
     };

@@ -7,3 +7,4 @@ pub mod images;
 pub mod openai_server;
 pub mod paper_site;
 pub mod stub_servers;
+pub mod test_app;
