@@ -141,6 +141,25 @@ impl ApiError {
     }
 }
 
+impl From<crate::queue::submissions::SubmissionError> for ApiError {
+    fn from(error: crate::queue::submissions::SubmissionError) -> Self {
+        use crate::queue::submissions::SubmissionError;
+        match error {
+            SubmissionError::Malformed(message) => ApiError::Malformed(message),
+            SubmissionError::InvalidParameter {
+                parameter,
+                value,
+                expected,
+            } => ApiError::InvalidParameter {
+                parameter,
+                value,
+                expected,
+            },
+            SubmissionError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

@@ -598,8 +598,8 @@ impl Form {
                 });
             }
         };
-        let tasks = submissions::parse_tasks(&self.tasks)?;
-        let benchmark = submissions::chosen_tasks(served, &tasks)?;
+        let tasks = crate::queue::submissions::parse_tasks(&self.tasks)?;
+        let benchmark = crate::queue::submissions::chosen_tasks(served, &tasks)?;
         let max_length = value("max_length")
             .map(|given| whole_number("max_length", given, MAX_LENGTH_LIMIT))
             .transpose()?;

@@ -6,4 +6,5 @@
 pub mod enqueue;
 pub mod key_bindings;
 pub mod key_vault;
+pub mod submissions;
 pub mod worker;
