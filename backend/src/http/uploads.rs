@@ -30,23 +30,17 @@ use axum::routing::post;
 use omnireward_local_judge::batch::DEFAULT_BATCH_TOKENS;
 use omnireward_shared::{Setting, Task};
 use serde::Serialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use super::{ApiError, AppState, submissions};
 use crate::checkpoint::{CheckpointError, CheckpointFolder, PICKLE_EXTENSIONS};
-use crate::data::{self, Benchmark};
-use crate::evaluation::checkpoint_run::{DEFAULT_CHUNK_SAMPLES, format_parameters, weights_sha256};
-use crate::evaluation::identity::{
-    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
-};
+use crate::data::Benchmark;
+use crate::evaluation::checkpoint_run::weights_sha256;
 use crate::judges::local::TruncationSide;
-use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
-use crate::queue::enqueue::{self, Joins};
-use crate::queue::worker::{BenchmarkSpecification, CheckpointSpecification};
-use crate::storage::{Enqueued, JobKind, ModelKind, NewModel, RunId};
+use crate::queue::checkpoints::{self, CheckpointSubmissionError, UploadedCheckpoint};
+use crate::storage::{Enqueued, RunId};
 
 /// The upload limit when the server is given none: 2 GiB of files and fields.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -679,100 +673,41 @@ async fn place(staging: Staging, uploads: &Path, address: &str) -> Result<PathBu
     })
 }
 
-/// Finds the run of this checkpoint under these options (or creates it, queued) and queues a
-/// job, unless the run's latest job is queued, running, or finished with every asked setting:
-/// then that job is the answer.
+/// Queues the accepted checkpoint, stored in `folder`, through the submissions service.
 async fn submit(
     state: &AppState,
     accepted: &Accepted,
     folder: PathBuf,
 ) -> Result<(Enqueued, RunId), ApiError> {
     let request = &accepted.request;
-    let served = &state.benchmark;
-    let benchmark = request.benchmark.as_ref().unwrap_or(served);
-    let embedded = served.identity.name == data::embedded::NAME
-        && served.identity.version == data::embedded::VERSION;
-    let device = "cpu";
-    let specification = CheckpointSpecification {
-        model: request.name.clone(),
+    let checkpoint = UploadedCheckpoint {
+        name: request.name.clone(),
         folder,
         checkpoint_sha256: accepted.sha256.clone(),
         weights_sha256: accepted.weights_sha256.clone(),
+        architecture: accepted.architecture,
+        parameter_count: accepted.parameter_count,
+        files: accepted.files.keys().cloned().collect(),
+        bytes: accepted.files.values().map(|file| file.size).sum(),
+        settings: request.settings.clone(),
+        tasks: request.tasks.clone(),
+        benchmark: request.benchmark.clone(),
         max_length: request.max_length,
         truncation: request.truncation,
         batch_tokens: request.batch_tokens,
         reward_label: request.reward_label.clone(),
-        device: device.to_owned(),
-        frames: DEFAULT_RESPONSE_FRAMES,
-        settings: request.settings.clone(),
-        benchmark: BenchmarkSpecification {
-            data: (!embedded).then(|| served.root.clone()),
-            tasks: request.tasks.clone(),
-            media_dir: None,
-            skip_invalid: !served.skipped.is_empty(),
-        },
-        chunk_samples: DEFAULT_CHUNK_SAMPLES,
-        judgements_file: None,
     };
-    // The same files under the same options are the same run, whether uploaded or evaluated
-    // with `eval checkpoint`; batching is a session detail.
-    let identity = {
-        let folder = specification.folder.clone();
-        let weights_sha256 = accepted.weights_sha256.clone();
-        let architecture = accepted.architecture;
-        let options = CheckpointInputOptions {
-            max_length: request.max_length,
-            truncation: request.truncation,
-            separator: None,
-            reward_label: request.reward_label.clone(),
-            frames: DEFAULT_RESPONSE_FRAMES,
-        };
-        tokio::task::spawn_blocking(move || {
-            CheckpointIdentity::new(
-                weights_sha256,
-                &folder,
-                architecture,
-                DeviceClass::of_device(device),
-                options,
-            )
-        })
-        .await
-        .map_err(|error| ApiError::Internal(format!("hashing the checkpoint: {error}")))?
-        .map_err(|error| ApiError::Internal(format!("hashing the checkpoint: {error}")))?
-    };
-    let identity = RunIdentity::Checkpoint(identity);
-    let details = json!({
-        "omnireward_version": env!("CARGO_PKG_VERSION"),
-        "checkpoint_sha256": accepted.sha256,
-        "device": device,
-        "batch_tokens": request.batch_tokens,
-        "parameter_count": accepted.parameter_count,
-        "submitted_over_http": true,
-        "upload": {
-            "files": accepted.files.keys().collect::<Vec<_>>(),
-            "bytes": accepted.files.values().map(|file| file.size).sum::<u64>(),
-        },
-    });
-    let mut model = NewModel::named(request.name.clone(), ModelKind::ScalarRewardModel);
-    model.parameters = Some(format_parameters(accepted.parameter_count));
-    let specification = serde_json::to_value(&specification).map_err(|error| {
-        ApiError::Internal(format!("cannot encode a job specification: {error}"))
-    })?;
-    Ok(enqueue::submit(
+    checkpoints::submit(
         &state.storage,
-        &enqueue::Submission {
-            model: &model,
-            benchmark,
-            identity: &identity,
-            details,
-            kind: JobKind::Checkpoint,
-            specification: &specification,
-            settings: &request.settings,
-        },
-        Joins::ActiveOrFinished,
+        &state.benchmark,
+        &checkpoint,
         state.require_approval,
     )
-    .await?)
+    .await
+    .map_err(|error| match error {
+        CheckpointSubmissionError::Storage(error) => ApiError::Storage(error),
+        other => ApiError::Internal(other.to_string()),
+    })
 }
 
 /// Distinguishes staging folders made in the same nanosecond by one process.

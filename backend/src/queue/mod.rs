@@ -3,6 +3,7 @@
 //! keys they use (held in memory, or operator keys bound to their hosts). The HTTP handlers and
 //! the `worker` command are adapters over it.
 
+pub mod checkpoints;
 pub mod enqueue;
 pub mod key_bindings;
 pub mod key_vault;
