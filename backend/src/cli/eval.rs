@@ -27,7 +27,7 @@ use crate::judges::api::client::{ApiKey, ChatClient, ClientConfig};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
 use crate::media::MediaEncoder;
-use crate::storage::{ModelKind, NewModel, RunStatus};
+use crate::storage::{ModelKind, NewModel, RunStatus, Storage};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum EvalCommand {
@@ -266,17 +266,13 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let storage = environment.open_storage().await?;
-        let mut session = Session::open(
-            &storage,
-            session_start(
-                environment,
-                &args.run,
-                &model,
-                &benchmark,
-                &identity,
-                details,
-            ),
+        let (storage, mut session) = open_session(
+            environment,
+            &args.run,
+            &model,
+            &benchmark,
+            &identity,
+            details,
         )
         .await?;
         let opened = session.opened();
@@ -350,17 +346,13 @@ fn run_baseline(environment: &Environment, args: &BaselineArgs) -> anyhow::Resul
     let details = json!({ "omnireward_version": env!("CARGO_PKG_VERSION") });
     let settings = args.run.setting.settings();
     super::runtime()?.block_on(async {
-        let storage = environment.open_storage().await?;
-        let mut session = Session::open(
-            &storage,
-            session_start(
-                environment,
-                &args.run,
-                &model,
-                &benchmark,
-                &identity,
-                details,
-            ),
+        let (storage, mut session) = open_session(
+            environment,
+            &args.run,
+            &model,
+            &benchmark,
+            &identity,
+            details,
         )
         .await?;
         let judgements: Vec<_> = covered(&benchmark, args.kind)
@@ -399,24 +391,30 @@ fn covered(benchmark: &Benchmark, kind: BaselineKind) -> impl Iterator<Item = &S
         .filter(move |sample| kind.covers(sample))
 }
 
-/// The session of a run started from the command line: its judgements file is `--out` or the
-/// default under the home's runs folder.
-fn session_start<'a>(
-    environment: &'a Environment,
-    args: &'a RunArgs,
-    model: &'a NewModel,
-    benchmark: &'a Benchmark,
-    identity: &'a RunIdentity,
+/// Opens the database and the session of a run started from the command line (its judgements
+/// file is `--out`, or the default under the home's runs folder).
+async fn open_session(
+    environment: &Environment,
+    args: &RunArgs,
+    model: &NewModel,
+    benchmark: &Benchmark,
+    identity: &RunIdentity,
     details: Value,
-) -> SessionStart<'a> {
-    SessionStart {
-        model,
-        benchmark,
-        identity,
-        details,
-        judgements_file: args.out.as_deref(),
-        runs_dir: environment.runs_dir(),
-    }
+) -> anyhow::Result<(Storage, Session)> {
+    let storage = environment.open_storage().await?;
+    let session = Session::open(
+        &storage,
+        SessionStart {
+            model,
+            benchmark,
+            identity,
+            details,
+            judgements_file: args.out.as_deref(),
+            runs_dir: environment.runs_dir(),
+        },
+    )
+    .await?;
+    Ok((storage, session))
 }
 
 /// First Ctrl-C: stop scheduling and let requests in flight finish. Second: leave at once

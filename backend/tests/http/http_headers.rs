@@ -204,18 +204,23 @@ async fn a_busy_demo_says_when_to_retry() {
     // A queue of one, taken by a request that waits while the inference thread is busy.
     let scoring = Arc::new(ScoringService::new(thread, "bert-tiny".to_owned(), 1));
     let (_folder, router) = site(|state| state.with_scoring(Arc::clone(&scoring))).await;
+    let (started, blocking) = tokio::sync::oneshot::channel::<()>();
     let busy = {
         let scoring = Arc::clone(&scoring);
         tokio::spawn(async move {
             scoring
                 .thread()
                 .run(|_judge| {
+                    let _ = started.send(());
                     std::thread::sleep(std::time::Duration::from_secs(4));
                     Ok(())
                 })
                 .await
         })
     };
+    // The model is busy before the first request arrives, so that request waits holding its
+    // place instead of being scored at once.
+    blocking.await.expect("the busy job starts");
     let waiting = tokio::spawn({
         let router = router.clone();
         async move { send(&router, score_request()).await }

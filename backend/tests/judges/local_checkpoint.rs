@@ -315,18 +315,23 @@ async fn the_demo_scores_text_pairs_and_refuses_bad_or_excess_requests() {
     // Saturation: the model is busy with a job that waits for a signal, the one admitted
     // request waits behind it, and the next is refused at once with 429.
     let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, blocking) = tokio::sync::oneshot::channel::<()>();
     let blocker = {
         let scoring = Arc::clone(&scoring);
         tokio::spawn(async move {
             scoring
                 .thread()
                 .run(move |_| {
+                    let _ = started.send(());
                     let _ = wait.recv();
                     Ok(())
                 })
                 .await
         })
     };
+    // The blocker holds the model before the next request arrives; otherwise that request could
+    // be scored and gone before the blocker, and never be seen holding its place.
+    blocking.await.expect("the blocker starts");
     let admitted = tokio::spawn({
         let router = router.clone();
         async move { post_score(&router, text_request()).await }

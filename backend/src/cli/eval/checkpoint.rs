@@ -22,7 +22,6 @@ use crate::evaluation::checkpoint_run::{
 use crate::evaluation::identity::{
     CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
 };
-use crate::evaluation::session::Session;
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
@@ -145,17 +144,13 @@ pub(in crate::cli) fn run(
     let media = MediaEncoder::new(environment.cache_dir.clone());
 
     super::super::runtime()?.block_on(async {
-        let storage = environment.open_storage().await?;
-        let mut session = Session::open(
-            &storage,
-            super::session_start(
-                environment,
-                &args.run,
-                &model,
-                &benchmark,
-                &identity,
-                details,
-            ),
+        let (storage, mut session) = super::open_session(
+            environment,
+            &args.run,
+            &model,
+            &benchmark,
+            &identity,
+            details,
         )
         .await?;
         let opened = session.opened();
