@@ -27,7 +27,6 @@ use super::baseline::BaselineKind;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
 use crate::judges::local::TruncationSide;
-use crate::storage::identity_digest;
 
 /// The files of a checkpoint folder that decide how its inputs are formatted and tokenized.
 pub const INPUT_FORMAT_FILES: [&str; 8] = [
@@ -211,11 +210,6 @@ impl RunIdentity {
         // Every field serialises (strings, numbers, enums without data): this cannot fail.
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-
-    /// The digest stored in the indexed column: [`identity_digest`] of [`Self::to_value`].
-    pub fn digest(&self) -> String {
-        identity_digest(&self.to_value())
-    }
 }
 
 /// SHA-256 over the [`INPUT_FORMAT_FILES`] present in `folder`, each as `name \n length \n
@@ -249,6 +243,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::storage::identity_digest;
 
     #[test]
     fn digests_ignore_key_order_and_see_every_value() {
@@ -270,7 +265,6 @@ mod tests {
             baseline.to_value(),
             json!({"judge": "baseline", "kind": "random", "seed": 3})
         );
-        assert_eq!(baseline.digest(), identity_digest(&baseline.to_value()));
     }
 
     #[test]

@@ -481,10 +481,11 @@ fn render(
     format: Format,
 ) -> Result<Bytes, ApiError> {
     let benchmarks = leaderboard::benchmarks(rows);
+    let default = leaderboard::default_benchmark(rows, Some(served));
     let benchmark = match &filter.benchmark {
-        Some(asked) if benchmarks.iter().any(|known| &known.name == asked) => asked.clone(),
-        // The default has no rows yet on an empty database: an empty view, not an error.
-        Some(asked) if *asked == leaderboard::default_benchmark(rows, Some(served)) => {
+        None => default,
+        // The default answers even before it has rows (an empty database): an empty view.
+        Some(asked) if *asked == default || benchmarks.iter().any(|known| &known.name == asked) => {
             asked.clone()
         }
         Some(asked) => {
@@ -501,7 +502,6 @@ fn render(
                 ),
             });
         }
-        None => leaderboard::default_benchmark(rows, Some(served)),
     };
     let entries = select(rows, filter, &benchmark);
     match format {

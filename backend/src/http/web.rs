@@ -24,7 +24,7 @@ use omnireward_frontend::data::{
     SamplePage, SampleView, SubmissionPage, SubmissionView, SubmitPage, TaskSummary,
 };
 use omnireward_frontend::document;
-use omnireward_frontend::leaderboard::{View, decode_component};
+use omnireward_frontend::leaderboard::{View, decode_component, encode_component};
 use omnireward_shared::Task;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -143,21 +143,6 @@ pub(super) fn routes(api: Router, state: AppState) -> Router {
         .route("/pkg/omnireward_frontend_bg.wasm", get(bundle_wasm))
         .fallback(not_found)
         .with_state(site)
-}
-
-/// A decoded path segment made safe to put back into a path: everything but RFC 3986's
-/// unreserved characters percent-encoded, so `/`, `?`, `#` and spaces in a page's segment stay
-/// inside the one segment of the API path they came from.
-fn segment(decoded: &str) -> String {
-    let mut encoded = String::with_capacity(decoded.len());
-    for byte in decoded.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 impl Site {
@@ -326,7 +311,7 @@ async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Res
     let page = async {
         let view = View::from_query(query.as_deref().unwrap_or(""));
         let asked = view.benchmark.as_deref().map_or(String::new(), |name| {
-            format!("&benchmark={}", segment(name))
+            format!("&benchmark={}", encode_component(name))
         });
         let with_ties: LeaderboardDocument = site
             .get(&format!("/leaderboard?setting=with_ties{asked}"))
@@ -336,7 +321,7 @@ async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Res
         let without_ties: LeaderboardDocument = site
             .get(&format!(
                 "/leaderboard?setting=without_ties&benchmark={}",
-                segment(&with_ties.benchmark)
+                encode_component(&with_ties.benchmark)
             ))
             .await?;
         let mut benchmarks = with_ties.benchmarks;
@@ -371,7 +356,9 @@ async fn model(
     RawQuery(query): RawQuery,
 ) -> Response {
     let page = async {
-        let document: ModelDocument = site.get(&format!("/models/{}", segment(&id))).await?;
+        let document: ModelDocument = site
+            .get(&format!("/models/{}", encode_component(&id)))
+            .await?;
         let query = query.as_deref();
         // The charts and judgements follow one run: the one asked for, else the newest evaluated
         // run with a scorecard.
@@ -444,14 +431,14 @@ struct RunModel {
 /// `/runs/{id}`: the run's section of its model's page.
 async fn run(State(site): State<Site>, Path(id): Path<String>) -> Response {
     match site
-        .get::<RunDocument>(&format!("/runs/{}", segment(&id)))
+        .get::<RunDocument>(&format!("/runs/{}", encode_component(&id)))
         .await
     {
         Ok(run) => Redirect::to(&format!(
             "/models/{}?run={}#run-{}",
             run.model.id,
-            segment(&id),
-            segment(&id)
+            encode_component(&id),
+            encode_component(&id)
         ))
         .into_response(),
         Err(error) => site.problem(error),
@@ -516,7 +503,11 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
 
 async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String)>) -> Response {
     let page = async {
-        let path = format!("/samples/{}/{}", segment(&task), segment(&id));
+        let path = format!(
+            "/samples/{}/{}",
+            encode_component(&task),
+            encode_component(&id)
+        );
         let sample: SampleView = site.get(&path).await?;
         let answers: Vec<Answer> = site.get(&format!("{path}/judgements")).await?;
         Ok(Page::Sample(SamplePage { sample, answers }))
@@ -778,8 +769,9 @@ async fn submission(
     headers: HeaderMap,
 ) -> Response {
     let page = async {
-        let submission: SubmissionView =
-            site.get(&format!("/submissions/{}", segment(&id))).await?;
+        let submission: SubmissionView = site
+            .get(&format!("/submissions/{}", encode_component(&id)))
+            .await?;
         let progress = progress(&site, submission.run).await?;
         Ok(Page::Submission(SubmissionPage {
             yours: cancel_tokens(&headers).contains_key(&submission.id),
@@ -829,7 +821,7 @@ async fn cancel(
     let answer = site
         .call(
             Method::POST,
-            &format!("/submissions/{}/cancel", segment(&id)),
+            &format!("/submissions/{}/cancel", encode_component(&id)),
             Content {
                 authorization,
                 ..Content::empty()
@@ -840,7 +832,7 @@ async fn cancel(
         .await;
     match answer {
         Ok((status, _)) if status.is_success() => {
-            Redirect::to(&format!("/submissions/{}", segment(&id))).into_response()
+            Redirect::to(&format!("/submissions/{}", encode_component(&id))).into_response()
         }
         Ok((status, body)) => site.problem(PageError {
             status,

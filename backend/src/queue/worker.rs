@@ -3,9 +3,10 @@
 //! job alive with heartbeats, and honours cancel requests.
 //!
 //! Secrets never enter the queue. An `api_judge` specification names the environment variable
-//! that holds its API key (`api_key_env`), or none; the worker asks its [`ApiKeyLookup`] (built
-//! by the CLI, the only place that reads the environment) for the value. Keys submitted through
-//! a running server and held only in its memory are not supported yet.
+//! that holds its API key (`api_key_env`), a reference to a key held in the submitting server's
+//! memory (`key_vault`), or none; the worker checks the variable's host binding
+//! (`key_bindings`), then asks its [`ApiKeyLookup`] (built by the CLI, the only place that reads
+//! the environment) for the value.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

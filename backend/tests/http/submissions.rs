@@ -3,11 +3,10 @@
 //! scorecard by a worker against the scripted OpenAI-compatible server on 127.0.0.1.
 
 use crate::support;
-use crate::support::test_app::{Reply, TestApp};
+use crate::support::test_app::{Reply, TestApp, worker_context};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -315,18 +314,8 @@ async fn operator_keys_go_only_to_the_hosts_they_are_bound_to() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (job, _) = ids(&created);
     let context = WorkerContext {
-        key_bindings: Default::default(),
-        cache_dir: app.home.path().join("cache"),
-        runs_dir: app.home.path().join("runs"),
         api_keys: Arc::new(|_| Some(ApiKey::new("sk-operator-secret".to_owned()))),
-        bootstrap: omnireward_shared::BootstrapConfig {
-            resamples: 10,
-            seed: 1,
-        },
-        heartbeat_interval: Duration::from_millis(100),
-        stale_after: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(50),
-        until_idle: true,
+        ..worker_context(app.home.path())
     };
     run_worker(
         app.storage.clone(),
@@ -669,20 +658,7 @@ async fn a_submission_runs_to_its_scorecard() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (job, run) = ids(&created);
 
-    let context = WorkerContext {
-        key_bindings: Default::default(),
-        cache_dir: app.home.path().join("cache"),
-        runs_dir: app.home.path().join("runs"),
-        api_keys: Arc::new(|_| None),
-        bootstrap: omnireward_shared::BootstrapConfig {
-            resamples: 10,
-            seed: 1,
-        },
-        heartbeat_interval: Duration::from_millis(100),
-        stale_after: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(50),
-        until_idle: true,
-    };
+    let context = worker_context(app.home.path());
     let summary = run_worker(
         app.storage.clone(),
         &context,
@@ -751,20 +727,7 @@ async fn a_failed_submission_shows_the_endpoints_error() {
     let created = submit(&app.router, &body).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let (job, _) = ids(&created);
-    let context = WorkerContext {
-        key_bindings: Default::default(),
-        cache_dir: app.home.path().join("cache"),
-        runs_dir: app.home.path().join("runs"),
-        api_keys: Arc::new(|_| None),
-        bootstrap: omnireward_shared::BootstrapConfig {
-            resamples: 10,
-            seed: 1,
-        },
-        heartbeat_interval: Duration::from_millis(100),
-        stale_after: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(50),
-        until_idle: true,
-    };
+    let context = worker_context(app.home.path());
     let summary = run_worker(
         app.storage.clone(),
         &context,
@@ -848,18 +811,8 @@ async fn a_key_sent_with_a_submission_is_used_and_never_stored() {
     responses.push(created.text());
 
     let context = WorkerContext {
-        key_bindings: Default::default(),
-        cache_dir: home.path().join("cache"),
-        runs_dir: home.path().join("runs"),
         api_keys: vault.lookup(Arc::new(|_| None)),
-        bootstrap: omnireward_shared::BootstrapConfig {
-            resamples: 10,
-            seed: 1,
-        },
-        heartbeat_interval: Duration::from_millis(100),
-        stale_after: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(50),
-        until_idle: true,
+        ..worker_context(home.path())
     };
     let summary = run_worker(
         storage.clone(),

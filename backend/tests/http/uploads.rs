@@ -3,7 +3,7 @@
 //! same submission; and refusals (broken weights, pickles, traversal names, size, architecture,
 //! missing files) that leave nothing behind: no files in the uploads folder, no rows.
 
-use crate::support::test_app::{Reply, TestApp, send};
+use crate::support::test_app::{Reply, TestApp, send, worker_context};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -122,20 +122,7 @@ impl TestApp {
     }
 
     fn worker_context(&self) -> WorkerContext {
-        WorkerContext {
-            key_bindings: Default::default(),
-            cache_dir: self.home.path().join("cache"),
-            runs_dir: self.home.path().join("runs"),
-            api_keys: Arc::new(|_| None),
-            bootstrap: omnireward_shared::BootstrapConfig {
-                resamples: 10,
-                seed: 1,
-            },
-            heartbeat_interval: Duration::from_millis(100),
-            stale_after: Duration::from_secs(30),
-            poll_interval: Duration::from_millis(50),
-            until_idle: true,
-        }
+        worker_context(self.home.path())
     }
 
     async fn upload(&self, fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Reply {

@@ -5,6 +5,7 @@
 //! the reason as the job's error.
 
 use crate::support;
+use crate::support::test_app::worker_context;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -144,18 +145,8 @@ impl Fixture {
 
     fn context(&self) -> WorkerContext {
         WorkerContext {
-            key_bindings: Default::default(),
-            cache_dir: self.home.path().join("cache"),
-            runs_dir: self.home.path().join("runs"),
-            api_keys: Arc::new(|_| None),
-            bootstrap: omnireward_shared::BootstrapConfig {
-                resamples: 10,
-                seed: 1,
-            },
-            heartbeat_interval: Duration::from_millis(100),
             stale_after: Duration::from_millis(300),
-            poll_interval: Duration::from_millis(50),
-            until_idle: true,
+            ..worker_context(self.home.path())
         }
     }
 
@@ -367,19 +358,11 @@ async fn run_text_job(endpoint: &str, key: &'static str) -> omnireward::storage:
             ])
             .expect("a valid binding"),
         ),
-        cache_dir: home.path().join("cache"),
-        runs_dir: home.path().join("runs"),
         api_keys: Arc::new(move |_| {
             Some(omnireward::judges::api::client::ApiKey::new(key.to_owned()))
         }),
-        bootstrap: omnireward_shared::BootstrapConfig {
-            resamples: 10,
-            seed: 1,
-        },
-        heartbeat_interval: Duration::from_millis(100),
         stale_after: Duration::from_secs(60),
-        poll_interval: Duration::from_millis(50),
-        until_idle: true,
+        ..worker_context(home.path())
     };
     let summary = run_worker(
         storage.clone(),
@@ -463,18 +446,9 @@ async fn checkpoint_fixture() -> CheckpointFixture {
 impl CheckpointFixture {
     fn context(&self) -> WorkerContext {
         WorkerContext {
-            key_bindings: Default::default(),
-            cache_dir: self.home.path().join("cache"),
-            runs_dir: self.home.path().join("runs"),
-            api_keys: Arc::new(|_| None),
-            bootstrap: omnireward_shared::BootstrapConfig {
-                resamples: 10,
-                seed: 1,
-            },
             heartbeat_interval: Duration::from_millis(20),
             stale_after: Duration::from_millis(300),
-            poll_interval: Duration::from_millis(50),
-            until_idle: true,
+            ..worker_context(self.home.path())
         }
     }
 

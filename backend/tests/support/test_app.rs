@@ -184,3 +184,23 @@ pub async fn get(router: &Router, uri: &str) -> Reply {
     )
     .await
 }
+
+/// A worker context for tests over `home`: no keys and no key bindings, a small bootstrap, fast
+/// heartbeats and polling, and a worker that stops once the queue is empty. Tests change the
+/// fields they are about with struct update syntax.
+pub fn worker_context(home: &Path) -> omnireward::queue::worker::WorkerContext {
+    omnireward::queue::worker::WorkerContext {
+        key_bindings: Default::default(),
+        cache_dir: home.join("cache"),
+        runs_dir: home.join("runs"),
+        api_keys: Arc::new(|_| None),
+        bootstrap: omnireward_shared::BootstrapConfig {
+            resamples: 10,
+            seed: 1,
+        },
+        heartbeat_interval: Duration::from_millis(100),
+        stale_after: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        until_idle: true,
+    }
+}
