@@ -1,14 +1,17 @@
-//! What a page is rendered from: typed mirrors of the REST API's JSON documents, plus the few
-//! things a page adds (charts drawn on the server, the form values to show again).
+//! What a page is rendered from: the REST API's own documents (the shared crate's `wire`
+//! types, re-exported here), plus the few things a page adds (charts drawn on the server, the
+//! form values to show again).
 //!
-//! The server fills a [`Page`] from the same documents `/api/v1` serves, renders it, and embeds it
-//! in the HTML as JSON; the browser reads it back and hydrates the same view from it. So these
-//! types are a wire contract with the API: fields the API adds are ignored here, and a field the
-//! API drops fails the page's tests rather than showing a blank.
+//! The server fills a [`Page`] from the same service functions `/api/v1` answers with, renders
+//! it, and embeds it in the HTML as JSON; the browser reads it back and hydrates the same view
+//! from it.
 
-use std::collections::BTreeMap;
-
-use omnireward_shared::{Judgement, Label, MediaKind, Scorecard, Setting, Task};
+pub use omnireward_shared::wire::{
+    BenchmarkRows, Intervals, JudgementItem, LeaderboardRow, MediaLink, ModelInfo, Paged,
+    ReportedSetting, ResponseView, RunBenchmark, RunDocument, SampleAnswer, SampleView,
+    ScoreResponse, SubmissionView,
+};
+use omnireward_shared::{Setting, Task};
 use serde::{Deserialize, Serialize};
 
 /// One page of the site and everything it shows.
@@ -70,8 +73,6 @@ impl Page {
     }
 }
 
-pub use crate::leaderboard::{Intervals, LeaderboardRow};
-
 /// The leaderboard: the rows of both settings and the view the URL asked for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardPage {
@@ -83,58 +84,7 @@ pub struct LeaderboardPage {
     pub benchmark: String,
     /// Every benchmark with rows, for the selector.
     #[serde(default)]
-    pub benchmarks: Vec<LeaderboardBenchmark>,
-}
-
-/// A benchmark the leaderboard has rows of (`GET /leaderboard`'s `benchmarks`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaderboardBenchmark {
-    pub name: String,
-    pub evaluated: usize,
-    pub paper_reported: usize,
-}
-
-/// A model as `GET /models/{id}` describes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub group: Option<String>,
-    pub parameters: Option<String>,
-    pub licence: Option<String>,
-    pub open_weights: Option<bool>,
-}
-
-/// The benchmark a run was evaluated on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunBenchmark {
-    pub id: i64,
-    pub name: String,
-    pub version: String,
-    pub hash: String,
-}
-
-/// The paper's numbers of one setting.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReportedSetting {
-    pub tasks: BTreeMap<Task, f64>,
-    pub overall: Option<f64>,
-}
-
-/// One run of a model: `GET /runs/{id}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub id: i64,
-    pub provenance: String,
-    pub status: String,
-    pub benchmark: Option<RunBenchmark>,
-    /// The recorded judge configuration, shown as it is stored.
-    pub configuration: serde_json::Value,
-    pub created_at_ms: i64,
-    pub finished_at_ms: Option<i64>,
-    pub scorecard: Option<Scorecard>,
-    pub reported_scores: Option<BTreeMap<Setting, ReportedSetting>>,
+    pub benchmarks: Vec<BenchmarkRows>,
 }
 
 /// A chart drawn on the server.
@@ -145,33 +95,6 @@ pub struct Chart {
     pub description: String,
     /// The SVG document.
     pub svg: String,
-}
-
-/// One judgement with whether it matched the human label (`GET /runs/{id}/judgements`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JudgementItem {
-    #[serde(flatten)]
-    pub judgement: Judgement,
-    pub correct: bool,
-    /// How a scalar reward model's w/ Ties margin became its verdict.
-    #[serde(default)]
-    pub tie_rule: Option<omnireward_shared::scorecard::TieRule>,
-}
-
-/// A page of any list the API pages.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Paged<T> {
-    pub page: usize,
-    pub per_page: usize,
-    pub total: usize,
-    pub items: Vec<T>,
-}
-
-impl<T> Paged<T> {
-    /// Pages in the whole list (at least 1).
-    pub fn pages(&self) -> usize {
-        self.total.div_ceil(self.per_page.max(1)).max(1)
-    }
 }
 
 /// Which judgements the model page lists.
@@ -195,7 +118,7 @@ pub struct ModelPage {
     /// for checkpoints trained here.
     #[serde(default)]
     pub training: Option<serde_json::Value>,
-    pub runs: Vec<RunRecord>,
+    pub runs: Vec<RunDocument>,
     pub charts: Vec<Chart>,
     pub filter: JudgementFilter,
     /// The judgements of the filtered run; `None` for models with no evaluated run.
@@ -209,36 +132,6 @@ pub struct TaskSummary {
     pub samples: usize,
 }
 
-/// Where a media item is served.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MediaLink {
-    pub kind: MediaKind,
-    pub url: String,
-}
-
-/// A response of a sample: text or media.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResponseView {
-    Text { text: String },
-    Media { kind: MediaKind, url: String },
-}
-
-/// A sample as `GET /samples/{task}/{id}` gives it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SampleView {
-    pub id: String,
-    pub task: Task,
-    pub prompt: String,
-    pub prompt_media: Option<MediaLink>,
-    pub criterion: String,
-    pub label: Label,
-    pub response1: ResponseView,
-    pub response2: ResponseView,
-    pub model1: Option<String>,
-    pub model2: Option<String>,
-}
-
 /// The benchmark browser: the tasks and one page of one task's samples.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchmarkPage {
@@ -248,40 +141,11 @@ pub struct BenchmarkPage {
     pub samples: Paged<SampleView>,
 }
 
-/// What one evaluated model answered on a sample.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Answer {
-    pub model: String,
-    pub model_id: i64,
-    pub run: i64,
-    pub judgement: Judgement,
-    pub correct: bool,
-}
-
 /// One sample with what the evaluated models answered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplePage {
     pub sample: SampleView,
-    pub answers: Vec<Answer>,
-}
-
-/// A submission (`GET /submissions/{id}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SubmissionView {
-    pub id: i64,
-    pub run: i64,
-    pub kind: String,
-    pub model: Option<String>,
-    pub endpoint: Option<String>,
-    pub status: String,
-    pub approval: String,
-    pub cancel_requested: bool,
-    pub attempts: u64,
-    pub error: Option<String>,
-    pub created_at_ms: i64,
-    pub started_at_ms: Option<i64>,
-    pub finished_at_ms: Option<i64>,
-    pub position: Option<u64>,
+    pub answers: Vec<SampleAnswer>,
 }
 
 /// Progress of a run: judgements stored against judgements planned.
@@ -373,18 +237,6 @@ pub struct DemoTask {
     pub coverage: DemoCoverage,
 }
 
-/// What `POST /score` answered.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DemoResult {
-    pub model: String,
-    pub architecture: String,
-    pub reward1: f32,
-    pub reward2: f32,
-    pub verdict: String,
-    pub latency_ms: f64,
-    pub queue_ms: f64,
-}
-
 /// The scoring demo.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemoPage {
@@ -397,7 +249,7 @@ pub struct DemoPage {
     pub form: DemoForm,
     /// The file names of the two images scored last (a file input cannot be filled again).
     pub images: Option<[String; 2]>,
-    pub result: Option<DemoResult>,
+    pub result: Option<ScoreResponse>,
     pub error: Option<String>,
 }
 

@@ -5,8 +5,8 @@
 //! table and the hydrated one agree row for row.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
+pub use omnireward_shared::wire::{Intervals, LeaderboardRow};
 use omnireward_shared::{Modality, Setting, Task};
 use serde::{Deserialize, Serialize};
 
@@ -50,40 +50,6 @@ impl SortColumn {
     pub fn natural_descending(self) -> bool {
         !matches!(self, SortColumn::Model)
     }
-}
-
-/// A leaderboard row: one entry of `GET /leaderboard`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LeaderboardRow {
-    pub rank: usize,
-    pub run: i64,
-    pub model_id: i64,
-    pub model: String,
-    /// `api_judge`, `scalar_reward_model`, `local_generative`, `paper_reported` or `baseline`.
-    pub kind: String,
-    pub group: Option<String>,
-    pub parameters: Option<String>,
-    pub licence: Option<String>,
-    pub open_weights: Option<bool>,
-    /// `paper_reported`, `evaluated` or `reference_import`.
-    pub provenance: String,
-    pub verified: bool,
-    pub benchmark: String,
-    pub tasks: BTreeMap<Task, f64>,
-    pub modalities: BTreeMap<Modality, f64>,
-    pub overall: Option<f64>,
-    pub tasks_covered: usize,
-    pub intervals: Option<Intervals>,
-    #[serde(default)]
-    pub text_only_prompt: Vec<Task>,
-}
-
-/// The 95 % bootstrap intervals of a row, as `[low, high]` fractions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Intervals {
-    pub tasks: BTreeMap<Task, [f64; 2]>,
-    pub modalities: BTreeMap<Modality, [f64; 2]>,
-    pub overall: [f64; 2],
 }
 
 /// Everything about the table that a shared link should reproduce.
@@ -240,7 +206,9 @@ pub fn shown_rows(
         .iter()
         .zip(ranks)
         .filter(|(row, _)| {
-            view.kind.as_ref().is_none_or(|kind| &row.kind == kind)
+            view.kind
+                .as_ref()
+                .is_none_or(|kind| row.kind.as_str() == kind)
                 && (!view.open_weights_only || row.open_weights == Some(true))
                 && (needle.is_empty() || row.model.to_lowercase().contains(&needle))
                 && within_size(row, view.min_billions, view.max_billions)
@@ -389,6 +357,8 @@ pub fn encode_component(value: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use omnireward_shared::wire::{ModelKind, Provenance};
+
     use super::*;
 
     fn row(
@@ -403,18 +373,18 @@ mod tests {
             model_id: 1,
             model: model.to_owned(),
             kind: if interval.is_some() {
-                "api_judge"
+                ModelKind::ApiJudge
             } else {
-                "paper_reported"
-            }
-            .to_owned(),
+                ModelKind::PaperReported
+            },
             group: None,
             parameters: parameters.map(str::to_owned),
             licence: None,
             open_weights: Some(parameters.is_some()),
-            provenance: "evaluated".to_owned(),
+            provenance: Provenance::Evaluated,
             verified: interval.is_some(),
             benchmark: "sample".to_owned(),
+            benchmark_name: "sample".to_owned(),
             tasks: BTreeMap::from([(Task::TextToText, overall)]),
             modalities: BTreeMap::from([(Modality::Text, overall)]),
             overall: Some(overall),
@@ -425,6 +395,8 @@ mod tests {
                 overall,
             }),
             text_only_prompt: Vec::new(),
+            modality_score: None,
+            modality_tasks_covered: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! This crate is shared by the evaluator, the server and the WebAssembly front end, so it holds
 //! only data types and deterministic computations: no I/O, no clocks, no threads. It must keep
-//! building for `wasm32-unknown-unknown` (CI checks it).
+//! building for `wasm32-unknown-unknown` (CI checks it). `wire` is the REST API's JSON documents;
+//! the feature `openapi` (the server's build) derives their OpenAPI schemas.
 
 pub mod judgement;
 pub mod preference;
@@ -13,6 +14,7 @@ pub mod scorecard;
 pub mod task;
 pub mod ties_matter;
 pub mod verdict;
+pub mod wire;
 
 pub use judgement::{Judgement, JudgementKey, Order, Rewards};
 pub use preference::{Label, ParsePreferenceError, Preference, Setting, Verdict};

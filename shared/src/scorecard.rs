@@ -47,6 +47,7 @@ impl Default for BootstrapConfig {
 }
 
 /// How a scalar reward model's w/ Ties verdicts were decided for a task.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TieRule {
@@ -74,6 +75,7 @@ pub enum ScalarTiePolicy {
 }
 
 /// Score of one task in one setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskScore {
     /// `correct / total`.
@@ -96,6 +98,7 @@ pub struct TaskScore {
 }
 
 /// A mean of task accuracies (per modality, or overall).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AggregateScore {
     /// Unweighted mean of the covered tasks' accuracies.
@@ -107,6 +110,7 @@ pub struct AggregateScore {
 }
 
 /// All scores of one setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SettingScorecard {
     /// Per covered task.
@@ -118,6 +122,7 @@ pub struct SettingScorecard {
 }
 
 /// Name, version and content hash of the benchmark a scorecard was computed on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchmarkIdentity {
     /// Benchmark name, e.g. `omni-rewardbench`.
@@ -129,6 +134,7 @@ pub struct BenchmarkIdentity {
 }
 
 /// The scorecard of one model on one benchmark: the stable JSON of `--json` outputs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scorecard {
     /// The judge's display name.

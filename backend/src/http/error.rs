@@ -160,17 +160,27 @@ impl From<crate::queue::submissions::SubmissionError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+impl ApiError {
+    /// The status code, and the message a client may see: the error itself, or a generic one
+    /// for a fault on our side (logged here, inside the request's trace span, so the log line
+    /// carries the request id). The web app's pages show the same status and message.
+    pub(super) fn status_and_public_message(&self) -> (StatusCode, String) {
+        let (status, _) = self.status_and_code();
         // A missing feature is the server's state, not a fault: say what it is.
         let message = if status.is_server_error() && !matches!(self, ApiError::Unavailable(_)) {
-            // Inside the request's trace span, so the log line carries the request id.
             tracing::error!(error = %self, "request failed");
             "internal server error".to_owned()
         } else {
             self.to_string()
         };
+        (status, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.status_and_public_message();
+        let (_, code) = self.status_and_code();
         let mut response = error_response(status, code, message);
         match &self {
             ApiError::RateLimited {

@@ -18,7 +18,6 @@ mod openapi;
 mod rate_limit;
 mod runs;
 mod samples;
-mod schemas;
 pub mod score;
 mod security_headers;
 mod server;
@@ -35,8 +34,9 @@ use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::Request;
 use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
+use omnireward_shared::wire::Paged;
 use omnireward_shared::{Sample, Task};
-use serde::Serialize;
+
 use serde::de::DeserializeOwned;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -243,7 +243,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state.clone());
     // The last layer added runs first: the id is set before the trace span is made.
-    web::routes(api.clone(), state.clone())
+    web::routes(state.clone())
         .nest(API_PREFIX, api)
         .route(
             "/metrics",
@@ -400,7 +400,7 @@ impl Pagination {
     }
 
     /// The requested page of `items`; a page past the end is empty.
-    fn page<T>(self, items: impl IntoIterator<Item = T>) -> Page<T> {
+    fn page<T>(self, items: impl IntoIterator<Item = T>) -> Paged<T> {
         let mut total = 0;
         let skip = (self.page - 1).saturating_mul(self.per_page);
         let mut selected = Vec::new();
@@ -410,36 +410,11 @@ impl Pagination {
             }
             total += 1;
         }
-        Page {
+        Paged {
             page: self.page,
             per_page: self.per_page,
             total,
             items: selected,
-        }
-    }
-}
-
-/// One page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Page<T> {
-    /// The page number, from 1.
-    page: usize,
-    /// The page size asked for.
-    per_page: usize,
-    /// Items in the whole (filtered) list.
-    total: usize,
-    /// The items of this page.
-    items: Vec<T>,
-}
-
-impl<T> Page<T> {
-    /// The same page with each item converted.
-    fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            page: self.page,
-            per_page: self.per_page,
-            total: self.total,
-            items: self.items.into_iter().map(convert).collect(),
         }
     }
 }

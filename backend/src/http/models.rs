@@ -3,30 +3,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use omnireward_shared::wire::{ModelDocument, ModelInfo};
 
-use super::runs::{RunView, run_view};
+use super::runs::run_document;
 use super::{ApiError, ApiPath, AppState};
 use crate::storage::{ModelId, Storage};
-
-/// A model as clients see it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct ModelView {
-    id: i64,
-    name: String,
-    #[schema(value_type = super::schemas::ModelKind)]
-    kind: &'static str,
-    group: Option<String>,
-    parameters: Option<String>,
-    licence: Option<String>,
-    open_weights: Option<bool>,
-    /// How the model was trained (`training_record.json` of a checkpoint trained by `omnireward
-    /// train`: data, steps, hyper-parameters, final validation), from its latest run that has one.
-    #[schema(value_type = Option<Object>)]
-    training: Option<serde_json::Value>,
-    /// Oldest first.
-    runs: Vec<RunView>,
-}
 
 /// `GET /models/{id}`.
 #[utoipa::path(
@@ -35,26 +16,24 @@ pub(super) struct ModelView {
     tag = "models",
     params(("id" = i64, Path, description = "The model (`model_id` of a leaderboard row).")),
     responses(
-        (status = 200, description = "The model with its runs.", body = ModelView),
+        (status = 200, description = "The model with its runs.", body = ModelDocument),
         (status = 404, description = "No such model.", body = super::error::ErrorBody),
     )
 )]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<ModelView>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("model {id} does not exist"));
-    let model = id.parse::<i64>().map(ModelId).map_err(|_| not_found())?;
-    model_view(&state.storage, model)
-        .await?
-        .map(Json)
-        .ok_or_else(not_found)
+) -> Result<Json<ModelDocument>, ApiError> {
+    model_document(&state.storage, &id).await.map(Json)
 }
 
-/// The model with its runs, or `None` when no model has this id.
-async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>, ApiError> {
+/// The model `id` (a path segment) with its runs: the service behind `GET /models/{id}` and the
+/// model page.
+pub(super) async fn model_document(storage: &Storage, id: &str) -> Result<ModelDocument, ApiError> {
+    let not_found = || ApiError::NotFound(format!("model {id} does not exist"));
+    let id = id.parse::<i64>().map(ModelId).map_err(|_| not_found())?;
     let Some(model) = storage.model(id).await? else {
-        return Ok(None);
+        return Err(not_found());
     };
     let mut runs = Vec::new();
     let mut training = None;
@@ -67,17 +46,19 @@ async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>,
         {
             training = Some(record.clone());
         }
-        runs.push(run_view(storage, run).await?);
+        runs.push(run_document(storage, run).await?);
     }
-    Ok(Some(ModelView {
-        id: model.id.0,
-        name: model.name,
-        kind: model.kind.as_str(),
-        group: model.group,
-        parameters: model.parameters,
-        licence: model.licence,
-        open_weights: model.open_weights,
+    Ok(ModelDocument {
+        model: ModelInfo {
+            id: model.id.0,
+            name: model.name,
+            kind: model.kind,
+            group: model.group,
+            parameters: model.parameters,
+            licence: model.licence,
+            open_weights: model.open_weights,
+        },
         training,
         runs,
-    }))
+    })
 }

@@ -28,8 +28,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use omnireward_local_judge::batch::DEFAULT_BATCH_TOKENS;
+use omnireward_shared::wire::{AcceptedCheckpoint, Submitted, Uploaded};
 use omnireward_shared::{Setting, Task};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -129,17 +129,21 @@ pub fn remove_abandoned_staging(folder: &Path) -> std::io::Result<usize> {
 /// upload limit, any other body an API-judge submission under the API's 1 MiB limit. This
 /// route sits beside the globally limited routes, not under them.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new().route(
+        "/submissions",
+        post(create).layer(DefaultBodyLimit::max(body_limit(state))),
+    )
+}
+
+/// The largest upload body this server reads: its upload limit and the form's framing (the
+/// submit page's upload form has the same).
+pub(super) fn body_limit(state: &AppState) -> usize {
     let limit = state
         .uploads
         .as_ref()
         .map_or(0, |settings| settings.max_bytes)
         .saturating_add(FORM_OVERHEAD_BYTES);
-    Router::new().route(
-        "/submissions",
-        post(create).layer(DefaultBodyLimit::max(
-            usize::try_from(limit).unwrap_or(usize::MAX),
-        )),
-    )
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 async fn create(State(state): State<AppState>, request: Request) -> Response {
@@ -148,7 +152,7 @@ async fn create(State(state): State<AppState>, request: Request) -> Response {
         return json.call(request, state).await;
     }
     match upload(state, request).await {
-        Ok(response) => response,
+        Ok((status, uploaded)) => (status, Json(uploaded)).into_response(),
         Err(error) => error.into_response(),
     }
 }
@@ -165,34 +169,12 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The answer to an upload.
-#[derive(Debug, Serialize)]
-struct UploadedView {
-    submission: i64,
-    run: i64,
-    status: &'static str,
-    approval: &'static str,
-    position: Option<u64>,
-    /// The new submission's cancel token (see `POST /submissions`).
-    cancel_token: Option<String>,
-    checkpoint: CheckpointView,
-}
-
-/// What was accepted.
-#[derive(Debug, Serialize)]
-struct CheckpointView {
-    /// The folder's content address.
-    sha256: String,
-    /// SHA-256 over the weight files in name order.
-    weights_sha256: String,
-    architecture: &'static str,
-    parameter_count: u64,
-    files: Vec<String>,
-    bytes: u64,
-}
-
-/// A checkpoint upload, from the request to the queued job.
-async fn upload(state: AppState, request: Request) -> Result<Response, ApiError> {
+/// A checkpoint upload, from the request to the queued job: the service behind a multipart
+/// `POST /submissions` and the submit page's upload form.
+pub(super) async fn upload(
+    state: AppState,
+    request: Request,
+) -> Result<(StatusCode, Uploaded), ApiError> {
     let Some(settings) = state.uploads.clone() else {
         return Err(ApiError::Unavailable(
             "this server does not accept checkpoint uploads".to_owned(),
@@ -229,17 +211,19 @@ async fn upload(state: AppState, request: Request) -> Result<Response, ApiError>
     let cancel_token = super::submissions::issue_cancel_token(&state.storage, enqueued).await?;
 
     let job = state.storage.job(enqueued.job()).await?;
-    let view = UploadedView {
-        submission: job.id.0,
-        run: run.0,
-        status: job.status.as_str(),
-        approval: state.storage.job_approval(job.id).await?.as_str(),
-        position: state.storage.queue_position(job.id).await?,
-        cancel_token,
-        checkpoint: CheckpointView {
+    let uploaded = Uploaded {
+        submitted: Submitted {
+            submission: job.id.0,
+            run: run.0,
+            status: job.status,
+            approval: state.storage.job_approval(job.id).await?,
+            position: state.storage.queue_position(job.id).await?,
+            cancel_token,
+        },
+        checkpoint: AcceptedCheckpoint {
             sha256: accepted.sha256,
             weights_sha256: accepted.weights_sha256,
-            architecture: accepted.architecture,
+            architecture: accepted.architecture.to_owned(),
             parameter_count: accepted.parameter_count,
             files: accepted.files.keys().cloned().collect(),
             bytes: accepted.files.values().map(|file| file.size).sum(),
@@ -249,7 +233,37 @@ async fn upload(state: AppState, request: Request) -> Result<Response, ApiError>
         Enqueued::Created(_) => StatusCode::CREATED,
         Enqueued::Existing(_) => StatusCode::OK,
     };
-    Ok((status, Json(view)).into_response())
+    Ok((status, uploaded))
+}
+
+/// The multipart form of a checkpoint upload, for the OpenAPI document (the handler reads the
+/// parts as they stream in).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the form for the OpenAPI document; never built"
+)]
+pub(super) struct UploadForm {
+    /// Leaderboard name.
+    name: String,
+    /// `checkpoint` (optional).
+    kind: Option<String>,
+    /// `both` (default), `with_ties` or `without_ties`.
+    settings: Option<String>,
+    /// Task keys or short names, comma-separated or repeated [default: all].
+    tasks: Option<String>,
+    /// Token limit per input [default: the model's].
+    max_length: Option<u64>,
+    /// `right` (default) or `left`.
+    truncation: Option<String>,
+    /// Padded tokens per batch.
+    batch_tokens: Option<u64>,
+    /// Which head output is the reward: an index or an `id2label` name.
+    reward_label: Option<String>,
+    /// One part per file of the checkpoint folder, its filename the file's name
+    /// (`config.json`, `tokenizer.json`, `model.safetensors`, ...).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    files: Vec<Vec<u8>>,
 }
 
 /// One received file.

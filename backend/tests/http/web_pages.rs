@@ -357,7 +357,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         panic!("submission page");
     };
     assert!(page.just_submitted);
-    assert_eq!(page.submission.status, "queued");
+    assert_eq!(page.submission.status.as_str(), "queued");
     let id = page.submission.id;
     assert_eq!(name, format!("omnireward_cancel_{id}"));
     // Another browser sees no cancel button; the submitter's does.
@@ -407,7 +407,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     else {
         panic!("submission page");
     };
-    assert_eq!(page.submission.status, "queued");
+    assert_eq!(page.submission.status.as_str(), "queued");
 
     let cancelled = send_with_cookie(
         &site.router,
@@ -429,7 +429,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     else {
         panic!("submission page");
     };
-    assert_eq!(page.submission.status, "cancelled");
+    assert_eq!(page.submission.status.as_str(), "cancelled");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use omnireward_shared::{MediaKind, Preference, Task};
 
-use crate::data::{self, Answer, MediaLink, ResponseView, SampleView};
+use crate::data::{self, MediaLink, ResponseView, SampleAnswer, SampleView};
 
 fn label_text(label: Preference) -> &'static str {
     match label {
@@ -150,7 +150,7 @@ pub fn SamplePage(page: data::SamplePage) -> impl IntoView {
 }
 
 #[component]
-fn Answers(answers: Vec<Answer>, task: Task) -> impl IntoView {
+fn Answers(answers: Vec<SampleAnswer>, task: Task) -> impl IntoView {
     if answers.is_empty() {
         return view! { <p class="empty">{format!("No evaluated model has judged this {} sample yet.", task.short_name())}</p> }.into_any();
     }

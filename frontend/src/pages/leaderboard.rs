@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use omnireward_shared::wire::{ModelKind, Provenance};
 use omnireward_shared::{Modality, Setting, Task};
 
 use crate::data::{self, LeaderboardRow};
@@ -52,7 +53,7 @@ fn remember_in_address_bar(view: &View) {
 fn BenchmarkChoice(
     view: View,
     current: String,
-    benchmarks: Vec<data::LeaderboardBenchmark>,
+    benchmarks: Vec<data::BenchmarkRows>,
 ) -> impl IntoView {
     let label = |name: &str| {
         if name == RELEASE_BENCHMARK {
@@ -386,8 +387,8 @@ fn score_cell(score: Option<f64>, interval: Option<[f64; 2]>, starred: bool) -> 
 fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
     let row: &LeaderboardRow = &shown.row;
     let intervals = row.intervals.as_ref();
-    let paper = row.provenance == "paper_reported";
-    let baseline = row.kind == "baseline";
+    let paper = row.provenance == Provenance::PaperReported;
+    let baseline = row.kind == ModelKind::Baseline;
     let class = if paper {
         "paper"
     } else if baseline {
@@ -436,7 +437,7 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
                 {row.verified.then_some(view! { <span class="badge verified" title="Computed here from stored per-item judgements">"verified"</span> })}
                 {coverage}
             </th>
-            <td>{kind_label(&row.kind).to_owned()}</td>
+            <td>{kind_label(row.kind.as_str()).to_owned()}</td>
             <td class="number">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
             {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false)}
             {modality_cells}

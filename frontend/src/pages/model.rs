@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use omnireward_shared::scorecard::TieRule;
 use omnireward_shared::{Preference, Setting, Task};
 
-use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunRecord};
+use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunDocument};
 use crate::format;
 
 /// A model's page.
@@ -13,7 +13,7 @@ use crate::format;
 pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
     let model = page.model;
     let facts = [
-        ("Type", Some(model.kind.replace('_', " "))),
+        ("Type", Some(model.kind.as_str().replace('_', " "))),
         ("Group", model.group.clone()),
         ("Parameters", model.parameters.clone()),
         ("Licence", model.licence.clone()),
@@ -59,15 +59,15 @@ pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
     }
 }
 
-fn run_view(run: RunRecord) -> impl IntoView {
+fn run_view(run: RunDocument) -> impl IntoView {
     let benchmark = run.benchmark.as_ref().map_or_else(
         || "the paper's full release".to_owned(),
         |benchmark| {
             format!(
                 "{} {} ({})",
-                benchmark.name,
-                benchmark.version,
-                short_hash(&benchmark.hash)
+                benchmark.identity.name,
+                benchmark.identity.version,
+                short_hash(&benchmark.identity.hash)
             )
         },
     );
@@ -119,9 +119,9 @@ fn run_view(run: RunRecord) -> impl IntoView {
     let configuration = serde_json::to_string_pretty(&run.configuration).unwrap_or_default();
     view! {
         <article class="run" id=format!("run-{}", run.id)>
-            <h3>{format!("Run {}", run.id)} " " <span class=format!("status {}", run.status)>{run.status.clone()}</span></h3>
+            <h3>{format!("Run {}", run.id)} " " <span class=format!("status {}", run.status)>{run.status.as_str()}</span></h3>
             <p class="meta">
-                {format!("{} · benchmark: {benchmark} · started {}", run.provenance.replace('_', " "), format::timestamp(run.created_at_ms))}
+                {format!("{} · benchmark: {benchmark} · started {}", run.provenance.as_str().replace('_', " "), format::timestamp(run.created_at_ms))}
                 {run.finished_at_ms.map(|finished| format!(" · finished {}", format::timestamp(finished)))}
             </p>
             {scores}
