@@ -5,6 +5,7 @@
 //! building for `wasm32-unknown-unknown` (CI checks it).
 
 pub mod judgement;
+pub mod paired;
 pub mod preference;
 pub mod random;
 pub mod reliability;

@@ -399,7 +399,7 @@ fn bootstrap_replicates(
 
 /// The 2.5 % and 97.5 % quantiles with linear interpolation between order statistics (the
 /// default method of numpy's `quantile`). An empty input gives `[NaN, NaN]`.
-fn percentile_interval(mut samples: Vec<f64>) -> [f64; 2] {
+pub(crate) fn percentile_interval(mut samples: Vec<f64>) -> [f64; 2] {
     if samples.is_empty() {
         return [f64::NAN, f64::NAN];
     }
