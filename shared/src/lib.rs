@@ -5,6 +5,7 @@
 //! building for `wasm32-unknown-unknown` (CI checks it).
 
 pub mod judgement;
+pub mod metric_card;
 pub mod paired;
 pub mod preference;
 pub mod random;
@@ -12,6 +13,7 @@ pub mod reliability;
 pub mod sample;
 pub mod scorecard;
 pub mod task;
+pub mod tie_cross_validation;
 pub mod ties_matter;
 pub mod verdict;
 

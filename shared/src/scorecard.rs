@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::judgement::{Judgement, Order};
+use crate::metric_card::{MetricCard, metric_card};
 use crate::preference::{Setting, Verdict};
 use crate::random::SplitMix64;
 use crate::reliability::{Reliability, reliability};
@@ -115,6 +116,10 @@ pub struct SettingScorecard {
     pub modalities: BTreeMap<Modality, AggregateScore>,
     /// Mean over the covered tasks.
     pub overall: AggregateScore,
+    /// The metric card: other conventions and the judge's behaviour (absent from scorecards
+    /// stored before it existed, until they are rescored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_card: Option<MetricCard>,
 }
 
 /// Name, version and content hash of the benchmark a scorecard was computed on.
@@ -215,6 +220,7 @@ impl SettingScorecard {
             tasks,
             modalities,
             overall,
+            metric_card: None,
         })
     }
 
@@ -339,6 +345,7 @@ pub fn score_judgements(
             })
             .collect();
         if let Some(mut scorecard) = SettingScorecard::from_outcomes(&outcomes, bootstrap) {
+            scorecard.metric_card = metric_card(judgements, setting, &tie_rules);
             for (task, rule) in tie_rules {
                 if let Some(score) = scorecard.tasks.get_mut(&task) {
                     score.tie_rule = Some(rule);

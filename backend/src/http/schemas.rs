@@ -160,6 +160,89 @@ pub(super) struct SettingScorecard {
     modalities: BTreeMap<String, AggregateScore>,
     /// Mean over the covered tasks.
     overall: AggregateScore,
+    /// Other scoring conventions and the judge's behaviour; absent from scorecards stored
+    /// before it existed.
+    metric_card: Option<MetricCard>,
+}
+
+/// The metric card of one setting (`omnireward_shared::metric_card::MetricCard`).
+#[derive(ToSchema)]
+pub(super) struct MetricCard {
+    /// Items scored (original order).
+    items: u64,
+    /// The paper's overall: macro mean over tasks, unparsed counted wrong.
+    macro_accuracy: f64,
+    /// Micro mean over items, unparsed counted wrong.
+    micro_accuracy: f64,
+    /// Answers that could not be parsed.
+    unparsed: u64,
+    /// `unparsed / items`.
+    unparsed_rate: f64,
+    /// Share of items the judge called a tie.
+    predicted_tie_rate: f64,
+    /// Share of items labelled tie.
+    labelled_tie_rate: f64,
+    /// How often each verdict was given.
+    verdicts: VerdictCounts,
+    /// Picks of the response shown first minus picks of the one shown second (share), when
+    /// the order-swap pass ran.
+    position_bias: Option<f64>,
+    /// The same judgements under each convention for unparsed answers, the headline's first.
+    conventions: Vec<ConventionScore>,
+    /// For a scalar reward model in w/ Ties, keyed by task: the in-sample tie threshold beside
+    /// the cross-validated one (absent otherwise).
+    tie_thresholds: Option<BTreeMap<String, TieThresholdReport>>,
+}
+
+/// A task's tie threshold chosen in-sample (the paper's) and by cross-validation.
+#[derive(ToSchema)]
+pub(super) struct TieThresholdReport {
+    /// Pairs scored.
+    total: u64,
+    /// The in-sample sweep's threshold (`null`: never a tie), tuned on these very labels.
+    in_sample_epsilon: Option<f64>,
+    /// Accuracy under the in-sample threshold: the paper's definition, optimistic.
+    in_sample_accuracy: f64,
+    /// Accuracy when each fold is scored with the threshold swept on the other folds.
+    cross_validated_accuracy: f64,
+    /// Number of folds.
+    folds: u64,
+    /// Seed of the fold assignment.
+    seed: u64,
+    /// The threshold each fold was scored with.
+    fold_epsilons: Vec<Option<f64>>,
+}
+
+/// How often each verdict was given.
+#[derive(ToSchema)]
+pub(super) struct VerdictCounts {
+    response1: u64,
+    response2: u64,
+    tie: u64,
+    /// An unparsed answer, or equal rewards not called a tie.
+    none: u64,
+}
+
+string_enum_schema!(
+    /// What an unparsed answer counts as.
+    UnparsedConvention,
+    "What an unparsed answer counts as: wrong (the paper's rule), dropped, or a seeded random guess.",
+    omnireward_shared::metric_card::UnparsedConvention::ALL
+        .map(omnireward_shared::metric_card::UnparsedConvention::key)
+);
+
+/// The overall accuracy under one convention.
+#[derive(ToSchema)]
+pub(super) struct ConventionScore {
+    convention: UnparsedConvention,
+    /// Mean over the covered tasks of each task's accuracy.
+    macro_accuracy: f64,
+    /// Correct items over counted items, tasks pooled.
+    micro_accuracy: f64,
+    /// Items in the denominator.
+    items: u64,
+    /// Tasks with a counted item.
+    tasks_covered: u64,
 }
 
 /// Score of one task in one setting.
