@@ -4,6 +4,7 @@
 //! only data types and deterministic computations: no I/O, no clocks, no threads. It must keep
 //! building for `wasm32-unknown-unknown` (CI checks it).
 
+pub mod comparison;
 pub mod judgement;
 pub mod metric_card;
 pub mod paired;

@@ -160,6 +160,19 @@ impl From<crate::queue::submissions::SubmissionError> for ApiError {
     }
 }
 
+impl From<crate::evaluation::comparison::ComparisonError> for ApiError {
+    fn from(error: crate::evaluation::comparison::ComparisonError) -> Self {
+        use crate::evaluation::comparison::ComparisonError;
+        match error {
+            ComparisonError::NoJudgements(_) | ComparisonError::NothingShared { .. } => {
+                ApiError::InvalidInput(error.to_string())
+            }
+            ComparisonError::Storage(error) => ApiError::Storage(error),
+            ComparisonError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

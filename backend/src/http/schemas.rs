@@ -194,6 +194,65 @@ pub(super) struct MetricCard {
     tie_thresholds: Option<BTreeMap<String, TieThresholdReport>>,
 }
 
+/// Two runs compared on the samples they share (`omnireward_shared::comparison::RunComparison`).
+#[derive(ToSchema)]
+pub(super) struct RunComparison {
+    /// The first run: differences are its accuracy minus the second's.
+    first: ComparedRun,
+    /// The second run.
+    second: ComparedRun,
+    /// Resamples and seed of the paired bootstrap.
+    bootstrap: BootstrapConfig,
+    /// Per setting with shared items, keyed `with_ties` / `without_ties`.
+    settings: BTreeMap<String, SettingComparison>,
+}
+
+/// A compared run.
+#[derive(ToSchema)]
+pub(super) struct ComparedRun {
+    run: i64,
+    /// Its model's name.
+    model: String,
+}
+
+/// Settings of the percentile bootstrap.
+#[derive(ToSchema)]
+pub(super) struct BootstrapConfig {
+    resamples: u64,
+    seed: u64,
+}
+
+/// The comparison of one setting.
+#[derive(ToSchema)]
+pub(super) struct SettingComparison {
+    /// Per task both runs judged, keyed by task key.
+    tasks: BTreeMap<String, PairedComparison>,
+    /// Mean over the shared tasks of the task differences; the interval resamples each task's
+    /// pairs, McNemar pools every shared item.
+    overall: PairedComparison,
+}
+
+/// Two runs compared over shared items.
+#[derive(ToSchema)]
+pub(super) struct PairedComparison {
+    /// Shared items.
+    items: u64,
+    /// The first run's accuracy on them.
+    first_accuracy: f64,
+    /// The second run's accuracy on them.
+    second_accuracy: f64,
+    /// `first_accuracy - second_accuracy`.
+    difference: f64,
+    /// Paired bootstrap 95 % percentile interval of the difference.
+    ci95: [f64; 2],
+    /// Items only the first run got right.
+    first_only_correct: u64,
+    /// Items only the second run got right.
+    second_only_correct: u64,
+    /// Two-sided exact McNemar p-value.
+    mcnemar_p: f64,
+}
+
 /// A task's tie threshold chosen in-sample (the paper's) and by cross-validation.
 #[derive(ToSchema)]
 pub(super) struct TieThresholdReport {
