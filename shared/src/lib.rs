@@ -5,13 +5,17 @@
 //! building for `wasm32-unknown-unknown` (CI checks it). `wire` is the REST API's JSON documents;
 //! the feature `openapi` (the server's build) derives their OpenAPI schemas.
 
+pub mod comparison;
 pub mod judgement;
+pub mod metric_card;
+pub mod paired;
 pub mod preference;
 pub mod random;
 pub mod reliability;
 pub mod sample;
 pub mod scorecard;
 pub mod task;
+pub mod tie_cross_validation;
 pub mod ties_matter;
 pub mod verdict;
 pub mod wire;

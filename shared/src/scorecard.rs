@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::judgement::{Judgement, Order};
+use crate::metric_card::{MetricCard, metric_card};
 use crate::preference::{Setting, Verdict};
 use crate::random::SplitMix64;
 use crate::reliability::{Reliability, reliability};
@@ -29,6 +30,7 @@ pub struct Outcome {
 }
 
 /// Settings of the percentile bootstrap.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootstrapConfig {
     /// Number of resamples (1,000 or more for stable 95 % bounds).
@@ -119,6 +121,10 @@ pub struct SettingScorecard {
     pub modalities: BTreeMap<Modality, AggregateScore>,
     /// Mean over the covered tasks.
     pub overall: AggregateScore,
+    /// The metric card: other conventions and the judge's behaviour (absent from scorecards
+    /// stored before it existed, until they are rescored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_card: Option<MetricCard>,
 }
 
 /// Name, version and content hash of the benchmark a scorecard was computed on.
@@ -221,6 +227,7 @@ impl SettingScorecard {
             tasks,
             modalities,
             overall,
+            metric_card: None,
         })
     }
 
@@ -345,6 +352,7 @@ pub fn score_judgements(
             })
             .collect();
         if let Some(mut scorecard) = SettingScorecard::from_outcomes(&outcomes, bootstrap) {
+            scorecard.metric_card = metric_card(judgements, setting, &tie_rules);
             for (task, rule) in tie_rules {
                 if let Some(score) = scorecard.tasks.get_mut(&task) {
                     score.tie_rule = Some(rule);
@@ -405,7 +413,7 @@ fn bootstrap_replicates(
 
 /// The 2.5 % and 97.5 % quantiles with linear interpolation between order statistics (the
 /// default method of numpy's `quantile`). An empty input gives `[NaN, NaN]`.
-fn percentile_interval(mut samples: Vec<f64>) -> [f64; 2] {
+pub(crate) fn percentile_interval(mut samples: Vec<f64>) -> [f64; 2] {
     if samples.is_empty() {
         return [f64::NAN, f64::NAN];
     }

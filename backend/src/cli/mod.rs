@@ -1,6 +1,7 @@
 //! The `omnireward` command line: argument definitions, the one typed configuration, and
 //! dispatch to one module per command.
 
+mod compare;
 mod data_inspect;
 mod eval;
 mod import_reference;
@@ -66,6 +67,8 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
     Leaderboard(leaderboard::LeaderboardArgs),
+    /// Compare two stored runs on the samples they share (paired interval, McNemar test).
+    Compare(compare::CompareArgs),
     /// Run queued evaluation jobs until Ctrl-C or SIGTERM.
     Worker(worker::WorkerArgs),
     /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
@@ -195,6 +198,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rescore(args) => rescore::run(&environment, &args),
         Command::ImportReference(args) => import_reference::run(&environment, &args),
         Command::Leaderboard(args) => leaderboard::run(&environment, &args),
+        Command::Compare(args) => compare::run(&environment, &args),
         Command::Serve(args) => serve::run(&environment, &args),
         Command::Worker(args) => worker::run(&environment, &args),
         Command::Score(args) => score::run(&environment, &args),

@@ -160,6 +160,19 @@ impl From<crate::queue::submissions::SubmissionError> for ApiError {
     }
 }
 
+impl From<crate::evaluation::comparison::ComparisonError> for ApiError {
+    fn from(error: crate::evaluation::comparison::ComparisonError) -> Self {
+        use crate::evaluation::comparison::ComparisonError;
+        match error {
+            ComparisonError::NoJudgements(_) | ComparisonError::NothingShared { .. } => {
+                ApiError::InvalidInput(error.to_string())
+            }
+            ComparisonError::Storage(error) => ApiError::Storage(error),
+            ComparisonError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl ApiError {
     /// The status code, and the message a client may see: the error itself, or a generic one
     /// for a fault on our side (logged here, inside the request's trace span, so the log line

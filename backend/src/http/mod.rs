@@ -6,6 +6,7 @@
 //! the HTML page they render from the API's answer.
 
 mod admin;
+mod compare;
 mod credentials;
 mod docs;
 mod error;
@@ -208,6 +209,7 @@ pub fn app(state: AppState) -> Router {
         .route("/media/{task}/{id}/{field}", get(media::bytes))
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/judgements", get(runs::judgements))
+        .route("/compare", get(compare::compare))
         .route("/models/{id}", get(models::one))
         // POST is in `uploads::routes`: checkpoint uploads have their own body limit.
         .route("/submissions", get(submissions::list))

@@ -1132,3 +1132,69 @@ async fn leaderboard_responses_revalidate_with_their_entity_tag() {
     // The served sample's first evaluated row makes it the default benchmark.
     assert_eq!(changed.json()["rows"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn compare_pairs_two_runs_and_refuses_runs_without_judgements() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+
+    let app = TestApp::start(true, |state, _| state).await;
+    let (_, always_a) = crate::support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "always A",
+        |sample, setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting),
+    )
+    .await;
+    let (_, random) = crate::support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "random",
+        |sample, setting| baseline::judge(BaselineKind::Random, 3, sample, setting),
+    )
+    .await;
+    let reply = get(
+        &app.router,
+        &format!("/api/v1/compare?runs={},{}", always_a.0, random.0),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let document = reply.json();
+    assert_eq!(document["first"]["run"], always_a.0);
+    assert_eq!(document["second"]["model"], "random");
+    for setting in ["with_ties", "without_ties"] {
+        let comparison = &document["settings"][setting];
+        assert_eq!(
+            comparison["tasks"].as_object().map(|tasks| tasks.len()),
+            Some(9)
+        );
+        let overall = &comparison["overall"];
+        let difference = overall["difference"].as_f64().expect("difference");
+        let first = overall["first_accuracy"].as_f64().expect("accuracy");
+        let second = overall["second_accuracy"].as_f64().expect("accuracy");
+        assert!((difference - (first - second)).abs() < 1e-12);
+        assert!(overall["mcnemar_p"].as_f64().is_some());
+    }
+
+    // The paper's rows have no per-item judgements; a malformed pair is a bad parameter.
+    let paper_run = 1;
+    let reply = get(
+        &app.router,
+        &format!("/api/v1/compare?runs={},{paper_run}", always_a.0),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
+    assert!(
+        reply
+            .text()
+            .contains(&format!("run {paper_run} has no per-item judgements"))
+    );
+    let reply = get(&app.router, "/api/v1/compare?runs=3").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = get(&app.router, "/api/v1/compare?runs=1,999").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

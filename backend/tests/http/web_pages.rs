@@ -842,3 +842,119 @@ async fn a_checkpoint_upload_is_forwarded_and_its_refusal_shown() {
     assert_eq!(page.max_upload_bytes, None);
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn the_run_api_and_the_model_page_show_the_metric_card() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+
+    let app = support::test_app::TestApp::start(false, |state, _| state).await;
+    // Always A, except that every third sample's answer could not be parsed.
+    let (model, run) = support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "always A, sometimes unparsed",
+        |sample, setting| {
+            let mut judgement = baseline::judge(BaselineKind::AlwaysA, 0, sample, setting);
+            if sample.id.bytes().map(u32::from).sum::<u32>() % 3 == 0 {
+                judgement.verdict = None;
+            }
+            judgement
+        },
+    )
+    .await;
+    let document = get(&app.router, &format!("/api/v1/runs/{}", run.0))
+        .await
+        .json();
+    let card = &document["scorecard"]["settings"]["with_ties"]["metric_card"];
+    let conventions: Vec<&str> = card["conventions"]
+        .as_array()
+        .expect("conventions")
+        .iter()
+        .map(|score| score["convention"].as_str().expect("a key"))
+        .collect();
+    assert_eq!(conventions, ["counted_wrong", "dropped", "random_guess"]);
+    let unparsed = card["unparsed"].as_u64().expect("a count");
+    assert!(unparsed > 0, "{card}");
+    assert_eq!(card["verdicts"]["none"].as_u64(), Some(unparsed));
+    assert_eq!(card["verdicts"]["response2"].as_u64(), Some(0));
+    assert_eq!(
+        card["macro_accuracy"],
+        document["scorecard"]["settings"]["with_ties"]["overall"]["accuracy"]
+    );
+    // Dropping unparsed answers leaves out exactly those items.
+    assert_eq!(
+        card["conventions"][1]["items"].as_u64(),
+        card["items"].as_u64().map(|items| items - unparsed)
+    );
+
+    let page = get(&app.router, &format!("/models/{}", model.0))
+        .await
+        .text();
+    assert!(page.contains("Metric card"), "{page}");
+    assert!(page.contains("Unparsed guessed, seeded"));
+}
+
+#[tokio::test]
+async fn a_scalar_models_page_shows_the_in_sample_and_cross_validated_tie_thresholds() {
+    use omnireward_shared::{Judgement, Order, Rewards};
+
+    let app = support::test_app::TestApp::start(false, |state, _| state).await;
+    // Rewards whose margin is small for ties and signed by the label otherwise, with noise
+    // from the id so thresholds differ between folds.
+    let (model, run) = support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "scalar reward model",
+        |sample, setting| {
+            let noise = f64::from(sample.id.bytes().map(u32::from).sum::<u32>() % 7) / 10.0;
+            let margin = match sample.label {
+                omnireward_shared::Preference::Response1 => 0.2 + noise,
+                omnireward_shared::Preference::Response2 => -0.2 - noise,
+                omnireward_shared::Preference::Tie => noise - 0.3,
+            };
+            Judgement {
+                task: sample.task,
+                sample_id: sample.id.clone(),
+                setting,
+                order: Order::Original,
+                raw_output: None,
+                rewards: Some(Rewards {
+                    response1: margin,
+                    response2: 0.0,
+                }),
+                verdict: None,
+                label: sample.label,
+                attempts: None,
+                input_tokens: None,
+                output_tokens: None,
+                latency_ms: None,
+            }
+        },
+    )
+    .await;
+    let document = get(&app.router, &format!("/api/v1/runs/{}", run.0))
+        .await
+        .json();
+    let thresholds =
+        document["scorecard"]["settings"]["with_ties"]["metric_card"]["tie_thresholds"]
+            .as_object()
+            .expect("tie thresholds of a scalar model");
+    assert!(!thresholds.is_empty());
+    for report in thresholds.values() {
+        assert!(report["cross_validated_accuracy"].is_f64(), "{report}");
+        assert!(report["in_sample_accuracy"].is_f64(), "{report}");
+    }
+    assert!(
+        document["scorecard"]["settings"]["without_ties"]["metric_card"]
+            .get("tie_thresholds")
+            .is_none()
+    );
+    let page = get(&app.router, &format!("/models/{}", model.0))
+        .await
+        .text();
+    assert!(
+        page.contains("In-sample sweep (paper, optimistic)"),
+        "{page}"
+    );
+    assert!(page.contains("Cross-validated"));
+}

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use omnireward_shared::scorecard::TieRule;
 use omnireward_shared::{Preference, Setting, Task};
 
+use crate::components::MetricCardTable;
 use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunDocument};
 use crate::format;
 
@@ -125,6 +126,7 @@ fn run_view(run: RunDocument) -> impl IntoView {
                 {run.finished_at_ms.map(|finished| format!(" · finished {}", format::timestamp(finished)))}
             </p>
             {scores}
+            {run.scorecard.map(|scorecard| view! { <MetricCardTable settings=scorecard.settings/> })}
             {reported}
             <details>
                 <summary>"Run record (judge configuration, prompt set, code version)"</summary>
