@@ -143,7 +143,10 @@ pub struct NeighbourTest {
 /// judgements; entry `i` tests run `i` against run `i + 1` (`None` for the last run, and where
 /// two neighbours share no item). The p-values are Holm-corrected together, so "distinguishable"
 /// holds for the whole ranking at [`RANK_ALPHA`].
-pub fn neighbour_tests(runs: &[(i64, &[Judgement])], setting: Setting) -> Vec<Option<NeighbourTest>> {
+pub fn neighbour_tests(
+    runs: &[(i64, &[Judgement])],
+    setting: Setting,
+) -> Vec<Option<NeighbourTest>> {
     let mut tests: Vec<Option<NeighbourTest>> = runs
         .windows(2)
         .map(|pair| {
@@ -261,7 +264,11 @@ mod tests {
         assert!((second.holm_p - 3.0 * second.mcnemar_p).abs() < 1e-15);
         assert_eq!((first.holm_p, third.holm_p), (1.0, 1.0));
         assert_eq!(
-            [first.distinguishable, second.distinguishable, third.distinguishable],
+            [
+                first.distinguishable,
+                second.distinguishable,
+                third.distinguishable
+            ],
             [false, true, false]
         );
         assert_eq!((first.next_run, second.next_run, third.next_run), (2, 3, 4));

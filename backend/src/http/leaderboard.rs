@@ -665,6 +665,7 @@ mod tests {
             intervals: None,
             tasks,
             text_only_prompt: Vec::new(),
+            paired_with_next: None,
         }
     }
 

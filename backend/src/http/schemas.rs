@@ -194,6 +194,23 @@ pub(super) struct MetricCard {
     tie_thresholds: Option<BTreeMap<String, TieThresholdReport>>,
 }
 
+/// A leaderboard row's paired test against the row ranked just below it.
+#[derive(ToSchema)]
+pub(super) struct NeighbourTest {
+    /// The run of the row below.
+    next_run: i64,
+    /// Shared items.
+    items: u64,
+    /// This row's overall minus the next row's, over their shared tasks and items.
+    difference: f64,
+    /// Exact McNemar p over every shared item.
+    mcnemar_p: f64,
+    /// After Holm's correction over every neighbour test of the ranking.
+    holm_p: f64,
+    /// `holm_p <= 0.05`: the two rows get different ranks.
+    distinguishable: bool,
+}
+
 /// Two runs compared on the samples they share (`omnireward_shared::comparison::RunComparison`).
 #[derive(ToSchema)]
 pub(super) struct RunComparison {
@@ -484,6 +501,9 @@ pub(super) struct LeaderboardEntry {
     intervals: Option<LeaderboardIntervals>,
     /// Tasks scored on the prompt's text only (absent when none).
     text_only_prompt: Option<Vec<Task>>,
+    /// For a row with per-item judgements: its paired test against the next such row below
+    /// it on the same benchmark (absent otherwise, and on the last one).
+    paired_with_next: Option<NeighbourTest>,
     /// With a modality filter: mean accuracy over the row's tasks of that modality.
     modality_score: Option<f64>,
     /// With a modality filter: how many of its tasks the row covers.
