@@ -6,12 +6,13 @@
 //! number of queries; [`rows_per_run`] is the former read (a few queries per run), kept as the
 //! reference the single read is tested and benchmarked against.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use omnireward_shared::{Modality, Setting, Task};
+use omnireward_shared::comparison::neighbour_tests;
+use omnireward_shared::{Judgement, Modality, Setting, Task};
 
 use crate::storage::{
-    LeaderboardData, LeaderboardGeneration, LeaderboardRun, Provenance, RunStatus, Storage,
+    LeaderboardData, LeaderboardGeneration, LeaderboardRun, Provenance, RunId, RunStatus, Storage,
     StorageError,
 };
 
@@ -48,9 +49,59 @@ impl Leaderboard {
     }
 }
 
-/// Reads the rows of every setting in a fixed number of queries.
+/// Reads the rows of every setting, then the per-item judgements of every row that has them
+/// (one query per such run) for the paired tests between neighbours.
 pub async fn load(storage: &Storage) -> Result<Leaderboard, StorageError> {
-    Ok(Leaderboard::from_data(&storage.leaderboard_data().await?))
+    let mut leaderboard = Leaderboard::from_data(&storage.leaderboard_data().await?);
+    let runs: BTreeSet<i64> = leaderboard
+        .rows
+        .values()
+        .flatten()
+        .filter(|row| row.verified)
+        .map(|row| row.run)
+        .collect();
+    let mut judgements = HashMap::new();
+    for run in runs {
+        judgements.insert(run, storage.judgements(RunId(run)).await?);
+    }
+    for (setting, rows) in &mut leaderboard.rows {
+        attach_neighbour_tests(rows, *setting, &judgements);
+    }
+    Ok(leaderboard)
+}
+
+/// Sets `paired_with_next` on the rows of each benchmark that have judgements, tested against
+/// the next such row in rank order, Holm-corrected per benchmark (one ranking, one family).
+fn attach_neighbour_tests(
+    rows: &mut [LeaderboardRow],
+    setting: Setting,
+    judgements: &HashMap<i64, Vec<Judgement>>,
+) {
+    let mut by_benchmark: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        if judgements
+            .get(&row.run)
+            .is_some_and(|items| !items.is_empty())
+        {
+            by_benchmark
+                .entry(row.benchmark_name.clone())
+                .or_default()
+                .push(index);
+        }
+    }
+    for indices in by_benchmark.into_values() {
+        let ranking: Vec<(i64, &[Judgement])> = indices
+            .iter()
+            .map(|index| {
+                let run = rows[*index].run;
+                (run, judgements.get(&run).map_or(&[][..], Vec::as_slice))
+            })
+            .collect();
+        let tests = neighbour_tests(&ranking, setting);
+        for (index, test) in indices.into_iter().zip(tests) {
+            rows[index].paired_with_next = test;
+        }
+    }
 }
 
 /// The rows of `setting`, best overall first, read in a fixed number of queries.
@@ -144,6 +195,7 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         text_only_prompt: text_only_prompt(&run.configuration),
         modality_score: None,
         modality_tasks_covered: None,
+        paired_with_next: None,
     };
     if paper {
         row.benchmark = PAPER_BENCHMARK.to_owned();

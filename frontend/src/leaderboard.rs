@@ -262,10 +262,13 @@ fn compare(
     }
 }
 
-/// Rank groups over rows in any order: by overall score, a group's leader is the best row not
-/// yet ranked, and every following row whose interval reaches the leader's interval shares its
-/// rank (the rank is the leader's position, counted from 1). A row without an interval (the
-/// paper's) counts as the point interval of its score.
+/// Rank groups over rows in any order, by overall score (a rank is its group's first position,
+/// counted from 1). Where the row just above has a paired test against this row (both have
+/// per-item judgements), the test decides: not distinguishable after Holm's correction, the
+/// same rank; distinguishable, a new group. Elsewhere (the paper's rows, which have no per-item
+/// outputs), a group's leader is the best row not yet ranked, and every following row whose
+/// interval reaches the leader's interval shares its rank; a row without an interval counts as
+/// the point interval of its score.
 pub fn rank_groups(rows: &[LeaderboardRow]) -> Vec<Option<usize>> {
     let mut order: Vec<usize> = (0..rows.len())
         .filter(|&index| rows[index].overall.is_some())
@@ -283,9 +286,18 @@ pub fn rank_groups(rows: &[LeaderboardRow]) -> Vec<Option<usize>> {
     let mut ranks = vec![None; rows.len()];
     let mut leader: Option<(usize, [f64; 2])> = None;
     for (position, &index) in order.iter().enumerate() {
+        let above = position.checked_sub(1).map(|previous| order[previous]);
+        let paired = above.and_then(|above| {
+            rows[above]
+                .paired_with_next
+                .as_ref()
+                .filter(|test| test.next_run == rows[index].run)
+                .map(|test| (above, test.distinguishable))
+        });
         let [_, high] = bounds(&rows[index]);
-        let rank = match leader {
-            Some((rank, [leader_low, _])) if high >= leader_low => rank,
+        let rank = match (paired, leader) {
+            (Some((above, false)), _) => ranks[above].unwrap_or(position + 1),
+            (None, Some((rank, [leader_low, _]))) if high >= leader_low => rank,
             _ => {
                 leader = Some((position + 1, bounds(&rows[index])));
                 position + 1
@@ -357,6 +369,7 @@ pub fn encode_component(value: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use omnireward_shared::comparison::NeighbourTest;
     use omnireward_shared::wire::{ModelKind, Provenance};
 
     use super::*;
@@ -397,7 +410,51 @@ mod tests {
             text_only_prompt: Vec::new(),
             modality_score: None,
             modality_tasks_covered: None,
+            paired_with_next: None,
         }
+    }
+
+    fn test_against(next_run: i64, distinguishable: bool) -> Option<NeighbourTest> {
+        Some(NeighbourTest {
+            next_run,
+            items: 100,
+            difference: 0.01,
+            mcnemar_p: 0.01,
+            holm_p: if distinguishable { 0.01 } else { 0.5 },
+            distinguishable,
+        })
+    }
+
+    #[test]
+    fn paired_tests_between_neighbours_decide_where_they_exist() {
+        // Intervals alone would put all four in one group (they overlap); the paired tests say
+        // a ~ b, b ≠ c, c ~ d. e is a paper row under d with no test: the interval rule against
+        // c (the last group's leader) applies, and its point 0.30 is below c's low 0.40.
+        let mut rows = [
+            row("a", 0.70, Some([0.40, 0.90]), None),
+            row("b", 0.69, Some([0.40, 0.90]), None),
+            row("c", 0.60, Some([0.40, 0.90]), None),
+            row("d", 0.59, Some([0.40, 0.90]), None),
+            row("e", 0.30, None, None),
+        ];
+        for (index, row) in rows.iter_mut().enumerate() {
+            row.run = index as i64 + 1;
+        }
+        rows[0].paired_with_next = test_against(2, false);
+        rows[1].paired_with_next = test_against(3, true);
+        rows[2].paired_with_next = test_against(4, false);
+        assert_eq!(
+            rank_groups(&rows),
+            vec![Some(1), Some(1), Some(3), Some(3), Some(5)]
+        );
+        // Without the tests, the interval rule: one group of four, then e.
+        for row in &mut rows {
+            row.paired_with_next = None;
+        }
+        assert_eq!(
+            rank_groups(&rows),
+            vec![Some(1), Some(1), Some(1), Some(1), Some(5)]
+        );
     }
 
     #[test]

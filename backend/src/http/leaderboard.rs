@@ -671,6 +671,7 @@ mod tests {
             text_only_prompt: Vec::new(),
             modality_score: None,
             modality_tasks_covered: None,
+            paired_with_next: None,
         }
     }
 

@@ -1175,6 +1175,22 @@ async fn compare_pairs_two_runs_and_refuses_runs_without_judgements() {
         assert!(overall["mcnemar_p"].as_f64().is_some());
     }
 
+    // On the leaderboard, the better of the two rows carries its paired test against the other
+    // (the paper's rows are on another benchmark and keep the interval rule).
+    let rows = get(
+        &app.router,
+        "/api/v1/leaderboard?benchmark=omni-rewardbench-sample",
+    )
+    .await
+    .json();
+    let rows = rows["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    let test = &rows[0]["paired_with_next"];
+    assert_eq!(test["next_run"], rows[1]["run"], "{test}");
+    let holm = test["holm_p"].as_f64().expect("holm p");
+    assert_eq!(test["distinguishable"].as_bool(), Some(holm <= 0.05));
+    assert!(rows[1].get("paired_with_next").is_none());
+
     // The paper's rows have no per-item judgements; a malformed pair is a bad parameter.
     let paper_run = 1;
     let reply = get(

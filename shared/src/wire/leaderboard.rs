@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ModelKind, Provenance};
+use crate::comparison::NeighbourTest;
 use crate::{Modality, Setting, Task};
 
 /// The document of `GET /leaderboard`.
@@ -92,6 +93,11 @@ pub struct LeaderboardRow {
     /// With a modality filter: how many of its tasks the row covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modality_tasks_covered: Option<usize>,
+    /// For a row with per-item judgements: its paired test (McNemar, Holm-corrected over the
+    /// ranking) against the next row below it on the same benchmark that has judgements too.
+    /// Rank groups follow it where present, and the intervals elsewhere (the paper's rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_with_next: Option<NeighbourTest>,
 }
 
 /// The 95 % intervals of a row, as `[low, high]` fractions.
