@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_hub;
 pub mod identities;
 pub mod images;
 pub mod openai_server;
