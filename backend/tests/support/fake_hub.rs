@@ -428,3 +428,55 @@ fn file_response(state: &Shared, path: &str, mut bytes: Vec<u8>, headers: &Heade
     }
     response
 }
+
+/// The files under `folder` as a zip archive, each named `<prefix><relative path>`.
+pub fn zip_folder(folder: &Path, prefix: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut archive = std::io::Cursor::new(Vec::new());
+    {
+        let mut writer = zip::ZipWriter::new(&mut archive);
+        let options = zip::write::SimpleFileOptions::default();
+        for path in walk(folder) {
+            let relative = path
+                .strip_prefix(folder)
+                .expect("inside")
+                .to_string_lossy()
+                .replace('\\', "/");
+            writer
+                .start_file(format!("{prefix}{relative}"), options)
+                .expect("starts an entry");
+            writer
+                .write_all(&std::fs::read(&path).expect("reads"))
+                .expect("writes an entry");
+        }
+        writer.finish().expect("finishes the archive");
+    }
+    archive.into_inner()
+}
+
+/// The embedded sample benchmark as the release lays it out on the Hub: the parquet files and
+/// card as they are, the media as `media_data.zip`.
+pub fn sample_benchmark_repo(id: &str) -> FakeRepo {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample-benchmark");
+    let mut repo = FakeRepo::new("datasets", id);
+    for path in walk(&sample) {
+        let relative = path
+            .strip_prefix(&sample)
+            .expect("inside")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if !relative.starts_with("media_data/") {
+            repo.files
+                .insert(relative, std::fs::read(&path).expect("reads the sample"));
+        }
+    }
+    repo.files.insert(
+        "media_data.zip".to_owned(),
+        zip_folder(&sample.join("media_data"), "media_data/"),
+    );
+    repo.files.insert(
+        ".gitattributes".to_owned(),
+        b"*.parquet filter=lfs\n".to_vec(),
+    );
+    repo
+}
