@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
 use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
 use crate::queue::enqueue::{self, Joins};
+use crate::queue::hub_checkpoints::{self, HubPolicy, is_hub_checkpoint};
 use crate::queue::submissions::{SubmissionPolicy, api_judge};
 use crate::storage::{
     Approval, Cancellation, Enqueued, Job, JobId, JobKind, RunStatus, Storage, StorageError,
@@ -165,6 +166,22 @@ pub(super) async fn create(
     _admitted: super::rate_limit::SubmissionAdmitted,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
+    if is_hub_checkpoint(&body) {
+        let Some(hub) = &state.hub else {
+            return Err(ApiError::Unavailable(
+                "this server does not take checkpoints named by Hub repository".to_owned(),
+            ));
+        };
+        let policy = HubPolicy {
+            served: &state.benchmark,
+            client: &hub.client,
+            max_bytes: hub.max_bytes,
+            cache_dir: &hub.cache_dir,
+        };
+        let (enqueued, run) =
+            hub_checkpoints::submit(&state.storage, &policy, body, state.require_approval).await?;
+        return submitted(&state, enqueued, run).await;
+    }
     let submission = api_judge(
         &SubmissionPolicy {
             served: &state.benchmark,
@@ -190,6 +207,15 @@ pub(super) async fn create(
         state.require_approval,
     )
     .await?;
+    submitted(&state, enqueued, run).await
+}
+
+/// The answer to a queued (201) or joined (200) submission, with a new one's cancel token.
+async fn submitted(
+    state: &AppState,
+    enqueued: Enqueued,
+    run: crate::storage::RunId,
+) -> Result<Response, ApiError> {
     let cancel_token = issue_cancel_token(&state.storage, enqueued).await?;
     let job = state.storage.job(enqueued.job()).await?;
     let position = state.storage.queue_position(job.id).await?;

@@ -305,7 +305,7 @@ async fn hub(State(state): State<Shared>, uri: Uri, headers: HeaderMap) -> Respo
             axum::Json(json!({"id": repo.id, "sha": repo.commit, "siblings": siblings}))
                 .into_response()
         }
-        [rest @ ..] => {
+        rest => {
             let (kind, rest) = match rest {
                 ["datasets", rest @ ..] => ("datasets", rest),
                 rest => ("models", rest),
