@@ -136,3 +136,45 @@ fn data_named_by_repository_is_downloaded_on_first_use_only() {
     let message = String::from_utf8_lossy(&missing.stderr);
     assert!(message.contains("org/missing"), "{message}");
 }
+
+#[test]
+fn eval_checkpoint_takes_a_hub_repository_and_resumes_the_same_run() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let bert_tiny = crate::support::fake_hub::FakeRepo::new("models", "org/bert-tiny").with_folder(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/bert-tiny"),
+        "",
+    );
+    let commit = bert_tiny.commit.clone();
+    let hub = runtime.block_on(FakeHub::start(vec![bert_tiny], None));
+    let home = tempfile::tempdir().expect("home");
+    let arguments = [
+        "eval",
+        "checkpoint",
+        "hf:org/bert-tiny",
+        "--tasks",
+        "T2T",
+        "--json",
+    ];
+    let report = json_of(&omnireward(home.path(), &hub, &arguments));
+    assert_eq!(report["status"], "finished", "{report}");
+    assert!(
+        home.path()
+            .join("cache/hub/models/org--bert-tiny")
+            .join(&commit)
+            .join("model.safetensors")
+            .is_file()
+    );
+    let downloads = hub.downloads().len();
+    // The same commit again: the same run; only config.json is read again, for the check.
+    let again = json_of(&omnireward(home.path(), &hub, &arguments));
+    assert_eq!(again["run"], report["run"]);
+    assert_eq!(again["summary"]["scored"], 0, "{again}");
+    let fetched_again: Vec<String> = hub.downloads()[downloads..]
+        .iter()
+        .map(|seen| seen.path.clone())
+        .collect();
+    assert!(
+        fetched_again.iter().all(|path| path.ends_with("/config.json")),
+        "{fetched_again:?}"
+    );
+}
