@@ -19,9 +19,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use omnireward_frontend::data::{
-    self, Answer, ApiJudgeForm, BenchmarkPage, JudgementFilter, JudgementItem, LeaderboardPage,
-    LeaderboardRow, ModelPage, Page, Paged, ProblemPage, Progress, QueuePage, RunRecord,
-    SamplePage, SampleView, SubmissionPage, SubmissionView, SubmitPage, TaskSummary,
+    self, Answer, ApiJudgeForm, BenchmarkPage, HubCheckpointForm, JudgementFilter, JudgementItem,
+    LeaderboardPage, LeaderboardRow, ModelPage, Page, Paged, ProblemPage, Progress, QueuePage,
+    RunRecord, SamplePage, SampleView, SubmissionPage, SubmissionView, SubmitPage, TaskSummary,
 };
 use omnireward_frontend::document;
 use omnireward_frontend::leaderboard::{View, decode_component, encode_component};
@@ -129,6 +129,7 @@ pub(super) fn routes(api: Router, state: AppState) -> Router {
         .route("/benchmark/{task}/{id}", get(sample))
         .route("/submit", get(submit_form).post(submit_api_judge))
         .route("/submit/checkpoint", post(submit_checkpoint))
+        .route("/submit/hub", post(submit_hub_checkpoint))
         .route("/submissions/{id}", get(submission))
         .route("/submissions/{id}/cancel", post(cancel))
         .route("/queue", get(queue))
@@ -518,6 +519,7 @@ async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String
 fn submit_page(site: &Site) -> SubmitPage {
     SubmitPage {
         max_upload_bytes: site.state.uploads.as_ref().map(|uploads| uploads.max_bytes),
+        max_hub_bytes: site.state.hub.as_ref().map(|hub| hub.max_bytes),
         ..SubmitPage::default()
     }
 }
@@ -713,6 +715,62 @@ async fn submit_api_judge(
     match answer {
         Ok((status, body)) if status.is_success() => to_status_page(&site, &body, &headers),
         Ok((status, body)) => refused(&site, form, status, api_error_message(&body)),
+        Err(error) => site.problem(error),
+    }
+}
+
+/// The Hub form as the API's JSON body: repository, and the optional fields given.
+fn hub_checkpoint_request(form: &HubCheckpointForm) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "kind": "hub_checkpoint",
+        "repository": form.repository.trim(),
+    });
+    for (field, value) in [("revision", &form.revision), ("name", &form.name)] {
+        if !value.trim().is_empty() {
+            body[field] = value.trim().into();
+        }
+    }
+    body
+}
+
+/// Posts the Hub form to the API; back to the form with the API's error when refused.
+async fn submit_hub_checkpoint(
+    State(site): State<Site>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    let form = HubCheckpointForm {
+        name: field("name"),
+        repository: field("repository"),
+        revision: field("revision"),
+    };
+    let answer = site
+        .call(
+            Method::POST,
+            "/submissions",
+            Content::json(&hub_checkpoint_request(&form)),
+            client,
+            &headers,
+        )
+        .await;
+    match answer {
+        Ok((status, body)) if status.is_success() => to_status_page(&site, &body, &headers),
+        Ok((status, body)) => site.render(
+            status,
+            Page::Submit(SubmitPage {
+                hub_checkpoint: form,
+                hub_checkpoint_error: Some(api_error_message(&body)),
+                ..submit_page(&site)
+            }),
+        ),
         Err(error) => site.problem(error),
     }
 }

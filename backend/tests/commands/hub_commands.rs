@@ -174,7 +174,9 @@ fn eval_checkpoint_takes_a_hub_repository_and_resumes_the_same_run() {
         .map(|seen| seen.path.clone())
         .collect();
     assert!(
-        fetched_again.iter().all(|path| path.ends_with("/config.json")),
+        fetched_again
+            .iter()
+            .all(|path| path.ends_with("/config.json")),
         "{fetched_again:?}"
     );
 }

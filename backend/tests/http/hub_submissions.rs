@@ -228,3 +228,47 @@ async fn a_submission_by_repository_goes_through_the_queue_to_a_leaderboard_row(
     assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     assert_eq!(again.ids(), (submission, run));
 }
+
+#[tokio::test]
+async fn the_submit_page_takes_a_repository_and_shows_the_hub_s_refusal() {
+    let hub = FakeHub::start(vec![bert_tiny()], None).await;
+    let app = app_over(&hub, 10_000_000).await;
+    let page = get(&app.router, "/submit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("id=\"hub-form\""), "{}", page.text());
+    let post = |form: &'static str| {
+        Request::post("/submit/hub")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("a request")
+    };
+    let refused = send(
+        &app.router,
+        post("repository=org%2Fmissing&revision=&name="),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text().contains("id=\"hub-error\""),
+        "{}",
+        refused.text()
+    );
+    assert!(refused.text().contains("org/missing"), "{}", refused.text());
+
+    let accepted = send(
+        &app.router,
+        post("repository=org%2Fbert-tiny&revision=main&name=tiny+from+the+form"),
+    )
+    .await;
+    assert_eq!(
+        accepted.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        accepted.text()
+    );
+    assert!(accepted.header("location").starts_with("/submissions/"));
+    let jobs = app.storage.jobs().await.expect("lists");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].specification["model"], "tiny from the form");
+    assert_eq!(jobs[0].specification["hub"]["repository"], "org/bert-tiny");
+}
