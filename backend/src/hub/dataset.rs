@@ -56,14 +56,23 @@ pub async fn download_commit(
         .filter(|file| !SKIPPED_FILES.contains(&file.path.as_str()))
         .cloned()
         .collect();
+    // An archive this folder already holds extracted from the same bytes is not fetched again:
+    // a new commit that changes only the parquet files costs no 3.5 GB download.
+    let previous = SnapshotRecord::read(folder);
+    let (kept, to_fetch): (Vec<RepoFile>, Vec<RepoFile>) =
+        files.iter().cloned().partition(|file| {
+            previous
+                .as_ref()
+                .is_some_and(|previous| still_extracted(previous, file, folder))
+        });
     let source = Source {
         kind: RepoKind::Dataset,
         repository: &info.repository,
         commit: &info.commit,
     };
-    snapshot::fetch(client, source, &files, folder, progress).await?;
-    let mut extracted = Vec::new();
-    for file in files.iter().filter(|file| is_archive(&file.path)) {
+    snapshot::fetch(client, source, &to_fetch, folder, progress).await?;
+    let mut extracted: Vec<String> = kept.iter().map(|file| file.path.clone()).collect();
+    for file in to_fetch.iter().filter(|file| is_archive(&file.path)) {
         let archive_path = folder.join(&file.path);
         let destination = archive_path
             .parent()
@@ -100,6 +109,19 @@ pub async fn download_commit(
 /// Zip archives are extracted where they lie (`media_data.zip` → `media_data/`).
 fn is_archive(path: &str) -> bool {
     path.to_ascii_lowercase().ends_with(".zip")
+}
+
+/// Whether `file` is an LFS archive `previous` extracted from the same bytes, and the folder
+/// named after it (`media_data/` for `media_data.zip`) is still there.
+fn still_extracted(previous: &SnapshotRecord, file: &RepoFile, folder: &Path) -> bool {
+    let Some(stem) = file.path.get(..file.path.len().saturating_sub(4)) else {
+        return false;
+    };
+    is_archive(&file.path)
+        && file.sha256.is_some()
+        && previous.extracted.contains(&file.path)
+        && previous.files.contains(file)
+        && folder.join(stem).is_dir()
 }
 
 /// The folder of `reference` under `cache_dir`, downloading it on first use: a commit, or a

@@ -101,6 +101,33 @@ fn data_download_then_inspect_works_against_the_hub() {
         ],
     ));
     assert_eq!(hub.downloads().len(), before);
+
+    // A new commit that changes the card only: the card is fetched, the archive is not.
+    let mut updated = sample_benchmark_repo("org/bench");
+    updated.commit = "c".repeat(40);
+    updated
+        .files
+        .insert("README.md".to_owned(), b"# a new card".to_vec());
+    hub.replace(updated);
+    let download = [
+        "data",
+        "download",
+        "org/bench",
+        "--to",
+        folder_text,
+        "--json",
+    ];
+    let newer = json_of(&omnireward(home.path(), &hub, &download));
+    assert_eq!(newer["commit"], "c".repeat(40));
+    assert_eq!(newer["extracted"], serde_json::json!(["media_data.zip"]));
+    let fetched: Vec<String> = hub.downloads()[before..]
+        .iter()
+        .map(|seen| seen.path.clone())
+        .collect();
+    assert_eq!(fetched.len(), 1, "{fetched:?}");
+    assert!(fetched[0].ends_with("/README.md"), "{fetched:?}");
+    let inspect = ["data", "inspect", folder_text, "--json"];
+    assert_complete_sample(&json_of(&omnireward(home.path(), &hub, &inspect)));
 }
 
 #[test]

@@ -155,6 +155,15 @@ impl FakeHub {
         }
     }
 
+    /// Serves `repo` in place of the repository of the same kind and id (a new commit).
+    pub fn replace(&self, repo: FakeRepo) {
+        let mut state = lock(&self.state);
+        state
+            .repos
+            .retain(|held| (held.kind, held.id.as_str()) != (repo.kind, repo.id.as_str()));
+        state.repos.push(repo);
+    }
+
     /// The next download of `path` stops after half its body.
     pub fn cut_once(&self, path: &str) {
         lock(&self.state).cut_once.insert(path.to_owned());
