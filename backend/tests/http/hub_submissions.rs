@@ -272,3 +272,43 @@ async fn the_submit_page_takes_a_repository_and_shows_the_hub_s_refusal() {
     assert_eq!(jobs[0].specification["model"], "tiny from the form");
     assert_eq!(jobs[0].specification["hub"]["repository"], "org/bert-tiny");
 }
+
+#[tokio::test]
+async fn a_worker_refuses_weights_that_do_not_match_the_hub_s_hash_and_keeps_none() {
+    let hub = FakeHub::start(vec![bert_tiny()], None).await;
+    let app = app_over(&hub, 10_000_000).await;
+    let body = json!({"kind": "hub_checkpoint", "repository": "org/bert-tiny", "tasks": ["T2T"]});
+    let created = submit(&app, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let (submission, _) = created.ids();
+    hub.corrupt("model.safetensors");
+    let context = WorkerContext {
+        hub: settings(&hub),
+        ..worker_context(app.home.path())
+    };
+    run_worker(
+        app.storage.clone(),
+        &context,
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    let job = get(&app.router, &format!("/api/v1/submissions/{submission}"))
+        .await
+        .json();
+    assert_eq!(job["status"], "failed", "{job}");
+    let error = job["error"].as_str().expect("an error");
+    assert!(
+        error.contains("model.safetensors") && error.contains("SHA-256"),
+        "{error}"
+    );
+    let folder = app
+        .home
+        .path()
+        .join("cache/hub/models/org--bert-tiny")
+        .join(&bert_tiny().commit);
+    assert!(!folder.join("model.safetensors").exists());
+    assert!(!folder.join("model.safetensors.partial").exists());
+    assert!(!folder.join(".omnireward-hub.json").exists());
+}
