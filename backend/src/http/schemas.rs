@@ -385,3 +385,14 @@ pub(super) struct UploadForm {
     #[schema(value_type = Vec<String>, format = Binary)]
     files: Vec<Vec<u8>>,
 }
+
+/// The JSON body of `POST /submissions`: an API judge, or a checkpoint named by Hugging Face
+/// repository (`"kind": "hub_checkpoint"`), for the OpenAPI document.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(super) enum JsonSubmission {
+    ApiJudge(crate::queue::submissions::SubmissionRequest),
+    HubCheckpoint(crate::queue::hub_checkpoints::HubCheckpointRequest),
+}
+

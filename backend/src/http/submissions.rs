@@ -137,10 +137,11 @@ pub(super) struct SubmissionsQuery {
     post,
     path = "/submissions",
     tag = "submissions",
-    request_body(content((crate::queue::submissions::SubmissionRequest = "application/json"),
+    request_body(content((super::schemas::JsonSubmission = "application/json"),
                          (super::schemas::UploadForm = "multipart/form-data")),
-                 description = "An API judge (JSON), or a reward-model checkpoint uploaded file \
-                                by file (multipart), to evaluate on the served benchmark."),
+                 description = "An API judge or a reward model named by Hugging Face repository \
+                                (JSON), or a reward-model checkpoint uploaded file by file \
+                                (multipart), to evaluate on the served benchmark."),
     responses(
         (status = 201, description = "Queued (awaiting approval when the server requires it); \
                                       an upload's answer also describes the `checkpoint`.",
@@ -152,9 +153,12 @@ pub(super) struct SubmissionsQuery {
         (status = 413, description = "An upload over the server's limit.",
          body = super::error::ErrorBody),
         (status = 422, description = "A refused checkpoint (pickle files, invalid safetensors \
-                                      headers, missing files, unsupported architecture).",
+                                      headers, missing files, unsupported architecture, over \
+                                      the size limit), or a Hub repository the server cannot \
+                                      read.",
          body = super::error::ErrorBody),
-        (status = 503, description = "Uploads sent to a server that does not accept them.",
+        (status = 503, description = "Uploads or Hub repositories sent to a server that does \
+                                      not accept them, or the Hub could not be reached.",
          body = super::error::ErrorBody),
         (status = 429, description = "Too many submissions from this address; see `Retry-After`.",
          body = super::error::ErrorBody,
