@@ -395,4 +395,3 @@ pub(super) enum JsonSubmission {
     ApiJudge(crate::queue::submissions::SubmissionRequest),
     HubCheckpoint(crate::queue::hub_checkpoints::HubCheckpointRequest),
 }
-
