@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use omnireward::http::HubSubmissions;
-use omnireward::hub::{HubClient, HubSettings};
+use omnireward::hub::{HubClient, HubSettings, HubToken};
 use omnireward::queue::worker::{WorkerContext, run_worker};
 use serde_json::{Value, json};
 
@@ -311,4 +311,47 @@ async fn a_worker_refuses_weights_that_do_not_match_the_hub_s_hash_and_keeps_non
     assert!(!folder.join("model.safetensors").exists());
     assert!(!folder.join("model.safetensors.partial").exists());
     assert!(!folder.join(".omnireward-hub.json").exists());
+}
+
+#[tokio::test]
+async fn private_repositories_are_read_with_the_server_s_own_token() {
+    let mut private = bert_tiny();
+    private.private = true;
+    let hub = FakeHub::start(vec![private], Some("hf_server_token")).await;
+    let body = json!({"kind": "hub_checkpoint", "repository": "org/bert-tiny", "tasks": ["T2T"]});
+
+    let without_token = app_over(&hub, 10_000_000).await;
+    let refused = submit(&without_token, &body).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text()
+    );
+    assert!(refused.text().contains("HF_TOKEN"), "{}", refused.text());
+
+    let client = HubClient::new(HubSettings {
+        token: HubToken::new("hf_server_token"),
+        ..settings(&hub)
+    })
+    .expect("a client");
+    let with_token = TestApp::start(false, move |state, home| {
+        state.with_hub(HubSubmissions {
+            client,
+            max_bytes: 10_000_000,
+            cache_dir: home.join("cache"),
+        })
+    })
+    .await;
+    let created = submit(&with_token, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let jobs = with_token.storage.jobs().await.expect("lists");
+    assert!(
+        !jobs[0]
+            .specification
+            .to_string()
+            .contains("hf_server_token"),
+        "the token is not stored with the job"
+    );
+    assert!(!created.text().contains("hf_server_token"));
 }
