@@ -8,6 +8,7 @@ pub mod cli;
 pub mod data;
 pub mod evaluation;
 pub mod http;
+pub mod hub;
 pub mod judgements_file;
 pub mod judges;
 pub mod leaderboard;

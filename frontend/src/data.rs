@@ -202,6 +202,26 @@ pub struct SubmitPage {
     pub checkpoint_error: Option<String>,
     /// Whether this server accepts checkpoint uploads, and up to how many bytes.
     pub max_upload_bytes: Option<u64>,
+    /// Whether this server takes checkpoints named by Hugging Face repository, and up to how
+    /// many bytes their files may hold.
+    #[serde(default)]
+    pub max_hub_bytes: Option<u64>,
+    /// The Hub form's values, sent back with its error.
+    #[serde(default)]
+    pub hub_checkpoint: HubCheckpointForm,
+    /// The server's answer to the last Hub form.
+    #[serde(default)]
+    pub hub_checkpoint_error: Option<String>,
+}
+
+/// The values of the form that submits a checkpoint by Hugging Face repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HubCheckpointForm {
+    pub name: String,
+    /// `org/name`.
+    pub repository: String,
+    /// Branch, tag or commit; empty for `main`.
+    pub revision: String,
 }
 
 /// The demo's input form (images are files, never sent back into the form).

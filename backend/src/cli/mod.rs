@@ -2,6 +2,7 @@
 //! dispatch to one module per command.
 
 mod compare;
+mod data_download;
 mod data_inspect;
 mod eval;
 mod import_reference;
@@ -14,13 +15,15 @@ mod serve;
 mod train;
 mod worker;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use omnireward_shared::{BootstrapConfig, Task};
 
 use crate::data::{self, Benchmark, LoadOptions};
+use crate::hub::snapshot::Progress;
+use crate::hub::{HubClient, HubReference, HubSettings, HubToken};
 use crate::storage::DatabaseLocation;
 
 /// Evaluate reward models on Omni-RewardBench (Jin et al., 2025).
@@ -49,6 +52,22 @@ struct GlobalOptions {
         value_name = "FILE|URL"
     )]
     database: Option<String>,
+    /// The Hugging Face Hub's address [default: https://huggingface.co].
+    #[arg(long, env = "HF_ENDPOINT", global = true, value_name = "URL")]
+    hf_endpoint: Option<String>,
+    /// The environment variable holding the Hub token sent for private or gated repositories
+    /// (this program's own token: a token is never taken as an argument, stored or logged).
+    #[arg(
+        long,
+        global = true,
+        value_name = "VARIABLE",
+        default_value = "HF_TOKEN"
+    )]
+    hub_token_env: String,
+    /// The `huggingface-cli` home whose cache (`hub/`) files are reused from
+    /// [default: ~/.cache/huggingface].
+    #[arg(long, env = "HF_HOME", global = true, value_name = "DIR")]
+    hf_home: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +98,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
+    /// Download the benchmark release from the Hugging Face Hub (resumable, checked, media
+    /// extracted).
+    Download(data_download::DownloadArgs),
     /// Per task: samples, ties, media present or missing, and problems.
     Inspect(data_inspect::InspectArgs),
 }
@@ -122,6 +144,7 @@ struct Environment {
     home: PathBuf,
     cache_dir: PathBuf,
     database: DatabaseLocation,
+    hub: HubSettings,
 }
 
 impl Environment {
@@ -132,7 +155,20 @@ impl Environment {
                 .ok_or_else(|| anyhow::anyhow!("cannot find the home folder: pass --home DIR"))?
                 .join(".omnireward"),
         };
+        let hub = HubSettings {
+            endpoint: options
+                .hf_endpoint
+                .clone()
+                .unwrap_or_else(|| crate::hub::DEFAULT_ENDPOINT.to_owned()),
+            token: std::env::var(&options.hub_token_env)
+                .ok()
+                .and_then(|token| HubToken::new(&token)),
+            hf_home: options.hf_home.clone().or_else(|| {
+                std::env::home_dir().map(|home| home.join(".cache").join("huggingface"))
+            }),
+        };
         Ok(Self {
+            hub,
             home: home.clone(),
             cache_dir: home.join("cache"),
             database: match &options.database {
@@ -171,10 +207,40 @@ impl Environment {
             version: None,
         };
         let benchmark = match folder {
-            Some(folder) => data::load(folder, &load_options)?,
+            Some(folder) => data::load(&self.benchmark_folder(folder)?, &load_options)?,
             None => data::embedded::load(&self.cache_dir, &load_options)?,
         };
         Ok(benchmark)
+    }
+}
+
+impl Environment {
+    /// `folder`, or for `hf:org/name[@revision]` the cache's copy of that dataset, downloaded on
+    /// first use.
+    fn benchmark_folder(&self, folder: &Path) -> anyhow::Result<PathBuf> {
+        let Some(reference) = folder.to_str().and_then(HubReference::parse_prefixed) else {
+            return Ok(folder.to_owned());
+        };
+        let reference = reference?;
+        let client = HubClient::new(self.hub.clone())?;
+        // On a thread of its own with its own runtime: some callers are inside one already.
+        let (folder, record) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    runtime()?
+                        .block_on(crate::hub::dataset::cached(
+                            &client,
+                            &reference,
+                            &self.cache_dir,
+                            Progress::Bars,
+                        ))
+                        .map_err(anyhow::Error::from)
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("the download thread panicked"))?
+        })?;
+        tracing::info!(repository = %record.repository, commit = %record.commit, "benchmark from the Hub");
+        Ok(folder)
     }
 }
 
@@ -193,6 +259,7 @@ pub fn run() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let environment = Environment::resolve(&cli.global)?;
     match cli.command {
+        Command::Data(DataCommand::Download(args)) => data_download::run(&environment, &args),
         Command::Data(DataCommand::Inspect(args)) => data_inspect::run(&environment, &args),
         Command::Eval(command) => eval::run(&environment, &command),
         Command::Rescore(args) => rescore::run(&environment, &args),

@@ -141,6 +141,26 @@ impl ApiError {
     }
 }
 
+impl From<crate::queue::hub_checkpoints::HubSubmissionError> for ApiError {
+    fn from(error: crate::queue::hub_checkpoints::HubSubmissionError) -> Self {
+        use crate::queue::hub_checkpoints::HubSubmissionError;
+        match error {
+            HubSubmissionError::Submission(error) => error.into(),
+            // The repository is missing, unreadable with the server's token, or refused from
+            // its files: the submission names something this server cannot evaluate.
+            HubSubmissionError::Refused(error) => ApiError::InvalidInput(error.to_string()),
+            HubSubmissionError::Unavailable(error) => {
+                tracing::warn!(%error, "the Hub could not be asked about a submission");
+                ApiError::Unavailable(
+                    "the Hugging Face Hub could not be reached; try again later".to_owned(),
+                )
+            }
+            HubSubmissionError::Storage(error) => error.into(),
+            HubSubmissionError::Encode(error) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
 impl From<crate::queue::submissions::SubmissionError> for ApiError {
     fn from(error: crate::queue::submissions::SubmissionError) -> Self {
         use crate::queue::submissions::SubmissionError;

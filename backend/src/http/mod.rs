@@ -104,6 +104,19 @@ pub struct AppState {
     key_bindings: Arc<crate::queue::key_bindings::KeyBindings>,
     /// Whether this server is reached over HTTPS (cookies are then `Secure`).
     transport_security: TransportSecurity,
+    /// The Hub that checkpoints submitted by repository are checked against, if accepted.
+    hub: Option<Arc<HubSubmissions>>,
+}
+
+/// How this server takes checkpoints named by Hub repository.
+#[derive(Debug)]
+pub struct HubSubmissions {
+    /// The Hub, with the server's own token.
+    pub client: crate::hub::HubClient,
+    /// Most bytes a checkpoint's files may hold.
+    pub max_bytes: u64,
+    /// The shared checkpoint cache (the workers' `<cache>`).
+    pub cache_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -132,7 +145,14 @@ impl AppState {
             key_vault: None,
             key_bindings: Arc::default(),
             transport_security: TransportSecurity::default(),
+            hub: None,
         }
+    }
+
+    /// Accepts submissions of checkpoints named by Hub repository, checked against this Hub.
+    pub fn with_hub(mut self, hub: HubSubmissions) -> AppState {
+        self.hub = Some(Arc::new(hub));
+        self
     }
 
     /// Accepts `api_key` in submissions and holds the keys in `vault`, which this server's

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
 use super::{ApiError, ApiPath, ApiQuery, AppState, Pagination};
 use crate::queue::enqueue::{self, Joins};
+use crate::queue::hub_checkpoints::{self, HubPolicy, is_hub_checkpoint};
 use crate::queue::submissions::{SubmissionPolicy, api_judge};
 use crate::storage::{
     Approval, Cancellation, Enqueued, Job, JobId, JobKind, RunStatus, Storage, StorageError,
@@ -44,6 +45,19 @@ impl<State: Send + Sync> FromRequest<State> for JsonObject {
             ))),
         }
     }
+}
+
+/// The JSON body of `POST /submissions`: an API judge, or a checkpoint named by Hugging Face
+/// repository (`"kind": "hub_checkpoint"`), for the OpenAPI document.
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "describes the body for the OpenAPI document; never built"
+)]
+pub(super) enum JsonSubmission {
+    ApiJudge(crate::queue::submissions::SubmissionRequest),
+    HubCheckpoint(crate::queue::hub_checkpoints::HubCheckpointRequest),
 }
 
 /// A submission as clients see it.
@@ -85,10 +99,11 @@ pub(super) struct SubmissionsQuery {
     post,
     path = "/submissions",
     tag = "submissions",
-    request_body(content((crate::queue::submissions::SubmissionRequest = "application/json"),
+    request_body(content((JsonSubmission = "application/json"),
                          (super::uploads::UploadForm = "multipart/form-data")),
-                 description = "An API judge (JSON), or a reward-model checkpoint uploaded file \
-                                by file (multipart), to evaluate on the served benchmark."),
+                 description = "An API judge or a reward model named by Hugging Face repository \
+                                (JSON), or a reward-model checkpoint uploaded file by file \
+                                (multipart), to evaluate on the served benchmark."),
     responses(
         (status = 201, description = "Queued (awaiting approval when the server requires it); \
                                       an upload's answer also describes the `checkpoint`.",
@@ -100,9 +115,12 @@ pub(super) struct SubmissionsQuery {
         (status = 413, description = "An upload over the server's limit.",
          body = super::error::ErrorBody),
         (status = 422, description = "A refused checkpoint (pickle files, invalid safetensors \
-                                      headers, missing files, unsupported architecture).",
+                                      headers, missing files, unsupported architecture, over \
+                                      the size limit), or a Hub repository the server cannot \
+                                      read.",
          body = super::error::ErrorBody),
-        (status = 503, description = "Uploads sent to a server that does not accept them.",
+        (status = 503, description = "Uploads or Hub repositories sent to a server that does \
+                                      not accept them, or the Hub could not be reached.",
          body = super::error::ErrorBody),
         (status = 429, description = "Too many submissions from this address; see `Retry-After`.",
          body = super::error::ErrorBody,
@@ -114,17 +132,33 @@ pub(super) async fn create(
     _admitted: super::rate_limit::SubmissionAdmitted,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let (status, submitted) = submit_api_judge(&state, body).await?;
+    let (status, submitted) = submit_json(&state, body).await?;
     Ok((status, Json(submitted)).into_response())
 }
 
-/// Queues the API judge a submission's body describes (or joins its run's active job): the
-/// service behind `POST /submissions` and the submit page's form. The caller has admitted the
-/// submission under the server's rate limit.
-pub(super) async fn submit_api_judge(
+/// Queues what a JSON submission describes, an API judge or a checkpoint named by Hub
+/// repository (or joins its run's active job): the service behind `POST /submissions` and the
+/// submit page's forms. The caller has admitted the submission under the server's rate limit.
+pub(super) async fn submit_json(
     state: &AppState,
     body: Map<String, Value>,
 ) -> Result<(StatusCode, Submitted), ApiError> {
+    if is_hub_checkpoint(&body) {
+        let Some(hub) = &state.hub else {
+            return Err(ApiError::Unavailable(
+                "this server does not take checkpoints named by Hub repository".to_owned(),
+            ));
+        };
+        let policy = HubPolicy {
+            served: &state.benchmark,
+            client: &hub.client,
+            max_bytes: hub.max_bytes,
+            cache_dir: &hub.cache_dir,
+        };
+        let (enqueued, run) =
+            hub_checkpoints::submit(&state.storage, &policy, body, state.require_approval).await?;
+        return submitted(state, enqueued, run).await;
+    }
     let submission = api_judge(
         &SubmissionPolicy {
             served: &state.benchmark,
@@ -150,6 +184,15 @@ pub(super) async fn submit_api_judge(
         state.require_approval,
     )
     .await?;
+    submitted(state, enqueued, run).await
+}
+
+/// The answer to a queued (201) or joined (200) submission, with a new one's cancel token.
+async fn submitted(
+    state: &AppState,
+    enqueued: Enqueued,
+    run: crate::storage::RunId,
+) -> Result<(StatusCode, Submitted), ApiError> {
     let cancel_token = issue_cancel_token(&state.storage, enqueued).await?;
     let job = state.storage.job(enqueued.job()).await?;
     let position = state.storage.queue_position(job.id).await?;

@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use omnireward_frontend::data::{
-    ApiJudgeForm, BenchmarkPage, JudgementFilter, LeaderboardPage, ModelPage, Page, ProblemPage,
-    Progress, QueuePage, SamplePage, SubmissionPage, SubmitPage, TaskSummary,
+    ApiJudgeForm, BenchmarkPage, HubCheckpointForm, JudgementFilter, LeaderboardPage, ModelPage,
+    Page, ProblemPage, Progress, QueuePage, SamplePage, SubmissionPage, SubmitPage, TaskSummary,
 };
 use omnireward_frontend::document;
 use omnireward_frontend::leaderboard::{View, decode_component, encode_component};
@@ -112,6 +112,7 @@ pub(super) fn routes(state: AppState) -> Router {
             "/submit/checkpoint",
             post(submit_checkpoint).layer(DefaultBodyLimit::max(upload_limit)),
         )
+        .route("/submit/hub", post(submit_hub_checkpoint))
         .route("/submissions/{id}", get(submission))
         .route("/submissions/{id}/cancel", post(cancel))
         .route("/queue", get(queue))
@@ -350,6 +351,7 @@ async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String
 fn submit_page(site: &Site) -> SubmitPage {
     SubmitPage {
         max_upload_bytes: site.state.uploads.as_ref().map(|uploads| uploads.max_bytes),
+        max_hub_bytes: site.state.hub.as_ref().map(|hub| hub.max_bytes),
         ..SubmitPage::default()
     }
 }
@@ -521,13 +523,65 @@ async fn submit_api_judge(
     let submitted = async {
         // The form counts against the same per-address limit as the API.
         SubmissionAdmitted::from_request_parts(&mut parts, &site.state).await?;
-        super::submissions::submit_api_judge(&site.state, body).await
+        super::submissions::submit_json(&site.state, body).await
     };
     match submitted.await {
         Ok((_, submitted)) => to_status_page(&site, submitted, &parts.headers),
         Err(error) => {
             let PageError { status, message } = error.into();
             refused(&site, form, status, message)
+        }
+    }
+}
+
+/// The Hub form as the API's JSON body: repository, and the optional fields given.
+fn hub_checkpoint_request(form: &HubCheckpointForm) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("kind".to_owned(), "hub_checkpoint".into());
+    body.insert("repository".to_owned(), form.repository.trim().into());
+    for (field, value) in [("revision", &form.revision), ("name", &form.name)] {
+        if !value.trim().is_empty() {
+            body.insert(field.to_owned(), value.trim().into());
+        }
+    }
+    body
+}
+
+/// The Hub form: the same service as a JSON `POST /submissions`, under the same rate limit;
+/// back to the form with the service's error when refused.
+async fn submit_hub_checkpoint(
+    State(site): State<Site>,
+    mut parts: Parts,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    let form = HubCheckpointForm {
+        name: field("name"),
+        repository: field("repository"),
+        revision: field("revision"),
+    };
+    let submitted = async {
+        SubmissionAdmitted::from_request_parts(&mut parts, &site.state).await?;
+        super::submissions::submit_json(&site.state, hub_checkpoint_request(&form)).await
+    };
+    match submitted.await {
+        Ok((_, submitted)) => to_status_page(&site, submitted, &parts.headers),
+        Err(error) => {
+            let PageError { status, message } = error.into();
+            site.render(
+                status,
+                Page::Submit(SubmitPage {
+                    hub_checkpoint: form,
+                    hub_checkpoint_error: Some(message),
+                    ..submit_page(&site)
+                }),
+            )
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn submit(
         },
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         judgements_file: None,
+        hub: None,
     };
     // The same files under the same options are the same run, whether uploaded or evaluated
     // with `eval checkpoint`; batching is a session detail.

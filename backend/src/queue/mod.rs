@@ -5,6 +5,7 @@
 
 pub mod checkpoints;
 pub mod enqueue;
+pub mod hub_checkpoints;
 pub mod key_bindings;
 pub mod key_vault;
 pub mod submissions;

@@ -83,7 +83,7 @@ pub enum SettingsChoice {
 }
 
 impl SettingsChoice {
-    fn settings(self) -> Vec<Setting> {
+    pub(super) fn settings(self) -> Vec<Setting> {
         match self {
             SettingsChoice::Both => Setting::ALL.to_vec(),
             SettingsChoice::WithTies => vec![Setting::WithTies],

@@ -5,4 +5,5 @@
 mod support;
 
 mod cli;
+mod hub_commands;
 mod training;

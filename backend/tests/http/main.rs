@@ -10,6 +10,7 @@ mod http_headers;
 mod http_limits;
 mod http_operations;
 mod http_snapshots;
+mod hub_submissions;
 mod submissions;
 mod uploads;
 mod web_pages;

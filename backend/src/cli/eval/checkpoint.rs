@@ -1,5 +1,6 @@
-//! `omnireward eval checkpoint DIR`: a local reward-model checkpoint over the benchmark, on the
-//! CPU or a CUDA device, saved and resumable like the API judges' runs.
+//! `omnireward eval checkpoint DIR|hf:org/name[@revision]`: a local reward-model checkpoint (or
+//! one fetched from the Hub) over the benchmark, on the CPU or a CUDA device, saved and
+//! resumable like the API judges' runs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,8 +21,11 @@ use crate::evaluation::checkpoint_run::{
     self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
 };
 use crate::evaluation::identity::{
-    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, HubCheckpointIdentity, RunIdentity,
 };
+use crate::hub::model::{self, CheckedCheckpoint, DEFAULT_MAX_CHECKPOINT_BYTES};
+use crate::hub::snapshot::Progress;
+use crate::hub::{HubClient, HubReference};
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
@@ -29,9 +33,10 @@ use crate::storage::{ModelKind, NewModel, RunStatus};
 
 #[derive(Debug, Args)]
 pub(in crate::cli) struct CheckpointArgs {
-    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights) [default: the
-    /// default model, MiniLM with the Bradley-Terry head trained here].
-    #[arg(value_name = "DIR")]
+    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), or a Hub model
+    /// repository as `hf:org/name[@revision]` (checked from its file list, then fetched into
+    /// the cache) [default: the default model, MiniLM with the Bradley-Terry head trained here].
+    #[arg(value_name = "DIR|hf:REPO")]
     folder: Option<PathBuf>,
     /// Evaluate the MiniLM relevance baseline instead: all-MiniLM-L6-v2 with no training, the
     /// leaderboard's floor.
@@ -59,7 +64,17 @@ pub(in crate::cli) fn run(
     environment: &Environment,
     args: &CheckpointArgs,
 ) -> anyhow::Result<ExitCode> {
+    let hub_checkpoint = match args
+        .folder
+        .as_deref()
+        .and_then(std::path::Path::to_str)
+        .and_then(HubReference::parse_prefixed)
+    {
+        Some(reference) => Some(fetch_hub_checkpoint(environment, &reference?)?),
+        None => None,
+    };
     let (folder, built_in) = match (&args.folder, args.baseline) {
+        (Some(_), _) if let Some((_, folder)) = &hub_checkpoint => (folder.clone(), None),
         (Some(folder), _) => (folder.clone(), None),
         (None, true) => (
             baseline_model_folder(&environment.home),
@@ -82,6 +97,7 @@ pub(in crate::cli) fn run(
 
     let name = match (&args.name, built_in) {
         (Some(name), _) => name.clone(),
+        (None, None) if let Some((checked, _)) = &hub_checkpoint => checked.repository.clone(),
         (None, Some(BuiltIn::DefaultModel)) => DEFAULT_MODEL_NAME.to_owned(),
         (None, Some(BuiltIn::Baseline)) => BASELINE_MODEL_NAME.to_owned(),
         (None, None) => thread.folder().file_name().map_or_else(
@@ -106,19 +122,31 @@ pub(in crate::cli) fn run(
     let plan = checkpoint_run::plan(&benchmark.samples, description.reads_images);
     // Same weights, same input formatting and same numerics: the same run, resumable, and the
     // same run an upload of these files under these options opens.
-    let identity = RunIdentity::Checkpoint(CheckpointIdentity::new(
-        weights_sha256,
-        thread.folder(),
-        description.architecture,
-        DeviceClass::of_device(&description.device),
-        CheckpointInputOptions {
-            max_length: args.model.max_length,
-            truncation: description.truncation,
-            separator: args.model.separator.clone(),
-            reward_label: args.model.reward_label().map(str::to_owned),
-            frames: args.frames,
-        },
-    )?);
+    let input_options = CheckpointInputOptions {
+        max_length: args.model.max_length,
+        truncation: description.truncation,
+        separator: args.model.separator.clone(),
+        reward_label: args.model.reward_label().map(str::to_owned),
+        frames: args.frames,
+    };
+    // A Hub checkpoint is its repository at a commit, the identity a submission of the same
+    // commit under the same options opens.
+    let identity = match &hub_checkpoint {
+        Some((checked, _)) => RunIdentity::HubCheckpoint(HubCheckpointIdentity::new(
+            checked.repository.clone(),
+            checked.commit.clone(),
+            description.architecture,
+            DeviceClass::of_device(&description.device),
+            input_options,
+        )),
+        None => RunIdentity::Checkpoint(CheckpointIdentity::new(
+            weights_sha256,
+            thread.folder(),
+            description.architecture,
+            DeviceClass::of_device(&description.device),
+            input_options,
+        )?),
+    };
     let training = training_record(thread.folder())?;
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
@@ -135,6 +163,11 @@ pub(in crate::cli) fn run(
             "not_covered": plan.not_covered.keys().collect::<Vec<_>>(),
         },
         "training": training,
+        "hub": hub_checkpoint.as_ref().map(|(checked, _)| json!({
+            "repository": checked.repository,
+            "revision": checked.revision,
+            "commit": checked.commit,
+        })),
     });
     let config = CheckpointRunConfig {
         settings: args.run.setting.settings(),
@@ -212,6 +245,21 @@ pub(in crate::cli) fn run(
             RunStatus::Cancelled => ExitCode::from(3),
             _ => ExitCode::FAILURE,
         })
+    })
+}
+
+/// Resolves `reference` to a commit, checks its files (before any large download), and fetches
+/// them into the cache shared with the workers.
+fn fetch_hub_checkpoint(
+    environment: &Environment,
+    reference: &HubReference,
+) -> anyhow::Result<(CheckedCheckpoint, PathBuf)> {
+    let client = HubClient::new(environment.hub.clone())?;
+    super::super::runtime()?.block_on(async {
+        let checked = model::check(&client, reference, DEFAULT_MAX_CHECKPOINT_BYTES).await?;
+        let folder =
+            model::fetch(&client, &checked, &environment.cache_dir, Progress::Bars).await?;
+        Ok((checked, folder))
     })
 }
 
