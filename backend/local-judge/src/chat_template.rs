@@ -108,6 +108,35 @@ impl ChatTemplate {
                 content: response,
             },
         ];
+        self.render_messages(&messages, false)
+    }
+
+    /// Renders `[system, user]` (no system message when `system` is `None`) with the generation
+    /// prompt, the text a chat model continues with its answer.
+    pub fn render_generation_prompt(
+        &self,
+        system: Option<&str>,
+        user: &str,
+    ) -> Result<String, LocalJudgeError> {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = system {
+            messages.push(Message {
+                role: "system",
+                content: system,
+            });
+        }
+        messages.push(Message {
+            role: "user",
+            content: user,
+        });
+        self.render_messages(&messages, true)
+    }
+
+    fn render_messages(
+        &self,
+        messages: &[Message<'_>],
+        add_generation_prompt: bool,
+    ) -> Result<String, LocalJudgeError> {
         let template = self
             .environment
             .get_template(TEMPLATE_NAME)
@@ -116,7 +145,7 @@ impl ChatTemplate {
             })?;
         let mut context: BTreeMap<&str, Value> = BTreeMap::new();
         context.insert("messages", Value::from_serialize(messages));
-        context.insert("add_generation_prompt", Value::from(false));
+        context.insert("add_generation_prompt", Value::from(add_generation_prompt));
         context.insert("tools", Value::from(()));
         context.insert("documents", Value::from(()));
         if let Some(token) = &self.bos_token {

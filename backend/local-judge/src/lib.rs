@@ -23,6 +23,7 @@ pub mod chat_template;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
+pub mod generation;
 pub mod image_input;
 pub mod input;
 pub mod judge;

@@ -141,19 +141,32 @@ pub struct DecoderLayout {
 }
 
 /// Builds a decoder family's model: parses the [`DecoderConfig`], takes the family's
-/// [`DecoderLayout`] of it, checks the activation (then sliding windows, when the family has
-/// them) and computes the rotary frequencies, in the order the family files always checked.
+/// [`DecoderLayout`] of it and reads the [`DecoderSettings`] ([`decoder_settings`]).
 pub fn load_family(
     source: ModelSource<'_>,
     layout: impl FnOnce(&DecoderConfig) -> DecoderLayout,
 ) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
     let config: DecoderConfig = parse_config(&source)?;
     let layout = layout(&config);
-    check_activation(&source, &config.hidden_act)?;
+    let settings = decoder_settings(&source, &config, layout)?;
+    let model = DecoderForSequenceClassification::load(source, &settings)?;
+    Ok(Box::new(model))
+}
+
+/// The settings of a decoder family's backbone: checks the activation (then sliding windows,
+/// when the family has them) and computes the rotary frequencies, in the order the family files
+/// always checked. The reward models and the generation engine's causal language models
+/// ([`crate::generation`]) share it.
+pub fn decoder_settings(
+    source: &ModelSource<'_>,
+    config: &DecoderConfig,
+    layout: DecoderLayout,
+) -> Result<DecoderSettings, LocalJudgeError> {
+    check_activation(source, &config.hidden_act)?;
     if layout.refuses_sliding_window {
-        check_full_attention(&source)?;
+        check_full_attention(source)?;
     }
-    let settings = DecoderSettings {
+    Ok(DecoderSettings {
         vocab_size: config.vocab_size,
         hidden_size: config.hidden_size,
         intermediate_size: config.intermediate_size,
@@ -168,11 +181,9 @@ pub fn load_family(
         output_bias: layout.output_bias,
         mlp_bias: layout.mlp_bias,
         qk_norm: layout.qk_norm,
-        inverse_frequencies: inverse_frequencies(&source, config.rope_theta, layout.head_dim)?,
+        inverse_frequencies: inverse_frequencies(source, config.rope_theta, layout.head_dim)?,
         max_position_embeddings: config.max_position_embeddings,
-    };
-    let model = DecoderForSequenceClassification::load(source, &settings)?;
-    Ok(Box::new(model))
+    })
 }
 
 /// Checks `hidden_act`: every checkpoint of these families uses SiLU.

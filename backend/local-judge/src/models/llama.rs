@@ -8,7 +8,7 @@
 //! states at each row's last real token.
 
 use super::SequenceRewardModel;
-use super::decoder::{DecoderForSequenceClassification, DecoderLayout, load_family};
+use super::decoder::{DecoderConfig, DecoderForSequenceClassification, DecoderLayout, load_family};
 use super::layers::ModelSource;
 use crate::error::LocalJudgeError;
 
@@ -18,12 +18,18 @@ pub type LlamaForSequenceClassification = DecoderForSequenceClassification;
 /// Builds the model: `attention_bias` on all four attention projections, `mlp_bias` on the MLP,
 /// the head size from `head_dim` or derived; Llama configs have no sliding windows.
 pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
-    load_family(source, |config| DecoderLayout {
+    load_family(source, layout)
+}
+
+/// The family's switches over the shared decoder (the causal language model of
+/// [`crate::generation`] uses them too).
+pub fn layout(config: &DecoderConfig) -> DecoderLayout {
+    DecoderLayout {
         head_dim: config.head_dim_or_derived(),
         qkv_bias: config.attention_bias,
         output_bias: config.attention_bias,
         mlp_bias: config.mlp_bias,
         qk_norm: false,
         refuses_sliding_window: false,
-    })
+    }
 }

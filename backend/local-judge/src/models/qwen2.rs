@@ -9,7 +9,7 @@
 //! checkpoint enables them).
 
 use super::SequenceRewardModel;
-use super::decoder::{DecoderForSequenceClassification, DecoderLayout, load_family};
+use super::decoder::{DecoderConfig, DecoderForSequenceClassification, DecoderLayout, load_family};
 use super::layers::ModelSource;
 use crate::error::LocalJudgeError;
 
@@ -19,12 +19,18 @@ pub type Qwen2ForSequenceClassification = DecoderForSequenceClassification;
 /// Builds the model: biases on the query, key and value projections only (Qwen2 has no
 /// `attention_bias` switch), the head size from `head_dim` or derived.
 pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
-    load_family(source, |config| DecoderLayout {
+    load_family(source, layout)
+}
+
+/// The family's switches over the shared decoder (the causal language model of
+/// [`crate::generation`] uses them too).
+pub fn layout(config: &DecoderConfig) -> DecoderLayout {
+    DecoderLayout {
         head_dim: config.head_dim_or_derived(),
         qkv_bias: true,
         output_bias: false,
         mlp_bias: false,
         qk_norm: false,
         refuses_sliding_window: true,
-    })
+    }
 }

@@ -9,7 +9,7 @@
 //! `transformers`' defaults.
 
 use super::SequenceRewardModel;
-use super::decoder::{DecoderForSequenceClassification, DecoderLayout, load_family};
+use super::decoder::{DecoderConfig, DecoderForSequenceClassification, DecoderLayout, load_family};
 use super::layers::ModelSource;
 use crate::error::LocalJudgeError;
 
@@ -21,12 +21,18 @@ const DEFAULT_HEAD_DIM: usize = 128;
 
 /// Builds the model: per-head q/k norms, `attention_bias` on all four attention projections.
 pub fn load(source: ModelSource<'_>) -> Result<Box<dyn SequenceRewardModel>, LocalJudgeError> {
-    load_family(source, |config| DecoderLayout {
+    load_family(source, layout)
+}
+
+/// The family's switches over the shared decoder (the causal language model of
+/// [`crate::generation`] uses them too).
+pub fn layout(config: &DecoderConfig) -> DecoderLayout {
+    DecoderLayout {
         head_dim: config.head_dim.unwrap_or(DEFAULT_HEAD_DIM),
         qkv_bias: config.attention_bias,
         output_bias: config.attention_bias,
         mlp_bias: false,
         qk_norm: true,
         refuses_sliding_window: true,
-    })
+    }
 }

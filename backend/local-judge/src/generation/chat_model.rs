@@ -1,0 +1,211 @@
+//! [`ChatModel`]: a generating checkpoint loaded with its tokenizer, chat template and
+//! end-of-turn tokens, from a `*ForCausalLM` folder or a GGUF file; the generation engine's entry
+//! point.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokenizers::Tokenizer;
+
+use super::CausalLanguageModel;
+use super::decoder::CausalDecoder;
+use super::engine::{Batching, Generated, GenerationRequest, StopRules, generate};
+use super::sampling::DecodingOptions;
+use super::{folder, gguf};
+use crate::chat_template::ChatTemplate;
+use crate::checkpoint::{CONFIG_FILE, CheckpointFolder};
+use crate::device::{DeviceChoice, device_name};
+use crate::error::LocalJudgeError;
+use crate::models::layers::read_json_file;
+
+/// Where a chat model's weights come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFormat {
+    /// A Hugging Face folder of safetensors weights.
+    Safetensors,
+    /// One GGUF file.
+    Gguf,
+}
+
+/// What a loaded chat model is, for run records and reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChatModelDescription {
+    /// Folder or GGUF file.
+    pub format: ModelFormat,
+    /// `Qwen2ForCausalLM`, … for folders; `general.architecture` (`llama`, `qwen2`) for GGUF.
+    pub architecture: String,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    /// The activations' dtype.
+    pub dtype: String,
+    /// The weights' tensor types (GGUF: `q4_1`, `f32`, …; folders: the activations' dtype).
+    pub tensor_types: Vec<String>,
+    /// Number of weight elements.
+    pub parameter_count: u64,
+    /// SHA-256 of the chat template's source.
+    pub chat_template_sha256: String,
+    /// Prompt plus answer tokens at most.
+    pub max_positions: usize,
+}
+
+/// A loaded chat model.
+pub struct ChatModel {
+    model: CausalDecoder,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    end_of_turn: BTreeSet<u32>,
+    description: ChatModelDescription,
+    path: PathBuf,
+}
+
+/// Whether `path` is a checkpoint the generation engine loads: a `.gguf` file, or a folder whose
+/// `config.json` lists a `*ForCausalLM` architecture it supports. Decided from the file name and
+/// `config.json` only, before anything loads.
+pub fn is_generative_checkpoint(path: &Path) -> bool {
+    if path.is_file() {
+        return gguf::is_gguf_path(path);
+    }
+    let Ok(Some(config)) = read_json_file(path, CONFIG_FILE) else {
+        return false;
+    };
+    config
+        .get("architectures")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|names| {
+            names
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .any(|name| folder::CausalArchitecture::from_hugging_face_name(name).is_some())
+        })
+}
+
+impl ChatModel {
+    /// Loads a `*ForCausalLM` folder or a `.gguf` file on the chosen device (f32 on the CPU;
+    /// bf16 on CUDA for folders, f32 activations over quantized weights for GGUF).
+    pub fn load(path: &Path, device: DeviceChoice) -> Result<ChatModel, LocalJudgeError> {
+        let device = device.open()?;
+        if path.is_file() {
+            if !gguf::is_gguf_path(path) {
+                return Err(LocalJudgeError::Input {
+                    message: format!(
+                        "{}: a generative checkpoint is a folder or a .gguf file",
+                        path.display()
+                    ),
+                });
+            }
+            let loaded = gguf::load(path, &device)?;
+            let description = ChatModelDescription {
+                format: ModelFormat::Gguf,
+                architecture: loaded.architecture,
+                device: device_name(&device),
+                dtype: "f32".to_owned(),
+                tensor_types: loaded.tensor_types.into_iter().collect(),
+                parameter_count: loaded.parameter_count,
+                chat_template_sha256: sha256_hex(&loaded.chat_template.1),
+                max_positions: loaded.model.max_positions(),
+            };
+            return Ok(ChatModel {
+                model: loaded.model,
+                tokenizer: loaded.tokenizer,
+                template: loaded.chat_template.0,
+                end_of_turn: loaded.end_of_turn,
+                description,
+                path: path.to_path_buf(),
+            });
+        }
+        let loaded = folder::load(path, &device)?;
+        let dtype = loaded.dtype.as_str().to_owned();
+        let description = ChatModelDescription {
+            format: ModelFormat::Safetensors,
+            architecture: loaded.architecture.hugging_face_name().to_owned(),
+            device: device_name(&device),
+            dtype: dtype.clone(),
+            tensor_types: vec![dtype],
+            parameter_count: loaded.parameter_count,
+            chat_template_sha256: sha256_hex(&loaded.chat_template.1),
+            max_positions: loaded.model.max_positions(),
+        };
+        Ok(ChatModel {
+            model: loaded.model,
+            tokenizer: loaded.tokenizer,
+            template: loaded.chat_template.0,
+            end_of_turn: loaded.end_of_turn,
+            description,
+            path: CheckpointFolder::inspect(path)
+                .map(|checkpoint| checkpoint.path)
+                .unwrap_or_else(|_| path.to_path_buf()),
+        })
+    }
+
+    /// What the model is.
+    pub fn description(&self) -> &ChatModelDescription {
+        &self.description
+    }
+
+    /// The folder or file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The model, for tests and benchmarks that drive it directly.
+    pub fn model(&self) -> &dyn CausalLanguageModel {
+        &self.model
+    }
+
+    /// End-of-turn token ids.
+    pub fn end_of_turn(&self) -> &BTreeSet<u32> {
+        &self.end_of_turn
+    }
+
+    /// The chat prompt `[system, user]` with the generation prompt, rendered and tokenized (the
+    /// template writes any special tokens itself, so none are added).
+    pub fn prompt(&self, system: Option<&str>, user: &str) -> Result<Vec<u32>, LocalJudgeError> {
+        let text = self.template.render_generation_prompt(system, user)?;
+        self.encode(&text)
+    }
+
+    /// Tokenizes text as it is (special tokens in it are matched, none added).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, LocalJudgeError> {
+        self.tokenizer
+            .encode(text, false)
+            .map(|encoding| encoding.get_ids().to_vec())
+            .map_err(|error| LocalJudgeError::Tokenizer {
+                file: self.path.clone(),
+                message: error.to_string(),
+            })
+    }
+
+    /// Generates an answer for each request (see [`generate`]).
+    pub fn generate(
+        &self,
+        requests: &[GenerationRequest],
+        decoding: &DecodingOptions,
+        batching: Batching,
+        on_finished: &mut dyn FnMut(usize, &Generated) -> Result<(), LocalJudgeError>,
+    ) -> Result<Vec<Generated>, LocalJudgeError> {
+        let stop = StopRules {
+            end_of_turn: self.end_of_turn.clone(),
+        };
+        generate(
+            &self.model,
+            &self.tokenizer,
+            requests,
+            decoding,
+            &stop,
+            batching,
+            on_finished,
+        )
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}

@@ -1,0 +1,380 @@
+//! The causal language model the generation engine runs: the decoder of Qwen2, Qwen3 and Llama
+//! (the same layout as [`crate::models::decoder`], whose settings it reads) with a language-model
+//! head and a [`BatchCache`], built either from a `*ForCausalLM` folder (dense weights) or from a
+//! GGUF file (quantized matrices through candle's `QMatMul`).
+//!
+//! Why not candle-transformers' `qwen2`, `llama`, `quantized_llama` or `quantized_qwen2`: they
+//! keep one cache position for the whole batch, so rows of different lengths cannot share a
+//! batch, and their masks ignore padding (see `models/decoder.rs` for the other traps). Here
+//! every row has its own positions and padding ([`super::cache`]).
+//!
+//! Attention groups the query heads by key/value head instead of repeating the cache
+//! (`repeat_kv`), so a decoding step reads each cached key once. Scores and the softmax are in
+//! f32 whatever the model's dtype; rotary tables are computed in f32 from each row's positions.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Embedding, Linear};
+
+use super::cache::BatchCache;
+use crate::models::decoder::DecoderSettings;
+use crate::models::kernels::{Kernels, RmsNorm, softmax_last_dim};
+
+/// A weight matrix: dense (safetensors) or quantized (GGUF).
+#[derive(Debug)]
+pub enum Projection {
+    /// `y = x Wᵀ + b` with a dense weight.
+    Dense(Linear),
+    /// `y = x Wᵀ + b` with a GGUF-quantized (or f16/f32) weight.
+    Quantized {
+        /// The weight, `[out, in]`.
+        weight: QMatMul,
+        /// The bias, `[out]`, when the layer has one.
+        bias: Option<Tensor>,
+    },
+}
+
+impl Module for Projection {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Projection::Dense(linear) => linear.forward(xs),
+            Projection::Quantized { weight, bias } => {
+                let ys = weight.forward(xs)?;
+                match bias {
+                    Some(bias) => ys.broadcast_add(bias),
+                    None => Ok(ys),
+                }
+            }
+        }
+    }
+}
+
+/// How rotary embeddings pair the dimensions of a head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotaryLayout {
+    /// Dimension `i` with `i + head_dim / 2` (`transformers`' `rotate_half`; GGUF qwen2).
+    HalfSplit,
+    /// Dimension `2i` with `2i + 1`: GGUF llama files, whose query and key rows llama.cpp's
+    /// converter permuted into this order.
+    Interleaved,
+}
+
+/// One decoder layer's weights.
+#[derive(Debug)]
+pub struct LayerWeights {
+    /// Query projection.
+    pub q_proj: Projection,
+    /// Key projection.
+    pub k_proj: Projection,
+    /// Value projection.
+    pub v_proj: Projection,
+    /// Output projection.
+    pub o_proj: Projection,
+    /// Per-head query norm (Qwen3).
+    pub q_norm: Option<RmsNorm>,
+    /// Per-head key norm (Qwen3).
+    pub k_norm: Option<RmsNorm>,
+    /// MLP gate.
+    pub gate_proj: Projection,
+    /// MLP up projection.
+    pub up_proj: Projection,
+    /// MLP down projection.
+    pub down_proj: Projection,
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm,
+}
+
+/// Everything a [`CausalDecoder`] is built from; the folder and GGUF loaders fill it.
+#[derive(Debug)]
+pub struct DecoderWeights {
+    /// Token embedding `[vocab, hidden]`, in the activation dtype.
+    pub embed_tokens: Tensor,
+    /// The layers.
+    pub layers: Vec<LayerWeights>,
+    /// Final norm.
+    pub norm: RmsNorm,
+    /// Language-model head (the embedding itself when tied).
+    pub lm_head: Projection,
+}
+
+/// A causal decoder with a language-model head.
+#[derive(Debug)]
+pub struct CausalDecoder {
+    embed_tokens: Embedding,
+    layers: Vec<LayerWeights>,
+    norm: RmsNorm,
+    lm_head: Projection,
+    inverse_frequencies: Vec<f32>,
+    rotary_layout: RotaryLayout,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+    dtype: DType,
+    device: Device,
+    vocab_size: usize,
+    max_positions: usize,
+}
+
+impl CausalDecoder {
+    /// Assembles a model; `dtype` is the activations' (the embedding's) dtype.
+    pub fn new(
+        settings: &DecoderSettings,
+        weights: DecoderWeights,
+        rotary_layout: RotaryLayout,
+    ) -> candle_core::Result<CausalDecoder> {
+        if settings.num_key_value_heads == 0
+            || !settings
+                .num_attention_heads
+                .is_multiple_of(settings.num_key_value_heads)
+        {
+            candle_core::bail!(
+                "{} attention heads cannot be grouped over {} key/value heads",
+                settings.num_attention_heads,
+                settings.num_key_value_heads
+            );
+        }
+        if weights.layers.len() != settings.num_hidden_layers {
+            candle_core::bail!(
+                "{} layers of weights for {} layers",
+                weights.layers.len(),
+                settings.num_hidden_layers
+            );
+        }
+        let dtype = weights.embed_tokens.dtype();
+        let device = weights.embed_tokens.device().clone();
+        let (vocab_size, hidden) = weights.embed_tokens.dims2()?;
+        Ok(CausalDecoder {
+            embed_tokens: Embedding::new(weights.embed_tokens, hidden),
+            layers: weights.layers,
+            norm: weights.norm,
+            lm_head: weights.lm_head,
+            inverse_frequencies: settings.inverse_frequencies.clone(),
+            rotary_layout,
+            num_heads: settings.num_attention_heads,
+            num_kv_heads: settings.num_key_value_heads,
+            head_dim: settings.head_dim,
+            dtype,
+            device,
+            vocab_size,
+            max_positions: settings.max_position_embeddings,
+        })
+    }
+
+    /// `cos` and `sin` `[rows, len, head_dim / 2]` of each new token's position, in f32 (as
+    /// `transformers` computes them), then in the model's dtype.
+    fn rotary_tables(
+        &self,
+        positions: &[u32],
+        rows: usize,
+        len: usize,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let half = self.inverse_frequencies.len();
+        let mut cos = Vec::with_capacity(positions.len() * half);
+        let mut sin = Vec::with_capacity(positions.len() * half);
+        for &position in positions {
+            for frequency in &self.inverse_frequencies {
+                let angle = position as f32 * frequency;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        let cos = Tensor::from_vec(cos, (rows, len, half), &self.device)?.to_dtype(self.dtype)?;
+        let sin = Tensor::from_vec(sin, (rows, len, half), &self.device)?.to_dtype(self.dtype)?;
+        Ok((cos, sin))
+    }
+
+    fn rotate(&self, xs: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+        match self.rotary_layout {
+            RotaryLayout::HalfSplit => candle_nn::rotary_emb::rope(xs, cos, sin),
+            RotaryLayout::Interleaved => candle_nn::rotary_emb::rope_i(xs, cos, sin),
+        }
+    }
+
+    /// `[rows, len, heads * head_dim]` → `[rows, heads, len, head_dim]`, normed per head.
+    fn split_heads(
+        &self,
+        xs: &Tensor,
+        heads: usize,
+        norm: Option<&RmsNorm>,
+    ) -> candle_core::Result<Tensor> {
+        let (rows, len, _) = xs.dims3()?;
+        let xs = xs.reshape((rows, len, heads, self.head_dim))?;
+        let xs = match norm {
+            Some(norm) => xs.apply(norm)?,
+            None => xs,
+        };
+        xs.transpose(1, 2)?.contiguous()
+    }
+
+    fn attention(
+        &self,
+        layer_index: usize,
+        layer: &LayerWeights,
+        xs: &Tensor,
+        rotary: (&Tensor, &Tensor),
+        mask: &Tensor,
+        cache: &mut BatchCache,
+    ) -> candle_core::Result<Tensor> {
+        let (rows, len, _) = xs.dims3()?;
+        let queries = self.split_heads(
+            &xs.apply(&layer.q_proj)?,
+            self.num_heads,
+            layer.q_norm.as_ref(),
+        )?;
+        let keys = self.split_heads(
+            &xs.apply(&layer.k_proj)?,
+            self.num_kv_heads,
+            layer.k_norm.as_ref(),
+        )?;
+        let values = self.split_heads(&xs.apply(&layer.v_proj)?, self.num_kv_heads, None)?;
+        let queries = self.rotate(&queries, rotary.0, rotary.1)?;
+        let keys = self.rotate(&keys, rotary.0, rotary.1)?;
+        let (keys, values) = cache.append(layer_index, keys, values)?;
+        let padding = cache.padding();
+        let output = if padding.iter().all(|&pad| pad == 0) {
+            self.attend(&queries, &keys, &values, mask)?
+        } else {
+            // Each row over its own real slots only: with padding in the matrices, the kernels
+            // would sum in another order, and quantized models (8-bit activations) turn such
+            // rounding differences into different tokens. Per row, a batched row computes
+            // exactly what it computes alone, so batching changes no output.
+            let total = keys.dim(2)?;
+            let start = total - len;
+            let mut rows_output = Vec::with_capacity(rows);
+            for (row, &pad) in padding.iter().enumerate() {
+                let first_query = pad.saturating_sub(start);
+                let real = len - first_query;
+                let attended = self.attend(
+                    &queries
+                        .narrow(0, row, 1)?
+                        .narrow(2, first_query, real)?
+                        .contiguous()?,
+                    &keys.narrow(0, row, 1)?.narrow(2, pad, total - pad)?,
+                    &values.narrow(0, row, 1)?.narrow(2, pad, total - pad)?,
+                    &mask
+                        .narrow(0, row, 1)?
+                        .narrow(3, first_query, real)?
+                        .narrow(4, pad, total - pad)?
+                        .contiguous()?,
+                )?;
+                // Padding queries get zeros: nothing reads them.
+                rows_output.push(if first_query > 0 {
+                    let zeros = Tensor::zeros(
+                        (1, self.num_heads, first_query, self.head_dim),
+                        attended.dtype(),
+                        attended.device(),
+                    )?;
+                    Tensor::cat(&[&zeros, &attended], 2)?
+                } else {
+                    attended
+                });
+            }
+            Tensor::cat(&rows_output, 0)?
+        };
+        output
+            .transpose(1, 2)?
+            .reshape((rows, len, self.num_heads * self.head_dim))?
+            .apply(&layer.o_proj)
+    }
+
+    /// Scaled dot-product attention of `queries` `[rows, heads, len, head_dim]` over `keys` and
+    /// `values` `[rows, kv_heads, slots, head_dim]` with the additive `mask`
+    /// `[rows, 1, 1, len, slots]`; returns `[rows, heads, len, head_dim]`.
+    fn attend(
+        &self,
+        queries: &Tensor,
+        keys: &Tensor,
+        values: &Tensor,
+        mask: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let (rows, _, len, _) = queries.dims4()?;
+        let slots = keys.dim(2)?;
+        let groups = self.num_heads / self.num_kv_heads;
+        // Query head h reads key/value head h / groups (`repeat_kv`'s order), so the query heads
+        // of one group stack into rows of one matmul against their shared keys.
+        let queries = queries.reshape((rows, self.num_kv_heads, groups * len, self.head_dim))?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (queries.matmul(&keys.t()?)? * scale)?.to_dtype(DType::F32)?;
+        let scores = scores
+            .reshape((rows, self.num_kv_heads, groups, len, slots))?
+            .broadcast_add(mask)?;
+        let weights = softmax_last_dim(&scores, Kernels::Fused)?
+            .to_dtype(values.dtype())?
+            .reshape((rows, self.num_kv_heads, groups * len, slots))?;
+        weights
+            .matmul(&values.contiguous()?)?
+            .reshape((rows, self.num_heads, len, self.head_dim))
+    }
+}
+
+impl super::CausalLanguageModel for CausalDecoder {
+    fn forward(
+        &self,
+        input_ids: &Tensor,
+        padding: &[usize],
+        cache: &mut BatchCache,
+    ) -> candle_core::Result<Tensor> {
+        let (rows, len) = input_ids.dims2()?;
+        let step = cache.step(padding, len, &self.device)?;
+        let (cos, sin) = self.rotary_tables(&step.positions, rows, len)?;
+        let mask = step.mask;
+        let mut xs = self.embed_tokens.forward(input_ids)?;
+        for (index, layer) in self.layers.iter().enumerate() {
+            let attended = self.attention(
+                index,
+                layer,
+                &xs.apply(&layer.input_layernorm)?,
+                (&cos, &sin),
+                &mask,
+                cache,
+            )?;
+            xs = (xs + attended)?;
+            let gate = xs.apply(&layer.post_attention_layernorm)?.contiguous()?;
+            let mlp = (gate.apply(&layer.gate_proj)?.silu()? * gate.apply(&layer.up_proj)?)?
+                .apply(&layer.down_proj)?;
+            xs = (xs + mlp)?;
+        }
+        cache.commit(len);
+        // Only the last position's logits are needed; the norm is per token.
+        xs.narrow(1, len - 1, 1)?
+            .squeeze(1)?
+            .apply(&self.norm)?
+            .contiguous()?
+            .apply(&self.lm_head)?
+            .to_dtype(DType::F32)
+    }
+
+    fn new_cache(&self) -> BatchCache {
+        BatchCache::new(self.layers.len())
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn max_positions(&self) -> usize {
+        self.max_positions
+    }
+}
+
+/// `[rows, vocab]` of f32 logits → each row as a vector.
+pub fn logits_rows(logits: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
+    logits.to_dtype(DType::F32)?.to_vec2::<f32>()
+}
+
+/// The index of the largest value; the first of equal ones, like `torch.argmax`.
+pub fn argmax(values: &[f32]) -> u32 {
+    let mut best = 0;
+    for (index, value) in values.iter().enumerate() {
+        if *value > values[best] {
+            best = index;
+        }
+    }
+    best as u32
+}

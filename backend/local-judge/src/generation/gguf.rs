@@ -1,0 +1,340 @@
+//! Chat models in one GGUF file (llama.cpp's format): `llama` and `qwen2` architectures, any
+//! tensor type candle's quantized matmul runs (F32, F16, Q4_0 … Q8_0 and the k-quants), with the
+//! tokenizer ([`super::gguf_tokenizer`]), chat template (`tokenizer.chat_template`) and
+//! end-of-turn tokens (`tokenizer.ggml.eos_token_id`, `tokenizer.ggml.eot_token_id`) read from
+//! the file's metadata.
+//!
+//! Matrices stay quantized (`QMatMul`); norms, biases and the token embedding are dequantized to
+//! f32, in which the activations run on every device. GGUF `llama` files hold query and key rows
+//! permuted for interleaved rotary pairs (llama.cpp's converter does this), `qwen2` files do not
+//! ([`RotaryLayout`]). Llama 3's frequency scaling is stored as the `rope_freqs.weight` tensor of
+//! per-frequency divisors, applied when present.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::quantized::{GgmlDType, QMatMul};
+use candle_core::{Device, Tensor};
+
+use super::decoder::{CausalDecoder, DecoderWeights, LayerWeights, Projection, RotaryLayout};
+use super::gguf_tokenizer::{gguf_error, metadata, tokenizer_from_gguf};
+use crate::chat_template::ChatTemplate;
+use crate::error::LocalJudgeError;
+use crate::models::decoder::DecoderSettings;
+use crate::models::kernels::{Kernels, RmsNorm};
+
+/// The extension of GGUF files.
+pub const GGUF_EXTENSION: &str = "gguf";
+
+/// Whether `path` names a GGUF file (by extension; the header is checked when it loads).
+pub fn is_gguf_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| extension.eq_ignore_ascii_case(GGUF_EXTENSION))
+}
+
+/// What [`load`] returns.
+pub struct LoadedGguf {
+    /// The model.
+    pub model: CausalDecoder,
+    /// `general.architecture`.
+    pub architecture: String,
+    /// The tokenizer rebuilt from the metadata.
+    pub tokenizer: tokenizers::Tokenizer,
+    /// The chat template and its source text.
+    pub chat_template: (ChatTemplate, String),
+    /// End-of-turn token ids.
+    pub end_of_turn: BTreeSet<u32>,
+    /// The tensor types present, by name ("q4_1", "f32").
+    pub tensor_types: BTreeSet<String>,
+    /// Number of weight elements.
+    pub parameter_count: u64,
+}
+
+struct Reader<'a> {
+    content: &'a Content,
+    file: &'a Path,
+    reader: BufReader<File>,
+    device: &'a Device,
+}
+
+impl Reader<'_> {
+    fn quantized(
+        &mut self,
+        name: &str,
+    ) -> Result<candle_core::quantized::QTensor, LocalJudgeError> {
+        self.content
+            .tensor(&mut self.reader, name, self.device)
+            .map_err(|error| gguf_error(self.file, name, error))
+    }
+
+    fn dense(&mut self, name: &str) -> Result<Tensor, LocalJudgeError> {
+        self.quantized(name)?
+            .dequantize(self.device)
+            .map_err(|error| gguf_error(self.file, name, error))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    fn projection(&mut self, name: &str, bias: bool) -> Result<Projection, LocalJudgeError> {
+        let weight_name = format!("{name}.weight");
+        let weight = QMatMul::from_qtensor(self.quantized(&weight_name)?)
+            .map_err(|error| gguf_error(self.file, &weight_name, error))?;
+        let bias_name = format!("{name}.bias");
+        let bias = if bias || self.has(&bias_name) {
+            Some(self.dense(&bias_name)?)
+        } else {
+            None
+        };
+        Ok(Projection::Quantized { weight, bias })
+    }
+
+    fn norm(&mut self, name: &str, eps: f64) -> Result<RmsNorm, LocalJudgeError> {
+        let weight = self.dense(&format!("{name}.weight"))?;
+        let size = weight.elem_count();
+        let mut tensors = std::collections::HashMap::new();
+        tensors.insert("weight".to_owned(), weight);
+        let builder =
+            candle_nn::VarBuilder::from_tensors(tensors, candle_core::DType::F32, self.device);
+        RmsNorm::load(size, eps, builder, Kernels::Fused)
+            .map_err(|error| gguf_error(self.file, name, error))
+    }
+
+    fn number(&self, key: &str) -> Result<f64, LocalJudgeError> {
+        let value = metadata(self.content, self.file, key)?;
+        value
+            .to_u32()
+            .map(f64::from)
+            .or_else(|_| value.to_f32().map(f64::from))
+            .or_else(|_| value.to_u64().map(|number| number as f64))
+            .map_err(|error| gguf_error(self.file, key, error))
+    }
+
+    fn optional_number(&self, key: &str) -> Result<Option<f64>, LocalJudgeError> {
+        if self.content.metadata.contains_key(key) {
+            self.number(key).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn optional_string(&self, key: &str) -> Result<Option<String>, LocalJudgeError> {
+        match self.content.metadata.get(key) {
+            None => Ok(None),
+            Some(value) => value
+                .to_string()
+                .cloned()
+                .map(Some)
+                .map_err(|error| gguf_error(self.file, key, error)),
+        }
+    }
+}
+
+/// Loads a GGUF chat model onto `device`.
+pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError> {
+    let opened = File::open(file).map_err(|source| crate::checkpoint::CheckpointError::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let mut reader = BufReader::new(opened);
+    let content =
+        Content::read(&mut reader).map_err(|error| gguf_error(file, "(header)", error))?;
+    let mut reader = Reader {
+        content: &content,
+        file,
+        reader,
+        device,
+    };
+    let architecture = reader
+        .optional_string("general.architecture")?
+        .ok_or_else(|| gguf_error(file, "general.architecture", "missing"))?;
+    let rotary_layout = match architecture.as_str() {
+        "llama" => RotaryLayout::Interleaved,
+        "qwen2" => RotaryLayout::HalfSplit,
+        other => {
+            return Err(gguf_error(
+                file,
+                "general.architecture",
+                format!("{other:?} is not supported (supported: llama, qwen2)"),
+            ));
+        }
+    };
+    let key = |name: &str| format!("{architecture}.{name}");
+    let count =
+        |name: &str| -> Result<usize, LocalJudgeError> { Ok(reader.number(&key(name))? as usize) };
+    let hidden = count("embedding_length")?;
+    let heads = count("attention.head_count")?;
+    let kv_heads = match reader.optional_number(&key("attention.head_count_kv"))? {
+        Some(kv) => kv as usize,
+        None => heads,
+    };
+    let layers = count("block_count")?;
+    let intermediate = count("feed_forward_length")?;
+    let head_dim = match reader.optional_number(&key("attention.key_length"))? {
+        Some(length) => length as usize,
+        None => hidden / heads.max(1),
+    };
+    let rotary_dims = match reader.optional_number(&key("rope.dimension_count"))? {
+        Some(dims) => dims as usize,
+        None => head_dim,
+    };
+    if rotary_dims != head_dim || head_dim % 2 != 0 {
+        return Err(gguf_error(
+            file,
+            &key("rope.dimension_count"),
+            format!(
+                "partial or odd rotary dimensions ({rotary_dims} of {head_dim}) are not supported"
+            ),
+        ));
+    }
+    let eps = reader.number(&key("attention.layer_norm_rms_epsilon"))?;
+    let base = reader
+        .optional_number(&key("rope.freq_base"))?
+        .unwrap_or(10_000.0) as f32;
+    let context = reader
+        .optional_number(&key("context_length"))?
+        .unwrap_or(4096.0) as usize;
+    let mut inverse_frequencies: Vec<f32> = (0..head_dim)
+        .step_by(2)
+        .map(|index| 1.0 / base.powf(index as f32 / head_dim as f32))
+        .collect();
+    if reader.has("rope_freqs.weight") {
+        let factors = reader
+            .dense("rope_freqs.weight")?
+            .to_vec1::<f32>()
+            .map_err(|error| gguf_error(file, "rope_freqs.weight", error))?;
+        if factors.len() != inverse_frequencies.len() {
+            return Err(gguf_error(
+                file,
+                "rope_freqs.weight",
+                format!(
+                    "{} factors for {} frequencies",
+                    factors.len(),
+                    inverse_frequencies.len()
+                ),
+            ));
+        }
+        for (frequency, factor) in inverse_frequencies.iter_mut().zip(factors) {
+            *frequency /= factor;
+        }
+    }
+    let qkv_bias = architecture == "qwen2";
+    let token_embd = reader.quantized("token_embd.weight")?;
+    let (vocab, _) = token_embd
+        .shape()
+        .dims2()
+        .map_err(|error| gguf_error(file, "token_embd.weight", error))?;
+    let settings = DecoderSettings {
+        vocab_size: vocab,
+        hidden_size: hidden,
+        intermediate_size: intermediate,
+        num_hidden_layers: layers,
+        num_attention_heads: heads,
+        num_key_value_heads: kv_heads,
+        head_dim,
+        rms_norm_eps: eps,
+        qkv_bias,
+        output_bias: false,
+        mlp_bias: false,
+        qk_norm: false,
+        inverse_frequencies,
+        max_position_embeddings: context,
+    };
+    let mut layer_weights = Vec::with_capacity(layers);
+    for index in 0..layers {
+        let prefix = format!("blk.{index}");
+        layer_weights.push(LayerWeights {
+            q_proj: reader.projection(&format!("{prefix}.attn_q"), qkv_bias)?,
+            k_proj: reader.projection(&format!("{prefix}.attn_k"), qkv_bias)?,
+            v_proj: reader.projection(&format!("{prefix}.attn_v"), qkv_bias)?,
+            o_proj: reader.projection(&format!("{prefix}.attn_output"), false)?,
+            q_norm: None,
+            k_norm: None,
+            gate_proj: reader.projection(&format!("{prefix}.ffn_gate"), false)?,
+            up_proj: reader.projection(&format!("{prefix}.ffn_up"), false)?,
+            down_proj: reader.projection(&format!("{prefix}.ffn_down"), false)?,
+            input_layernorm: reader.norm(&format!("{prefix}.attn_norm"), eps)?,
+            post_attention_layernorm: reader.norm(&format!("{prefix}.ffn_norm"), eps)?,
+        });
+    }
+    let embed_tokens = token_embd
+        .dequantize(device)
+        .map_err(|error| gguf_error(file, "token_embd.weight", error))?;
+    let lm_head = if reader.has("output.weight") {
+        reader.projection("output", false)?
+    } else {
+        Projection::Quantized {
+            weight: QMatMul::from_qtensor(token_embd)
+                .map_err(|error| gguf_error(file, "token_embd.weight", error))?,
+            bias: None,
+        }
+    };
+    let weights = DecoderWeights {
+        embed_tokens,
+        layers: layer_weights,
+        norm: reader.norm("output_norm", eps)?,
+        lm_head,
+    };
+    let model = CausalDecoder::new(&settings, weights, rotary_layout).map_err(
+        LocalJudgeError::model(format!("assembling {}", file.display())),
+    )?;
+
+    let tokenizer = tokenizer_from_gguf(&content, file)?;
+    let template_key = "tokenizer.chat_template";
+    let template_source = reader.optional_string(template_key)?.ok_or_else(|| {
+        gguf_error(
+            file,
+            template_key,
+            "missing: a generative judge needs a chat template",
+        )
+    })?;
+    let token_text = |key: &str| -> Result<Option<String>, LocalJudgeError> {
+        Ok(reader
+            .optional_number(key)?
+            .and_then(|id| tokenizer.id_to_token(id as u32)))
+    };
+    let bos = token_text("tokenizer.ggml.bos_token_id")?;
+    let eos = token_text("tokenizer.ggml.eos_token_id")?;
+    let template = ChatTemplate::new(&template_source, bos.as_deref(), eos.as_deref())?;
+    let mut end_of_turn = BTreeSet::new();
+    for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
+        if let Some(id) = reader.optional_number(key)? {
+            end_of_turn.insert(id as u32);
+        }
+    }
+    if end_of_turn.is_empty() {
+        return Err(gguf_error(
+            file,
+            "tokenizer.ggml.eos_token_id",
+            "missing: no end-of-turn token",
+        ));
+    }
+    let tensor_types = content
+        .tensor_infos
+        .values()
+        .map(|info| ggml_type_name(info.ggml_dtype))
+        .collect();
+    let parameter_count = content
+        .tensor_infos
+        .values()
+        .map(|info| info.shape.elem_count() as u64)
+        .sum();
+    Ok(LoadedGguf {
+        model,
+        architecture,
+        tokenizer,
+        chat_template: (template, template_source),
+        end_of_turn,
+        tensor_types,
+        parameter_count,
+    })
+}
+
+fn ggml_type_name(dtype: GgmlDType) -> String {
+    format!("{dtype:?}").to_lowercase()
+}
