@@ -75,6 +75,7 @@ pub(super) fn run(environment: &Environment, args: &LeaderboardArgs) -> anyhow::
         let source = match row.provenance {
             Provenance::PaperReported => "paper",
             Provenance::ReferenceImport => "reference",
+            Provenance::SubmittedPredictions => "submitted",
             Provenance::Evaluated => "evaluated",
         };
         let _ = write!(

@@ -12,6 +12,7 @@ mod rescore;
 mod score;
 mod scorecard_table;
 mod serve;
+mod submit_predictions;
 mod train;
 mod worker;
 
@@ -90,6 +91,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run queued evaluation jobs until Ctrl-C or SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Send a judgements file judged elsewhere to a server, which checks every item, scores
+    /// it and lists it as submitted predictions.
+    SubmitPredictions(submit_predictions::SubmitPredictionsArgs),
     /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
     Score(Box<score::ScoreArgs>),
     /// Train a Bradley-Terry reward model on preference pairs (resumable).
@@ -268,6 +272,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::run(&environment, &args),
         Command::Serve(args) => serve::run(&environment, &args),
         Command::Worker(args) => worker::run(&environment, &args),
+        Command::SubmitPredictions(args) => submit_predictions::run(&environment, &args),
         Command::Score(args) => score::run(&environment, &args),
         Command::Train(args) => train::run(&environment, &args),
     }

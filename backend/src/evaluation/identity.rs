@@ -54,6 +54,16 @@ pub enum RunIdentity {
     Checkpoint(CheckpointIdentity),
     /// A checkpoint from the Hugging Face Hub, named by repository and commit.
     HubCheckpoint(HubCheckpointIdentity),
+    /// A judgements file judged elsewhere and submitted (`submitted_predictions` runs).
+    Predictions(PredictionsIdentity),
+}
+
+/// A submitted judgements file: its bytes decide its judgements, so their SHA-256 is the run's
+/// identity, and sending the same file again joins the same run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PredictionsIdentity {
+    /// SHA-256 (hex) of the file's text as received.
+    pub file_sha256: String,
 }
 
 /// An API judge: the endpoint as recorded, what every request carries, the prompt set and how

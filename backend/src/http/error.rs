@@ -180,6 +180,23 @@ impl From<crate::queue::submissions::SubmissionError> for ApiError {
     }
 }
 
+impl From<crate::queue::predictions::PredictionsError> for ApiError {
+    fn from(error: crate::queue::predictions::PredictionsError) -> Self {
+        use crate::queue::predictions::PredictionsError;
+        match error {
+            PredictionsError::Body(_) => ApiError::Malformed(error.to_string()),
+            PredictionsError::Storage(error) => ApiError::Storage(error),
+            // A file read from a string fails only on its contents.
+            PredictionsError::ModelCard { .. }
+            | PredictionsError::File(_)
+            | PredictionsError::UnknownSample { .. }
+            | PredictionsError::LabelMismatch { .. }
+            | PredictionsError::OutsideSetting { .. }
+            | PredictionsError::Missing { .. } => ApiError::InvalidInput(error.to_string()),
+        }
+    }
+}
+
 impl From<crate::evaluation::comparison::ComparisonError> for ApiError {
     fn from(error: crate::evaluation::comparison::ComparisonError) -> Self {
         use crate::evaluation::comparison::ComparisonError;

@@ -16,6 +16,7 @@ mod media;
 mod metrics;
 mod models;
 mod openapi;
+mod predictions;
 mod rate_limit;
 mod runs;
 mod samples;

@@ -51,7 +51,10 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
         docs_page,
         super::metrics::render,
     ),
-    components(schemas(super::events::StatusEvent)),
+    components(schemas(
+        super::events::StatusEvent,
+        omnireward_shared::wire::PredictionsAccepted
+    )),
     modifiers(&PrefixAndSecurity),
     tags(
         (name = "leaderboard", description = "Ranked models per setting."),

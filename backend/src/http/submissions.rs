@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use omnireward_shared::wire::{CancelAnswer, Paged, SubmissionView, Submitted};
@@ -19,36 +19,29 @@ use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
 use super::{ApiError, ApiPath, ApiQuery, AppState, Pagination};
 use crate::queue::enqueue::{self, Joins};
 use crate::queue::hub_checkpoints::{self, HubPolicy, is_hub_checkpoint};
+use crate::queue::predictions::is_predictions;
 use crate::queue::submissions::{SubmissionPolicy, api_judge};
 use crate::storage::{
     Approval, Cancellation, Enqueued, Job, JobId, JobKind, RunStatus, Storage, StorageError,
 };
 
-/// The JSON object body of a request; other bodies are 400s with the stable error body.
-pub(super) struct JsonObject(Map<String, Value>);
-
-impl<State: Send + Sync> FromRequest<State> for JsonObject {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &State) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
-        // serde_json's syntax errors give a position, never the input.
-        match serde_json::from_slice(&bytes) {
-            Ok(Value::Object(object)) => Ok(JsonObject(object)),
-            Ok(_) => Err(ApiError::Malformed(
-                "the body must be a JSON object".to_owned(),
-            )),
-            Err(error) => Err(ApiError::Malformed(format!(
-                "the body is not valid JSON: {error}"
-            ))),
-        }
+/// A body's JSON object; other bodies are 400s with the stable error body.
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    // serde_json's syntax errors give a position, never the input.
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::Malformed(
+            "the body must be a JSON object".to_owned(),
+        )),
+        Err(error) => Err(ApiError::Malformed(format!(
+            "the body is not valid JSON: {error}"
+        ))),
     }
 }
 
-/// The JSON body of `POST /submissions`: an API judge, or a checkpoint named by Hugging Face
-/// repository (`"kind": "hub_checkpoint"`), for the OpenAPI document.
+/// The JSON body of `POST /submissions`: an API judge, a checkpoint named by Hugging Face
+/// repository (`"kind": "hub_checkpoint"`), or a judgements file with its model card
+/// (`"kind": "predictions"`), for the OpenAPI document.
 #[derive(utoipa::ToSchema, serde::Deserialize)]
 #[serde(untagged)]
 #[expect(
@@ -58,6 +51,7 @@ impl<State: Send + Sync> FromRequest<State> for JsonObject {
 pub(super) enum JsonSubmission {
     ApiJudge(crate::queue::submissions::SubmissionRequest),
     HubCheckpoint(crate::queue::hub_checkpoints::HubCheckpointRequest),
+    Predictions(omnireward_shared::wire::PredictionsSubmission),
 }
 
 /// A submission as clients see it.
@@ -106,18 +100,23 @@ pub(super) struct SubmissionsQuery {
                                 (multipart), to evaluate on the served benchmark."),
     responses(
         (status = 201, description = "Queued (awaiting approval when the server requires it); \
-                                      an upload's answer also describes the `checkpoint`.",
+                                      an upload's answer also describes the `checkpoint`; \
+                                      predictions are checked, scored and stored as a \
+                                      finished run at once (body `PredictionsAccepted`).",
          body = Submitted),
         (status = 200, description = "The same run's queued or running submission (for an \
                                       upload, also a finished one).",
          body = Submitted),
         (status = 400, description = "Malformed or refused body.", body = super::error::ErrorBody),
-        (status = 413, description = "An upload over the server's limit.",
+        (status = 413, description = "An upload over the server's limit, predictions over \
+                                      32 MiB, or another JSON body over 1 MiB.",
          body = super::error::ErrorBody),
         (status = 422, description = "A refused checkpoint (pickle files, invalid safetensors \
                                       headers, missing files, unsupported architecture, over \
-                                      the size limit), or a Hub repository the server cannot \
-                                      read.",
+                                      the size limit), a Hub repository the server cannot \
+                                      read, or predictions refused item by item (unknown \
+                                      sample, wrong label, missing setting, duplicate: the \
+                                      message names task, sample id and setting).",
          body = super::error::ErrorBody),
         (status = 503, description = "Uploads or Hub repositories sent to a server that does \
                                       not accept them, or the Hub could not be reached.",
@@ -130,8 +129,24 @@ pub(super) struct SubmissionsQuery {
 pub(super) async fn create(
     State(state): State<AppState>,
     _admitted: super::rate_limit::SubmissionAdmitted,
-    JsonObject(body): JsonObject,
+    bytes: Bytes,
 ) -> Result<Response, ApiError> {
+    // The route reads up to the predictions limit; every other body, JSON or not, keeps the
+    // API's.
+    let body = match json_object(&bytes) {
+        Ok(body) if is_predictions(&body) => {
+            let (status, accepted) = super::predictions::submit(&state, body).await?;
+            return Ok((status, Json(accepted)).into_response());
+        }
+        _ if bytes.len() > super::REQUEST_BODY_LIMIT => {
+            return Err(ApiError::TooLarge(format!(
+                "the body is larger than this server's limit of {} bytes for submissions \
+                 other than predictions",
+                super::REQUEST_BODY_LIMIT
+            )));
+        }
+        body => body?,
+    };
     let (status, submitted) = submit_json(&state, body).await?;
     Ok((status, Json(submitted)).into_response())
 }

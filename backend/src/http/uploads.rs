@@ -40,6 +40,7 @@ use crate::data::Benchmark;
 use crate::evaluation::checkpoint_run::weights_sha256;
 use crate::judges::local::TruncationSide;
 use crate::queue::checkpoints::{self, CheckpointSubmissionError, UploadedCheckpoint};
+use crate::queue::predictions::MAX_PREDICTIONS_BYTES;
 use crate::storage::{Enqueued, RunId};
 
 /// The upload limit when the server is given none: 2 GiB of files and fields.
@@ -126,7 +127,8 @@ pub fn remove_abandoned_staging(folder: &Path) -> std::io::Result<usize> {
 }
 
 /// `POST /submissions`, whatever the body: multipart bodies are checkpoint uploads under the
-/// upload limit, any other body an API-judge submission under the API's 1 MiB limit. This
+/// upload limit, predictions under their 32 MiB limit, any other body an API-judge or Hub
+/// submission under the API's 1 MiB limit. This
 /// route sits beside the globally limited routes, not under them.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new().route(
@@ -148,7 +150,11 @@ pub(super) fn body_limit(state: &AppState) -> usize {
 
 async fn create(State(state): State<AppState>, request: Request) -> Response {
     if !is_multipart(request.headers()) {
-        let json = submissions::create.layer(RequestBodyLimitLayer::new(super::REQUEST_BODY_LIMIT));
+        // Predictions files are larger than other JSON bodies: the handler holds those to
+        // the API's limit once it knows the kind.
+        let json = submissions::create
+            .layer(RequestBodyLimitLayer::new(MAX_PREDICTIONS_BYTES))
+            .layer(DefaultBodyLimit::max(MAX_PREDICTIONS_BYTES));
         return json.call(request, state).await;
     }
     match upload(state, request).await {

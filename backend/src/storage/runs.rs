@@ -230,6 +230,19 @@ impl Storage {
         benchmark: BenchmarkId,
         identity: &Value,
     ) -> Result<Option<RunId>, StorageError> {
+        self.run_by_identity(model, benchmark, Provenance::Evaluated, identity)
+            .await
+    }
+
+    /// The run of `model` on `benchmark` with `provenance` whose recorded identity is
+    /// `identity` (a resubmitted predictions file finds its run this way).
+    pub async fn run_by_identity(
+        &self,
+        model: ModelId,
+        benchmark: BenchmarkId,
+        provenance: Provenance,
+        identity: &Value,
+    ) -> Result<Option<RunId>, StorageError> {
         let digest = identity_digest(identity);
         with_pool!(self, |pool| {
             let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -240,7 +253,7 @@ impl Storage {
             .bind(&digest)
             .bind(model.0)
             .bind(benchmark.0)
-            .bind(Provenance::Evaluated.as_str())
+            .bind(provenance.as_str())
             .fetch_all(pool)
             .await
             .map_err(database("find a run by its identity"))?;

@@ -6,4 +6,5 @@ mod support;
 
 mod cli;
 mod hub_commands;
+mod submit_predictions;
 mod training;

@@ -126,7 +126,10 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                  task. Rows marked " <span class="badge paper">"paper"</span>
                 " are copied from the paper (full release, not re-run here); "
                 <span class="badge baseline">"baseline"</span>
-                " rows are content-blind shortcuts that bound what a score means."
+                " rows are content-blind shortcuts that bound what a score means; "
+                <span class="badge submitted">"submitted"</span>
+                " rows were judged elsewhere and submitted as per-item judgements, which are \
+                 checked and scored here (the scoring is verified, the judging is not)."
             </p>
             {benchmark_choice}
             <SettingToggle view_state/>
@@ -389,6 +392,13 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
     let intervals = row.intervals.as_ref();
     let paper = row.provenance == Provenance::PaperReported;
     let baseline = row.kind == ModelKind::Baseline;
+    let submitted = row.provenance == Provenance::SubmittedPredictions;
+    // What "verified" means differs: for submitted predictions only the scoring is.
+    let verified_title = if submitted {
+        "Scored here from the submitted per-item judgements (the scoring is verified, not the judging)"
+    } else {
+        "Computed here from stored per-item judgements"
+    };
     let class = if paper {
         "paper"
     } else if baseline {
@@ -434,7 +444,8 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
                 <a href=format!("/models/{}", row.model_id)>{row.model.clone()}</a>
                 {paper.then_some(view! { <span class="badge paper" title=row.benchmark.clone()>"paper"</span> })}
                 {baseline.then_some(view! { <span class="badge baseline">"baseline"</span> })}
-                {row.verified.then_some(view! { <span class="badge verified" title="Computed here from stored per-item judgements">"verified"</span> })}
+                {submitted.then_some(view! { <span class="badge submitted" title="Judged elsewhere and submitted as a judgements file: every item was checked against the benchmark and scored here, but the judging was not run here">"submitted"</span> })}
+                {row.verified.then_some(view! { <span class="badge verified" title=verified_title>"verified"</span> })}
                 {coverage}
             </th>
             <td>{kind_label(row.kind.as_str()).to_owned()}</td>

@@ -64,9 +64,11 @@ pub struct LeaderboardRow {
     pub open_weights: Option<bool>,
     /// Where the numbers come from.
     pub provenance: Provenance,
-    /// Whether the numbers were computed here from stored per-item judgements (`evaluated`, and
-    /// `reference_import`: the authors' per-item outputs scored here); `false` for numbers
-    /// copied from the paper, which are reported, not verified.
+    /// Whether the numbers were computed here from stored per-item judgements (`evaluated`;
+    /// `reference_import`: the authors' per-item outputs scored here; `submitted_predictions`:
+    /// a submitted judgements file checked item by item and rescored here, so the scoring is
+    /// verified but not the judging); `false` for numbers copied from the paper, which are
+    /// reported, not verified.
     pub verified: bool,
     /// The benchmark scored on, with its version ("paper: full release" for paper rows).
     pub benchmark: String,

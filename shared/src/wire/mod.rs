@@ -8,6 +8,7 @@
 
 pub mod leaderboard;
 pub mod names;
+pub mod predictions;
 pub mod runs;
 pub mod samples;
 pub mod score;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use leaderboard::{BenchmarkRows, Intervals, LeaderboardDocument, LeaderboardRow};
 pub use names::{Approval, ModelKind, Provenance, RunStatus, UnknownName};
+pub use predictions::{ModelCard, PredictionsAccepted, PredictionsKind, PredictionsSubmission};
 pub use runs::{
     JudgementItem, ModelDocument, ModelInfo, ReportedSetting, RunBenchmark, RunDocument, RunModel,
 };

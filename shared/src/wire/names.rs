@@ -129,12 +129,17 @@ pub enum Provenance {
     PaperReported,
     /// Per-item outputs of the reference implementation, imported and scored here.
     ReferenceImport,
+    /// A judgements file judged elsewhere and submitted with a model card: every item checked
+    /// against the served benchmark and rescored here (the scoring is verified, the judging
+    /// is not).
+    SubmittedPredictions,
 }
 
 names!(Provenance, "provenance", {
     Evaluated => "evaluated",
     PaperReported => "paper_reported",
     ReferenceImport => "reference_import",
+    SubmittedPredictions => "submitted_predictions",
 });
 
 /// Whether a submission waits for an administrator before a worker may claim it
