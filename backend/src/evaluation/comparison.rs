@@ -1,9 +1,12 @@
 //! Paired comparisons of two stored runs (`omnireward compare`, `GET /compare`): both runs'
-//! per-item judgements read and compared on the items they share.
+//! per-item judgements read and compared on the items they share; and the ablation audit of an
+//! ablated run, compared with its base run (`GET /runs/{id}`, the model page).
 
 use omnireward_shared::BootstrapConfig;
 use omnireward_shared::comparison::{ComparedRun, RunComparison, compare_judgements};
+use omnireward_shared::wire::AblationAudit;
 
+use crate::judges::ablation;
 use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
 
 /// Why two runs cannot be compared.
@@ -79,4 +82,47 @@ fn compared(run: &RunRecord) -> ComparedRun {
         run: run.id.0,
         model: run.model_name.clone(),
     }
+}
+
+/// The ablation audit of `run`: `None` unless its identity records ablations; else its base run
+/// (found by identity, one indexed lookup) and the paired comparison of this run with it, when
+/// both have judged shared samples.
+pub async fn ablation_audit(
+    storage: &Storage,
+    run: &RunRecord,
+    bootstrap: BootstrapConfig,
+) -> Result<Option<AblationAudit>, StorageError> {
+    let Some(identity) = run.configuration.get("identity") else {
+        return Ok(None);
+    };
+    let Some(base_identity) = ablation::base_identity(identity) else {
+        return Ok(None);
+    };
+    let ablations = ablation::recorded(identity);
+    let base_run = match run.benchmark {
+        Some(benchmark) => {
+            storage
+                .evaluated_run(run.model, benchmark, &base_identity)
+                .await?
+        }
+        None => None,
+    };
+    let comparison = match base_run {
+        Some(base) => match compare_runs(storage, run.id, base, bootstrap).await {
+            Ok(comparison) => Some(comparison),
+            // A base run not yet judged, or judged on other tasks, has nothing to pair with.
+            Err(ComparisonError::NoJudgements(_) | ComparisonError::NothingShared { .. }) => None,
+            Err(ComparisonError::Storage(error)) => return Err(error),
+            Err(ComparisonError::Internal(message)) => {
+                tracing::error!(run = %run.id, %message, "ablation comparison failed");
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(Some(AblationAudit {
+        ablations,
+        base_run: base_run.map(|run| run.0),
+        comparison,
+    }))
 }

@@ -9,12 +9,13 @@ use omnireward_shared::scorecard::{ScalarTiePolicy, TieRule, decided_verdict, ti
 use omnireward_shared::wire::{
     JudgementItem, Paged, ReportedSetting, RunBenchmark, RunDocument, RunModel,
 };
-use omnireward_shared::{Judgement, Order, Setting, Task, Verdict};
+use omnireward_shared::{BootstrapConfig, Judgement, Order, Setting, Task, Verdict};
 use serde::Deserialize;
 
 use super::{
     ApiError, ApiPath, ApiQuery, AppState, Pagination, parse_choice, parse_flag, parse_task,
 };
+use crate::evaluation::comparison::ablation_audit;
 use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
 
 /// `GET /runs/{id}`.
@@ -77,6 +78,7 @@ pub(super) async fn run_document(
     } else {
         (storage.scorecard(run.id).await?, None)
     };
+    let ablation = ablation_audit(storage, &run, BootstrapConfig::default()).await?;
     Ok(RunDocument {
         id: run.id.0,
         model: RunModel {
@@ -93,6 +95,7 @@ pub(super) async fn run_document(
         finished_at_ms: run.finished_at_ms,
         scorecard,
         reported_scores,
+        ablation,
     })
 }
 

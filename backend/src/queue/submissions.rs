@@ -238,6 +238,7 @@ pub fn api_judge(
         prompt_video_frames: PROMPT_VIDEO_FRAMES,
         response_video_frames: RESPONSE_VIDEO_FRAMES,
         audio_parts: AudioParts::Joined,
+        ablations: Vec::new(),
     };
     // Built as `eval api` builds it from the same arguments: equal identities mean one run.
     let identity = RunIdentity::Api(ApiJudgeIdentity::new(

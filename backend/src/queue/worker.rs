@@ -584,6 +584,8 @@ fn build_judge(
             prompt_video_frames: specification.prompt_video_frames,
             response_video_frames: specification.response_video_frames,
             audio_parts,
+            // Submissions are never ablation audits (the command line runs those).
+            ablations: Vec::new(),
         },
     })
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use omnireward_shared::scorecard::TieRule;
 use omnireward_shared::{Preference, Setting, Task};
 
-use crate::components::MetricCardTable;
+use crate::components::{AblationAuditTable, MetricCardTable};
 use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunDocument};
 use crate::format;
 
@@ -126,6 +126,7 @@ fn run_view(run: RunDocument) -> impl IntoView {
                 {run.finished_at_ms.map(|finished| format!(" · finished {}", format::timestamp(finished)))}
             </p>
             {scores}
+            {run.ablation.map(|audit| view! { <AblationAuditTable audit/> })}
             {run.scorecard.map(|scorecard| view! { <MetricCardTable settings=scorecard.settings/> })}
             {reported}
             <details>

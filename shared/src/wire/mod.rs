@@ -21,7 +21,8 @@ pub use leaderboard::{BenchmarkRows, Intervals, LeaderboardDocument, Leaderboard
 pub use names::{Approval, ModelKind, Provenance, RunStatus, UnknownName};
 pub use predictions::{ModelCard, PredictionsAccepted, PredictionsKind, PredictionsSubmission};
 pub use runs::{
-    JudgementItem, ModelDocument, ModelInfo, ReportedSetting, RunBenchmark, RunDocument, RunModel,
+    AblationAudit, JudgementItem, ModelDocument, ModelInfo, ReportedSetting, RunBenchmark,
+    RunDocument, RunModel,
 };
 pub use samples::{MediaLink, ResponseView, SampleAnswer, SampleView};
 pub use score::{ScoreRequest, ScoreResponse};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::names::{ModelKind, Provenance, RunStatus};
+use crate::comparison::RunComparison;
 use crate::scorecard::TieRule;
 use crate::{BenchmarkIdentity, Judgement, Scorecard, Setting, Task};
 
@@ -69,6 +70,25 @@ pub struct RunDocument {
     pub scorecard: Option<Scorecard>,
     /// Per setting, the paper's numbers of a paper-reported run.
     pub reported_scores: Option<BTreeMap<Setting, ReportedSetting>>,
+    /// For an ablation audit (a run with part of its input taken away), the comparison with
+    /// its base run; `null` for every other run.
+    #[serde(default)]
+    pub ablation: Option<AblationAudit>,
+}
+
+/// An ablation audit: an ablated run beside its base run, the run with the same identity on
+/// full inputs. A judge whose accuracy does not drop without the media is not using them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AblationAudit {
+    /// What was taken away: `media`, `criterion`.
+    pub ablations: Vec<String>,
+    /// The base run (same model, benchmark and identity without the ablations), when stored.
+    pub base_run: Option<i64>,
+    /// This run (`first`, without the part) against the base run (`second`, with it): per
+    /// setting and task both accuracies and the paired difference (without minus with) with
+    /// its bootstrap interval and McNemar p; `null` until both have judged shared samples.
+    pub comparison: Option<RunComparison>,
 }
 
 /// The model of a run.
