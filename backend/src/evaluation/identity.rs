@@ -26,6 +26,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::baseline::BaselineKind;
+use crate::judges::ablation::Ablation;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
 use crate::judges::local::TruncationSide;
@@ -124,6 +125,10 @@ pub struct CheckpointIdentity {
     pub reward_label: Option<String>,
     /// Frames sampled per video response, for image-text models.
     pub frames: Option<usize>,
+    /// Parts of the input taken away (an ablation audit); left out when empty, so runs on full
+    /// inputs keep the identity they had before ablations existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ablations: Vec<Ablation>,
 }
 
 /// A checkpoint from the Hub, decided before anything is downloaded: the repository and the
@@ -152,6 +157,10 @@ pub struct HubCheckpointIdentity {
     pub reward_label: Option<String>,
     /// Frames sampled per video response, for image-text models.
     pub frames: Option<usize>,
+    /// Parts of the input taken away (an ablation audit); left out when empty, so runs on full
+    /// inputs keep the identity they had before ablations existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ablations: Vec<Ablation>,
 }
 
 impl HubCheckpointIdentity {
@@ -176,6 +185,7 @@ impl HubCheckpointIdentity {
             separator: options.separator,
             reward_label: options.reward_label,
             frames: reads_images.then_some(options.frames),
+            ablations: options.ablations,
         }
     }
 }
@@ -227,6 +237,8 @@ pub struct CheckpointInputOptions {
     pub reward_label: Option<String>,
     /// Frames sampled per video response (kept only for image-text models).
     pub frames: usize,
+    /// Parts of the input taken away (an ablation audit), normalised.
+    pub ablations: Vec<Ablation>,
 }
 
 impl ApiJudgeIdentity {
@@ -274,6 +286,7 @@ impl CheckpointIdentity {
             separator: options.separator,
             reward_label: options.reward_label,
             frames: reads_images.then_some(options.frames),
+            ablations: options.ablations,
         })
     }
 }

@@ -159,6 +159,7 @@ pub async fn submit(
             separator: None,
             reward_label: request.reward_label.clone(),
             frames: DEFAULT_RESPONSE_FRAMES,
+            ablations: Vec::new(),
         },
     ));
     let details = json!({

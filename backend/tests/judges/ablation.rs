@@ -1,8 +1,10 @@
 //! Ablation audits of `omnireward eval api` (`--ablate media`, `--ablate criterion`) against a
 //! server on 127.0.0.1 that records every request: an ablation takes away only what it says,
-//! its run has its own identity, and the run document pairs it with its base run.
+//! its run has its own identity, and the run document pairs it with its base run; and of
+//! `eval checkpoint --ablate criterion` on a tiny random-weight checkpoint.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 
@@ -166,4 +168,75 @@ async fn ablations_take_away_only_what_they_say_and_are_runs_of_their_own() {
         html.contains(&format!("href=\"#run-{}\"", runs[0].id.0)),
         "{html}"
     );
+}
+
+/// `eval checkpoint` on the sample's text-to-text task with `extra` arguments.
+fn eval_checkpoint(home: &Path, extra: &[&str]) -> Output {
+    let model =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/bert-tiny");
+    std::process::Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(home)
+        .args(["eval", "checkpoint"])
+        .arg(model)
+        .args(["--tasks", "text_to_text", "--json"])
+        .args(extra)
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_without_the_criterion_scores_other_inputs_in_a_run_of_its_own() {
+    let home = tempfile::tempdir().expect("temp dir");
+    for extra in [&[][..], &["--ablate", "criterion"][..]] {
+        let output = eval_checkpoint(home.path(), extra);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // Media do not apply to local checkpoints: refused, with the reason.
+    let refused = eval_checkpoint(home.path(), &["--ablate", "media"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("only --ablate criterion applies"),
+        "{stderr}"
+    );
+
+    let storage = Storage::open(&home.path().join("omnireward.sqlite"))
+        .await
+        .expect("opens the database");
+    let runs: Vec<_> = storage
+        .runs()
+        .await
+        .expect("reads runs")
+        .into_iter()
+        .filter(|run| run.provenance == Provenance::Evaluated)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let base = runs[0].configuration["identity"].clone();
+    let ablated = runs[1].configuration["identity"].clone();
+    assert_ne!(base, ablated);
+    assert_eq!(ablated["ablations"], serde_json::json!(["criterion"]));
+    assert_eq!(base_identity(&ablated), Some(base));
+
+    // The same samples, other inputs: the rewards change (random weights read every token).
+    let rewards = |judgements: Vec<omnireward_shared::Judgement>| -> BTreeMap<String, [f64; 2]> {
+        judgements
+            .into_iter()
+            .filter_map(|judgement| {
+                let rewards = judgement.rewards?;
+                Some((judgement.sample_id, [rewards.response1, rewards.response2]))
+            })
+            .collect()
+    };
+    let with = rewards(storage.judgements(runs[0].id).await.expect("judgements"));
+    let without = rewards(storage.judgements(runs[1].id).await.expect("judgements"));
+    assert_eq!(
+        with.keys().collect::<Vec<_>>(),
+        without.keys().collect::<Vec<_>>()
+    );
+    assert!(with.values().zip(without.values()).all(|(a, b)| a != b));
 }

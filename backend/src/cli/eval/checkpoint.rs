@@ -26,6 +26,7 @@ use crate::evaluation::identity::{
 use crate::hub::model::{self, CheckedCheckpoint, DEFAULT_MAX_CHECKPOINT_BYTES};
 use crate::hub::snapshot::Progress;
 use crate::hub::{HubClient, HubReference};
+use crate::judges::ablation::{self, Ablation};
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
@@ -50,6 +51,11 @@ pub(in crate::cli) struct CheckpointArgs {
     /// Frames sampled per video response (image-text models).
     #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
     frames: usize,
+    /// An ablation audit: `criterion` leaves the criterion out of the formatted text (its place
+    /// stays empty). Stored as its own run, compared with the same command's run without it.
+    /// `media` does not apply: local checkpoints never see a prompt's media.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
+    ablate: Vec<Ablation>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -64,6 +70,14 @@ pub(in crate::cli) fn run(
     environment: &Environment,
     args: &CheckpointArgs,
 ) -> anyhow::Result<ExitCode> {
+    let ablations = ablation::normalized(args.ablate.clone());
+    if ablations.contains(&Ablation::Media) {
+        anyhow::bail!(
+            "--ablate media: local checkpoints never see a prompt's media (TI2T, TV2T and TA2T \
+             are scored on the prompt's text), and an image-text model's response images are \
+             what it scores; only --ablate criterion applies to `eval checkpoint`"
+        );
+    }
     let hub_checkpoint = match args
         .folder
         .as_deref()
@@ -128,6 +142,7 @@ pub(in crate::cli) fn run(
         separator: args.model.separator.clone(),
         reward_label: args.model.reward_label().map(str::to_owned),
         frames: args.frames,
+        ablations: ablations.clone(),
     };
     // A Hub checkpoint is its repository at a commit, the identity a submission of the same
     // commit under the same options opens.
@@ -173,6 +188,7 @@ pub(in crate::cli) fn run(
         settings: args.run.setting.settings(),
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         frames: args.frames,
+        ablations,
     };
     let media = MediaEncoder::new(environment.cache_dir.clone());
 

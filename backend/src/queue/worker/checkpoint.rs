@@ -174,6 +174,8 @@ async fn run_loaded(
         settings: specification.settings.clone(),
         chunk_samples: specification.chunk_samples.max(1),
         frames: specification.frames,
+        // Submissions are never ablation audits (the command line runs those).
+        ablations: Vec::new(),
     };
     let plan = checkpoint_run::plan(&benchmark.samples, thread.description().reads_images);
     let media = MediaEncoder::new(context.cache_dir.clone());
