@@ -193,20 +193,15 @@ pub fn check(
 }
 
 fn check_card(card: &ModelCard) -> Result<(), PredictionsError> {
-    let refuse = |field, message: &str| {
-        Err(PredictionsError::ModelCard {
-            field,
-            message: message.to_owned(),
-        })
-    };
+    let refuse = |field, message: String| Err(PredictionsError::ModelCard { field, message });
     let name = card.name.trim();
     if name.is_empty() {
-        return refuse("name", "must not be empty");
+        return refuse("name", "must not be empty".to_owned());
     }
     if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return refuse(
             "name",
-            "must be at most 200 characters without control characters",
+            format!("must be at most {MAX_NAME_CHARS} characters without control characters"),
         );
     }
     // Models of these kinds are made here only: a submission cannot pose as one.
@@ -216,7 +211,7 @@ fn check_card(card: &ModelCard) -> Result<(), PredictionsError> {
     ) {
         return refuse(
             "kind",
-            "must be api_judge, scalar_reward_model or local_generative",
+            "must be api_judge, scalar_reward_model or local_generative".to_owned(),
         );
     }
     for (field, text) in [("parameters", &card.parameters), ("licence", &card.licence)] {
@@ -225,7 +220,9 @@ fn check_card(card: &ModelCard) -> Result<(), PredictionsError> {
         }) {
             return refuse(
                 field,
-                "must be at most 200 characters without control characters",
+                format!(
+                    "must be at most {MAX_CARD_TEXT_CHARS} characters without control characters"
+                ),
             );
         }
     }
@@ -235,7 +232,7 @@ fn check_card(card: &ModelCard) -> Result<(), PredictionsError> {
         {
             return refuse(
                 "link",
-                "must be an http or https URL of at most 2000 characters",
+                format!("must be an http or https URL of at most {MAX_LINK_CHARS} characters"),
             );
         }
     }
