@@ -253,6 +253,9 @@ pub struct ApiJudgeForm {
 /// The submission page: both forms and what the server said about the last attempt.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubmitPage {
+    /// The benchmark submissions are scored on.
+    #[serde(default)]
+    pub served: ServedBenchmark,
     pub api_judge: ApiJudgeForm,
     /// The server's validation error for the API-judge form.
     pub api_judge_error: Option<String>,

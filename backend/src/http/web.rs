@@ -393,6 +393,7 @@ async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String
 
 fn submit_page(site: &Site) -> SubmitPage {
     SubmitPage {
+        served: served::served_benchmark(&site.state.benchmark),
         max_upload_bytes: site.state.uploads.as_ref().map(|uploads| uploads.max_bytes),
         max_hub_bytes: site.state.hub.as_ref().map(|hub| hub.max_bytes),
         ..SubmitPage::default()

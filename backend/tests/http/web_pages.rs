@@ -1111,3 +1111,28 @@ async fn a_paper_models_page_shows_the_papers_numbers_not_a_run() {
     assert_eq!(page.ranks.len(), 2);
     assert_eq!(page.ranks[0].rank, row.rank);
 }
+
+/// Issue 20, defect 5: "How ties are decided" says which baselines answer tie, the submit page
+/// says which benchmark submissions are scored on, and the radar never draws an uncovered
+/// modality (see `a_paper_models_page_shows_the_papers_numbers_not_a_run`).
+#[tokio::test]
+async fn the_tie_rules_and_the_submit_page_say_what_is_true() {
+    let site = site().await;
+    let text = get(&site.router, "/").await.text();
+    assert!(
+        !text.contains("they never answer tie"),
+        "baselines do answer tie"
+    );
+    assert!(text.contains("random picks A, B or tie"));
+    assert!(text.contains("answer tie when the two lengths or sizes are equal"));
+
+    let reply = get(&site.router, "/submit").await;
+    let Page::Submit(page) = reply.page() else {
+        panic!("submit page");
+    };
+    assert_eq!(page.served.name, "omni-rewardbench-sample");
+    assert!(reply.text().contains(&format!(
+        "Scored on: omni-rewardbench-sample 1 ({} pairs; synthetic",
+        page.served.pairs
+    )));
+}

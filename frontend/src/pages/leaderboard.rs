@@ -257,8 +257,11 @@ fn TieRules() -> impl IntoView {
                      Ties-Matter sweep (or the fixed threshold the run records)."</li>
                 <li><strong>"Paper-reported rows: "</strong>
                     "as reported by Jin et al. (2025) on the full release."</li>
-                <li><strong>"Baselines: "</strong>"content-blind rules (random, always A, longer \
-                    response, larger file); they never answer tie."</li>
+                <li><strong>"Baselines: "</strong>"content-blind rules. With ties, random \
+                    picks A, B or tie uniformly; longer response and larger file answer tie when \
+                    the two lengths or sizes are equal; always A never answers tie. Without ties, \
+                    random picks A or B, and equal lengths or sizes give no decision, counted \
+                    wrong."</li>
             </ul>
         </details>
     }
