@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{
     ApiError, ApiPath, ApiQuery, AppState, Pagination, parse_choice, parse_flag, parse_task,
 };
-use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
+use crate::storage::{ModelKind, Provenance, RunId, RunRecord, Storage, StorageError};
 
 /// `GET /runs/{id}`.
 #[utoipa::path(
@@ -73,16 +73,23 @@ pub(super) async fn run_document(
                 None => setting.overall = Some(score.accuracy),
             }
         }
+        for (setting, numbers) in &mut settings {
+            numbers.source = crate::paper_models::source(&run.model_name, *setting);
+        }
         (None, Some(settings))
     } else {
         (storage.scorecard(run.id).await?, None)
     };
+    // A paper model's kind is the model's real kind; its provenance says "paper".
+    let kind = crate::paper_models::facts(&run.model_name)
+        .filter(|_| run.model_kind == ModelKind::PaperReported)
+        .map_or(run.model_kind, |facts| facts.kind);
     Ok(RunDocument {
         id: run.id.0,
         model: RunModel {
             id: run.model.0,
             name: run.model_name,
-            kind: run.model_kind,
+            kind,
             group: run.model_group,
         },
         provenance: run.provenance,
