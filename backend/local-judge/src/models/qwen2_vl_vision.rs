@@ -395,6 +395,11 @@ impl VisionTower {
         load().map_err(LocalJudgeError::model("loading the vision tower"))
     }
 
+    /// Patches merged into one token along each side.
+    pub fn merge_size(&self) -> usize {
+        self.config.merge_size
+    }
+
     /// The embeddings of the merged patches of every image, in the images' order: `pixel_values`
     /// is `patches × features` (the processor's rows), `grids` each image's `[t, h, w]`.
     pub fn forward(
