@@ -183,6 +183,8 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         parameters: run.model.parameters.clone(),
         licence: run.model.licence.clone(),
         open_weights: run.model.open_weights,
+        link: None,
+        source: None,
         provenance: run.provenance,
         verified: !paper,
         benchmark: String::new(),
@@ -199,6 +201,7 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
     };
     if paper {
         row.benchmark = PAPER_BENCHMARK.to_owned();
+        with_paper_facts(&mut row, setting);
         for score in &run.reported_scores {
             if score.setting != setting {
                 continue;
@@ -247,6 +250,20 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         });
     }
     Some(row)
+}
+
+/// Gives a paper-reported row its model's facts (kind, size, weights, licence, link) and where the
+/// paper gives its numbers; facts stored with the model win over the embedded ones.
+fn with_paper_facts(row: &mut LeaderboardRow, setting: Setting) {
+    row.source = crate::paper_models::source(&row.model, setting);
+    let Some(facts) = crate::paper_models::facts(&row.model) else {
+        return;
+    };
+    row.kind = facts.kind;
+    row.parameters = row.parameters.take().or_else(|| facts.parameters.clone());
+    row.licence = row.licence.take().or_else(|| facts.licence.clone());
+    row.open_weights = row.open_weights.or(facts.open_weights);
+    row.link = facts.link.clone();
 }
 
 /// The benchmarks `rows` cover, the release first, then by name.
@@ -581,7 +598,10 @@ mod tests {
             .find(|row| row.model == "GPT-4o" && row.provenance.as_str() == "paper_reported")
             .expect("paper row");
         assert!(!paper.verified);
-        assert_eq!(paper.kind.as_str(), "paper_reported");
+        // The model's real kind and facts; "paper" is the provenance, not a type.
+        assert_eq!(paper.kind.as_str(), "api_judge");
+        assert_eq!(paper.open_weights, Some(false));
+        assert_eq!(paper.source.as_deref(), Some("Table 2, row 25"));
         assert_eq!(paper.intervals, None);
         assert_eq!(paper.benchmark, PAPER_BENCHMARK);
         assert!((paper.modalities[&Modality::Audio] - (0.6275 + 0.4453) / 2.0).abs() < 1e-9);

@@ -13,6 +13,7 @@ pub mod judgements_file;
 pub mod judges;
 pub mod leaderboard;
 pub mod media;
+pub mod paper_models;
 pub mod paper_results;
 pub mod queue;
 pub mod storage;

@@ -73,6 +73,42 @@ impl Page {
     }
 }
 
+/// What the served benchmark is: said wherever a label or a count appears, since the embedded
+/// sample's labels are synthetic and must never read as the release's human preferences.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServedBenchmark {
+    /// Its name, e.g. `omni-rewardbench-sample`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its preference pairs, all tasks together.
+    pub pairs: usize,
+    /// Whether human annotators chose its labels (the release); `false` for the synthetic sample
+    /// and for data folders whose origin the server does not know.
+    pub human_labels: bool,
+    /// How its pairs were labelled, in a sentence fragment ("synthetic: ...").
+    pub labelled: String,
+}
+
+impl ServedBenchmark {
+    /// "name version (N pairs, how labelled)".
+    pub fn description(&self) -> String {
+        format!(
+            "{} {} ({} pairs; {})",
+            self.name, self.version, self.pairs, self.labelled
+        )
+    }
+
+    /// What a label is called on this benchmark's pages.
+    pub fn label_noun(&self) -> &'static str {
+        if self.human_labels {
+            "Human label"
+        } else {
+            "Label (not human)"
+        }
+    }
+}
+
 /// The leaderboard: the rows of both settings and the view the URL asked for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardPage {
@@ -85,6 +121,9 @@ pub struct LeaderboardPage {
     /// Every benchmark with rows, for the selector.
     #[serde(default)]
     pub benchmarks: Vec<BenchmarkRows>,
+    /// The benchmark this server serves (its rows are ranked apart from the paper's).
+    #[serde(default)]
+    pub served: ServedBenchmark,
 }
 
 /// A chart drawn on the server.
@@ -121,8 +160,23 @@ pub struct ModelPage {
     pub runs: Vec<RunDocument>,
     pub charts: Vec<Chart>,
     pub filter: JudgementFilter,
+    /// Where a paper model's rows rank on the leaderboard (the release's rows), per setting.
+    #[serde(default)]
+    pub ranks: Vec<ModelRank>,
     /// The judgements of the filtered run; `None` for models with no evaluated run.
     pub judgements: Option<Paged<JudgementItem>>,
+}
+
+/// A model's row on one leaderboard view: its rank among the view's rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRank {
+    pub setting: Setting,
+    /// From 1, by overall accuracy.
+    pub rank: usize,
+    /// Rows in the view.
+    pub of: usize,
+    /// The benchmark ranked on.
+    pub benchmark: String,
 }
 
 /// A task with its sample count (`GET /tasks`).
@@ -136,6 +190,8 @@ pub struct TaskSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchmarkPage {
     pub benchmark: String,
+    /// What the served benchmark is and how it is labelled.
+    pub served: ServedBenchmark,
     pub tasks: Vec<TaskSummary>,
     pub task: Task,
     pub samples: Paged<SampleView>,
@@ -145,6 +201,8 @@ pub struct BenchmarkPage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplePage {
     pub sample: SampleView,
+    /// The benchmark the sample belongs to and how it is labelled.
+    pub served: ServedBenchmark,
     pub answers: Vec<SampleAnswer>,
 }
 
@@ -195,6 +253,9 @@ pub struct ApiJudgeForm {
 /// The submission page: both forms and what the server said about the last attempt.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubmitPage {
+    /// The benchmark submissions are scored on.
+    #[serde(default)]
+    pub served: ServedBenchmark,
     pub api_judge: ApiJudgeForm,
     /// The server's validation error for the API-judge form.
     pub api_judge_error: Option<String>,

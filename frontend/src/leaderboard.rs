@@ -394,6 +394,8 @@ mod tests {
             parameters: parameters.map(str::to_owned),
             licence: None,
             open_weights: Some(parameters.is_some()),
+            link: None,
+            source: None,
             provenance: Provenance::Evaluated,
             verified: interval.is_some(),
             benchmark: "sample".to_owned(),

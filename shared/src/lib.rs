@@ -16,6 +16,7 @@ pub mod sample;
 pub mod scorecard;
 pub mod task;
 pub mod tie_cross_validation;
+pub mod tie_rules;
 pub mod ties_matter;
 pub mod verdict;
 pub mod wire;

@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use crate::judgement::{Judgement, Order};
 use crate::preference::{Preference, Setting, Verdict};
 use crate::random::SplitMix64;
-use crate::scorecard::{TieRule, decided_verdict};
 use crate::task::Task;
 use crate::tie_cross_validation::{
     CROSS_VALIDATION_FOLDS, CROSS_VALIDATION_SEED, TieThresholdReport, tie_threshold_report,
 };
+use crate::tie_rules::{TieRule, decided_verdict};
 use crate::ties_matter::ScoredPair;
 
 /// The seed of the random-guess convention: fixed, so the card is the same on every machine.

@@ -659,6 +659,8 @@ mod tests {
             parameters: None,
             licence: None,
             open_weights: None,
+            link: None,
+            source: None,
             provenance: Provenance::Evaluated,
             verified: true,
             benchmark: "omni-rewardbench-sample 1".to_owned(),

@@ -23,6 +23,7 @@ mod samples;
 pub mod score;
 mod security_headers;
 mod server;
+mod submission_bodies;
 mod submissions;
 mod tasks;
 mod uploads;

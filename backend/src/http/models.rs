@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use omnireward_shared::wire::{ModelDocument, ModelInfo};
+use omnireward_shared::wire::{ModelDocument, ModelInfo, ModelKind};
 
 use super::runs::run_document;
 use super::{ApiError, ApiPath, AppState};
@@ -48,17 +48,35 @@ pub(super) async fn model_document(storage: &Storage, id: &str) -> Result<ModelD
         }
         runs.push(run_document(storage, run).await?);
     }
+    let mut info = ModelInfo {
+        id: model.id.0,
+        name: model.name,
+        kind: model.kind,
+        group: model.group,
+        parameters: model.parameters,
+        licence: model.licence,
+        open_weights: model.open_weights,
+        link: None,
+    };
+    if info.kind == ModelKind::PaperReported {
+        with_paper_facts(&mut info);
+    }
     Ok(ModelDocument {
-        model: ModelInfo {
-            id: model.id.0,
-            name: model.name,
-            kind: model.kind,
-            group: model.group,
-            parameters: model.parameters,
-            licence: model.licence,
-            open_weights: model.open_weights,
-        },
+        model: info,
         training,
         runs,
     })
+}
+
+/// Gives a model of the paper's tables its facts (kind, size, weights, licence, link); facts
+/// stored with the model win over the embedded ones.
+fn with_paper_facts(info: &mut ModelInfo) {
+    let Some(facts) = crate::paper_models::facts(&info.name) else {
+        return;
+    };
+    info.kind = facts.kind;
+    info.parameters = info.parameters.take().or_else(|| facts.parameters.clone());
+    info.licence = info.licence.take().or_else(|| facts.licence.clone());
+    info.open_weights = info.open_weights.or(facts.open_weights);
+    info.link = facts.link.clone();
 }

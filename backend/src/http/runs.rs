@@ -16,7 +16,7 @@ use super::{
     ApiError, ApiPath, ApiQuery, AppState, Pagination, parse_choice, parse_flag, parse_task,
 };
 use crate::evaluation::comparison::ablation_audit;
-use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
+use crate::storage::{ModelKind, Provenance, RunId, RunRecord, Storage, StorageError};
 
 /// `GET /runs/{id}`.
 #[utoipa::path(
@@ -74,17 +74,24 @@ pub(super) async fn run_document(
                 None => setting.overall = Some(score.accuracy),
             }
         }
+        for (setting, numbers) in &mut settings {
+            numbers.source = crate::paper_models::source(&run.model_name, *setting);
+        }
         (None, Some(settings))
     } else {
         (storage.scorecard(run.id).await?, None)
     };
     let ablation = ablation_audit(storage, &run, BootstrapConfig::default()).await?;
+    // A paper model's kind is the model's real kind; its provenance says "paper".
+    let kind = crate::paper_models::facts(&run.model_name)
+        .filter(|_| run.model_kind == ModelKind::PaperReported)
+        .map_or(run.model_kind, |facts| facts.kind);
     Ok(RunDocument {
         id: run.id.0,
         model: RunModel {
             id: run.model.0,
             name: run.model_name,
-            kind: run.model_kind,
+            kind,
             group: run.model_group,
         },
         provenance: run.provenance,

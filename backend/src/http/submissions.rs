@@ -39,21 +39,6 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// The JSON body of `POST /submissions`: an API judge, a checkpoint named by Hugging Face
-/// repository (`"kind": "hub_checkpoint"`), or a judgements file with its model card
-/// (`"kind": "predictions"`), for the OpenAPI document.
-#[derive(utoipa::ToSchema, serde::Deserialize)]
-#[serde(untagged)]
-#[expect(
-    dead_code,
-    reason = "describes the body for the OpenAPI document; never built"
-)]
-pub(super) enum JsonSubmission {
-    ApiJudge(crate::queue::submissions::SubmissionRequest),
-    HubCheckpoint(crate::queue::hub_checkpoints::HubCheckpointRequest),
-    Predictions(omnireward_shared::wire::PredictionsSubmission),
-}
-
 /// A submission as clients see it.
 fn submission_view(job: Job, position: Option<u64>, approval: Approval) -> SubmissionView {
     let text = |field: &str| {
@@ -93,8 +78,8 @@ pub(super) struct SubmissionsQuery {
     post,
     path = "/submissions",
     tag = "submissions",
-    request_body(content((JsonSubmission = "application/json"),
-                         (super::uploads::UploadForm = "multipart/form-data")),
+    request_body(content((super::submission_bodies::JsonSubmission = "application/json"),
+                         (super::submission_bodies::UploadForm = "multipart/form-data")),
                  description = "An API judge or a reward model named by Hugging Face repository \
                                 (JSON), or a reward-model checkpoint uploaded file by file \
                                 (multipart), to evaluate on the served benchmark."),

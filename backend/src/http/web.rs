@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use omnireward_frontend::data::{
     ApiJudgeForm, BenchmarkPage, HubCheckpointForm, JudgementFilter, LeaderboardPage, ModelPage,
-    Page, ProblemPage, Progress, QueuePage, SamplePage, SubmissionPage, SubmitPage, TaskSummary,
+    ModelRank, Page, ProblemPage, Progress, QueuePage, SamplePage, SubmissionPage, SubmitPage,
+    TaskSummary,
 };
 use omnireward_frontend::document;
 use omnireward_frontend::leaderboard::{View, decode_component, encode_component};
@@ -34,6 +35,7 @@ use super::{API_PREFIX, ApiError, AppState, Pagination};
 use crate::storage::RunId;
 
 mod demo;
+mod served;
 
 /// Judgements listed per page on a model page.
 const JUDGEMENTS_PER_PAGE: usize = 25;
@@ -218,6 +220,7 @@ async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Res
             view,
             benchmark: with_ties.benchmark,
             benchmarks,
+            served: served::served_benchmark(&site.state.benchmark),
         }))
     };
     site.page(page.await)
@@ -240,10 +243,24 @@ async fn model(
             .filter(|run| run.scorecard.is_some())
             .filter(|run| asked.is_none_or(|asked| run.id == asked))
             .max_by_key(|run| run.id);
-        let charts = match charted.and_then(|run| run.scorecard.as_ref()) {
-            Some(scorecard) => omnireward_frontend::charts::scorecard_charts(scorecard)
-                .map_err(|error| PageError::internal(error.to_string()))?,
-            None => Vec::new(),
+        // A model known only from the paper gets the same task bars and radar, drawn from the
+        // paper's numbers.
+        let reported = document
+            .runs
+            .iter()
+            .find_map(|run| run.reported_scores.as_ref());
+        let charts = match (charted.and_then(|run| run.scorecard.as_ref()), reported) {
+            (Some(scorecard), _) => omnireward_frontend::charts::scorecard_charts(scorecard),
+            (None, Some(reported)) => omnireward_frontend::charts::score_charts(
+                &omnireward_frontend::charts::ChartScores::of_reported(reported),
+            ),
+            (None, None) => Ok(Vec::new()),
+        }
+        .map_err(|error| PageError::internal(error.to_string()))?;
+        let ranks = if reported.is_some() {
+            paper_ranks(&site.state, document.model.id).await?
+        } else {
+            Vec::new()
         };
         let filter = JudgementFilter {
             run: charted.map(|run| run.id),
@@ -276,10 +293,34 @@ async fn model(
             runs: document.runs,
             charts,
             filter,
+            ranks,
             judgements,
         }))
     };
     site.page(page.await)
+}
+
+/// Where a paper model's rows rank among the release's rows, per setting (the leaderboard's
+/// default view of the paper's benchmark).
+async fn paper_ranks(state: &AppState, model: i64) -> Result<Vec<ModelRank>, ApiError> {
+    let mut ranks = Vec::new();
+    for setting in Setting::ALL {
+        let query = LeaderboardQuery {
+            setting: Some(setting.key().to_owned()),
+            benchmark: Some(crate::data::RELEASE_NAME.to_owned()),
+            ..LeaderboardQuery::default()
+        };
+        let document = leaderboard_document(state, &query).await?;
+        if let Some(row) = document.rows.iter().find(|row| row.model_id == model) {
+            ranks.push(ModelRank {
+                setting,
+                rank: row.rank,
+                of: document.rows.len(),
+                benchmark: row.benchmark.clone(),
+            });
+        }
+    }
+    Ok(ranks)
 }
 
 /// `/runs/{id}`: the run's section of its model's page.
@@ -321,6 +362,7 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
         )?;
         Ok(Page::Benchmark(BenchmarkPage {
             benchmark: format!("{} {}", tasks.benchmark.name, tasks.benchmark.version),
+            served: served::served_benchmark(&site.state.benchmark),
             tasks: tasks
                 .tasks
                 .into_iter()
@@ -343,6 +385,7 @@ async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String
         Ok::<_, PageError>(Page::Sample(SamplePage {
             sample: super::samples::sample_view(sample),
             answers,
+            served: served::served_benchmark(&site.state.benchmark),
         }))
     };
     site.page(page.await)
@@ -350,6 +393,7 @@ async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String
 
 fn submit_page(site: &Site) -> SubmitPage {
     SubmitPage {
+        served: served::served_benchmark(&site.state.benchmark),
         max_upload_bytes: site.state.uploads.as_ref().map(|uploads| uploads.max_bytes),
         max_hub_bytes: site.state.hub.as_ref().map(|hub| hub.max_bytes),
         ..SubmitPage::default()

@@ -119,7 +119,10 @@ async fn leaderboard_modality_filter_keeps_rows_covering_it_ranked_by_its_score(
         .await
         .json();
     assert_eq!(evaluated["type"], "api_judge");
-    assert_eq!(evaluated["rows"], json!([]));
+    // The paper's proprietary judges are API judges (their provenance says "paper").
+    let api_judges = evaluated["rows"].as_array().expect("rows");
+    assert_eq!(api_judges.len(), 6);
+    assert!(api_judges.iter().all(|row| row["kind"] == "api_judge"));
 }
 
 #[tokio::test]
@@ -167,11 +170,12 @@ async fn leaderboard_csv_has_the_header_and_the_same_rows() {
         .await
         .json();
     let rank = row(rows["rows"].as_array().expect("rows"), "GPT-4o")["rank"].clone();
-    // Modalities are the means of their tasks; paper rows have no interval and no metadata.
+    // Modalities are the means of their tasks; paper rows have no interval, and their model's
+    // facts (kind, licence, closed weights) from the embedded facts file.
     let expected = format!(
-        "{rank},GPT-4o,paper_reported,paper_reported,\"paper: full release (Jin et al., 2025)\",\
+        "{rank},GPT-4o,api_judge,paper_reported,\"paper: full release (Jin et al., 2025)\",\
          78.18,61.74,69.30,62.75,59.33,65.03,44.53,70.86,69.87,64.62,9,\
-         78.18,63.65,67.16,53.64,70.86,,,false,,,"
+         78.18,63.65,67.16,53.64,70.86,,,false,,Proprietary,false"
     );
     assert!(lines.contains(&expected.as_str()), "{text}");
     let gpt_4o_mini = lines
@@ -456,7 +460,8 @@ async fn paper_reported_runs_show_their_reported_scores() {
     let body = reply.json();
     assert_eq!(body["id"], run);
     assert_eq!(body["model"]["name"], "GPT-4o");
-    assert_eq!(body["model"]["kind"], "paper_reported");
+    // The model's real kind; that the numbers are the paper's is the provenance.
+    assert_eq!(body["model"]["kind"], "api_judge");
     assert_eq!(body["provenance"], "paper_reported");
     assert_eq!(body["status"], "finished");
     assert_eq!(body["benchmark"], Value::Null);
@@ -980,8 +985,9 @@ async fn leaderboard_rows_show_metadata_modalities_intervals_and_verification() 
     let paper = row(release_rows, "GPT-4o");
     assert_eq!(paper["verified"], false);
     assert_eq!(paper["intervals"], Value::Null);
+    // Proprietary: no published size, closed weights.
     assert_eq!(paper["parameters"], Value::Null);
-    assert_eq!(paper["open_weights"], Value::Null);
+    assert_eq!(paper["open_weights"], false);
     assert!(close(
         &paper["modalities"]["audio"],
         (0.6275 + 0.4453) / 2.0
@@ -1024,7 +1030,8 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
     };
     // Fill the cache: every view, both formats.
     assert_eq!(count("/api/v1/leaderboard").await, 37);
-    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    // The paper's six proprietary judges.
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 6);
     assert_eq!(count("/api/v1/leaderboard?modality=text").await, 37);
     assert_eq!(csv_lines().await, 38);
 
@@ -1038,7 +1045,7 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
         RunStatus::Running,
     )
     .await;
-    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 6);
 
     other
         .set_run_status(run, RunStatus::Finished)
@@ -1059,7 +1066,7 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
         .set_run_status(run, RunStatus::Running)
         .await
         .expect("resumes");
-    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 6);
     assert_eq!(count("/api/v1/leaderboard").await, 37);
 
     // The server without the cache serves the same documents.

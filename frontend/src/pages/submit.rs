@@ -136,6 +136,10 @@ pub fn SubmitPage(page: data::SubmitPage) -> impl IntoView {
                 <p class="lead">"Submissions are queued and evaluated on this server's benchmark; \
                     results appear on the leaderboard with their run record. Follow them on the "
                     <a href="/queue">"queue"</a> "."</p>
+                <p class="served" id="scored-on">
+                    {format!("Scored on: {}. These scores are ranked with this benchmark's rows only, \
+                              never with the paper's (full release) rows.", page.served.description())}
+                </p>
                 <div class="forms">
                 <form class="card" method="post" action="/submit" id="api-judge-form">
                     <h2>"API judge"</h2>

@@ -52,7 +52,7 @@ pub struct LeaderboardRow {
     pub model_id: i64,
     /// Model name.
     pub model: String,
-    /// What kind of model.
+    /// What kind of model (for the paper's rows too: their provenance is a separate field).
     pub kind: ModelKind,
     /// The paper's group, for paper-reported rows.
     pub group: Option<String>,
@@ -62,6 +62,12 @@ pub struct LeaderboardRow {
     pub licence: Option<String>,
     /// Whether the weights are public, if known.
     pub open_weights: Option<bool>,
+    /// The model card, repository or API documentation, if known (the paper's models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Where a paper-reported row's numbers stand in the paper ("Table 2, row 25").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Where the numbers come from.
     pub provenance: Provenance,
     /// Whether the numbers were computed here from stored per-item judgements (`evaluated`;

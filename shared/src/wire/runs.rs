@@ -28,6 +28,9 @@ pub struct ModelInfo {
     pub licence: Option<String>,
     /// Whether the weights are public, if known.
     pub open_weights: Option<bool>,
+    /// The model card, repository or API documentation, if known (the paper's models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// The document of `GET /models/{id}`: the model and its runs.
@@ -123,6 +126,9 @@ pub struct ReportedSetting {
     pub tasks: BTreeMap<Task, f64>,
     /// The paper's overall column.
     pub overall: Option<f64>,
+    /// Where the paper gives these numbers ("Table 2, row 25").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One judgement with whether its verdict matches the label. A scalar reward model's verdict is
