@@ -1,5 +1,6 @@
-//! `omnireward eval checkpoint DIR`: a local reward-model checkpoint over the benchmark, on the
-//! CPU or a CUDA device, saved and resumable like the API judges' runs.
+//! `omnireward eval checkpoint DIR|FILE.gguf`: a local reward-model checkpoint over the
+//! benchmark, on the CPU or a CUDA device, saved and resumable like the API judges' runs. Chat
+//! models (a `*ForCausalLM` folder or a GGUF file) are generative judges: [`super::generative`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,24 +30,27 @@ use crate::storage::{ModelKind, NewModel, RunStatus};
 
 #[derive(Debug, Args)]
 pub(in crate::cli) struct CheckpointArgs {
-    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights) [default: the
-    /// default model, MiniLM with the Bradley-Terry head trained here].
-    #[arg(value_name = "DIR")]
-    folder: Option<PathBuf>,
+    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), or a chat model's
+    /// GGUF file; a `*ForCausalLM` folder or a GGUF file is run as a generative judge [default:
+    /// the default model, MiniLM with the Bradley-Terry head trained here].
+    #[arg(value_name = "DIR|FILE.gguf")]
+    pub(super) folder: Option<PathBuf>,
     /// Evaluate the MiniLM relevance baseline instead: all-MiniLM-L6-v2 with no training, the
     /// leaderboard's floor.
     #[arg(long, conflicts_with = "folder")]
     baseline: bool,
     /// Name shown on the leaderboard [default: the folder's name].
     #[arg(long)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[command(flatten)]
-    model: LocalModelArgs,
+    pub(super) model: LocalModelArgs,
     /// Frames sampled per video response (image-text models).
     #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
     frames: usize,
     #[command(flatten)]
-    run: RunArgs,
+    pub(super) generation: super::generative::GenerationArgs,
+    #[command(flatten)]
+    pub(super) run: RunArgs,
 }
 
 /// SHA-256 over the weight files in order: the identity of the weights, whatever the folder is
@@ -59,6 +63,11 @@ pub(in crate::cli) fn run(
     environment: &Environment,
     args: &CheckpointArgs,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.folder
+        && omnireward_local_judge::generation::chat_model::is_generative_checkpoint(path)
+    {
+        return super::generative::run(environment, args, path);
+    }
     let (folder, built_in) = match (&args.folder, args.baseline) {
         (Some(folder), _) => (folder.clone(), None),
         (None, true) => (
