@@ -196,3 +196,24 @@ fn score_prints_the_verdict_its_text_holds() {
     let expected = parse_verdict(text).map(|verdict| verdict.key());
     assert_eq!(outcome["verdict"].as_str(), expected, "verdict of {text:?}");
 }
+
+#[test]
+fn reward_model_options_are_refused_for_a_chat_model() {
+    let home = TempDir::new().expect("home");
+    let folder =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/qwen2_causal");
+    let output = Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["eval", "checkpoint"])
+        .arg(&folder)
+        .args(["--reward-label", "1"])
+        .output()
+        .expect("runs omnireward");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--reward-label") && stderr.contains("chat model"),
+        "{stderr}"
+    );
+}

@@ -100,6 +100,15 @@ pub(in crate::cli) fn run(
 ) -> anyhow::Result<ExitCode> {
     let generation = &args.generation;
     let decoding = generation.decoding()?;
+    if args.model.max_length.is_some()
+        || args.model.separator.is_some()
+        || args.model.reward_label().is_some()
+    {
+        anyhow::bail!(
+            "--max-length, --separator and --reward-label apply to reward models; {} is a chat model (see --max-new-tokens)",
+            path.display()
+        );
+    }
     if generation.verdict_attempts == 0 {
         anyhow::bail!("--verdict-attempts must be at least 1");
     }
