@@ -12,7 +12,11 @@
 # 5. throughput, per model, on BERT_PAIRS / QWEN_PAIRS pairs: our binary on CUDA and PyTorch on
 #    the same GPU over the same batches (bf16; the encoder also in f32, the dtype we run it in),
 #    REPEATS timed passes after a warm-up (the first CUDA call compiles PTX);
-# 6. writes $OUT/summary.md (markdown tables), $OUT/results.json (all reports), $OUT/gpu-run.log.
+# 6. generation (when .gpu/generation-bench.xz is there): a random Qwen2ForCausalLM of
+#    Qwen2.5-0.5B size (scripts/bench/torch_generation_reference.py make, bf16), our
+#    generation-bench on CUDA (bf16; GEN_PROMPTS prompts, GEN_TOKENS new tokens each, batch 1 and
+#    continuous batching) and transformers' generate on the same prompt ids, same limits;
+# 7. writes $OUT/summary.md (markdown tables), $OUT/results.json (all reports), $OUT/gpu-run.log.
 #
 # Aims at ~4-6 minutes of wall time on an H100/H200. Each step has a timeout, a failed step is
 # recorded and the rest go on, and optional steps are skipped past DEADLINE_S seconds.
@@ -144,7 +148,30 @@ for model in bert-base:${BERT_PAIRS:-1024} qwen2-0.5b:${QWEN_PAIRS:-512}; do
     fi
 done
 
-# 6. Summary.
+# 6. Generation: ours against transformers' generate, same prompts and limits, greedy.
+if [ -f .gpu/generation-bench.xz ] && ! late; then
+    generation_bench=$work/generation-bench
+    "$python" -c 'import lzma, shutil, sys
+with lzma.open(sys.argv[1]) as source, open(sys.argv[2], "wb") as target:
+    shutil.copyfileobj(source, target)' .gpu/generation-bench.xz "$generation_bench" && chmod +x "$generation_bench"
+    gen_prompts=${GEN_PROMPTS:-32}
+    gen_tokens=${GEN_TOKENS:-128}
+    if step 240 "generation: random Qwen2ForCausalLM (Qwen2.5-0.5B size)" \
+        "$python" scripts/bench/torch_generation_reference.py make "$checkpoints" "${tiny[@]}"; then
+        causal=$checkpoints/qwen2-0.5b-causal
+        step 240 "generation: ours on $device (bf16), $gen_prompts prompts x $gen_tokens tokens" \
+            "$generation_bench" "$causal" --device "$device" --prompts "$gen_prompts" \
+            --max-new-tokens "$gen_tokens" --batch-rows 16 \
+            --write-prompts "$results/generation.prompts" > "$results/generation.ours-cuda.json"
+        step 240 "generation: transformers generate $gpu_dtype on $torch_device, same prompts" \
+            "$python" scripts/bench/torch_generation_reference.py time "$causal" \
+            --prompts "$results/generation.prompts" --max-new-tokens "$gen_tokens" \
+            --batch-rows 16 --device "$torch_device" --dtype "$gpu_dtype" \
+            > "$results/generation.torch-cuda.json"
+    fi
+fi
+
+# 7. Summary.
 {
     echo "## GPU check: $card"
     echo
@@ -155,6 +182,18 @@ done
     [ ${#failures[@]} -gt 0 ] && printf -- '- FAILED: %s\n' "${failures[@]}"
     echo
     "$python" scripts/bench/summarize.py "$results" --results "$OUT/results.json"
+    if [ -s "$results/generation.ours-cuda.json" ] && [ -s "$results/generation.torch-cuda.json" ]; then
+        echo
+        echo "### Generation (random Qwen2.5-0.5B-sized Qwen2ForCausalLM, greedy)"
+        echo
+        "$python" -c 'import json, sys
+ours, torch = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print("| | ours tokens/s | transformers tokens/s | ratio |")
+print("|---|---|---|---|")
+for name in ("batch_1", "batched"):
+    a, b = ours[name]["generated_tokens_per_second"], torch[name]["generated_tokens_per_second"]
+    print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f} |")' "$results/generation.ours-cuda.json" "$results/generation.torch-cuda.json"
+    fi
 } > "$OUT/summary.md"
 cat "$OUT/summary.md"
 log "done in $((SECONDS - started)) s; results in $OUT"

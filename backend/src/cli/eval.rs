@@ -3,6 +3,7 @@
 //! the scorecard. Re-running the same command resumes the run.
 
 mod checkpoint;
+mod generative;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +37,8 @@ pub(super) enum EvalCommand {
     Api(Box<ApiArgs>),
     /// A content-blind shortcut baseline.
     Baseline(BaselineArgs),
-    /// A local reward-model checkpoint (Hugging Face folder, safetensors) run with candle.
+    /// A local checkpoint run with candle: a reward model (Hugging Face folder, safetensors), or
+    /// a chat model (`*ForCausalLM` folder or GGUF file) as a generative judge.
     Checkpoint(Box<checkpoint::CheckpointArgs>),
 }
 

@@ -1,23 +1,31 @@
 //! `omnireward score`: both rewards and the verdict for one criterion, prompt and pair of
-//! responses (texts, or images for image-text models), from a local checkpoint.
+//! responses (texts, or images for image-text models), from a local checkpoint; from a chat
+//! model (a `*ForCausalLM` folder or a GGUF file), the verdict and the judge's text, asked with
+//! the built-in T2T prompt of the with-ties setting.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
+use omnireward_local_judge::generation::chat_model::{ChatModel, is_generative_checkpoint};
+use omnireward_local_judge::generation::engine::{Batching, GenerationRequest};
+use omnireward_local_judge::generation::sampling::DecodingOptions;
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
+use omnireward_shared::{Label, Order, Response, Sample, Setting, Task, Verdict, parse_verdict};
 use serde::Serialize;
 
 use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
+use crate::judges::api::prompts::PromptSet;
+use crate::judges::local::generative::text_user_message;
 
 #[derive(Debug, Args)]
 pub(super) struct ScoreArgs {
-    /// Checkpoint folder [default: the default model, MiniLM with the Bradley-Terry head trained
-    /// here, the demo's model].
-    #[arg(long, value_name = "DIR")]
+    /// Checkpoint folder, or a chat model's GGUF file [default: the default model, MiniLM with
+    /// the Bradley-Terry head trained here, the demo's model].
+    #[arg(long, value_name = "DIR|FILE.gguf")]
     model: Option<PathBuf>,
     /// The evaluation criterion.
     #[arg(long)]
@@ -39,6 +47,9 @@ pub(super) struct ScoreArgs {
     image2: Option<PathBuf>,
     #[command(flatten)]
     local: LocalModelArgs,
+    /// Chat models: generated tokens at most.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    max_new_tokens: usize,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -73,7 +84,92 @@ fn load_image(file: &PathBuf) -> anyhow::Result<image::DynamicImage> {
         .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))
 }
 
+/// What `score` prints for a chat model.
+#[derive(Debug, Serialize)]
+pub struct GenerativeScoreOutcome {
+    /// `response1`, `response2`, `tie`, or `null` when the text holds no verdict.
+    pub verdict: Option<&'static str>,
+    /// The judge's text.
+    pub text: String,
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Generated tokens.
+    pub generated_tokens: usize,
+    /// Milliseconds spent generating (the model was already loaded).
+    pub latency_ms: f64,
+}
+
+fn run_generative(args: &ScoreArgs, model_path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (Some(first), Some(second)) = (&args.response1, &args.response2) else {
+        anyhow::bail!("a chat model judges text responses: give --response1 and --response2");
+    };
+    if args.max_new_tokens == 0 {
+        anyhow::bail!("--max-new-tokens must be at least 1");
+    }
+    let model = ChatModel::load(model_path, args.local.options()?.device)?;
+    let sample = Sample {
+        id: "score".to_owned(),
+        task: Task::TextToText,
+        prompt: args.prompt.clone(),
+        prompt_media: None,
+        response1: Response::Text {
+            text: first.clone(),
+        },
+        response2: Response::Text {
+            text: second.clone(),
+        },
+        criterion: args.criterion.clone(),
+        // Not read: rendering needs no label.
+        label: Label::Tie,
+        model1: None,
+        model2: None,
+    };
+    let rendered = PromptSet::builtin().render(&sample, Setting::WithTies, Order::Original)?;
+    let prompt = model.prompt(Some(&rendered.system), &text_user_message(&rendered))?;
+    let decoding = DecodingOptions {
+        max_new_tokens: args.max_new_tokens,
+        ..DecodingOptions::default()
+    };
+    let started = Instant::now();
+    let answer = model
+        .generate(
+            &[GenerationRequest { prompt, seed: 0 }],
+            &decoding,
+            Batching::default(),
+            &mut |_, _| Ok(()),
+        )?
+        .remove(0);
+    let outcome = GenerativeScoreOutcome {
+        verdict: parse_verdict(&answer.text).map(Verdict::key),
+        prompt_tokens: answer.prompt_tokens,
+        generated_tokens: answer.tokens.len(),
+        text: answer.text,
+        latency_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    if args.json {
+        super::emit_json(&outcome)?;
+    } else {
+        super::emit(&format!(
+            "verdict: {} · {:.1} ms · {} tokens · {} on {}\n{}\n",
+            outcome
+                .verdict
+                .unwrap_or("none (no verdict marker in the text)"),
+            outcome.latency_ms,
+            outcome.generated_tokens,
+            model.description().architecture,
+            model.description().device,
+            outcome.text,
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.model
+        && is_generative_checkpoint(path)
+    {
+        return run_generative(args, path);
+    }
     let built_in = args.model.is_none().then_some(BuiltIn::DefaultModel);
     let folder = args
         .model

@@ -26,6 +26,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::baseline::BaselineKind;
+use super::generative_run::GenerativeDecoding;
 use crate::judges::ablation::Ablation;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
@@ -57,6 +58,8 @@ pub enum RunIdentity {
     HubCheckpoint(HubCheckpointIdentity),
     /// A judgements file judged elsewhere and submitted (`submitted_predictions` runs).
     Predictions(PredictionsIdentity),
+    /// A local chat model (folder or GGUF file) run with candle as a generative judge.
+    Generative(GenerativeIdentity),
 }
 
 /// A submitted judgements file: its bytes decide its judgements, so their SHA-256 is the run's
@@ -201,6 +204,70 @@ fn numerics(architecture: &str, device_class: DeviceClass) -> (&'static str, boo
         known.kind() == omnireward_local_judge::architecture::ModelKind::ImageText
     });
     (dtype, reads_images)
+}
+
+/// A local generative judge: its weights and tokenizer/template files, numerics, prompts and
+/// decoding options. Decided from the files and options before the model loads.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GenerativeIdentity {
+    /// SHA-256 over the weight files in name order (a GGUF file: the whole file, whose metadata
+    /// holds the tokenizer and chat template).
+    pub weights_sha256: String,
+    /// SHA-256 over the [`INPUT_FORMAT_FILES`] of a folder; `None` for a GGUF file.
+    pub inputs_sha256: Option<String>,
+    /// `safetensors` or `gguf`.
+    pub format: &'static str,
+    /// `Qwen2ForCausalLM`, … for a folder; `general.architecture` for a GGUF file.
+    pub architecture: String,
+    /// Which device kind computes.
+    pub device_class: DeviceClass,
+    /// The activations' dtype the device class implies (bf16 on CUDA for folders, else f32).
+    pub dtype: &'static str,
+    /// The prompt templates.
+    pub prompts: PromptsIdentity,
+    /// Queries per item while the verdict cannot be parsed.
+    pub verdict_attempts: u32,
+    /// Token limit, re-query sampling and seed.
+    pub decoding: GenerativeDecoding,
+}
+
+impl GenerativeIdentity {
+    /// The identity of the chat model at `path` (a folder whose weights hash to
+    /// `weights_sha256`, or a GGUF file hashed whole). Reads the small input-format files of a
+    /// folder: blocking.
+    pub fn new(
+        weights_sha256: String,
+        path: &Path,
+        architecture: &str,
+        device_class: DeviceClass,
+        prompts: &PromptSet,
+        verdict_attempts: u32,
+        decoding: GenerativeDecoding,
+    ) -> std::io::Result<GenerativeIdentity> {
+        let gguf = path.is_file();
+        Ok(GenerativeIdentity {
+            weights_sha256,
+            inputs_sha256: if gguf {
+                None
+            } else {
+                Some(inputs_sha256(path)?)
+            },
+            format: if gguf { "gguf" } else { "safetensors" },
+            architecture: architecture.to_owned(),
+            device_class,
+            dtype: match (gguf, device_class) {
+                (false, DeviceClass::Cuda) => "bf16",
+                _ => "f32",
+            },
+            prompts: PromptsIdentity {
+                name: prompts.name.clone(),
+                hash: prompts.hash.clone(),
+                fallback_tasks: prompts.fallback_tasks.clone(),
+            },
+            verdict_attempts,
+            decoding,
+        })
+    }
 }
 
 /// The kind of device a checkpoint runs on.

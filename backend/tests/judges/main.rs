@@ -11,3 +11,4 @@ mod default_model;
 mod judge_redirects;
 mod llama_cpp_server;
 mod local_checkpoint;
+mod local_generative;

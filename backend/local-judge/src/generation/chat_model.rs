@@ -45,6 +45,8 @@ pub struct ChatModelDescription {
     pub tensor_types: Vec<String>,
     /// Number of weight elements.
     pub parameter_count: u64,
+    /// GGUF tensor types dequantized to f32 for the CPU, which has no fast kernel for them.
+    pub dequantized_for_cpu: Vec<String>,
     /// SHA-256 of the chat template's source.
     pub chat_template_sha256: String,
     /// Prompt plus answer tokens at most.
@@ -104,6 +106,7 @@ impl ChatModel {
                 dtype: "f32".to_owned(),
                 tensor_types: loaded.tensor_types.into_iter().collect(),
                 parameter_count: loaded.parameter_count,
+                dequantized_for_cpu: loaded.requantized.into_iter().collect(),
                 chat_template_sha256: sha256_hex(&loaded.chat_template.1),
                 max_positions: loaded.model.max_positions(),
             };
@@ -125,6 +128,7 @@ impl ChatModel {
             dtype: dtype.clone(),
             tensor_types: vec![dtype],
             parameter_count: loaded.parameter_count,
+            dequantized_for_cpu: Vec::new(),
             chat_template_sha256: sha256_hex(&loaded.chat_template.1),
             max_positions: loaded.model.max_positions(),
         };

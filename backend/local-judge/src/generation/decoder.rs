@@ -49,6 +49,19 @@ impl Module for Projection {
     }
 }
 
+impl Projection {
+    /// Whether the matmul rounds its input to 8 bits (a quantized weight on candle's kernels).
+    pub fn quantizes_activations(&self) -> bool {
+        matches!(
+            self,
+            Projection::Quantized {
+                weight: QMatMul::QTensor(_),
+                ..
+            }
+        )
+    }
+}
+
 /// How rotary embeddings pair the dimensions of a head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RotaryLayout {
@@ -115,6 +128,8 @@ pub struct CausalDecoder {
     device: Device,
     vocab_size: usize,
     max_positions: usize,
+    /// Whether a layer has quantized matrices, so that attention over padded rows runs per row.
+    exact_batching: bool,
 }
 
 impl CausalDecoder {
@@ -142,6 +157,19 @@ impl CausalDecoder {
                 settings.num_hidden_layers
             );
         }
+        let exact_batching = weights.layers.iter().any(|layer| {
+            [
+                &layer.q_proj,
+                &layer.k_proj,
+                &layer.v_proj,
+                &layer.o_proj,
+                &layer.gate_proj,
+                &layer.up_proj,
+                &layer.down_proj,
+            ]
+            .into_iter()
+            .any(Projection::quantizes_activations)
+        });
         let dtype = weights.embed_tokens.dtype();
         let device = weights.embed_tokens.device().clone();
         let (vocab_size, hidden) = weights.embed_tokens.dims2()?;
@@ -159,6 +187,7 @@ impl CausalDecoder {
             device,
             vocab_size,
             max_positions: settings.max_position_embeddings,
+            exact_batching,
         })
     }
 
@@ -233,13 +262,14 @@ impl CausalDecoder {
         let keys = self.rotate(&keys, rotary.0, rotary.1)?;
         let (keys, values) = cache.append(layer_index, keys, values)?;
         let padding = cache.padding();
-        let output = if padding.iter().all(|&pad| pad == 0) {
+        let output = if !self.exact_batching || padding.iter().all(|&pad| pad == 0) {
             self.attend(&queries, &keys, &values, mask)?
         } else {
             // Each row over its own real slots only: with padding in the matrices, the kernels
-            // would sum in another order, and quantized models (8-bit activations) turn such
-            // rounding differences into different tokens. Per row, a batched row computes
-            // exactly what it computes alone, so batching changes no output.
+            // sum in another order, and layers with quantized matrices (whose activations are
+            // rounded to 8 bits) turn such rounding differences into different tokens. Per row,
+            // a batched row computes exactly what it computes alone, so batching changes no
+            // output. Dense layers differ by rounding only (1e-6) and take the batched path.
             let total = keys.dim(2)?;
             let start = total - len;
             let mut rows_output = Vec::with_capacity(rows);
@@ -377,4 +407,60 @@ pub fn argmax(values: &[f32]) -> u32 {
         }
     }
     best as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::CausalLanguageModel;
+    use super::*;
+
+    /// The per-row attention quantized models take over padded rows gives what each row gives
+    /// alone (on the dense fixture, whose layers would otherwise take the batched path; its
+    /// dense matmuls round differently with the number of rows, so to 1e-4, not bit for bit).
+    #[test]
+    fn per_row_attention_over_padded_rows_equals_each_row_alone() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen2_causal");
+        let mut model = super::super::folder::load(&folder, &Device::Cpu)
+            .expect("fixture loads")
+            .model;
+        model.exact_batching = true;
+        let rows: [Vec<u32>; 2] = [vec![5, 9, 13, 2, 7], vec![3, 8]];
+        let alone: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|ids| {
+                let input = Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu).expect("ids");
+                model
+                    .forward(&input, &[0], &mut model.new_cache())
+                    .and_then(|logits| logits.to_vec2::<f32>())
+                    .expect("forward")
+                    .remove(0)
+            })
+            .collect();
+        let padded: Vec<u32> = [vec![3; 3], rows[1].clone(), rows[0].clone()].concat();
+        let input = Tensor::from_slice(&padded, (2, 5), &Device::Cpu).expect("ids");
+        let mut cache = model.new_cache();
+        let together = model
+            .forward(&input, &[3, 0], &mut cache)
+            .and_then(|logits| logits.to_vec2::<f32>())
+            .expect("forward");
+        let close = |first: &[f32], second: &[f32]| {
+            first.iter().zip(second).all(|(a, b)| (a - b).abs() < 1e-4)
+        };
+        assert!(close(&together[0], &alone[1]));
+        assert!(close(&together[1], &alone[0]));
+        // A decoding step over the padded cache, too.
+        let step = Tensor::from_slice(&[4u32, 4], (2, 1), &Device::Cpu).expect("ids");
+        let next = model.forward(&step, &[0, 0], &mut cache).expect("step");
+        let mut short = model.new_cache();
+        let prompt = Tensor::from_slice(&rows[1], (1, 2), &Device::Cpu).expect("ids");
+        model.forward(&prompt, &[0], &mut short).expect("prefill");
+        let single = Tensor::from_slice(&[4u32], (1, 1), &Device::Cpu).expect("ids");
+        let alone_next = model.forward(&single, &[0], &mut short).expect("step");
+        assert!(close(
+            &next.to_vec2::<f32>().expect("f32")[0],
+            &alone_next.to_vec2::<f32>().expect("f32")[0]
+        ));
+    }
 }

@@ -5,7 +5,12 @@
 //! the file's metadata.
 //!
 //! Matrices stay quantized (`QMatMul`); norms, biases and the token embedding are dequantized to
-//! f32, in which the activations run on every device. GGUF `llama` files hold query and key rows
+//! f32, in which the activations run on every device. On the CPU, matrices of a type candle 0.11
+//! has no SIMD dot product for (Q4_1, Q5_0, Q5_1: a scalar loop, about 30 times slower; SmolLM2's
+//! published GGUF is Q4_1) are dequantized to f32 when they load and multiplied densely: the
+//! weights' values stay exact (re-quantizing them to Q8_0, which has a fast kernel, rounded them
+//! again and moved SmolLM2's logits twice as far from llama.cpp's), at 8 times the memory of 4-bit
+//! weights, which these legacy types only come in for small models ([`needs_requantizing`]). GGUF `llama` files hold query and key rows
 //! permuted for interleaved rotary pairs (llama.cpp's converter does this), `qwen2` files do not
 //! ([`RotaryLayout`]). Llama 3's frequency scaling is stored as the `rope_freqs.weight` tensor of
 //! per-frequency divisors, applied when present.
@@ -16,7 +21,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
-use candle_core::quantized::{GgmlDType, QMatMul};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Tensor};
 
 use super::decoder::{CausalDecoder, DecoderWeights, LayerWeights, Projection, RotaryLayout};
@@ -52,6 +57,8 @@ pub struct LoadedGguf {
     pub tensor_types: BTreeSet<String>,
     /// Number of weight elements.
     pub parameter_count: u64,
+    /// Tensor types dequantized to f32 for the CPU ([`needs_requantizing`]).
+    pub requantized: BTreeSet<String>,
 }
 
 struct Reader<'a> {
@@ -59,6 +66,14 @@ struct Reader<'a> {
     file: &'a Path,
     reader: BufReader<File>,
     device: &'a Device,
+    /// Tensor types dequantized to f32 for the CPU.
+    requantized: BTreeSet<String>,
+}
+
+/// Whether candle 0.11 runs this type's CPU dot product as a scalar loop (no AVX2 or NEON
+/// kernel), so that a dense f32 matmul is much faster.
+pub fn needs_requantizing(dtype: GgmlDType) -> bool {
+    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
 }
 
 impl Reader<'_> {
@@ -81,10 +96,22 @@ impl Reader<'_> {
         self.content.tensor_infos.contains_key(name)
     }
 
+    /// A matrix as `QMatMul` runs it fastest on this device ([`needs_requantizing`]).
+    fn matrix(&mut self, qtensor: QTensor, name: &str) -> Result<QMatMul, LocalJudgeError> {
+        if self.device.is_cpu() && needs_requantizing(qtensor.dtype()) {
+            self.requantized.insert(ggml_type_name(qtensor.dtype()));
+            let dense = qtensor
+                .dequantize(self.device)
+                .map_err(|error| gguf_error(self.file, name, error))?;
+            return Ok(QMatMul::Tensor(dense));
+        }
+        QMatMul::from_qtensor(qtensor).map_err(|error| gguf_error(self.file, name, error))
+    }
+
     fn projection(&mut self, name: &str, bias: bool) -> Result<Projection, LocalJudgeError> {
         let weight_name = format!("{name}.weight");
-        let weight = QMatMul::from_qtensor(self.quantized(&weight_name)?)
-            .map_err(|error| gguf_error(self.file, &weight_name, error))?;
+        let qtensor = self.quantized(&weight_name)?;
+        let weight = self.matrix(qtensor, &weight_name)?;
         let bias_name = format!("{name}.bias");
         let bias = if bias || self.has(&bias_name) {
             Some(self.dense(&bias_name)?)
@@ -149,6 +176,7 @@ pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError>
         file,
         reader,
         device,
+        requantized: BTreeSet::new(),
     };
     let architecture = reader
         .optional_string("general.architecture")?
@@ -269,8 +297,7 @@ pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError>
         reader.projection("output", false)?
     } else {
         Projection::Quantized {
-            weight: QMatMul::from_qtensor(token_embd)
-                .map_err(|error| gguf_error(file, "token_embd.weight", error))?,
+            weight: reader.matrix(token_embd, "token_embd.weight")?,
             bias: None,
         }
     };
@@ -332,6 +359,7 @@ pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError>
         end_of_turn,
         tensor_types,
         parameter_count,
+        requantized: reader.requantized,
     })
 }
 

@@ -1,6 +1,7 @@
-//! `omnireward eval checkpoint DIR|hf:org/name[@revision]`: a local reward-model checkpoint (or
-//! one fetched from the Hub) over the benchmark, on the CPU or a CUDA device, saved and
-//! resumable like the API judges' runs.
+//! `omnireward eval checkpoint DIR|FILE.gguf|hf:org/name[@revision]`: a local reward-model
+//! checkpoint (or one fetched from the Hub) over the benchmark, on the CPU or a CUDA device, saved
+//! and resumable like the API judges' runs. Chat models (a `*ForCausalLM` folder or a GGUF file)
+//! are generative judges: [`super::generative`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,20 +35,22 @@ use crate::storage::{ModelKind, NewModel, RunStatus};
 
 #[derive(Debug, Args)]
 pub(in crate::cli) struct CheckpointArgs {
-    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), or a Hub model
-    /// repository as `hf:org/name[@revision]` (checked from its file list, then fetched into
-    /// the cache) [default: the default model, MiniLM with the Bradley-Terry head trained here].
-    #[arg(value_name = "DIR|hf:REPO")]
-    folder: Option<PathBuf>,
+    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), a chat model's GGUF
+    /// file, or a Hub model repository as `hf:org/name[@revision]` (checked from its file list,
+    /// then fetched into the cache); a `*ForCausalLM` folder or a GGUF file is run as a
+    /// generative judge [default: the default model, MiniLM with the Bradley-Terry head trained
+    /// here].
+    #[arg(value_name = "DIR|FILE.gguf|hf:REPO")]
+    pub(super) folder: Option<PathBuf>,
     /// Evaluate the MiniLM relevance baseline instead: all-MiniLM-L6-v2 with no training, the
     /// leaderboard's floor.
     #[arg(long, conflicts_with = "folder")]
     baseline: bool,
     /// Name shown on the leaderboard [default: the folder's name].
     #[arg(long)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[command(flatten)]
-    model: LocalModelArgs,
+    pub(super) model: LocalModelArgs,
     /// Frames sampled per video response (image-text models).
     #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
     frames: usize,
@@ -57,7 +60,9 @@ pub(in crate::cli) struct CheckpointArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
     ablate: Vec<Ablation>,
     #[command(flatten)]
-    run: RunArgs,
+    pub(super) generation: super::generative::GenerationArgs,
+    #[command(flatten)]
+    pub(super) run: RunArgs,
 }
 
 /// SHA-256 over the weight files in order: the identity of the weights, whatever the folder is
@@ -77,6 +82,17 @@ pub(in crate::cli) fn run(
              are scored on the prompt's text), and an image-text model's response images are \
              what it scores; only --ablate criterion applies to `eval checkpoint`"
         );
+    }
+    if let Some(path) = &args.folder
+        && omnireward_local_judge::generation::chat_model::is_generative_checkpoint(path)
+    {
+        if !ablations.is_empty() {
+            anyhow::bail!(
+                "--ablate is not supported for generative local judges yet; it applies to reward \
+                 models (`eval checkpoint`) and API judges (`eval api`)"
+            );
+        }
+        return super::generative::run(environment, args, path);
     }
     let hub_checkpoint = match args
         .folder

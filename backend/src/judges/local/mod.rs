@@ -1,8 +1,10 @@
 //! Local checkpoints as judges of benchmark samples: what a model can see of each task
-//! ([`coverage`]), turning samples into its inputs ([`inputs`]), and the dedicated thread the
-//! model runs on ([`thread`]). The models themselves live in the `omnireward-local-judge` crate.
+//! ([`coverage`]), turning samples into its inputs ([`inputs`]), the dedicated thread the model
+//! runs on ([`thread`]), and chat models as generative judges ([`generative`]). The models
+//! themselves live in the `omnireward-local-judge` crate.
 
 pub mod coverage;
+pub mod generative;
 pub mod inputs;
 pub mod thread;
 
@@ -10,4 +12,5 @@ pub use omnireward_local_judge::judge::{JudgeDescription, LocalJudge, LocalJudge
 pub use omnireward_local_judge::{LocalJudgeError, device::DeviceChoice, input::TruncationSide};
 
 pub use self::coverage::{Coverage, coverage};
-pub use self::thread::{InferenceThread, LocalScoringError};
+pub use self::generative::GenerativeThread;
+pub use self::thread::{InferenceThread, LocalScoringError, ModelThread};

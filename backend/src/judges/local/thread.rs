@@ -47,12 +47,111 @@ pub enum LocalScoringError {
     ThreadStopped,
 }
 
-type Job = Box<dyn FnOnce(&LocalJudge) + Send>;
+/// A job: a closure over the thread's model.
+type Job<M> = Box<dyn FnOnce(&M) + Send>;
 
-/// A loaded judge on its own thread.
-pub struct InferenceThread {
-    jobs: Option<mpsc::Sender<Job>>,
+/// A model of type `M` owned by its own OS thread, which runs jobs in arrival order. Both kinds
+/// of local judge live on one: reward models ([`InferenceThread`]) and chat models
+/// ([`super::generative::GenerativeThread`]).
+pub struct ModelThread<M: 'static> {
+    jobs: Option<mpsc::Sender<Job<M>>>,
     handle: Option<JoinHandle<()>>,
+}
+
+impl<M: 'static> ModelThread<M> {
+    /// Starts the thread, builds the model on it with `load` (models need not be `Send`: they
+    /// never leave their thread) and returns what `load` reports about it once loaded.
+    /// Blocking: call it from a blocking context.
+    pub fn start<R: Send + 'static>(
+        name: &str,
+        load: impl FnOnce() -> Result<(M, R), LocalJudgeError> + Send + 'static,
+    ) -> Result<(ModelThread<M>, R), LocalJudgeError> {
+        let (loaded_sender, loaded) = mpsc::channel();
+        let (jobs, receiver) = mpsc::channel::<Job<M>>();
+        let handle = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let model = match load() {
+                    Ok((model, report)) => {
+                        let _ = loaded_sender.send(Ok(report));
+                        model
+                    }
+                    Err(error) => {
+                        let _ = loaded_sender.send(Err(error));
+                        return;
+                    }
+                };
+                // Runs until every sender is dropped.
+                for job in receiver {
+                    job(&model);
+                }
+            })
+            .map_err(|error| LocalJudgeError::Input {
+                message: format!("cannot start the inference thread: {error}"),
+            })?;
+        let report = loaded.recv().map_err(|_| LocalJudgeError::Input {
+            message: "the inference thread stopped while loading".to_owned(),
+        })??;
+        Ok((
+            ModelThread {
+                jobs: Some(jobs),
+                handle: Some(handle),
+            },
+            report,
+        ))
+    }
+
+    /// Runs `work` on the thread and awaits its result.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, LocalScoringError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&M) -> Result<T, LocalScoringError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Box::new(move |model| {
+            let _ = reply.send(work(model));
+        }))?;
+        answer.await.map_err(|_| LocalScoringError::ThreadStopped)?
+    }
+
+    /// Runs `work` on the thread and blocks until it is done (for callers outside an async
+    /// runtime).
+    pub fn run_blocking<T, F>(&self, work: F) -> Result<T, LocalScoringError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&M) -> Result<T, LocalScoringError> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::channel();
+        self.submit(Box::new(move |model| {
+            let _ = reply.send(work(model));
+        }))?;
+        answer
+            .recv()
+            .map_err(|_| LocalScoringError::ThreadStopped)?
+    }
+
+    fn submit(&self, job: Job<M>) -> Result<(), LocalScoringError> {
+        self.jobs
+            .as_ref()
+            .ok_or(LocalScoringError::ThreadStopped)?
+            .send(job)
+            .map_err(|_| LocalScoringError::ThreadStopped)
+    }
+}
+
+impl<M: 'static> Drop for ModelThread<M> {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop once the job in hand is done.
+        self.jobs.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// A loaded reward model on its own thread.
+pub struct InferenceThread {
+    thread: ModelThread<LocalJudge>,
     description: JudgeDescription,
     folder: PathBuf,
 }
@@ -65,36 +164,13 @@ impl InferenceThread {
         folder: PathBuf,
         options: LocalJudgeOptions,
     ) -> Result<InferenceThread, LocalJudgeError> {
-        let (loaded_sender, loaded) = mpsc::channel();
-        let (jobs, receiver) = mpsc::channel::<Job>();
-        let handle = std::thread::Builder::new()
-            .name("local-judge".to_owned())
-            .spawn(move || {
-                let judge = match LocalJudge::load(&folder, &options) {
-                    Ok(judge) => judge,
-                    Err(error) => {
-                        let _ = loaded_sender.send(Err(error));
-                        return;
-                    }
-                };
-                let _ = loaded_sender.send(Ok((
-                    judge.description().clone(),
-                    judge.folder().to_path_buf(),
-                )));
-                // Runs until every sender is dropped.
-                for job in receiver {
-                    job(&judge);
-                }
-            })
-            .map_err(|error| LocalJudgeError::Input {
-                message: format!("cannot start the inference thread: {error}"),
-            })?;
-        let (description, folder) = loaded.recv().map_err(|_| LocalJudgeError::Input {
-            message: "the inference thread stopped while loading".to_owned(),
-        })??;
+        let (thread, (description, folder)) = ModelThread::start("local-judge", move || {
+            let judge = LocalJudge::load(&folder, &options)?;
+            let report = (judge.description().clone(), judge.folder().to_path_buf());
+            Ok((judge, report))
+        })?;
         Ok(InferenceThread {
-            jobs: Some(jobs),
-            handle: Some(handle),
+            thread,
             description,
             folder,
         })
@@ -116,11 +192,7 @@ impl InferenceThread {
         T: Send + 'static,
         F: FnOnce(&LocalJudge) -> Result<T, LocalScoringError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Box::new(move |judge| {
-            let _ = reply.send(work(judge));
-        }))?;
-        answer.await.map_err(|_| LocalScoringError::ThreadStopped)?
+        self.thread.run(work).await
     }
 
     /// Runs `work` on the inference thread and blocks until it is done (for callers outside an
@@ -130,30 +202,6 @@ impl InferenceThread {
         T: Send + 'static,
         F: FnOnce(&LocalJudge) -> Result<T, LocalScoringError> + Send + 'static,
     {
-        let (reply, answer) = mpsc::channel();
-        self.submit(Box::new(move |judge| {
-            let _ = reply.send(work(judge));
-        }))?;
-        answer
-            .recv()
-            .map_err(|_| LocalScoringError::ThreadStopped)?
-    }
-
-    fn submit(&self, job: Job) -> Result<(), LocalScoringError> {
-        self.jobs
-            .as_ref()
-            .ok_or(LocalScoringError::ThreadStopped)?
-            .send(job)
-            .map_err(|_| LocalScoringError::ThreadStopped)
-    }
-}
-
-impl Drop for InferenceThread {
-    fn drop(&mut self) {
-        // Closing the channel ends the thread's loop once the job in hand is done.
-        self.jobs.take();
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        self.thread.run_blocking(work)
     }
 }

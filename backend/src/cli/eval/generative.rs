@@ -1,0 +1,308 @@
+//! `omnireward eval checkpoint DIR|FILE.gguf` for chat models: a `*ForCausalLM` folder or a
+//! GGUF file judges the benchmark with the API judges' prompts on a local inference thread,
+//! saved and resumable like every run.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use omnireward_local_judge::generation::engine::Batching;
+use serde_json::json;
+
+use super::super::Environment;
+use super::super::scorecard_table;
+use super::checkpoint::CheckpointArgs;
+use super::watch_interrupts;
+use crate::evaluation::checkpoint_run::{self, format_parameters, weights_sha256};
+use crate::evaluation::generative_run::{
+    self, DEFAULT_CHUNK_ITEMS, GenerativeDecoding, GenerativeRunConfig, GenerativeRunSummary,
+};
+use crate::evaluation::identity::{DeviceClass, GenerativeIdentity, RunIdentity};
+use crate::judges::api::prompts::PromptSet;
+use crate::judges::local::GenerativeThread;
+use crate::storage::{ModelKind, NewModel, RunStatus};
+
+/// Options of generative checkpoints (chat models); reward models ignore them.
+#[derive(Debug, Args)]
+pub(in crate::cli) struct GenerationArgs {
+    /// Prompt template folder for chat models (ours, or the authors' utils/prompts/*.py)
+    /// [default: built in].
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<std::path::PathBuf>,
+    /// Chat models: also judge every item with A and B exchanged.
+    #[arg(long)]
+    swap: bool,
+    /// Chat models: generated tokens per answer at most.
+    #[arg(long, default_value_t = GenerativeDecoding::default().max_new_tokens, value_name = "N")]
+    max_new_tokens: usize,
+    /// Chat models: queries per item while the verdict cannot be parsed (the first is greedy,
+    /// the others sampled).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    verdict_attempts: u32,
+    /// Chat models: temperature of the re-queries.
+    #[arg(long, default_value_t = GenerativeDecoding::default().requery_temperature)]
+    requery_temperature: f64,
+    /// Chat models: nucleus (top-p) cut of the re-queries.
+    #[arg(long, default_value_t = GenerativeDecoding::default().requery_top_p)]
+    requery_top_p: f64,
+    /// Chat models: seed of the re-queries (recorded with the run).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Chat models: rows generated together at most.
+    #[arg(long, default_value_t = Batching::default().max_rows, value_name = "N")]
+    max_batch_rows: usize,
+    /// Chat models: judge only the first N covered samples of each task (a quick check; a
+    /// later run without it resumes the same run and judges the rest).
+    #[arg(long, value_name = "N")]
+    max_samples_per_task: Option<usize>,
+    /// Items per job on the inference thread (saved together).
+    #[arg(long, default_value_t = DEFAULT_CHUNK_ITEMS, value_name = "N", hide = true)]
+    chunk_items: usize,
+}
+
+impl GenerationArgs {
+    fn decoding(&self) -> anyhow::Result<GenerativeDecoding> {
+        if self.max_new_tokens == 0 {
+            anyhow::bail!("--max-new-tokens must be at least 1");
+        }
+        // NaN is not finite: refused too.
+        if !self.requery_temperature.is_finite() || self.requery_temperature <= 0.0 {
+            anyhow::bail!("--requery-temperature must be above 0 (re-queries are sampled)");
+        }
+        if !(0.0..=1.0).contains(&self.requery_top_p) || self.requery_top_p == 0.0 {
+            anyhow::bail!("--requery-top-p must be in (0, 1]");
+        }
+        Ok(GenerativeDecoding {
+            max_new_tokens: self.max_new_tokens,
+            requery_temperature: self.requery_temperature,
+            requery_top_p: self.requery_top_p,
+            seed: self.seed,
+        })
+    }
+}
+
+/// The weights' SHA-256: the weight files of a folder, or a whole GGUF file.
+fn weights_hash(path: &Path) -> anyhow::Result<String> {
+    if path.is_file() {
+        return Ok(weights_sha256(&[path.to_path_buf()])?);
+    }
+    let checkpoint = crate::checkpoint::CheckpointFolder::inspect(path)?;
+    Ok(weights_sha256(&checkpoint.weight_files())?)
+}
+
+pub(in crate::cli) fn run(
+    environment: &Environment,
+    args: &CheckpointArgs,
+    path: &Path,
+) -> anyhow::Result<ExitCode> {
+    let generation = &args.generation;
+    let decoding = generation.decoding()?;
+    if args.model.max_length.is_some()
+        || args.model.separator.is_some()
+        || args.model.reward_label().is_some()
+    {
+        anyhow::bail!(
+            "--max-length, --separator and --reward-label apply to reward models; {} is a chat model (see --max-new-tokens)",
+            path.display()
+        );
+    }
+    if generation.verdict_attempts == 0 {
+        anyhow::bail!("--verdict-attempts must be at least 1");
+    }
+    let benchmark =
+        environment.load_benchmark(args.run.data.as_ref(), &args.run.benchmark, false)?;
+    let prompts = Arc::new(match &generation.prompts {
+        Some(folder) => PromptSet::load(folder)?,
+        None => PromptSet::builtin(),
+    });
+    let options = args.model.options()?;
+    let thread = GenerativeThread::start(path.to_path_buf(), options.device)?;
+    let description = thread.description().clone();
+    let identity = RunIdentity::Generative(GenerativeIdentity::new(
+        weights_hash(thread.path())?,
+        thread.path(),
+        &description.architecture,
+        DeviceClass::of_device(&description.device),
+        &prompts,
+        generation.verdict_attempts,
+        decoding.clone(),
+    )?);
+    let name = args.name.clone().unwrap_or_else(|| {
+        let stem = if thread.path().is_file() {
+            thread.path().file_stem()
+        } else {
+            thread.path().file_name()
+        };
+        stem.map_or_else(
+            || "chat-model".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+    });
+    let mut model = NewModel::named(name.clone(), ModelKind::LocalGenerative);
+    model.parameters = Some(format_parameters(description.parameter_count));
+    let mut plan = checkpoint_run::plan(&benchmark.samples, false);
+    if let Some(limit) = generation.max_samples_per_task {
+        let mut taken: std::collections::BTreeMap<omnireward_shared::Task, usize> =
+            std::collections::BTreeMap::new();
+        plan.covered.retain(|sample| {
+            let count = taken.entry(sample.task).or_default();
+            *count += 1;
+            *count <= limit
+        });
+    }
+    let batching = Batching {
+        batch_tokens: options.batch_tokens,
+        max_rows: generation.max_batch_rows.max(1),
+    };
+    let details = json!({
+        "omnireward_version": env!("CARGO_PKG_VERSION"),
+        "judge": description,
+        "decoding": decoding,
+        "verdict_attempts": generation.verdict_attempts,
+        "batching": batching,
+        "max_samples_per_task": generation.max_samples_per_task,
+        "device_requested": options.device.to_string(),
+        "coverage": {
+            "text_only_prompt": plan.text_only_prompt,
+            "not_covered": plan.not_covered.keys().collect::<Vec<_>>(),
+        },
+    });
+    let config = GenerativeRunConfig {
+        settings: args.run.setting.settings(),
+        swap: generation.swap,
+        verdict_attempts: generation.verdict_attempts,
+        decoding,
+        batching,
+        chunk_items: generation.chunk_items.max(1),
+    };
+
+    super::super::runtime()?.block_on(async {
+        let (storage, mut session) = super::open_session(
+            environment,
+            &args.run,
+            &model,
+            &benchmark,
+            &identity,
+            details,
+        )
+        .await?;
+        let opened = session.opened();
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicU64::new(0));
+        let interrupt = tokio::spawn(watch_interrupts(Arc::clone(&stop)));
+        let bar = progress_bar(Arc::clone(&progress));
+        let summary = generative_run::run(
+            &thread,
+            prompts,
+            &plan,
+            &config,
+            session.sink(),
+            Arc::clone(&stop),
+            progress,
+        )
+        .await;
+        interrupt.abort();
+        bar.abort();
+        let status = match &summary {
+            Ok(summary) if summary.stopped => RunStatus::Cancelled,
+            Ok(_) => RunStatus::Finished,
+            Err(_) => RunStatus::Failed,
+        };
+        let scorecard = session
+            .finish(&name, &benchmark, status, args.run.bootstrap.config())
+            .await?;
+        storage.close().await;
+        let summary = summary?;
+        if args.run.json {
+            super::super::emit_json(&json!({
+                "run": opened.id.0,
+                "status": status.as_str(),
+                "judge": description,
+                "judgements_file": session.judgements_file(),
+                "summary": summary,
+                "scorecard": scorecard,
+            }))?;
+        } else {
+            let mut text = String::new();
+            if !scorecard.settings.is_empty() {
+                text.push_str(&scorecard_table::render(&scorecard));
+            }
+            text.push_str(&summary_text(&summary));
+            text.push_str(&format!(
+                "{} ({}) on {} ({}) · run {} {} ({}) · judgements in {}\n",
+                description.architecture,
+                description.tensor_types.join(", "),
+                description.device,
+                description.dtype,
+                opened.id.0,
+                status.as_str(),
+                if opened.resumed { "resumed" } else { "new" },
+                session.judgements_file().display()
+            ));
+            super::super::emit(&text)?;
+        }
+        Ok(match status {
+            RunStatus::Finished => ExitCode::SUCCESS,
+            RunStatus::Cancelled => ExitCode::from(3),
+            _ => ExitCode::FAILURE,
+        })
+    })
+}
+
+fn summary_text(summary: &GenerativeRunSummary) -> String {
+    let mut text = format!(
+        "{} items: {} done before, {} judged now ({} unparseable) · {} tokens generated · {:.1} tokens/s · {:.1} judgements/min · {:.1} s\n",
+        summary.items,
+        summary.already_done,
+        summary.judged,
+        summary.unparseable,
+        summary.generated_tokens,
+        summary.tokens_per_second,
+        summary.judgements_per_minute,
+        summary.seconds
+    );
+    if !summary.text_only_prompt.is_empty() {
+        let tasks: Vec<&str> = summary
+            .text_only_prompt
+            .iter()
+            .map(|task| task.short_name())
+            .collect();
+        text.push_str(&format!(
+            "judged on the prompt's text only (media unseen): {}\n",
+            tasks.join(", ")
+        ));
+    }
+    if !summary.not_covered.is_empty() {
+        let tasks: Vec<String> = summary
+            .not_covered
+            .iter()
+            .map(|(task, count)| format!("{} ({count})", task.short_name()))
+            .collect();
+        text.push_str(&format!(
+            "not covered (responses a text model cannot read): {}\n",
+            tasks.join(", ")
+        ));
+    }
+    if summary.stopped {
+        text.push_str("stopped: interrupted; re-run the same command to continue\n");
+    }
+    text
+}
+
+fn progress_bar(progress: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} judged · {per_sec}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    tokio::spawn(async move {
+        loop {
+            bar.set_position(progress.load(Ordering::Relaxed));
+            bar.tick();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
