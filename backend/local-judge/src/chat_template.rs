@@ -44,7 +44,34 @@ impl std::fmt::Debug for ChatTemplate {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'a str,
-    content: &'a str,
+    content: Content<'a>,
+}
+
+/// A message's content: a string, or a list of parts (`transformers`' multimodal form, which
+/// vision-language templates render part by part).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(&'a str),
+    Parts(Vec<PartValue<'a>>),
+}
+
+/// A content part as templates read it: `{"type": "image"}` or `{"type": "text", "text": …}`.
+#[derive(Serialize)]
+struct PartValue<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+}
+
+/// One part of a user turn with media: an image (the template writes its placeholder) or text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentPart<'a> {
+    /// An image, in the order the images are given to the model.
+    Image,
+    /// Text.
+    Text(&'a str),
 }
 
 const TEMPLATE_NAME: &str = "chat";
@@ -97,15 +124,53 @@ impl ChatTemplate {
         let messages = [
             Message {
                 role: "system",
-                content: criterion,
+                content: Content::Text(criterion),
             },
             Message {
                 role: "user",
-                content: prompt,
+                content: Content::Text(prompt),
             },
             Message {
                 role: "assistant",
-                content: response,
+                content: Content::Text(response),
+            },
+        ];
+        self.render_messages(&messages, false)
+    }
+
+    /// Renders `[system: criterion, user: parts, assistant: response]`, the user turn as a list
+    /// of content parts (images and text), without a generation prompt.
+    pub fn render_with_parts(
+        &self,
+        criterion: &str,
+        parts: &[ContentPart<'_>],
+        response: &str,
+    ) -> Result<String, LocalJudgeError> {
+        let parts = parts
+            .iter()
+            .map(|part| match part {
+                ContentPart::Image => PartValue {
+                    kind: "image",
+                    text: None,
+                },
+                ContentPart::Text(text) => PartValue {
+                    kind: "text",
+                    text: Some(text),
+                },
+            })
+            .collect();
+        let messages = [
+            Message {
+                role: "system",
+                content: Content::Text(criterion),
+            },
+            Message {
+                role: "user",
+                content: Content::Parts(parts),
+            },
+            Message {
+                role: "assistant",
+                content: Content::Text(response),
             },
         ];
         self.render_messages(&messages, false)
@@ -122,12 +187,12 @@ impl ChatTemplate {
         if let Some(system) = system {
             messages.push(Message {
                 role: "system",
-                content: system,
+                content: Content::Text(system),
             });
         }
         messages.push(Message {
             role: "user",
-            content: user,
+            content: Content::Text(user),
         });
         self.render_messages(&messages, true)
     }

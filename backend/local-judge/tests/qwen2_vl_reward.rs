@@ -114,3 +114,66 @@ fn a_qwen2_vl_value_head_model_scores_like_transformers() {
 fn a_qwen2_5_vl_value_head_model_scores_like_transformers() {
     check("qwen2_5_vl_tiny");
 }
+
+/// A scored conversation (system = criterion; user = the image, then the prompt; assistant =
+/// the response) rendered by the checkpoint's chat template (Qwen2-VL's own), expanded and
+/// tokenized, then scored: the text, the token ids and the reward of `transformers`
+/// (`make_qwen2_vl_chat.py`).
+fn check_conversations(variant: &str) {
+    use omnireward_local_judge::models::qwen2_vl::ConversationEncoder;
+
+    let folder = fixtures().join(variant);
+    let expected = read_json(&folder.join("chat.json"));
+    let model = Qwen2VlRewardModel::load(&folder, DType::F32, &Device::Cpu).expect("model");
+    let processor = Qwen2VlImageProcessor::load(&folder).expect("processor");
+    let encoder = ConversationEncoder::load(&folder).expect("template and tokenizer");
+    for case in expected["conversations"].as_array().expect("conversations") {
+        let text = |name: &str| case[name].as_str().expect("text").to_owned();
+        let image = image::open(
+            fixtures()
+                .join("qwen2_vl_processor")
+                .join(format!("{}.png", text("image"))),
+        )
+        .expect("image");
+        let patches = processor.preprocess(&[image]).expect("patches");
+        let rendered = encoder
+            .render(&text("criterion"), &text("prompt"), 1, &text("response"))
+            .expect("rendered");
+        assert_eq!(rendered, text("text"), "{variant}");
+        let prompt = encoder
+            .encode(
+                &text("criterion"),
+                &text("prompt"),
+                &patches.grids,
+                model.merge_size(),
+                &text("response"),
+            )
+            .expect("encoded");
+        let theirs: Vec<u32> = numbers(&case["input_ids"])
+            .into_iter()
+            .map(|id| id as u32)
+            .collect();
+        assert_eq!(prompt.input_ids, theirs, "{variant}");
+        let pixel_values = Tensor::from_vec(
+            patches.pixel_values.clone(),
+            (patches.rows(), patches.features),
+            &Device::Cpu,
+        )
+        .expect("tensor");
+        let (_, rewards) = model
+            .forward(&[prompt], Some(&pixel_values), &patches.grids)
+            .expect("forward");
+        let reward = rewards.to_vec1::<f32>().expect("reward")[0];
+        let theirs = case["reward"].as_f64().expect("reward");
+        assert!(
+            (f64::from(reward) - theirs).abs() <= 1e-4,
+            "{variant}: reward {reward} against {theirs}"
+        );
+    }
+}
+
+#[test]
+fn conversations_render_tokenize_and_score_like_transformers() {
+    check_conversations("qwen2_vl_tiny");
+    check_conversations("qwen2_5_vl_tiny");
+}

@@ -23,11 +23,15 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde_json::Value;
 
+use tokenizers::Tokenizer;
+
 use super::decoder::{DecoderConfig, DecoderModel, decoder_settings};
 use super::kernels::Kernels;
 use super::layers::{ModelSource, RewardLabel, config_error, parse_config};
 use super::qwen2_vl_vision::{VisionTower, VisionVariant};
+use crate::chat_template::{ChatTemplate, ContentPart};
 use crate::error::LocalJudgeError;
+use crate::input::TokenizerConfig;
 use crate::weights::load_var_builder;
 
 /// The value head file trl's `AutoModelForCausalLMWithValueHead` saves beside the model.
@@ -64,6 +68,147 @@ pub struct VisualPrompt {
     pub input_ids: Vec<u32>,
     /// Images in this prompt.
     pub images: usize,
+}
+
+/// The placeholder a Qwen2-VL chat template writes for an image, expanded to one per merged
+/// patch before tokenizing (as `Qwen2VLProcessor` does).
+pub const IMAGE_PLACEHOLDER: &str = "<|image_pad|>";
+
+/// A checkpoint's chat template and tokenizer: a scored conversation (system = the criterion;
+/// user = the images, then the prompt's text; assistant = the response) into a prompt.
+pub struct ConversationEncoder {
+    template: ChatTemplate,
+    tokenizer: Tokenizer,
+}
+
+impl std::fmt::Debug for ConversationEncoder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ConversationEncoder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConversationEncoder {
+    /// Reads `tokenizer.json` and the chat template: `chat_template.jinja`, else
+    /// `chat_template.json` (Qwen2-VL's processors save it there), else `tokenizer_config.json`'s
+    /// `chat_template`.
+    pub fn load(folder: &Path) -> Result<ConversationEncoder, LocalJudgeError> {
+        let tokenizer_file = folder.join("tokenizer.json");
+        let tokenizer =
+            Tokenizer::from_file(&tokenizer_file).map_err(|error| LocalJudgeError::Tokenizer {
+                file: tokenizer_file.clone(),
+                message: error.to_string(),
+            })?;
+        let read_json = |name: &str| -> Result<Option<Value>, LocalJudgeError> {
+            let file = folder.join(name);
+            match std::fs::read_to_string(&file) {
+                Ok(text) => serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|error| config_error(&file, "(file)", error.to_string())),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(config_error(&file, "(file)", error.to_string())),
+            }
+        };
+        let tokenizer_config = read_json("tokenizer_config.json")?
+            .map(|json| TokenizerConfig::from_json(&folder.join("tokenizer_config.json"), &json))
+            .unwrap_or_default();
+        let jinja = folder.join("chat_template.jinja");
+        let source = if jinja.is_file() {
+            Some(std::fs::read_to_string(&jinja).map_err(|error| {
+                config_error(&jinja, "(file)", format!("cannot be read: {error}"))
+            })?)
+        } else if let Some(json) = read_json("chat_template.json")? {
+            json.get("chat_template")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        } else {
+            None
+        }
+        .or(tokenizer_config.chat_template.clone())
+        .ok_or_else(|| {
+            config_error(
+                &folder.join("tokenizer_config.json"),
+                "chat_template",
+                "a vision-language checkpoint needs its chat template (chat_template.jinja, \
+                 chat_template.json or tokenizer_config.json)",
+            )
+        })?;
+        let template = ChatTemplate::new(
+            &source,
+            tokenizer_config.bos_token.as_deref(),
+            tokenizer_config.eos_token.as_deref(),
+        )?;
+        Ok(ConversationEncoder {
+            template,
+            tokenizer,
+        })
+    }
+
+    /// The text the template renders for the conversation, `images` images first in the user
+    /// turn.
+    pub fn render(
+        &self,
+        criterion: &str,
+        prompt: &str,
+        images: usize,
+        response: &str,
+    ) -> Result<String, LocalJudgeError> {
+        let mut parts = vec![ContentPart::Image; images];
+        parts.push(ContentPart::Text(prompt));
+        self.template.render_with_parts(criterion, &parts, response)
+    }
+
+    /// The prompt of the conversation for images of these `grids` (in order): the rendered
+    /// text with each image placeholder repeated once per merged patch, tokenized as
+    /// `transformers` does (special tokens added as the tokenizer says).
+    pub fn encode(
+        &self,
+        criterion: &str,
+        prompt: &str,
+        grids: &[[usize; 3]],
+        merge_size: usize,
+        response: &str,
+    ) -> Result<VisualPrompt, LocalJudgeError> {
+        let text = self.render(criterion, prompt, grids.len(), response)?;
+        let mut pieces = text.split(IMAGE_PLACEHOLDER);
+        let mut expanded = pieces.next().unwrap_or_default().to_owned();
+        let mut placeholders = 0;
+        for piece in pieces {
+            let [frames, height, width] =
+                grids
+                    .get(placeholders)
+                    .copied()
+                    .ok_or_else(|| LocalJudgeError::Input {
+                        message: format!(
+                            "the chat template wrote more image placeholders than the {} images",
+                            grids.len()
+                        ),
+                    })?;
+            let merged = frames * height * width / (merge_size * merge_size);
+            expanded.push_str(&IMAGE_PLACEHOLDER.repeat(merged));
+            expanded.push_str(piece);
+            placeholders += 1;
+        }
+        if placeholders != grids.len() {
+            return Err(LocalJudgeError::Input {
+                message: format!(
+                    "the chat template wrote {placeholders} image placeholders for {} images",
+                    grids.len()
+                ),
+            });
+        }
+        let encoding = self
+            .tokenizer
+            .encode(expanded.as_str(), true)
+            .map_err(|error| LocalJudgeError::Input {
+                message: format!("tokenizing the conversation: {error}"),
+            })?;
+        Ok(VisualPrompt {
+            input_ids: encoding.get_ids().to_vec(),
+            images: grids.len(),
+        })
+    }
 }
 
 /// A loaded Qwen2-VL or Qwen2.5-VL reward model.
@@ -274,6 +419,11 @@ impl Qwen2VlRewardModel {
     /// The token ids that mark images.
     pub fn vision_tokens(&self) -> VisionTokens {
         self.tokens
+    }
+
+    /// Patches merged into one token along each side.
+    pub fn merge_size(&self) -> usize {
+        self.merge_size
     }
 
     /// The final hidden state at each prompt's last token `[prompts, hidden]` and its reward
