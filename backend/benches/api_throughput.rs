@@ -258,6 +258,7 @@ fn main() {
             prompt_video_frames: 10,
             response_video_frames: 5,
             audio_parts: AudioParts::Joined,
+            ablations: Vec::new(),
         },
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()

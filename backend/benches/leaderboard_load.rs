@@ -153,6 +153,7 @@ fn scorecard(model: &str, tasks: &[Task], skill: f64, scalar: bool, state: &mut 
                     tasks_covered: accuracies.len(),
                     ci95: interval(accuracy, total),
                 },
+                metric_card: None,
             },
         );
     }

@@ -64,11 +64,20 @@ pub enum JudgementsFileError {
 
 /// Reads every judgement of a file, refusing malformed lines and duplicated items.
 pub fn read(path: &Path) -> Result<Vec<Judgement>, JudgementsFileError> {
+    let file = File::open(path).map_err(|source| JudgementsFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, BufReader::new(file))
+}
+
+/// Reads every judgement of the JSON Lines in `reader` (a file's contents, or a submitted
+/// file's text), refusing malformed lines and duplicated items; errors name `path`.
+pub fn parse(path: &Path, reader: impl BufRead) -> Result<Vec<Judgement>, JudgementsFileError> {
     let io = |source| JudgementsFileError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let reader = BufReader::new(File::open(path).map_err(io)?);
     let mut judgements = Vec::new();
     let mut first_lines: HashMap<JudgementKey, usize> = HashMap::new();
     for (index, line) in reader.lines().enumerate() {

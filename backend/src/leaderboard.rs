@@ -6,78 +6,20 @@
 //! number of queries; [`rows_per_run`] is the former read (a few queries per run), kept as the
 //! reference the single read is tested and benchmarked against.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use omnireward_shared::{Modality, Setting, Task};
-use serde::Serialize;
+use omnireward_shared::comparison::neighbour_tests;
+use omnireward_shared::{Judgement, Modality, Setting, Task};
 
 use crate::storage::{
-    LeaderboardData, LeaderboardGeneration, LeaderboardRun, Provenance, RunStatus, Storage,
+    LeaderboardData, LeaderboardGeneration, LeaderboardRun, Provenance, RunId, RunStatus, Storage,
     StorageError,
 };
 
 /// The benchmark named on paper-reported rows.
 const PAPER_BENCHMARK: &str = "paper: full release (Jin et al., 2025)";
 
-/// One leaderboard row.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LeaderboardRow {
-    /// The run the numbers come from.
-    pub run: i64,
-    /// The model's id (`GET /models/{id}`).
-    pub model_id: i64,
-    /// Model name.
-    pub model: String,
-    /// What kind of model: `api_judge`, `scalar_reward_model`, `local_generative`,
-    /// `paper_reported` or `baseline`.
-    pub kind: &'static str,
-    /// The paper's group, for paper-reported rows.
-    pub group: Option<String>,
-    /// Parameter count as text (e.g. `7B`), if known.
-    pub parameters: Option<String>,
-    /// Licence, if known.
-    pub licence: Option<String>,
-    /// Whether the weights are public, if known.
-    pub open_weights: Option<bool>,
-    /// Where the numbers come from: `paper_reported`, `evaluated` or `reference_import`.
-    pub provenance: &'static str,
-    /// Whether the numbers were computed here from stored per-item judgements (`evaluated`, and
-    /// `reference_import`: the authors' per-item outputs scored here); `false` for numbers
-    /// copied from the paper, which are reported, not verified.
-    pub verified: bool,
-    /// The benchmark scored on ("paper: full release" for paper-reported rows).
-    pub benchmark: String,
-    /// The name of the benchmark scored on (the release's for paper-reported rows): rows are
-    /// ranked only among rows of the same name, since a score on the sample benchmark is not
-    /// comparable to one on the release.
-    pub benchmark_name: String,
-    /// Accuracy per covered task, as fractions.
-    pub tasks: BTreeMap<Task, f64>,
-    /// Accuracy per covered modality: the mean of its covered tasks.
-    pub modalities: BTreeMap<Modality, f64>,
-    /// Mean over the covered tasks (for paper rows, the paper's overall column).
-    pub overall: Option<f64>,
-    /// Tasks covered.
-    pub tasks_covered: usize,
-    /// Bootstrap 95 % intervals from the stored scorecard; `None` for paper-reported rows (the
-    /// paper gives none).
-    pub intervals: Option<Intervals>,
-    /// Tasks scored on the prompt's text only: a local text model cannot see their prompt's
-    /// image, video or audio, and the row says so.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub text_only_prompt: Vec<Task>,
-}
-
-/// The 95 % intervals of a row, as `[low, high]` fractions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Intervals {
-    /// Per covered task.
-    pub tasks: BTreeMap<Task, [f64; 2]>,
-    /// Per covered modality.
-    pub modalities: BTreeMap<Modality, [f64; 2]>,
-    /// Of the overall mean.
-    pub overall: [f64; 2],
-}
+pub use omnireward_shared::wire::{BenchmarkRows, Intervals, LeaderboardRow};
 
 /// The rows of both settings, ranked, read at one generation.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,9 +49,59 @@ impl Leaderboard {
     }
 }
 
-/// Reads the rows of every setting in a fixed number of queries.
+/// Reads the rows of every setting, then the per-item judgements of every row that has them
+/// (one query per such run) for the paired tests between neighbours.
 pub async fn load(storage: &Storage) -> Result<Leaderboard, StorageError> {
-    Ok(Leaderboard::from_data(&storage.leaderboard_data().await?))
+    let mut leaderboard = Leaderboard::from_data(&storage.leaderboard_data().await?);
+    let runs: BTreeSet<i64> = leaderboard
+        .rows
+        .values()
+        .flatten()
+        .filter(|row| row.verified)
+        .map(|row| row.run)
+        .collect();
+    let mut judgements = HashMap::new();
+    for run in runs {
+        judgements.insert(run, storage.judgements(RunId(run)).await?);
+    }
+    for (setting, rows) in &mut leaderboard.rows {
+        attach_neighbour_tests(rows, *setting, &judgements);
+    }
+    Ok(leaderboard)
+}
+
+/// Sets `paired_with_next` on the rows of each benchmark that have judgements, tested against
+/// the next such row in rank order, Holm-corrected per benchmark (one ranking, one family).
+fn attach_neighbour_tests(
+    rows: &mut [LeaderboardRow],
+    setting: Setting,
+    judgements: &HashMap<i64, Vec<Judgement>>,
+) {
+    let mut by_benchmark: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        if judgements
+            .get(&row.run)
+            .is_some_and(|items| !items.is_empty())
+        {
+            by_benchmark
+                .entry(row.benchmark_name.clone())
+                .or_default()
+                .push(index);
+        }
+    }
+    for indices in by_benchmark.into_values() {
+        let ranking: Vec<(i64, &[Judgement])> = indices
+            .iter()
+            .map(|index| {
+                let run = rows[*index].run;
+                (run, judgements.get(&run).map_or(&[][..], Vec::as_slice))
+            })
+            .collect();
+        let tests = neighbour_tests(&ranking, setting);
+        for (index, test) in indices.into_iter().zip(tests) {
+            rows[index].paired_with_next = test;
+        }
+    }
 }
 
 /// The rows of `setting`, best overall first, read in a fixed number of queries.
@@ -170,6 +162,11 @@ fn ranked<'runs>(
             .then_with(|| left.model.cmp(&right.model))
             .then_with(|| left.run.cmp(&right.run))
     });
+    // The rank among all rows of the setting; a view (one benchmark, kind or modality) ranks
+    // its own selection again.
+    for (position, row) in rows.iter_mut().enumerate() {
+        row.rank = position + 1;
+    }
     rows
 }
 
@@ -177,15 +174,18 @@ fn ranked<'runs>(
 fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
     let paper = run.provenance == Provenance::PaperReported;
     let mut row = LeaderboardRow {
+        rank: 0,
         run: run.run.0,
         model_id: run.model.id.0,
         model: run.model.name.clone(),
-        kind: run.model.kind.as_str(),
+        kind: run.model.kind,
         group: run.model.group.clone(),
         parameters: run.model.parameters.clone(),
         licence: run.model.licence.clone(),
         open_weights: run.model.open_weights,
-        provenance: run.provenance.as_str(),
+        link: None,
+        source: None,
+        provenance: run.provenance,
         verified: !paper,
         benchmark: String::new(),
         benchmark_name: crate::data::RELEASE_NAME.to_owned(),
@@ -195,9 +195,13 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         tasks_covered: 0,
         intervals: None,
         text_only_prompt: text_only_prompt(&run.configuration),
+        modality_score: None,
+        modality_tasks_covered: None,
+        paired_with_next: None,
     };
     if paper {
         row.benchmark = PAPER_BENCHMARK.to_owned();
+        with_paper_facts(&mut row, setting);
         for score in &run.reported_scores {
             if score.setting != setting {
                 continue;
@@ -248,15 +252,18 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
     Some(row)
 }
 
-/// A benchmark the leaderboard has rows of.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BenchmarkRows {
-    /// Its name (what `benchmark=` selects).
-    pub name: String,
-    /// Rows of evaluated runs (scored here, or the authors' outputs scored here).
-    pub evaluated: usize,
-    /// Rows copied from the paper.
-    pub paper_reported: usize,
+/// Gives a paper-reported row its model's facts (kind, size, weights, licence, link) and where the
+/// paper gives its numbers; facts stored with the model win over the embedded ones.
+fn with_paper_facts(row: &mut LeaderboardRow, setting: Setting) {
+    row.source = crate::paper_models::source(&row.model, setting);
+    let Some(facts) = crate::paper_models::facts(&row.model) else {
+        return;
+    };
+    row.kind = facts.kind;
+    row.parameters = row.parameters.take().or_else(|| facts.parameters.clone());
+    row.licence = row.licence.take().or_else(|| facts.licence.clone());
+    row.open_weights = row.open_weights.or(facts.open_weights);
+    row.link = facts.link.clone();
 }
 
 /// The benchmarks `rows` cover, the release first, then by name.
@@ -523,7 +530,7 @@ mod tests {
             for unfinished in &mixed.unfinished {
                 assert!(single.iter().all(|row| row.run != unfinished.0));
             }
-            let provenances: Vec<&str> = single.iter().map(|row| row.provenance).collect();
+            let provenances: Vec<&str> = single.iter().map(|row| row.provenance.as_str()).collect();
             assert_eq!(
                 provenances
                     .iter()
@@ -547,7 +554,7 @@ mod tests {
             .iter()
             .find(|row| row.run == mixed.evaluated.0)
             .expect("evaluated row");
-        assert_eq!(evaluated.kind, "scalar_reward_model");
+        assert_eq!(evaluated.kind.as_str(), "scalar_reward_model");
         assert_eq!(evaluated.parameters.as_deref(), Some("7B"));
         assert_eq!(evaluated.licence.as_deref(), Some("apache-2.0"));
         assert_eq!(evaluated.open_weights, Some(true));
@@ -588,16 +595,19 @@ mod tests {
 
         let paper = rows
             .iter()
-            .find(|row| row.model == "GPT-4o" && row.provenance == "paper_reported")
+            .find(|row| row.model == "GPT-4o" && row.provenance.as_str() == "paper_reported")
             .expect("paper row");
         assert!(!paper.verified);
-        assert_eq!(paper.kind, "paper_reported");
+        // The model's real kind and facts; "paper" is the provenance, not a type.
+        assert_eq!(paper.kind.as_str(), "api_judge");
+        assert_eq!(paper.open_weights, Some(false));
+        assert_eq!(paper.source.as_deref(), Some("Table 2, row 25"));
         assert_eq!(paper.intervals, None);
         assert_eq!(paper.benchmark, PAPER_BENCHMARK);
         assert!((paper.modalities[&Modality::Audio] - (0.6275 + 0.4453) / 2.0).abs() < 1e-9);
         assert!(
             rows.iter()
-                .any(|row| row.model == "GPT-4o" && row.provenance == "evaluated")
+                .any(|row| row.model == "GPT-4o" && row.provenance.as_str() == "evaluated")
         );
     }
 }

@@ -166,6 +166,10 @@ async fn the_site_works_in_headless_chromium() {
         "submission",
         "queue",
         "model",
+        "paper-model",
+        "paper-model-phone",
+        "leaderboard-phone",
+        "sample-phone",
     ] {
         assert!(
             screenshots.join(format!("{page}.png")).is_file(),

@@ -80,9 +80,11 @@ fn Frame(current: &'static str, body: AnyView) -> impl IntoView {
         <main id="main">{body}</main>
         <footer class="site">
             <p>
-                "Omni-RewardBench: Jin et al., 2025 (arXiv 2510.23451). 3,725 human-labelled \
-                 preference pairs, nine tasks, five modalities. Scores are accuracies against the \
-                 human labels, with ties (3-way) and without ties."
+                "Omni-RewardBench: Jin et al., 2025 (arXiv 2510.23451); its full release has \
+                 3,725 human-labelled preference pairs over nine tasks and five modalities. \
+                 Scores are accuracies against the labels of the benchmark a row names, with ties \
+                 (3-way) and without ties. The " <a href="/benchmark">"benchmark page"</a>
+                " says which benchmark this server serves, its size and how it was labelled."
             </p>
         </footer>
     }

@@ -1,17 +1,87 @@
 //! Model-page charts drawn with `plotters` into SVG on the server: per-task accuracy with 95 %
 //! intervals for both settings, a modality radar, and for generative judges the swap consistency
 //! and position bias per task. The SVG travels in the page data, so the browser bundle carries
-//! no plotting code.
+//! no plotting code. The task bars and the radar are drawn from [`ChartScores`], which a
+//! scorecard and the paper's reported numbers both give, so a paper model's page has the same
+//! charts as an evaluated model's (without intervals: the paper gives none).
 
 use std::collections::BTreeMap;
 
 use omnireward_shared::{Modality, Scorecard, Setting, Task};
+
+use crate::data::ReportedSetting;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::data::Chart;
+
+/// The accuracies the task bars and the radar draw, per setting.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChartScores {
+    settings: BTreeMap<Setting, SettingScores>,
+}
+
+/// One setting's accuracies, as fractions, with 95 % intervals where known.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct SettingScores {
+    tasks: BTreeMap<Task, (f64, Option<[f64; 2]>)>,
+    modalities: BTreeMap<Modality, f64>,
+}
+
+impl ChartScores {
+    /// A scorecard's accuracies and intervals.
+    pub fn of_scorecard(scorecard: &Scorecard) -> ChartScores {
+        let settings = scorecard
+            .settings
+            .iter()
+            .map(|(setting, scores)| {
+                let tasks = scores
+                    .tasks
+                    .iter()
+                    .map(|(task, score)| (*task, (score.accuracy, Some(score.ci95))))
+                    .collect();
+                let modalities = scores
+                    .modalities
+                    .iter()
+                    .map(|(modality, score)| (*modality, score.accuracy))
+                    .collect();
+                (*setting, SettingScores { tasks, modalities })
+            })
+            .collect();
+        ChartScores { settings }
+    }
+
+    /// The paper's numbers: task accuracies, and each modality's mean over its covered tasks
+    /// (as a scorecard computes it).
+    pub fn of_reported(reported: &BTreeMap<Setting, ReportedSetting>) -> ChartScores {
+        let settings = reported
+            .iter()
+            .filter(|(_, scores)| !scores.tasks.is_empty())
+            .map(|(setting, scores)| {
+                let tasks = scores
+                    .tasks
+                    .iter()
+                    .map(|(task, accuracy)| (*task, (*accuracy, None)))
+                    .collect();
+                let modalities = Modality::ALL
+                    .into_iter()
+                    .filter_map(|modality| {
+                        let covered: Vec<f64> = modality
+                            .tasks()
+                            .filter_map(|task| scores.tasks.get(&task).copied())
+                            .collect();
+                        (!covered.is_empty())
+                            .then(|| (modality, covered.iter().sum::<f64>() / covered.len() as f64))
+                    })
+                    .collect();
+                (*setting, SettingScores { tasks, modalities })
+            })
+            .collect();
+        ChartScores { settings }
+    }
+}
 
 /// Colours of the two settings (the site's accent colours; readable on white and on dark).
 const WITH_TIES: RGBColor = RGBColor(37, 99, 235);
@@ -43,24 +113,33 @@ fn failed<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> ChartError
 /// The charts of a run's scorecard: task bars always, the radar when two or more modalities
 /// are covered, reliability bars when the run judged swapped orders.
 pub fn scorecard_charts(scorecard: &Scorecard) -> Result<Vec<Chart>, ChartError> {
-    let mut charts = vec![task_bars(scorecard)?];
-    let covered: usize = scorecard
-        .settings
-        .values()
-        .map(|setting| setting.modalities.len())
-        .max()
-        .unwrap_or(0);
-    if covered >= 2 {
-        charts.push(modality_radar(scorecard)?);
-    }
+    let mut charts = score_charts(&ChartScores::of_scorecard(scorecard))?;
     if let Some(chart) = reliability_bars(scorecard)? {
         charts.push(chart);
     }
     Ok(charts)
 }
 
+/// The task bars, and the radar when two or more modalities are covered.
+pub fn score_charts(scores: &ChartScores) -> Result<Vec<Chart>, ChartError> {
+    if scores.settings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut charts = vec![task_bars(scores)?];
+    let covered: usize = scores
+        .settings
+        .values()
+        .map(|setting| setting.modalities.len())
+        .max()
+        .unwrap_or(0);
+    if covered >= 2 {
+        charts.push(modality_radar(scores)?);
+    }
+    Ok(charts)
+}
+
 /// Grouped bars: per task, one bar per setting with its 95 % interval as a whisker.
-fn task_bars(scorecard: &Scorecard) -> Result<Chart, ChartError> {
+fn task_bars(scorecard: &ChartScores) -> Result<Chart, ChartError> {
     const NAME: &str = "task accuracy";
     let tasks: Vec<Task> = Task::ALL
         .into_iter()
@@ -89,17 +168,20 @@ fn task_bars(scorecard: &Scorecard) -> Result<Chart, ChartError> {
                 continue;
             };
             let bars = tasks.iter().enumerate().filter_map(|(index, task)| {
-                let score = scores.tasks.get(task)?;
+                let (accuracy, interval) = scores.tasks.get(task)?;
                 let left = index as f64 + 0.12 + slot as f64 * 0.38;
-                Some((left, score.accuracy * 100.0, score.ci95))
+                Some((left, accuracy * 100.0, *interval))
             });
-            for (left, height, [low, high]) in bars {
+            for (left, height, interval) in bars {
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
                         [(left, 0.0), (left + 0.36, height)],
                         colour(setting).filled(),
                     )))
                     .map_err(failed(NAME))?;
+                let Some([low, high]) = interval else {
+                    continue;
+                };
                 let middle = left + 0.18;
                 chart
                     .draw_series(std::iter::once(PathElement::new(
@@ -117,12 +199,8 @@ fn task_bars(scorecard: &Scorecard) -> Result<Chart, ChartError> {
             Task::ALL
                 .into_iter()
                 .filter_map(|task| {
-                    let score = setting.tasks.get(&task)?;
-                    Some(format!(
-                        "{} {:.1} %",
-                        task.short_name(),
-                        score.accuracy * 100.0
-                    ))
+                    let (accuracy, _) = setting.tasks.get(&task)?;
+                    Some(format!("{} {:.1} %", task.short_name(), accuracy * 100.0))
                 })
                 .collect()
         }),
@@ -160,8 +238,10 @@ fn draw_task_axes(
         .draw()
 }
 
-/// A radar over the five modalities, one polygon per setting (uncovered modalities at the centre).
-fn modality_radar(scorecard: &Scorecard) -> Result<Chart, ChartError> {
+/// A radar over the five modalities, one polygon per setting through the modalities the model
+/// covers only: an uncovered modality has no score, so it is labelled "not covered" and skipped,
+/// never drawn as 0 %.
+fn modality_radar(scorecard: &ChartScores) -> Result<Chart, ChartError> {
     const NAME: &str = "modality radar";
     let size = 340;
     let mut svg = String::new();
@@ -186,29 +266,39 @@ fn modality_radar(scorecard: &Scorecard) -> Result<Chart, ChartError> {
             let mut outline: Vec<(i32, i32)> = Modality::ALL
                 .into_iter()
                 .enumerate()
-                .map(|(axis, modality)| {
-                    point(
-                        axis,
-                        scores
-                            .modalities
-                            .get(&modality)
-                            .map_or(0.0, |score| score.accuracy),
-                    )
+                .filter_map(|(axis, modality)| {
+                    let accuracy = scores.modalities.get(&modality)?;
+                    Some(point(axis, *accuracy))
                 })
                 .collect();
             root.draw(&Polygon::new(outline.clone(), colour(setting).mix(0.2)))
                 .map_err(failed(NAME))?;
-            outline.push(outline[0]);
+            for vertex in &outline {
+                root.draw(&Circle::new(*vertex, 3, colour(setting).filled()))
+                    .map_err(failed(NAME))?;
+            }
+            if let Some(first) = outline.first().copied() {
+                outline.push(first);
+            }
             root.draw(&PathElement::new(outline, colour(setting).stroke_width(2)))
                 .map_err(failed(NAME))?;
         }
         for (axis, modality) in Modality::ALL.into_iter().enumerate() {
+            let covered = scorecard
+                .settings
+                .values()
+                .any(|scores| scores.modalities.contains_key(&modality));
+            let label = if covered {
+                modality.label().to_owned()
+            } else {
+                format!("{} (not covered)", modality.label())
+            };
             let (x, y) = point(axis, 1.18);
             let style = ("sans-serif", 13)
                 .into_font()
                 .color(&GRID)
                 .pos(Pos::new(HPos::Center, VPos::Center));
-            root.draw(&Text::new(modality.label(), (x, y), style))
+            root.draw(&Text::new(label, (x, y), style))
                 .map_err(failed(NAME))?;
         }
         root.present().map_err(failed(NAME))?;
@@ -218,13 +308,9 @@ fn modality_radar(scorecard: &Scorecard) -> Result<Chart, ChartError> {
         description: describe(scorecard, |setting| {
             Modality::ALL
                 .into_iter()
-                .filter_map(|modality| {
-                    let score = setting.modalities.get(&modality)?;
-                    Some(format!(
-                        "{} {:.1} %",
-                        modality.label(),
-                        score.accuracy * 100.0
-                    ))
+                .map(|modality| match setting.modalities.get(&modality) {
+                    Some(accuracy) => format!("{} {:.1} %", modality.label(), accuracy * 100.0),
+                    None => format!("{} not covered", modality.label()),
                 })
                 .collect()
         }),
@@ -331,10 +417,7 @@ fn reliability_bars(scorecard: &Scorecard) -> Result<Option<Chart>, ChartError> 
 }
 
 /// A text version of a chart, per setting.
-fn describe(
-    scorecard: &Scorecard,
-    values: impl Fn(&omnireward_shared::scorecard::SettingScorecard) -> Vec<String>,
-) -> String {
+fn describe(scorecard: &ChartScores, values: impl Fn(&SettingScores) -> Vec<String>) -> String {
     scorecard
         .settings
         .iter()
@@ -344,7 +427,7 @@ fn describe(
 }
 
 /// Adds a legend of the settings drawn as an SVG group in the top-right corner.
-fn with_legend(svg: String, scorecard: &Scorecard, left: u32) -> String {
+fn with_legend(svg: String, scorecard: &ChartScores, left: u32) -> String {
     let items: String = scorecard
         .settings
         .keys()

@@ -1,14 +1,17 @@
-//! What a page is rendered from: typed mirrors of the REST API's JSON documents, plus the few
-//! things a page adds (charts drawn on the server, the form values to show again).
+//! What a page is rendered from: the REST API's own documents (the shared crate's `wire`
+//! types, re-exported here), plus the few things a page adds (charts drawn on the server, the
+//! form values to show again).
 //!
-//! The server fills a [`Page`] from the same documents `/api/v1` serves, renders it, and embeds it
-//! in the HTML as JSON; the browser reads it back and hydrates the same view from it. So these
-//! types are a wire contract with the API: fields the API adds are ignored here, and a field the
-//! API drops fails the page's tests rather than showing a blank.
+//! The server fills a [`Page`] from the same service functions `/api/v1` answers with, renders
+//! it, and embeds it in the HTML as JSON; the browser reads it back and hydrates the same view
+//! from it.
 
-use std::collections::BTreeMap;
-
-use omnireward_shared::{Judgement, Label, MediaKind, Scorecard, Setting, Task};
+pub use omnireward_shared::wire::{
+    BenchmarkRows, Intervals, JudgementItem, LeaderboardRow, MediaLink, ModelInfo, Paged,
+    ReportedSetting, ResponseView, RunBenchmark, RunDocument, SampleAnswer, SampleView,
+    ScoreResponse, SubmissionView,
+};
+use omnireward_shared::{Setting, Task};
 use serde::{Deserialize, Serialize};
 
 /// One page of the site and everything it shows.
@@ -70,7 +73,41 @@ impl Page {
     }
 }
 
-pub use crate::leaderboard::{Intervals, LeaderboardRow};
+/// What the served benchmark is: said wherever a label or a count appears, since the embedded
+/// sample's labels are synthetic and must never read as the release's human preferences.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServedBenchmark {
+    /// Its name, e.g. `omni-rewardbench-sample`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its preference pairs, all tasks together.
+    pub pairs: usize,
+    /// Whether human annotators chose its labels (the release); `false` for the synthetic sample
+    /// and for data folders whose origin the server does not know.
+    pub human_labels: bool,
+    /// How its pairs were labelled, in a sentence fragment ("synthetic: ...").
+    pub labelled: String,
+}
+
+impl ServedBenchmark {
+    /// "name version (N pairs, how labelled)".
+    pub fn description(&self) -> String {
+        format!(
+            "{} {} ({} pairs; {})",
+            self.name, self.version, self.pairs, self.labelled
+        )
+    }
+
+    /// What a label is called on this benchmark's pages.
+    pub fn label_noun(&self) -> &'static str {
+        if self.human_labels {
+            "Human label"
+        } else {
+            "Label (not human)"
+        }
+    }
+}
 
 /// The leaderboard: the rows of both settings and the view the URL asked for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,58 +120,10 @@ pub struct LeaderboardPage {
     pub benchmark: String,
     /// Every benchmark with rows, for the selector.
     #[serde(default)]
-    pub benchmarks: Vec<LeaderboardBenchmark>,
-}
-
-/// A benchmark the leaderboard has rows of (`GET /leaderboard`'s `benchmarks`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaderboardBenchmark {
-    pub name: String,
-    pub evaluated: usize,
-    pub paper_reported: usize,
-}
-
-/// A model as `GET /models/{id}` describes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub group: Option<String>,
-    pub parameters: Option<String>,
-    pub licence: Option<String>,
-    pub open_weights: Option<bool>,
-}
-
-/// The benchmark a run was evaluated on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunBenchmark {
-    pub id: i64,
-    pub name: String,
-    pub version: String,
-    pub hash: String,
-}
-
-/// The paper's numbers of one setting.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReportedSetting {
-    pub tasks: BTreeMap<Task, f64>,
-    pub overall: Option<f64>,
-}
-
-/// One run of a model: `GET /runs/{id}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub id: i64,
-    pub provenance: String,
-    pub status: String,
-    pub benchmark: Option<RunBenchmark>,
-    /// The recorded judge configuration, shown as it is stored.
-    pub configuration: serde_json::Value,
-    pub created_at_ms: i64,
-    pub finished_at_ms: Option<i64>,
-    pub scorecard: Option<Scorecard>,
-    pub reported_scores: Option<BTreeMap<Setting, ReportedSetting>>,
+    pub benchmarks: Vec<BenchmarkRows>,
+    /// The benchmark this server serves (its rows are ranked apart from the paper's).
+    #[serde(default)]
+    pub served: ServedBenchmark,
 }
 
 /// A chart drawn on the server.
@@ -145,33 +134,6 @@ pub struct Chart {
     pub description: String,
     /// The SVG document.
     pub svg: String,
-}
-
-/// One judgement with whether it matched the human label (`GET /runs/{id}/judgements`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JudgementItem {
-    #[serde(flatten)]
-    pub judgement: Judgement,
-    pub correct: bool,
-    /// How a scalar reward model's w/ Ties margin became its verdict.
-    #[serde(default)]
-    pub tie_rule: Option<omnireward_shared::scorecard::TieRule>,
-}
-
-/// A page of any list the API pages.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Paged<T> {
-    pub page: usize,
-    pub per_page: usize,
-    pub total: usize,
-    pub items: Vec<T>,
-}
-
-impl<T> Paged<T> {
-    /// Pages in the whole list (at least 1).
-    pub fn pages(&self) -> usize {
-        self.total.div_ceil(self.per_page.max(1)).max(1)
-    }
 }
 
 /// Which judgements the model page lists.
@@ -195,11 +157,26 @@ pub struct ModelPage {
     /// for checkpoints trained here.
     #[serde(default)]
     pub training: Option<serde_json::Value>,
-    pub runs: Vec<RunRecord>,
+    pub runs: Vec<RunDocument>,
     pub charts: Vec<Chart>,
     pub filter: JudgementFilter,
+    /// Where a paper model's rows rank on the leaderboard (the release's rows), per setting.
+    #[serde(default)]
+    pub ranks: Vec<ModelRank>,
     /// The judgements of the filtered run; `None` for models with no evaluated run.
     pub judgements: Option<Paged<JudgementItem>>,
+}
+
+/// A model's row on one leaderboard view: its rank among the view's rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRank {
+    pub setting: Setting,
+    /// From 1, by overall accuracy.
+    pub rank: usize,
+    /// Rows in the view.
+    pub of: usize,
+    /// The benchmark ranked on.
+    pub benchmark: String,
 }
 
 /// A task with its sample count (`GET /tasks`).
@@ -209,79 +186,24 @@ pub struct TaskSummary {
     pub samples: usize,
 }
 
-/// Where a media item is served.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MediaLink {
-    pub kind: MediaKind,
-    pub url: String,
-}
-
-/// A response of a sample: text or media.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResponseView {
-    Text { text: String },
-    Media { kind: MediaKind, url: String },
-}
-
-/// A sample as `GET /samples/{task}/{id}` gives it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SampleView {
-    pub id: String,
-    pub task: Task,
-    pub prompt: String,
-    pub prompt_media: Option<MediaLink>,
-    pub criterion: String,
-    pub label: Label,
-    pub response1: ResponseView,
-    pub response2: ResponseView,
-    pub model1: Option<String>,
-    pub model2: Option<String>,
-}
-
 /// The benchmark browser: the tasks and one page of one task's samples.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchmarkPage {
     pub benchmark: String,
+    /// What the served benchmark is and how it is labelled.
+    pub served: ServedBenchmark,
     pub tasks: Vec<TaskSummary>,
     pub task: Task,
     pub samples: Paged<SampleView>,
-}
-
-/// What one evaluated model answered on a sample.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Answer {
-    pub model: String,
-    pub model_id: i64,
-    pub run: i64,
-    pub judgement: Judgement,
-    pub correct: bool,
 }
 
 /// One sample with what the evaluated models answered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplePage {
     pub sample: SampleView,
-    pub answers: Vec<Answer>,
-}
-
-/// A submission (`GET /submissions/{id}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SubmissionView {
-    pub id: i64,
-    pub run: i64,
-    pub kind: String,
-    pub model: Option<String>,
-    pub endpoint: Option<String>,
-    pub status: String,
-    pub approval: String,
-    pub cancel_requested: bool,
-    pub attempts: u64,
-    pub error: Option<String>,
-    pub created_at_ms: i64,
-    pub started_at_ms: Option<i64>,
-    pub finished_at_ms: Option<i64>,
-    pub position: Option<u64>,
+    /// The benchmark the sample belongs to and how it is labelled.
+    pub served: ServedBenchmark,
+    pub answers: Vec<SampleAnswer>,
 }
 
 /// Progress of a run: judgements stored against judgements planned.
@@ -331,6 +253,9 @@ pub struct ApiJudgeForm {
 /// The submission page: both forms and what the server said about the last attempt.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubmitPage {
+    /// The benchmark submissions are scored on.
+    #[serde(default)]
+    pub served: ServedBenchmark,
     pub api_judge: ApiJudgeForm,
     /// The server's validation error for the API-judge form.
     pub api_judge_error: Option<String>,
@@ -338,6 +263,26 @@ pub struct SubmitPage {
     pub checkpoint_error: Option<String>,
     /// Whether this server accepts checkpoint uploads, and up to how many bytes.
     pub max_upload_bytes: Option<u64>,
+    /// Whether this server takes checkpoints named by Hugging Face repository, and up to how
+    /// many bytes their files may hold.
+    #[serde(default)]
+    pub max_hub_bytes: Option<u64>,
+    /// The Hub form's values, sent back with its error.
+    #[serde(default)]
+    pub hub_checkpoint: HubCheckpointForm,
+    /// The server's answer to the last Hub form.
+    #[serde(default)]
+    pub hub_checkpoint_error: Option<String>,
+}
+
+/// The values of the form that submits a checkpoint by Hugging Face repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HubCheckpointForm {
+    pub name: String,
+    /// `org/name`.
+    pub repository: String,
+    /// Branch, tag or commit; empty for `main`.
+    pub revision: String,
 }
 
 /// The demo's input form (images are files, never sent back into the form).
@@ -373,18 +318,6 @@ pub struct DemoTask {
     pub coverage: DemoCoverage,
 }
 
-/// What `POST /score` answered.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DemoResult {
-    pub model: String,
-    pub architecture: String,
-    pub reward1: f32,
-    pub reward2: f32,
-    pub verdict: String,
-    pub latency_ms: f64,
-    pub queue_ms: f64,
-}
-
 /// The scoring demo.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemoPage {
@@ -397,7 +330,7 @@ pub struct DemoPage {
     pub form: DemoForm,
     /// The file names of the two images scored last (a file input cannot be filled again).
     pub images: Option<[String; 2]>,
-    pub result: Option<DemoResult>,
+    pub result: Option<ScoreResponse>,
     pub error: Option<String>,
 }
 

@@ -10,6 +10,18 @@ pub fn percent(accuracy: f64) -> String {
     }
 }
 
+/// The paper's group key (`proprietary_generative`) in words, as the paper groups its tables.
+pub fn group_label(group: &str) -> String {
+    match group {
+        "open_generative" => {
+            "Open-weights generative judge (the paper's open-source group)".to_owned()
+        }
+        "proprietary_generative" => "Proprietary generative judge".to_owned(),
+        "specialized" => "Specialised reward model".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
 /// A 95 % interval as `[lo, hi]` in percent with one decimal.
 pub fn interval(ci95: [f64; 2]) -> String {
     if ci95.iter().all(|bound| bound.is_finite()) {

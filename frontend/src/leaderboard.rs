@@ -5,8 +5,8 @@
 //! table and the hydrated one agree row for row.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
+pub use omnireward_shared::wire::{Intervals, LeaderboardRow};
 use omnireward_shared::{Modality, Setting, Task};
 use serde::{Deserialize, Serialize};
 
@@ -50,40 +50,6 @@ impl SortColumn {
     pub fn natural_descending(self) -> bool {
         !matches!(self, SortColumn::Model)
     }
-}
-
-/// A leaderboard row: one entry of `GET /leaderboard`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LeaderboardRow {
-    pub rank: usize,
-    pub run: i64,
-    pub model_id: i64,
-    pub model: String,
-    /// `api_judge`, `scalar_reward_model`, `local_generative`, `paper_reported` or `baseline`.
-    pub kind: String,
-    pub group: Option<String>,
-    pub parameters: Option<String>,
-    pub licence: Option<String>,
-    pub open_weights: Option<bool>,
-    /// `paper_reported`, `evaluated` or `reference_import`.
-    pub provenance: String,
-    pub verified: bool,
-    pub benchmark: String,
-    pub tasks: BTreeMap<Task, f64>,
-    pub modalities: BTreeMap<Modality, f64>,
-    pub overall: Option<f64>,
-    pub tasks_covered: usize,
-    pub intervals: Option<Intervals>,
-    #[serde(default)]
-    pub text_only_prompt: Vec<Task>,
-}
-
-/// The 95 % bootstrap intervals of a row, as `[low, high]` fractions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Intervals {
-    pub tasks: BTreeMap<Task, [f64; 2]>,
-    pub modalities: BTreeMap<Modality, [f64; 2]>,
-    pub overall: [f64; 2],
 }
 
 /// Everything about the table that a shared link should reproduce.
@@ -240,7 +206,9 @@ pub fn shown_rows(
         .iter()
         .zip(ranks)
         .filter(|(row, _)| {
-            view.kind.as_ref().is_none_or(|kind| &row.kind == kind)
+            view.kind
+                .as_ref()
+                .is_none_or(|kind| row.kind.as_str() == kind)
                 && (!view.open_weights_only || row.open_weights == Some(true))
                 && (needle.is_empty() || row.model.to_lowercase().contains(&needle))
                 && within_size(row, view.min_billions, view.max_billions)
@@ -294,10 +262,13 @@ fn compare(
     }
 }
 
-/// Rank groups over rows in any order: by overall score, a group's leader is the best row not
-/// yet ranked, and every following row whose interval reaches the leader's interval shares its
-/// rank (the rank is the leader's position, counted from 1). A row without an interval (the
-/// paper's) counts as the point interval of its score.
+/// Rank groups over rows in any order, by overall score (a rank is its group's first position,
+/// counted from 1). Where the row just above has a paired test against this row (both have
+/// per-item judgements), the test decides: not distinguishable after Holm's correction, the
+/// same rank; distinguishable, a new group. Elsewhere (the paper's rows, which have no per-item
+/// outputs), a group's leader is the best row not yet ranked, and every following row whose
+/// interval reaches the leader's interval shares its rank; a row without an interval counts as
+/// the point interval of its score.
 pub fn rank_groups(rows: &[LeaderboardRow]) -> Vec<Option<usize>> {
     let mut order: Vec<usize> = (0..rows.len())
         .filter(|&index| rows[index].overall.is_some())
@@ -315,9 +286,18 @@ pub fn rank_groups(rows: &[LeaderboardRow]) -> Vec<Option<usize>> {
     let mut ranks = vec![None; rows.len()];
     let mut leader: Option<(usize, [f64; 2])> = None;
     for (position, &index) in order.iter().enumerate() {
+        let above = position.checked_sub(1).map(|previous| order[previous]);
+        let paired = above.and_then(|above| {
+            rows[above]
+                .paired_with_next
+                .as_ref()
+                .filter(|test| test.next_run == rows[index].run)
+                .map(|test| (above, test.distinguishable))
+        });
         let [_, high] = bounds(&rows[index]);
-        let rank = match leader {
-            Some((rank, [leader_low, _])) if high >= leader_low => rank,
+        let rank = match (paired, leader) {
+            (Some((above, false)), _) => ranks[above].unwrap_or(position + 1),
+            (None, Some((rank, [leader_low, _]))) if high >= leader_low => rank,
             _ => {
                 leader = Some((position + 1, bounds(&rows[index])));
                 position + 1
@@ -389,6 +369,9 @@ pub fn encode_component(value: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use omnireward_shared::comparison::NeighbourTest;
+    use omnireward_shared::wire::{ModelKind, Provenance};
+
     use super::*;
 
     fn row(
@@ -403,18 +386,20 @@ mod tests {
             model_id: 1,
             model: model.to_owned(),
             kind: if interval.is_some() {
-                "api_judge"
+                ModelKind::ApiJudge
             } else {
-                "paper_reported"
-            }
-            .to_owned(),
+                ModelKind::PaperReported
+            },
             group: None,
             parameters: parameters.map(str::to_owned),
             licence: None,
             open_weights: Some(parameters.is_some()),
-            provenance: "evaluated".to_owned(),
+            link: None,
+            source: None,
+            provenance: Provenance::Evaluated,
             verified: interval.is_some(),
             benchmark: "sample".to_owned(),
+            benchmark_name: "sample".to_owned(),
             tasks: BTreeMap::from([(Task::TextToText, overall)]),
             modalities: BTreeMap::from([(Modality::Text, overall)]),
             overall: Some(overall),
@@ -425,7 +410,53 @@ mod tests {
                 overall,
             }),
             text_only_prompt: Vec::new(),
+            modality_score: None,
+            modality_tasks_covered: None,
+            paired_with_next: None,
         }
+    }
+
+    fn test_against(next_run: i64, distinguishable: bool) -> Option<NeighbourTest> {
+        Some(NeighbourTest {
+            next_run,
+            items: 100,
+            difference: 0.01,
+            mcnemar_p: 0.01,
+            holm_p: if distinguishable { 0.01 } else { 0.5 },
+            distinguishable,
+        })
+    }
+
+    #[test]
+    fn paired_tests_between_neighbours_decide_where_they_exist() {
+        // Intervals alone would put all four in one group (they overlap); the paired tests say
+        // a ~ b, b ≠ c, c ~ d. e is a paper row under d with no test: the interval rule against
+        // c (the last group's leader) applies, and its point 0.30 is below c's low 0.40.
+        let mut rows = [
+            row("a", 0.70, Some([0.40, 0.90]), None),
+            row("b", 0.69, Some([0.40, 0.90]), None),
+            row("c", 0.60, Some([0.40, 0.90]), None),
+            row("d", 0.59, Some([0.40, 0.90]), None),
+            row("e", 0.30, None, None),
+        ];
+        for (index, row) in rows.iter_mut().enumerate() {
+            row.run = index as i64 + 1;
+        }
+        rows[0].paired_with_next = test_against(2, false);
+        rows[1].paired_with_next = test_against(3, true);
+        rows[2].paired_with_next = test_against(4, false);
+        assert_eq!(
+            rank_groups(&rows),
+            vec![Some(1), Some(1), Some(3), Some(3), Some(5)]
+        );
+        // Without the tests, the interval rule: one group of four, then e.
+        for row in &mut rows {
+            row.paired_with_next = None;
+        }
+        assert_eq!(
+            rank_groups(&rows),
+            vec![Some(1), Some(1), Some(1), Some(1), Some(5)]
+        );
     }
 
     #[test]

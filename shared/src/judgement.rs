@@ -9,6 +9,7 @@ use crate::preference::{Label, Setting, Verdict};
 use crate::task::Task;
 
 /// The order in which the two responses were shown to a judge.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -41,6 +42,7 @@ impl Order {
 }
 
 /// Scalar rewards given by a discriminative reward model, in reference order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rewards {
     /// Reward of `response1`.
@@ -57,6 +59,7 @@ impl Rewards {
 }
 
 /// One judged item.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Judgement {
     /// Task of the sample.
@@ -75,8 +78,10 @@ pub struct Judgement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewards: Option<Rewards>,
     /// The parsed verdict in reference order; `None` when unparseable.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::Preference>))]
     pub verdict: Option<Verdict>,
     /// The human label.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::Preference))]
     pub label: Label,
     /// Requests made for this item (1 + re-queries for unparseable answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]

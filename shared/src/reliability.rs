@@ -14,6 +14,7 @@ use crate::preference::{Setting, Verdict};
 use crate::task::Task;
 
 /// Reliability of a generative judge on one task in one setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reliability {
     /// Accuracy on the swapped order, when the swap pass ran.

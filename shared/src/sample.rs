@@ -9,6 +9,7 @@ use crate::preference::Label;
 use crate::task::Task;
 
 /// The kind of a media item (3D objects are given as rendered images).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {

@@ -11,11 +11,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::judgement::{Judgement, Order};
-use crate::preference::{Setting, Verdict};
+use crate::metric_card::{MetricCard, metric_card};
+use crate::preference::Setting;
 use crate::random::SplitMix64;
 use crate::reliability::{Reliability, reliability};
 use crate::task::{Modality, Task};
-use crate::ties_matter::{ScoredPair, sweep_tie_threshold, verdict_for_margin};
+// The tie rules are their own module (the metric card uses them without the scorecard);
+// re-exported here, where they have always been named.
+use crate::tie_rules::tie_rules_of;
+pub use crate::tie_rules::{ScalarTiePolicy, TieRule, decided_verdict, tie_rules};
 
 /// Whether one evaluated item was judged correctly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +33,7 @@ pub struct Outcome {
 }
 
 /// Settings of the percentile bootstrap.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootstrapConfig {
     /// Number of resamples (1,000 or more for stable 95 % bounds).
@@ -46,34 +51,8 @@ impl Default for BootstrapConfig {
     }
 }
 
-/// How a scalar reward model's w/ Ties verdicts were decided for a task.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TieRule {
-    /// The Ties-Matter oracle sweep on this test set; `epsilon` is the chosen threshold
-    /// (`null`: never predict a tie).
-    Sweep {
-        /// The chosen threshold.
-        epsilon: Option<f64>,
-    },
-    /// A threshold fixed in advance.
-    Fixed {
-        /// The threshold.
-        epsilon: f64,
-    },
-}
-
-/// How to turn scalar rewards into w/ Ties verdicts.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum ScalarTiePolicy {
-    /// Ties-Matter sweep per task (the paper's definition).
-    #[default]
-    Sweep,
-    /// One threshold fixed in advance for every task.
-    Fixed(f64),
-}
-
 /// Score of one task in one setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskScore {
     /// `correct / total`.
@@ -96,6 +75,7 @@ pub struct TaskScore {
 }
 
 /// A mean of task accuracies (per modality, or overall).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AggregateScore {
     /// Unweighted mean of the covered tasks' accuracies.
@@ -107,6 +87,7 @@ pub struct AggregateScore {
 }
 
 /// All scores of one setting.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SettingScorecard {
     /// Per covered task.
@@ -115,9 +96,14 @@ pub struct SettingScorecard {
     pub modalities: BTreeMap<Modality, AggregateScore>,
     /// Mean over the covered tasks.
     pub overall: AggregateScore,
+    /// The metric card: other conventions and the judge's behaviour (absent from scorecards
+    /// stored before it existed, until they are rescored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_card: Option<MetricCard>,
 }
 
 /// Name, version and content hash of the benchmark a scorecard was computed on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BenchmarkIdentity {
     /// Benchmark name, e.g. `omni-rewardbench`.
@@ -129,6 +115,7 @@ pub struct BenchmarkIdentity {
 }
 
 /// The scorecard of one model on one benchmark: the stable JSON of `--json` outputs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scorecard {
     /// The judge's display name.
@@ -215,6 +202,7 @@ impl SettingScorecard {
             tasks,
             modalities,
             overall,
+            metric_card: None,
         })
     }
 
@@ -229,74 +217,6 @@ impl SettingScorecard {
             .map(|task| self.tasks.get(task).map(|score| score.accuracy))
             .collect();
         accuracies.map(|values| mean(values.into_iter()))
-    }
-}
-
-/// The w/ Ties tie rule of every task of a scalar reward model's run: the Ties-Matter sweep over
-/// the task's original-order w/ Ties judgements that carry rewards, or the fixed threshold.
-/// Tasks without rewards (generative judges) get none.
-pub fn tie_rules(judgements: &[Judgement], tie_policy: ScalarTiePolicy) -> BTreeMap<Task, TieRule> {
-    let items: Vec<&Judgement> = judgements
-        .iter()
-        .filter(|judgement| {
-            judgement.setting == Setting::WithTies && judgement.order == Order::Original
-        })
-        .collect();
-    tie_rules_of(&items, tie_policy)
-}
-
-fn tie_rules_of(items: &[&Judgement], tie_policy: ScalarTiePolicy) -> BTreeMap<Task, TieRule> {
-    let mut margins: BTreeMap<Task, Vec<ScoredPair>> = BTreeMap::new();
-    for judgement in items {
-        if let Some(rewards) = judgement.rewards {
-            margins.entry(judgement.task).or_default().push(ScoredPair {
-                margin: rewards.margin(),
-                label: judgement.label,
-            });
-        }
-    }
-    margins
-        .into_iter()
-        .map(|(task, pairs)| {
-            let rule = match tie_policy {
-                ScalarTiePolicy::Sweep => TieRule::Sweep {
-                    epsilon: sweep_tie_threshold(&pairs).epsilon,
-                },
-                ScalarTiePolicy::Fixed(epsilon) => TieRule::Fixed { epsilon },
-            };
-            (task, rule)
-        })
-        .collect()
-}
-
-impl TieRule {
-    /// The threshold at or under which a margin is a tie (`None`: never a tie).
-    pub fn epsilon(self) -> Option<f64> {
-        match self {
-            TieRule::Sweep { epsilon } => epsilon,
-            TieRule::Fixed { epsilon } => Some(epsilon),
-        }
-    }
-}
-
-/// The verdict the scorecard counts for one judgement: a scalar reward model's is decided by
-/// its margin (in w/ Ties under its task's rule in `tie_rules`, as [`tie_rules`] gives them;
-/// in w/o Ties the strictly higher reward), a generative judge's is the parsed one.
-pub fn decided_verdict(
-    judgement: &Judgement,
-    tie_rules: &BTreeMap<Task, TieRule>,
-) -> Option<Verdict> {
-    match judgement.rewards {
-        Some(rewards) => {
-            let epsilon = match judgement.setting {
-                Setting::WithTies => tie_rules
-                    .get(&judgement.task)
-                    .and_then(|rule| rule.epsilon()),
-                Setting::WithoutTies => None,
-            };
-            verdict_for_margin(rewards.margin(), epsilon)
-        }
-        None => judgement.verdict,
     }
 }
 
@@ -339,6 +259,7 @@ pub fn score_judgements(
             })
             .collect();
         if let Some(mut scorecard) = SettingScorecard::from_outcomes(&outcomes, bootstrap) {
+            scorecard.metric_card = metric_card(judgements, setting, &tie_rules);
             for (task, rule) in tie_rules {
                 if let Some(score) = scorecard.tasks.get_mut(&task) {
                     score.tie_rule = Some(rule);
@@ -399,7 +320,7 @@ fn bootstrap_replicates(
 
 /// The 2.5 % and 97.5 % quantiles with linear interpolation between order statistics (the
 /// default method of numpy's `quantile`). An empty input gives `[NaN, NaN]`.
-fn percentile_interval(mut samples: Vec<f64>) -> [f64; 2] {
+pub(crate) fn percentile_interval(mut samples: Vec<f64>) -> [f64; 2] {
     if samples.is_empty() {
         return [f64::NAN, f64::NAN];
     }

@@ -155,6 +155,29 @@ try {
   check((await page.$$("table.judgements tbody tr")).length > 0, "the model page lists its judgements");
   await page.screenshot({ path: `${screenshots}/model.png`, fullPage: false });
 
+  // A paper model's page: the paper's numbers with their source and rank, the same charts, no run.
+  await open("/?benchmark=omni-rewardbench");
+  await page.click("tr.paper th.model a");
+  await page.waitForSelector("#paper-numbers");
+  const paperText = await page.textContent("main");
+  check(paperText.includes("Source: Table 2, row"), "the paper model page gives its source");
+  check(!/Run \d+/.test(paperText), "the paper model page shows no made-up run");
+  check((await page.$$("figure.chart")).length >= 1, "the paper model page draws its charts");
+  await page.screenshot({ path: `${screenshots}/paper-model.png`, fullPage: false });
+
+  // Phone width (390 px): the leaderboard, a paper model page and a sample page.
+  const paperModel = page.url();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(paperModel);
+  await page.screenshot({ path: `${screenshots}/paper-model-phone.png`, fullPage: false });
+  await open("/?benchmark=omni-rewardbench");
+  await page.screenshot({ path: `${screenshots}/leaderboard-phone.png`, fullPage: false });
+  await open("/benchmark?task=text_to_text");
+  await page.click("table.samples tbody tr th a");
+  await page.waitForSelector("dd.served");
+  check(!(await page.textContent("main")).includes("preferred by humans"), "the synthetic sample's labels are not called human");
+  await page.screenshot({ path: `${screenshots}/sample-phone.png`, fullPage: false });
+
   check(problems.length === 0, `no page or console errors${problems.length ? `: ${problems.join("; ")}` : ""}`);
 } finally {
   await browser.close();

@@ -13,12 +13,12 @@
 //!   `vision_config.image_size` is an error naming the field, as are fields of the wrong type.
 //!
 //! Deviations, with reasons:
-//! - resampling uses the `image` crate's filters (`resample` 0 nearest, 1 Lanczos3, 2 triangle
-//!   for bilinear, 3 Catmull-Rom for bicubic), whose weights differ slightly from PIL's, so a
-//!   resized image's pixels differ by a few levels from `transformers`'; PIL's box (4) and
-//!   Hamming (5) filters have no counterpart and are refused. An image already at the target
-//!   size is not resampled at all (PIL returns a copy there too), so the parity tests, whose
-//!   images are at the model's size, match `transformers` exactly;
+//! - resampling is Pillow's own arithmetic for Lanczos (1), bilinear (2) and bicubic (3)
+//!   ([`crate::pil_resample`], checked pixel for pixel against Pillow in the Qwen2-VL processor's
+//!   parity test), so resized images equal `transformers`'; nearest (0) uses the `image` crate's
+//!   nearest filter, which may pick a neighbouring pixel where Pillow rounds the other way; box
+//!   (4) and Hamming (5) are refused (no CLIP or SigLIP checkpoint uses them). An image already
+//!   at the target size is not resampled at all (PIL returns a copy there too);
 //! - the brief asked for bilinear SigLIP resizing; `SiglipImageProcessor` defaults to bicubic and
 //!   checkpoints state `resample`, so the field decides and bicubic is the default;
 //! - images are always converted to RGB (`do_convert_rgb` is not consulted): the towers take three
@@ -35,6 +35,7 @@ use crate::architecture::Architecture;
 use crate::checkpoint::CONFIG_FILE;
 use crate::error::LocalJudgeError;
 use crate::models::layers::{config_error, read_json_file};
+use crate::pil_resample::{self, Filter};
 
 /// The image processor settings file of a checkpoint.
 pub const PREPROCESSOR_CONFIG_FILE: &str = "preprocessor_config.json";
@@ -96,12 +97,14 @@ pub enum Resample {
 }
 
 impl Resample {
-    fn filter(self) -> FilterType {
+    /// Pillow's convolution filter for this resampling; `None` for nearest, which Pillow does
+    /// not resample by convolution.
+    fn pil_filter(self) -> Option<Filter> {
         match self {
-            Resample::Nearest => FilterType::Nearest,
-            Resample::Lanczos => FilterType::Lanczos3,
-            Resample::Bilinear => FilterType::Triangle,
-            Resample::Bicubic => FilterType::CatmullRom,
+            Resample::Nearest => None,
+            Resample::Lanczos => Some(Filter::Lanczos),
+            Resample::Bilinear => Some(Filter::Bilinear),
+            Resample::Bicubic => Some(Filter::Bicubic),
         }
     }
 }
@@ -120,11 +123,15 @@ pub struct ImagePreprocessor {
 }
 
 /// A field's value, `None` when missing or `null` (`transformers` writes `null` for unset).
-fn field<'a>(json: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(json: &'a Value, name: &str) -> Option<&'a Value> {
     json.get(name).filter(|value| !value.is_null())
 }
 
-fn bool_field(json: &Value, name: &'static str, default: bool) -> Result<bool, LocalJudgeError> {
+pub(crate) fn bool_field(
+    json: &Value,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, LocalJudgeError> {
     match field(json, name) {
         None => Ok(default),
         Some(value) => value.as_bool().ok_or_else(|| {
@@ -162,7 +169,7 @@ fn height_width(value: &Value, name: &str) -> Result<Option<(u32, u32)>, LocalJu
     }
 }
 
-fn channel_values(
+pub(crate) fn channel_values(
     json: &Value,
     name: &'static str,
     default: [f64; 3],
@@ -480,7 +487,10 @@ impl ImagePreprocessor {
             // PIL returns a copy for a same-size resize; any filter here would blur.
             rgb
         } else {
-            image::imageops::resize(&rgb, width, height, self.resample.filter())
+            match self.resample.pil_filter() {
+                Some(filter) => pil_resample::resize(&rgb, width, height, filter),
+                None => image::imageops::resize(&rgb, width, height, FilterType::Nearest),
+            }
         }
     }
 

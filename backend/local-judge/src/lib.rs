@@ -28,6 +28,8 @@ pub mod image_input;
 pub mod input;
 pub mod judge;
 pub mod models;
+pub mod pil_resample;
+pub mod qwen2_vl_processor;
 pub mod weights;
 
 pub use error::LocalJudgeError;

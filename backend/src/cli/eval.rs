@@ -24,6 +24,7 @@ use crate::evaluation::baseline::{self, BaselineKind};
 use crate::evaluation::identity::{ApiJudgeIdentity, BaselineIdentity, RunIdentity};
 use crate::evaluation::runs::OpenedRun;
 use crate::evaluation::session::{Session, SessionStart};
+use crate::judges::ablation::{self, Ablation};
 use crate::judges::api::client::{ApiKey, ChatClient, ClientConfig};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{AudioParts, RequestOptions};
@@ -134,6 +135,11 @@ pub(super) struct ApiArgs {
     /// T2A: one joined clip (A, 1 s silence, B) or two separate audio parts.
     #[arg(long, value_enum, default_value = "joined")]
     audio_parts: AudioParts,
+    /// An ablation audit: take a part of the input away (`media`: no image, video or audio
+    /// part in any request; `criterion`: the criterion left out of the prompt). Stored as its
+    /// own run, compared with the same command's run without it.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
+    ablate: Vec<Ablation>,
     /// Prompt template folder (ours, or the authors' utils/prompts/*.py) [default: built in].
     #[arg(long, value_name = "DIR")]
     prompts: Option<PathBuf>,
@@ -212,6 +218,7 @@ fn run_api(environment: &Environment, args: &ApiArgs) -> anyhow::Result<ExitCode
         prompt_video_frames: args.frames.unwrap_or(10),
         response_video_frames: args.frames.unwrap_or(5),
         audio_parts: args.audio_parts,
+        ablations: ablation::normalized(args.ablate.clone()),
     };
     let prices = match (args.price_in, args.price_out) {
         (Some(input), Some(output)) => Some(Prices {

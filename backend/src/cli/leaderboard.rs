@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::Args;
+use omnireward_shared::wire::Provenance;
 use omnireward_shared::{Setting, Task};
 
 use super::Environment;
@@ -72,9 +73,10 @@ pub(super) fn run(environment: &Environment, args: &LeaderboardArgs) -> anyhow::
     let _ = writeln!(out, " {:>7}  benchmark", "overall");
     for (rank, row) in rows.iter().enumerate() {
         let source = match row.provenance {
-            "paper_reported" => "paper",
-            "reference_import" => "reference",
-            _ => "evaluated",
+            Provenance::PaperReported => "paper",
+            Provenance::ReferenceImport => "reference",
+            Provenance::SubmittedPredictions => "submitted",
+            Provenance::Evaluated => "evaluated",
         };
         let _ = write!(
             out,

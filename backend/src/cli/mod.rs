@@ -1,6 +1,8 @@
 //! The `omnireward` command line: argument definitions, the one typed configuration, and
 //! dispatch to one module per command.
 
+mod compare;
+mod data_download;
 mod data_inspect;
 mod eval;
 mod import_reference;
@@ -10,16 +12,19 @@ mod rescore;
 mod score;
 mod scorecard_table;
 mod serve;
+mod submit_predictions;
 mod train;
 mod worker;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use omnireward_shared::{BootstrapConfig, Task};
 
 use crate::data::{self, Benchmark, LoadOptions};
+use crate::hub::snapshot::Progress;
+use crate::hub::{HubClient, HubReference, HubSettings, HubToken};
 use crate::storage::DatabaseLocation;
 
 /// Evaluate reward models on Omni-RewardBench (Jin et al., 2025).
@@ -48,6 +53,22 @@ struct GlobalOptions {
         value_name = "FILE|URL"
     )]
     database: Option<String>,
+    /// The Hugging Face Hub's address [default: https://huggingface.co].
+    #[arg(long, env = "HF_ENDPOINT", global = true, value_name = "URL")]
+    hf_endpoint: Option<String>,
+    /// The environment variable holding the Hub token sent for private or gated repositories
+    /// (this program's own token: a token is never taken as an argument, stored or logged).
+    #[arg(
+        long,
+        global = true,
+        value_name = "VARIABLE",
+        default_value = "HF_TOKEN"
+    )]
+    hub_token_env: String,
+    /// The `huggingface-cli` home whose cache (`hub/`) files are reused from
+    /// [default: ~/.cache/huggingface].
+    #[arg(long, env = "HF_HOME", global = true, value_name = "DIR")]
+    hf_home: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,8 +87,13 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Show the stored leaderboard of one setting (paper-reported and evaluated rows).
     Leaderboard(leaderboard::LeaderboardArgs),
+    /// Compare two stored runs on the samples they share (paired interval, McNemar test).
+    Compare(compare::CompareArgs),
     /// Run queued evaluation jobs until Ctrl-C or SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Send a judgements file judged elsewhere to a server, which checks every item, scores
+    /// it and lists it as submitted predictions.
+    SubmitPredictions(submit_predictions::SubmitPredictionsArgs),
     /// Both rewards and the verdict for one pair of responses, from a local checkpoint.
     Score(Box<score::ScoreArgs>),
     /// Train a Bradley-Terry reward model on preference pairs (resumable).
@@ -76,6 +102,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
+    /// Download the benchmark release from the Hugging Face Hub (resumable, checked, media
+    /// extracted).
+    Download(data_download::DownloadArgs),
     /// Per task: samples, ties, media present or missing, and problems.
     Inspect(data_inspect::InspectArgs),
 }
@@ -119,6 +148,7 @@ struct Environment {
     home: PathBuf,
     cache_dir: PathBuf,
     database: DatabaseLocation,
+    hub: HubSettings,
 }
 
 impl Environment {
@@ -129,7 +159,20 @@ impl Environment {
                 .ok_or_else(|| anyhow::anyhow!("cannot find the home folder: pass --home DIR"))?
                 .join(".omnireward"),
         };
+        let hub = HubSettings {
+            endpoint: options
+                .hf_endpoint
+                .clone()
+                .unwrap_or_else(|| crate::hub::DEFAULT_ENDPOINT.to_owned()),
+            token: std::env::var(&options.hub_token_env)
+                .ok()
+                .and_then(|token| HubToken::new(&token)),
+            hf_home: options.hf_home.clone().or_else(|| {
+                std::env::home_dir().map(|home| home.join(".cache").join("huggingface"))
+            }),
+        };
         Ok(Self {
+            hub,
             home: home.clone(),
             cache_dir: home.join("cache"),
             database: match &options.database {
@@ -168,10 +211,40 @@ impl Environment {
             version: None,
         };
         let benchmark = match folder {
-            Some(folder) => data::load(folder, &load_options)?,
+            Some(folder) => data::load(&self.benchmark_folder(folder)?, &load_options)?,
             None => data::embedded::load(&self.cache_dir, &load_options)?,
         };
         Ok(benchmark)
+    }
+}
+
+impl Environment {
+    /// `folder`, or for `hf:org/name[@revision]` the cache's copy of that dataset, downloaded on
+    /// first use.
+    fn benchmark_folder(&self, folder: &Path) -> anyhow::Result<PathBuf> {
+        let Some(reference) = folder.to_str().and_then(HubReference::parse_prefixed) else {
+            return Ok(folder.to_owned());
+        };
+        let reference = reference?;
+        let client = HubClient::new(self.hub.clone())?;
+        // On a thread of its own with its own runtime: some callers are inside one already.
+        let (folder, record) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    runtime()?
+                        .block_on(crate::hub::dataset::cached(
+                            &client,
+                            &reference,
+                            &self.cache_dir,
+                            Progress::Bars,
+                        ))
+                        .map_err(anyhow::Error::from)
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("the download thread panicked"))?
+        })?;
+        tracing::info!(repository = %record.repository, commit = %record.commit, "benchmark from the Hub");
+        Ok(folder)
     }
 }
 
@@ -190,13 +263,16 @@ pub fn run() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let environment = Environment::resolve(&cli.global)?;
     match cli.command {
+        Command::Data(DataCommand::Download(args)) => data_download::run(&environment, &args),
         Command::Data(DataCommand::Inspect(args)) => data_inspect::run(&environment, &args),
         Command::Eval(command) => eval::run(&environment, &command),
         Command::Rescore(args) => rescore::run(&environment, &args),
         Command::ImportReference(args) => import_reference::run(&environment, &args),
         Command::Leaderboard(args) => leaderboard::run(&environment, &args),
+        Command::Compare(args) => compare::run(&environment, &args),
         Command::Serve(args) => serve::run(&environment, &args),
         Command::Worker(args) => worker::run(&environment, &args),
+        Command::SubmitPredictions(args) => submit_predictions::run(&environment, &args),
         Command::Score(args) => score::run(&environment, &args),
         Command::Train(args) => train::run(&environment, &args),
     }

@@ -52,6 +52,10 @@ pub(super) struct ServeArgs {
     /// Largest checkpoint upload in bytes (its files and fields together).
     #[arg(long, default_value_t = http::DEFAULT_MAX_UPLOAD_BYTES, value_name = "BYTES")]
     max_upload_bytes: u64,
+    /// Largest checkpoint submitted by Hub repository, in bytes (its files together), checked
+    /// from the Hub's file list before anything is downloaded.
+    #[arg(long, default_value_t = crate::hub::model::DEFAULT_MAX_CHECKPOINT_BYTES, value_name = "BYTES")]
+    hub_max_bytes: u64,
     /// Environment variable holding the administrator's bearer token; without it the
     /// `/api/v1/admin` routes answer 404. The token is read once at start and never logged.
     #[arg(long, value_name = "VAR")]
@@ -247,6 +251,11 @@ pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result
             });
         }
         state = state.with_uploads(uploads);
+        state = state.with_hub(http::HubSubmissions {
+            client: crate::hub::HubClient::new(environment.hub.clone())?,
+            max_bytes: args.hub_max_bytes,
+            cache_dir: environment.cache_dir.clone(),
+        });
         state = state.with_private_endpoints(args.allow_private_endpoints);
         state = state.with_key_bindings(key_bindings.clone());
         state = state.with_transport_security(http::TransportSecurity {

@@ -84,6 +84,7 @@ pub(super) fn context(
         stale_after: Duration::from_secs(60),
         poll_interval: Duration::from_secs(2),
         until_idle: false,
+        hub: environment.hub.clone(),
     }
 }
 

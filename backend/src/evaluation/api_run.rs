@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::sink::{JudgementSink, SinkError};
+use crate::judges::ablation;
 use crate::judges::api::client::{ChatClient, RateLimiter};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::{RequestOptions, build_body};
@@ -334,10 +335,11 @@ async fn judge_item(session: &Session, index: usize, setting: Setting, order: Or
         order,
         message,
     };
+    let ablated = ablation::apply_to_sample(sample, &session.judge.request.ablations);
     let rendered = session
         .judge
         .prompts
-        .render(sample, setting, order)
+        .render(ablated.as_ref().unwrap_or(sample), setting, order)
         .map_err(|error| failure(error.to_string()))?;
     let body = {
         let _permit = session

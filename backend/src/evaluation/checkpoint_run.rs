@@ -12,6 +12,7 @@ use omnireward_shared::{Judgement, JudgementKey, Order, Rewards, Sample, Setting
 use serde::Serialize;
 
 use super::sink::{JudgementSink, SinkError};
+use crate::judges::ablation::{self, Ablation};
 use crate::judges::local::inputs::{image_pair, text_pair};
 use crate::judges::local::{Coverage, InferenceThread, LocalScoringError, coverage};
 use crate::media::MediaEncoder;
@@ -29,6 +30,9 @@ pub struct CheckpointRunConfig {
     pub chunk_samples: usize,
     /// Frames sampled per video response for image-text models.
     pub frames: usize,
+    /// Parts of the input taken away (an ablation audit: only the criterion applies to local
+    /// checkpoints, which never see a prompt's media).
+    pub ablations: Vec<Ablation>,
 }
 
 /// Why a checkpoint run stopped with an error.
@@ -201,7 +205,10 @@ pub async fn run(
         .covered
         .iter()
         .filter(|sample| !is_done(sample, &config.settings, sink.done()))
-        .map(|sample| (*sample).clone())
+        .map(|sample| {
+            ablation::apply_to_sample(sample, &config.ablations)
+                .unwrap_or_else(|| (*sample).clone())
+        })
         .collect();
     let mut summary = CheckpointRunSummary {
         covered_samples: plan.covered.len(),

@@ -12,7 +12,9 @@
 //! SHA-256, the SHA-256 of the files that decide how inputs are formatted
 //! ([`INPUT_FORMAT_FILES`]: config, tokenizer, chat template, preprocessor), the architecture,
 //! the device class with the dtype it implies, and the options that shape inputs (token limit,
-//! truncation side, separator, reward label, frames per video).
+//! truncation side, separator, reward label, frames per video). A checkpoint named by Hub
+//! repository is decided before anything is downloaded: its repository and commit stand for
+//! the files.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -25,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::baseline::BaselineKind;
 use super::generative_run::GenerativeDecoding;
+use crate::judges::ablation::Ablation;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
 use crate::judges::local::TruncationSide;
@@ -51,8 +54,20 @@ pub enum RunIdentity {
     Baseline(BaselineIdentity),
     /// A local checkpoint run with candle.
     Checkpoint(CheckpointIdentity),
+    /// A checkpoint from the Hugging Face Hub, named by repository and commit.
+    HubCheckpoint(HubCheckpointIdentity),
+    /// A judgements file judged elsewhere and submitted (`submitted_predictions` runs).
+    Predictions(PredictionsIdentity),
     /// A local chat model (folder or GGUF file) run with candle as a generative judge.
     Generative(GenerativeIdentity),
+}
+
+/// A submitted judgements file: its bytes decide its judgements, so their SHA-256 is the run's
+/// identity, and sending the same file again joins the same run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PredictionsIdentity {
+    /// SHA-256 (hex) of the file's text as received.
+    pub file_sha256: String,
 }
 
 /// An API judge: the endpoint as recorded, what every request carries, the prompt set and how
@@ -113,6 +128,82 @@ pub struct CheckpointIdentity {
     pub reward_label: Option<String>,
     /// Frames sampled per video response, for image-text models.
     pub frames: Option<usize>,
+    /// Parts of the input taken away (an ablation audit); left out when empty, so runs on full
+    /// inputs keep the identity they had before ablations existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ablations: Vec<Ablation>,
+}
+
+/// A checkpoint from the Hub, decided before anything is downloaded: the repository and the
+/// commit (which names every file's bytes, LFS hashes included) with the same numerics and input
+/// options as [`CheckpointIdentity`], so a submission and `eval checkpoint hf:…` of one commit
+/// under the same options name one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HubCheckpointIdentity {
+    /// `org/name`.
+    pub repository: String,
+    /// The commit the revision named when the run was opened.
+    pub commit: String,
+    /// The `transformers` architecture.
+    pub architecture: String,
+    /// `cpu` or `cuda`.
+    pub device_class: DeviceClass,
+    /// The dtype the device class implies for this architecture.
+    pub dtype: &'static str,
+    /// Token limit asked for (`None`: the checkpoint's own).
+    pub max_length: Option<usize>,
+    /// Which end of a too-long input is cut.
+    pub truncation: TruncationSide,
+    /// Separator asked for (`None`: the tokenizer's).
+    pub separator: Option<String>,
+    /// Which head output is the reward (`None`: the only one).
+    pub reward_label: Option<String>,
+    /// Frames sampled per video response, for image-text models.
+    pub frames: Option<usize>,
+    /// Parts of the input taken away (an ablation audit); left out when empty, so runs on full
+    /// inputs keep the identity they had before ablations existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ablations: Vec<Ablation>,
+}
+
+impl HubCheckpointIdentity {
+    /// The identity of `repository` at `commit`, of `architecture`, on `device_class`, under
+    /// `options`.
+    pub fn new(
+        repository: String,
+        commit: String,
+        architecture: &str,
+        device_class: DeviceClass,
+        options: CheckpointInputOptions,
+    ) -> HubCheckpointIdentity {
+        let (dtype, reads_images) = numerics(architecture, device_class);
+        HubCheckpointIdentity {
+            repository,
+            commit,
+            architecture: architecture.to_owned(),
+            device_class,
+            dtype,
+            max_length: options.max_length,
+            truncation: options.truncation,
+            separator: options.separator,
+            reward_label: options.reward_label,
+            frames: reads_images.then_some(options.frames),
+            ablations: options.ablations,
+        }
+    }
+}
+
+/// The dtype `device_class` implies for `architecture`, and whether the model reads images.
+fn numerics(architecture: &str, device_class: DeviceClass) -> (&'static str, bool) {
+    let known = Architecture::from_hugging_face_name(architecture);
+    let dtype = match (device_class, known) {
+        (DeviceClass::Cuda, Some(known)) if known.half_precision_safe() => "bf16",
+        _ => "f32",
+    };
+    let reads_images = known.is_some_and(|known| {
+        known.kind() == omnireward_local_judge::architecture::ModelKind::ImageText
+    });
+    (dtype, reads_images)
 }
 
 /// A local generative judge: its weights and tokenizer/template files, numerics, prompts and
@@ -213,6 +304,8 @@ pub struct CheckpointInputOptions {
     pub reward_label: Option<String>,
     /// Frames sampled per video response (kept only for image-text models).
     pub frames: usize,
+    /// Parts of the input taken away (an ablation audit), normalised.
+    pub ablations: Vec<Ablation>,
 }
 
 impl ApiJudgeIdentity {
@@ -248,14 +341,7 @@ impl CheckpointIdentity {
         device_class: DeviceClass,
         options: CheckpointInputOptions,
     ) -> std::io::Result<CheckpointIdentity> {
-        let known = Architecture::from_hugging_face_name(architecture);
-        let dtype = match (device_class, known) {
-            (DeviceClass::Cuda, Some(known)) if known.half_precision_safe() => "bf16",
-            _ => "f32",
-        };
-        let reads_images = known.is_some_and(|known| {
-            known.kind() == omnireward_local_judge::architecture::ModelKind::ImageText
-        });
+        let (dtype, reads_images) = numerics(architecture, device_class);
         Ok(CheckpointIdentity {
             weights_sha256,
             inputs_sha256: inputs_sha256(folder)?,
@@ -267,6 +353,7 @@ impl CheckpointIdentity {
             separator: options.separator,
             reward_label: options.reward_label,
             frames: reads_images.then_some(options.frames),
+            ablations: options.ablations,
         })
     }
 }
@@ -371,6 +458,24 @@ mod tests {
             cpu.inputs_sha256
         );
         assert_eq!(DeviceClass::of_device("cuda:1"), DeviceClass::Cuda);
+        let hub = |commit: &str| {
+            RunIdentity::HubCheckpoint(HubCheckpointIdentity::new(
+                "org/name".to_owned(),
+                commit.to_owned(),
+                "Qwen2ForSequenceClassification",
+                DeviceClass::Cuda,
+                CheckpointInputOptions::default(),
+            ))
+        };
+        let value = hub(&"a".repeat(40)).to_value();
+        assert_eq!(value["judge"], "hub_checkpoint");
+        assert_eq!(value["commit"], "a".repeat(40));
+        assert_eq!(value["dtype"], "bf16");
+        assert_ne!(
+            identity_digest(&value),
+            identity_digest(&hub(&"b".repeat(40)).to_value()),
+            "another commit is another run"
+        );
         assert_eq!(DeviceClass::of_device("cpu"), DeviceClass::Cpu);
     }
 }

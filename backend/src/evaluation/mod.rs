@@ -5,6 +5,7 @@
 pub mod api_run;
 pub mod baseline;
 pub mod checkpoint_run;
+pub mod comparison;
 pub mod generative_run;
 pub mod identity;
 pub mod runs;

@@ -100,10 +100,10 @@ pub(super) struct DecisionView {
     /// The submission.
     submission: i64,
     /// Its approval state now.
-    #[schema(value_type = super::schemas::Approval)]
+    #[schema(value_type = omnireward_shared::wire::Approval)]
     approval: &'static str,
     /// Its status now.
-    #[schema(value_type = super::schemas::RunStatus)]
+    #[schema(value_type = omnireward_shared::wire::RunStatus)]
     status: &'static str,
 }
 
@@ -326,7 +326,7 @@ pub(super) async fn delete_run(
     request_body(content = Option<RescoreRequest>, description = "Optional; may be empty."),
     responses(
         (status = 200, description = "The new scorecard, now stored.",
-         body = super::schemas::Scorecard),
+         body = omnireward_shared::Scorecard),
         (status = 400, description = "Malformed body or threshold.",
          body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong token.", body = super::error::ErrorBody),

@@ -141,6 +141,26 @@ impl ApiError {
     }
 }
 
+impl From<crate::queue::hub_checkpoints::HubSubmissionError> for ApiError {
+    fn from(error: crate::queue::hub_checkpoints::HubSubmissionError) -> Self {
+        use crate::queue::hub_checkpoints::HubSubmissionError;
+        match error {
+            HubSubmissionError::Submission(error) => error.into(),
+            // The repository is missing, unreadable with the server's token, or refused from
+            // its files: the submission names something this server cannot evaluate.
+            HubSubmissionError::Refused(error) => ApiError::InvalidInput(error.to_string()),
+            HubSubmissionError::Unavailable(error) => {
+                tracing::warn!(%error, "the Hub could not be asked about a submission");
+                ApiError::Unavailable(
+                    "the Hugging Face Hub could not be reached; try again later".to_owned(),
+                )
+            }
+            HubSubmissionError::Storage(error) => error.into(),
+            HubSubmissionError::Encode(error) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
 impl From<crate::queue::submissions::SubmissionError> for ApiError {
     fn from(error: crate::queue::submissions::SubmissionError) -> Self {
         use crate::queue::submissions::SubmissionError;
@@ -160,17 +180,57 @@ impl From<crate::queue::submissions::SubmissionError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+impl From<crate::queue::predictions::PredictionsError> for ApiError {
+    fn from(error: crate::queue::predictions::PredictionsError) -> Self {
+        use crate::queue::predictions::PredictionsError;
+        match error {
+            PredictionsError::Body(_) => ApiError::Malformed(error.to_string()),
+            PredictionsError::Storage(error) => ApiError::Storage(error),
+            // A file read from a string fails only on its contents.
+            PredictionsError::ModelCard { .. }
+            | PredictionsError::File(_)
+            | PredictionsError::UnknownSample { .. }
+            | PredictionsError::LabelMismatch { .. }
+            | PredictionsError::OutsideSetting { .. }
+            | PredictionsError::Missing { .. } => ApiError::InvalidInput(error.to_string()),
+        }
+    }
+}
+
+impl From<crate::evaluation::comparison::ComparisonError> for ApiError {
+    fn from(error: crate::evaluation::comparison::ComparisonError) -> Self {
+        use crate::evaluation::comparison::ComparisonError;
+        match error {
+            ComparisonError::NoJudgements(_) | ComparisonError::NothingShared { .. } => {
+                ApiError::InvalidInput(error.to_string())
+            }
+            ComparisonError::Storage(error) => ApiError::Storage(error),
+            ComparisonError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl ApiError {
+    /// The status code, and the message a client may see: the error itself, or a generic one
+    /// for a fault on our side (logged here, inside the request's trace span, so the log line
+    /// carries the request id). The web app's pages show the same status and message.
+    pub(super) fn status_and_public_message(&self) -> (StatusCode, String) {
+        let (status, _) = self.status_and_code();
         // A missing feature is the server's state, not a fault: say what it is.
         let message = if status.is_server_error() && !matches!(self, ApiError::Unavailable(_)) {
-            // Inside the request's trace span, so the log line carries the request id.
             tracing::error!(error = %self, "request failed");
             "internal server error".to_owned()
         } else {
             self.to_string()
         };
+        (status, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.status_and_public_message();
+        let (_, code) = self.status_and_code();
         let mut response = error_response(status, code, message);
         match &self {
             ApiError::RateLimited {

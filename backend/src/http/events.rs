@@ -31,7 +31,7 @@ pub(super) struct ProgressEvent {
     /// The run.
     run: i64,
     /// Its status.
-    #[schema(value_type = super::schemas::RunStatus)]
+    #[schema(value_type = omnireward_shared::wire::RunStatus)]
     status: &'static str,
     /// Judgements stored so far (both orders, both settings).
     judged: u64,
@@ -58,10 +58,10 @@ pub(super) struct StatusEvent {
     /// The run.
     run: i64,
     /// The new status.
-    #[schema(value_type = super::schemas::RunStatus)]
+    #[schema(value_type = omnireward_shared::wire::RunStatus)]
     status: &'static str,
     /// The status before; `null` in `end`.
-    #[schema(value_type = Option<super::schemas::RunStatus>)]
+    #[schema(value_type = Option<omnireward_shared::wire::RunStatus>)]
     previous: Option<&'static str>,
 }
 

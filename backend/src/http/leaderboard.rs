@@ -24,22 +24,24 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG,
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use omnireward_shared::{Modality, Setting, Task};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::{ApiError, ApiQuery, AppState, parse_choice};
-use crate::leaderboard::{self, Leaderboard, LeaderboardRow};
+use omnireward_shared::wire::{LeaderboardDocument, LeaderboardRow};
+
+use crate::leaderboard::{self, Leaderboard};
 use crate::storage::{LeaderboardGeneration, ModelKind, Storage};
 
 /// The raw query; every value is validated by [`LeaderboardFilter::parse`].
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct LeaderboardQuery {
-    setting: Option<String>,
-    modality: Option<String>,
+    pub(super) setting: Option<String>,
+    pub(super) modality: Option<String>,
     #[serde(rename = "type")]
-    kind: Option<String>,
-    benchmark: Option<String>,
+    pub(super) kind: Option<String>,
+    pub(super) benchmark: Option<String>,
 }
 
 /// Which rows to show.
@@ -77,35 +79,6 @@ impl LeaderboardFilter {
 enum Format {
     Json,
     Csv,
-}
-
-/// One ranked row.
-#[derive(Debug, Serialize)]
-struct LeaderboardEntry<'rows> {
-    /// Position in this view, from 1.
-    rank: usize,
-    #[serde(flatten)]
-    row: &'rows LeaderboardRow,
-    /// Mean accuracy over the row's tasks of the chosen modality.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    modality_score: Option<f64>,
-    /// How many tasks of the chosen modality the row covers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    modality_tasks_covered: Option<usize>,
-}
-
-/// The JSON document of `GET /leaderboard`.
-#[derive(Debug, Serialize)]
-struct LeaderboardView<'rows> {
-    /// The benchmark whose rows are ranked here.
-    benchmark: String,
-    /// Every benchmark with rows in this setting, with their counts (`benchmark=` selects one).
-    benchmarks: Vec<leaderboard::BenchmarkRows>,
-    setting: Setting,
-    modality: Option<Modality>,
-    #[serde(rename = "type")]
-    kind: Option<&'static str>,
-    rows: Vec<LeaderboardEntry<'rows>>,
 }
 
 /// The leaderboard rows of the newest generation read, and the bodies served from them.
@@ -289,13 +262,9 @@ impl LeaderboardCache {
     ) -> Result<Rendered, ApiError> {
         if !self.enabled {
             let rows = leaderboard::rows(storage, filter.setting).await?;
-            return render(&rows, &filter, served, format).map(Rendered::new);
+            return render(&document(&rows, &filter, served)?, format).map(Rendered::new);
         }
-        let generation = self.generation.current(storage).await?;
-        let cached = match self.fresh(generation) {
-            Some(cached) => cached,
-            None => self.refresh(storage, generation).await?,
-        };
+        let cached = self.current(storage).await?;
         let cell = Arc::clone(
             cached
                 .bodies
@@ -306,16 +275,36 @@ impl LeaderboardCache {
         );
         let rendered = cell
             .get_or_try_init(|| async {
-                render(
-                    cached.leaderboard.rows(filter.setting),
-                    &filter,
-                    served,
-                    format,
-                )
-                .map(Rendered::new)
+                let rows = cached.leaderboard.rows(filter.setting);
+                render(&document(rows, &filter, served)?, format).map(Rendered::new)
             })
             .await?;
         Ok(rendered.clone())
+    }
+
+    /// The document of `filter`, from the same rows as the bodies (the web app's leaderboard
+    /// page reads it without a round trip through JSON).
+    async fn document(
+        &self,
+        storage: &Storage,
+        filter: &LeaderboardFilter,
+        served: &str,
+    ) -> Result<LeaderboardDocument, ApiError> {
+        if !self.enabled {
+            let rows = leaderboard::rows(storage, filter.setting).await?;
+            return document(&rows, filter, served);
+        }
+        let cached = self.current(storage).await?;
+        document(cached.leaderboard.rows(filter.setting), filter, served)
+    }
+
+    /// The rows at least as new as the data when the call started.
+    async fn current(&self, storage: &Storage) -> Result<Arc<CachedLeaderboard>, ApiError> {
+        let generation = self.generation.current(storage).await?;
+        match self.fresh(generation) {
+            Some(cached) => Ok(cached),
+            None => self.refresh(storage, generation).await,
+        }
     }
 
     /// The cached rows if they were read at `generation` or later (generations only grow).
@@ -372,11 +361,11 @@ impl LeaderboardCache {
     path = "/leaderboard",
     tag = "leaderboard",
     params(
-        ("setting" = Option<super::schemas::Setting>, Query,
+        ("setting" = Option<omnireward_shared::Setting>, Query,
          description = "Setting ranked (default `with_ties`)."),
-        ("modality" = Option<super::schemas::Modality>, Query,
+        ("modality" = Option<omnireward_shared::Modality>, Query,
          description = "Keep rows covering this modality, ranked by their mean over it."),
-        ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
+        ("type" = Option<omnireward_shared::wire::ModelKind>, Query, description = "Keep this kind."),
         ("benchmark" = Option<String>, Query,
          description = "Rank the rows of this benchmark (a name from `benchmarks`); default: \
                         the served benchmark once it has evaluated rows, else the release \
@@ -386,7 +375,7 @@ impl LeaderboardCache {
     responses(
         (status = 200, description = "The ranked rows, with an `ETag` and \
                                       `Cache-Control: no-cache`.",
-         body = super::schemas::LeaderboardDocument),
+         body = LeaderboardDocument),
         (status = 304, description = "Not modified: `If-None-Match` names the current tag."),
         (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
     )
@@ -418,11 +407,11 @@ pub(super) async fn json(
     path = "/leaderboard.csv",
     tag = "leaderboard",
     params(
-        ("setting" = Option<super::schemas::Setting>, Query,
+        ("setting" = Option<omnireward_shared::Setting>, Query,
          description = "Setting ranked (default `with_ties`)."),
-        ("modality" = Option<super::schemas::Modality>, Query,
+        ("modality" = Option<omnireward_shared::Modality>, Query,
          description = "Keep rows covering this modality, ranked by their mean over it."),
-        ("type" = Option<super::schemas::ModelKind>, Query, description = "Keep this kind."),
+        ("type" = Option<omnireward_shared::wire::ModelKind>, Query, description = "Keep this kind."),
         ("benchmark" = Option<String>, Query,
          description = "Rank the rows of this benchmark (a name from `benchmarks`); default: \
                         the served benchmark once it has evaluated rows, else the release \
@@ -472,14 +461,26 @@ pub(super) async fn csv(
     ))
 }
 
+/// The leaderboard document of `query`: the service behind `GET /leaderboard` and the web app's
+/// leaderboard page.
+pub(super) async fn leaderboard_document(
+    state: &AppState,
+    query: &LeaderboardQuery,
+) -> Result<LeaderboardDocument, ApiError> {
+    let filter = LeaderboardFilter::parse(query)?;
+    state
+        .leaderboard_cache
+        .document(&state.storage, &filter, &state.benchmark.identity.name)
+        .await
+}
+
 /// The document of `rows` (ranked rows of the filter's setting) filtered by `filter`: the rows of
 /// one benchmark only, the one asked for or else the default for a server serving `served`.
-fn render(
+fn document(
     rows: &[LeaderboardRow],
     filter: &LeaderboardFilter,
     served: &str,
-    format: Format,
-) -> Result<Bytes, ApiError> {
+) -> Result<LeaderboardDocument, ApiError> {
     let benchmarks = leaderboard::benchmarks(rows);
     let default = leaderboard::default_benchmark(rows, Some(served));
     let benchmark = match &filter.benchmark {
@@ -503,19 +504,24 @@ fn render(
             });
         }
     };
-    let entries = select(rows, filter, &benchmark);
+    let rows = select(rows, filter, &benchmark);
+    Ok(LeaderboardDocument {
+        benchmark,
+        benchmarks,
+        setting: filter.setting,
+        modality: filter.modality,
+        kind: filter.kind,
+        rows,
+    })
+}
+
+/// The served body of a document.
+fn render(document: &LeaderboardDocument, format: Format) -> Result<Bytes, ApiError> {
     match format {
-        Format::Json => serde_json::to_vec(&LeaderboardView {
-            benchmark,
-            benchmarks,
-            setting: filter.setting,
-            modality: filter.modality,
-            kind: filter.kind.map(ModelKind::as_str),
-            rows: entries,
-        })
-        .map(Bytes::from)
-        .map_err(|error| ApiError::Internal(error.to_string())),
-        Format::Csv => to_csv(&entries)
+        Format::Json => serde_json::to_vec(document)
+            .map(Bytes::from)
+            .map_err(|error| ApiError::Internal(error.to_string())),
+        Format::Csv => to_csv(&document.rows)
             .map(Bytes::from)
             .map_err(|error| ApiError::Internal(error.to_string())),
     }
@@ -523,46 +529,42 @@ fn render(
 
 /// Keeps the rows of the filter's kind and, with a modality, the rows covering at least one of
 /// its tasks, ranked by their mean over those tasks (as the scorecard's per-modality score).
-fn select<'rows>(
-    rows: &'rows [LeaderboardRow],
+fn select(
+    rows: &[LeaderboardRow],
     filter: &LeaderboardFilter,
     benchmark: &str,
-) -> Vec<LeaderboardEntry<'rows>> {
-    let mut entries: Vec<LeaderboardEntry<'_>> = rows
+) -> Vec<LeaderboardRow> {
+    let mut selected: Vec<LeaderboardRow> = rows
         .iter()
         .filter(|row| row.benchmark_name == benchmark)
-        .filter(|row| filter.kind.is_none_or(|kind| row.kind == kind.as_str()))
+        .filter(|row| filter.kind.is_none_or(|kind| row.kind == kind))
         .filter_map(|row| {
-            let Some(modality) = filter.modality else {
-                return Some((row, None));
-            };
-            let score = row.modalities.get(&modality).copied()?;
-            let covered = modality
-                .tasks()
-                .filter(|task| row.tasks.contains_key(task))
-                .count();
-            Some((row, Some((score, covered))))
-        })
-        .map(|(row, modality)| LeaderboardEntry {
-            rank: 0,
-            row,
-            modality_score: modality.map(|(score, _)| score),
-            modality_tasks_covered: modality.map(|(_, covered)| covered),
+            let mut row = row.clone();
+            if let Some(modality) = filter.modality {
+                row.modality_score = Some(row.modalities.get(&modality).copied()?);
+                row.modality_tasks_covered = Some(
+                    modality
+                        .tasks()
+                        .filter(|task| row.tasks.contains_key(task))
+                        .count(),
+                );
+            }
+            Some(row)
         })
         .collect();
     if filter.modality.is_some() {
         // `rows` is ordered by overall already; a stable sort keeps that order among equals.
-        entries.sort_by(|left, right| {
+        selected.sort_by(|left, right| {
             right
                 .modality_score
                 .unwrap_or(f64::NEG_INFINITY)
                 .total_cmp(&left.modality_score.unwrap_or(f64::NEG_INFINITY))
         });
     }
-    for (position, entry) in entries.iter_mut().enumerate() {
-        entry.rank = position + 1;
+    for (position, row) in selected.iter_mut().enumerate() {
+        row.rank = position + 1;
     }
-    entries
+    selected
 }
 
 /// The CSV document: rank, model, kind, provenance, benchmark, one column per task (short
@@ -570,7 +572,7 @@ fn select<'rows>(
 /// 95 % interval, whether the row is verified here, and the model's parameters, licence and open
 /// weights; accuracies in percent with two decimals, an empty cell where a task is not covered
 /// or a value is unknown.
-fn to_csv(entries: &[LeaderboardEntry<'_>]) -> Result<String, csv::Error> {
+fn to_csv(rows: &[LeaderboardRow]) -> Result<String, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["rank", "model", "kind", "provenance", "benchmark"];
     header.extend(Task::ALL.map(Task::short_name));
@@ -592,13 +594,12 @@ fn to_csv(entries: &[LeaderboardEntry<'_>]) -> Result<String, csv::Error> {
         }
         cell
     };
-    for entry in entries {
-        let row = entry.row;
+    for row in rows {
         let mut record = vec![
-            entry.rank.to_string(),
+            row.rank.to_string(),
             spreadsheet_text(&row.model),
-            row.kind.to_owned(),
-            row.provenance.to_owned(),
+            row.kind.as_str().to_owned(),
+            row.provenance.as_str().to_owned(),
             spreadsheet_text(&row.benchmark),
         ];
         record.extend(Task::ALL.map(|task| percent(row.tasks.get(&task).copied())));
@@ -642,20 +643,25 @@ fn spreadsheet_text(text: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use omnireward_shared::wire::Provenance;
+
     use super::*;
 
     fn row(model: &str, kind: ModelKind, tasks: &[(Task, f64)]) -> LeaderboardRow {
         let tasks: BTreeMap<Task, f64> = tasks.iter().copied().collect();
         LeaderboardRow {
+            rank: 0,
             run: 1,
             model_id: 1,
             model: model.to_owned(),
-            kind: kind.as_str(),
+            kind,
             group: None,
             parameters: None,
             licence: None,
             open_weights: None,
-            provenance: "evaluated",
+            link: None,
+            source: None,
+            provenance: Provenance::Evaluated,
             verified: true,
             benchmark: "omni-rewardbench-sample 1".to_owned(),
             benchmark_name: SAMPLE.to_owned(),
@@ -665,6 +671,9 @@ mod tests {
             intervals: None,
             tasks,
             text_only_prompt: Vec::new(),
+            modality_score: None,
+            modality_tasks_covered: None,
+            paired_with_next: None,
         }
     }
 
@@ -704,7 +713,7 @@ mod tests {
             .map(|entry| {
                 (
                     entry.rank,
-                    entry.row.model.as_str(),
+                    entry.model.as_str(),
                     entry.modality_score,
                     entry.modality_tasks_covered,
                 )
@@ -797,7 +806,7 @@ mod tests {
         );
         paper.benchmark_name = crate::data::RELEASE_NAME.to_owned();
         paper.verified = false;
-        paper.provenance = "paper_reported";
+        paper.provenance = Provenance::PaperReported;
         let sample = row(
             "sample model",
             ModelKind::ApiJudge,
@@ -808,7 +817,8 @@ mod tests {
                 benchmark: benchmark.map(str::to_owned),
                 ..filter(None, None)
             };
-            render(rows, &filter, served, Format::Json)
+            document(rows, &filter, served)
+                .and_then(|document| render(&document, Format::Json))
                 .map(|body| serde_json::from_slice::<serde_json::Value>(&body).expect("JSON"))
         };
         let models = |view: &serde_json::Value| -> Vec<String> {

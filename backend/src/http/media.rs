@@ -85,7 +85,7 @@ fn encode_path_segment(text: &str) -> String {
     path = "/media/{task}/{id}/{field}",
     tag = "benchmark",
     params(
-        ("task" = super::schemas::Task, Path, description = "Task key or short name."),
+        ("task" = omnireward_shared::Task, Path, description = "Task key or short name."),
         ("id" = String, Path, description = "Sample id."),
         ("field" = String, Path, description = "`prompt_media`, `response1` or `response2`."),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`."),

@@ -6,6 +6,7 @@
 //! the HTML page they render from the API's answer.
 
 mod admin;
+mod compare;
 mod credentials;
 mod docs;
 mod error;
@@ -15,13 +16,14 @@ mod media;
 mod metrics;
 mod models;
 mod openapi;
+mod predictions;
 mod rate_limit;
 mod runs;
 mod samples;
-mod schemas;
 pub mod score;
 mod security_headers;
 mod server;
+mod submission_bodies;
 mod submissions;
 mod tasks;
 mod uploads;
@@ -35,8 +37,9 @@ use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::Request;
 use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
+use omnireward_shared::wire::Paged;
 use omnireward_shared::{Sample, Task};
-use serde::Serialize;
+
 use serde::de::DeserializeOwned;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -103,6 +106,19 @@ pub struct AppState {
     key_bindings: Arc<crate::queue::key_bindings::KeyBindings>,
     /// Whether this server is reached over HTTPS (cookies are then `Secure`).
     transport_security: TransportSecurity,
+    /// The Hub that checkpoints submitted by repository are checked against, if accepted.
+    hub: Option<Arc<HubSubmissions>>,
+}
+
+/// How this server takes checkpoints named by Hub repository.
+#[derive(Debug)]
+pub struct HubSubmissions {
+    /// The Hub, with the server's own token.
+    pub client: crate::hub::HubClient,
+    /// Most bytes a checkpoint's files may hold.
+    pub max_bytes: u64,
+    /// The shared checkpoint cache (the workers' `<cache>`).
+    pub cache_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -131,7 +147,14 @@ impl AppState {
             key_vault: None,
             key_bindings: Arc::default(),
             transport_security: TransportSecurity::default(),
+            hub: None,
         }
+    }
+
+    /// Accepts submissions of checkpoints named by Hub repository, checked against this Hub.
+    pub fn with_hub(mut self, hub: HubSubmissions) -> AppState {
+        self.hub = Some(Arc::new(hub));
+        self
     }
 
     /// Accepts `api_key` in submissions and holds the keys in `vault`, which this server's
@@ -208,6 +231,7 @@ pub fn app(state: AppState) -> Router {
         .route("/media/{task}/{id}/{field}", get(media::bytes))
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/judgements", get(runs::judgements))
+        .route("/compare", get(compare::compare))
         .route("/models/{id}", get(models::one))
         // POST is in `uploads::routes`: checkpoint uploads have their own body limit.
         .route("/submissions", get(submissions::list))
@@ -243,7 +267,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state.clone());
     // The last layer added runs first: the id is set before the trace span is made.
-    web::routes(api.clone(), state.clone())
+    web::routes(state.clone())
         .nest(API_PREFIX, api)
         .route(
             "/metrics",
@@ -400,7 +424,7 @@ impl Pagination {
     }
 
     /// The requested page of `items`; a page past the end is empty.
-    fn page<T>(self, items: impl IntoIterator<Item = T>) -> Page<T> {
+    fn page<T>(self, items: impl IntoIterator<Item = T>) -> Paged<T> {
         let mut total = 0;
         let skip = (self.page - 1).saturating_mul(self.per_page);
         let mut selected = Vec::new();
@@ -410,36 +434,11 @@ impl Pagination {
             }
             total += 1;
         }
-        Page {
+        Paged {
             page: self.page,
             per_page: self.per_page,
             total,
             items: selected,
-        }
-    }
-}
-
-/// One page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Page<T> {
-    /// The page number, from 1.
-    page: usize,
-    /// The page size asked for.
-    per_page: usize,
-    /// Items in the whole (filtered) list.
-    total: usize,
-    /// The items of this page.
-    items: Vec<T>,
-}
-
-impl<T> Page<T> {
-    /// The same page with each item converted.
-    fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            page: self.page,
-            per_page: self.per_page,
-            total: self.total,
-            items: self.items.into_iter().map(convert).collect(),
         }
     }
 }

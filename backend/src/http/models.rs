@@ -3,30 +3,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use omnireward_shared::wire::{ModelDocument, ModelInfo, ModelKind};
 
-use super::runs::{RunView, run_view};
+use super::runs::run_document;
 use super::{ApiError, ApiPath, AppState};
 use crate::storage::{ModelId, Storage};
-
-/// A model as clients see it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct ModelView {
-    id: i64,
-    name: String,
-    #[schema(value_type = super::schemas::ModelKind)]
-    kind: &'static str,
-    group: Option<String>,
-    parameters: Option<String>,
-    licence: Option<String>,
-    open_weights: Option<bool>,
-    /// How the model was trained (`training_record.json` of a checkpoint trained by `omnireward
-    /// train`: data, steps, hyper-parameters, final validation), from its latest run that has one.
-    #[schema(value_type = Option<Object>)]
-    training: Option<serde_json::Value>,
-    /// Oldest first.
-    runs: Vec<RunView>,
-}
 
 /// `GET /models/{id}`.
 #[utoipa::path(
@@ -35,26 +16,24 @@ pub(super) struct ModelView {
     tag = "models",
     params(("id" = i64, Path, description = "The model (`model_id` of a leaderboard row).")),
     responses(
-        (status = 200, description = "The model with its runs.", body = ModelView),
+        (status = 200, description = "The model with its runs.", body = ModelDocument),
         (status = 404, description = "No such model.", body = super::error::ErrorBody),
     )
 )]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<ModelView>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("model {id} does not exist"));
-    let model = id.parse::<i64>().map(ModelId).map_err(|_| not_found())?;
-    model_view(&state.storage, model)
-        .await?
-        .map(Json)
-        .ok_or_else(not_found)
+) -> Result<Json<ModelDocument>, ApiError> {
+    model_document(&state.storage, &id).await.map(Json)
 }
 
-/// The model with its runs, or `None` when no model has this id.
-async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>, ApiError> {
+/// The model `id` (a path segment) with its runs: the service behind `GET /models/{id}` and the
+/// model page.
+pub(super) async fn model_document(storage: &Storage, id: &str) -> Result<ModelDocument, ApiError> {
+    let not_found = || ApiError::NotFound(format!("model {id} does not exist"));
+    let id = id.parse::<i64>().map(ModelId).map_err(|_| not_found())?;
     let Some(model) = storage.model(id).await? else {
-        return Ok(None);
+        return Err(not_found());
     };
     let mut runs = Vec::new();
     let mut training = None;
@@ -67,17 +46,37 @@ async fn model_view(storage: &Storage, id: ModelId) -> Result<Option<ModelView>,
         {
             training = Some(record.clone());
         }
-        runs.push(run_view(storage, run).await?);
+        runs.push(run_document(storage, run).await?);
     }
-    Ok(Some(ModelView {
+    let mut info = ModelInfo {
         id: model.id.0,
         name: model.name,
-        kind: model.kind.as_str(),
+        kind: model.kind,
         group: model.group,
         parameters: model.parameters,
         licence: model.licence,
         open_weights: model.open_weights,
+        link: None,
+    };
+    if info.kind == ModelKind::PaperReported {
+        with_paper_facts(&mut info);
+    }
+    Ok(ModelDocument {
+        model: info,
         training,
         runs,
-    }))
+    })
+}
+
+/// Gives a model of the paper's tables its facts (kind, size, weights, licence, link); facts
+/// stored with the model win over the embedded ones.
+fn with_paper_facts(info: &mut ModelInfo) {
+    let Some(facts) = crate::paper_models::facts(&info.name) else {
+        return;
+    };
+    info.kind = facts.kind;
+    info.parameters = info.parameters.take().or_else(|| facts.parameters.clone());
+    info.licence = info.licence.take().or_else(|| facts.licence.clone());
+    info.open_weights = info.open_weights.or(facts.open_weights);
+    info.link = facts.link.clone();
 }

@@ -35,6 +35,7 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
         super::media::bytes,
         super::runs::one,
         super::runs::judgements,
+        super::compare::compare,
         super::events::stream,
         super::models::one,
         super::submissions::list,
@@ -50,7 +51,10 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
         docs_page,
         super::metrics::render,
     ),
-    components(schemas(super::events::StatusEvent)),
+    components(schemas(
+        super::events::StatusEvent,
+        omnireward_shared::wire::PredictionsAccepted
+    )),
     modifiers(&PrefixAndSecurity),
     tags(
         (name = "leaderboard", description = "Ranked models per setting."),

@@ -6,64 +6,17 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use omnireward_shared::scorecard::{ScalarTiePolicy, TieRule, decided_verdict, tie_rules};
-use omnireward_shared::{BenchmarkIdentity, Judgement, Order, Scorecard, Setting, Task, Verdict};
-use serde::{Deserialize, Serialize};
+use omnireward_shared::wire::{
+    JudgementItem, Paged, ReportedSetting, RunBenchmark, RunDocument, RunModel,
+};
+use omnireward_shared::{BootstrapConfig, Judgement, Order, Setting, Task, Verdict};
+use serde::Deserialize;
 
 use super::{
-    ApiError, ApiPath, ApiQuery, AppState, Page, Pagination, parse_choice, parse_flag, parse_task,
+    ApiError, ApiPath, ApiQuery, AppState, Pagination, parse_choice, parse_flag, parse_task,
 };
-use crate::storage::{Provenance, RunId, RunRecord, Storage, StorageError};
-
-/// A run as clients see it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct RunView {
-    id: i64,
-    model: RunModel,
-    #[schema(value_type = super::schemas::Provenance)]
-    provenance: &'static str,
-    #[schema(value_type = super::schemas::RunStatus)]
-    status: &'static str,
-    /// The benchmark evaluated on; `null` for paper-reported runs.
-    benchmark: Option<BenchmarkView>,
-    /// The recorded judge configuration: `identity` (what decides resumption) and `details`.
-    #[schema(value_type = Object)]
-    configuration: serde_json::Value,
-    /// Unix milliseconds.
-    created_at_ms: i64,
-    /// Unix milliseconds; `null` until the run stops.
-    finished_at_ms: Option<i64>,
-    /// The stored scorecard of a run evaluated here, if computed.
-    #[schema(value_type = Option<super::schemas::Scorecard>)]
-    scorecard: Option<Scorecard>,
-    /// Per setting, the paper's numbers of a paper-reported run.
-    #[schema(value_type = Option<BTreeMap<String, ReportedSetting>>)]
-    reported_scores: Option<BTreeMap<Setting, ReportedSetting>>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct RunModel {
-    id: i64,
-    name: String,
-    #[schema(value_type = super::schemas::ModelKind)]
-    kind: &'static str,
-    group: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct BenchmarkView {
-    id: i64,
-    #[serde(flatten)]
-    #[schema(value_type = super::schemas::BenchmarkIdentity)]
-    identity: BenchmarkIdentity,
-}
-
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-struct ReportedSetting {
-    /// Accuracy per task key, as fractions.
-    #[schema(value_type = BTreeMap<String, f64>)]
-    tasks: BTreeMap<Task, f64>,
-    overall: Option<f64>,
-}
+use crate::evaluation::comparison::ablation_audit;
+use crate::storage::{ModelKind, Provenance, RunId, RunRecord, Storage, StorageError};
 
 /// `GET /runs/{id}`.
 #[utoipa::path(
@@ -73,18 +26,22 @@ struct ReportedSetting {
     params(("id" = i64, Path, description = "The run.")),
     responses(
         (status = 200, description = "The run with its scorecard or reported scores.",
-         body = RunView),
+         body = RunDocument),
         (status = 404, description = "No such run.", body = super::error::ErrorBody),
     )
 )]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<RunView>, ApiError> {
-    let run = parse_run_id(&id)?;
-    Ok(Json(
-        run_view(&state.storage, state.storage.run(run).await?).await?,
-    ))
+) -> Result<Json<RunDocument>, ApiError> {
+    run(&state, &id).await.map(Json)
+}
+
+/// Run `id` (a path segment): the service behind `GET /runs/{id}` and the run page's redirect
+/// to its model.
+pub(super) async fn run(state: &AppState, id: &str) -> Result<RunDocument, ApiError> {
+    let run = parse_run_id(id)?;
+    Ok(run_document(&state.storage, state.storage.run(run).await?).await?)
 }
 
 /// The run id of a path segment; an id that is not a number names no run.
@@ -95,9 +52,12 @@ fn parse_run_id(id: &str) -> Result<RunId, ApiError> {
 }
 
 /// A run with its numbers: the scorecard for runs scored here, reported scores for paper runs.
-pub(super) async fn run_view(storage: &Storage, run: RunRecord) -> Result<RunView, StorageError> {
+pub(super) async fn run_document(
+    storage: &Storage,
+    run: RunRecord,
+) -> Result<RunDocument, StorageError> {
     let benchmark = match run.benchmark {
-        Some(id) => storage.benchmark(id).await?.map(|record| BenchmarkView {
+        Some(id) => storage.benchmark(id).await?.map(|record| RunBenchmark {
             id: record.id.0,
             identity: record.identity,
         }),
@@ -114,39 +74,48 @@ pub(super) async fn run_view(storage: &Storage, run: RunRecord) -> Result<RunVie
                 None => setting.overall = Some(score.accuracy),
             }
         }
+        for (setting, numbers) in &mut settings {
+            numbers.source = crate::paper_models::source(&run.model_name, *setting);
+        }
         (None, Some(settings))
     } else {
         (storage.scorecard(run.id).await?, None)
     };
-    Ok(RunView {
+    let ablation = ablation_audit(storage, &run, BootstrapConfig::default()).await?;
+    // A paper model's kind is the model's real kind; its provenance says "paper".
+    let kind = crate::paper_models::facts(&run.model_name)
+        .filter(|_| run.model_kind == ModelKind::PaperReported)
+        .map_or(run.model_kind, |facts| facts.kind);
+    Ok(RunDocument {
         id: run.id.0,
         model: RunModel {
             id: run.model.0,
             name: run.model_name,
-            kind: run.model_kind.as_str(),
+            kind,
             group: run.model_group,
         },
-        provenance: run.provenance.as_str(),
-        status: run.status.as_str(),
+        provenance: run.provenance,
+        status: run.status,
         benchmark,
         configuration: run.configuration,
         created_at_ms: run.created_at_ms,
         finished_at_ms: run.finished_at_ms,
         scorecard,
         reported_scores,
+        ablation,
     })
 }
 
 /// The raw query of `GET /runs/{id}/judgements`.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct JudgementsQuery {
-    task: Option<String>,
-    setting: Option<String>,
-    order: Option<String>,
-    correct: Option<String>,
-    verdict: Option<String>,
-    page: Option<String>,
-    per_page: Option<String>,
+    pub(super) task: Option<String>,
+    pub(super) setting: Option<String>,
+    pub(super) order: Option<String>,
+    pub(super) correct: Option<String>,
+    pub(super) verdict: Option<String>,
+    pub(super) page: Option<String>,
+    pub(super) per_page: Option<String>,
 }
 
 /// A verdict to filter by: one of the three, or none (the output could not be parsed).
@@ -202,21 +171,6 @@ impl JudgementFilter {
     }
 }
 
-/// One judgement with whether its verdict matches the label. A scalar reward model's verdict is
-/// the one its scorecard counts: decided from the rewards, in w/ Ties under the task's tie rule,
-/// which is given beside it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct JudgementView {
-    #[serde(flatten)]
-    #[schema(value_type = super::schemas::Judgement)]
-    judgement: Judgement,
-    correct: bool,
-    /// The rule that turned the margin into a w/ Ties verdict (scalar reward models only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    tie_rule: Option<TieRule>,
-}
-
 /// `GET /runs/{id}/judgements?task=&setting=&order=&correct=&verdict=&page=&per_page=`, ordered by task
 /// (column order), sample id, setting and order.
 #[utoipa::path(
@@ -225,9 +179,9 @@ pub(super) struct JudgementView {
     tag = "runs",
     params(
         ("id" = i64, Path, description = "The run."),
-        ("task" = Option<super::schemas::Task>, Query, description = "Only this task."),
-        ("setting" = Option<super::schemas::Setting>, Query, description = "Only this setting."),
-        ("order" = Option<super::schemas::Order>, Query, description = "Only this order."),
+        ("task" = Option<omnireward_shared::Task>, Query, description = "Only this task."),
+        ("setting" = Option<omnireward_shared::Setting>, Query, description = "Only this setting."),
+        ("order" = Option<omnireward_shared::Order>, Query, description = "Only this order."),
         ("correct" = Option<bool>, Query, description = "Only right (`true`) or wrong ones."),
         ("verdict" = Option<String>, Query,
          description = "Only this verdict: `response1`, `response2`, `tie`, or `unparseable` (no verdict could be read)."),
@@ -236,7 +190,7 @@ pub(super) struct JudgementView {
     ),
     responses(
         (status = 200, description = "One page of judgements.",
-         body = super::Page<JudgementView>),
+         body = Paged<JudgementItem>),
         (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
         (status = 404, description = "No such run.", body = super::error::ErrorBody),
     )
@@ -245,13 +199,21 @@ pub(super) async fn judgements(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<JudgementsQuery>,
-) -> Result<Json<Page<JudgementView>>, ApiError> {
-    let run = parse_run_id(&id)?;
-    let filter = JudgementFilter::parse(&query)?;
+) -> Result<Json<Paged<JudgementItem>>, ApiError> {
+    judgements_page(&state, &id, &query).await.map(Json)
+}
+
+/// The page of run `id`'s judgements that `query` asks for: the service behind
+/// `GET /runs/{id}/judgements` and the model page's judgement list.
+pub(super) async fn judgements_page(
+    state: &AppState,
+    id: &str,
+    query: &JudgementsQuery,
+) -> Result<Paged<JudgementItem>, ApiError> {
+    let run = parse_run_id(id)?;
+    let filter = JudgementFilter::parse(query)?;
     let pagination = Pagination::parse(query.page.as_deref(), query.per_page.as_deref())?;
-    Ok(Json(
-        judgement_page(&state.storage, run, filter, pagination).await?,
-    ))
+    Ok(judgement_page(&state.storage, run, filter, pagination).await?)
 }
 
 /// The page of a run's judgements that pass the filter. A full-release run holds about 15,000
@@ -261,7 +223,7 @@ async fn judgement_page(
     run: RunId,
     filter: JudgementFilter,
     pagination: Pagination,
-) -> Result<Page<JudgementView>, StorageError> {
+) -> Result<Paged<JudgementItem>, StorageError> {
     // Fails with `RunNotFound` (404) for an unknown run, which has no judgements either.
     storage.run(run).await?;
     let mut judgements = storage.judgements(run).await?;
@@ -290,7 +252,7 @@ async fn judgement_page(
     let kept = judgements
         .into_iter()
         .filter(|judgement| filter.keeps(judgement));
-    Ok(pagination.page(kept).map(|judgement| JudgementView {
+    Ok(pagination.page(kept).map(|judgement| JudgementItem {
         correct: judgement.is_correct(),
         tie_rule: (judgement.rewards.is_some() && judgement.setting == Setting::WithTies)
             .then(|| rules.get(&judgement.task).copied())

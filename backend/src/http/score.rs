@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, request_text};
-use serde::{Deserialize, Serialize};
+use omnireward_shared::Verdict;
 use tokio::sync::Semaphore;
 
 use super::{ApiError, AppState};
@@ -68,47 +68,7 @@ impl ScoringService {
     }
 }
 
-/// The request body.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScoreRequest {
-    /// The evaluation criterion.
-    pub criterion: String,
-    /// The prompt.
-    pub prompt: String,
-    /// First text response.
-    #[serde(default)]
-    pub response1: Option<String>,
-    /// Second text response.
-    #[serde(default)]
-    pub response2: Option<String>,
-    /// First image response, base64 (a `data:image/…;base64,` prefix is accepted).
-    #[serde(default)]
-    pub image1: Option<String>,
-    /// Second image response.
-    #[serde(default)]
-    pub image2: Option<String>,
-}
-
-/// The response body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ScoreResponse {
-    /// The model's name.
-    pub model: String,
-    /// Its `transformers` architecture.
-    pub architecture: String,
-    /// Reward of response 1.
-    pub reward1: f32,
-    /// Reward of response 2.
-    pub reward2: f32,
-    /// `response1`, `response2`, or `tie` when the rewards are equal.
-    #[schema(value_type = super::schemas::Preference)]
-    pub verdict: &'static str,
-    /// Milliseconds the model spent on this request.
-    pub latency_ms: f64,
-    /// Milliseconds the request waited for the model.
-    pub queue_ms: f64,
-}
+pub use omnireward_shared::wire::{ScoreRequest, ScoreResponse};
 
 fn check_text(field: &'static str, text: &str) -> Result<(), ApiError> {
     if text.len() > MAX_TEXT_BYTES {
@@ -222,6 +182,15 @@ pub(super) async fn score(
     body: Result<Json<ScoreRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ScoreResponse>, ApiError> {
     let Json(request) = body.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
+    score_pair(&state, request).await.map(Json)
+}
+
+/// Scores one pair with the server's demo model: the service behind `POST /score` and the demo
+/// page's form.
+pub(super) async fn score_pair(
+    state: &AppState,
+    request: ScoreRequest,
+) -> Result<ScoreResponse, ApiError> {
     let service: Arc<ScoringService> = state.scoring.clone().ok_or_else(|| {
         ApiError::Unavailable(
             "the scoring demo is off: this server was started without a local model (see `omnireward serve --help`)".to_owned(),
@@ -262,17 +231,17 @@ pub(super) async fn score(
         .first()
         .copied()
         .ok_or_else(|| ApiError::Internal("the model returned no rewards".to_owned()))?;
-    Ok(Json(ScoreResponse {
+    Ok(ScoreResponse {
         model: service.model_name.clone(),
         architecture: service.thread.description().architecture.to_owned(),
         reward1,
         reward2,
         verdict: match reward1.partial_cmp(&reward2) {
-            Some(std::cmp::Ordering::Greater) => "response1",
-            Some(std::cmp::Ordering::Less) => "response2",
-            _ => "tie",
+            Some(std::cmp::Ordering::Greater) => Verdict::Response1,
+            Some(std::cmp::Ordering::Less) => Verdict::Response2,
+            _ => Verdict::Tie,
         },
         latency_ms,
         queue_ms,
-    }))
+    })
 }

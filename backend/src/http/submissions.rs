@@ -8,119 +8,61 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use omnireward_shared::wire::{CancelAnswer, Paged, SubmissionView, Submitted};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::credentials::{TokenDigest, bearer_token, new_cancel_token};
-use super::{ApiError, ApiPath, ApiQuery, AppState, Page, Pagination};
+use super::{ApiError, ApiPath, ApiQuery, AppState, Pagination};
 use crate::queue::enqueue::{self, Joins};
+use crate::queue::hub_checkpoints::{self, HubPolicy, is_hub_checkpoint};
+use crate::queue::predictions::is_predictions;
 use crate::queue::submissions::{SubmissionPolicy, api_judge};
 use crate::storage::{
     Approval, Cancellation, Enqueued, Job, JobId, JobKind, RunStatus, Storage, StorageError,
 };
 
-/// The JSON object body of a request; other bodies are 400s with the stable error body.
-pub(super) struct JsonObject(Map<String, Value>);
-
-impl<State: Send + Sync> FromRequest<State> for JsonObject {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &State) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
-        // serde_json's syntax errors give a position, never the input.
-        match serde_json::from_slice(&bytes) {
-            Ok(Value::Object(object)) => Ok(JsonObject(object)),
-            Ok(_) => Err(ApiError::Malformed(
-                "the body must be a JSON object".to_owned(),
-            )),
-            Err(error) => Err(ApiError::Malformed(format!(
-                "the body is not valid JSON: {error}"
-            ))),
-        }
+/// A body's JSON object; other bodies are 400s with the stable error body.
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    // serde_json's syntax errors give a position, never the input.
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::Malformed(
+            "the body must be a JSON object".to_owned(),
+        )),
+        Err(error) => Err(ApiError::Malformed(format!(
+            "the body is not valid JSON: {error}"
+        ))),
     }
 }
 
 /// A submission as clients see it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct SubmissionView {
-    id: i64,
-    run: i64,
-    kind: &'static str,
-    model: Option<String>,
-    endpoint: Option<String>,
-    #[schema(value_type = super::schemas::RunStatus)]
-    status: &'static str,
-    /// Whether it waits for an administrator (`serve --require-approval`).
-    #[schema(value_type = super::schemas::Approval)]
-    approval: &'static str,
-    cancel_requested: bool,
-    attempts: u64,
-    error: Option<String>,
-    /// Unix milliseconds.
-    created_at_ms: i64,
-    /// Unix milliseconds of the latest claim.
-    started_at_ms: Option<i64>,
-    /// Unix milliseconds; `null` until it stops.
-    finished_at_ms: Option<i64>,
-    /// 1 for the next job a worker claims; `null` unless queued.
-    position: Option<u64>,
-}
-
-impl SubmissionView {
-    fn new(job: Job, position: Option<u64>) -> SubmissionView {
-        let text = |field: &str| {
-            job.specification
-                .get(field)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        SubmissionView {
-            id: job.id.0,
-            run: job.run.0,
-            kind: job.kind.as_str(),
-            model: text("model"),
-            endpoint: text("endpoint"),
-            status: job.status.as_str(),
-            approval: Approval::NotRequired.as_str(),
-            cancel_requested: job.cancel_requested,
-            attempts: job.attempts,
-            error: job.error,
-            created_at_ms: job.created_at_ms,
-            started_at_ms: job.started_at_ms,
-            finished_at_ms: job.finished_at_ms,
-            position,
-        }
+fn submission_view(job: Job, position: Option<u64>, approval: Approval) -> SubmissionView {
+    let text = |field: &str| {
+        job.specification
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    SubmissionView {
+        id: job.id.0,
+        run: job.run.0,
+        kind: job.kind.as_str().to_owned(),
+        model: text("model"),
+        endpoint: text("endpoint"),
+        status: job.status,
+        approval,
+        cancel_requested: job.cancel_requested,
+        attempts: job.attempts,
+        error: job.error,
+        created_at_ms: job.created_at_ms,
+        started_at_ms: job.started_at_ms,
+        finished_at_ms: job.finished_at_ms,
+        position,
     }
-}
-
-impl SubmissionView {
-    fn with_approval(mut self, approval: Approval) -> SubmissionView {
-        self.approval = approval.as_str();
-        self
-    }
-}
-
-/// The answer to `POST /submissions`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct SubmittedView {
-    submission: i64,
-    run: i64,
-    #[schema(value_type = super::schemas::RunStatus)]
-    status: &'static str,
-    /// `pending` when the server requires approval before workers may claim it.
-    #[schema(value_type = super::schemas::Approval)]
-    approval: &'static str,
-    /// 1 for the next job a worker claims; `null` unless queued and claimable.
-    position: Option<u64>,
-    /// Sent once, with a new submission (201) only: the token that cancels it, as
-    /// `Authorization: Bearer <token>` on `POST /submissions/{id}/cancel`. The server keeps
-    /// only its SHA-256; `null` when this request joined an existing submission.
-    cancel_token: Option<String>,
 }
 
 /// The raw query of `GET /submissions`.
@@ -136,24 +78,33 @@ pub(super) struct SubmissionsQuery {
     post,
     path = "/submissions",
     tag = "submissions",
-    request_body(content((crate::queue::submissions::SubmissionRequest = "application/json"),
-                         (super::schemas::UploadForm = "multipart/form-data")),
-                 description = "An API judge (JSON), or a reward-model checkpoint uploaded file \
-                                by file (multipart), to evaluate on the served benchmark."),
+    request_body(content((super::submission_bodies::JsonSubmission = "application/json"),
+                         (super::submission_bodies::UploadForm = "multipart/form-data")),
+                 description = "An API judge or a reward model named by Hugging Face repository \
+                                (JSON), or a reward-model checkpoint uploaded file by file \
+                                (multipart), to evaluate on the served benchmark."),
     responses(
         (status = 201, description = "Queued (awaiting approval when the server requires it); \
-                                      an upload's answer also describes the `checkpoint`.",
-         body = SubmittedView),
+                                      an upload's answer also describes the `checkpoint`; \
+                                      predictions are checked, scored and stored as a \
+                                      finished run at once (body `PredictionsAccepted`).",
+         body = Submitted),
         (status = 200, description = "The same run's queued or running submission (for an \
                                       upload, also a finished one).",
-         body = SubmittedView),
+         body = Submitted),
         (status = 400, description = "Malformed or refused body.", body = super::error::ErrorBody),
-        (status = 413, description = "An upload over the server's limit.",
+        (status = 413, description = "An upload over the server's limit, predictions over \
+                                      32 MiB, or another JSON body over 1 MiB.",
          body = super::error::ErrorBody),
         (status = 422, description = "A refused checkpoint (pickle files, invalid safetensors \
-                                      headers, missing files, unsupported architecture).",
+                                      headers, missing files, unsupported architecture, over \
+                                      the size limit), a Hub repository the server cannot \
+                                      read, or predictions refused item by item (unknown \
+                                      sample, wrong label, missing setting, duplicate: the \
+                                      message names task, sample id and setting).",
          body = super::error::ErrorBody),
-        (status = 503, description = "Uploads sent to a server that does not accept them.",
+        (status = 503, description = "Uploads or Hub repositories sent to a server that does \
+                                      not accept them, or the Hub could not be reached.",
          body = super::error::ErrorBody),
         (status = 429, description = "Too many submissions from this address; see `Retry-After`.",
          body = super::error::ErrorBody,
@@ -163,8 +114,51 @@ pub(super) struct SubmissionsQuery {
 pub(super) async fn create(
     State(state): State<AppState>,
     _admitted: super::rate_limit::SubmissionAdmitted,
-    JsonObject(body): JsonObject,
+    bytes: Bytes,
 ) -> Result<Response, ApiError> {
+    // The route reads up to the predictions limit; every other body, JSON or not, keeps the
+    // API's.
+    let body = match json_object(&bytes) {
+        Ok(body) if is_predictions(&body) => {
+            let (status, accepted) = super::predictions::submit(&state, body).await?;
+            return Ok((status, Json(accepted)).into_response());
+        }
+        _ if bytes.len() > super::REQUEST_BODY_LIMIT => {
+            return Err(ApiError::TooLarge(format!(
+                "the body is larger than this server's limit of {} bytes for submissions \
+                 other than predictions",
+                super::REQUEST_BODY_LIMIT
+            )));
+        }
+        body => body?,
+    };
+    let (status, submitted) = submit_json(&state, body).await?;
+    Ok((status, Json(submitted)).into_response())
+}
+
+/// Queues what a JSON submission describes, an API judge or a checkpoint named by Hub
+/// repository (or joins its run's active job): the service behind `POST /submissions` and the
+/// submit page's forms. The caller has admitted the submission under the server's rate limit.
+pub(super) async fn submit_json(
+    state: &AppState,
+    body: Map<String, Value>,
+) -> Result<(StatusCode, Submitted), ApiError> {
+    if is_hub_checkpoint(&body) {
+        let Some(hub) = &state.hub else {
+            return Err(ApiError::Unavailable(
+                "this server does not take checkpoints named by Hub repository".to_owned(),
+            ));
+        };
+        let policy = HubPolicy {
+            served: &state.benchmark,
+            client: &hub.client,
+            max_bytes: hub.max_bytes,
+            cache_dir: &hub.cache_dir,
+        };
+        let (enqueued, run) =
+            hub_checkpoints::submit(&state.storage, &policy, body, state.require_approval).await?;
+        return submitted(state, enqueued, run).await;
+    }
     let submission = api_judge(
         &SubmissionPolicy {
             served: &state.benchmark,
@@ -190,6 +184,15 @@ pub(super) async fn create(
         state.require_approval,
     )
     .await?;
+    submitted(state, enqueued, run).await
+}
+
+/// The answer to a queued (201) or joined (200) submission, with a new one's cancel token.
+async fn submitted(
+    state: &AppState,
+    enqueued: Enqueued,
+    run: crate::storage::RunId,
+) -> Result<(StatusCode, Submitted), ApiError> {
     let cancel_token = issue_cancel_token(&state.storage, enqueued).await?;
     let job = state.storage.job(enqueued.job()).await?;
     let position = state.storage.queue_position(job.id).await?;
@@ -197,15 +200,15 @@ pub(super) async fn create(
         Enqueued::Created(_) => StatusCode::CREATED,
         Enqueued::Existing(_) => StatusCode::OK,
     };
-    let view = SubmittedView {
+    let submitted = Submitted {
         submission: job.id.0,
         run: run.0,
-        status: job.status.as_str(),
-        approval: state.storage.job_approval(job.id).await?.as_str(),
+        status: job.status,
+        approval: state.storage.job_approval(job.id).await?,
         position,
         cancel_token,
     };
-    Ok((status, Json(view)).into_response())
+    Ok((status, submitted))
 }
 
 /// `GET /submissions`: every submission, oldest first, paginated.
@@ -219,15 +222,24 @@ pub(super) async fn create(
     ),
     responses(
         (status = 200, description = "One page of submissions, oldest first.",
-         body = super::Page<SubmissionView>),
+         body = Paged<SubmissionView>),
         (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
     )
 )]
 pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SubmissionsQuery>,
-) -> Result<Json<Page<SubmissionView>>, ApiError> {
+) -> Result<Json<Paged<SubmissionView>>, ApiError> {
     let pagination = Pagination::parse(query.page.as_deref(), query.per_page.as_deref())?;
+    submissions_page(&state, pagination).await.map(Json)
+}
+
+/// Every submission, oldest first, paginated: the service behind `GET /submissions` and the
+/// queue page.
+pub(super) async fn submissions_page(
+    state: &AppState,
+    pagination: Pagination,
+) -> Result<Paged<SubmissionView>, ApiError> {
     let jobs = state.storage.jobs().await?;
     let approvals = state.storage.job_approvals().await?;
     let mut queued_before = 0;
@@ -242,11 +254,11 @@ pub(super) async fn list(
                 queued_before += 1;
                 queued_before
             });
-        SubmissionView::new(job, position).with_approval(approval)
+        submission_view(job, position, approval)
     });
     // Positions are counted over the whole queue before the page is cut.
     let views: Vec<_> = views.collect();
-    Ok(Json(pagination.page(views)))
+    Ok(pagination.page(views))
 }
 
 /// `GET /submissions/{id}`.
@@ -265,12 +277,15 @@ pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<SubmissionView>, ApiError> {
+    submission(&state, id).await.map(Json)
+}
+
+/// Submission `id`: the service behind `GET /submissions/{id}` and its status page.
+pub(super) async fn submission(state: &AppState, id: i64) -> Result<SubmissionView, ApiError> {
     let job = state.storage.job(JobId(id)).await.map_err(not_found)?;
     let position = state.storage.queue_position(job.id).await?;
     let approval = state.storage.job_approval(job.id).await?;
-    Ok(Json(
-        SubmissionView::new(job, position).with_approval(approval),
-    ))
+    Ok(submission_view(job, position, approval))
 }
 
 /// A new submission's cancel token, its digest recorded on the job; `None` when the request
@@ -335,7 +350,7 @@ async fn check_canceller(
     security(("cancel_token" = []), ("admin_token" = [])),
     responses(
         (status = 200, description = "Cancelled, or cancellation requested of its worker.",
-         body = super::schemas::CancelView),
+         body = CancelAnswer),
         (status = 401, description = "No token: send the submission's cancel token.",
          body = super::error::ErrorBody),
         (status = 403, description = "A token that does not cancel this submission.",
@@ -348,9 +363,20 @@ pub(super) async fn cancel(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Json<CancelAnswer>, ApiError> {
+    cancel_submission(&state, id, &headers).await.map(Json)
+}
+
+/// Cancels submission `id` for a request with these headers (its cancel token or the
+/// administrator's, as a bearer token): the service behind `POST /submissions/{id}/cancel` and
+/// the status page's cancel button.
+pub(super) async fn cancel_submission(
+    state: &AppState,
+    id: i64,
+    headers: &HeaderMap,
+) -> Result<CancelAnswer, ApiError> {
     let job = state.storage.job(JobId(id)).await.map_err(not_found)?;
-    check_canceller(&state, job.id, &headers).await?;
+    check_canceller(state, job.id, headers).await?;
     let status = match state.storage.cancel_job(job.id).await? {
         Cancellation::Cancelled => {
             if state.storage.active_job(job.run).await?.is_none() {
@@ -369,7 +395,10 @@ pub(super) async fn cancel(
             )));
         }
     };
-    Ok(Json(json!({ "submission": id, "status": status })).into_response())
+    Ok(CancelAnswer {
+        submission: id,
+        status: status.to_owned(),
+    })
 }
 
 /// A missing job is the client's 404.

@@ -2,56 +2,25 @@
 
 use axum::Json;
 use axum::extract::State;
-use omnireward_shared::{BenchmarkIdentity, Modality, Setting, Task};
-use serde::Serialize;
+use omnireward_shared::wire::{SampleCounts, TaskDocument, TasksDocument};
+use omnireward_shared::{Setting, Task};
 
 use super::AppState;
 use crate::data::Benchmark;
-
-/// The JSON document of `GET /tasks`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(super) struct TasksView {
-    /// The benchmark the counts are of.
-    #[schema(value_type = super::schemas::BenchmarkIdentity)]
-    benchmark: BenchmarkIdentity,
-    /// All nine tasks in the paper's column order.
-    tasks: Vec<TaskView>,
-}
-
-/// One task.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct TaskView {
-    #[schema(value_type = super::schemas::Task)]
-    key: Task,
-    short_name: &'static str,
-    #[schema(value_type = super::schemas::Modality)]
-    modality: Modality,
-    #[schema(value_type = Vec<super::schemas::Modality>)]
-    input_modalities: &'static [Modality],
-    #[schema(value_type = super::schemas::Modality)]
-    response_modality: Modality,
-    /// Samples evaluated per setting (w/o Ties leaves out the samples labelled tie).
-    samples: SampleCounts,
-}
-
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
-struct SampleCounts {
-    with_ties: usize,
-    without_ties: usize,
-}
 
 /// `GET /tasks`.
 #[utoipa::path(
     get,
     path = "/tasks",
     tag = "benchmark",
-    responses((status = 200, description = "The nine tasks.", body = TasksView))
+    responses((status = 200, description = "The nine tasks.", body = TasksDocument))
 )]
-pub(super) async fn list(State(state): State<AppState>) -> Json<TasksView> {
-    Json(tasks_view(&state.benchmark))
+pub(super) async fn list(State(state): State<AppState>) -> Json<TasksDocument> {
+    Json(tasks_document(&state.benchmark))
 }
 
-fn tasks_view(benchmark: &Benchmark) -> TasksView {
+/// The served benchmark's tasks: the service behind `GET /tasks` and the benchmark browser.
+pub(super) fn tasks_document(benchmark: &Benchmark) -> TasksDocument {
     let tasks = Task::ALL
         .into_iter()
         .map(|task| {
@@ -60,17 +29,17 @@ fn tasks_view(benchmark: &Benchmark) -> TasksView {
                 samples.with_ties += usize::from(Setting::WithTies.includes(sample.label));
                 samples.without_ties += usize::from(Setting::WithoutTies.includes(sample.label));
             }
-            TaskView {
+            TaskDocument {
                 key: task,
-                short_name: task.short_name(),
+                short_name: task.short_name().to_owned(),
                 modality: task.modality(),
-                input_modalities: task.input_modalities(),
+                input_modalities: task.input_modalities().to_vec(),
                 response_modality: task.response_modality(),
                 samples,
             }
         })
         .collect();
-    TasksView {
+    TasksDocument {
         benchmark: benchmark.identity.clone(),
         tasks,
     }

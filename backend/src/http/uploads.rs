@@ -28,8 +28,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use omnireward_local_judge::batch::DEFAULT_BATCH_TOKENS;
+use omnireward_shared::wire::{AcceptedCheckpoint, Submitted, Uploaded};
 use omnireward_shared::{Setting, Task};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -40,6 +40,7 @@ use crate::data::Benchmark;
 use crate::evaluation::checkpoint_run::weights_sha256;
 use crate::judges::local::TruncationSide;
 use crate::queue::checkpoints::{self, CheckpointSubmissionError, UploadedCheckpoint};
+use crate::queue::predictions::MAX_PREDICTIONS_BYTES;
 use crate::storage::{Enqueued, RunId};
 
 /// The upload limit when the server is given none: 2 GiB of files and fields.
@@ -126,29 +127,38 @@ pub fn remove_abandoned_staging(folder: &Path) -> std::io::Result<usize> {
 }
 
 /// `POST /submissions`, whatever the body: multipart bodies are checkpoint uploads under the
-/// upload limit, any other body an API-judge submission under the API's 1 MiB limit. This
+/// upload limit, predictions under their 32 MiB limit, any other body an API-judge or Hub
+/// submission under the API's 1 MiB limit. This
 /// route sits beside the globally limited routes, not under them.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new().route(
+        "/submissions",
+        post(create).layer(DefaultBodyLimit::max(body_limit(state))),
+    )
+}
+
+/// The largest upload body this server reads: its upload limit and the form's framing (the
+/// submit page's upload form has the same).
+pub(super) fn body_limit(state: &AppState) -> usize {
     let limit = state
         .uploads
         .as_ref()
         .map_or(0, |settings| settings.max_bytes)
         .saturating_add(FORM_OVERHEAD_BYTES);
-    Router::new().route(
-        "/submissions",
-        post(create).layer(DefaultBodyLimit::max(
-            usize::try_from(limit).unwrap_or(usize::MAX),
-        )),
-    )
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 async fn create(State(state): State<AppState>, request: Request) -> Response {
     if !is_multipart(request.headers()) {
-        let json = submissions::create.layer(RequestBodyLimitLayer::new(super::REQUEST_BODY_LIMIT));
+        // Predictions files are larger than other JSON bodies: the handler holds those to
+        // the API's limit once it knows the kind.
+        let json = submissions::create
+            .layer(RequestBodyLimitLayer::new(MAX_PREDICTIONS_BYTES))
+            .layer(DefaultBodyLimit::max(MAX_PREDICTIONS_BYTES));
         return json.call(request, state).await;
     }
     match upload(state, request).await {
-        Ok(response) => response,
+        Ok((status, uploaded)) => (status, Json(uploaded)).into_response(),
         Err(error) => error.into_response(),
     }
 }
@@ -165,34 +175,12 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The answer to an upload.
-#[derive(Debug, Serialize)]
-struct UploadedView {
-    submission: i64,
-    run: i64,
-    status: &'static str,
-    approval: &'static str,
-    position: Option<u64>,
-    /// The new submission's cancel token (see `POST /submissions`).
-    cancel_token: Option<String>,
-    checkpoint: CheckpointView,
-}
-
-/// What was accepted.
-#[derive(Debug, Serialize)]
-struct CheckpointView {
-    /// The folder's content address.
-    sha256: String,
-    /// SHA-256 over the weight files in name order.
-    weights_sha256: String,
-    architecture: &'static str,
-    parameter_count: u64,
-    files: Vec<String>,
-    bytes: u64,
-}
-
-/// A checkpoint upload, from the request to the queued job.
-async fn upload(state: AppState, request: Request) -> Result<Response, ApiError> {
+/// A checkpoint upload, from the request to the queued job: the service behind a multipart
+/// `POST /submissions` and the submit page's upload form.
+pub(super) async fn upload(
+    state: AppState,
+    request: Request,
+) -> Result<(StatusCode, Uploaded), ApiError> {
     let Some(settings) = state.uploads.clone() else {
         return Err(ApiError::Unavailable(
             "this server does not accept checkpoint uploads".to_owned(),
@@ -229,17 +217,19 @@ async fn upload(state: AppState, request: Request) -> Result<Response, ApiError>
     let cancel_token = super::submissions::issue_cancel_token(&state.storage, enqueued).await?;
 
     let job = state.storage.job(enqueued.job()).await?;
-    let view = UploadedView {
-        submission: job.id.0,
-        run: run.0,
-        status: job.status.as_str(),
-        approval: state.storage.job_approval(job.id).await?.as_str(),
-        position: state.storage.queue_position(job.id).await?,
-        cancel_token,
-        checkpoint: CheckpointView {
+    let uploaded = Uploaded {
+        submitted: Submitted {
+            submission: job.id.0,
+            run: run.0,
+            status: job.status,
+            approval: state.storage.job_approval(job.id).await?,
+            position: state.storage.queue_position(job.id).await?,
+            cancel_token,
+        },
+        checkpoint: AcceptedCheckpoint {
             sha256: accepted.sha256,
             weights_sha256: accepted.weights_sha256,
-            architecture: accepted.architecture,
+            architecture: accepted.architecture.to_owned(),
             parameter_count: accepted.parameter_count,
             files: accepted.files.keys().cloned().collect(),
             bytes: accepted.files.values().map(|file| file.size).sum(),
@@ -249,7 +239,7 @@ async fn upload(state: AppState, request: Request) -> Result<Response, ApiError>
         Enqueued::Created(_) => StatusCode::CREATED,
         Enqueued::Existing(_) => StatusCode::OK,
     };
-    Ok((status, Json(view)).into_response())
+    Ok((status, uploaded))
 }
 
 /// One received file.

@@ -2,38 +2,40 @@
 //! browser bundle that hydrates them, the stylesheet, and the two forms (submissions, demo) that
 //! post here.
 //!
-//! Every page is built from the REST API's own JSON documents, fetched in-process from the API
-//! router (no network hop), so the site can never show something the API would not: the same
-//! validation, the same caching, the same errors. Form posts are turned into API requests the
-//! same way and their errors are shown beside the form.
+//! Every page is built by the same service functions the API's handlers call, returning the
+//! same documents (`omnireward_shared::wire`), so the site can never show something the API
+//! would not: the same validation, the same caching, the same errors (with the status and
+//! message the API would give). Form posts call the same submission, upload, cancel and scoring
+//! services, and their errors are shown beside the form.
 
-use std::net::SocketAddr;
 use std::path::Path as FilePath;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, Extension, Form, Path, RawQuery, Request, State,
-};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Form, FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use omnireward_frontend::data::{
-    self, Answer, ApiJudgeForm, BenchmarkPage, JudgementFilter, JudgementItem, LeaderboardPage,
-    LeaderboardRow, ModelPage, Page, Paged, ProblemPage, Progress, QueuePage, RunRecord,
-    SamplePage, SampleView, SubmissionPage, SubmissionView, SubmitPage, TaskSummary,
+    ApiJudgeForm, BenchmarkPage, HubCheckpointForm, JudgementFilter, LeaderboardPage, ModelPage,
+    ModelRank, Page, ProblemPage, Progress, QueuePage, SamplePage, SubmissionPage, SubmitPage,
+    TaskSummary,
 };
 use omnireward_frontend::document;
 use omnireward_frontend::leaderboard::{View, decode_component, encode_component};
-use omnireward_shared::Task;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use tower::ServiceExt;
+use omnireward_shared::wire::Submitted;
+use omnireward_shared::{Setting, Task};
 
-use super::{API_PREFIX, AppState};
+use super::leaderboard::{LeaderboardQuery, leaderboard_document};
+use super::rate_limit::SubmissionAdmitted;
+use super::runs::JudgementsQuery;
+use super::samples::SamplesQuery;
+use super::{API_PREFIX, ApiError, AppState, Pagination};
 use crate::storage::RunId;
 
 mod demo;
+mod served;
 
 /// Judgements listed per page on a model page.
 const JUDGEMENTS_PER_PAGE: usize = 25;
@@ -67,39 +69,10 @@ impl Bundle {
     }
 }
 
-/// What the page handlers share: the API router to read from, and the application state.
+/// What the page handlers share: the application state.
 #[derive(Clone)]
 struct Site {
-    api: Router,
     state: AppState,
-}
-
-/// The body of an in-process API request with its content headers, and the credentials sent
-/// along (a submission's cancel token, from this browser's cookie).
-struct Content {
-    body: Body,
-    content_type: Option<HeaderValue>,
-    content_length: Option<HeaderValue>,
-    authorization: Option<HeaderValue>,
-}
-
-impl Content {
-    fn empty() -> Content {
-        Content {
-            body: Body::empty(),
-            content_type: None,
-            content_length: None,
-            authorization: None,
-        }
-    }
-
-    fn json(value: &serde_json::Value) -> Content {
-        Content {
-            body: Body::from(value.to_string()),
-            content_type: Some(HeaderValue::from_static("application/json")),
-            ..Content::empty()
-        }
-    }
 }
 
 /// A page that cannot be shown, as the problem page and status it becomes.
@@ -118,9 +91,18 @@ impl PageError {
     }
 }
 
-/// The site's routes, beside the API's. `api` is the API router without its prefix.
-pub(super) fn routes(api: Router, state: AppState) -> Router {
-    let site = Site { api, state };
+/// A service's error shows the status and message the API would answer with.
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> PageError {
+        let (status, message) = error.status_and_public_message();
+        PageError { status, message }
+    }
+}
+
+/// The site's routes, beside the API's.
+pub(super) fn routes(state: AppState) -> Router {
+    let upload_limit = super::uploads::body_limit(&state);
+    let site = Site { state };
     Router::new()
         .route("/", get(leaderboard))
         .route("/models/{id}", get(model))
@@ -128,7 +110,11 @@ pub(super) fn routes(api: Router, state: AppState) -> Router {
         .route("/benchmark", get(benchmark))
         .route("/benchmark/{task}/{id}", get(sample))
         .route("/submit", get(submit_form).post(submit_api_judge))
-        .route("/submit/checkpoint", post(submit_checkpoint))
+        .route(
+            "/submit/checkpoint",
+            post(submit_checkpoint).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/submit/hub", post(submit_hub_checkpoint))
         .route("/submissions/{id}", get(submission))
         .route("/submissions/{id}/cancel", post(cancel))
         .route("/queue", get(queue))
@@ -146,86 +132,6 @@ pub(super) fn routes(api: Router, state: AppState) -> Router {
 }
 
 impl Site {
-    /// Sends a request to the API router in-process and returns its status and body. The
-    /// client's address travels along, so per-client limits apply to form posts too.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        content: Content,
-        client: Option<Extension<ConnectInfo<SocketAddr>>>,
-        forwarded: &HeaderMap,
-    ) -> Result<(StatusCode, Bytes), PageError> {
-        let Content {
-            body,
-            content_type,
-            content_length,
-            authorization,
-        } = content;
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(body)
-            .map_err(|error| {
-                PageError::internal(format!("cannot build a request for {path}: {error}"))
-            })?;
-        if let Some(content_type) = content_type {
-            request
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, content_type);
-        }
-        if let Some(content_length) = content_length {
-            request
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, content_length);
-        }
-        if let Some(authorization) = authorization {
-            request
-                .headers_mut()
-                .insert(header::AUTHORIZATION, authorization);
-        }
-        for (name, value) in forwarded {
-            // Proxy headers are read by the rate limiter only when the server trusts them.
-            if name.as_str().starts_with("x-forwarded") {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
-        if let Some(Extension(client)) = client {
-            request.extensions_mut().insert(client);
-        }
-        let response = self
-            .api
-            .clone()
-            .oneshot(request)
-            .await
-            .map_err(|error| PageError::internal(format!("{path}: {error}")))?;
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .map_err(|error| {
-                PageError::internal(format!("cannot read the answer of {path}: {error}"))
-            })?;
-        Ok((status, body))
-    }
-
-    /// `GET` an API document and read it as `T`; API errors keep their status and message.
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PageError> {
-        let (status, body) = self
-            .call(Method::GET, path, Content::empty(), None, &HeaderMap::new())
-            .await?;
-        if !status.is_success() {
-            return Err(PageError {
-                status,
-                message: api_error_message(&body),
-            });
-        }
-        serde_json::from_slice(&body).map_err(|error| {
-            PageError::internal(format!(
-                "the API's answer to {path} does not read as expected: {error}"
-            ))
-        })
-    }
-
     /// Renders a page, with the bundle when one is loaded.
     fn render(&self, status: StatusCode, page: Page) -> Response {
         let html = document::render(page, self.state.bundle.is_some());
@@ -267,21 +173,6 @@ impl Site {
     }
 }
 
-/// The message of an API error body (`{"error": {"code", "message"}}`), or the body itself.
-fn api_error_message(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct Body {
-        error: Detail,
-    }
-    #[derive(Deserialize)]
-    struct Detail {
-        message: String,
-    }
-    serde_json::from_slice::<Body>(body)
-        .map(|body| body.error.message)
-        .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
-}
-
 /// The value of `name` in a query string.
 fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     query?
@@ -300,30 +191,23 @@ fn page_number(query: Option<&str>) -> usize {
         .unwrap_or(1)
 }
 
-#[derive(Deserialize)]
-struct LeaderboardDocument {
-    benchmark: String,
-    benchmarks: Vec<data::LeaderboardBenchmark>,
-    rows: Vec<LeaderboardRow>,
-}
-
 async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
     let page = async {
         let view = View::from_query(query.as_deref().unwrap_or(""));
-        let asked = view.benchmark.as_deref().map_or(String::new(), |name| {
-            format!("&benchmark={}", encode_component(name))
-        });
-        let with_ties: LeaderboardDocument = site
-            .get(&format!("/leaderboard?setting=with_ties{asked}"))
-            .await?;
+        let document = |setting: Setting, benchmark: Option<String>| {
+            let query = LeaderboardQuery {
+                setting: Some(setting.key().to_owned()),
+                benchmark,
+                ..LeaderboardQuery::default()
+            };
+            let state = site.state.clone();
+            async move { leaderboard_document(&state, &query).await }
+        };
+        let with_ties = document(Setting::WithTies, view.benchmark.clone()).await?;
         // Both settings show the benchmark the first read chose, even if its default would
         // differ between them.
-        let without_ties: LeaderboardDocument = site
-            .get(&format!(
-                "/leaderboard?setting=without_ties&benchmark={}",
-                encode_component(&with_ties.benchmark)
-            ))
-            .await?;
+        let without_ties =
+            document(Setting::WithoutTies, Some(with_ties.benchmark.clone())).await?;
         let mut benchmarks = with_ties.benchmarks;
         for other in without_ties.benchmarks {
             if !benchmarks.iter().any(|known| known.name == other.name) {
@@ -336,18 +220,10 @@ async fn leaderboard(State(site): State<Site>, RawQuery(query): RawQuery) -> Res
             view,
             benchmark: with_ties.benchmark,
             benchmarks,
+            served: served::served_benchmark(&site.state.benchmark),
         }))
     };
     site.page(page.await)
-}
-
-#[derive(Deserialize)]
-struct ModelDocument {
-    #[serde(flatten)]
-    model: data::ModelInfo,
-    #[serde(default)]
-    training: Option<serde_json::Value>,
-    runs: Vec<RunRecord>,
 }
 
 async fn model(
@@ -356,9 +232,7 @@ async fn model(
     RawQuery(query): RawQuery,
 ) -> Response {
     let page = async {
-        let document: ModelDocument = site
-            .get(&format!("/models/{}", encode_component(&id)))
-            .await?;
+        let document = super::models::model_document(&site.state.storage, &id).await?;
         let query = query.as_deref();
         // The charts and judgements follow one run: the one asked for, else the newest evaluated
         // run with a scorecard.
@@ -369,10 +243,24 @@ async fn model(
             .filter(|run| run.scorecard.is_some())
             .filter(|run| asked.is_none_or(|asked| run.id == asked))
             .max_by_key(|run| run.id);
-        let charts = match charted.and_then(|run| run.scorecard.as_ref()) {
-            Some(scorecard) => omnireward_frontend::charts::scorecard_charts(scorecard)
-                .map_err(|error| PageError::internal(error.to_string()))?,
-            None => Vec::new(),
+        // A model known only from the paper gets the same task bars and radar, drawn from the
+        // paper's numbers.
+        let reported = document
+            .runs
+            .iter()
+            .find_map(|run| run.reported_scores.as_ref());
+        let charts = match (charted.and_then(|run| run.scorecard.as_ref()), reported) {
+            (Some(scorecard), _) => omnireward_frontend::charts::scorecard_charts(scorecard),
+            (None, Some(reported)) => omnireward_frontend::charts::score_charts(
+                &omnireward_frontend::charts::ChartScores::of_reported(reported),
+            ),
+            (None, None) => Ok(Vec::new()),
+        }
+        .map_err(|error| PageError::internal(error.to_string()))?;
+        let ranks = if reported.is_some() {
+            paper_ranks(&site.state, document.model.id).await?
+        } else {
+            Vec::new()
         };
         let filter = JudgementFilter {
             run: charted.map(|run| run.id),
@@ -386,23 +274,16 @@ async fn model(
         };
         let judgements = match filter.run {
             Some(run) => {
-                let mut path = format!(
-                    "/runs/{run}/judgements?page={}&per_page={JUDGEMENTS_PER_PAGE}",
-                    filter.page
-                );
-                if let Some(task) = filter.task {
-                    path.push_str(&format!("&task={}", task.key()));
-                }
-                if let Some(setting) = filter.setting {
-                    path.push_str(&format!("&setting={}", setting.key()));
-                }
-                if let Some(correct) = filter.correct {
-                    path.push_str(&format!("&correct={correct}"));
-                }
-                if let Some(verdict) = &filter.verdict {
-                    path.push_str(&format!("&verdict={verdict}"));
-                }
-                Some(site.get::<Paged<JudgementItem>>(&path).await?)
+                let query = JudgementsQuery {
+                    task: filter.task.map(|task| task.key().to_owned()),
+                    setting: filter.setting.map(|setting| setting.key().to_owned()),
+                    order: None,
+                    correct: filter.correct.map(|correct| correct.to_string()),
+                    verdict: filter.verdict.clone(),
+                    page: Some(filter.page.to_string()),
+                    per_page: Some(JUDGEMENTS_PER_PAGE.to_string()),
+                };
+                Some(super::runs::judgements_page(&site.state, &run.to_string(), &query).await?)
             }
             None => None,
         };
@@ -412,28 +293,39 @@ async fn model(
             runs: document.runs,
             charts,
             filter,
+            ranks,
             judgements,
         }))
     };
     site.page(page.await)
 }
 
-#[derive(Deserialize)]
-struct RunDocument {
-    model: RunModel,
-}
-
-#[derive(Deserialize)]
-struct RunModel {
-    id: i64,
+/// Where a paper model's rows rank among the release's rows, per setting (the leaderboard's
+/// default view of the paper's benchmark).
+async fn paper_ranks(state: &AppState, model: i64) -> Result<Vec<ModelRank>, ApiError> {
+    let mut ranks = Vec::new();
+    for setting in Setting::ALL {
+        let query = LeaderboardQuery {
+            setting: Some(setting.key().to_owned()),
+            benchmark: Some(crate::data::RELEASE_NAME.to_owned()),
+            ..LeaderboardQuery::default()
+        };
+        let document = leaderboard_document(state, &query).await?;
+        if let Some(row) = document.rows.iter().find(|row| row.model_id == model) {
+            ranks.push(ModelRank {
+                setting,
+                rank: row.rank,
+                of: document.rows.len(),
+                benchmark: row.benchmark.clone(),
+            });
+        }
+    }
+    Ok(ranks)
 }
 
 /// `/runs/{id}`: the run's section of its model's page.
 async fn run(State(site): State<Site>, Path(id): Path<String>) -> Response {
-    match site
-        .get::<RunDocument>(&format!("/runs/{}", encode_component(&id)))
-        .await
-    {
+    match super::runs::run(&site.state, &id).await {
         Ok(run) => Redirect::to(&format!(
             "/models/{}?run={}#run-{}",
             run.model.id,
@@ -441,31 +333,14 @@ async fn run(State(site): State<Site>, Path(id): Path<String>) -> Response {
             encode_component(&id)
         ))
         .into_response(),
-        Err(error) => site.problem(error),
+        Err(error) => site.problem(error.into()),
     }
-}
-
-#[derive(Deserialize)]
-struct TasksDocument {
-    benchmark: omnireward_shared::scorecard::BenchmarkIdentity,
-    tasks: Vec<TaskDocument>,
-}
-
-#[derive(Deserialize)]
-struct TaskDocument {
-    key: Task,
-    samples: SampleCounts,
-}
-
-#[derive(Deserialize)]
-struct SampleCounts {
-    with_ties: usize,
 }
 
 async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
     let page = async {
         let query = query.as_deref();
-        let tasks: TasksDocument = site.get("/tasks").await?;
+        let tasks = super::tasks::tasks_document(&site.state.benchmark);
         let task = match query_value(query, "task") {
             Some(task) => task.parse::<Task>().map_err(|_| PageError {
                 status: StatusCode::NOT_FOUND,
@@ -477,15 +352,17 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
                 .find(|summary| summary.samples.with_ties > 0)
                 .map_or(Task::TextToText, |summary| summary.key),
         };
-        let samples: Paged<SampleView> = site
-            .get(&format!(
-                "/samples?task={}&page={}&per_page={SAMPLES_PER_PAGE}",
-                task.key(),
-                page_number(query)
-            ))
-            .await?;
+        let samples = super::samples::samples_page(
+            &site.state,
+            &SamplesQuery {
+                task: Some(task.key().to_owned()),
+                page: Some(page_number(query).to_string()),
+                per_page: Some(SAMPLES_PER_PAGE.to_string()),
+            },
+        )?;
         Ok(Page::Benchmark(BenchmarkPage {
             benchmark: format!("{} {}", tasks.benchmark.name, tasks.benchmark.version),
+            served: served::served_benchmark(&site.state.benchmark),
             tasks: tasks
                 .tasks
                 .into_iter()
@@ -503,21 +380,22 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
 
 async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String)>) -> Response {
     let page = async {
-        let path = format!(
-            "/samples/{}/{}",
-            encode_component(&task),
-            encode_component(&id)
-        );
-        let sample: SampleView = site.get(&path).await?;
-        let answers: Vec<Answer> = site.get(&format!("{path}/judgements")).await?;
-        Ok(Page::Sample(SamplePage { sample, answers }))
+        let sample = super::samples::found_sample(&site.state, &task, &id)?;
+        let answers = super::samples::sample_answers(&site.state, &task, &id).await?;
+        Ok::<_, PageError>(Page::Sample(SamplePage {
+            sample: super::samples::sample_view(sample),
+            answers,
+            served: served::served_benchmark(&site.state.benchmark),
+        }))
     };
     site.page(page.await)
 }
 
 fn submit_page(site: &Site) -> SubmitPage {
     SubmitPage {
+        served: served::served_benchmark(&site.state.benchmark),
         max_upload_bytes: site.state.uploads.as_ref().map(|uploads| uploads.max_bytes),
+        max_hub_bytes: site.state.hub.as_ref().map(|hub| hub.max_bytes),
         ..SubmitPage::default()
     }
 }
@@ -526,25 +404,10 @@ async fn submit_form(State(site): State<Site>) -> Response {
     site.render(StatusCode::OK, Page::Submit(submit_page(&site)))
 }
 
-/// The answer to an accepted submission.
-#[derive(Deserialize)]
-struct Submitted {
-    submission: i64,
-    cancel_token: Option<String>,
-}
-
 /// After an accepted submission: on to its status page, leaving the submission's cancel token
 /// in this browser (see [`cancel_cookie`]). `request` holds the form post's headers, which say
 /// whether it came over HTTPS.
-fn to_status_page(site: &Site, answer: &[u8], request: &HeaderMap) -> Response {
-    let submitted = match serde_json::from_slice::<Submitted>(answer) {
-        Ok(submitted) => submitted,
-        Err(error) => {
-            return site.problem(PageError::internal(format!(
-                "unexpected submission answer: {error}"
-            )));
-        }
-    };
+fn to_status_page(site: &Site, submitted: Submitted, request: &HeaderMap) -> Response {
     let mut response = Redirect::to(&format!(
         "/submissions/{}?submitted=1",
         submitted.submission
@@ -627,17 +490,18 @@ fn api_judge_form(fields: &[(String, String)]) -> ApiJudgeForm {
 fn api_judge_request(
     form: &ApiJudgeForm,
     api_key: Option<&str>,
-) -> Result<serde_json::Value, String> {
-    let mut body = serde_json::json!({
-        "kind": "api_judge",
-        "endpoint": form.endpoint,
-        "model": form.model,
-        "settings": if form.settings.is_empty() { "both" } else { form.settings.as_str() },
-        "swap": form.swap,
-    });
-    let object = body
-        .as_object_mut()
-        .ok_or_else(|| "the request body is not an object".to_owned())?;
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut object = serde_json::Map::new();
+    object.insert("kind".to_owned(), "api_judge".into());
+    object.insert("endpoint".to_owned(), form.endpoint.clone().into());
+    object.insert("model".to_owned(), form.model.clone().into());
+    let settings = if form.settings.is_empty() {
+        "both"
+    } else {
+        form.settings.as_str()
+    };
+    object.insert("settings".to_owned(), settings.into());
+    object.insert("swap".to_owned(), form.swap.into());
     let optional_text = [("name", &form.name), ("api_key_env", &form.api_key_env)];
     for (field, value) in optional_text {
         if !value.is_empty() {
@@ -673,13 +537,12 @@ fn api_judge_request(
             .map_err(|_| format!("{field} must be {expected}, not {text:?}"))?;
         object.insert(field.to_owned(), number.into());
     }
-    Ok(body)
+    Ok(object)
 }
 
 async fn submit_api_judge(
     State(site): State<Site>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    mut parts: Parts,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = api_judge_form(&fields);
@@ -701,56 +564,88 @@ async fn submit_api_judge(
         Ok(body) => body,
         Err(error) => return refused(&site, form, StatusCode::BAD_REQUEST, error),
     };
-    let answer = site
-        .call(
-            Method::POST,
-            "/submissions",
-            Content::json(&body),
-            client,
-            &headers,
-        )
-        .await;
-    match answer {
-        Ok((status, body)) if status.is_success() => to_status_page(&site, &body, &headers),
-        Ok((status, body)) => refused(&site, form, status, api_error_message(&body)),
-        Err(error) => site.problem(error),
+    let submitted = async {
+        // The form counts against the same per-address limit as the API.
+        SubmissionAdmitted::from_request_parts(&mut parts, &site.state).await?;
+        super::submissions::submit_json(&site.state, body).await
+    };
+    match submitted.await {
+        Ok((_, submitted)) => to_status_page(&site, submitted, &parts.headers),
+        Err(error) => {
+            let PageError { status, message } = error.into();
+            refused(&site, form, status, message)
+        }
     }
 }
 
-/// Forwards the multipart upload to the API as it streams in.
-async fn submit_checkpoint(
+/// The Hub form as the API's JSON body: repository, and the optional fields given.
+fn hub_checkpoint_request(form: &HubCheckpointForm) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("kind".to_owned(), "hub_checkpoint".into());
+    body.insert("repository".to_owned(), form.repository.trim().into());
+    for (field, value) in [("revision", &form.revision), ("name", &form.name)] {
+        if !value.trim().is_empty() {
+            body.insert(field.to_owned(), value.trim().into());
+        }
+    }
+    body
+}
+
+/// The Hub form: the same service as a JSON `POST /submissions`, under the same rate limit;
+/// back to the form with the service's error when refused.
+async fn submit_hub_checkpoint(
     State(site): State<Site>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    request: Request,
+    mut parts: Parts,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    let answer = site
-        .call(
-            Method::POST,
-            "/submissions",
-            Content {
-                body,
-                content_type,
-                // The body goes on unchanged: its declared length lets the API refuse an
-                // oversize upload before reading it.
-                content_length: parts.headers.get(header::CONTENT_LENGTH).cloned(),
-                authorization: None,
-            },
-            client,
-            &parts.headers,
-        )
-        .await;
-    match answer {
-        Ok((status, body)) if status.is_success() => to_status_page(&site, &body, &parts.headers),
-        Ok((status, body)) => site.render(
-            status,
-            Page::Submit(SubmitPage {
-                checkpoint_error: Some(api_error_message(&body)),
-                ..submit_page(&site)
-            }),
-        ),
-        Err(error) => site.problem(error),
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    let form = HubCheckpointForm {
+        name: field("name"),
+        repository: field("repository"),
+        revision: field("revision"),
+    };
+    let submitted = async {
+        SubmissionAdmitted::from_request_parts(&mut parts, &site.state).await?;
+        super::submissions::submit_json(&site.state, hub_checkpoint_request(&form)).await
+    };
+    match submitted.await {
+        Ok((_, submitted)) => to_status_page(&site, submitted, &parts.headers),
+        Err(error) => {
+            let PageError { status, message } = error.into();
+            site.render(
+                status,
+                Page::Submit(SubmitPage {
+                    hub_checkpoint: form,
+                    hub_checkpoint_error: Some(message),
+                    ..submit_page(&site)
+                }),
+            )
+        }
+    }
+}
+
+/// The upload form: the same upload service as a multipart `POST /submissions`, reading the
+/// files as they stream in.
+async fn submit_checkpoint(State(site): State<Site>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    match super::uploads::upload(site.state.clone(), request).await {
+        Ok((_, uploaded)) => to_status_page(&site, uploaded.submitted, &headers),
+        Err(error) => {
+            let PageError { status, message } = error.into();
+            site.render(
+                status,
+                Page::Submit(SubmitPage {
+                    checkpoint_error: Some(message),
+                    ..submit_page(&site)
+                }),
+            )
+        }
     }
 }
 
@@ -762,6 +657,14 @@ async fn progress(site: &Site, run: i64) -> Result<Option<Progress>, PageError> 
     Ok(progress.map(|(done, planned)| Progress { done, planned }))
 }
 
+/// The submission a path segment names; one that is not a number is a bad request, as the
+/// API's `/submissions/{id}` answers.
+fn submission_id(id: &str) -> Result<i64, PageError> {
+    id.parse().map_err(|_| {
+        ApiError::Malformed(format!("the submission id {id:?} is not a number")).into()
+    })
+}
+
 async fn submission(
     State(site): State<Site>,
     Path(id): Path<String>,
@@ -769,9 +672,7 @@ async fn submission(
     headers: HeaderMap,
 ) -> Response {
     let page = async {
-        let submission: SubmissionView = site
-            .get(&format!("/submissions/{}", encode_component(&id)))
-            .await?;
+        let submission = super::submissions::submission(&site.state, submission_id(&id)?).await?;
         let progress = progress(&site, submission.run).await?;
         Ok(Page::Submission(SubmissionPage {
             yours: cancel_tokens(&headers).contains_key(&submission.id),
@@ -785,9 +686,8 @@ async fn submission(
 
 async fn queue(State(site): State<Site>, headers: HeaderMap) -> Response {
     let page = async {
-        let submissions: Paged<SubmissionView> = site
-            .get(&format!("/submissions?per_page={QUEUE_LENGTH}"))
-            .await?;
+        let pagination = Pagination::parse(None, Some(&QUEUE_LENGTH.to_string()))?;
+        let submissions = super::submissions::submissions_page(&site.state, pagination).await?;
         let mut rows = Vec::with_capacity(submissions.items.len());
         for submission in submissions.items {
             let progress = progress(&site, submission.run).await?;
@@ -806,38 +706,22 @@ async fn queue(State(site): State<Site>, headers: HeaderMap) -> Response {
     site.page(page.await)
 }
 
-async fn cancel(
-    State(site): State<Site>,
-    Path(id): Path<String>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-) -> Response {
-    // The API answers 401 without a token, 403 with another submission's.
-    let authorization = id
-        .parse::<i64>()
-        .ok()
-        .and_then(|id| cancel_tokens(&headers).remove(&id))
-        .and_then(|token| HeaderValue::from_str(&format!("Bearer {token}")).ok());
-    let answer = site
-        .call(
-            Method::POST,
-            &format!("/submissions/{}/cancel", encode_component(&id)),
-            Content {
-                authorization,
-                ..Content::empty()
-            },
-            client,
-            &headers,
-        )
-        .await;
-    match answer {
-        Ok((status, _)) if status.is_success() => {
-            Redirect::to(&format!("/submissions/{}", encode_component(&id))).into_response()
+async fn cancel(State(site): State<Site>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let cancelled = async {
+        let id = submission_id(&id)?;
+        // The service answers 401 without a token, 403 with another submission's.
+        let mut credentials = HeaderMap::new();
+        if let Some(authorization) = cancel_tokens(&headers)
+            .remove(&id)
+            .and_then(|token| HeaderValue::from_str(&format!("Bearer {token}")).ok())
+        {
+            credentials.insert(header::AUTHORIZATION, authorization);
         }
-        Ok((status, body)) => site.problem(PageError {
-            status,
-            message: api_error_message(&body),
-        }),
+        super::submissions::cancel_submission(&site.state, id, &credentials).await?;
+        Ok::<_, PageError>(id)
+    };
+    match cancelled.await {
+        Ok(id) => Redirect::to(&format!("/submissions/{id}")).into_response(),
         Err(error) => site.problem(error),
     }
 }

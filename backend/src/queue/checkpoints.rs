@@ -105,6 +105,7 @@ pub async fn submit(
         },
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         judgements_file: None,
+        hub: None,
     };
     // The same files under the same options are the same run, whether uploaded or evaluated
     // with `eval checkpoint`; batching is a session detail.
@@ -118,6 +119,7 @@ pub async fn submit(
             separator: None,
             reward_label: request.reward_label.clone(),
             frames: DEFAULT_RESPONSE_FRAMES,
+            ablations: Vec::new(),
         };
         tokio::task::spawn_blocking(move || {
             CheckpointIdentity::new(

@@ -83,7 +83,7 @@ pub enum SettingsChoice {
 }
 
 impl SettingsChoice {
-    fn settings(self) -> Vec<Setting> {
+    pub(super) fn settings(self) -> Vec<Setting> {
         match self {
             SettingsChoice::Both => Setting::ALL.to_vec(),
             SettingsChoice::WithTies => vec![Setting::WithTies],
@@ -238,6 +238,7 @@ pub fn api_judge(
         prompt_video_frames: PROMPT_VIDEO_FRAMES,
         response_video_frames: RESPONSE_VIDEO_FRAMES,
         audio_parts: AudioParts::Joined,
+        ablations: Vec::new(),
     };
     // Built as `eval api` builds it from the same arguments: equal identities mean one run.
     let identity = RunIdentity::Api(ApiJudgeIdentity::new(

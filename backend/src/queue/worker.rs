@@ -146,6 +146,9 @@ pub struct WorkerContext {
     pub poll_interval: Duration,
     /// Return once the queue is empty instead of waiting for more work (tests, batch use).
     pub until_idle: bool,
+    /// The Hub that checkpoints named by repository are fetched from, with the server's own
+    /// token (never a submitter's).
+    pub hub: crate::hub::HubSettings,
 }
 
 /// Why the worker itself stopped (a job's own failure is recorded on the job instead).
@@ -208,6 +211,8 @@ enum JobError {
     Join(#[from] tokio::task::JoinError),
     #[error("the checkpoint was refused: {0}")]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
     #[error(
         "the weights in the checkpoint folder changed since submission: SHA-256 {found}, expected \
          {expected}"
@@ -579,6 +584,8 @@ fn build_judge(
             prompt_video_frames: specification.prompt_video_frames,
             response_video_frames: specification.response_video_frames,
             audio_parts,
+            // Submissions are never ablation audits (the command line runs those).
+            ablations: Vec::new(),
         },
     })
 }

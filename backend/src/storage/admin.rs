@@ -2,65 +2,16 @@
 //! deletion, counts of jobs and runs by status for the metrics, and a run's judging progress.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use omnireward_shared::{Label, Setting};
 use sqlx::Row;
 
 use super::jobs::JobId;
-use super::runs::{Provenance, RunId, RunStatus, UnknownValue};
+use super::runs::{Provenance, RunId, RunStatus};
 use super::submissions::Enqueued;
 use super::{Storage, StorageError, database, non_negative, now_unix_ms, parse_column};
 
-/// Whether a job waits for an administrator before a worker may claim it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Approval {
-    /// Claimable as soon as it is queued (every job of a server that does not ask for approval).
-    NotRequired,
-    /// Queued but not claimable until approved.
-    Pending,
-    /// Approved by an administrator; claimable.
-    Approved,
-    /// Rejected by an administrator; the job is cancelled.
-    Rejected,
-}
-
-impl Approval {
-    /// The name stored in the database and shown by the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Approval::NotRequired => "not_required",
-            Approval::Pending => "pending",
-            Approval::Approved => "approved",
-            Approval::Rejected => "rejected",
-        }
-    }
-}
-
-impl fmt::Display for Approval {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Approval {
-    type Err = UnknownValue;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "not_required" => Ok(Approval::NotRequired),
-            "pending" => Ok(Approval::Pending),
-            "approved" => Ok(Approval::Approved),
-            "rejected" => Ok(Approval::Rejected),
-            _ => Err(UnknownValue {
-                kind: "approval",
-                value: text.to_owned(),
-                expected: "not_required, pending, approved, rejected",
-            }),
-        }
-    }
-}
+pub use omnireward_shared::wire::Approval;
 
 /// What an approval decision did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::runs::{RunId, RunStatus, UnknownValue};
+use super::runs::{RunId, RunStatus, UnknownName};
 use super::{Backend, Storage, StorageError, StorageRow, database, now_unix_ms, parse_column};
 
 /// The database id of a job.
@@ -44,13 +44,13 @@ impl fmt::Display for JobKind {
 }
 
 impl FromStr for JobKind {
-    type Err = UnknownValue;
+    type Err = UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "api_judge" => Ok(JobKind::ApiJudge),
             "checkpoint" => Ok(JobKind::Checkpoint),
-            _ => Err(UnknownValue {
+            _ => Err(UnknownName {
                 kind: "job kind",
                 value: text.to_owned(),
                 expected: "api_judge, checkpoint",

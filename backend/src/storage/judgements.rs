@@ -201,7 +201,9 @@ impl Storage {
                 run,
                 provenance: Provenance::PaperReported,
             }),
-            Provenance::Evaluated | Provenance::ReferenceImport => Ok(()),
+            Provenance::Evaluated
+            | Provenance::ReferenceImport
+            | Provenance::SubmittedPredictions => Ok(()),
         }
     }
 }

@@ -77,7 +77,7 @@ pub use leaderboard::{LeaderboardData, LeaderboardGeneration, LeaderboardRun};
 pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};
 pub use runs::{
-    ModelId, ModelKind, NewModel, NewRun, Provenance, RunId, RunRecord, RunStatus, UnknownValue,
+    ModelId, ModelKind, NewModel, NewRun, Provenance, RunId, RunRecord, RunStatus, UnknownName,
     identity_digest,
 };
 pub use submissions::Enqueued;

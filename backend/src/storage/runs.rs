@@ -4,7 +4,6 @@
 //! benchmark here because the authors computed them on the full release.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -32,129 +31,9 @@ impl fmt::Display for RunId {
     }
 }
 
-/// A stored name that is not a value of the enumeration it should be.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{value}`: expected one of {expected}")]
-pub struct UnknownValue {
-    /// The enumeration, e.g. `model kind`.
-    pub kind: &'static str,
-    /// The value given.
-    pub value: String,
-    /// The accepted values, comma-separated.
-    pub expected: &'static str,
-}
-
-/// Defines `as_str`, `ALL`, `Display` and `FromStr` for a string-backed enumeration, so that the
-/// stored spelling is written in exactly one place per value.
-macro_rules! stored_names {
-    ($type:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $type {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$type] = &[$($type::$variant),+];
-
-            /// The name stored in the database and shown in JSON.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($type::$variant => $name),+
-                }
-            }
-        }
-
-        impl fmt::Display for $type {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $type {
-            type Err = UnknownValue;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                match text {
-                    $($name => Ok($type::$variant),)+
-                    _ => Err(UnknownValue {
-                        kind: $kind,
-                        value: text.to_owned(),
-                        expected: concat!($($name, " "),+),
-                    }),
-                }
-            }
-        }
-    };
-}
-
-/// What kind of model a row describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ModelKind {
-    /// A generative judge behind an OpenAI-compatible API.
-    ApiJudge,
-    /// A discriminative model that gives each response a scalar reward.
-    ScalarRewardModel,
-    /// A generative judge run locally from a checkpoint.
-    LocalGenerative,
-    /// A model known only from the paper's tables.
-    PaperReported,
-    /// A reference strategy such as random choice.
-    Baseline,
-}
-
-stored_names!(ModelKind, "model kind", {
-    ApiJudge => "api_judge",
-    ScalarRewardModel => "scalar_reward_model",
-    LocalGenerative => "local_generative",
-    PaperReported => "paper_reported",
-    Baseline => "baseline",
-});
-
-/// Where a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RunStatus {
-    /// Waiting for a worker.
-    Queued,
-    /// Being evaluated.
-    Running,
-    /// Every item judged.
-    Finished,
-    /// Stopped by an error; may be resumed.
-    Failed,
-    /// Stopped on request.
-    Cancelled,
-}
-
-stored_names!(RunStatus, "run status", {
-    Queued => "queued",
-    Running => "running",
-    Finished => "finished",
-    Failed => "failed",
-    Cancelled => "cancelled",
-});
-
-impl RunStatus {
-    /// Whether the run has stopped (finished, failed or cancelled).
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Finished | RunStatus::Failed | RunStatus::Cancelled
-        )
-    }
-}
-
-/// Where a run's numbers come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Provenance {
-    /// Judged here; judgements and scorecards are stored.
-    Evaluated,
-    /// Copied from the paper's tables; only reported scores are stored.
-    PaperReported,
-    /// Per-item outputs of the reference implementation, imported and scored here.
-    ReferenceImport,
-}
-
-stored_names!(Provenance, "provenance", {
-    Evaluated => "evaluated",
-    PaperReported => "paper_reported",
-    ReferenceImport => "reference_import",
-});
+// The stored names of models' kinds and runs' statuses and provenances are the API's: one
+// spelling per value, in the shared crate's wire contract.
+pub use omnireward_shared::wire::{ModelKind, Provenance, RunStatus, UnknownName};
 
 /// A model to register.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -351,6 +230,19 @@ impl Storage {
         benchmark: BenchmarkId,
         identity: &Value,
     ) -> Result<Option<RunId>, StorageError> {
+        self.run_by_identity(model, benchmark, Provenance::Evaluated, identity)
+            .await
+    }
+
+    /// The run of `model` on `benchmark` with `provenance` whose recorded identity is
+    /// `identity` (a resubmitted predictions file finds its run this way).
+    pub async fn run_by_identity(
+        &self,
+        model: ModelId,
+        benchmark: BenchmarkId,
+        provenance: Provenance,
+        identity: &Value,
+    ) -> Result<Option<RunId>, StorageError> {
         let digest = identity_digest(identity);
         with_pool!(self, |pool| {
             let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -361,7 +253,7 @@ impl Storage {
             .bind(&digest)
             .bind(model.0)
             .bind(benchmark.0)
-            .bind(Provenance::Evaluated.as_str())
+            .bind(provenance.as_str())
             .fetch_all(pool)
             .await
             .map_err(database("find a run by its identity"))?;

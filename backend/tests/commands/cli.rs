@@ -353,3 +353,67 @@ fn baselines_score_as_their_rules_say_and_rerun_without_duplicates() {
             .all(|row| row["benchmark"] == "omni-rewardbench-sample 1")
     );
 }
+
+#[test]
+fn compare_pairs_two_runs_on_their_shared_samples() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let always_a = json_of(&omnireward(
+        home.path(),
+        &["eval", "baseline", "--kind", "always-a", "--json"],
+    ));
+    let larger = json_of(&omnireward(
+        home.path(),
+        &["eval", "baseline", "--kind", "larger-file", "--json"],
+    ));
+    let first = always_a["run"].to_string();
+    let second = larger["run"].to_string();
+    let comparison = json_of(&omnireward(
+        home.path(),
+        &["compare", &first, &second, "--json"],
+    ));
+    assert_eq!(comparison["first"]["model"], "baseline: always A");
+    let with_ties = &comparison["settings"]["with_ties"];
+    // Only the five media-response tasks are shared; each task's accuracies equal the two
+    // scorecards' (every sample of a shared task is judged by both).
+    let tasks = with_ties["tasks"].as_object().expect("tasks");
+    assert_eq!(tasks.len(), 5);
+    assert!(tasks.get("text_to_text").is_none());
+    for (task, paired) in tasks {
+        let score = |report: &Value| {
+            report["scorecard"]["settings"]["with_ties"]["tasks"][task]["accuracy"]
+                .as_f64()
+                .expect("accuracy")
+        };
+        let difference = paired["difference"].as_f64().expect("difference");
+        assert!(
+            (difference - (score(&always_a) - score(&larger))).abs() < 1e-12,
+            "{task}"
+        );
+        let [low, high] = [0, 1].map(|bound| paired["ci95"][bound].as_f64().expect("bound"));
+        assert!(low <= difference && difference <= high, "{task}: {paired}");
+        let p = paired["mcnemar_p"].as_f64().expect("p");
+        assert!((0.0..=1.0).contains(&p));
+    }
+    assert_eq!(
+        with_ties["overall"]["items"].as_u64(),
+        Some(
+            tasks
+                .values()
+                .map(|paired| paired["items"].as_u64().expect("items"))
+                .sum()
+        )
+    );
+
+    let table = omnireward(home.path(), &["compare", &first, &second]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("McNemar p") && text.contains("overall"),
+        "{text}"
+    );
+
+    // Comparing a run with a missing one names it.
+    let missing = omnireward(home.path(), &["compare", &first, "999"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("999"));
+}

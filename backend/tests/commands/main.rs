@@ -5,4 +5,6 @@
 mod support;
 
 mod cli;
+mod hub_commands;
+mod submit_predictions;
 mod training;

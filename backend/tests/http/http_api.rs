@@ -119,7 +119,10 @@ async fn leaderboard_modality_filter_keeps_rows_covering_it_ranked_by_its_score(
         .await
         .json();
     assert_eq!(evaluated["type"], "api_judge");
-    assert_eq!(evaluated["rows"], json!([]));
+    // The paper's proprietary judges are API judges (their provenance says "paper").
+    let api_judges = evaluated["rows"].as_array().expect("rows");
+    assert_eq!(api_judges.len(), 6);
+    assert!(api_judges.iter().all(|row| row["kind"] == "api_judge"));
 }
 
 #[tokio::test]
@@ -167,11 +170,12 @@ async fn leaderboard_csv_has_the_header_and_the_same_rows() {
         .await
         .json();
     let rank = row(rows["rows"].as_array().expect("rows"), "GPT-4o")["rank"].clone();
-    // Modalities are the means of their tasks; paper rows have no interval and no metadata.
+    // Modalities are the means of their tasks; paper rows have no interval, and their model's
+    // facts (kind, licence, closed weights) from the embedded facts file.
     let expected = format!(
-        "{rank},GPT-4o,paper_reported,paper_reported,\"paper: full release (Jin et al., 2025)\",\
+        "{rank},GPT-4o,api_judge,paper_reported,\"paper: full release (Jin et al., 2025)\",\
          78.18,61.74,69.30,62.75,59.33,65.03,44.53,70.86,69.87,64.62,9,\
-         78.18,63.65,67.16,53.64,70.86,,,false,,,"
+         78.18,63.65,67.16,53.64,70.86,,,false,,Proprietary,false"
     );
     assert!(lines.contains(&expected.as_str()), "{text}");
     let gpt_4o_mini = lines
@@ -456,7 +460,8 @@ async fn paper_reported_runs_show_their_reported_scores() {
     let body = reply.json();
     assert_eq!(body["id"], run);
     assert_eq!(body["model"]["name"], "GPT-4o");
-    assert_eq!(body["model"]["kind"], "paper_reported");
+    // The model's real kind; that the numbers are the paper's is the provenance.
+    assert_eq!(body["model"]["kind"], "api_judge");
     assert_eq!(body["provenance"], "paper_reported");
     assert_eq!(body["status"], "finished");
     assert_eq!(body["benchmark"], Value::Null);
@@ -980,8 +985,9 @@ async fn leaderboard_rows_show_metadata_modalities_intervals_and_verification() 
     let paper = row(release_rows, "GPT-4o");
     assert_eq!(paper["verified"], false);
     assert_eq!(paper["intervals"], Value::Null);
+    // Proprietary: no published size, closed weights.
     assert_eq!(paper["parameters"], Value::Null);
-    assert_eq!(paper["open_weights"], Value::Null);
+    assert_eq!(paper["open_weights"], false);
     assert!(close(
         &paper["modalities"]["audio"],
         (0.6275 + 0.4453) / 2.0
@@ -1024,7 +1030,8 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
     };
     // Fill the cache: every view, both formats.
     assert_eq!(count("/api/v1/leaderboard").await, 37);
-    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    // The paper's six proprietary judges.
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 6);
     assert_eq!(count("/api/v1/leaderboard?modality=text").await, 37);
     assert_eq!(csv_lines().await, 38);
 
@@ -1038,7 +1045,7 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
         RunStatus::Running,
     )
     .await;
-    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 6);
 
     other
         .set_run_status(run, RunStatus::Finished)
@@ -1059,7 +1066,7 @@ async fn a_run_finished_by_another_process_shows_on_the_next_leaderboard_request
         .set_run_status(run, RunStatus::Running)
         .await
         .expect("resumes");
-    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 0);
+    assert_eq!(count("/api/v1/leaderboard?type=api_judge").await, 6);
     assert_eq!(count("/api/v1/leaderboard").await, 37);
 
     // The server without the cache serves the same documents.
@@ -1131,4 +1138,86 @@ async fn leaderboard_responses_revalidate_with_their_entity_tag() {
     assert_ne!(changed.header("etag"), etag);
     // The served sample's first evaluated row makes it the default benchmark.
     assert_eq!(changed.json()["rows"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn compare_pairs_two_runs_and_refuses_runs_without_judgements() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+
+    let app = TestApp::start(true, |state, _| state).await;
+    let (_, always_a) = crate::support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "always A",
+        |sample, setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting),
+    )
+    .await;
+    let (_, random) = crate::support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "random",
+        |sample, setting| baseline::judge(BaselineKind::Random, 3, sample, setting),
+    )
+    .await;
+    let reply = get(
+        &app.router,
+        &format!("/api/v1/compare?runs={},{}", always_a.0, random.0),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let document = reply.json();
+    assert_eq!(document["first"]["run"], always_a.0);
+    assert_eq!(document["second"]["model"], "random");
+    for setting in ["with_ties", "without_ties"] {
+        let comparison = &document["settings"][setting];
+        assert_eq!(
+            comparison["tasks"].as_object().map(|tasks| tasks.len()),
+            Some(9)
+        );
+        let overall = &comparison["overall"];
+        let difference = overall["difference"].as_f64().expect("difference");
+        let first = overall["first_accuracy"].as_f64().expect("accuracy");
+        let second = overall["second_accuracy"].as_f64().expect("accuracy");
+        assert!((difference - (first - second)).abs() < 1e-12);
+        assert!(overall["mcnemar_p"].as_f64().is_some());
+    }
+
+    // On the leaderboard, the better of the two rows carries its paired test against the other
+    // (the paper's rows are on another benchmark and keep the interval rule).
+    let rows = get(
+        &app.router,
+        "/api/v1/leaderboard?benchmark=omni-rewardbench-sample",
+    )
+    .await
+    .json();
+    let rows = rows["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    let test = &rows[0]["paired_with_next"];
+    assert_eq!(test["next_run"], rows[1]["run"], "{test}");
+    let holm = test["holm_p"].as_f64().expect("holm p");
+    assert_eq!(test["distinguishable"].as_bool(), Some(holm <= 0.05));
+    assert!(rows[1].get("paired_with_next").is_none());
+
+    // The paper's rows have no per-item judgements; a malformed pair is a bad parameter.
+    let paper_run = 1;
+    let reply = get(
+        &app.router,
+        &format!("/api/v1/compare?runs={},{paper_run}", always_a.0),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text()
+    );
+    assert!(
+        reply
+            .text()
+            .contains(&format!("run {paper_run} has no per-item judgements"))
+    );
+    let reply = get(&app.router, "/api/v1/compare?runs=3").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = get(&app.router, "/api/v1/compare?runs=1,999").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }

@@ -10,6 +10,8 @@ mod http_headers;
 mod http_limits;
 mod http_operations;
 mod http_snapshots;
+mod hub_submissions;
+mod predictions;
 mod submissions;
 mod uploads;
 mod web_pages;

@@ -357,7 +357,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
         panic!("submission page");
     };
     assert!(page.just_submitted);
-    assert_eq!(page.submission.status, "queued");
+    assert_eq!(page.submission.status.as_str(), "queued");
     let id = page.submission.id;
     assert_eq!(name, format!("omnireward_cancel_{id}"));
     // Another browser sees no cancel button; the submitter's does.
@@ -407,7 +407,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     else {
         panic!("submission page");
     };
-    assert_eq!(page.submission.status, "queued");
+    assert_eq!(page.submission.status.as_str(), "queued");
 
     let cancelled = send_with_cookie(
         &site.router,
@@ -429,7 +429,7 @@ async fn the_submit_form_shows_the_apis_errors_and_keeps_the_values() {
     else {
         panic!("submission page");
     };
-    assert_eq!(page.submission.status, "cancelled");
+    assert_eq!(page.submission.status.as_str(), "cancelled");
 }
 
 #[tokio::test]
@@ -841,4 +841,298 @@ async fn a_checkpoint_upload_is_forwarded_and_its_refusal_shown() {
     assert!(page.checkpoint_error.is_some_and(|error| !error.is_empty()));
     assert_eq!(page.max_upload_bytes, None);
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn the_run_api_and_the_model_page_show_the_metric_card() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+
+    let app = support::test_app::TestApp::start(false, |state, _| state).await;
+    // Always A, except that every third sample's answer could not be parsed.
+    let (model, run) = support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "always A, sometimes unparsed",
+        |sample, setting| {
+            let mut judgement = baseline::judge(BaselineKind::AlwaysA, 0, sample, setting);
+            if sample.id.bytes().map(u32::from).sum::<u32>() % 3 == 0 {
+                judgement.verdict = None;
+            }
+            judgement
+        },
+    )
+    .await;
+    let document = get(&app.router, &format!("/api/v1/runs/{}", run.0))
+        .await
+        .json();
+    let card = &document["scorecard"]["settings"]["with_ties"]["metric_card"];
+    let conventions: Vec<&str> = card["conventions"]
+        .as_array()
+        .expect("conventions")
+        .iter()
+        .map(|score| score["convention"].as_str().expect("a key"))
+        .collect();
+    assert_eq!(conventions, ["counted_wrong", "dropped", "random_guess"]);
+    let unparsed = card["unparsed"].as_u64().expect("a count");
+    assert!(unparsed > 0, "{card}");
+    assert_eq!(card["verdicts"]["none"].as_u64(), Some(unparsed));
+    assert_eq!(card["verdicts"]["response2"].as_u64(), Some(0));
+    assert_eq!(
+        card["macro_accuracy"],
+        document["scorecard"]["settings"]["with_ties"]["overall"]["accuracy"]
+    );
+    // Dropping unparsed answers leaves out exactly those items.
+    assert_eq!(
+        card["conventions"][1]["items"].as_u64(),
+        card["items"].as_u64().map(|items| items - unparsed)
+    );
+
+    let page = get(&app.router, &format!("/models/{}", model.0))
+        .await
+        .text();
+    assert!(page.contains("Metric card"), "{page}");
+    assert!(page.contains("Unparsed guessed, seeded"));
+}
+
+#[tokio::test]
+async fn a_scalar_models_page_shows_the_in_sample_and_cross_validated_tie_thresholds() {
+    use omnireward_shared::{Judgement, Order, Rewards};
+
+    let app = support::test_app::TestApp::start(false, |state, _| state).await;
+    // Rewards whose margin is small for ties and signed by the label otherwise, with noise
+    // from the id so thresholds differ between folds.
+    let (model, run) = support::evaluated_runs::finished_run(
+        &app.storage,
+        &app.benchmark,
+        "scalar reward model",
+        |sample, setting| {
+            let noise = f64::from(sample.id.bytes().map(u32::from).sum::<u32>() % 7) / 10.0;
+            let margin = match sample.label {
+                omnireward_shared::Preference::Response1 => 0.2 + noise,
+                omnireward_shared::Preference::Response2 => -0.2 - noise,
+                omnireward_shared::Preference::Tie => noise - 0.3,
+            };
+            Judgement {
+                task: sample.task,
+                sample_id: sample.id.clone(),
+                setting,
+                order: Order::Original,
+                raw_output: None,
+                rewards: Some(Rewards {
+                    response1: margin,
+                    response2: 0.0,
+                }),
+                verdict: None,
+                label: sample.label,
+                attempts: None,
+                input_tokens: None,
+                output_tokens: None,
+                latency_ms: None,
+            }
+        },
+    )
+    .await;
+    let document = get(&app.router, &format!("/api/v1/runs/{}", run.0))
+        .await
+        .json();
+    let thresholds =
+        document["scorecard"]["settings"]["with_ties"]["metric_card"]["tie_thresholds"]
+            .as_object()
+            .expect("tie thresholds of a scalar model");
+    assert!(!thresholds.is_empty());
+    for report in thresholds.values() {
+        assert!(report["cross_validated_accuracy"].is_f64(), "{report}");
+        assert!(report["in_sample_accuracy"].is_f64(), "{report}");
+    }
+    assert!(
+        document["scorecard"]["settings"]["without_ties"]["metric_card"]
+            .get("tie_thresholds")
+            .is_none()
+    );
+    let page = get(&app.router, &format!("/models/{}", model.0))
+        .await
+        .text();
+    assert!(
+        page.contains("In-sample sweep (paper, optimistic)"),
+        "{page}"
+    );
+    assert!(page.contains("Cross-validated"));
+}
+
+/// Issue 20, defect 1: the embedded sample is synthetic, so no page may call its labels human
+/// preferences; the pages say what the served benchmark is (name, size, how labelled), and the
+/// footer's 3,725 pairs are the full release's.
+#[tokio::test]
+async fn the_served_sample_is_never_called_human_labelled() {
+    let site = site().await;
+    let reply = get(&site.router, "/benchmark?task=text_to_text").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let Page::Benchmark(benchmark) = reply.page() else {
+        panic!("benchmark");
+    };
+    assert!(!benchmark.served.human_labels);
+    let pairs = benchmark.served.pairs;
+    assert!(pairs > 0);
+    let text = reply.text();
+    assert!(!text.contains("human annotators' preference"), "{text}");
+    assert!(text.contains("omni-rewardbench-sample 1"));
+    assert!(text.contains(&format!("{pairs} pairs; synthetic")));
+
+    let sample = &benchmark.samples.items[0];
+    let reply = get(
+        &site.router,
+        &format!("/benchmark/text_to_text/{}", sample.id),
+    )
+    .await;
+    let text = reply.text();
+    assert!(!text.contains("preferred by humans"), "{text}");
+    assert!(!text.contains("Human label"));
+    assert!(text.contains("Label (not human)"));
+    assert!(text.contains(&format!("{pairs} pairs; synthetic")));
+
+    for page in ["/", "/benchmark", "/submit", "/demo"] {
+        let text = get(&site.router, page).await.text();
+        assert!(
+            !text.contains("3,725 human-labelled preference pairs, nine"),
+            "{page}: the footer presents the release's size as the served data's"
+        );
+        assert!(
+            text.contains("its full release has 3,725 human-labelled"),
+            "{page}"
+        );
+        assert!(!text.contains("against human preferences,"), "{page}");
+    }
+}
+
+/// The names of the paper's rows the leaderboard page shows for `uri`.
+async fn shown_paper_models(router: &Router, uri: &str) -> Vec<String> {
+    let text = get(router, uri).await.text();
+    text.split(r#"<tr class="paper">"#)
+        .skip(1)
+        .filter_map(|row| {
+            let start = row.find(r#"href="/models/"#)?;
+            let name = &row[start..];
+            let name = &name[name.find('>')? + 1..];
+            Some(name[..name.find('<')?].to_owned())
+        })
+        .collect()
+}
+
+/// Issue 20, defect 2: the paper's rows carry their models' facts, so the filters work on them;
+/// their type is the model's kind and "paper" stays a separate badge.
+#[tokio::test]
+async fn the_paper_rows_have_facts_the_filters_use() {
+    let site = site().await;
+    let all = shown_paper_models(&site.router, "/").await;
+    assert_eq!(all.len(), 37, "{all:?}");
+    let open = shown_paper_models(&site.router, "/?open=1").await;
+    assert_eq!(open.len(), 29, "{open:?}");
+    assert!(!open.contains(&"GPT-4o".to_owned()));
+    let sized = shown_paper_models(&site.router, "/?min=7&max=40").await;
+    assert!(
+        sized.contains(&"Qwen2.5-VL-32B-Instruct".to_owned()),
+        "{sized:?}"
+    );
+    assert!(!sized.contains(&"Qwen2.5-VL-72B-Instruct".to_owned()));
+    assert!(!sized.contains(&"Gemma-3-4B-it".to_owned()));
+    let scalar = shown_paper_models(&site.router, "/?type=scalar_reward_model").await;
+    for model in ["HPSv2", "PickScore", "Omni-RewardModel-BT"] {
+        assert!(scalar.contains(&model.to_owned()), "{model} in {scalar:?}");
+    }
+
+    let Page::Leaderboard(leaderboard) = get(&site.router, "/").await.page() else {
+        panic!("leaderboard");
+    };
+    let gpt = leaderboard
+        .with_ties
+        .iter()
+        .find(|row| row.model == "GPT-4o")
+        .expect("GPT-4o");
+    assert_eq!(gpt.kind.as_str(), "api_judge");
+    assert_eq!(gpt.open_weights, Some(false));
+    assert_eq!(gpt.source.as_deref(), Some("Table 2, row 25"));
+    assert!(
+        gpt.link
+            .as_deref()
+            .is_some_and(|link| link.starts_with("https://"))
+    );
+    let gemma = leaderboard
+        .without_ties
+        .iter()
+        .find(|row| row.model == "Gemma-3-27B-it")
+        .expect("Gemma");
+    assert_eq!(gemma.parameters.as_deref(), Some("27B"));
+    assert_eq!(gemma.licence.as_deref(), Some("Gemma Terms of Use"));
+    assert_eq!(gemma.source.as_deref(), Some("Table 3, row 24"));
+}
+
+/// Issue 20, defect 3: a paper model's page shows the paper's numbers with the charts evaluated
+/// models get, its rank and source, its group in words, and no run that never happened.
+#[tokio::test]
+async fn a_paper_models_page_shows_the_papers_numbers_not_a_run() {
+    let site = site().await;
+    let Page::Leaderboard(leaderboard) = get(&site.router, "/").await.page() else {
+        panic!("leaderboard");
+    };
+    let row = leaderboard
+        .with_ties
+        .iter()
+        .find(|row| row.model == "Claude-3-5-Sonnet-20241022")
+        .expect("Claude");
+    let reply = get(&site.router, &format!("/models/{}", row.model_id)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // What a reader sees: the HTML before the page data embedded for hydration.
+    let html = reply.text();
+    let data = html
+        .find(r#"<script type="application/json""#)
+        .expect("page data");
+    let end = data + html[data..].find("</script>").expect("end of page data");
+    let text = format!("{}{}", &html[..data], &html[end..]);
+    assert!(!text.contains("Run "), "a made-up run: {text}");
+    assert!(!text.contains("started "), "a made-up start time");
+    assert!(!text.contains("proprietary_generative"), "a raw group key");
+    assert!(text.contains("Proprietary generative judge"));
+    assert!(text.contains("Source: Table 2, row 29 (w/ Ties); Table 3, row 29 (w/o Ties)."));
+    assert!(text.contains(&format!("{} of", row.rank)));
+    let Page::Model(page) = reply.page() else {
+        panic!("model page");
+    };
+    let titles: Vec<&str> = page
+        .charts
+        .iter()
+        .map(|chart| chart.title.as_str())
+        .collect();
+    assert_eq!(titles, ["Accuracy per task", "Accuracy per modality"]);
+    assert!(
+        page.charts[1].description.contains("Audio not covered"),
+        "the radar says a modality is uncovered instead of drawing 0 %: {}",
+        page.charts[1].description
+    );
+    assert_eq!(page.ranks.len(), 2);
+    assert_eq!(page.ranks[0].rank, row.rank);
+}
+
+/// Issue 20, defect 5: "How ties are decided" says which baselines answer tie, the submit page
+/// says which benchmark submissions are scored on, and the radar never draws an uncovered
+/// modality (see `a_paper_models_page_shows_the_papers_numbers_not_a_run`).
+#[tokio::test]
+async fn the_tie_rules_and_the_submit_page_say_what_is_true() {
+    let site = site().await;
+    let text = get(&site.router, "/").await.text();
+    assert!(
+        !text.contains("they never answer tie"),
+        "baselines do answer tie"
+    );
+    assert!(text.contains("random picks A, B or tie"));
+    assert!(text.contains("answer tie when the two lengths or sizes are equal"));
+
+    let reply = get(&site.router, "/submit").await;
+    let Page::Submit(page) = reply.page() else {
+        panic!("submit page");
+    };
+    assert_eq!(page.served.name, "omni-rewardbench-sample");
+    assert!(reply.text().contains(&format!(
+        "Scored on: omni-rewardbench-sample 1 ({} pairs; synthetic",
+        page.served.pairs
+    )));
 }

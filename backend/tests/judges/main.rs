@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ablation;
 mod api_judge;
 mod default_model;
 mod judge_redirects;

@@ -483,6 +483,7 @@ impl CheckpointFixture {
             benchmark: BenchmarkSpecification::default(),
             chunk_samples: 1,
             judgements_file: None,
+            hub: None,
         };
         let opened = open_run(
             &self.storage,

@@ -79,6 +79,7 @@ fn specification(model: &str, weights: &str) -> CheckpointSpecification {
         benchmark: BenchmarkSpecification::default(),
         chunk_samples: 4,
         judgements_file: None,
+        hub: None,
     }
 }
 

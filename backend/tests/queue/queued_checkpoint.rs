@@ -65,6 +65,7 @@ pub fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
         benchmark: BenchmarkSpecification::default(),
         chunk_samples: 1,
         judgements_file: None,
+        hub: None,
     };
     let covered = plan(&benchmark.samples, false).covered;
     let expected = covered

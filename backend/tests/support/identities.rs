@@ -23,6 +23,7 @@ pub fn script_for(home: &Path, model: &str, samples: &[Sample]) -> Script {
         prompt_video_frames: 10,
         response_video_frames: 5,
         audio_parts: AudioParts::Joined,
+        ablations: Vec::new(),
     };
     let mut script = Script::new(model, samples.to_vec());
     for (index, sample) in samples.iter().enumerate() {

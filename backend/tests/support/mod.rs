@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod evaluated_runs;
+pub mod fake_hub;
 pub mod identities;
 pub mod images;
 pub mod openai_server;

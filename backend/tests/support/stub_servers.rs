@@ -1,6 +1,7 @@
 //! Tiny HTTP servers on 127.0.0.1 that answer every request the same way: with a redirect, with
 //! a server error, or (a target that must not be reached: a private service, a metadata address)
-//! with a completion, counting what they receive.
+//! with a completion, counting what they receive; or with a completion, recording every body
+//! (what a judge was sent, for the ablation audits).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -130,5 +131,47 @@ pub async fn start_failing_with(status: StatusCode, message: &'static str) -> Fa
     FailingServer {
         endpoint: format!("http://{address}/v1"),
         hits,
+    }
+}
+
+/// A server that answers every request with the completion `[[A]]` and records each JSON body.
+pub struct RecordingServer {
+    /// `http://127.0.0.1:PORT/v1`
+    pub endpoint: String,
+    bodies: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl RecordingServer {
+    /// The bodies received since the last call, oldest first.
+    pub fn take(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *self.bodies.lock().expect("the record is not poisoned"))
+    }
+}
+
+async fn record(
+    State(bodies): State<Arc<std::sync::Mutex<Vec<serde_json::Value>>>>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> Response {
+    bodies
+        .lock()
+        .expect("the record is not poisoned")
+        .push(body);
+    axum::Json(serde_json::json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "[[A]]"}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1},
+    }))
+    .into_response()
+}
+
+/// Starts a [`RecordingServer`].
+pub async fn start_recording() -> RecordingServer {
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route("/v1/chat/completions", axum::routing::post(record))
+        .with_state(Arc::clone(&bodies));
+    let address = serve(app).await;
+    RecordingServer {
+        endpoint: format!("http://{address}/v1"),
+        bodies,
     }
 }

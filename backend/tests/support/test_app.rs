@@ -202,5 +202,6 @@ pub fn worker_context(home: &Path) -> omnireward::queue::worker::WorkerContext {
         stale_after: Duration::from_secs(30),
         poll_interval: Duration::from_millis(50),
         until_idle: true,
+        hub: Default::default(),
     }
 }

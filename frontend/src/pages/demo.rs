@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use omnireward_shared::Task;
+use omnireward_shared::{Task, Verdict};
 
 use crate::data::{self, DemoCoverage, DemoForm, DemoTask};
 
@@ -211,10 +211,10 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
             </form>
             {page.error.map(|error| view! { <p class="error" role="alert">{error}</p> })}
             {page.result.map(|result| {
-                let winner = match result.verdict.as_str() {
-                    "response1" => "Response 1 wins",
-                    "response2" => "Response 2 wins",
-                    _ => "Tie: equal rewards",
+                let winner = match result.verdict {
+                    Verdict::Response1 => "Response 1 wins",
+                    Verdict::Response2 => "Response 2 wins",
+                    Verdict::Tie => "Tie: equal rewards",
                 };
                 view! {
                     <section class="result" aria-live="polite" id="result">

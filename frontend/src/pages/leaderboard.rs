@@ -5,18 +5,19 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use omnireward_shared::wire::{ModelKind, Provenance};
 use omnireward_shared::{Modality, Setting, Task};
 
 use crate::data::{self, LeaderboardRow};
 use crate::format;
 use crate::leaderboard::{ShownRow, SortColumn, View, encode_component, shown_rows};
 
-/// Model types a row can have, with the label the filter shows.
-const KINDS: [(&str, &str); 5] = [
+/// Model types a row can have, with the label the filter shows. The paper's rows have their
+/// model's real type (provenance is the separate "paper" badge), so "paper-reported" is no type.
+const KINDS: [(&str, &str); 4] = [
     ("api_judge", "API judge"),
     ("scalar_reward_model", "Scalar reward model"),
-    ("local_generative", "Local generative judge"),
-    ("paper_reported", "Paper-reported"),
+    ("local_generative", "Generative judge (open weights)"),
     ("baseline", "Baseline"),
 ];
 
@@ -52,7 +53,7 @@ fn remember_in_address_bar(view: &View) {
 fn BenchmarkChoice(
     view: View,
     current: String,
-    benchmarks: Vec<data::LeaderboardBenchmark>,
+    benchmarks: Vec<data::BenchmarkRows>,
 ) -> impl IntoView {
     let label = |name: &str| {
         if name == RELEASE_BENCHMARK {
@@ -121,13 +122,22 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
         <section class="leaderboard">
             <h1>"Leaderboard"</h1>
             <p class="lead">
-                "Accuracy of reward models and judges against human preferences, per modality and \
-                 task. Rows marked " <span class="badge paper">"paper"</span>
+                "Accuracy of reward models and judges against each benchmark's labels (human \
+                 preferences on the full release), per modality and task. Rows marked "
+                <span class="badge paper">"paper"</span>
                 " are copied from the paper (full release, not re-run here); "
                 <span class="badge baseline">"baseline"</span>
-                " rows are content-blind shortcuts that bound what a score means."
+                " rows are content-blind shortcuts that bound what a score means; "
+                <span class="badge submitted">"submitted"</span>
+                " rows were judged elsewhere and submitted as per-item judgements, which are \
+                 checked and scored here (the scoring is verified, the judging is not)."
             </p>
             {benchmark_choice}
+            {(page.benchmark == page.served.name).then(|| view! {
+                <p class="served" id="served-benchmark">
+                    {format!("This server's benchmark: {}.", page.served.description())}
+                </p>
+            })}
             <SettingToggle view_state/>
             <TieRules/>
             <Filters view_state update/>
@@ -242,7 +252,7 @@ fn TieRules() -> impl IntoView {
             <ul>
                 <li><strong>"API and local generative judges: "</strong>
                     "the judge answers A, B or tie; with ties a tie verdict is right only on \
-                     human-tied pairs, without ties the tied pairs are left out and the judge is \
+                     pairs labelled tie, without ties the tied pairs are left out and the judge is \
                      asked for A or B."</li>
                 <li><strong>"Scalar reward models: "</strong>
                     "two rewards per pair; without ties the larger wins; with ties a pair counts \
@@ -250,8 +260,11 @@ fn TieRules() -> impl IntoView {
                      Ties-Matter sweep (or the fixed threshold the run records)."</li>
                 <li><strong>"Paper-reported rows: "</strong>
                     "as reported by Jin et al. (2025) on the full release."</li>
-                <li><strong>"Baselines: "</strong>"content-blind rules (random, always A, longer \
-                    response, larger file); they never answer tie."</li>
+                <li><strong>"Baselines: "</strong>"content-blind rules. With ties, random \
+                    picks A, B or tie uniformly; longer response and larger file answer tie when \
+                    the two lengths or sizes are equal; always A never answers tie. Without ties, \
+                    random picks A or B, and equal lengths or sizes give no decision, counted \
+                    wrong."</li>
             </ul>
         </details>
     }
@@ -383,11 +396,26 @@ fn score_cell(score: Option<f64>, interval: Option<[f64; 2]>, starred: bool) -> 
     }
 }
 
+/// The paper badge's explanation: the benchmark and where the paper gives the row's numbers.
+fn paper_title(row: &LeaderboardRow) -> String {
+    match &row.source {
+        Some(source) => format!("{} · source: {source}", row.benchmark),
+        None => row.benchmark.clone(),
+    }
+}
+
 fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
     let row: &LeaderboardRow = &shown.row;
     let intervals = row.intervals.as_ref();
-    let paper = row.provenance == "paper_reported";
-    let baseline = row.kind == "baseline";
+    let paper = row.provenance == Provenance::PaperReported;
+    let baseline = row.kind == ModelKind::Baseline;
+    let submitted = row.provenance == Provenance::SubmittedPredictions;
+    // What "verified" means differs: for submitted predictions only the scoring is.
+    let verified_title = if submitted {
+        "Scored here from the submitted per-item judgements (the scoring is verified, not the judging)"
+    } else {
+        "Computed here from stored per-item judgements"
+    };
     let class = if paper {
         "paper"
     } else if baseline {
@@ -431,12 +459,13 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
             <td class="rank">{shown.rank.map(|rank| rank.to_string()).unwrap_or_default()}</td>
             <th scope="row" class="model">
                 <a href=format!("/models/{}", row.model_id)>{row.model.clone()}</a>
-                {paper.then_some(view! { <span class="badge paper" title=row.benchmark.clone()>"paper"</span> })}
+                {paper.then_some(view! { <span class="badge paper" title=paper_title(row)>"paper"</span> })}
                 {baseline.then_some(view! { <span class="badge baseline">"baseline"</span> })}
-                {row.verified.then_some(view! { <span class="badge verified" title="Computed here from stored per-item judgements">"verified"</span> })}
+                {submitted.then_some(view! { <span class="badge submitted" title="Judged elsewhere and submitted as a judgements file: every item was checked against the benchmark and scored here, but the judging was not run here">"submitted"</span> })}
+                {row.verified.then_some(view! { <span class="badge verified" title=verified_title>"verified"</span> })}
                 {coverage}
             </th>
-            <td>{kind_label(&row.kind).to_owned()}</td>
+            <td>{kind_label(row.kind.as_str()).to_owned()}</td>
             <td class="number">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
             {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false)}
             {modality_cells}

@@ -5,16 +5,31 @@ use leptos::prelude::*;
 use omnireward_shared::scorecard::TieRule;
 use omnireward_shared::{Preference, Setting, Task};
 
-use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunRecord};
+use crate::components::{AblationAuditTable, MetricCardTable};
+use crate::data::{self, JudgementFilter, JudgementItem, Paged, RunDocument};
 use crate::format;
+use omnireward_shared::wire::Provenance;
 
 /// A model's page.
 #[component]
 pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
     let model = page.model;
+    let paper = page
+        .runs
+        .iter()
+        .any(|run| run.provenance == Provenance::PaperReported);
     let facts = [
-        ("Type", Some(model.kind.replace('_', " "))),
-        ("Group", model.group.clone()),
+        ("Type", Some(model.kind.as_str().replace('_', " "))),
+        (
+            "Provenance",
+            paper.then(|| {
+                "paper-reported: numbers copied from the paper, not re-run here".to_owned()
+            }),
+        ),
+        (
+            "Paper's group",
+            model.group.as_deref().map(format::group_label),
+        ),
         ("Parameters", model.parameters.clone()),
         ("Licence", model.licence.clone()),
         (
@@ -34,6 +49,14 @@ pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
                     .into_iter()
                     .filter_map(|(term, value)| value.map(|value| view! { <dt>{term}</dt><dd>{value}</dd> }))
                     .collect_view()}
+                {model.link.clone().map(|link| {
+                    let text = link.clone();
+                    view! { <dt>"Model card"</dt><dd><a href=link rel="noopener">{text}</a></dd> }
+                })}
+                {page.ranks.into_iter().map(|rank| view! {
+                    <dt>{format!("Rank ({})", rank.setting.label())}</dt>
+                    <dd class="rank">{format!("{} of {} on {}", rank.rank, rank.of, rank.benchmark)}</dd>
+                }).collect_view()}
             </dl>
             {page.training.map(|record| view! { <TrainingRecord record/> })}
             <h2>"Charts"</h2>
@@ -52,22 +75,71 @@ pub fn ModelPage(page: data::ModelPage) -> impl IntoView {
                     </div>
                 }.into_any()
             }}
-            <h2>"Runs"</h2>
+            <h2>{if paper { "Numbers" } else { "Runs" }}</h2>
             {page.runs.into_iter().map(run_view).collect_view()}
             {page.judgements.map(|judgements| view! { <Judgements model_id filter=page.filter judgements/> })}
         </section>
     }
 }
 
-fn run_view(run: RunRecord) -> impl IntoView {
+/// A run's section; a paper-reported "run" is no run (nothing was executed here), so it is shown
+/// as the paper's numbers with their source instead.
+fn run_view(run: RunDocument) -> AnyView {
+    if run.provenance == Provenance::PaperReported {
+        return reported_view(run).into_any();
+    }
+    evaluated_view(run).into_any()
+}
+
+/// The paper's numbers of a paper model: per setting, its overall and task accuracies and where
+/// the paper gives them.
+fn reported_view(run: RunDocument) -> impl IntoView {
+    let reported = run.reported_scores.unwrap_or_default();
+    let sources = reported
+        .iter()
+        .filter_map(|(setting, scores)| {
+            let source = scores.source.as_ref()?;
+            Some(format!("{source} ({})", setting.label()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    view! {
+        <article class="reported" id="paper-numbers">
+            <h3>"The paper's numbers"</h3>
+            <p class="meta">
+                "Reported by Jin et al. (2025, arXiv 2510.23451 v1) on the full release; not \
+                 re-run here, so there are no intervals or per-item judgements. "
+                {(!sources.is_empty()).then(|| format!("Source: {sources}."))}
+            </p>
+            <table class="scores compact">
+                <thead><tr><th scope="col">"Setting"</th><th scope="col">"Overall"</th>
+                    {Task::ALL.into_iter().map(|task| view! { <th scope="col" title=task.key()>{task.short_name()}</th> }).collect_view()}
+                </tr></thead>
+                <tbody>
+                    {reported.iter().map(|(setting, scores)| view! {
+                        <tr>
+                            <th scope="row">{setting.label()}</th>
+                            <td class="score">{scores.overall.map_or_else(|| "–".to_owned(), format::percent)}</td>
+                            {Task::ALL.into_iter().map(|task| view! {
+                                <td class="score">{scores.tasks.get(&task).map_or_else(|| "–".to_owned(), |score| format::percent(*score))}</td>
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </article>
+    }
+}
+
+fn evaluated_view(run: RunDocument) -> impl IntoView {
     let benchmark = run.benchmark.as_ref().map_or_else(
         || "the paper's full release".to_owned(),
         |benchmark| {
             format!(
                 "{} {} ({})",
-                benchmark.name,
-                benchmark.version,
-                short_hash(&benchmark.hash)
+                benchmark.identity.name,
+                benchmark.identity.version,
+                short_hash(&benchmark.identity.hash)
             )
         },
     );
@@ -96,36 +168,17 @@ fn run_view(run: RunRecord) -> impl IntoView {
             </table>
         }
     });
-    let reported = run.reported_scores.as_ref().map(|reported| {
-        view! {
-            <table class="scores compact">
-                <thead><tr><th scope="col">"Setting"</th><th scope="col">"Overall"</th>
-                    {Task::ALL.into_iter().map(|task| view! { <th scope="col">{task.short_name()}</th> }).collect_view()}
-                </tr></thead>
-                <tbody>
-                    {reported.iter().map(|(setting, scores)| view! {
-                        <tr>
-                            <th scope="row">{setting.label()}</th>
-                            <td class="score">{scores.overall.map_or_else(|| "–".to_owned(), format::percent)}</td>
-                            {Task::ALL.into_iter().map(|task| view! {
-                                <td class="score">{scores.tasks.get(&task).map_or_else(|| "–".to_owned(), |score| format::percent(*score))}</td>
-                            }).collect_view()}
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        }
-    });
     let configuration = serde_json::to_string_pretty(&run.configuration).unwrap_or_default();
     view! {
         <article class="run" id=format!("run-{}", run.id)>
-            <h3>{format!("Run {}", run.id)} " " <span class=format!("status {}", run.status)>{run.status.clone()}</span></h3>
+            <h3>{format!("Run {}", run.id)} " " <span class=format!("status {}", run.status)>{run.status.as_str()}</span></h3>
             <p class="meta">
-                {format!("{} · benchmark: {benchmark} · started {}", run.provenance.replace('_', " "), format::timestamp(run.created_at_ms))}
+                {format!("{} · benchmark: {benchmark} · started {}", run.provenance.as_str().replace('_', " "), format::timestamp(run.created_at_ms))}
                 {run.finished_at_ms.map(|finished| format!(" · finished {}", format::timestamp(finished)))}
             </p>
             {scores}
-            {reported}
+            {run.ablation.map(|audit| view! { <AblationAuditTable audit/> })}
+            {run.scorecard.map(|scorecard| view! { <MetricCardTable settings=scorecard.settings/> })}
             <details>
                 <summary>"Run record (judge configuration, prompt set, code version)"</summary>
                 <pre class="record">{configuration}</pre>

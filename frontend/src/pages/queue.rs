@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use omnireward_shared::wire::Approval;
+
 use crate::data::{self, Progress, SubmissionView};
 use crate::format;
 
@@ -72,9 +74,9 @@ fn submission_row(
     yours: bool,
 ) -> impl IntoView {
     let progress = RwSignal::new(progress);
-    let status = RwSignal::new(submission.status.clone());
+    let status = RwSignal::new(submission.status.as_str().to_owned());
     #[cfg(feature = "hydrate")]
-    if unfinished(&submission.status) {
+    if unfinished(submission.status.as_str()) {
         follow(submission.run, progress, status);
     }
     let elapsed = submission
@@ -88,11 +90,11 @@ fn submission_row(
                 {yours.then_some(view! { <span class="badge" title="Submitted from this browser">"yours"</span> })}</td>
             <td>{submission.kind.replace('_', " ")}</td>
             <td><span class=move || format!("status {}", status.get())>{move || status.get()}</span>
-                {(submission.approval == "pending").then_some(" (awaiting approval)")}</td>
+                {(submission.approval == Approval::Pending).then_some(" (awaiting approval)")}</td>
             <td class="number">{submission.position.map(|position| position.to_string()).unwrap_or_default()}</td>
             <td class="number">{elapsed.unwrap_or_default()}</td>
             <td>{progress_bar(progress)}</td>
-            <td>{(yours && unfinished(&submission.status) && !submission.cancel_requested).then(|| view! {
+            <td>{(yours && unfinished(submission.status.as_str()) && !submission.cancel_requested).then(|| view! {
                 <form method="post" action=format!("/submissions/{id}/cancel")>
                     <button type="submit" class="secondary" aria-label=format!("Cancel submission {id}")>"Cancel"</button>
                 </form>
@@ -108,7 +110,7 @@ pub fn QueuePage(page: data::QueuePage) -> impl IntoView {
     let count = |state: &str| {
         page.submissions
             .iter()
-            .filter(|(submission, _)| submission.status == state)
+            .filter(|(submission, _)| submission.status.as_str() == state)
             .count()
     };
     let summary = ["queued", "running", "finished", "failed", "cancelled"]
@@ -150,9 +152,9 @@ pub fn QueuePage(page: data::QueuePage) -> impl IntoView {
 pub fn SubmissionPage(page: data::SubmissionPage) -> impl IntoView {
     let submission = page.submission;
     let progress = RwSignal::new(page.progress);
-    let status = RwSignal::new(submission.status.clone());
+    let status = RwSignal::new(submission.status.as_str().to_owned());
     #[cfg(feature = "hydrate")]
-    if unfinished(&submission.status) {
+    if unfinished(submission.status.as_str()) {
         follow(submission.run, progress, status);
     }
     let id = submission.id;
@@ -168,7 +170,7 @@ pub fn SubmissionPage(page: data::SubmissionPage) -> impl IntoView {
                 <dt>"Kind"</dt><dd>{submission.kind.replace('_', " ")}</dd>
                 {submission.endpoint.clone().map(|endpoint| view! { <dt>"Endpoint"</dt><dd>{endpoint}</dd> })}
                 <dt>"State"</dt><dd><span class=move || format!("status {}", status.get()) id="submission-status">{move || status.get()}</span></dd>
-                <dt>"Approval"</dt><dd>{submission.approval.replace('_', " ")}</dd>
+                <dt>"Approval"</dt><dd>{submission.approval.as_str().replace('_', " ")}</dd>
                 {submission.position.map(|position| view! { <dt>"Position"</dt><dd>{position}</dd> })}
                 <dt>"Submitted"</dt><dd>{format::timestamp(submission.created_at_ms)}</dd>
                 {submission.finished_at_ms.map(|finished| view! { <dt>"Finished"</dt><dd>{format::timestamp(finished)}</dd> })}
@@ -176,7 +178,7 @@ pub fn SubmissionPage(page: data::SubmissionPage) -> impl IntoView {
                 {submission.error.clone().map(|error| view! { <dt>"Error"</dt><dd class="error">{error}</dd> })}
             </dl>
             <p><a href=format!("/runs/{}", submission.run)>"The run's results"</a></p>
-            {(unfinished(&submission.status) && !submission.cancel_requested).then(|| if page.yours {
+            {(unfinished(submission.status.as_str()) && !submission.cancel_requested).then(|| if page.yours {
                 view! {
                     <form method="post" action=format!("/submissions/{id}/cancel")>
                         <button type="submit" class="secondary">"Cancel this submission"</button>

@@ -1,5 +1,6 @@
-//! `/submit`: the two submission forms. An API judge (endpoint, model, settings) and a
-//! checkpoint upload (a Hugging Face folder's files). Both post to the server, which validates
+//! `/submit`: the submission forms. An API judge (endpoint, model, settings), a checkpoint
+//! upload (a Hugging Face folder's files) and a model named by Hub repository and revision.
+//! All post to the server, which validates
 //! them with the API's own rules and shows its errors here, beside the fields; once hydrated,
 //! the upload is checked in the browser first and sent with a progress bar.
 
@@ -135,6 +136,10 @@ pub fn SubmitPage(page: data::SubmitPage) -> impl IntoView {
                 <p class="lead">"Submissions are queued and evaluated on this server's benchmark; \
                     results appear on the leaderboard with their run record. Follow them on the "
                     <a href="/queue">"queue"</a> "."</p>
+                <p class="served" id="scored-on">
+                    {format!("Scored on: {}. These scores are ranked with this benchmark's rows only, \
+                              never with the paper's (full release) rows.", page.served.description())}
+                </p>
                 <div class="forms">
                 <form class="card" method="post" action="/submit" id="api-judge-form">
                     <h2>"API judge"</h2>
@@ -202,6 +207,21 @@ pub fn SubmitPage(page: data::SubmitPage) -> impl IntoView {
                         <span class="progress-text">{format!(" {:.0} %", if total > 0.0 { loaded / total * 100.0 } else { 0.0 })}</span>
                     })}
                     <button type="submit" disabled=max_upload.is_none()>"Upload and submit"</button>
+                </form>
+                <form class="card" method="post" action="/submit/hub" id="hub-form">
+                    <h2>"Model on the Hugging Face Hub"</h2>
+                    {match page.max_hub_bytes {
+                        Some(max) => view! { <p class="hint">{format!("A model repository with config.json and *.safetensors weights, at most {} GB in all. The revision is pinned to its commit when you submit; pickle files and unsupported architectures are refused before anything is downloaded. Private or gated repositories are read with this server's own token: never send yours.", max / 1_000_000_000)}</p> }.into_any(),
+                        None => view! { <p class="hint error">"This server does not take models from the Hub."</p> }.into_any(),
+                    }}
+                    {page.hub_checkpoint_error.map(|error| view! { <p class="error" role="alert" id="hub-error">{error}</p> })}
+                    <label for="hub-repository">"Repository"</label>
+                    <input id="hub-repository" name="repository" required=true placeholder="org/name" value=page.hub_checkpoint.repository.clone()/>
+                    <label for="hub-revision">"Revision " <span class="hint">"(optional; default main)"</span></label>
+                    <input id="hub-revision" name="revision" placeholder="main" value=page.hub_checkpoint.revision.clone()/>
+                    <label for="hub-name">"Leaderboard name " <span class="hint">"(optional; default the repository)"</span></label>
+                    <input id="hub-name" name="name" maxlength="200" value=page.hub_checkpoint.name.clone()/>
+                    <button type="submit" disabled=page.max_hub_bytes.is_none()>"Submit the repository"</button>
                 </form>
                 </div>
             </section>

@@ -614,7 +614,16 @@ impl DecoderModel {
         vb: VarBuilder,
         kernels: Kernels,
     ) -> candle_core::Result<Self> {
-        let vb_m = vb.pp("model");
+        DecoderModel::load_at(settings, vb.pp("model"), kernels)
+    }
+
+    /// Loads the backbone from weights already under its prefix (`model`, or
+    /// `model.language_model` for the language model of a vision-language checkpoint).
+    pub fn load_at(
+        settings: &DecoderSettings,
+        vb_m: VarBuilder,
+        kernels: Kernels,
+    ) -> candle_core::Result<Self> {
         let embed_tokens = candle_nn::embedding(
             settings.vocab_size,
             settings.hidden_size,
@@ -631,7 +640,7 @@ impl DecoderModel {
         )?;
         // The fused CPU attention has no backward pass either.
         let kernel =
-            if kernels == Kernels::Fused && vb.device().is_cpu() && vb.dtype() == DType::F32 {
+            if kernels == Kernels::Fused && vb_m.device().is_cpu() && vb_m.dtype() == DType::F32 {
                 AttentionKernel::FusedCpu
             } else {
                 AttentionKernel::Matmul
@@ -644,9 +653,19 @@ impl DecoderModel {
                 inverse_frequencies: settings.inverse_frequencies.clone(),
             },
             kernel,
-            dtype: vb.dtype(),
+            dtype: vb_m.dtype(),
             max_position_embeddings: settings.max_position_embeddings,
         })
+    }
+
+    /// The token embeddings of `input_ids` `[rows, len]`.
+    pub fn embed(&self, input_ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.embed_tokens.forward(input_ids)
+    }
+
+    /// The dtype the backbone computes in.
+    pub fn dtype(&self) -> DType {
+        self.dtype
     }
 
     /// The final hidden state `[rows, hidden]` at each row's last real token of a right-padded
@@ -655,23 +674,44 @@ impl DecoderModel {
         let (_, len) = batch.input_ids.dims2()?;
         let device = batch.input_ids.device();
         let (cos, sin) = self.rotary.tables(len, self.dtype, device)?;
+        self.last_hidden_states_of(
+            self.embed(&batch.input_ids)?,
+            &cos,
+            &sin,
+            &batch.last_token_indices()?,
+        )
+    }
+
+    /// The final hidden state `[rows, hidden]` at `last[row]` of each row of `embeddings`
+    /// `[rows, len, hidden]` (a right-padded batch), rotated with `cos` and `sin` of
+    /// `[len, head_dim / 2]`, or `[rows, len, head_dim / 2]` when rows have positions of their
+    /// own (the 3-D positions of Qwen2-VL's multimodal prompts).
+    pub fn last_hidden_states_of(
+        &self,
+        embeddings: Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        last: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let (_, len, _) = embeddings.dims3()?;
+        let device = embeddings.device().clone();
+        let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
         let causal_mask = match self.kernel {
             AttentionKernel::FusedCpu => None,
-            AttentionKernel::Matmul => Some(causal_mask(len, device)?),
+            AttentionKernel::Matmul => Some(causal_mask(len, &device)?),
         };
         let positions = Positions {
             cos,
             sin,
             causal_mask,
         };
-        let mut xs = self.embed_tokens.forward(&batch.input_ids)?;
+        let mut xs = embeddings;
         for layer in &self.layers {
             xs = layer.forward(&xs, &positions, self.kernel)?;
         }
         // The norm is per token, so it can follow the gather.
         let (rows, _, hidden) = xs.dims3()?;
-        let last = batch
-            .last_token_indices()?
+        let last = last
             .reshape((rows, 1, 1))?
             .broadcast_as((rows, 1, hidden))?
             .contiguous()?;

@@ -232,6 +232,8 @@ pub(crate) enum Activation {
     Relu,
     /// `silu` or `swish`.
     Silu,
+    /// `quick_gelu`: `x · sigmoid(1.702 x)` (CLIP's and Qwen2-VL's vision towers).
+    QuickGelu,
     /// `tanh`.
     Tanh,
     /// `sigmoid`.
@@ -252,6 +254,7 @@ impl Activation {
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Activation::GeluTanh),
             "relu" => Ok(Activation::Relu),
             "silu" | "swish" => Ok(Activation::Silu),
+            "quick_gelu" => Ok(Activation::QuickGelu),
             "tanh" => Ok(Activation::Tanh),
             "sigmoid" => Ok(Activation::Sigmoid),
             "linear" => Ok(Activation::Identity),
@@ -260,7 +263,7 @@ impl Activation {
                 field,
                 format!(
                     "activation {other:?} is not supported (gelu, gelu_new, \
-                     gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh, sigmoid, linear)"
+                     gelu_pytorch_tanh, gelu_fast, relu, silu, swish, quick_gelu, tanh, sigmoid, linear)"
                 ),
             )),
         }
@@ -287,6 +290,7 @@ impl Activation {
             Activation::GeluTanh => xs.gelu(),
             Activation::Relu => xs.relu(),
             Activation::Silu => xs.silu(),
+            Activation::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
             Activation::Tanh => xs.tanh(),
             Activation::Sigmoid => candle_nn::ops::sigmoid(xs),
             Activation::Identity => Ok(xs.clone()),

@@ -20,6 +20,8 @@ pub mod llama;
 pub mod minilm;
 pub mod modernbert;
 pub mod qwen2;
+pub mod qwen2_vl;
+pub mod qwen2_vl_vision;
 pub mod qwen3;
 pub mod siglip;
 pub mod xlm_roberta;

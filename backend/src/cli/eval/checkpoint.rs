@@ -1,6 +1,7 @@
-//! `omnireward eval checkpoint DIR|FILE.gguf`: a local reward-model checkpoint over the
-//! benchmark, on the CPU or a CUDA device, saved and resumable like the API judges' runs. Chat
-//! models (a `*ForCausalLM` folder or a GGUF file) are generative judges: [`super::generative`].
+//! `omnireward eval checkpoint DIR|FILE.gguf|hf:org/name[@revision]`: a local reward-model
+//! checkpoint (or one fetched from the Hub) over the benchmark, on the CPU or a CUDA device, saved
+//! and resumable like the API judges' runs. Chat models (a `*ForCausalLM` folder or a GGUF file)
+//! are generative judges: [`super::generative`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +22,12 @@ use crate::evaluation::checkpoint_run::{
     self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
 };
 use crate::evaluation::identity::{
-    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, HubCheckpointIdentity, RunIdentity,
 };
+use crate::hub::model::{self, CheckedCheckpoint, DEFAULT_MAX_CHECKPOINT_BYTES};
+use crate::hub::snapshot::Progress;
+use crate::hub::{HubClient, HubReference};
+use crate::judges::ablation::{self, Ablation};
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
@@ -30,10 +35,12 @@ use crate::storage::{ModelKind, NewModel, RunStatus};
 
 #[derive(Debug, Args)]
 pub(in crate::cli) struct CheckpointArgs {
-    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), or a chat model's
-    /// GGUF file; a `*ForCausalLM` folder or a GGUF file is run as a generative judge [default:
-    /// the default model, MiniLM with the Bradley-Terry head trained here].
-    #[arg(value_name = "DIR|FILE.gguf")]
+    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), a chat model's GGUF
+    /// file, or a Hub model repository as `hf:org/name[@revision]` (checked from its file list,
+    /// then fetched into the cache); a `*ForCausalLM` folder or a GGUF file is run as a
+    /// generative judge [default: the default model, MiniLM with the Bradley-Terry head trained
+    /// here].
+    #[arg(value_name = "DIR|FILE.gguf|hf:REPO")]
     pub(super) folder: Option<PathBuf>,
     /// Evaluate the MiniLM relevance baseline instead: all-MiniLM-L6-v2 with no training, the
     /// leaderboard's floor.
@@ -47,6 +54,11 @@ pub(in crate::cli) struct CheckpointArgs {
     /// Frames sampled per video response (image-text models).
     #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
     frames: usize,
+    /// An ablation audit: `criterion` leaves the criterion out of the formatted text (its place
+    /// stays empty). Stored as its own run, compared with the same command's run without it.
+    /// `media` does not apply: local checkpoints never see a prompt's media.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
+    ablate: Vec<Ablation>,
     #[command(flatten)]
     pub(super) generation: super::generative::GenerationArgs,
     #[command(flatten)]
@@ -63,12 +75,36 @@ pub(in crate::cli) fn run(
     environment: &Environment,
     args: &CheckpointArgs,
 ) -> anyhow::Result<ExitCode> {
+    let ablations = ablation::normalized(args.ablate.clone());
+    if ablations.contains(&Ablation::Media) {
+        anyhow::bail!(
+            "--ablate media: local checkpoints never see a prompt's media (TI2T, TV2T and TA2T \
+             are scored on the prompt's text), and an image-text model's response images are \
+             what it scores; only --ablate criterion applies to `eval checkpoint`"
+        );
+    }
     if let Some(path) = &args.folder
         && omnireward_local_judge::generation::chat_model::is_generative_checkpoint(path)
     {
+        if !ablations.is_empty() {
+            anyhow::bail!(
+                "--ablate is not supported for generative local judges yet; it applies to reward \
+                 models (`eval checkpoint`) and API judges (`eval api`)"
+            );
+        }
         return super::generative::run(environment, args, path);
     }
+    let hub_checkpoint = match args
+        .folder
+        .as_deref()
+        .and_then(std::path::Path::to_str)
+        .and_then(HubReference::parse_prefixed)
+    {
+        Some(reference) => Some(fetch_hub_checkpoint(environment, &reference?)?),
+        None => None,
+    };
     let (folder, built_in) = match (&args.folder, args.baseline) {
+        (Some(_), _) if let Some((_, folder)) = &hub_checkpoint => (folder.clone(), None),
         (Some(folder), _) => (folder.clone(), None),
         (None, true) => (
             baseline_model_folder(&environment.home),
@@ -91,6 +127,7 @@ pub(in crate::cli) fn run(
 
     let name = match (&args.name, built_in) {
         (Some(name), _) => name.clone(),
+        (None, None) if let Some((checked, _)) = &hub_checkpoint => checked.repository.clone(),
         (None, Some(BuiltIn::DefaultModel)) => DEFAULT_MODEL_NAME.to_owned(),
         (None, Some(BuiltIn::Baseline)) => BASELINE_MODEL_NAME.to_owned(),
         (None, None) => thread.folder().file_name().map_or_else(
@@ -115,19 +152,32 @@ pub(in crate::cli) fn run(
     let plan = checkpoint_run::plan(&benchmark.samples, description.reads_images);
     // Same weights, same input formatting and same numerics: the same run, resumable, and the
     // same run an upload of these files under these options opens.
-    let identity = RunIdentity::Checkpoint(CheckpointIdentity::new(
-        weights_sha256,
-        thread.folder(),
-        description.architecture,
-        DeviceClass::of_device(&description.device),
-        CheckpointInputOptions {
-            max_length: args.model.max_length,
-            truncation: description.truncation,
-            separator: args.model.separator.clone(),
-            reward_label: args.model.reward_label().map(str::to_owned),
-            frames: args.frames,
-        },
-    )?);
+    let input_options = CheckpointInputOptions {
+        max_length: args.model.max_length,
+        truncation: description.truncation,
+        separator: args.model.separator.clone(),
+        reward_label: args.model.reward_label().map(str::to_owned),
+        frames: args.frames,
+        ablations: ablations.clone(),
+    };
+    // A Hub checkpoint is its repository at a commit, the identity a submission of the same
+    // commit under the same options opens.
+    let identity = match &hub_checkpoint {
+        Some((checked, _)) => RunIdentity::HubCheckpoint(HubCheckpointIdentity::new(
+            checked.repository.clone(),
+            checked.commit.clone(),
+            description.architecture,
+            DeviceClass::of_device(&description.device),
+            input_options,
+        )),
+        None => RunIdentity::Checkpoint(CheckpointIdentity::new(
+            weights_sha256,
+            thread.folder(),
+            description.architecture,
+            DeviceClass::of_device(&description.device),
+            input_options,
+        )?),
+    };
     let training = training_record(thread.folder())?;
     let details = json!({
         "omnireward_version": env!("CARGO_PKG_VERSION"),
@@ -144,11 +194,17 @@ pub(in crate::cli) fn run(
             "not_covered": plan.not_covered.keys().collect::<Vec<_>>(),
         },
         "training": training,
+        "hub": hub_checkpoint.as_ref().map(|(checked, _)| json!({
+            "repository": checked.repository,
+            "revision": checked.revision,
+            "commit": checked.commit,
+        })),
     });
     let config = CheckpointRunConfig {
         settings: args.run.setting.settings(),
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         frames: args.frames,
+        ablations,
     };
     let media = MediaEncoder::new(environment.cache_dir.clone());
 
@@ -221,6 +277,21 @@ pub(in crate::cli) fn run(
             RunStatus::Cancelled => ExitCode::from(3),
             _ => ExitCode::FAILURE,
         })
+    })
+}
+
+/// Resolves `reference` to a commit, checks its files (before any large download), and fetches
+/// them into the cache shared with the workers.
+fn fetch_hub_checkpoint(
+    environment: &Environment,
+    reference: &HubReference,
+) -> anyhow::Result<(CheckedCheckpoint, PathBuf)> {
+    let client = HubClient::new(environment.hub.clone())?;
+    super::super::runtime()?.block_on(async {
+        let checked = model::check(&client, reference, DEFAULT_MAX_CHECKPOINT_BYTES).await?;
+        let folder =
+            model::fetch(&client, &checked, &environment.cache_dir, Progress::Bars).await?;
+        Ok((checked, folder))
     })
 }
 

@@ -1,21 +1,20 @@
 //! `/demo`: the scoring demo's page and its form post, turned into a `POST /score` request.
 //!
 //! A text model's form is URL-encoded; an image-text model's form is multipart, with the two
-//! images as files, which are sent on to the API as base64. Either way the API does the
-//! checking, and its errors are shown beside the form.
+//! images as files, which become the API's base64 fields. Either way the scoring service behind
+//! `POST /score` does the checking, and its errors are shown beside the form.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Extension, FromRequest, Multipart, RawQuery, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use omnireward_frontend::data::{DemoCoverage, DemoForm, DemoPage, DemoResult, DemoTask, Page};
+use omnireward_frontend::data::{DemoCoverage, DemoForm, DemoPage, DemoTask, Page};
 use omnireward_frontend::pages::demo::EXAMPLES;
 use omnireward_shared::Task;
+use omnireward_shared::wire::{ScoreRequest, ScoreResponse};
 
-use super::{Content, Site, api_error_message, query_value};
+use super::{PageError, Site, query_value};
 use crate::http::score::{MAX_IMAGE_BYTES, MAX_TEXT_BYTES};
 use crate::judges::local::{Coverage, coverage};
 
@@ -153,36 +152,31 @@ async fn read_post(site: &Site, request: Request) -> Result<Posted, (StatusCode,
     }
 }
 
-/// The `POST /score` body for the post: images when the form sent files, else texts.
-fn score_request(posted: &Posted) -> serde_json::Value {
-    let mut body = serde_json::json!({
-        "criterion": posted.form.criterion,
-        "prompt": posted.form.prompt,
-    });
+/// The `POST /score` request for the post: images when the form sent files, else texts.
+fn score_request(posted: &Posted) -> ScoreRequest {
+    let mut request = ScoreRequest {
+        criterion: posted.form.criterion.clone(),
+        prompt: posted.form.prompt.clone(),
+        ..ScoreRequest::default()
+    };
     match &posted.images {
         [None, None] => {
-            body["response1"] = posted.form.response1.clone().into();
-            body["response2"] = posted.form.response2.clone().into();
+            request.response1 = Some(posted.form.response1.clone());
+            request.response2 = Some(posted.form.response2.clone());
         }
-        images => {
-            // A missing image is left out, so the API names what is missing.
-            for (field, image) in ["image1", "image2"].into_iter().zip(images) {
-                if let Some(image) = image {
-                    body[field] = BASE64.encode(&image.bytes).into();
-                }
-            }
+        // A missing image is left out, so the service names what is missing.
+        [first, second] => {
+            let encode =
+                |image: &Option<Upload>| image.as_ref().map(|image| BASE64.encode(&image.bytes));
+            request.image1 = encode(first);
+            request.image2 = encode(second);
         }
     }
-    body
+    request
 }
 
 /// `POST /demo`: scores the pair and shows the page again with the result or the error.
-pub(super) async fn score(
-    State(site): State<Site>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    request: Request,
-) -> Response {
+pub(super) async fn score(State(site): State<Site>, request: Request) -> Response {
     let posted = match read_post(&site, request).await {
         Ok(posted) => posted,
         Err((status, message)) => {
@@ -206,20 +200,12 @@ pub(super) async fn score(
             }),
         );
     }
-    let answer = site
-        .call(
-            Method::POST,
-            "/score",
-            Content::json(&score_request(&posted)),
-            client,
-            &headers,
-        )
-        .await;
+    let answer = crate::http::score::score_pair(&site.state, score_request(&posted)).await;
     let images = match &posted.images {
         [Some(first), Some(second)] => Some([first.name.clone(), second.name.clone()]),
         _ => None,
     };
-    let page = |result: Option<DemoResult>, error: Option<String>| DemoPage {
+    let page = |result: Option<ScoreResponse>, error: Option<String>| DemoPage {
         form: posted.form.clone(),
         images: images.clone(),
         result,
@@ -227,17 +213,11 @@ pub(super) async fn score(
         ..empty_page(&site)
     };
     let (status, page) = match answer {
-        Ok((status, body)) if status.is_success() => {
-            match serde_json::from_slice::<DemoResult>(&body) {
-                Ok(result) => (status, page(Some(result), None)),
-                Err(error) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    page(None, Some(format!("unexpected scoring answer: {error}"))),
-                ),
-            }
+        Ok(result) => (StatusCode::OK, page(Some(result), None)),
+        Err(error) => {
+            let PageError { status, message } = error.into();
+            (status, page(None, Some(message)))
         }
-        Ok((status, body)) => (status, page(None, Some(api_error_message(&body)))),
-        Err(error) => return site.problem(error),
     };
     let mut response = site.render(status, Page::Demo(page));
     if status == StatusCode::TOO_MANY_REQUESTS {

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::prompts::{MediaSlot, RenderedPrompt, UserPart};
+use crate::judges::ablation::Ablation;
 use crate::media::{MediaEncoder, MediaError};
 
 /// How T2A response clips are sent.
@@ -46,6 +47,10 @@ pub struct RequestOptions {
     pub response_video_frames: usize,
     /// How T2A clips are sent.
     pub audio_parts: AudioParts,
+    /// Parts of the input taken away (an ablation audit). Left out of the identity when empty,
+    /// so runs on full inputs keep the identity they had before ablations existed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ablations: Vec<Ablation>,
 }
 
 /// Why a request could not be built.
@@ -86,6 +91,8 @@ pub fn build_body(
     for part in &rendered.user {
         match part {
             UserPart::Text(text) => parts.push(json!({ "type": "text", "text": text })),
+            // The template's words around a slot stay: only the media themselves are taken away.
+            UserPart::Media(_) if options.ablations.contains(&Ablation::Media) => {}
             UserPart::Media(slot) => {
                 let missing = || RequestError::MissingMedia {
                     sample: sample.id.clone(),
@@ -195,6 +202,7 @@ mod tests {
             prompt_video_frames: 10,
             response_video_frames: 5,
             audio_parts: AudioParts::Joined,
+            ablations: Vec::new(),
         }
     }
 

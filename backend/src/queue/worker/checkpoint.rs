@@ -17,6 +17,9 @@ use super::{
 use crate::checkpoint::CheckpointFolder;
 use crate::data::Benchmark;
 use crate::evaluation::checkpoint_run::{self, CheckpointRunConfig, weights_sha256};
+use crate::hub::model::CheckedCheckpoint;
+use crate::hub::snapshot::Progress;
+use crate::hub::{HubClient, model};
 use crate::judges::local::{InferenceThread, LocalJudgeOptions, TruncationSide};
 use crate::media::MediaEncoder;
 use crate::storage::{Job, RunRecord, RunStatus, Storage};
@@ -56,6 +59,11 @@ pub struct CheckpointSpecification {
     /// Judgements file [default: `<runs dir>/run-<id>.jsonl`].
     #[serde(default)]
     pub judgements_file: Option<PathBuf>,
+    /// For a checkpoint named by Hub repository: the checked commit and files, which the
+    /// worker fetches into its own cache (checked file by file against the Hub's SHA-256s, in
+    /// place of `weights_sha256`, which is then empty) before loading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<CheckedCheckpoint>,
 }
 
 impl CheckpointSpecification {
@@ -107,15 +115,28 @@ pub(super) async fn run_checkpoint(
             .await??;
     check_benchmark(storage, &run, &benchmark).await?;
 
+    // Hub checkpoints come into this worker's own cache; each file is checked as it arrives.
+    let (folder, expected) = match &specification.hub {
+        Some(checked) => {
+            let client = HubClient::new(context.hub.clone())?;
+            let folder =
+                model::fetch(&client, checked, &context.cache_dir, Progress::Hidden).await?;
+            (folder, None)
+        }
+        None => (
+            specification.folder.clone(),
+            Some(specification.weights_sha256.clone()),
+        ),
+    };
     // Reading headers and weights and loading the model block: never on an async worker.
-    let folder = specification.folder.clone();
-    let expected = specification.weights_sha256.clone();
     let thread = tokio::task::spawn_blocking(move || {
         let checkpoint = CheckpointFolder::inspect(&folder)?;
         checkpoint.require_supported_architecture()?;
-        let found = weights_sha256(&checkpoint.weight_files()).map_err(JobError::Weights)?;
-        if found != expected {
-            return Err(JobError::WeightsChanged { expected, found });
+        if let Some(expected) = expected {
+            let found = weights_sha256(&checkpoint.weight_files()).map_err(JobError::Weights)?;
+            if found != expected {
+                return Err(JobError::WeightsChanged { expected, found });
+            }
         }
         Ok(InferenceThread::start(checkpoint.path, options)?)
     })
@@ -153,6 +174,8 @@ async fn run_loaded(
         settings: specification.settings.clone(),
         chunk_samples: specification.chunk_samples.max(1),
         frames: specification.frames,
+        // Submissions are never ablation audits (the command line runs those).
+        ablations: Vec::new(),
     };
     let plan = checkpoint_run::plan(&benchmark.samples, thread.description().reads_images);
     let media = MediaEncoder::new(context.cache_dir.clone());
@@ -214,6 +237,7 @@ mod tests {
             benchmark: BenchmarkSpecification::default(),
             chunk_samples: 8,
             judgements_file: None,
+            hub: None,
         };
         let options = specification.options().expect("valid");
         assert_eq!(options.max_length, Some(128));
