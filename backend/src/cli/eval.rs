@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod generative;
+mod local_run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

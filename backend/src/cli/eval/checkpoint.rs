@@ -6,18 +6,19 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
 
+use super::super::Environment;
 use super::super::local_model::{
     BASELINE_MODEL_NAME, BuiltIn, DEFAULT_MODEL_NAME, LocalModelArgs, baseline_model_folder,
     default_model_folder, require_model_folder,
 };
-use super::super::{Environment, scorecard_table};
-use super::{RunArgs, watch_interrupts};
+use super::RunArgs;
+use super::local_run::{LocalRunSummary, Watched, coverage_text};
 use crate::evaluation::checkpoint_run::{
     self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
 };
@@ -31,7 +32,7 @@ use crate::judges::ablation::{self, Ablation};
 use crate::judges::local::InferenceThread;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
-use crate::storage::{ModelKind, NewModel, RunStatus};
+use crate::storage::{ModelKind, NewModel};
 
 #[derive(Debug, Args)]
 pub(in crate::cli) struct CheckpointArgs {
@@ -218,65 +219,33 @@ pub(in crate::cli) fn run(
             details,
         )
         .await?;
-        let opened = session.opened();
-        let stop = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(AtomicU64::new(0));
-        let interrupt = tokio::spawn(watch_interrupts(Arc::clone(&stop)));
-        let bar = progress_bar(2 * plan.covered.len() as u64, Arc::clone(&progress));
+        let watched =
+            Watched::start(|progress| progress_bar(2 * plan.covered.len() as u64, progress));
         let summary = checkpoint_run::run(
             &thread,
             &plan,
             &media,
             &config,
             session.sink(),
-            Arc::clone(&stop),
-            progress,
+            Arc::clone(&watched.stop),
+            Arc::clone(&watched.progress),
         )
         .await;
-        interrupt.abort();
-        bar.abort();
-        let status = match &summary {
-            Ok(summary) if summary.stopped => RunStatus::Cancelled,
-            Ok(_) => RunStatus::Finished,
-            Err(_) => RunStatus::Failed,
-        };
-        let scorecard = session
-            .finish(&name, &benchmark, status, args.run.bootstrap.config())
-            .await?;
-        storage.close().await;
-        let summary = summary?;
-        if args.run.json {
-            super::super::emit_json(&json!({
-                "run": opened.id.0,
-                "status": status.as_str(),
-                "judge": description,
-                "judgements_file": session.judgements_file(),
-                "summary": summary,
-                "scorecard": scorecard,
-            }))?;
-        } else {
-            let mut text = String::new();
-            if !scorecard.settings.is_empty() {
-                text.push_str(&scorecard_table::render(&scorecard));
-            }
-            text.push_str(&summary_text(&summary));
-            text.push_str(&format!(
-                "{} on {} ({}) · run {} {} ({}) · judgements in {}\n",
-                description.architecture,
-                description.device,
-                description.dtype,
-                opened.id.0,
-                status.as_str(),
-                if opened.resumed { "resumed" } else { "new" },
-                session.judgements_file().display()
-            ));
-            super::super::emit(&text)?;
-        }
-        Ok(match status {
-            RunStatus::Finished => ExitCode::SUCCESS,
-            RunStatus::Cancelled => ExitCode::from(3),
-            _ => ExitCode::FAILURE,
-        })
+        watched
+            .finish(
+                summary.map_err(anyhow::Error::from),
+                storage,
+                session,
+                &name,
+                &benchmark,
+                &args.run,
+                &description,
+                &format!(
+                    "{} on {} ({})",
+                    description.architecture, description.device, description.dtype
+                ),
+            )
+            .await
     })
 }
 
@@ -307,41 +276,30 @@ fn training_record(folder: &std::path::Path) -> anyhow::Result<serde_json::Value
     }
 }
 
-fn summary_text(summary: &CheckpointRunSummary) -> String {
-    let mut text = format!(
-        "{} samples covered: {} done before, {} scored now · {:.1} pairs/s · {:.1} s\n",
-        summary.covered_samples,
-        summary.already_done,
-        summary.scored,
-        summary.pairs_per_second,
-        summary.seconds
-    );
-    if !summary.text_only_prompt.is_empty() {
-        let tasks: Vec<&str> = summary
-            .text_only_prompt
-            .iter()
-            .map(|task| task.short_name())
-            .collect();
-        text.push_str(&format!(
-            "scored on the prompt's text only (media unseen): {}\n",
-            tasks.join(", ")
+impl LocalRunSummary for CheckpointRunSummary {
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn text(&self) -> String {
+        let summary = self;
+        let mut text = format!(
+            "{} samples covered: {} done before, {} scored now · {:.1} pairs/s · {:.1} s\n",
+            summary.covered_samples,
+            summary.already_done,
+            summary.scored,
+            summary.pairs_per_second,
+            summary.seconds
+        );
+        text.push_str(&coverage_text(
+            "scored",
+            &summary.text_only_prompt,
+            &summary.not_covered,
+            "responses the model cannot read",
+            summary.stopped,
         ));
+        text
     }
-    if !summary.not_covered.is_empty() {
-        let tasks: Vec<String> = summary
-            .not_covered
-            .iter()
-            .map(|(task, count)| format!("{} ({count})", task.short_name()))
-            .collect();
-        text.push_str(&format!(
-            "not covered (responses the model cannot read): {}\n",
-            tasks.join(", ")
-        ));
-    }
-    if summary.stopped {
-        text.push_str("stopped: interrupted; re-run the same command to continue\n");
-    }
-    text
 }
 
 fn progress_bar(total: u64, progress: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -13,9 +13,8 @@ use omnireward_local_judge::generation::engine::Batching;
 use serde_json::json;
 
 use super::super::Environment;
-use super::super::scorecard_table;
 use super::checkpoint::CheckpointArgs;
-use super::watch_interrupts;
+use super::local_run::{LocalRunSummary, Watched, coverage_text};
 use crate::evaluation::checkpoint_run::{self, format_parameters, weights_sha256};
 use crate::evaluation::generative_run::{
     self, DEFAULT_CHUNK_ITEMS, GenerativeDecoding, GenerativeRunConfig, GenerativeRunSummary,
@@ -23,7 +22,7 @@ use crate::evaluation::generative_run::{
 use crate::evaluation::identity::{DeviceClass, GenerativeIdentity, RunIdentity};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::GenerativeThread;
-use crate::storage::{ModelKind, NewModel, RunStatus};
+use crate::storage::{ModelKind, NewModel};
 
 /// Options of generative checkpoints (chat models); reward models ignore them.
 #[derive(Debug, Args)]
@@ -189,107 +188,65 @@ pub(in crate::cli) fn run(
             details,
         )
         .await?;
-        let opened = session.opened();
-        let stop = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(AtomicU64::new(0));
-        let interrupt = tokio::spawn(watch_interrupts(Arc::clone(&stop)));
-        let bar = progress_bar(Arc::clone(&progress));
+        let watched = Watched::start(progress_bar);
         let summary = generative_run::run(
             &thread,
             prompts,
             &plan,
             &config,
             session.sink(),
-            Arc::clone(&stop),
-            progress,
+            Arc::clone(&watched.stop),
+            Arc::clone(&watched.progress),
         )
         .await;
-        interrupt.abort();
-        bar.abort();
-        let status = match &summary {
-            Ok(summary) if summary.stopped => RunStatus::Cancelled,
-            Ok(_) => RunStatus::Finished,
-            Err(_) => RunStatus::Failed,
-        };
-        let scorecard = session
-            .finish(&name, &benchmark, status, args.run.bootstrap.config())
-            .await?;
-        storage.close().await;
-        let summary = summary?;
-        if args.run.json {
-            super::super::emit_json(&json!({
-                "run": opened.id.0,
-                "status": status.as_str(),
-                "judge": description,
-                "judgements_file": session.judgements_file(),
-                "summary": summary,
-                "scorecard": scorecard,
-            }))?;
-        } else {
-            let mut text = String::new();
-            if !scorecard.settings.is_empty() {
-                text.push_str(&scorecard_table::render(&scorecard));
-            }
-            text.push_str(&summary_text(&summary));
-            text.push_str(&format!(
-                "{} ({}) on {} ({}) · run {} {} ({}) · judgements in {}\n",
-                description.architecture,
-                description.tensor_types.join(", "),
-                description.device,
-                description.dtype,
-                opened.id.0,
-                status.as_str(),
-                if opened.resumed { "resumed" } else { "new" },
-                session.judgements_file().display()
-            ));
-            super::super::emit(&text)?;
-        }
-        Ok(match status {
-            RunStatus::Finished => ExitCode::SUCCESS,
-            RunStatus::Cancelled => ExitCode::from(3),
-            _ => ExitCode::FAILURE,
-        })
+        watched
+            .finish(
+                summary.map_err(anyhow::Error::from),
+                storage,
+                session,
+                &name,
+                &benchmark,
+                &args.run,
+                &description,
+                &format!(
+                    "{} ({}) on {} ({})",
+                    description.architecture,
+                    description.tensor_types.join(", "),
+                    description.device,
+                    description.dtype
+                ),
+            )
+            .await
     })
 }
 
-fn summary_text(summary: &GenerativeRunSummary) -> String {
-    let mut text = format!(
-        "{} items: {} done before, {} judged now ({} unparseable) · {} tokens generated · {:.1} tokens/s · {:.1} judgements/min · {:.1} s\n",
-        summary.items,
-        summary.already_done,
-        summary.judged,
-        summary.unparseable,
-        summary.generated_tokens,
-        summary.tokens_per_second,
-        summary.judgements_per_minute,
-        summary.seconds
-    );
-    if !summary.text_only_prompt.is_empty() {
-        let tasks: Vec<&str> = summary
-            .text_only_prompt
-            .iter()
-            .map(|task| task.short_name())
-            .collect();
-        text.push_str(&format!(
-            "judged on the prompt's text only (media unseen): {}\n",
-            tasks.join(", ")
+impl LocalRunSummary for GenerativeRunSummary {
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn text(&self) -> String {
+        let summary = self;
+        let mut text = format!(
+            "{} items: {} done before, {} judged now ({} unparseable) · {} tokens generated · {:.1} tokens/s · {:.1} judgements/min · {:.1} s\n",
+            summary.items,
+            summary.already_done,
+            summary.judged,
+            summary.unparseable,
+            summary.generated_tokens,
+            summary.tokens_per_second,
+            summary.judgements_per_minute,
+            summary.seconds
+        );
+        text.push_str(&coverage_text(
+            "judged",
+            &summary.text_only_prompt,
+            &summary.not_covered,
+            "responses a text model cannot read",
+            summary.stopped,
         ));
+        text
     }
-    if !summary.not_covered.is_empty() {
-        let tasks: Vec<String> = summary
-            .not_covered
-            .iter()
-            .map(|(task, count)| format!("{} ({count})", task.short_name()))
-            .collect();
-        text.push_str(&format!(
-            "not covered (responses a text model cannot read): {}\n",
-            tasks.join(", ")
-        ));
-    }
-    if summary.stopped {
-        text.push_str("stopped: interrupted; re-run the same command to continue\n");
-    }
-    text
 }
 
 fn progress_bar(progress: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
