@@ -137,31 +137,19 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
     );
 }
 
-#[tokio::test]
-async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
+/// Evaluates the "always A" baseline on the served sample: a verified row with intervals.
+async fn finish_always_a(
+    storage: &omnireward::storage::Storage,
+    benchmark: &omnireward::data::Benchmark,
+) {
     use omnireward::evaluation::baseline::{self, BaselineKind};
     use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunStatus};
 
-    let folder = TempDir::new().expect("temporary folder");
-    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
-    let router = app(AppState::new(
-        storage.clone(),
-        std::sync::Arc::clone(&benchmark),
-    ));
-    // Only the paper's rows: the release is shown, and no other benchmark is offered.
-    let Page::Leaderboard(page) = get(&router, "/").await.page() else {
-        panic!("not the leaderboard page");
-    };
-    assert_eq!(page.benchmark, "omni-rewardbench");
-    assert_eq!(page.with_ties.len(), 37);
-    assert_eq!(page.benchmarks.len(), 1);
-
-    // A baseline evaluated on the served sample: the sample becomes the default, ranked alone.
     let model = storage
         .upsert_model(&NewModel::named("always A", ModelKind::Baseline))
         .await
         .expect("stores the model");
-    let benchmark_id = omnireward::evaluation::runs::record_benchmark(&storage, &benchmark)
+    let benchmark_id = omnireward::evaluation::runs::record_benchmark(storage, benchmark)
         .await
         .expect("records the benchmark");
     let run = storage
@@ -189,15 +177,35 @@ async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
         .await
         .expect("stores");
     omnireward::evaluation::runs::finish_run(
-        &storage,
+        storage,
         run,
         "always A",
-        &benchmark,
+        benchmark,
         RunStatus::Finished,
         omnireward_shared::BootstrapConfig::default(),
     )
     .await
     .expect("finishes");
+}
+
+#[tokio::test]
+async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    let router = app(AppState::new(
+        storage.clone(),
+        std::sync::Arc::clone(&benchmark),
+    ));
+    // Only the paper's rows: the release is shown, and no other benchmark is offered.
+    let Page::Leaderboard(page) = get(&router, "/").await.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert_eq!(page.benchmark, "omni-rewardbench");
+    assert_eq!(page.with_ties.len(), 37);
+    assert_eq!(page.benchmarks.len(), 1);
+
+    // A baseline evaluated on the served sample: the sample becomes the default, ranked alone.
+    finish_always_a(&storage, &benchmark).await;
 
     let reply = get(&router, "/?sort=model").await;
     let Page::Leaderboard(page) = reply.page() else {
@@ -1135,4 +1143,96 @@ async fn the_tie_rules_and_the_submit_page_say_what_is_true() {
         "Scored on: omni-rewardbench-sample 1 ({} pairs; synthetic",
         page.served.pairs
     )));
+}
+
+/// The rendered table's (rank, model) pairs, in rendered order.
+fn rendered_ranks(html: &str) -> Vec<(String, String)> {
+    let body = &html[html.find("<tbody>").expect("table body")..];
+    body.split(r#"<td class="rank">"#)
+        .skip(1)
+        .map(|row| {
+            let rank = row[..row.find("</td>").expect("rank cell end")]
+                .replace("<!---->", "")
+                .trim()
+                .to_owned();
+            let link = &row[row.find("<a href=\"/models/").expect("model link")..];
+            let name = &link[link.find('>').expect("tag end") + 1..link.find("</a>").expect("end")];
+            (rank, name.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sorted_by_a_task_the_rank_is_that_tasks_and_no_column_repeats() {
+    let site = site().await;
+    let reply = get(&site.router, "/?sort=text_to_image&tasks=1").await;
+    let Page::Leaderboard(page) = reply.page() else {
+        panic!("not the leaderboard page");
+    };
+    let t2i = |name: &str| {
+        page.with_ties
+            .iter()
+            .find(|row| row.model == name)
+            .and_then(|row| row.tasks.get(&Task::TextToImage).copied())
+    };
+    let ranks = rendered_ranks(&reply.text());
+    assert_eq!(ranks.len(), page.with_ties.len());
+    assert_eq!(ranks[0].0, "1", "the best T2I model is ranked 1: {ranks:?}");
+    // Every rank is the competition rank by T2I over the whole list (paper rows included, one
+    // rule for all): one more than the number of models with a higher T2I score.
+    for (rank, name) in &ranks {
+        let expected = t2i(name).map_or_else(String::new, |score| {
+            let better = page
+                .with_ties
+                .iter()
+                .filter_map(|row| row.tasks.get(&Task::TextToImage))
+                .filter(|other| **other > score)
+                .count();
+            (better + 1).to_string()
+        });
+        assert_eq!(rank, &expected, "{name}");
+    }
+    assert!(
+        reply.text().contains("Rank by T2I score"),
+        "the rule is said"
+    );
+    // With the nine tasks shown, Text (= T2T) and 3D (= T23D) are not repeated; Image is a mean.
+    assert!(!reply.text().contains(r#"data-column="text""#));
+    assert!(!reply.text().contains(r#"data-column="3d""#));
+    assert!(reply.text().contains(r#"data-column="image""#));
+    assert!(reply.text().contains(r#"data-column="text_to_text""#));
+    // Without the tasks, all five modality columns.
+    let plain = get(&site.router, "/").await;
+    assert!(plain.text().contains(r#"data-column="text""#));
+    assert!(plain.text().contains(r#"data-column="3d""#));
+}
+
+#[tokio::test]
+async fn intervals_can_be_shown_as_text_for_touch_screens() {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    finish_always_a(&storage, &benchmark).await;
+    let router = app(AppState::new(storage, benchmark));
+    let hover_only = get(&router, "/").await;
+    assert!(!hover_only.text().contains(r#"<small class="interval">"#));
+    assert!(hover_only.text().contains("Show 95 % intervals"));
+    let shown = get(&router, "/?ci=1").await;
+    let Page::Leaderboard(page) = shown.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert!(page.view.show_intervals);
+    let [low, high] = page.with_ties[0]
+        .intervals
+        .as_ref()
+        .expect("the baseline has intervals")
+        .overall;
+    let text = omnireward_frontend::format::interval([low, high]);
+    assert!(
+        shown
+            .text()
+            .contains(&format!(r#"<small class="interval">{text}</small>"#)),
+        "the overall interval {text} is written under the score"
+    );
+    // Only verified rows here: ranked in groups by overall, and the page says so.
+    assert!(shown.text().contains("paired test"));
 }
