@@ -1236,3 +1236,18 @@ async fn intervals_can_be_shown_as_text_for_touch_screens() {
     // Only verified rows here: ranked in groups by overall, and the page says so.
     assert!(shown.text().contains("paired test"));
 }
+
+#[tokio::test]
+async fn the_api_docs_render_inline_code_and_an_example_per_route() {
+    let site = site().await;
+    let reply = get(&site.router, "/api/v1/docs").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let page = reply.text();
+    assert!(!page.contains('`'), "no raw backticks are left");
+    assert!(page.contains("<code>"), "inline code is code");
+    let routes = page.matches("<section class=\"operation\"").count();
+    assert!(routes > 10);
+    assert_eq!(page.matches("class=\"example-request\"").count(), routes);
+    assert!(page.contains("curl -X GET &#39;http://127.0.0.1:8080/api/v1/leaderboard"));
+    assert!(page.matches("class=\"example-response\"").count() > routes / 2);
+}
