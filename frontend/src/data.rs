@@ -332,6 +332,23 @@ pub struct DemoPage {
     pub images: Option<[String; 2]>,
     pub result: Option<ScoreResponse>,
     pub error: Option<String>,
+    /// Where the model stands on this server's leaderboard, and its tie thresholds.
+    #[serde(default)]
+    pub standing: DemoStanding,
+}
+
+/// The demo model's own evaluation on the served benchmark, so its answer can be read against
+/// its record: its leaderboard rows and the w/ Ties thresholds its stored scorecard chose.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DemoStanding {
+    /// Its row with ties (`None`: this server has no finished run of it).
+    pub with_ties: Option<LeaderboardRow>,
+    /// Its row without ties.
+    pub without_ties: Option<LeaderboardRow>,
+    /// How many rows the with-ties list of that benchmark has.
+    pub ranked: usize,
+    /// The w/ Ties rule per task of that run's scorecard.
+    pub tie_rules: std::collections::BTreeMap<Task, omnireward_shared::scorecard::TieRule>,
 }
 
 /// An error page.

@@ -143,10 +143,31 @@ async fn finish_always_a(
     benchmark: &omnireward::data::Benchmark,
 ) {
     use omnireward::evaluation::baseline::{self, BaselineKind};
-    use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunStatus};
+    finish_evaluation(
+        storage,
+        benchmark,
+        "always A",
+        omnireward::storage::ModelKind::Baseline,
+        &|sample, setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting),
+    )
+    .await;
+}
+
+/// Records a finished run of `name` on the served sample with the judgements `judge` gives.
+async fn finish_evaluation(
+    storage: &omnireward::storage::Storage,
+    benchmark: &omnireward::data::Benchmark,
+    name: &str,
+    kind: omnireward::storage::ModelKind,
+    judge: &dyn Fn(
+        &omnireward_shared::sample::Sample,
+        omnireward_shared::Setting,
+    ) -> omnireward_shared::Judgement,
+) {
+    use omnireward::storage::{NewModel, NewRun, Provenance, RunStatus};
 
     let model = storage
-        .upsert_model(&NewModel::named("always A", ModelKind::Baseline))
+        .upsert_model(&NewModel::named(name, kind))
         .await
         .expect("stores the model");
     let benchmark_id = omnireward::evaluation::runs::record_benchmark(storage, benchmark)
@@ -169,7 +190,7 @@ async fn finish_always_a(
             omnireward_shared::Setting::ALL
                 .into_iter()
                 .filter(|setting| setting.includes(sample.label))
-                .map(|setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting))
+                .map(|setting| judge(sample, setting))
         })
         .collect();
     storage
@@ -179,7 +200,7 @@ async fn finish_always_a(
     omnireward::evaluation::runs::finish_run(
         storage,
         run,
-        "always A",
+        name,
         benchmark,
         RunStatus::Finished,
         omnireward_shared::BootstrapConfig::default(),
@@ -1250,4 +1271,88 @@ async fn the_api_docs_render_inline_code_and_an_example_per_route() {
     assert_eq!(page.matches("class=\"example-request\"").count(), routes);
     assert!(page.contains("curl -X GET &#39;http://127.0.0.1:8080/api/v1/leaderboard"));
     assert!(page.matches("class=\"example-response\"").count() > routes / 2);
+}
+
+#[tokio::test]
+async fn the_demo_explains_its_numbers_and_ties_under_the_models_threshold() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+    use omnireward_shared::{Label, Rewards, Verdict};
+
+    let site = site_with_model("bert-tiny").await;
+    let post = "task=text_to_text&criterion=c&prompt=p&response1=a%20b&response2=b";
+    // Not evaluated here: no threshold and no row are made up.
+    let reply = send(&site.router, Method::POST, "/demo", Some(post)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let text = reply.text();
+    assert!(
+        text.contains("No tie threshold is known for this model"),
+        "{text}"
+    );
+    assert!(text.contains("has not evaluated this model"));
+    assert!(
+        text.contains("only the margin"),
+        "the reward scale is explained"
+    );
+    assert!(
+        !text.contains("id=\"demo-baseline\""),
+        "only the default model is called a baseline"
+    );
+
+    // An evaluation of the same model whose sweep puts the tie threshold at 5 or more: ties
+    // have margin 5, the others 10.
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    finish_evaluation(
+        &storage,
+        &benchmark,
+        "bert-tiny",
+        omnireward::storage::ModelKind::ScalarRewardModel,
+        &|sample, setting| {
+            let mut judgement = baseline::judge(BaselineKind::AlwaysA, 0, sample, setting);
+            let (response1, response2) = match sample.label {
+                Label::Response1 => (10.0, 0.0),
+                Label::Response2 => (0.0, 10.0),
+                Label::Tie => (5.0, 0.0),
+            };
+            judgement.rewards = Some(Rewards {
+                response1,
+                response2,
+            });
+            judgement.raw_output = None;
+            judgement.verdict = Some(if response1 > response2 {
+                Verdict::Response1
+            } else {
+                Verdict::Response2
+            });
+            judgement
+        },
+    )
+    .await;
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("local-judge/tests/fixtures/bert-tiny");
+    let thread = InferenceThread::start(model, LocalJudgeOptions::default()).expect("loads");
+    let scoring = std::sync::Arc::new(ScoringService::new(thread, "bert-tiny".to_owned(), 4));
+    let router = app(AppState::new(storage, benchmark).with_scoring(scoring));
+    let reply = send(&router, Method::POST, "/demo", Some(post)).await;
+    let Page::Demo(page) = reply.page() else {
+        panic!("demo page");
+    };
+    let epsilon = page.standing.tie_rules[&Task::TextToText]
+        .epsilon()
+        .expect("a threshold");
+    assert!(epsilon >= 5.0, "{epsilon}");
+    let result = page.result.as_ref().expect("a result");
+    let margin = f64::from(result.reward1 - result.reward2).abs();
+    assert!(
+        margin < epsilon,
+        "the tiny model's margin {margin} is under {epsilon}"
+    );
+    let text = reply.text();
+    assert!(text.contains("<h2 id=\"demo-verdict\">Tie</h2>"), "{text}");
+    assert!(text.contains("calls a pair tied when the rewards differ by at most"));
+    let row = page.standing.with_ties.as_ref().expect("its row");
+    assert!(
+        text.contains(&format!("rank {} of ", row.rank)),
+        "its leaderboard row is stated"
+    );
 }
