@@ -341,10 +341,11 @@ pub struct DemoPage {
 /// its record: its leaderboard rows and the w/ Ties thresholds its stored scorecard chose.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemoStanding {
-    /// Its row with ties (`None`: this server has no finished run of it).
-    pub with_ties: Option<LeaderboardRow>,
+    /// Its row with ties (`None`: this server has no finished run of it); boxed, so pages
+    /// without a demo do not carry two rows' worth of space.
+    pub with_ties: Option<Box<LeaderboardRow>>,
     /// Its row without ties.
-    pub without_ties: Option<LeaderboardRow>,
+    pub without_ties: Option<Box<LeaderboardRow>>,
     /// How many rows the with-ties list of that benchmark has.
     pub ranked: usize,
     /// The w/ Ties rule per task of that run's scorecard.

@@ -128,16 +128,16 @@ pub(super) fn request(method: &str, path: &str, operation: &Value, schemas: &Val
         command.push_str(&format!(
             " \\\n  -H 'Content-Type: application/json' \\\n  -d '{body}'"
         ));
-    } else if let Some(schema) = content["multipart/form-data"].get("schema") {
-        if let Value::Object(fields) = value(schema, schemas) {
-            for (name, field) in fields {
-                let field = match field {
-                    Value::String(text) if text == "<file>" => format!("@{name}.bin"),
-                    Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                command.push_str(&format!(" \\\n  -F '{name}={field}'"));
-            }
+    } else if let Some(schema) = content["multipart/form-data"].get("schema")
+        && let Value::Object(fields) = value(schema, schemas)
+    {
+        for (name, field) in fields {
+            let field = match field {
+                Value::String(text) if text == "<file>" => format!("@{name}.bin"),
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            command.push_str(&format!(" \\\n  -F '{name}={field}'"));
         }
     }
     command

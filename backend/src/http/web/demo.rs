@@ -70,7 +70,8 @@ async fn standing(site: &Site) -> DemoStanding {
             .rows
             .iter()
             .find(|row| row.model == model && row.provenance == Provenance::Evaluated)
-            .cloned();
+            .cloned()
+            .map(Box::new);
         match setting {
             Setting::WithTies => {
                 standing.ranked = document.rows.len();
