@@ -38,6 +38,7 @@ pub fn App(page: Page) -> impl IntoView {
 pub fn InteractiveApp(page: InteractivePage) -> impl IntoView {
     let current = match &page {
         InteractivePage::Leaderboard(_) => "/",
+        InteractivePage::Sample(_) => "/benchmark",
         InteractivePage::Submit(_) | InteractivePage::Submission(_) => "/submit",
         InteractivePage::Queue(_) => "/queue",
     };
@@ -45,6 +46,7 @@ pub fn InteractiveApp(page: InteractivePage) -> impl IntoView {
         InteractivePage::Leaderboard(page) => {
             view! { <pages::leaderboard::LeaderboardPage page/> }.into_any()
         }
+        InteractivePage::Sample(page) => view! { <pages::benchmark::SamplePage page/> }.into_any(),
         InteractivePage::Submit(page) => view! { <pages::submit::SubmitPage page/> }.into_any(),
         InteractivePage::Submission(page) => {
             view! { <pages::queue::SubmissionPage page/> }.into_any()

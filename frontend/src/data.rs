@@ -38,6 +38,8 @@ pub enum Page {
 #[serde(tag = "page", rename_all = "snake_case")]
 pub enum InteractivePage {
     Leaderboard(LeaderboardPage),
+    /// Only a sample whose two responses are videos (its "play both in step" button).
+    Sample(SamplePage),
     Submit(SubmitPage),
     Submission(SubmissionPage),
     Queue(QueuePage),
@@ -46,10 +48,13 @@ pub enum InteractivePage {
 impl Page {
     /// Whether the bundle hydrates this page (see [`InteractivePage`]).
     pub fn is_interactive(&self) -> bool {
-        matches!(
-            self,
-            Page::Leaderboard(_) | Page::Submit(_) | Page::Submission(_) | Page::Queue(_)
-        )
+        match self {
+            Page::Sample(page) => page.plays_videos(),
+            other => matches!(
+                other,
+                Page::Leaderboard(_) | Page::Submit(_) | Page::Submission(_) | Page::Queue(_)
+            ),
+        }
     }
 
     /// The document title.
@@ -204,6 +209,23 @@ pub struct SamplePage {
     /// The benchmark the sample belongs to and how it is labelled.
     pub served: ServedBenchmark,
     pub answers: Vec<SampleAnswer>,
+}
+
+impl SamplePage {
+    /// Whether both responses are videos, which the page can play side by side in step.
+    pub fn plays_videos(&self) -> bool {
+        [&self.sample.response1, &self.sample.response2]
+            .into_iter()
+            .all(|response| {
+                matches!(
+                    response,
+                    ResponseView::Media {
+                        kind: omnireward_shared::MediaKind::Video,
+                        ..
+                    }
+                )
+            })
+    }
 }
 
 /// Progress of a run: judgements stored against judgements planned.

@@ -51,6 +51,7 @@ page.on("response", (response) => {
 // Interactive pages load the bundle and are ready once it has hydrated them; the others load
 // no bundle and are ready as parsed.
 const interactivePages = /^\/(\?.*)?$|^\/submit|^\/submissions\/|^\/queue/;
+// (A sample page whose two responses are videos loads the bundle too, for "play both in step".)
 async function open(path) {
   await page.goto(`${base}${path}`);
   const bundled = (await page.$('script[type="module"]')) !== null;
@@ -127,6 +128,22 @@ try {
       return results;
     });
     check(played.length === 2 && played.every((result) => result === true), `the ${task} sample page plays both ${selector} responses (${JSON.stringify(played)})`);
+    if (selector === "video") {
+      // Issue 20, defect 7: the clips loop, fill their columns, start together, and enlarge.
+      await page.waitForSelector("html[data-hydrated]", { timeout: 30000 });
+      check(await page.$$eval("video", (videos) => videos.every((video) => video.loop)), "the videos loop");
+      const widths = async () => page.$$eval(".responses video", (videos) => videos.map((video) => video.getBoundingClientRect().width));
+      const sideBySide = await widths();
+      check(sideBySide.every((width) => width >= 300), `the videos are shown large, side by side (${sideBySide} px wide)`);
+      await page.$$eval("video", (videos) => videos.forEach((video) => { video.pause(); video.currentTime = 0.5 * video.duration; }));
+      await page.click("#play-both");
+      await page.waitForFunction(() => [...document.querySelectorAll(".responses video")].every((video) => !video.paused && video.currentTime > 0));
+      const times = await page.$$eval(".responses video", (videos) => videos.map((video) => video.currentTime));
+      check(Math.abs(times[0] - times[1]) < 0.3, `"Play both in step" starts both from the start together (${times})`);
+      await page.check("#enlarge");
+      const enlarged = await widths();
+      check(enlarged.every((width, index) => width > sideBySide[index] * 1.5), `"Enlarge" widens the videos (${enlarged} px)`);
+    }
     await page.screenshot({ path: `${screenshots}/sample-${task}.png`, fullPage: true });
   }
 

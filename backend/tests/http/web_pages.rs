@@ -1356,3 +1356,30 @@ async fn the_demo_explains_its_numbers_and_ties_under_the_models_threshold() {
         "its leaderboard row is stated"
     );
 }
+
+#[tokio::test]
+async fn two_video_responses_loop_and_can_be_played_in_step_and_enlarged() {
+    let site = site().await;
+    let reply = get(&site.router, "/benchmark/text_to_video/t2v-0001").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let page = reply.page();
+    assert!(
+        page.is_interactive(),
+        "the bundle runs the play-both button"
+    );
+    let text = reply.text();
+    assert!(text.contains(r#"id="play-both""#) && text.contains(r#"id="enlarge""#));
+    assert_eq!(text.matches("<video").count(), 2);
+    assert!(text.contains(" loop"), "the clips loop");
+    // A text pair has neither, and stays a page without the bundle.
+    let reply = get(&site.router, "/benchmark?task=text_to_text").await;
+    let first = reply.text();
+    let start = first
+        .find("/benchmark/text_to_text/")
+        .expect("a sample link");
+    let link = &first[start..];
+    let link = &link[..link.find('"').expect("link end")];
+    let reply = get(&site.router, link).await;
+    assert!(!reply.page().is_interactive());
+    assert!(!reply.text().contains(r#"id="play-both""#));
+}
