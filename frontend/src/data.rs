@@ -26,6 +26,8 @@ pub enum Page {
     Submission(SubmissionPage),
     Queue(QueuePage),
     Demo(DemoPage),
+    /// How the numbers are computed, and the citation (no data: the text is the code's).
+    Methods,
     /// A page that could not be shown: not found, or the server failed.
     Problem(ProblemPage),
 }
@@ -72,6 +74,7 @@ impl Page {
             Page::Submission(page) => format!("Submission {}", page.submission.id),
             Page::Queue(_) => "Queue".to_owned(),
             Page::Demo(_) => "Scoring demo".to_owned(),
+            Page::Methods => "Methods".to_owned(),
             Page::Problem(page) => page.heading.clone(),
         };
         format!("{detail} · Omni-RewardBench")

@@ -310,7 +310,10 @@ impl RankRule {
                 "Rank by {} score: equal scores share a rank. Interval groups are used only \
                  when the list is ranked by overall and every model in it has per-item \
                  judgements (the paper's rows have none).",
-                measure.label()
+                match measure {
+                    SortColumn::Overall => "overall",
+                    other => other.label(),
+                }
             ),
         }
     }

@@ -162,6 +162,12 @@ try {
   check((await page.textContent("#demo-ties")).includes("No tie threshold is known"), "the demo says no tie threshold is known");
   await page.screenshot({ path: `${screenshots}/demo.png`, fullPage: true });
 
+  // The methods page (issue 20, addition 11): how the numbers are computed, and the BibTeX.
+  await open("/methods");
+  check((await page.textContent("#bibtex")).includes("arXiv:2510.23451"), "the methods page gives the benchmark's BibTeX");
+  const bibtex = await fetch(`${base}/methods/omni-reward.bib`);
+  check(bibtex.ok && (await bibtex.text()).startsWith("@article{"), "the BibTeX downloads as a file");
+
   // 5. An API-judge submission goes through the queue to a finished row on the leaderboard.
   await open("/submit");
   await page.screenshot({ path: `${screenshots}/submit.png`, fullPage: true });

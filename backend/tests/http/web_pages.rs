@@ -1383,3 +1383,35 @@ async fn two_video_responses_loop_and_can_be_played_in_step_and_enlarged() {
     assert!(!reply.page().is_interactive());
     assert!(!reply.text().contains(r#"id="play-both""#));
 }
+
+#[tokio::test]
+async fn the_methods_page_says_how_numbers_are_computed_and_how_to_cite() {
+    let site = site().await;
+    let reply = get(&site.router, "/methods").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(matches!(reply.page(), Page::Methods));
+    let text = reply.text();
+    for needle in [
+        "macro mean over the tasks",
+        "tuned on the \ntest set",
+        "McNemar",
+        "https://arxiv.org/abs/2510.23451",
+        "https://huggingface.co/datasets/HongbangYuan/OmniRewardBench",
+        "@article{jin2025omnireward",
+        r#"href="/methods/omni-reward.bib""#,
+        // The modality means as the code computes them.
+        "Image</strong>: mean of TI2T, T2I, TI2I",
+    ] {
+        assert!(
+            text.contains(&needle.replace(" \n", " ")),
+            "{needle}: {text}"
+        );
+    }
+    assert!(
+        text.contains(r#"href="/methods""#),
+        "the navigation links it"
+    );
+    let bibtex = get(&site.router, "/methods/omni-reward.bib").await;
+    assert_eq!(bibtex.status, StatusCode::OK);
+    assert!(bibtex.text().starts_with("@article{jin2025omnireward"));
+}
