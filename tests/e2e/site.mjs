@@ -191,6 +191,10 @@ try {
   await page.waitForSelector("figure.chart svg");
   check((await page.$$("figure.chart")).length >= 1, "the model page draws its charts");
   check((await page.$$("table.judgements tbody tr")).length > 0, "the model page lists its judgements");
+  // Issue 20, addition 12: the run's judgements download as JSON Lines.
+  const download = await page.getAttribute("#judgements-download", "href");
+  const jsonLines = (await (await fetch(`${base}${download}`)).text()).trim().split("\n").map((line) => JSON.parse(line));
+  check(jsonLines.length > 0 && jsonLines.every((line) => typeof line.correct === "boolean"), `the run's judgements download as JSON Lines (${jsonLines.length} lines)`);
   await page.screenshot({ path: `${screenshots}/model.png`, fullPage: false });
   const evaluatedModel = page.url();
   // Intervals as text, for screens without hover (issue 20, defect 5).

@@ -1415,3 +1415,56 @@ async fn the_methods_page_says_how_numbers_are_computed_and_how_to_cite() {
     assert_eq!(bibtex.status, StatusCode::OK);
     assert!(bibtex.text().starts_with("@article{jin2025omnireward"));
 }
+
+#[tokio::test]
+async fn a_runs_judgements_download_as_json_lines_from_its_page() {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    finish_always_a(&storage, &benchmark).await;
+    let router = app(AppState::new(storage, benchmark.clone()));
+    let Page::Leaderboard(leaderboard) = get(&router, "/").await.page() else {
+        panic!("not the leaderboard page");
+    };
+    let row = &leaderboard.with_ties[0];
+    let model_page = get(&router, &format!("/models/{}", row.model_id)).await;
+    let link = format!("/api/v1/runs/{}/judgements.jsonl", row.run);
+    assert!(
+        model_page.text().contains(&link),
+        "the model page links the download"
+    );
+    let reply = get(&router, &link).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let lines: Vec<serde_json::Value> = reply
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))
+        .collect();
+    let expected: usize = benchmark
+        .samples
+        .iter()
+        .map(|sample| {
+            omnireward_shared::Setting::ALL
+                .into_iter()
+                .filter(|setting| setting.includes(sample.label))
+                .count()
+        })
+        .sum();
+    assert_eq!(lines.len(), expected, "every judgement, unpaginated");
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["correct"].is_boolean() && line["sample_id"].is_string())
+    );
+    let filtered = get(
+        &router,
+        &format!("{link}?task=text_to_text&setting=with_ties"),
+    )
+    .await;
+    assert!(filtered.text().lines().count() < expected);
+    assert_eq!(
+        get(&router, "/api/v1/runs/999/judgements.jsonl")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
