@@ -127,6 +127,9 @@ pub struct View {
     /// Whether each score's 95 % interval is written under it (a hover title reaches no touch
     /// screen).
     pub show_intervals: bool,
+    /// Whether a column gives each row's mean over the tasks every shown row covers, so a
+    /// 7-task row and a 9-task row compare on the same tasks.
+    pub common_tasks: bool,
     /// The benchmark asked for (`None`: the server's default); its rows are the only ones on
     /// the page, since rows of different benchmarks are never ranked together.
     pub benchmark: Option<String>,
@@ -145,6 +148,7 @@ impl Default for View {
             search: String::new(),
             show_tasks: false,
             show_intervals: false,
+            common_tasks: false,
             benchmark: None,
         }
     }
@@ -180,6 +184,7 @@ impl View {
                 "q" => view.search = value,
                 "tasks" => view.show_tasks = value == "1",
                 "ci" => view.show_intervals = value == "1",
+                "common" => view.common_tasks = value == "1",
                 "benchmark" if !value.is_empty() => view.benchmark = Some(value),
                 _ => {}
             }
@@ -223,6 +228,9 @@ impl View {
         }
         if self.show_intervals {
             parts.push("ci=1".to_owned());
+        }
+        if self.common_tasks {
+            parts.push("common=1".to_owned());
         }
         if let Some(benchmark) = &self.benchmark {
             parts.push(format!("benchmark={}", encode_component(benchmark)));
@@ -358,6 +366,30 @@ pub fn shown_rows(
         .collect();
     shown.sort_by(|left, right| compare(&left.row, &right.row, view.sort, view.descending));
     shown
+}
+
+/// The tasks every shown row with scores covers: the ground on which they all compare.
+pub fn common_tasks(rows: &[ShownRow]) -> Vec<Task> {
+    Task::ALL
+        .into_iter()
+        .filter(|task| {
+            rows.iter()
+                .filter(|shown| !shown.row.tasks.is_empty())
+                .all(|shown| shown.row.tasks.contains_key(task))
+        })
+        .collect()
+}
+
+/// A row's macro mean over `tasks` (`None` without tasks, or when the row lacks one).
+pub fn overall_on(row: &LeaderboardRow, tasks: &[Task]) -> Option<f64> {
+    if tasks.is_empty() {
+        return None;
+    }
+    let total = tasks
+        .iter()
+        .map(|task| row.tasks.get(task).copied())
+        .sum::<Option<f64>>()?;
+    Some(total / tasks.len() as f64)
 }
 
 fn within_size(row: &LeaderboardRow, min: Option<f64>, max: Option<f64>) -> bool {
@@ -747,6 +779,34 @@ mod tests {
     }
 
     #[test]
+    fn the_common_overall_is_the_mean_over_the_tasks_every_shown_row_covers() {
+        let mut full = row("Full", 0.6, None, None);
+        full.tasks = BTreeMap::from([
+            (Task::TextToText, 0.9),
+            (Task::TextToImage, 0.5),
+            (Task::TextTo3d, 0.1),
+        ]);
+        let mut partial = row("Partial", 0.7, None, None);
+        partial.tasks = BTreeMap::from([(Task::TextToText, 0.8), (Task::TextToImage, 0.6)]);
+        let shown = shown_rows(&[full.clone(), partial.clone()], &[], &View::default());
+        let tasks = common_tasks(&shown);
+        assert_eq!(tasks, [Task::TextToText, Task::TextToImage]);
+        // Full's overall counts T23D (0.5); on the common tasks it is 0.7, as Partial's.
+        assert_eq!(overall_on(&full, &tasks), Some(0.7));
+        assert_eq!(overall_on(&partial, &tasks), Some(0.7));
+        assert_eq!(overall_on(&full, &[]), None);
+        // Filtered to Full alone, its own three tasks are the common ground.
+        let alone = View {
+            search: "full".to_owned(),
+            ..View::default()
+        };
+        assert_eq!(
+            common_tasks(&shown_rows(&[full, partial], &[], &alone)).len(),
+            3
+        );
+    }
+
+    #[test]
     fn the_setting_picks_the_rows() {
         let with = vec![row("with", 0.5, None, None)];
         let without = vec![row("without", 0.5, None, None)];
@@ -770,6 +830,7 @@ mod tests {
             search: "Qwen 2.5/VL&co".to_owned(),
             show_tasks: true,
             show_intervals: true,
+            common_tasks: true,
             benchmark: Some("omni-rewardbench-sample".to_owned()),
         };
         let query = view.to_query();

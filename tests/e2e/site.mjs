@@ -203,6 +203,10 @@ try {
   await page.check('input[name="ci"]');
   await page.waitForFunction(() => location.search.includes("ci=1"));
   check((await page.$$("small.interval")).length > 0, "the intervals toggle writes each interval under its score");
+  // Issue 20, addition 10: a column of each model's overall on the tasks all shown models cover.
+  await page.check('input[name="common"]');
+  await page.waitForSelector("#common-header");
+  check((await page.$$("td.common")).length > 0, "the common-tasks column appears with one cell per row");
 
   // A paper model's page: the paper's numbers with their source and rank, the same charts, no run.
   await open("/?benchmark=omni-rewardbench");

@@ -1468,3 +1468,41 @@ async fn a_runs_judgements_download_as_json_lines_from_its_page() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_column_gives_the_overall_on_the_tasks_every_shown_model_covers() {
+    let site = site().await;
+    let reply = get(&site.router, "/?common=1").await;
+    let Page::Leaderboard(page) = reply.page() else {
+        panic!("not the leaderboard page");
+    };
+    // The paper's list has 7-task rows: the common ground is their seven tasks.
+    let common: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|task| {
+            page.with_ties
+                .iter()
+                .all(|row| row.tasks.contains_key(task))
+        })
+        .collect();
+    assert!(common.len() < Task::ALL.len() && !common.is_empty());
+    let text = reply.text();
+    assert!(
+        text.contains(&format!("{} tasks</span>", common.len())),
+        "the header names the common tasks' count"
+    );
+    let row = page
+        .with_ties
+        .iter()
+        .find(|row| row.tasks_covered == Task::ALL.len())
+        .expect("a nine-task row");
+    let mean = common.iter().map(|task| row.tasks[task]).sum::<f64>() / common.len() as f64;
+    assert!(
+        text.contains(&format!(
+            r#"<td class="score common">{}"#,
+            omnireward_frontend::format::percent(mean)
+        )),
+        "a nine-task row's common overall is its mean over the common tasks"
+    );
+    assert!(!get(&site.router, "/").await.text().contains("score common"));
+}

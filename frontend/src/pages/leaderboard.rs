@@ -11,7 +11,8 @@ use omnireward_shared::{Setting, Task};
 use crate::data::{self, LeaderboardRow};
 use crate::format;
 use crate::leaderboard::{
-    RankRule, ShownRow, SortColumn, View, encode_component, shown_modalities, shown_rows,
+    RankRule, ShownRow, SortColumn, View, common_tasks, encode_component, overall_on,
+    shown_modalities, shown_rows,
 };
 
 /// Model types a row can have, with the label the filter shows. The paper's rows have their
@@ -150,6 +151,12 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
         let (with_ties, without_ties) = (Arc::clone(&with_ties), Arc::clone(&without_ties));
         Memo::new(move |_| view_state.with(|view| shown_rows(&with_ties, &without_ties, view)))
     };
+    // The tasks every shown row covers, when the common-tasks column is asked for.
+    let common = Memo::new(move |_| {
+        view_state
+            .with(|view| view.common_tasks)
+            .then(|| rows.with(|rows| common_tasks(rows)))
+    });
     let rank_rule = {
         let (with_ties, without_ties) = (Arc::clone(&with_ties), Arc::clone(&without_ties));
         Memo::new(move |_| {
@@ -228,6 +235,16 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                             <th scope="col" class="type">"Type"</th>
                             <SortHeader view_state column=SortColumn::Parameters label="Size" title="Parameters" class="size"/>
                             <SortHeader view_state column=SortColumn::Overall label="Overall" title="Mean over covered tasks" class="overall"/>
+                            {move || common.get().map(|tasks| {
+                                let names: Vec<&str> = tasks.iter().map(|task| task.short_name()).collect();
+                                view! {
+                                    <th scope="col" class="common" id="common-header"
+                                        title=format!("Mean over the tasks every shown model covers: {}", names.join(", "))>
+                                        "Common"
+                                        <span class="rank-measure">{format!("{} tasks", tasks.len())}</span>
+                                    </th>
+                                }
+                            })}
                             {move || {
                                 let show_tasks = view_state.with(|view| view.show_tasks);
                                 shown_modalities(show_tasks)
@@ -255,6 +272,7 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                             rows.with(|rows| {
                                 if rows.is_empty() {
                                     let columns = 5
+                                        + usize::from(common.with(Option::is_some))
                                         + shown_modalities(show_tasks).count()
                                         + if show_tasks { Task::ALL.len() } else { 0 };
                                     view! {
@@ -264,8 +282,9 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                                         </td></tr>
                                     }.into_any()
                                 } else {
+                                    let common_tasks = common.get();
                                     rows.iter()
-                                        .map(|shown| row_view(shown, show_tasks, show_intervals))
+                                        .map(|shown| row_view(shown, show_tasks, show_intervals, common_tasks.as_deref()))
                                         .collect_view()
                                         .into_any()
                                 }
@@ -412,6 +431,14 @@ fn Filters(
                     }/>
                 " Show 95 % intervals"
             </label>
+            <label title="A column with each model's mean over the tasks every shown model covers, so models of 7 and 9 tasks compare on the same tasks">
+                <input type="checkbox" name="common" value="1" checked=initial.common_tasks
+                    on:change=move |event| {
+                        let checked = event_target_checked(&event);
+                        update(&|view| view.common_tasks = checked);
+                    }/>
+                " Overall on common tasks"
+            </label>
             <noscript><button type="submit">"Apply"</button></noscript>
         </form>
     }
@@ -497,7 +524,12 @@ fn paper_title(row: &LeaderboardRow) -> String {
     }
 }
 
-fn row_view(shown: &ShownRow, show_tasks: bool, show_intervals: bool) -> impl IntoView + use<> {
+fn row_view(
+    shown: &ShownRow,
+    show_tasks: bool,
+    show_intervals: bool,
+    common: Option<&[Task]>,
+) -> impl IntoView + use<> {
     let row: &LeaderboardRow = &shown.row;
     let intervals = row.intervals.as_ref();
     let paper = row.provenance == Provenance::PaperReported;
@@ -556,6 +588,7 @@ fn row_view(shown: &ShownRow, show_tasks: bool, show_intervals: bool) -> impl In
             <td class="type">{kind_label(row.kind.as_str()).to_owned()}</td>
             <td class="number size">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
             {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false, show_intervals, "overall")}
+            {common.map(|tasks| score_cell(overall_on(row, tasks), None, false, false, "common"))}
             {modality_cells}
             {task_cells}
         </tr>
