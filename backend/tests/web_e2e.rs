@@ -170,6 +170,7 @@ async fn the_site_works_in_headless_chromium() {
         "paper-model-phone",
         "leaderboard-phone",
         "sample-phone",
+        "model-phone",
     ] {
         assert!(
             screenshots.join(format!("{page}.png")).is_file(),

@@ -16,6 +16,7 @@ pub fn App(page: Page) -> impl IntoView {
         Page::Submit(_) | Page::Submission(_) => "/submit",
         Page::Queue(_) => "/queue",
         Page::Demo(_) => "/demo",
+        Page::Methods => "/methods",
         Page::Problem(_) => "",
     };
     let body = match page {
@@ -27,6 +28,7 @@ pub fn App(page: Page) -> impl IntoView {
         Page::Submission(page) => view! { <pages::queue::SubmissionPage page/> }.into_any(),
         Page::Queue(page) => view! { <pages::queue::QueuePage page/> }.into_any(),
         Page::Demo(page) => view! { <pages::demo::DemoPage page/> }.into_any(),
+        Page::Methods => view! { <pages::methods::MethodsPage/> }.into_any(),
         Page::Problem(page) => view! { <pages::problem::ProblemPage page/> }.into_any(),
     };
     view! { <Frame current body/> }
@@ -38,6 +40,7 @@ pub fn App(page: Page) -> impl IntoView {
 pub fn InteractiveApp(page: InteractivePage) -> impl IntoView {
     let current = match &page {
         InteractivePage::Leaderboard(_) => "/",
+        InteractivePage::Sample(_) => "/benchmark",
         InteractivePage::Submit(_) | InteractivePage::Submission(_) => "/submit",
         InteractivePage::Queue(_) => "/queue",
     };
@@ -45,6 +48,7 @@ pub fn InteractiveApp(page: InteractivePage) -> impl IntoView {
         InteractivePage::Leaderboard(page) => {
             view! { <pages::leaderboard::LeaderboardPage page/> }.into_any()
         }
+        InteractivePage::Sample(page) => view! { <pages::benchmark::SamplePage page/> }.into_any(),
         InteractivePage::Submit(page) => view! { <pages::submit::SubmitPage page/> }.into_any(),
         InteractivePage::Submission(page) => {
             view! { <pages::queue::SubmissionPage page/> }.into_any()
@@ -74,6 +78,7 @@ fn Frame(current: &'static str, body: AnyView) -> impl IntoView {
                 {link("/demo", "Demo")}
                 {link("/submit", "Submit")}
                 {link("/queue", "Queue")}
+                {link("/methods", "Methods")}
                 <a href="/api/v1/docs">"API"</a>
             </nav>
         </header>

@@ -26,6 +26,8 @@ pub enum Page {
     Submission(SubmissionPage),
     Queue(QueuePage),
     Demo(DemoPage),
+    /// How the numbers are computed, and the citation (no data: the text is the code's).
+    Methods,
     /// A page that could not be shown: not found, or the server failed.
     Problem(ProblemPage),
 }
@@ -38,6 +40,8 @@ pub enum Page {
 #[serde(tag = "page", rename_all = "snake_case")]
 pub enum InteractivePage {
     Leaderboard(LeaderboardPage),
+    /// Only a sample whose two responses are videos (its "play both in step" button).
+    Sample(SamplePage),
     Submit(SubmitPage),
     Submission(SubmissionPage),
     Queue(QueuePage),
@@ -46,10 +50,13 @@ pub enum InteractivePage {
 impl Page {
     /// Whether the bundle hydrates this page (see [`InteractivePage`]).
     pub fn is_interactive(&self) -> bool {
-        matches!(
-            self,
-            Page::Leaderboard(_) | Page::Submit(_) | Page::Submission(_) | Page::Queue(_)
-        )
+        match self {
+            Page::Sample(page) => page.plays_videos(),
+            other => matches!(
+                other,
+                Page::Leaderboard(_) | Page::Submit(_) | Page::Submission(_) | Page::Queue(_)
+            ),
+        }
     }
 
     /// The document title.
@@ -67,6 +74,7 @@ impl Page {
             Page::Submission(page) => format!("Submission {}", page.submission.id),
             Page::Queue(_) => "Queue".to_owned(),
             Page::Demo(_) => "Scoring demo".to_owned(),
+            Page::Methods => "Methods".to_owned(),
             Page::Problem(page) => page.heading.clone(),
         };
         format!("{detail} · Omni-RewardBench")
@@ -206,6 +214,23 @@ pub struct SamplePage {
     pub answers: Vec<SampleAnswer>,
 }
 
+impl SamplePage {
+    /// Whether both responses are videos, which the page can play side by side in step.
+    pub fn plays_videos(&self) -> bool {
+        [&self.sample.response1, &self.sample.response2]
+            .into_iter()
+            .all(|response| {
+                matches!(
+                    response,
+                    ResponseView::Media {
+                        kind: omnireward_shared::MediaKind::Video,
+                        ..
+                    }
+                )
+            })
+    }
+}
+
 /// Progress of a run: judgements stored against judgements planned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
@@ -332,6 +357,24 @@ pub struct DemoPage {
     pub images: Option<[String; 2]>,
     pub result: Option<ScoreResponse>,
     pub error: Option<String>,
+    /// Where the model stands on this server's leaderboard, and its tie thresholds.
+    #[serde(default)]
+    pub standing: DemoStanding,
+}
+
+/// The demo model's own evaluation on the served benchmark, so its answer can be read against
+/// its record: its leaderboard rows and the w/ Ties thresholds its stored scorecard chose.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DemoStanding {
+    /// Its row with ties (`None`: this server has no finished run of it); boxed, so pages
+    /// without a demo do not carry two rows' worth of space.
+    pub with_ties: Option<Box<LeaderboardRow>>,
+    /// Its row without ties.
+    pub without_ties: Option<Box<LeaderboardRow>>,
+    /// How many rows the with-ties list of that benchmark has.
+    pub ranked: usize,
+    /// The w/ Ties rule per task of that run's scorecard.
+    pub tie_rules: std::collections::BTreeMap<Task, omnireward_shared::scorecard::TieRule>,
 }
 
 /// An error page.

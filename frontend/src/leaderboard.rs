@@ -50,6 +50,61 @@ impl SortColumn {
     pub fn natural_descending(self) -> bool {
         !matches!(self, SortColumn::Model)
     }
+
+    /// The score the Rank column ranks by under this sort: the sorted score, or overall when
+    /// the table is sorted by name or size (neither is a measure of quality).
+    pub fn measure(self) -> SortColumn {
+        match self {
+            SortColumn::Model | SortColumn::Parameters => SortColumn::Overall,
+            score => score,
+        }
+    }
+
+    /// The column header's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortColumn::Overall => "Overall",
+            SortColumn::Model => "Model",
+            SortColumn::Parameters => "Size",
+            SortColumn::Modality(modality) => modality.label(),
+            SortColumn::Task(task) => task.short_name(),
+        }
+    }
+
+    /// The column that shows this one's numbers: with the nine tasks shown, a modality of a
+    /// single task (Text is T2T, 3D is T23D) is that task's column, since the two would repeat
+    /// each other.
+    pub fn shown_as(self, show_tasks: bool) -> SortColumn {
+        match self {
+            SortColumn::Modality(modality) if show_tasks => {
+                let mut tasks = modality.tasks();
+                match (tasks.next(), tasks.next()) {
+                    (Some(task), None) => SortColumn::Task(task),
+                    _ => self,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The row's value in this column (`None` for the name column and for missing scores).
+    fn value(self, row: &LeaderboardRow) -> Option<f64> {
+        match self {
+            SortColumn::Overall => row.overall,
+            SortColumn::Parameters => row.parameters.as_deref().and_then(parameters_in_billions),
+            SortColumn::Modality(modality) => row.modalities.get(&modality).copied(),
+            SortColumn::Task(task) => row.tasks.get(&task).copied(),
+            SortColumn::Model => None,
+        }
+    }
+}
+
+/// The modality columns a view shows: all five, or with the nine tasks shown only those of
+/// more than one task (the others would repeat a task column).
+pub fn shown_modalities(show_tasks: bool) -> impl Iterator<Item = Modality> {
+    Modality::ALL.into_iter().filter(move |modality| {
+        SortColumn::Modality(*modality).shown_as(show_tasks) == SortColumn::Modality(*modality)
+    })
 }
 
 /// Everything about the table that a shared link should reproduce.
@@ -69,6 +124,12 @@ pub struct View {
     pub search: String,
     /// Whether the nine task columns are shown beside the modality columns.
     pub show_tasks: bool,
+    /// Whether each score's 95 % interval is written under it (a hover title reaches no touch
+    /// screen).
+    pub show_intervals: bool,
+    /// Whether a column gives each row's mean over the tasks every shown row covers, so a
+    /// 7-task row and a 9-task row compare on the same tasks.
+    pub common_tasks: bool,
     /// The benchmark asked for (`None`: the server's default); its rows are the only ones on
     /// the page, since rows of different benchmarks are never ranked together.
     pub benchmark: Option<String>,
@@ -86,6 +147,8 @@ impl Default for View {
             max_billions: None,
             search: String::new(),
             show_tasks: false,
+            show_intervals: false,
+            common_tasks: false,
             benchmark: None,
         }
     }
@@ -120,6 +183,8 @@ impl View {
                 "max" => view.max_billions = value.parse().ok().filter(|v: &f64| v.is_finite()),
                 "q" => view.search = value,
                 "tasks" => view.show_tasks = value == "1",
+                "ci" => view.show_intervals = value == "1",
+                "common" => view.common_tasks = value == "1",
                 "benchmark" if !value.is_empty() => view.benchmark = Some(value),
                 _ => {}
             }
@@ -161,6 +226,12 @@ impl View {
         if self.show_tasks {
             parts.push("tasks=1".to_owned());
         }
+        if self.show_intervals {
+            parts.push("ci=1".to_owned());
+        }
+        if self.common_tasks {
+            parts.push("common=1".to_owned());
+        }
         if let Some(benchmark) = &self.benchmark {
             parts.push(format!("benchmark={}", encode_component(benchmark)));
         }
@@ -171,7 +242,7 @@ impl View {
     /// column sorts in its natural direction.
     pub fn sorted_by(&self, column: SortColumn) -> View {
         let mut next = self.clone();
-        if self.sort == column {
+        if self.sorted_column() == column.shown_as(self.show_tasks) {
             next.descending = !self.descending;
         } else {
             next.sort = column;
@@ -179,18 +250,93 @@ impl View {
         }
         next
     }
+
+    /// The shown column the table is sorted by (see [`SortColumn::shown_as`]).
+    pub fn sorted_column(&self) -> SortColumn {
+        self.sort.shown_as(self.show_tasks)
+    }
 }
 
-/// A shown row with its rank group.
+/// How the Rank column ranks a view: one rule for every row of it, so paper rows and evaluated
+/// rows never carry different kinds of rank in one list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RankRule {
+    /// Ranked by overall, every ranked row verified here: models that the paired test between
+    /// neighbours (or, without one, overlapping 95 % intervals) cannot separate share a rank.
+    Groups,
+    /// Competition ranks by this score: equal scores share a rank, the next rank skips.
+    Strict(SortColumn),
+}
+
+impl RankRule {
+    /// The rule for a view of these rows (all rows of its setting, before filters). Groups need
+    /// per-item judgements or intervals on every row, and exist for the overall score only; a
+    /// list with a paper row (numbers without either) or sorted by another score is ranked
+    /// strictly.
+    pub fn for_view(rows: &[LeaderboardRow], view: &View) -> RankRule {
+        let measure = view.sort.measure();
+        let all_verified = rows
+            .iter()
+            .filter(|row| row.overall.is_some())
+            .all(|row| row.verified);
+        if measure == SortColumn::Overall && all_verified {
+            RankRule::Groups
+        } else {
+            RankRule::Strict(measure)
+        }
+    }
+
+    /// The ranks of rows in any order, under this rule.
+    pub fn ranks(self, rows: &[LeaderboardRow]) -> Vec<Option<usize>> {
+        match self {
+            RankRule::Groups => rank_groups(rows),
+            RankRule::Strict(measure) => rows
+                .iter()
+                .map(|row| {
+                    let value = measure.value(row)?;
+                    let better = rows
+                        .iter()
+                        .filter_map(|other| measure.value(other))
+                        .filter(|other| *other > value)
+                        .count();
+                    Some(better + 1)
+                })
+                .collect(),
+        }
+    }
+
+    /// The rule in words, for the page.
+    pub fn describe(self) -> String {
+        match self {
+            RankRule::Groups => "Rank by overall score. Every model here has per-item \
+                                 judgements: models that the paired test against the next one \
+                                 (McNemar, Holm-corrected) cannot separate share a rank, and \
+                                 without a test, models whose 95 % intervals overlap the group \
+                                 leader's."
+                .to_owned(),
+            RankRule::Strict(measure) => format!(
+                "Rank by {} score: equal scores share a rank. Interval groups are used only \
+                 when the list is ranked by overall and every model in it has per-item \
+                 judgements (the paper's rows have none).",
+                match measure {
+                    SortColumn::Overall => "overall",
+                    other => other.label(),
+                }
+            ),
+        }
+    }
+}
+
+/// A shown row with its rank.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShownRow {
     pub row: LeaderboardRow,
-    /// The rank shared by every model whose interval overlaps its group leader's; `None` for
-    /// rows without an overall score.
+    /// Its rank under the view's [`RankRule`]; `None` for rows without the ranked score.
     pub rank: Option<usize>,
 }
 
-/// The rows of the view's setting that pass its filters, in its order, each with its rank group.
+/// The rows of the view's setting that pass its filters, in its order, each with its rank
+/// (among all rows of the setting, so a filter keeps the ranks of the full list).
 pub fn shown_rows(
     with_ties: &[LeaderboardRow],
     without_ties: &[LeaderboardRow],
@@ -200,7 +346,7 @@ pub fn shown_rows(
         Setting::WithTies => with_ties,
         Setting::WithoutTies => without_ties,
     };
-    let ranks = rank_groups(rows);
+    let ranks = RankRule::for_view(rows, view).ranks(rows);
     let needle = view.search.to_lowercase();
     let mut shown: Vec<ShownRow> = rows
         .iter()
@@ -220,6 +366,30 @@ pub fn shown_rows(
         .collect();
     shown.sort_by(|left, right| compare(&left.row, &right.row, view.sort, view.descending));
     shown
+}
+
+/// The tasks every shown row with scores covers: the ground on which they all compare.
+pub fn common_tasks(rows: &[ShownRow]) -> Vec<Task> {
+    Task::ALL
+        .into_iter()
+        .filter(|task| {
+            rows.iter()
+                .filter(|shown| !shown.row.tasks.is_empty())
+                .all(|shown| shown.row.tasks.contains_key(task))
+        })
+        .collect()
+}
+
+/// A row's macro mean over `tasks` (`None` without tasks, or when the row lacks one).
+pub fn overall_on(row: &LeaderboardRow, tasks: &[Task]) -> Option<f64> {
+    if tasks.is_empty() {
+        return None;
+    }
+    let total = tasks
+        .iter()
+        .map(|task| row.tasks.get(task).copied())
+        .sum::<Option<f64>>()?;
+    Some(total / tasks.len() as f64)
 }
 
 fn within_size(row: &LeaderboardRow, min: Option<f64>, max: Option<f64>) -> bool {
@@ -244,14 +414,7 @@ fn compare(
         let order = left.model.to_lowercase().cmp(&right.model.to_lowercase());
         return if descending { order.reverse() } else { order };
     }
-    let value = |row: &LeaderboardRow| match column {
-        SortColumn::Overall => row.overall,
-        SortColumn::Parameters => row.parameters.as_deref().and_then(parameters_in_billions),
-        SortColumn::Modality(modality) => row.modalities.get(&modality).copied(),
-        SortColumn::Task(task) => row.tasks.get(&task).copied(),
-        SortColumn::Model => None,
-    };
-    match (value(left), value(right)) {
+    match (column.value(left), column.value(right)) {
         (Some(a), Some(b)) => {
             let order = a.total_cmp(&b);
             if descending { order.reverse() } else { order }
@@ -525,6 +688,125 @@ mod tests {
     }
 
     #[test]
+    fn the_rank_is_the_sorted_measures_under_one_rule_per_view() {
+        // Overlapping intervals: as groups the two evaluated rows would share rank 1.
+        let mut rows = vec![
+            row("Large", 0.70, Some([0.40, 0.90]), Some("72B")),
+            row("Small", 0.65, Some([0.40, 0.90]), Some("7B")),
+            row("Paper", 0.60, None, None),
+        ];
+        rows[0].tasks.insert(Task::TextToImage, 0.50);
+        rows[1].tasks.insert(Task::TextToImage, 0.80);
+        rows[2].tasks.insert(Task::TextToImage, 0.50);
+        let ranks = |rows: &[LeaderboardRow], view: &View| {
+            shown_rows(rows, &[], view)
+                .into_iter()
+                .map(|shown| (shown.row.model, shown.rank))
+                .collect::<Vec<_>>()
+        };
+        // A paper row in the list: strict ranks for everyone, no groups for some rows only.
+        let view = View::default();
+        assert_eq!(
+            RankRule::for_view(&rows, &view),
+            RankRule::Strict(SortColumn::Overall)
+        );
+        assert_eq!(
+            ranks(&rows, &view),
+            [
+                ("Large".to_owned(), Some(1)),
+                ("Small".to_owned(), Some(2)),
+                ("Paper".to_owned(), Some(3))
+            ]
+        );
+        // Sorted by T2I, the rank is T2I's: equal scores share a rank.
+        let by_task = view.sorted_by(SortColumn::Task(Task::TextToImage));
+        assert_eq!(
+            ranks(&rows, &by_task),
+            [
+                ("Small".to_owned(), Some(1)),
+                ("Large".to_owned(), Some(2)),
+                ("Paper".to_owned(), Some(2))
+            ]
+        );
+        // Sorted by name, the rank stays overall's; ascending by T2I, the worst come first and
+        // keep their ranks (the best is still 1).
+        assert_eq!(
+            ranks(&rows, &view.sorted_by(SortColumn::Model))[0],
+            ("Large".to_owned(), Some(1))
+        );
+        assert_eq!(
+            ranks(
+                &rows,
+                &by_task.sorted_by(SortColumn::Task(Task::TextToImage))
+            )[2],
+            ("Small".to_owned(), Some(1))
+        );
+        // Only verified rows, by overall: interval groups.
+        let verified = &rows[..2];
+        assert_eq!(RankRule::for_view(verified, &view), RankRule::Groups);
+        assert_eq!(
+            ranks(verified, &view),
+            [("Large".to_owned(), Some(1)), ("Small".to_owned(), Some(1))]
+        );
+        assert!(
+            RankRule::Strict(SortColumn::Task(Task::TextToImage))
+                .describe()
+                .starts_with("Rank by T2I score")
+        );
+    }
+
+    #[test]
+    fn with_the_tasks_shown_single_task_modalities_are_not_repeated() {
+        assert_eq!(shown_modalities(false).count(), 5);
+        let shown: Vec<Modality> = shown_modalities(true).collect();
+        assert_eq!(
+            shown,
+            [Modality::Image, Modality::Video, Modality::Audio],
+            "Text is T2T and 3D is T23D"
+        );
+        // A link sorted by Text marks (and flips on) the T2T column once the tasks are shown.
+        let view = View {
+            sort: SortColumn::Modality(Modality::Text),
+            show_tasks: true,
+            ..View::default()
+        };
+        assert_eq!(view.sorted_column(), SortColumn::Task(Task::TextToText));
+        assert!(
+            !view
+                .sorted_by(SortColumn::Task(Task::TextToText))
+                .descending
+        );
+    }
+
+    #[test]
+    fn the_common_overall_is_the_mean_over_the_tasks_every_shown_row_covers() {
+        let mut full = row("Full", 0.6, None, None);
+        full.tasks = BTreeMap::from([
+            (Task::TextToText, 0.9),
+            (Task::TextToImage, 0.5),
+            (Task::TextTo3d, 0.1),
+        ]);
+        let mut partial = row("Partial", 0.7, None, None);
+        partial.tasks = BTreeMap::from([(Task::TextToText, 0.8), (Task::TextToImage, 0.6)]);
+        let shown = shown_rows(&[full.clone(), partial.clone()], &[], &View::default());
+        let tasks = common_tasks(&shown);
+        assert_eq!(tasks, [Task::TextToText, Task::TextToImage]);
+        // Full's overall counts T23D (0.5); on the common tasks it is 0.7, as Partial's.
+        assert_eq!(overall_on(&full, &tasks), Some(0.7));
+        assert_eq!(overall_on(&partial, &tasks), Some(0.7));
+        assert_eq!(overall_on(&full, &[]), None);
+        // Filtered to Full alone, its own three tasks are the common ground.
+        let alone = View {
+            search: "full".to_owned(),
+            ..View::default()
+        };
+        assert_eq!(
+            common_tasks(&shown_rows(&[full, partial], &[], &alone)).len(),
+            3
+        );
+    }
+
+    #[test]
     fn the_setting_picks_the_rows() {
         let with = vec![row("with", 0.5, None, None)];
         let without = vec![row("without", 0.5, None, None)];
@@ -547,6 +829,8 @@ mod tests {
             max_billions: Some(80.0),
             search: "Qwen 2.5/VL&co".to_owned(),
             show_tasks: true,
+            show_intervals: true,
+            common_tasks: true,
             benchmark: Some("omni-rewardbench-sample".to_owned()),
         };
         let query = view.to_query();

@@ -51,6 +51,7 @@ page.on("response", (response) => {
 // Interactive pages load the bundle and are ready once it has hydrated them; the others load
 // no bundle and are ready as parsed.
 const interactivePages = /^\/(\?.*)?$|^\/submit|^\/submissions\/|^\/queue/;
+// (A sample page whose two responses are videos loads the bundle too, for "play both in step".)
 async function open(path) {
   await page.goto(`${base}${path}`);
   const bundled = (await page.$('script[type="module"]')) !== null;
@@ -92,6 +93,16 @@ try {
   const shared = await (await fetch(`${base}/?setting=without_ties&q=qwen`)).text();
   check(shared.includes('aria-pressed="true"') && !shared.includes(">Phi-4-Multimodal-Instruct<"), "a shared URL renders the same view on the server");
   await open("/?tasks=1");
+  // Sorted by a task, the Rank column is that task's rank (issue 20, defect 4), and Text and 3D
+  // (one task each) are not repeated beside T2T and T23D.
+  check((await page.$('th[data-column="text"]')) === null && (await page.$('th[data-column="3d"]')) === null, "with the tasks shown, Text and 3D are not repeated");
+  await page.click('th[data-column="text_to_image"] a');
+  await page.waitForFunction(() => location.search.includes("sort=text_to_image"));
+  const t2iRanks = await page.$$eval("table.scores tbody td.rank", (cells) => cells.map((cell) => cell.textContent.trim()));
+  check(t2iRanks[0] === "1" && (await page.textContent("th.rank .rank-measure")) === "T2I", `sorted by T2I, the first row has T2I rank 1 (${t2iRanks.slice(0, 3)})`);
+  check((await page.textContent("#rank-rule")).startsWith("Rank by T2I score"), "the page says how it ranks");
+  await page.goto(`${base}/?tasks=1`);
+  await page.waitForSelector("html[data-hydrated]");
   await page.screenshot({ path: `${screenshots}/leaderboard.png`, fullPage: false });
 
   // 3. A sample page plays its media.
@@ -117,6 +128,22 @@ try {
       return results;
     });
     check(played.length === 2 && played.every((result) => result === true), `the ${task} sample page plays both ${selector} responses (${JSON.stringify(played)})`);
+    if (selector === "video") {
+      // Issue 20, defect 7: the clips loop, fill their columns, start together, and enlarge.
+      await page.waitForSelector("html[data-hydrated]", { timeout: 30000 });
+      check(await page.$$eval("video", (videos) => videos.every((video) => video.loop)), "the videos loop");
+      const widths = async () => page.$$eval(".responses video", (videos) => videos.map((video) => video.getBoundingClientRect().width));
+      const sideBySide = await widths();
+      check(sideBySide.every((width) => width >= 300), `the videos are shown large, side by side (${sideBySide} px wide)`);
+      await page.$$eval("video", (videos) => videos.forEach((video) => { video.pause(); video.currentTime = 0.5 * video.duration; }));
+      await page.click("#play-both");
+      await page.waitForFunction(() => [...document.querySelectorAll(".responses video")].every((video) => !video.paused && video.currentTime > 0));
+      const times = await page.$$eval(".responses video", (videos) => videos.map((video) => video.currentTime));
+      check(Math.abs(times[0] - times[1]) < 0.3, `"Play both in step" starts both from the start together (${times})`);
+      await page.check("#enlarge");
+      const enlarged = await widths();
+      check(enlarged.every((width, index) => width > sideBySide[index] * 1.5), `"Enlarge" widens the videos (${enlarged} px)`);
+    }
     await page.screenshot({ path: `${screenshots}/sample-${task}.png`, fullPage: true });
   }
 
@@ -128,7 +155,18 @@ try {
   check(demoError === null, `the demo answers without an error${demoError ? `: ${await demoError.textContent()}` : ""}`);
   const rewards = [await page.textContent("#reward1"), await page.textContent("#reward2")].map(Number);
   check(rewards.every(Number.isFinite) && rewards[0] !== rewards[1], `the demo returns two rewards (${rewards})`);
+  // The answer is explained (issue 20, defect 8): the default model is a small baseline, the
+  // reward scale, and (with no evaluation of it on this server) that no tie threshold is known.
+  check((await page.textContent("#demo-baseline")).includes("small baseline"), "the demo says the default model is a small baseline");
+  check((await page.textContent("#demo-scale")).includes("only the margin"), "the demo explains the reward scale");
+  check((await page.textContent("#demo-ties")).includes("No tie threshold is known"), "the demo says no tie threshold is known");
   await page.screenshot({ path: `${screenshots}/demo.png`, fullPage: true });
+
+  // The methods page (issue 20, addition 11): how the numbers are computed, and the BibTeX.
+  await open("/methods");
+  check((await page.textContent("#bibtex")).includes("arXiv:2510.23451"), "the methods page gives the benchmark's BibTeX");
+  const bibtex = await fetch(`${base}/methods/omni-reward.bib`);
+  check(bibtex.ok && (await bibtex.text()).startsWith("@article{"), "the BibTeX downloads as a file");
 
   // 5. An API-judge submission goes through the queue to a finished row on the leaderboard.
   await open("/submit");
@@ -153,7 +191,22 @@ try {
   await page.waitForSelector("figure.chart svg");
   check((await page.$$("figure.chart")).length >= 1, "the model page draws its charts");
   check((await page.$$("table.judgements tbody tr")).length > 0, "the model page lists its judgements");
+  // Issue 20, addition 12: the run's judgements download as JSON Lines.
+  const download = await page.getAttribute("#judgements-download", "href");
+  const jsonLines = (await (await fetch(`${base}${download}`)).text()).trim().split("\n").map((line) => JSON.parse(line));
+  check(jsonLines.length > 0 && jsonLines.every((line) => typeof line.correct === "boolean"), `the run's judgements download as JSON Lines (${jsonLines.length} lines)`);
   await page.screenshot({ path: `${screenshots}/model.png`, fullPage: false });
+  const evaluatedModel = page.url();
+  // Intervals as text, for screens without hover (issue 20, defect 5).
+  await open("/");
+  check((await page.$$("small.interval")).length === 0, "intervals are not written out by default");
+  await page.check('input[name="ci"]');
+  await page.waitForFunction(() => location.search.includes("ci=1"));
+  check((await page.$$("small.interval")).length > 0, "the intervals toggle writes each interval under its score");
+  // Issue 20, addition 10: a column of each model's overall on the tasks all shown models cover.
+  await page.check('input[name="common"]');
+  await page.waitForSelector("#common-header");
+  check((await page.$$("td.common")).length > 0, "the common-tasks column appears with one cell per row");
 
   // A paper model's page: the paper's numbers with their source and rank, the same charts, no run.
   await open("/?benchmark=omni-rewardbench");
@@ -170,13 +223,37 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(paperModel);
   await page.screenshot({ path: `${screenshots}/paper-model-phone.png`, fullPage: false });
+  const noSidewaysScroll = async (what) => {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 390, `${what} does not scroll sideways at 390 px (${width} px wide)`);
+  };
+  await noSidewaysScroll("the paper model page");
   await open("/?benchmark=omni-rewardbench");
+  // The first screen shows Overall; model names take at most three lines (issue 20, defect 6).
+  const overallBox = await page.locator('th[data-column="overall"]').boundingBox();
+  check(overallBox !== null && overallBox.x >= 0 && overallBox.x + overallBox.width <= 390, `the Overall column is on the first screen (${JSON.stringify(overallBox)})`);
+  const nameHeights = await page.$$eval("table.scores tbody th.model", (cells) => cells.map((cell) => [cell.getBoundingClientRect().height, cell.textContent]));
+  const lineHeight = await page.$eval("table.scores tbody th.model", (cell) => parseFloat(getComputedStyle(cell).lineHeight));
+  const [tallest, tallestName] = nameHeights.reduce((a, b) => (b[0] > a[0] ? b : a));
+  check(tallest <= 3 * lineHeight + 14, `model names take at most three lines (tallest ${tallest} px: ${tallestName}; line ${lineHeight} px)`);
+  await noSidewaysScroll("the leaderboard");
   await page.screenshot({ path: `${screenshots}/leaderboard-phone.png`, fullPage: false });
+  // A shared link sorted by a task at the far right opens with that column in view.
+  await open("/?benchmark=omni-rewardbench&tasks=1&sort=text_image_to_image");
+  await page.waitForFunction(() => {
+    const box = document.querySelector('th[data-column="text_image_to_image"]').getBoundingClientRect();
+    return box.left >= 0 && box.right <= window.innerWidth;
+  }, null, { timeout: 5000 });
+  check(true, "the sorted column is scrolled into view at 390 px");
   await open("/benchmark?task=text_to_text");
   await page.click("table.samples tbody tr th a");
   await page.waitForSelector("dd.served");
   check(!(await page.textContent("main")).includes("preferred by humans"), "the synthetic sample's labels are not called human");
+  await noSidewaysScroll("a sample page with the models' answers");
   await page.screenshot({ path: `${screenshots}/sample-phone.png`, fullPage: false });
+  await page.goto(evaluatedModel);
+  await noSidewaysScroll("an evaluated model's page");
+  await page.screenshot({ path: `${screenshots}/model-phone.png`, fullPage: false });
 
   check(problems.length === 0, `no page or console errors${problems.length ? `: ${problems.join("; ")}` : ""}`);
 } finally {

@@ -1,5 +1,8 @@
 //! `GET /docs`: the OpenAPI document rendered as one self-contained HTML page (routes,
-//! parameters, bodies, responses and schemas; inline CSS, no scripts, nothing fetched).
+//! parameters, bodies, responses and schemas, an example request and response per route;
+//! inline CSS, no scripts, nothing fetched).
+
+mod example;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,7 +18,9 @@ section.operation{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;
 .method{display:inline-block;min-width:4.5rem;font-weight:700;text-transform:uppercase}\
 .get{color:#0969da}.post{color:#1a7f37}.delete{color:#cf222e}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #d0d7de;\
-padding:.2rem .6rem;text-align:left;vertical-align:top}nav li{margin:.1rem 0}";
+padding:.2rem .6rem;text-align:left;vertical-align:top}nav li{margin:.1rem 0}\
+pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;max-height:20rem}\
+p code,td code{background:#f6f8fa;padding:0 .2rem;border-radius:3px}";
 
 /// The HTML page of `document` (the handler of `GET /docs` lives beside the document, in
 /// `openapi.rs`, so this module imports nothing of it).
@@ -74,7 +79,7 @@ fn render(document: &Value, order: &DeclaredOrder) -> String {
          <style>{STYLE}</style></head><body><h1>{title}</h1><p>{}</p>\
          <p>Machine-readable: <a href=\"openapi.json\"><code>openapi.json</code></a> \
          (OpenAPI {}).</p>",
-        text(&document["info"]["description"]),
+        prose(&document["info"]["description"]),
         text(&document["openapi"]),
     );
     let empty = Map::new();
@@ -101,9 +106,10 @@ fn render(document: &Value, order: &DeclaredOrder) -> String {
         }
     }
     html.push_str("</ul></nav>");
+    let schemas_value = &document["components"]["schemas"];
     for (path, item) in &paths {
         for (method, operation) in operations(item) {
-            operation_html(&mut html, method, path, operation);
+            operation_html(&mut html, method, path, operation, schemas_value);
         }
     }
     html.push_str("<h2>Schemas</h2>");
@@ -145,7 +151,7 @@ fn anchor(method: &str, path: &str) -> String {
     format!("{method}{slug}")
 }
 
-fn operation_html(html: &mut String, method: &str, path: &str, operation: &Value) {
+fn operation_html(html: &mut String, method: &str, path: &str, operation: &Value, schemas: &Value) {
     let _ = write!(
         html,
         "<section class=\"operation\" id=\"{}\"><h3><span class=\"method {method}\">{method}\
@@ -154,8 +160,8 @@ fn operation_html(html: &mut String, method: &str, path: &str, operation: &Value
         escape(path)
     );
     for key in ["summary", "description"] {
-        if let Some(paragraph) = operation[key].as_str() {
-            let _ = write!(html, "<p>{}</p>", escape(paragraph));
+        if operation[key].is_string() {
+            let _ = write!(html, "<p>{}</p>", prose(&operation[key]));
         }
     }
     if operation.get("security").is_some() {
@@ -180,15 +186,15 @@ fn operation_html(html: &mut String, method: &str, path: &str, operation: &Value
                 } else {
                     "no"
                 },
-                text(&parameter["description"])
+                prose(&parameter["description"])
             );
         }
         html.push_str("</table>");
     }
     if let Some(body) = operation.get("requestBody") {
         html.push_str("<h4>Request body</h4>");
-        if let Some(description) = body["description"].as_str() {
-            let _ = write!(html, "<p>{}</p>", escape(description));
+        if body["description"].is_string() {
+            let _ = write!(html, "<p>{}</p>", prose(&body["description"]));
         }
         content_html(html, &body["content"]);
     }
@@ -201,12 +207,35 @@ fn operation_html(html: &mut String, method: &str, path: &str, operation: &Value
                 html,
                 "<tr><td>{}</td><td>{}</td><td>",
                 escape(status),
-                text(&response["description"])
+                prose(&response["description"])
             );
             content_html(html, &response["content"]);
             html.push_str("</td></tr>");
         }
         html.push_str("</table>");
+    }
+    let _ = write!(
+        html,
+        "<h4>Example request</h4><pre class=\"example-request\"><code>{}</code></pre>",
+        escape(&example::request(method, path, operation, schemas))
+    );
+    // The first success response with a JSON body (a shape, its values illustrative).
+    let success = operation["responses"].as_object().and_then(|responses| {
+        responses.iter().find_map(|(status, response)| {
+            let schema = response["content"]["application/json"].get("schema")?;
+            status.starts_with('2').then_some((status, schema))
+        })
+    });
+    if let Some((status, schema)) = success {
+        let body =
+            serde_json::to_string_pretty(&example::value(schema, schemas)).unwrap_or_default();
+        let _ = write!(
+            html,
+            "<h4>Example response <span class=\"status\">{}</span> (values illustrative)</h4>\
+             <pre class=\"example-response\"><code>{}</code></pre>",
+            escape(status),
+            escape(&body)
+        );
     }
     html.push_str("</section>");
 }
@@ -227,8 +256,8 @@ fn content_html(html: &mut String, content: &Value) {
 /// A schema's properties as a table (those of each part of an `allOf`), or its type when it
 /// has none.
 fn schema_html(html: &mut String, schema: &Value, fields: &[String]) {
-    if let Some(description) = schema["description"].as_str() {
-        let _ = write!(html, "<p>{}</p>", escape(description));
+    if schema["description"].is_string() {
+        let _ = write!(html, "<p>{}</p>", prose(&schema["description"]));
     }
     if let Some(parts) = schema["allOf"].as_array() {
         for part in parts {
@@ -262,7 +291,7 @@ fn schema_html(html: &mut String, schema: &Value, fields: &[String]) {
             } else {
                 "no"
             },
-            text(&property["description"])
+            prose(&property["description"])
         );
     }
     html.push_str("</table>");
@@ -316,6 +345,29 @@ fn text(value: &Value) -> String {
     value.as_str().map(escape).unwrap_or_default()
 }
 
+/// A JSON string of documentation prose, escaped, with Markdown's inline code (text between
+/// backticks) as `<code>`; an unpaired backtick stays as written.
+fn prose(value: &Value) -> String {
+    let Some(text) = value.as_str() else {
+        return String::new();
+    };
+    let parts: Vec<&str> = text.split('`').collect();
+    let mut html = String::with_capacity(text.len());
+    for (index, part) in parts.iter().enumerate() {
+        let inside = index % 2 == 1;
+        let unpaired = inside && index == parts.len() - 1;
+        if unpaired {
+            html.push('`');
+            html.push_str(&escape(part));
+        } else if inside {
+            let _ = write!(html, "<code>{}</code>", escape(part));
+        } else {
+            html.push_str(&escape(part));
+        }
+    }
+    html
+}
+
 fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
@@ -360,5 +412,17 @@ mod tests {
         assert!(page.contains("Every field of <a href=\"#schema-RunView\">"));
         assert!(page.contains("<td><code>id</code></td><td>integer</td>"));
         assert!(!page.contains("<script") && !page.contains("<link"));
+        // Every route has an example request and its JSON response's shape.
+        assert!(page.contains("curl -X GET &#39;http://127.0.0.1:8080/api/v1/runs/1&#39;"));
+        assert!(page.contains("<pre class=\"example-response\"><code>{\n  &quot;tags&quot;"));
+    }
+
+    #[test]
+    fn backticks_become_inline_code() {
+        let html = prose(&serde_json::json!("Use `setting=with_ties` <b> or `x"));
+        assert_eq!(
+            html, "Use <code>setting=with_ties</code> &lt;b&gt; or `x",
+            "escaped, paired backticks as code, an unpaired one kept"
+        );
     }
 }

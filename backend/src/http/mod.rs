@@ -231,6 +231,7 @@ pub fn app(state: AppState) -> Router {
         .route("/media/{task}/{id}/{field}", get(media::bytes))
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/judgements", get(runs::judgements))
+        .route("/runs/{id}/judgements.jsonl", get(runs::judgements_jsonl))
         .route("/compare", get(compare::compare))
         .route("/models/{id}", get(models::one))
         // POST is in `uploads::routes`: checkpoint uploads have their own body limit.

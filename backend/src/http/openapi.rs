@@ -35,6 +35,7 @@ const UNPREFIXED: [&str; 1] = ["/metrics"];
         super::media::bytes,
         super::runs::one,
         super::runs::judgements,
+        super::runs::judgements_jsonl,
         super::compare::compare,
         super::events::stream,
         super::models::one,

@@ -1,10 +1,13 @@
-//! `GET /runs/{id}` (the run record with its scorecard, or the paper's reported scores) and
-//! `GET /runs/{id}/judgements` (the per-item outputs, filtered and paginated).
+//! `GET /runs/{id}` (the run record with its scorecard, or the paper's reported scores),
+//! `GET /runs/{id}/judgements` (the per-item outputs, filtered and paginated) and
+//! `GET /runs/{id}/judgements.jsonl` (the same outputs, all of them, as a JSON Lines download).
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use omnireward_shared::scorecard::{ScalarTiePolicy, TieRule, decided_verdict, tie_rules};
 use omnireward_shared::wire::{
     JudgementItem, Paged, ReportedSetting, RunBenchmark, RunDocument, RunModel,
@@ -216,14 +219,76 @@ pub(super) async fn judgements_page(
     Ok(judgement_page(&state.storage, run, filter, pagination).await?)
 }
 
-/// The page of a run's judgements that pass the filter. A full-release run holds about 15,000
-/// judgements, read whole and filtered here; a paginated query can replace this when it matters.
+/// `GET /runs/{id}/judgements.jsonl`.
+#[utoipa::path(
+    get,
+    path = "/runs/{id}/judgements.jsonl",
+    tag = "runs",
+    params(
+        ("id" = i64, Path, description = "The run."),
+        ("task" = Option<omnireward_shared::Task>, Query, description = "Only this task."),
+        ("setting" = Option<omnireward_shared::Setting>, Query, description = "Only this setting."),
+        ("order" = Option<omnireward_shared::Order>, Query, description = "Only this order."),
+        ("correct" = Option<bool>, Query, description = "Only right (`true`) or wrong ones."),
+        ("verdict" = Option<String>, Query,
+         description = "Only this verdict: `response1`, `response2`, `tie`, or `unparseable`."),
+    ),
+    responses(
+        (status = 200, description = "Every judgement of the run that passes the filters, one \
+                                      `JudgementItem` JSON object per line (the objects of \
+                                      `GET /runs/{id}/judgements`), as a file download.",
+         content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "Invalid parameter.", body = super::error::ErrorBody),
+        (status = 404, description = "No such run.", body = super::error::ErrorBody),
+    )
+)]
+pub(super) async fn judgements_jsonl(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<JudgementsQuery>,
+) -> Result<Response, ApiError> {
+    let run = parse_run_id(&id)?;
+    let filter = JudgementFilter::parse(&query)?;
+    let mut lines = String::new();
+    for item in judgement_items(&state.storage, run, filter).await? {
+        // Serialising a wire type of plain fields cannot fail; a line that did would be left
+        // out rather than fail the whole download.
+        if let Ok(line) = serde_json::to_string(&item) {
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"run-{}-judgements.jsonl\"", run.0),
+            ),
+        ],
+        lines,
+    )
+        .into_response())
+}
+
+/// The page of a run's judgements that pass the filter.
 async fn judgement_page(
     storage: &Storage,
     run: RunId,
     filter: JudgementFilter,
     pagination: Pagination,
 ) -> Result<Paged<JudgementItem>, StorageError> {
+    Ok(pagination.page(judgement_items(storage, run, filter).await?))
+}
+
+/// A run's judgements that pass the filter, each with the verdict its scorecard counts. A
+/// full-release run holds about 15,000 judgements, read whole and filtered here; a paginated
+/// query can replace this when it matters.
+async fn judgement_items(
+    storage: &Storage,
+    run: RunId,
+    filter: JudgementFilter,
+) -> Result<Vec<JudgementItem>, StorageError> {
     // Fails with `RunNotFound` (404) for an unknown run, which has no judgements either.
     storage.run(run).await?;
     let mut judgements = storage.judgements(run).await?;
@@ -249,14 +314,15 @@ async fn judgement_page(
     for judgement in &mut judgements {
         judgement.verdict = decided_verdict(judgement, &rules);
     }
-    let kept = judgements
+    Ok(judgements
         .into_iter()
-        .filter(|judgement| filter.keeps(judgement));
-    Ok(pagination.page(kept).map(|judgement| JudgementItem {
-        correct: judgement.is_correct(),
-        tie_rule: (judgement.rewards.is_some() && judgement.setting == Setting::WithTies)
-            .then(|| rules.get(&judgement.task).copied())
-            .flatten(),
-        judgement,
-    }))
+        .filter(|judgement| filter.keeps(judgement))
+        .map(|judgement| JudgementItem {
+            correct: judgement.is_correct(),
+            tie_rule: (judgement.rewards.is_some() && judgement.setting == Setting::WithTies)
+                .then(|| rules.get(&judgement.task).copied())
+                .flatten(),
+            judgement,
+        })
+        .collect())
 }

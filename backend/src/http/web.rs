@@ -118,6 +118,11 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/submissions/{id}", get(submission))
         .route("/submissions/{id}/cancel", post(cancel))
         .route("/queue", get(queue))
+        .route("/methods", get(methods))
+        .route(
+            omnireward_frontend::pages::methods::BIBTEX_PATH,
+            get(methods_bibtex),
+        )
         .route(
             "/demo",
             get(demo::form)
@@ -335,6 +340,25 @@ async fn run(State(site): State<Site>, Path(id): Path<String>) -> Response {
         .into_response(),
         Err(error) => site.problem(error.into()),
     }
+}
+
+async fn methods(State(site): State<Site>) -> Response {
+    site.render(StatusCode::OK, Page::Methods)
+}
+
+/// The benchmark's BibTeX as a file, for reference managers.
+async fn methods_bibtex() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-bibtex; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"omni-reward.bib\"",
+            ),
+        ],
+        omnireward_frontend::pages::methods::BIBTEX,
+    )
+        .into_response()
 }
 
 async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {

@@ -137,31 +137,40 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
     );
 }
 
-#[tokio::test]
-async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
+/// Evaluates the "always A" baseline on the served sample: a verified row with intervals.
+async fn finish_always_a(
+    storage: &omnireward::storage::Storage,
+    benchmark: &omnireward::data::Benchmark,
+) {
     use omnireward::evaluation::baseline::{self, BaselineKind};
-    use omnireward::storage::{ModelKind, NewModel, NewRun, Provenance, RunStatus};
+    finish_evaluation(
+        storage,
+        benchmark,
+        "always A",
+        omnireward::storage::ModelKind::Baseline,
+        &|sample, setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting),
+    )
+    .await;
+}
 
-    let folder = TempDir::new().expect("temporary folder");
-    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
-    let router = app(AppState::new(
-        storage.clone(),
-        std::sync::Arc::clone(&benchmark),
-    ));
-    // Only the paper's rows: the release is shown, and no other benchmark is offered.
-    let Page::Leaderboard(page) = get(&router, "/").await.page() else {
-        panic!("not the leaderboard page");
-    };
-    assert_eq!(page.benchmark, "omni-rewardbench");
-    assert_eq!(page.with_ties.len(), 37);
-    assert_eq!(page.benchmarks.len(), 1);
+/// Records a finished run of `name` on the served sample with the judgements `judge` gives.
+async fn finish_evaluation(
+    storage: &omnireward::storage::Storage,
+    benchmark: &omnireward::data::Benchmark,
+    name: &str,
+    kind: omnireward::storage::ModelKind,
+    judge: &dyn Fn(
+        &omnireward_shared::sample::Sample,
+        omnireward_shared::Setting,
+    ) -> omnireward_shared::Judgement,
+) {
+    use omnireward::storage::{NewModel, NewRun, Provenance, RunStatus};
 
-    // A baseline evaluated on the served sample: the sample becomes the default, ranked alone.
     let model = storage
-        .upsert_model(&NewModel::named("always A", ModelKind::Baseline))
+        .upsert_model(&NewModel::named(name, kind))
         .await
         .expect("stores the model");
-    let benchmark_id = omnireward::evaluation::runs::record_benchmark(&storage, &benchmark)
+    let benchmark_id = omnireward::evaluation::runs::record_benchmark(storage, benchmark)
         .await
         .expect("records the benchmark");
     let run = storage
@@ -181,7 +190,7 @@ async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
             omnireward_shared::Setting::ALL
                 .into_iter()
                 .filter(|setting| setting.includes(sample.label))
-                .map(|setting| baseline::judge(BaselineKind::AlwaysA, 0, sample, setting))
+                .map(|setting| judge(sample, setting))
         })
         .collect();
     storage
@@ -189,15 +198,35 @@ async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
         .await
         .expect("stores");
     omnireward::evaluation::runs::finish_run(
-        &storage,
+        storage,
         run,
-        "always A",
-        &benchmark,
+        name,
+        benchmark,
         RunStatus::Finished,
         omnireward_shared::BootstrapConfig::default(),
     )
     .await
     .expect("finishes");
+}
+
+#[tokio::test]
+async fn the_leaderboard_ranks_one_benchmark_and_links_the_others() {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    let router = app(AppState::new(
+        storage.clone(),
+        std::sync::Arc::clone(&benchmark),
+    ));
+    // Only the paper's rows: the release is shown, and no other benchmark is offered.
+    let Page::Leaderboard(page) = get(&router, "/").await.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert_eq!(page.benchmark, "omni-rewardbench");
+    assert_eq!(page.with_ties.len(), 37);
+    assert_eq!(page.benchmarks.len(), 1);
+
+    // A baseline evaluated on the served sample: the sample becomes the default, ranked alone.
+    finish_always_a(&storage, &benchmark).await;
 
     let reply = get(&router, "/?sort=model").await;
     let Page::Leaderboard(page) = reply.page() else {
@@ -1135,4 +1164,345 @@ async fn the_tie_rules_and_the_submit_page_say_what_is_true() {
         "Scored on: omni-rewardbench-sample 1 ({} pairs; synthetic",
         page.served.pairs
     )));
+}
+
+/// The rendered table's (rank, model) pairs, in rendered order.
+fn rendered_ranks(html: &str) -> Vec<(String, String)> {
+    let body = &html[html.find("<tbody>").expect("table body")..];
+    body.split(r#"<td class="rank">"#)
+        .skip(1)
+        .map(|row| {
+            let rank = row[..row.find("</td>").expect("rank cell end")]
+                .replace("<!---->", "")
+                .trim()
+                .to_owned();
+            let link = &row[row.find("<a href=\"/models/").expect("model link")..];
+            let name = &link[link.find('>').expect("tag end") + 1..link.find("</a>").expect("end")];
+            (rank, name.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sorted_by_a_task_the_rank_is_that_tasks_and_no_column_repeats() {
+    let site = site().await;
+    let reply = get(&site.router, "/?sort=text_to_image&tasks=1").await;
+    let Page::Leaderboard(page) = reply.page() else {
+        panic!("not the leaderboard page");
+    };
+    let t2i = |name: &str| {
+        page.with_ties
+            .iter()
+            .find(|row| row.model == name)
+            .and_then(|row| row.tasks.get(&Task::TextToImage).copied())
+    };
+    let ranks = rendered_ranks(&reply.text());
+    assert_eq!(ranks.len(), page.with_ties.len());
+    assert_eq!(ranks[0].0, "1", "the best T2I model is ranked 1: {ranks:?}");
+    // Every rank is the competition rank by T2I over the whole list (paper rows included, one
+    // rule for all): one more than the number of models with a higher T2I score.
+    for (rank, name) in &ranks {
+        let expected = t2i(name).map_or_else(String::new, |score| {
+            let better = page
+                .with_ties
+                .iter()
+                .filter_map(|row| row.tasks.get(&Task::TextToImage))
+                .filter(|other| **other > score)
+                .count();
+            (better + 1).to_string()
+        });
+        assert_eq!(rank, &expected, "{name}");
+    }
+    assert!(
+        reply.text().contains("Rank by T2I score"),
+        "the rule is said"
+    );
+    // With the nine tasks shown, Text (= T2T) and 3D (= T23D) are not repeated; Image is a mean.
+    assert!(!reply.text().contains(r#"data-column="text""#));
+    assert!(!reply.text().contains(r#"data-column="3d""#));
+    assert!(reply.text().contains(r#"data-column="image""#));
+    assert!(reply.text().contains(r#"data-column="text_to_text""#));
+    // Without the tasks, all five modality columns.
+    let plain = get(&site.router, "/").await;
+    assert!(plain.text().contains(r#"data-column="text""#));
+    assert!(plain.text().contains(r#"data-column="3d""#));
+}
+
+#[tokio::test]
+async fn intervals_can_be_shown_as_text_for_touch_screens() {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    finish_always_a(&storage, &benchmark).await;
+    let router = app(AppState::new(storage, benchmark));
+    let hover_only = get(&router, "/").await;
+    assert!(!hover_only.text().contains(r#"<small class="interval">"#));
+    assert!(hover_only.text().contains("Show 95 % intervals"));
+    let shown = get(&router, "/?ci=1").await;
+    let Page::Leaderboard(page) = shown.page() else {
+        panic!("not the leaderboard page");
+    };
+    assert!(page.view.show_intervals);
+    let [low, high] = page.with_ties[0]
+        .intervals
+        .as_ref()
+        .expect("the baseline has intervals")
+        .overall;
+    let text = omnireward_frontend::format::interval([low, high]);
+    assert!(
+        shown
+            .text()
+            .contains(&format!(r#"<small class="interval">{text}</small>"#)),
+        "the overall interval {text} is written under the score"
+    );
+    // Only verified rows here: ranked in groups by overall, and the page says so.
+    assert!(shown.text().contains("paired test"));
+}
+
+#[tokio::test]
+async fn the_api_docs_render_inline_code_and_an_example_per_route() {
+    let site = site().await;
+    let reply = get(&site.router, "/api/v1/docs").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let page = reply.text();
+    assert!(!page.contains('`'), "no raw backticks are left");
+    assert!(page.contains("<code>"), "inline code is code");
+    let routes = page.matches("<section class=\"operation\"").count();
+    assert!(routes > 10);
+    assert_eq!(page.matches("class=\"example-request\"").count(), routes);
+    assert!(page.contains("curl -X GET &#39;http://127.0.0.1:8080/api/v1/leaderboard"));
+    assert!(page.matches("class=\"example-response\"").count() > routes / 2);
+}
+
+#[tokio::test]
+async fn the_demo_explains_its_numbers_and_ties_under_the_models_threshold() {
+    use omnireward::evaluation::baseline::{self, BaselineKind};
+    use omnireward_shared::{Label, Rewards, Verdict};
+
+    let site = site_with_model("bert-tiny").await;
+    let post = "task=text_to_text&criterion=c&prompt=p&response1=a%20b&response2=b";
+    // Not evaluated here: no threshold and no row are made up.
+    let reply = send(&site.router, Method::POST, "/demo", Some(post)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let text = reply.text();
+    assert!(
+        text.contains("No tie threshold is known for this model"),
+        "{text}"
+    );
+    assert!(text.contains("has not evaluated this model"));
+    assert!(
+        text.contains("only the margin"),
+        "the reward scale is explained"
+    );
+    assert!(
+        !text.contains("id=\"demo-baseline\""),
+        "only the default model is called a baseline"
+    );
+
+    // An evaluation of the same model whose sweep puts the tie threshold at 5 or more: ties
+    // have margin 5, the others 10.
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    finish_evaluation(
+        &storage,
+        &benchmark,
+        "bert-tiny",
+        omnireward::storage::ModelKind::ScalarRewardModel,
+        &|sample, setting| {
+            let mut judgement = baseline::judge(BaselineKind::AlwaysA, 0, sample, setting);
+            let (response1, response2) = match sample.label {
+                Label::Response1 => (10.0, 0.0),
+                Label::Response2 => (0.0, 10.0),
+                Label::Tie => (5.0, 0.0),
+            };
+            judgement.rewards = Some(Rewards {
+                response1,
+                response2,
+            });
+            judgement.raw_output = None;
+            judgement.verdict = Some(if response1 > response2 {
+                Verdict::Response1
+            } else {
+                Verdict::Response2
+            });
+            judgement
+        },
+    )
+    .await;
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("local-judge/tests/fixtures/bert-tiny");
+    let thread = InferenceThread::start(model, LocalJudgeOptions::default()).expect("loads");
+    let scoring = std::sync::Arc::new(ScoringService::new(thread, "bert-tiny".to_owned(), 4));
+    let router = app(AppState::new(storage, benchmark).with_scoring(scoring));
+    let reply = send(&router, Method::POST, "/demo", Some(post)).await;
+    let Page::Demo(page) = reply.page() else {
+        panic!("demo page");
+    };
+    let epsilon = page.standing.tie_rules[&Task::TextToText]
+        .epsilon()
+        .expect("a threshold");
+    assert!(epsilon >= 5.0, "{epsilon}");
+    let result = page.result.as_ref().expect("a result");
+    let margin = f64::from(result.reward1 - result.reward2).abs();
+    assert!(
+        margin < epsilon,
+        "the tiny model's margin {margin} is under {epsilon}"
+    );
+    let text = reply.text();
+    assert!(text.contains("<h2 id=\"demo-verdict\">Tie</h2>"), "{text}");
+    assert!(text.contains("calls a pair tied when the rewards differ by at most"));
+    let row = page.standing.with_ties.as_ref().expect("its row");
+    assert!(
+        text.contains(&format!("rank {} of ", row.rank)),
+        "its leaderboard row is stated"
+    );
+}
+
+#[tokio::test]
+async fn two_video_responses_loop_and_can_be_played_in_step_and_enlarged() {
+    let site = site().await;
+    let reply = get(&site.router, "/benchmark/text_to_video/t2v-0001").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let page = reply.page();
+    assert!(
+        page.is_interactive(),
+        "the bundle runs the play-both button"
+    );
+    let text = reply.text();
+    assert!(text.contains(r#"id="play-both""#) && text.contains(r#"id="enlarge""#));
+    assert_eq!(text.matches("<video").count(), 2);
+    assert!(text.contains(" loop"), "the clips loop");
+    // A text pair has neither, and stays a page without the bundle.
+    let reply = get(&site.router, "/benchmark?task=text_to_text").await;
+    let first = reply.text();
+    let start = first
+        .find("/benchmark/text_to_text/")
+        .expect("a sample link");
+    let link = &first[start..];
+    let link = &link[..link.find('"').expect("link end")];
+    let reply = get(&site.router, link).await;
+    assert!(!reply.page().is_interactive());
+    assert!(!reply.text().contains(r#"id="play-both""#));
+}
+
+#[tokio::test]
+async fn the_methods_page_says_how_numbers_are_computed_and_how_to_cite() {
+    let site = site().await;
+    let reply = get(&site.router, "/methods").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(matches!(reply.page(), Page::Methods));
+    let text = reply.text();
+    for needle in [
+        "macro mean over the tasks",
+        "tuned on the \ntest set",
+        "McNemar",
+        "https://arxiv.org/abs/2510.23451",
+        "https://huggingface.co/datasets/HongbangYuan/OmniRewardBench",
+        "@article{jin2025omnireward",
+        r#"href="/methods/omni-reward.bib""#,
+        // The modality means as the code computes them.
+        "Image</strong>: mean of TI2T, T2I, TI2I",
+    ] {
+        assert!(
+            text.contains(&needle.replace(" \n", " ")),
+            "{needle}: {text}"
+        );
+    }
+    assert!(
+        text.contains(r#"href="/methods""#),
+        "the navigation links it"
+    );
+    let bibtex = get(&site.router, "/methods/omni-reward.bib").await;
+    assert_eq!(bibtex.status, StatusCode::OK);
+    assert!(bibtex.text().starts_with("@article{jin2025omnireward"));
+}
+
+#[tokio::test]
+async fn a_runs_judgements_download_as_json_lines_from_its_page() {
+    let folder = TempDir::new().expect("temporary folder");
+    let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
+    finish_always_a(&storage, &benchmark).await;
+    let router = app(AppState::new(storage, benchmark.clone()));
+    let Page::Leaderboard(leaderboard) = get(&router, "/").await.page() else {
+        panic!("not the leaderboard page");
+    };
+    let row = &leaderboard.with_ties[0];
+    let model_page = get(&router, &format!("/models/{}", row.model_id)).await;
+    let link = format!("/api/v1/runs/{}/judgements.jsonl", row.run);
+    assert!(
+        model_page.text().contains(&link),
+        "the model page links the download"
+    );
+    let reply = get(&router, &link).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let lines: Vec<serde_json::Value> = reply
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))
+        .collect();
+    let expected: usize = benchmark
+        .samples
+        .iter()
+        .map(|sample| {
+            omnireward_shared::Setting::ALL
+                .into_iter()
+                .filter(|setting| setting.includes(sample.label))
+                .count()
+        })
+        .sum();
+    assert_eq!(lines.len(), expected, "every judgement, unpaginated");
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["correct"].is_boolean() && line["sample_id"].is_string())
+    );
+    let filtered = get(
+        &router,
+        &format!("{link}?task=text_to_text&setting=with_ties"),
+    )
+    .await;
+    assert!(filtered.text().lines().count() < expected);
+    assert_eq!(
+        get(&router, "/api/v1/runs/999/judgements.jsonl")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_column_gives_the_overall_on_the_tasks_every_shown_model_covers() {
+    let site = site().await;
+    let reply = get(&site.router, "/?common=1").await;
+    let Page::Leaderboard(page) = reply.page() else {
+        panic!("not the leaderboard page");
+    };
+    // The paper's list has 7-task rows: the common ground is their seven tasks.
+    let common: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|task| {
+            page.with_ties
+                .iter()
+                .all(|row| row.tasks.contains_key(task))
+        })
+        .collect();
+    assert!(common.len() < Task::ALL.len() && !common.is_empty());
+    let text = reply.text();
+    assert!(
+        text.contains(&format!("{} tasks</span>", common.len())),
+        "the header names the common tasks' count"
+    );
+    let row = page
+        .with_ties
+        .iter()
+        .find(|row| row.tasks_covered == Task::ALL.len())
+        .expect("a nine-task row");
+    let mean = common.iter().map(|task| row.tasks[task]).sum::<f64>() / common.len() as f64;
+    assert!(
+        text.contains(&format!(
+            r#"<td class="score common">{}"#,
+            omnireward_frontend::format::percent(mean)
+        )),
+        "a nine-task row's common overall is its mean over the common tasks"
+    );
+    assert!(!get(&site.router, "/").await.text().contains("score common"));
 }

@@ -29,8 +29,9 @@ fn media(kind: MediaKind, url: String, label: String) -> AnyView {
     let download = url.clone();
     match kind {
         MediaKind::Image => view! { <img src=url alt=label loading="lazy"/> }.into_any(),
+        // Clips are a few seconds long: they loop, so a judge can watch them again and again.
         MediaKind::Video => view! {
-            <video controls=true preload="metadata" src=url aria-label=label>
+            <video controls=true loop=true playsinline=true preload="metadata" src=url aria-label=label>
                 <a href=download>"Download the video"</a>
             </video>
         }
@@ -41,6 +42,48 @@ fn media(kind: MediaKind, url: String, label: String) -> AnyView {
             </audio>
         }
         .into_any(),
+    }
+}
+
+/// Starts every video response from its first frame at once (the button below).
+#[cfg(feature = "hydrate")]
+fn play_both_in_step() {
+    use wasm_bindgen::JsCast as _;
+    let Some(videos) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.query_selector_all(".responses video").ok())
+    else {
+        return;
+    };
+    let videos: Vec<web_sys::HtmlMediaElement> = (0..videos.length())
+        .filter_map(|index| videos.item(index))
+        .filter_map(|node| node.dyn_into().ok())
+        .collect();
+    // Pause and rewind all first, then start all, so they begin within one frame.
+    for video in &videos {
+        // A refused pause only means it was not playing.
+        let _ = video.pause();
+        video.set_current_time(0.0);
+    }
+    for video in &videos {
+        // The click is the user's gesture, so the browser lets both play; a refusal (no
+        // playable source) leaves that video as it was.
+        let _ = video.play();
+    }
+}
+
+/// For two video responses: play both in step (with the bundle) and enlarge them (CSS only:
+/// the checkbox widens the videos to the page, one under the other).
+#[component]
+fn VideoTools() -> impl IntoView {
+    view! {
+        <div class="video-tools">
+            <button type="button" id="play-both" on:click=move |_| {
+                #[cfg(feature = "hydrate")]
+                play_both_in_step();
+            }>"▶ Play both in step"</button>
+            <label><input type="checkbox" id="enlarge" class="enlarge-toggle"/>" Enlarge the videos"</label>
+        </div>
     }
 }
 
@@ -113,6 +156,7 @@ fn response(
 /// One sample in full.
 #[component]
 pub fn SamplePage(page: data::SamplePage) -> impl IntoView {
+    let plays_videos = page.plays_videos();
     let SampleView {
         id,
         task,
@@ -148,6 +192,7 @@ pub fn SamplePage(page: data::SamplePage) -> impl IntoView {
             <h2>"Prompt"</h2>
             <div class="prompt">{prompt}</div>
             {prompt_media}
+            {plays_videos.then(|| view! { <VideoTools/> })}
             <div class="responses">
                 {response("Response 1", response1, model1, preferred(Preference::Response1))}
                 {response("Response 2", response2, model2, preferred(Preference::Response2))}

@@ -4,9 +4,17 @@
 
 use leptos::prelude::*;
 
+use omnireward_shared::scorecard::TieRule;
+use omnireward_shared::ties_matter::verdict_for_margin;
 use omnireward_shared::{Task, Verdict};
 
-use crate::data::{self, DemoCoverage, DemoForm, DemoTask};
+use crate::data::{self, DemoCoverage, DemoForm, DemoStanding, DemoTask, ScoreResponse};
+use crate::format;
+
+/// The name the default model (`scripts/setup.sh` assembles it into
+/// `.cache/models/omnireward-minilm-bt/`) is served under; the page says it is a small
+/// baseline.
+const DEFAULT_MODEL: &str = "omnireward-minilm-bt";
 
 /// Ready-made inputs, one click away (`/demo?example=N`).
 pub const EXAMPLES: [(&str, DemoExample); 3] = [
@@ -126,6 +134,118 @@ fn response_inputs(reads_images: bool, form: &DemoForm) -> impl IntoView {
     }
 }
 
+/// The verdict the model's evaluation would give for these rewards with ties: the stored tie
+/// rule of the task when one is known, else the service's (the larger reward wins).
+fn verdict_with_ties(result: &ScoreResponse, rule: Option<TieRule>) -> Option<Verdict> {
+    match rule {
+        Some(rule) => {
+            verdict_for_margin(f64::from(result.reward1 - result.reward2), rule.epsilon())
+        }
+        None => Some(result.verdict),
+    }
+}
+
+/// What the two rewards mean: the scale, the tie threshold, and the model's own record.
+fn result_view(
+    result: ScoreResponse,
+    task: Option<Task>,
+    standing: &DemoStanding,
+    reads_images: bool,
+) -> impl IntoView + use<> {
+    let margin = f64::from(result.reward1 - result.reward2);
+    let rule = task.and_then(|task| standing.tie_rules.get(&task).copied());
+    let task_name = task.map_or("this task", Task::short_name);
+    let winner = match verdict_with_ties(&result, rule) {
+        Some(Verdict::Response1) => "Response 1 wins",
+        Some(Verdict::Response2) => "Response 2 wins",
+        Some(Verdict::Tie) => "Tie",
+        None => "No decision: equal rewards",
+    };
+    let scale = if reads_images {
+        format!(
+            "Rewards are the model's similarities of each image with the criterion and prompt, on \
+             no fixed scale: only the margin r1 − r2 = {margin:+.4} counts."
+        )
+    } else {
+        let probability = 1.0 / (1.0 + (-margin).exp());
+        format!(
+            "Rewards are the reward head's scores, on no fixed scale: only the margin \
+             r1 − r2 = {margin:+.4} counts. Under the Bradley–Terry model reward models are \
+             trained with, the chance that response 1 is preferred is σ(margin) = {}.",
+            format::percent(probability)
+        )
+    };
+    let run = standing.with_ties.as_ref().map_or(0, |row| row.run);
+    let ties = match rule {
+        Some(rule) => match rule.epsilon() {
+            Some(epsilon) => format!(
+                "With ties, this model calls a pair tied when the rewards differ by at most \
+                 {epsilon:.4}: its {task_name} threshold in run {run} here ({}). This margin, \
+                 {:.4}, is {} it.",
+                match rule {
+                    TieRule::Sweep { .. } => "chosen by the Ties-Matter sweep on the test items",
+                    TieRule::Fixed { .. } => "fixed in advance",
+                },
+                margin.abs(),
+                if margin.abs() <= epsilon {
+                    "within"
+                } else {
+                    "over"
+                }
+            ),
+            None => format!(
+                "Its evaluation here (run {run}) found no {task_name} threshold that helped, so it \
+                 never calls a tie: the larger reward wins."
+            ),
+        },
+        None => format!(
+            "No tie threshold is known for this model: this server has no with-ties evaluation \
+             of it on {task_name}, so the larger reward wins and only equal rewards tie."
+        ),
+    };
+    let record = match (&standing.with_ties, &standing.without_ties) {
+        (Some(with_ties), without_ties) => view! {
+            <p id="demo-standing">
+                {format!(
+                    "On this server's leaderboard ({}): rank {} of {} with ties, overall {}{}. ",
+                    with_ties.benchmark_name,
+                    with_ties.rank,
+                    standing.ranked,
+                    with_ties.overall.map_or_else(|| "–".to_owned(), format::percent),
+                    without_ties
+                        .as_ref()
+                        .and_then(|row| row.overall)
+                        .map(|overall| format!("; without ties {}", format::percent(overall)))
+                        .unwrap_or_default(),
+                )}
+                <a href=format!("/models/{}", with_ties.model_id)>"Its page"</a>
+                " lists every judgement."
+            </p>
+        }
+        .into_any(),
+        (None, _) => view! {
+            <p id="demo-standing">"This server has not evaluated this model on its benchmark, so \
+                there is no leaderboard row to read this answer against."</p>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="result" aria-live="polite" id="result">
+            <h2 id="demo-verdict">{winner}</h2>
+            <dl class="facts">
+                {task.map(|task| view! { <dt>"Task type"</dt><dd>{task.short_name()}</dd> })}
+                <dt>"Reward of response 1"</dt><dd class="reward" id="reward1">{format!("{:.4}", result.reward1)}</dd>
+                <dt>"Reward of response 2"</dt><dd class="reward" id="reward2">{format!("{:.4}", result.reward2)}</dd>
+                <dt>"Model"</dt><dd>{format!("{} ({})", result.model, result.architecture)}</dd>
+                <dt>"Latency"</dt><dd>{format!("{:.1} ms scoring, {:.1} ms queued", result.latency_ms, result.queue_ms)}</dd>
+            </dl>
+            <p id="demo-scale">{scale}</p>
+            <p id="demo-ties">{ties}</p>
+            {record}
+        </section>
+    }
+}
+
 /// The demo page.
 #[component]
 pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
@@ -142,6 +262,15 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
     };
     let chosen = chosen_task(&page);
     let reads_images = page.reads_images;
+    let baseline_note = (model == DEFAULT_MODEL).then(|| view! {
+        <p class="notice" id="demo-baseline">
+            {format!("{model} is the server's default model and a small baseline: \
+                all-MiniLM-L6-v2 (22 M parameters) with a Bradley–Terry head trained by this \
+                project on synthetic pairs. It reads text only and is far weaker than the judges on \
+                the leaderboard, so it gets easy-looking pairs wrong; read its answers as a \
+                demonstration of scoring, not as a judgement.")}
+        </p>
+    });
     let (lead, examples) = if reads_images {
         (
             format!(
@@ -194,6 +323,7 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
         <section class="demo">
             <h1>"Scoring demo"</h1>
             <p class="lead">{lead}</p>
+            {baseline_note}
             {examples}
             <form class="demo-form" method="post" action="/demo" enctype=enctype>
                 <label for="task">"Task type"</label>
@@ -210,25 +340,7 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
                 <button type="submit">"Score both responses"</button>
             </form>
             {page.error.map(|error| view! { <p class="error" role="alert">{error}</p> })}
-            {page.result.map(|result| {
-                let winner = match result.verdict {
-                    Verdict::Response1 => "Response 1 wins",
-                    Verdict::Response2 => "Response 2 wins",
-                    Verdict::Tie => "Tie: equal rewards",
-                };
-                view! {
-                    <section class="result" aria-live="polite" id="result">
-                        <h2>{winner}</h2>
-                        <dl class="facts">
-                            {chosen.map(|task| view! { <dt>"Task type"</dt><dd>{task.short_name()}</dd> })}
-                            <dt>"Reward of response 1"</dt><dd class="reward" id="reward1">{format!("{:.4}", result.reward1)}</dd>
-                            <dt>"Reward of response 2"</dt><dd class="reward" id="reward2">{format!("{:.4}", result.reward2)}</dd>
-                            <dt>"Model"</dt><dd>{format!("{} ({})", result.model, result.architecture)}</dd>
-                            <dt>"Latency"</dt><dd>{format!("{:.1} ms scoring, {:.1} ms queued", result.latency_ms, result.queue_ms)}</dd>
-                        </dl>
-                    </section>
-                }
-            })}
+            {page.result.map(|result| result_view(result, chosen, &page.standing, reads_images))}
         </section>
     }
     .into_any()

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use omnireward_shared::wire::{ModelKind, Provenance};
-use omnireward_shared::{Modality, Setting, Task};
+use omnireward_shared::{Setting, Task};
 
 use crate::data::{self, LeaderboardRow};
 use crate::format;
-use crate::leaderboard::{ShownRow, SortColumn, View, encode_component, shown_rows};
+use crate::leaderboard::{
+    RankRule, ShownRow, SortColumn, View, common_tasks, encode_component, overall_on,
+    shown_modalities, shown_rows,
+};
 
 /// Model types a row can have, with the label the filter shows. The paper's rows have their
 /// model's real type (provenance is the separate "paper" badge), so "paper-reported" is no type.
@@ -43,6 +46,44 @@ fn remember_in_address_bar(view: &View) {
     if let Some(history) = web_sys::window().and_then(|window| window.history().ok()) {
         // A refused `replaceState` only costs the shareable URL, never the table.
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&href(view)));
+    }
+}
+
+/// Scrolls the table so the sorted column is in view (beside the sticky model column), since a
+/// sorted task column can lie beyond the right edge of a narrow screen.
+#[cfg(feature = "hydrate")]
+fn scroll_sorted_column_into_view() {
+    use wasm_bindgen::JsCast as _;
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let header = document
+        .query_selector(
+            "table.scores th[aria-sort=ascending], table.scores th[aria-sort=descending]",
+        )
+        .ok()
+        .flatten()
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+    let container = document.query_selector(".table-scroll").ok().flatten();
+    let model = document
+        .query_selector("table.scores thead th.model")
+        .ok()
+        .flatten()
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok());
+    let (Some(header), Some(container)) = (header, container) else {
+        return;
+    };
+    // Offsets are relative to the scroll container (it is the positioned ancestor); the sticky
+    // model column covers the left part of the visible area.
+    let covered = model.map_or(0, |model| model.offset_left() + model.offset_width());
+    let left = header.offset_left();
+    let right = left + header.offset_width();
+    let visible_left = container.scroll_left() + covered;
+    let visible_right = container.scroll_left() + container.client_width();
+    if left < visible_left {
+        container.set_scroll_left(left - covered);
+    } else if right > visible_right {
+        container.set_scroll_left(right - container.client_width());
     }
 }
 
@@ -110,6 +151,31 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
         let (with_ties, without_ties) = (Arc::clone(&with_ties), Arc::clone(&without_ties));
         Memo::new(move |_| view_state.with(|view| shown_rows(&with_ties, &without_ties, view)))
     };
+    // The tasks every shown row covers, when the common-tasks column is asked for.
+    let common = Memo::new(move |_| {
+        view_state
+            .with(|view| view.common_tasks)
+            .then(|| rows.with(|rows| common_tasks(rows)))
+    });
+    let rank_rule = {
+        let (with_ties, without_ties) = (Arc::clone(&with_ties), Arc::clone(&without_ties));
+        Memo::new(move |_| {
+            view_state.with(|view| {
+                let rows = match view.setting {
+                    Setting::WithTies => &with_ties,
+                    Setting::WithoutTies => &without_ties,
+                };
+                RankRule::for_view(rows, view)
+            })
+        })
+    };
+    // After the table re-renders for a new sort, bring the sorted column into view (also on
+    // the first render of a shared link sorted by a column off to the right).
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        view_state.with(|view| (view.sort, view.descending, view.show_tasks));
+        request_animation_frame(scroll_sorted_column_into_view);
+    });
     let total = move || {
         view_state.with(|view| match view.setting {
             Setting::WithTies => with_ties.len(),
@@ -159,18 +225,38 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                     </caption>
                     <thead>
                         <tr>
-                            <th scope="col" class="rank" title="Models whose 95 % interval overlaps the group leader's share its rank">"Rank"</th>
-                            <SortHeader view_state column=SortColumn::Model label="Model" title="Model name"/>
-                            <th scope="col">"Type"</th>
-                            <SortHeader view_state column=SortColumn::Parameters label="Size" title="Parameters"/>
-                            <SortHeader view_state column=SortColumn::Overall label="Overall" title="Mean over covered tasks"/>
-                            {Modality::ALL
-                                .into_iter()
-                                .map(|modality| view! {
-                                    <SortHeader view_state column=SortColumn::Modality(modality)
-                                        label=modality.label() title="Mean over this modality's tasks"/>
-                                })
-                                .collect_view()}
+                            <th scope="col" class="rank" title=move || rank_rule.get().describe()>
+                                "Rank"
+                                <span class="rank-measure">
+                                    {move || match rank_rule.get() {
+                                        RankRule::Groups => "overall",
+                                        RankRule::Strict(measure) => measure.label(),
+                                    }}
+                                </span>
+                            </th>
+                            <SortHeader view_state column=SortColumn::Model label="Model" title="Model name" class="model"/>
+                            <th scope="col" class="type">"Type"</th>
+                            <SortHeader view_state column=SortColumn::Parameters label="Size" title="Parameters" class="size"/>
+                            <SortHeader view_state column=SortColumn::Overall label="Overall" title="Mean over covered tasks" class="overall"/>
+                            {move || common.get().map(|tasks| {
+                                let names: Vec<&str> = tasks.iter().map(|task| task.short_name()).collect();
+                                view! {
+                                    <th scope="col" class="common" id="common-header"
+                                        title=format!("Mean over the tasks every shown model covers: {}", names.join(", "))>
+                                        "Common"
+                                        <span class="rank-measure">{format!("{} tasks", tasks.len())}</span>
+                                    </th>
+                                }
+                            })}
+                            {move || {
+                                let show_tasks = view_state.with(|view| view.show_tasks);
+                                shown_modalities(show_tasks)
+                                    .map(|modality| view! {
+                                        <SortHeader view_state column=SortColumn::Modality(modality)
+                                            label=modality.label() title="Mean over this modality's tasks"/>
+                                    })
+                                    .collect_view()
+                            }}
                             {move || view_state.with(|view| view.show_tasks).then(|| {
                                 Task::ALL
                                     .into_iter()
@@ -184,10 +270,14 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                     </thead>
                     <tbody>
                         {move || {
-                            let show_tasks = view_state.with(|view| view.show_tasks);
+                            let (show_tasks, show_intervals) =
+                                view_state.with(|view| (view.show_tasks, view.show_intervals));
                             rows.with(|rows| {
                                 if rows.is_empty() {
-                                    let columns = 10 + if show_tasks { Task::ALL.len() } else { 0 };
+                                    let columns = 5
+                                        + usize::from(common.with(Option::is_some))
+                                        + shown_modalities(show_tasks).count()
+                                        + if show_tasks { Task::ALL.len() } else { 0 };
                                     view! {
                                         <tr><td class="empty" colspan=columns>
                                             "No model matches these filters. "
@@ -195,8 +285,9 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                                         </td></tr>
                                     }.into_any()
                                 } else {
+                                    let common_tasks = common.get();
                                     rows.iter()
-                                        .map(|shown| row_view(shown, show_tasks))
+                                        .map(|shown| row_view(shown, show_tasks, show_intervals, common_tasks.as_deref()))
                                         .collect_view()
                                         .into_any()
                                 }
@@ -205,9 +296,11 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            <p class="note" id="rank-rule">{move || rank_rule.get().describe()}</p>
             <p class="note">
                 "* scored on the prompt's text only (a text model cannot see the prompt's image, \
-                 video or audio). Hover a score for its 95 % bootstrap interval."
+                 video or audio). The bar under a score spans its 95 % bootstrap interval; \
+                 \"Show 95 % intervals\" writes the bounds under every score."
             </p>
         </section>
     }
@@ -333,6 +426,22 @@ fn Filters(
                     }/>
                 " Show the nine tasks"
             </label>
+            <label>
+                <input type="checkbox" name="ci" value="1" checked=initial.show_intervals
+                    on:change=move |event| {
+                        let checked = event_target_checked(&event);
+                        update(&|view| view.show_intervals = checked);
+                    }/>
+                " Show 95 % intervals"
+            </label>
+            <label title="A column with each model's mean over the tasks every shown model covers, so models of 7 and 9 tasks compare on the same tasks">
+                <input type="checkbox" name="common" value="1" checked=initial.common_tasks
+                    on:change=move |event| {
+                        let checked = event_target_checked(&event);
+                        update(&|view| view.common_tasks = checked);
+                    }/>
+                " Overall on common tasks"
+            </label>
             <noscript><button type="submit">"Apply"</button></noscript>
         </form>
     }
@@ -345,10 +454,13 @@ fn SortHeader(
     column: SortColumn,
     label: &'static str,
     title: &'static str,
+    /// A class for the header (the phone layout hides or pins some columns).
+    #[prop(optional)]
+    class: &'static str,
 ) -> impl IntoView {
     let sort_state = move || {
         view_state.with(|view| {
-            if view.sort != column {
+            if view.sorted_column() != column {
                 "none"
             } else if view.descending {
                 "descending"
@@ -358,7 +470,7 @@ fn SortHeader(
         })
     };
     view! {
-        <th scope="col" aria-sort=sort_state data-column=column.key()>
+        <th scope="col" class=class aria-sort=sort_state data-column=column.key()>
             <a href=move || view_state.with(|view| href(&view.sorted_by(column)))
                 title=title
                 on:click=move |event| {
@@ -374,9 +486,19 @@ fn SortHeader(
     }
 }
 
-/// A score cell: the percentage, its interval on hover and as a whisker, or a dash.
-fn score_cell(score: Option<f64>, interval: Option<[f64; 2]>, starred: bool) -> impl IntoView {
+/// A score cell: the percentage, its interval on hover, as a whisker and (when asked for) as
+/// text under the score, or a dash.
+fn score_cell(
+    score: Option<f64>,
+    interval: Option<[f64; 2]>,
+    starred: bool,
+    show_interval: bool,
+    class: &'static str,
+) -> impl IntoView {
     let title = interval.map(|interval| format!("95 % interval {}", format::interval(interval)));
+    let interval_text = interval
+        .filter(|_| show_interval)
+        .map(|interval| view! { <small class="interval">{format::interval(interval)}</small> });
     let whisker = interval
         .filter(|[low, high]| low.is_finite() && high.is_finite())
         .map(|[low, high]| {
@@ -388,10 +510,11 @@ fn score_cell(score: Option<f64>, interval: Option<[f64; 2]>, starred: bool) -> 
             view! { <span class="whisker" aria-hidden="true"><span style=style></span></span> }
         });
     view! {
-        <td class="score" title=title>
+        <td class=if class.is_empty() { "score".to_owned() } else { format!("score {class}") } title=title>
             {score.map_or_else(|| "–".to_owned(), format::percent)}
             {starred.then_some(view! { <sup class="star" title="prompt text only">"*"</sup> })}
             {whisker}
+            {interval_text}
         </td>
     }
 }
@@ -404,7 +527,12 @@ fn paper_title(row: &LeaderboardRow) -> String {
     }
 }
 
-fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
+fn row_view(
+    shown: &ShownRow,
+    show_tasks: bool,
+    show_intervals: bool,
+    common: Option<&[Task]>,
+) -> impl IntoView + use<> {
     let row: &LeaderboardRow = &shown.row;
     let intervals = row.intervals.as_ref();
     let paper = row.provenance == Provenance::PaperReported;
@@ -431,14 +559,15 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
         }
     });
     let text_only = &row.text_only_prompt;
-    let modality_cells = Modality::ALL
-        .into_iter()
+    let modality_cells = shown_modalities(show_tasks)
         .map(|modality| {
             let starred = modality.tasks().any(|task| text_only.contains(&task));
             score_cell(
                 row.modalities.get(&modality).copied(),
                 intervals.and_then(|intervals| intervals.modalities.get(&modality).copied()),
                 starred,
+                show_intervals,
+                "",
             )
         })
         .collect_view();
@@ -450,6 +579,8 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
                     row.tasks.get(&task).copied(),
                     intervals.and_then(|intervals| intervals.tasks.get(&task).copied()),
                     text_only.contains(&task),
+                    show_intervals,
+                    "",
                 )
             })
             .collect_view()
@@ -465,9 +596,10 @@ fn row_view(shown: &ShownRow, show_tasks: bool) -> impl IntoView + use<> {
                 {row.verified.then_some(view! { <span class="badge verified" title=verified_title>"verified"</span> })}
                 {coverage}
             </th>
-            <td>{kind_label(row.kind.as_str()).to_owned()}</td>
-            <td class="number">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
-            {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false)}
+            <td class="type">{kind_label(row.kind.as_str()).to_owned()}</td>
+            <td class="number size">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
+            {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false, show_intervals, "overall")}
+            {common.map(|tasks| score_cell(overall_on(row, tasks), None, false, false, "common"))}
             {modality_cells}
             {task_cells}
         </tr>

@@ -3,6 +3,7 @@
 pub mod benchmark;
 pub mod demo;
 pub mod leaderboard;
+pub mod methods;
 pub mod model;
 pub mod problem;
 pub mod queue;

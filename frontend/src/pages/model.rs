@@ -293,7 +293,15 @@ fn Judgements(
             </label>
             <button type="submit">"Filter"</button>
         </form>
-        <p class="summary">{format!("{} judgements · page {current} of {pages}", judgements.total)}</p>
+        <p class="summary">
+            {format!("{} judgements · page {current} of {pages}", judgements.total)}
+            {filter.run.map(|run| view! {
+                " · "
+                <a id="judgements-download" href=format!("/api/v1/runs/{run}/judgements.jsonl") download="">
+                    "Download all of this run's judgements (JSON Lines)"
+                </a>
+            })}
+        </p>
         {if judgements.items.is_empty() {
             view! { <p class="empty">"No judgement matches these filters."</p> }.into_any()
         } else {

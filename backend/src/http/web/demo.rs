@@ -9,14 +9,16 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use omnireward_frontend::data::{DemoCoverage, DemoForm, DemoPage, DemoTask, Page};
+use omnireward_frontend::data::{DemoCoverage, DemoForm, DemoPage, DemoStanding, DemoTask, Page};
 use omnireward_frontend::pages::demo::EXAMPLES;
-use omnireward_shared::Task;
-use omnireward_shared::wire::{ScoreRequest, ScoreResponse};
+use omnireward_shared::wire::{Provenance, ScoreRequest, ScoreResponse};
+use omnireward_shared::{Setting, Task};
 
 use super::{PageError, Site, query_value};
+use crate::http::leaderboard::{LeaderboardQuery, leaderboard_document};
 use crate::http::score::{MAX_IMAGE_BYTES, MAX_TEXT_BYTES};
 use crate::judges::local::{Coverage, coverage};
+use crate::storage::RunId;
 
 /// Largest demo form post: two images and four texts, with room for the multipart framing.
 pub(super) const DEMO_BODY_LIMIT: usize = 2 * MAX_IMAGE_BYTES + 4 * MAX_TEXT_BYTES + 64 * 1024;
@@ -45,6 +47,52 @@ fn empty_page(site: &Site) -> DemoPage {
     }
 }
 
+/// The demo model's rows on the served benchmark and the tie rules of their run. The model is
+/// found by name (an evaluation of the demo's checkpoint is recorded under its folder's name);
+/// without such a run, or when the leaderboard cannot be read, the page says nothing is known.
+async fn standing(site: &Site) -> DemoStanding {
+    let Some(scoring) = site.state.scoring.as_ref() else {
+        return DemoStanding::default();
+    };
+    let model = scoring.model_name();
+    let served = site.state.benchmark.identity.name.clone();
+    let mut standing = DemoStanding::default();
+    for setting in Setting::ALL {
+        let query = LeaderboardQuery {
+            setting: Some(setting.key().to_owned()),
+            benchmark: Some(served.clone()),
+            ..LeaderboardQuery::default()
+        };
+        let Ok(document) = leaderboard_document(&site.state, &query).await else {
+            return DemoStanding::default();
+        };
+        let row = document
+            .rows
+            .iter()
+            .find(|row| row.model == model && row.provenance == Provenance::Evaluated)
+            .cloned()
+            .map(Box::new);
+        match setting {
+            Setting::WithTies => {
+                standing.ranked = document.rows.len();
+                standing.with_ties = row;
+            }
+            Setting::WithoutTies => standing.without_ties = row,
+        }
+    }
+    if let Some(row) = &standing.with_ties
+        && let Ok(Some(mut scorecard)) = site.state.storage.scorecard(RunId(row.run)).await
+        && let Some(with_ties) = scorecard.settings.remove(&Setting::WithTies)
+    {
+        standing.tie_rules = with_ties
+            .tasks
+            .into_iter()
+            .filter_map(|(task, score)| score.tie_rule.map(|rule| (task, rule)))
+            .collect();
+    }
+    standing
+}
+
 /// `GET /demo`, filled with an example when the query names one (`?example=N`).
 pub(super) async fn form(State(site): State<Site>, RawQuery(query): RawQuery) -> Response {
     let example = query_value(query.as_deref(), "example")
@@ -58,6 +106,7 @@ pub(super) async fn form(State(site): State<Site>, RawQuery(query): RawQuery) ->
         StatusCode::OK,
         Page::Demo(DemoPage {
             form,
+            standing: standing(&site).await,
             ..empty_page(&site)
         }),
     )
@@ -201,6 +250,7 @@ pub(super) async fn score(State(site): State<Site>, request: Request) -> Respons
         );
     }
     let answer = crate::http::score::score_pair(&site.state, score_request(&posted)).await;
+    let standing = standing(&site).await;
     let images = match &posted.images {
         [Some(first), Some(second)] => Some([first.name.clone(), second.name.clone()]),
         _ => None,
@@ -210,6 +260,7 @@ pub(super) async fn score(State(site): State<Site>, request: Request) -> Respons
         images: images.clone(),
         result,
         error,
+        standing: standing.clone(),
         ..empty_page(&site)
     };
     let (status, page) = match answer {
