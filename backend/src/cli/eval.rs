@@ -3,6 +3,7 @@
 //! the scorecard. Re-running the same command resumes the run.
 
 mod checkpoint;
+mod checkpoint_args;
 mod generative;
 mod local_run;
 

@@ -9,15 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use clap::Args;
 use serde_json::json;
 
 use super::super::Environment;
 use super::super::local_model::{
-    BASELINE_MODEL_NAME, BuiltIn, DEFAULT_MODEL_NAME, LocalModelArgs, baseline_model_folder,
-    default_model_folder, require_model_folder,
+    BASELINE_MODEL_NAME, BuiltIn, DEFAULT_MODEL_NAME, baseline_model_folder, default_model_folder,
+    require_model_folder,
 };
-use super::RunArgs;
+pub(in crate::cli) use super::checkpoint_args::CheckpointArgs;
 use super::local_run::{LocalRunSummary, Watched, coverage_text};
 use crate::evaluation::checkpoint_run::{
     self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
@@ -30,41 +29,8 @@ use crate::hub::snapshot::Progress;
 use crate::hub::{HubClient, HubReference};
 use crate::judges::ablation::{self, Ablation};
 use crate::judges::local::InferenceThread;
-use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::media::MediaEncoder;
 use crate::storage::{ModelKind, NewModel};
-
-#[derive(Debug, Args)]
-pub(in crate::cli) struct CheckpointArgs {
-    /// Checkpoint folder (config.json, tokenizer.json, safetensors weights), a chat model's GGUF
-    /// file, or a Hub model repository as `hf:org/name[@revision]` (checked from its file list,
-    /// then fetched into the cache); a `*ForCausalLM` folder or a GGUF file is run as a
-    /// generative judge [default: the default model, MiniLM with the Bradley-Terry head trained
-    /// here].
-    #[arg(value_name = "DIR|FILE.gguf|hf:REPO")]
-    pub(super) folder: Option<PathBuf>,
-    /// Evaluate the MiniLM relevance baseline instead: all-MiniLM-L6-v2 with no training, the
-    /// leaderboard's floor.
-    #[arg(long, conflicts_with = "folder")]
-    baseline: bool,
-    /// Name shown on the leaderboard [default: the folder's name].
-    #[arg(long)]
-    pub(super) name: Option<String>,
-    #[command(flatten)]
-    pub(super) model: LocalModelArgs,
-    /// Frames sampled per video response (image-text models).
-    #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
-    frames: usize,
-    /// An ablation audit: `criterion` leaves the criterion out of the formatted text (its place
-    /// stays empty). Stored as its own run, compared with the same command's run without it.
-    /// `media` does not apply: local checkpoints never see a prompt's media.
-    #[arg(long, value_enum, value_delimiter = ',', value_name = "PART")]
-    ablate: Vec<Ablation>,
-    #[command(flatten)]
-    pub(super) generation: super::generative::GenerationArgs,
-    #[command(flatten)]
-    pub(super) run: RunArgs,
-}
 
 /// SHA-256 over the weight files in order: the identity of the weights, whatever the folder is
 /// called.

@@ -8,80 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use clap::Args;
 use omnireward_local_judge::generation::engine::Batching;
 use serde_json::json;
 
 use super::super::Environment;
-use super::checkpoint::CheckpointArgs;
+use super::checkpoint_args::CheckpointArgs;
 use super::local_run::{LocalRunSummary, Watched, coverage_text};
 use crate::evaluation::checkpoint_run::{self, format_parameters, weights_sha256};
-use crate::evaluation::generative_run::{
-    self, DEFAULT_CHUNK_ITEMS, GenerativeDecoding, GenerativeRunConfig, GenerativeRunSummary,
-};
+use crate::evaluation::generative_run::{self, GenerativeRunConfig, GenerativeRunSummary};
 use crate::evaluation::identity::{DeviceClass, GenerativeIdentity, RunIdentity};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::GenerativeThread;
 use crate::storage::{ModelKind, NewModel};
-
-/// Options of generative checkpoints (chat models); reward models ignore them.
-#[derive(Debug, Args)]
-pub(in crate::cli) struct GenerationArgs {
-    /// Prompt template folder for chat models (ours, or the authors' utils/prompts/*.py)
-    /// [default: built in].
-    #[arg(long, value_name = "DIR")]
-    prompts: Option<std::path::PathBuf>,
-    /// Chat models: also judge every item with A and B exchanged.
-    #[arg(long)]
-    swap: bool,
-    /// Chat models: generated tokens per answer at most.
-    #[arg(long, default_value_t = GenerativeDecoding::default().max_new_tokens, value_name = "N")]
-    max_new_tokens: usize,
-    /// Chat models: queries per item while the verdict cannot be parsed (the first is greedy,
-    /// the others sampled).
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    verdict_attempts: u32,
-    /// Chat models: temperature of the re-queries.
-    #[arg(long, default_value_t = GenerativeDecoding::default().requery_temperature)]
-    requery_temperature: f64,
-    /// Chat models: nucleus (top-p) cut of the re-queries.
-    #[arg(long, default_value_t = GenerativeDecoding::default().requery_top_p)]
-    requery_top_p: f64,
-    /// Chat models: seed of the re-queries (recorded with the run).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Chat models: rows generated together at most.
-    #[arg(long, default_value_t = Batching::default().max_rows, value_name = "N")]
-    max_batch_rows: usize,
-    /// Chat models: judge only the first N covered samples of each task (a quick check; a
-    /// later run without it resumes the same run and judges the rest).
-    #[arg(long, value_name = "N")]
-    max_samples_per_task: Option<usize>,
-    /// Items per job on the inference thread (saved together).
-    #[arg(long, default_value_t = DEFAULT_CHUNK_ITEMS, value_name = "N", hide = true)]
-    chunk_items: usize,
-}
-
-impl GenerationArgs {
-    fn decoding(&self) -> anyhow::Result<GenerativeDecoding> {
-        if self.max_new_tokens == 0 {
-            anyhow::bail!("--max-new-tokens must be at least 1");
-        }
-        // NaN is not finite: refused too.
-        if !self.requery_temperature.is_finite() || self.requery_temperature <= 0.0 {
-            anyhow::bail!("--requery-temperature must be above 0 (re-queries are sampled)");
-        }
-        if !(0.0..=1.0).contains(&self.requery_top_p) || self.requery_top_p == 0.0 {
-            anyhow::bail!("--requery-top-p must be in (0, 1]");
-        }
-        Ok(GenerativeDecoding {
-            max_new_tokens: self.max_new_tokens,
-            requery_temperature: self.requery_temperature,
-            requery_top_p: self.requery_top_p,
-            seed: self.seed,
-        })
-    }
-}
 
 /// The weights' SHA-256: the weight files of a folder, or a whole GGUF file.
 fn weights_hash(path: &Path) -> anyhow::Result<String> {
