@@ -37,25 +37,7 @@ pub(super) fn run(
     environment: &Environment,
     args: &ImportReferenceArgs,
 ) -> anyhow::Result<ExitCode> {
-    let model = match &args.model {
-        Some(model) => model.clone(),
-        None => {
-            let models = reference_results::find_models(&args.dir)?;
-            let mut names = models.iter();
-            match (names.next(), names.next()) {
-                (Some(only), None) => only.clone(),
-                (None, _) => anyhow::bail!(
-                    "{}: no <task>/<model>_preferences*.json result files found",
-                    args.dir.display()
-                ),
-                _ => anyhow::bail!(
-                    "{}: results of several models found ({}); choose one with --model",
-                    args.dir.display(),
-                    models.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            }
-        }
-    };
+    let model = reference_model(&args.dir, args.model.as_deref())?;
     let results = reference_results::read(&args.dir, &model)?;
     let benchmark = match &args.data {
         Some(folder) => {
@@ -136,4 +118,29 @@ pub(super) fn run(
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The model whose result files to read from the authors' results folder `dir`: the one asked
+/// for, else the only one there (several need `--model`).
+pub(super) fn reference_model(
+    dir: &std::path::Path,
+    asked: Option<&str>,
+) -> anyhow::Result<String> {
+    if let Some(model) = asked {
+        return Ok(model.to_owned());
+    }
+    let models = reference_results::find_models(dir)?;
+    let mut names = models.iter();
+    match (names.next(), names.next()) {
+        (Some(only), None) => Ok(only.clone()),
+        (None, _) => anyhow::bail!(
+            "{}: no <task>/<model>_preferences*.json result files found",
+            dir.display()
+        ),
+        _ => anyhow::bail!(
+            "{}: results of several models found ({}); choose one with --model",
+            dir.display(),
+            models.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
 }

@@ -1,6 +1,9 @@
-//! `omnireward submit-predictions FILE --server URL`: sends a judgements file judged elsewhere,
-//! with a model card, to a server's `POST /api/v1/submissions`, which checks every item against
-//! its benchmark, scores it and stores it as a `submitted_predictions` run.
+//! `omnireward submit-predictions FILE|DIR --server URL`: sends judgements made elsewhere, with a
+//! model card, to a server's `POST /api/v1/submissions`, which checks every item against its
+//! benchmark, scores it and stores it as a `submitted_predictions` run. The judgements are a
+//! judgements file (JSON Lines, as `eval` writes), or the authors' result files
+//! (`<task>/<model>_preferences[_with_tie].json`, as `import-reference` reads them), which are
+//! sent as the same JSON Lines.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,18 +16,25 @@ use omnireward_shared::wire::{
 use sha2::{Digest, Sha256};
 
 use super::Environment;
+use crate::data::reference_results;
 use crate::http::API_PREFIX;
 use crate::queue::predictions::MAX_PREDICTIONS_BYTES;
 
 /// Arguments of `submit-predictions`.
 #[derive(Debug, Args)]
 pub(super) struct SubmitPredictionsArgs {
-    /// The judgements file (JSON Lines, the format `eval` writes).
+    /// The judgements file (JSON Lines, the format `eval` writes), or a folder of the authors'
+    /// result files (`<task>/<model>_preferences.json`, `…_preferences_with_tie.json`).
+    #[arg(value_name = "FILE|DIR")]
     file: PathBuf,
+    /// The model whose result files to send, when the authors' folder holds several.
+    #[arg(long)]
+    model: Option<String>,
     /// The server's address, e.g. `https://omnireward.example.org`.
     #[arg(long, value_name = "URL")]
     server: String,
-    /// Leaderboard name [default: the file's name without its extension].
+    /// Leaderboard name [default: the file's name without its extension, or the model of the
+    /// authors' result files].
     #[arg(long)]
     name: Option<String>,
     /// `api_judge`, `scalar_reward_model` or `local_generative` [default: decided by the server
@@ -49,8 +59,24 @@ pub(super) struct SubmitPredictionsArgs {
 }
 
 pub(super) fn run(_: &Environment, args: &SubmitPredictionsArgs) -> anyhow::Result<ExitCode> {
-    let judgements = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("{}: cannot read the judgements file", args.file.display()))?;
+    let (judgements, default_name) = if args.file.is_dir() {
+        let model = super::import_reference::reference_model(&args.file, args.model.as_deref())?;
+        let results = reference_results::read(&args.file, &model)?;
+        let mut lines = String::new();
+        for judgement in &results.judgements {
+            lines.push_str(&serde_json::to_string(judgement)?);
+            lines.push('\n');
+        }
+        (lines, Some(model))
+    } else {
+        let text = std::fs::read_to_string(&args.file)
+            .with_context(|| format!("{}: cannot read the judgements file", args.file.display()))?;
+        let stem = args
+            .file
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned());
+        (text, stem)
+    };
     if judgements.len() > MAX_PREDICTIONS_BYTES {
         anyhow::bail!(
             "{}: {} bytes, more than the {MAX_PREDICTIONS_BYTES} bytes a server takes",
@@ -58,13 +84,10 @@ pub(super) fn run(_: &Environment, args: &SubmitPredictionsArgs) -> anyhow::Resu
             judgements.len()
         );
     }
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => args
-            .file
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .with_context(|| format!("{}: pass --name", args.file.display()))?,
+    let name = match (&args.name, default_name) {
+        (Some(name), _) => name.clone(),
+        (None, Some(name)) => name,
+        (None, None) => anyhow::bail!("{}: pass --name", args.file.display()),
     };
     let file_sha256 = hex::encode(Sha256::digest(judgements.as_bytes()));
     let body = PredictionsSubmission {

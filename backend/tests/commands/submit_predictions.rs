@@ -152,3 +152,86 @@ async fn submit_predictions_sends_a_file_that_becomes_a_submitted_predictions_ru
         assert!(stderr.contains(part), "`{part}` in: {stderr}");
     }
 }
+
+/// The authors' result files of a model that judged every text-to-text sample right: a folder
+/// `text_to_text/<model>_preferences.json` (w/o Ties) and `…_preferences_with_tie.json`.
+fn authors_results(benchmark: &omnireward::data::Benchmark, folder: &Path, model: &str) {
+    let task_folder = folder.join(Task::TextToText.key());
+    std::fs::create_dir_all(&task_folder).expect("creates the folder");
+    for (setting, suffix) in [
+        (Setting::WithoutTies, "_preferences.json"),
+        (Setting::WithTies, "_preferences_with_tie.json"),
+    ] {
+        let rows: Vec<Value> = benchmark
+            .samples
+            .iter()
+            .filter(|sample| sample.task == Task::TextToText && setting.includes(sample.label))
+            .map(|sample| {
+                json!({
+                    "id": sample.id, "criteria_preference": sample.label.key(),
+                    "predicted": sample.label.key(), format!("{model}_raw_response"): "[[A]]",
+                })
+            })
+            .collect();
+        std::fs::write(
+            task_folder.join(format!("{model}{suffix}")),
+            Value::Array(rows).to_string(),
+        )
+        .expect("writes the results");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authors_result_files_are_submitted_as_predictions() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (address, storage, benchmark) = start_server(home.path()).await;
+    let results = home.path().join("results");
+    authors_results(&benchmark, &results, "authors-judge");
+
+    let output = submit(
+        home.path(),
+        vec![
+            results.to_string_lossy().into_owned(),
+            "--server".to_owned(),
+            format!("http://{address}"),
+            "--json".to_owned(),
+        ],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let accepted: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(accepted["overall"]["with_ties"], 1.0);
+    let run = accepted["run"].as_i64().expect("a run");
+    let stored = storage
+        .runs()
+        .await
+        .expect("reads runs")
+        .into_iter()
+        .find(|record| record.id.0 == run)
+        .expect("the run is stored");
+    assert_eq!(stored.provenance, Provenance::SubmittedPredictions);
+    // The name defaults to the model of the result files.
+    assert_eq!(stored.model_name, "authors-judge");
+
+    // A folder with two models' results needs --model, and names them.
+    authors_results(&benchmark, &results, "other-judge");
+    let output = submit(
+        home.path(),
+        vec![
+            results.to_string_lossy().into_owned(),
+            "--server".to_owned(),
+            format!("http://{address}"),
+        ],
+    )
+    .await;
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("--model") && error.contains("other-judge"),
+        "{error}"
+    );
+}
