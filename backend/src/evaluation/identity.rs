@@ -111,6 +111,29 @@ pub struct CheckpointIdentity {
     pub weights_sha256: String,
     /// SHA-256 over the [`INPUT_FORMAT_FILES`] present (name, length, bytes of each).
     pub inputs_sha256: String,
+    #[serde(flatten)]
+    pub settings: CheckpointSettings,
+}
+
+/// A checkpoint from the Hub, decided before anything is downloaded: the repository and the
+/// commit (which names every file's bytes, LFS hashes included) with the same numerics and input
+/// options as [`CheckpointIdentity`], so a submission and `eval checkpoint hf:…` of one commit
+/// under the same options name one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HubCheckpointIdentity {
+    /// `org/name`.
+    pub repository: String,
+    /// The commit the revision named when the run was opened.
+    pub commit: String,
+    #[serde(flatten)]
+    pub settings: CheckpointSettings,
+}
+
+/// What both checkpoint identities hold besides where the files come from: the numerics and the
+/// input options. Flattened into each identity, so the stored JSON (and its digest, over sorted
+/// keys) is what it was when the fields were written out in both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckpointSettings {
     /// The `transformers` architecture.
     pub architecture: String,
     /// `cpu` or `cuda`: which device kind computes (results differ between them only by the
@@ -134,36 +157,27 @@ pub struct CheckpointIdentity {
     pub ablations: Vec<Ablation>,
 }
 
-/// A checkpoint from the Hub, decided before anything is downloaded: the repository and the
-/// commit (which names every file's bytes, LFS hashes included) with the same numerics and input
-/// options as [`CheckpointIdentity`], so a submission and `eval checkpoint hf:…` of one commit
-/// under the same options name one run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HubCheckpointIdentity {
-    /// `org/name`.
-    pub repository: String,
-    /// The commit the revision named when the run was opened.
-    pub commit: String,
-    /// The `transformers` architecture.
-    pub architecture: String,
-    /// `cpu` or `cuda`.
-    pub device_class: DeviceClass,
-    /// The dtype the device class implies for this architecture.
-    pub dtype: &'static str,
-    /// Token limit asked for (`None`: the checkpoint's own).
-    pub max_length: Option<usize>,
-    /// Which end of a too-long input is cut.
-    pub truncation: TruncationSide,
-    /// Separator asked for (`None`: the tokenizer's).
-    pub separator: Option<String>,
-    /// Which head output is the reward (`None`: the only one).
-    pub reward_label: Option<String>,
-    /// Frames sampled per video response, for image-text models.
-    pub frames: Option<usize>,
-    /// Parts of the input taken away (an ablation audit); left out when empty, so runs on full
-    /// inputs keep the identity they had before ablations existed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ablations: Vec<Ablation>,
+impl CheckpointSettings {
+    /// The settings of `architecture` on `device_class` under `options`: the dtype the device
+    /// class implies, and frames only for models that read images.
+    fn new(
+        architecture: &str,
+        device_class: DeviceClass,
+        options: CheckpointInputOptions,
+    ) -> CheckpointSettings {
+        let (dtype, reads_images) = numerics(architecture, device_class);
+        CheckpointSettings {
+            architecture: architecture.to_owned(),
+            device_class,
+            dtype,
+            max_length: options.max_length,
+            truncation: options.truncation,
+            separator: options.separator,
+            reward_label: options.reward_label,
+            frames: reads_images.then_some(options.frames),
+            ablations: options.ablations,
+        }
+    }
 }
 
 impl HubCheckpointIdentity {
@@ -176,19 +190,10 @@ impl HubCheckpointIdentity {
         device_class: DeviceClass,
         options: CheckpointInputOptions,
     ) -> HubCheckpointIdentity {
-        let (dtype, reads_images) = numerics(architecture, device_class);
         HubCheckpointIdentity {
             repository,
             commit,
-            architecture: architecture.to_owned(),
-            device_class,
-            dtype,
-            max_length: options.max_length,
-            truncation: options.truncation,
-            separator: options.separator,
-            reward_label: options.reward_label,
-            frames: reads_images.then_some(options.frames),
-            ablations: options.ablations,
+            settings: CheckpointSettings::new(architecture, device_class, options),
         }
     }
 }
@@ -341,19 +346,10 @@ impl CheckpointIdentity {
         device_class: DeviceClass,
         options: CheckpointInputOptions,
     ) -> std::io::Result<CheckpointIdentity> {
-        let (dtype, reads_images) = numerics(architecture, device_class);
         Ok(CheckpointIdentity {
             weights_sha256,
             inputs_sha256: inputs_sha256(folder)?,
-            architecture: architecture.to_owned(),
-            device_class,
-            dtype,
-            max_length: options.max_length,
-            truncation: options.truncation,
-            separator: options.separator,
-            reward_label: options.reward_label,
-            frames: reads_images.then_some(options.frames),
-            ablations: options.ablations,
+            settings: CheckpointSettings::new(architecture, device_class, options),
         })
     }
 }
@@ -442,10 +438,10 @@ mod tests {
             .expect("hashes")
         };
         let cpu = identity(DeviceClass::Cpu, CheckpointInputOptions::default());
-        assert_eq!(cpu.dtype, "f32");
-        assert_eq!(cpu.frames, None, "a text model has no frame count");
+        assert_eq!(cpu.settings.dtype, "f32");
+        assert_eq!(cpu.settings.frames, None, "a text model has no frame count");
         let cuda = identity(DeviceClass::Cuda, CheckpointInputOptions::default());
-        assert_eq!(cuda.dtype, "bf16");
+        assert_eq!(cuda.settings.dtype, "bf16");
         // Files that do not shape inputs leave the identity alone; those that do change it.
         std::fs::write(folder.path().join("README.md"), b"edited").expect("writes");
         assert_eq!(
