@@ -248,21 +248,20 @@ impl LocalRunSummary for CheckpointRunSummary {
     }
 
     fn text(&self) -> String {
-        let summary = self;
         let mut text = format!(
             "{} samples covered: {} done before, {} scored now · {:.1} pairs/s · {:.1} s\n",
-            summary.covered_samples,
-            summary.already_done,
-            summary.scored,
-            summary.pairs_per_second,
-            summary.seconds
+            self.covered_samples,
+            self.already_done,
+            self.scored,
+            self.pairs_per_second,
+            self.seconds
         );
         text.push_str(&coverage_text(
             "scored",
-            &summary.text_only_prompt,
-            &summary.not_covered,
+            &self.text_only_prompt,
+            &self.not_covered,
             "responses the model cannot read",
-            summary.stopped,
+            self.stopped,
         ));
         text
     }

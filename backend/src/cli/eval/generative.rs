@@ -164,24 +164,23 @@ impl LocalRunSummary for GenerativeRunSummary {
     }
 
     fn text(&self) -> String {
-        let summary = self;
         let mut text = format!(
             "{} items: {} done before, {} judged now ({} unparseable) · {} tokens generated · {:.1} tokens/s · {:.1} judgements/min · {:.1} s\n",
-            summary.items,
-            summary.already_done,
-            summary.judged,
-            summary.unparseable,
-            summary.generated_tokens,
-            summary.tokens_per_second,
-            summary.judgements_per_minute,
-            summary.seconds
+            self.items,
+            self.already_done,
+            self.judged,
+            self.unparseable,
+            self.generated_tokens,
+            self.tokens_per_second,
+            self.judgements_per_minute,
+            self.seconds
         );
         text.push_str(&coverage_text(
             "judged",
-            &summary.text_only_prompt,
-            &summary.not_covered,
+            &self.text_only_prompt,
+            &self.not_covered,
             "responses a text model cannot read",
-            summary.stopped,
+            self.stopped,
         ));
         text
     }
