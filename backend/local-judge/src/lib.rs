@@ -31,5 +31,6 @@ pub mod models;
 pub mod pil_resample;
 pub mod qwen2_vl_processor;
 pub mod weights;
+pub mod whisper_features;
 
 pub use error::LocalJudgeError;
