@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-check.sh: prepares the GPU check of local checkpoints. Runs HERE (no GPU needed).
 #
-# Builds `reward-bench` and `generation-bench` in release with `--features cuda` (CUDA 13.0 from
+# Builds `reward-bench`, `generation-bench` and `vl-reward-bench` in release with `--features cuda` (CUDA 13.0 from
 # ../shared/scripts/cuda-toolchain.sh, ~12 minutes the first time; compute capability
 # $CUDA_COMPUTE_CAP, default 90 = H100/H200) into its own target folder (target/cuda, so the CPU
 # release build stays cached), strips it, compresses it with xz into .gpu/ (ignored through
@@ -24,14 +24,14 @@ export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 source "$toolchain"
 
 target_dir=${GPU_TARGET_DIR:-$root/target/cuda}
-echo "gpu-check: building reward-bench and generation-bench with CUDA (sm_$CUDA_COMPUTE_CAP) into $target_dir" >&2
+echo "gpu-check: building reward-bench, generation-bench and vl-reward-bench with CUDA (sm_$CUDA_COMPUTE_CAP) into $target_dir" >&2
 CARGO_TARGET_DIR=$target_dir cargo build --release -p omnireward-local-judge \
-    --features cuda --bin reward-bench --bin generation-bench
+    --features cuda --bin reward-bench --bin generation-bench --bin vl-reward-bench
 
 bundle=$root/.gpu
 grep -qxF '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 mkdir -p "$bundle/bert-tokenizer"
-for binary in reward-bench generation-bench; do
+for binary in reward-bench generation-bench vl-reward-bench; do
     strip -o "$bundle/$binary" "$target_dir/release/$binary"
     rm -f "$bundle/$binary.xz"
     xz -T2 -6 "$bundle/$binary"
@@ -48,6 +48,7 @@ done
     echo "nvcc: $(nvcc --version | tail -n 1)"
     echo "sha256(reward-bench.xz): $(sha256sum "$bundle/reward-bench.xz" | cut -d' ' -f1)"
     echo "sha256(generation-bench.xz): $(sha256sum "$bundle/generation-bench.xz" | cut -d' ' -f1)"
+    echo "sha256(vl-reward-bench.xz): $(sha256sum "$bundle/vl-reward-bench.xz" | cut -d' ' -f1)"
 } > "$bundle/BUILD"
 cat "$bundle/BUILD" >&2
 size=$(du -sm "$bundle" | cut -f1)

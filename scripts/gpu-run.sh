@@ -16,7 +16,12 @@
 #    Qwen2.5-0.5B size (scripts/bench/torch_generation_reference.py make, bf16), our
 #    generation-bench on CUDA (bf16; GEN_PROMPTS prompts, GEN_TOKENS new tokens each, batch 1 and
 #    continuous batching) and transformers' generate on the same prompt ids, same limits;
-# 7. writes $OUT/summary.md (markdown tables), $OUT/results.json (all reports), $OUT/gpu-run.log.
+# 7. Qwen2.5-VL (when .gpu/vl-reward-bench.xz is there): a random checkpoint with the released
+#    vision tower and a Qwen2.5-0.5B-sized language model (scripts/bench/make_random_qwen2_vl.py),
+#    ours on the CPU (f32) against ours on CUDA (bf16) over the same conversations (rewards); then
+#    a Qwen2.5-VL-7B-sized one (VL_SIZE, default 7b; initialised on the GPU), ours on CUDA in bf16
+#    against transformers in bf16 on the same GPU and conversations (VL_CONVERSATIONS, default 32);
+# 8. writes $OUT/summary.md (markdown tables), $OUT/results.json (all reports), $OUT/gpu-run.log.
 #
 # Aims at ~4-6 minutes of wall time on an H100/H200. Each step has a timeout, a failed step is
 # recorded and the rest go on, and optional steps are skipped past DEADLINE_S seconds.
@@ -171,7 +176,42 @@ with lzma.open(sys.argv[1]) as source, open(sys.argv[2], "wb") as target:
     fi
 fi
 
-# 7. Summary.
+# 7. Qwen2.5-VL: CUDA against our CPU, then ours against transformers at 7B size, both in bf16.
+if [ -f .gpu/vl-reward-bench.xz ] && ! late; then
+    vl_bench=$work/vl-reward-bench
+    "$python" -c 'import lzma, shutil, sys
+with lzma.open(sys.argv[1]) as source, open(sys.argv[2], "wb") as target:
+    shutil.copyfileobj(source, target)' .gpu/vl-reward-bench.xz "$vl_bench" && chmod +x "$vl_bench"
+    vl_small=tiny
+    [ "${TINY:-0}" = 1 ] || vl_small=0.5b
+    if step 240 "qwen2.5-vl: random checkpoint ($vl_small)" \
+        "$python" scripts/bench/make_random_qwen2_vl.py "$checkpoints" --size "$vl_small" --conversations 4; then
+        vl=$checkpoints/qwen2_5_vl-$vl_small
+        step 240 "qwen2.5-vl ($vl_small): ours on cpu (f32)" \
+            "$vl_bench" "$vl" --device cpu --output "$results/vl.ours-cpu.json" > /dev/null
+        step 120 "qwen2.5-vl ($vl_small): ours on $device (bf16), same conversations" \
+            "$vl_bench" "$vl" --device "$device" --bf16 --output "$results/vl.ours-cuda.json" > /dev/null
+        step 120 "qwen2.5-vl ($vl_small): transformers float32 on cpu, same conversations" \
+            "$python" scripts/bench/torch_vl_reference.py "$vl" --device cpu --dtype float32 \
+            --ours "$results/vl.ours-cpu.json" --output "$results/vl.torch-cpu.json" > /dev/null
+    fi
+    vl_size=${VL_SIZE:-7b}
+    [ "${TINY:-0}" = 1 ] && vl_size=tiny
+    if ! late && step 300 "qwen2.5-vl: random checkpoint ($vl_size, initialised on $device)" \
+        "$python" scripts/bench/make_random_qwen2_vl.py "$checkpoints/large" --size "$vl_size" \
+        --device "$device" --conversations "${VL_CONVERSATIONS:-32}"; then
+        vl=$checkpoints/large/qwen2_5_vl-$vl_size
+        step 300 "qwen2.5-vl ($vl_size): ours on $device (bf16), $repeats passes" \
+            "$vl_bench" "$vl" --device "$device" --bf16 --repeats "$repeats" \
+            --output "$results/vl-large.ours-cuda.json" > /dev/null
+        step 300 "qwen2.5-vl ($vl_size): transformers $gpu_dtype on $torch_device, same conversations" \
+            "$python" scripts/bench/torch_vl_reference.py "$vl" --device "$torch_device" --dtype "$gpu_dtype" \
+            --repeats "$repeats" --ours "$results/vl-large.ours-cuda.json" \
+            --output "$results/vl-large.torch-cuda.json" > /dev/null
+    fi
+fi
+
+# 8. Summary.
 {
     echo "## GPU check: $card"
     echo
@@ -193,6 +233,12 @@ print("|---|---|---|---|")
 for name in ("batch_1", "batched"):
     a, b = ours[name]["generated_tokens_per_second"], torch[name]["generated_tokens_per_second"]
     print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.2f} |")' "$results/generation.ours-cuda.json" "$results/generation.torch-cuda.json"
+    fi
+    if [ -s "$results/vl.ours-cpu.json" ] || [ -s "$results/vl-large.ours-cuda.json" ]; then
+        echo
+        echo "### Qwen2.5-VL reward model (random; real vision tower), conversations with one image"
+        echo
+        "$python" scripts/bench/summarize_vl.py "$results"
     fi
 } > "$OUT/summary.md"
 cat "$OUT/summary.md"
