@@ -27,6 +27,7 @@ pub mod generation;
 pub mod image_input;
 pub mod input;
 pub mod judge;
+pub mod minicpm_v_processor;
 pub mod models;
 pub mod pil_resample;
 pub mod qwen2_vl_processor;
