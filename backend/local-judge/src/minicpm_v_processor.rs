@@ -143,7 +143,7 @@ impl MiniCpmVImageProcessor {
             mean: triple("norm_mean", defaults.mean)?,
             std: triple("norm_std", defaults.std)?,
         };
-        if processor.std.iter().any(|value| *value == 0.0) {
+        if processor.std.contains(&0.0) {
             return Err(bad("norm_std", &json["norm_std"]));
         }
         Ok(processor)
