@@ -17,6 +17,7 @@ pub mod decoder;
 pub mod kernels;
 pub mod layers;
 pub mod llama;
+pub mod minicpm_o_audio;
 pub mod minilm;
 pub mod modernbert;
 pub mod qwen2;
