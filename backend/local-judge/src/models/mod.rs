@@ -18,6 +18,7 @@ pub mod kernels;
 pub mod layers;
 pub mod llama;
 pub mod minicpm_o_audio;
+pub mod minicpm_o_vision;
 pub mod minilm;
 pub mod modernbert;
 pub mod qwen2;
