@@ -17,6 +17,7 @@ pub mod decoder;
 pub mod kernels;
 pub mod layers;
 pub mod llama;
+pub mod minicpm_o;
 pub mod minicpm_o_audio;
 pub mod minicpm_o_vision;
 pub mod minilm;
