@@ -265,8 +265,6 @@ fn part_of(kind: MediaKind) -> ContentPart<'static> {
 pub(crate) struct Qwen2VlCheckpoint {
     /// `config.json`'s path, for errors.
     pub config_file: std::path::PathBuf,
-    /// `config.json`.
-    pub config: Value,
     /// The language model's section: `text_config` when nested, else the whole config.
     pub text_section: Value,
     /// Every weight but the value head's.
@@ -405,7 +403,6 @@ impl Qwen2VlCheckpoint {
         };
         Ok(Qwen2VlCheckpoint {
             config_file,
-            config,
             text_section,
             weights,
             text_prefix,
@@ -415,14 +412,20 @@ impl Qwen2VlCheckpoint {
         })
     }
 
-    /// Whether the language-model head is the token embedding: `tie_word_embeddings` at the
-    /// top level or in `text_config` (`transformers`' default, false, when neither says).
+    /// Whether the language-model head is the token embedding: the text section's
+    /// `tie_word_embeddings` (false when absent). With a nested `text_config`, `transformers`
+    /// 4.57.3 ties by the text config's value and ignores the top level's.
     pub fn tied_embeddings(&self) -> bool {
-        [&self.config, &self.text_section]
-            .into_iter()
-            .find_map(|section| section.get("tie_word_embeddings").and_then(Value::as_bool))
-            .unwrap_or(false)
+        tied_embeddings(&self.text_section)
     }
+}
+
+/// `tie_word_embeddings` of the language model's section, false when absent.
+fn tied_embeddings(text_section: &Value) -> bool {
+    text_section
+        .get("tie_word_embeddings")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// A loaded Qwen2-VL or Qwen2.5-VL reward model.
@@ -739,5 +742,21 @@ impl RewardHead {
                 .squeeze(1)?
                 .to_dtype(DType::F32),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_is_tied_as_the_language_models_section_says() {
+        assert!(tied_embeddings(
+            &serde_json::json!({"tie_word_embeddings": true})
+        ));
+        assert!(!tied_embeddings(
+            &serde_json::json!({"tie_word_embeddings": false})
+        ));
+        assert!(!tied_embeddings(&serde_json::json!({})));
     }
 }
