@@ -184,14 +184,13 @@ impl CausalLanguageModel for Qwen2VlGenerator {
         cache: &mut BatchCache,
     ) -> candle_core::Result<Tensor> {
         let (rows, len) = input_ids.dims2()?;
-        let filled = cache.rows() > 0;
+        // An empty cache (a prefill of text-only prompts): nothing before, offset 0.
+        let lengths = cache.lengths();
+        let offsets = cache.position_offsets();
         let mut positions = Vec::with_capacity(rows * len);
         for (row, &pad) in padding.iter().enumerate() {
-            let (before, offset) = if filled {
-                (cache.lengths()[row] as i64, cache.position_offsets()[row])
-            } else {
-                (0, 0)
-            };
+            let before = lengths.get(row).map_or(0, |length| *length as i64);
+            let offset = offsets.get(row).copied().unwrap_or(0);
             for column in 0..len {
                 let position = if column < pad {
                     0
