@@ -56,7 +56,8 @@ enum Content<'a> {
     Parts(Vec<PartValue<'a>>),
 }
 
-/// A content part as templates read it: `{"type": "image"}` or `{"type": "text", "text": …}`.
+/// A content part as templates read it: `{"type": "image"}`, `{"type": "video"}` or
+/// `{"type": "text", "text": …}`.
 #[derive(Serialize)]
 struct PartValue<'a> {
     #[serde(rename = "type")]
@@ -65,11 +66,14 @@ struct PartValue<'a> {
     text: Option<&'a str>,
 }
 
-/// One part of a user turn with media: an image (the template writes its placeholder) or text.
+/// One part of a user turn with media: an image or a video (the template writes its
+/// placeholder) or text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContentPart<'a> {
     /// An image, in the order the images are given to the model.
     Image,
+    /// A video, in the order the videos are given to the model.
+    Video,
     /// Text.
     Text(&'a str),
 }
@@ -146,19 +150,6 @@ impl ChatTemplate {
         parts: &[ContentPart<'_>],
         response: &str,
     ) -> Result<String, LocalJudgeError> {
-        let parts = parts
-            .iter()
-            .map(|part| match part {
-                ContentPart::Image => PartValue {
-                    kind: "image",
-                    text: None,
-                },
-                ContentPart::Text(text) => PartValue {
-                    kind: "text",
-                    text: Some(text),
-                },
-            })
-            .collect();
         let messages = [
             Message {
                 role: "system",
@@ -166,7 +157,7 @@ impl ChatTemplate {
             },
             Message {
                 role: "user",
-                content: Content::Parts(parts),
+                content: Content::Parts(part_values(parts)),
             },
             Message {
                 role: "assistant",
@@ -193,6 +184,27 @@ impl ChatTemplate {
         messages.push(Message {
             role: "user",
             content: Content::Text(user),
+        });
+        self.render_messages(&messages, true)
+    }
+
+    /// Renders `[system, user: parts]` (no system message when `system` is `None`) with the
+    /// generation prompt: a vision-language judge's prompt, media in the order of `parts`.
+    pub fn render_generation_prompt_with_parts(
+        &self,
+        system: Option<&str>,
+        parts: &[ContentPart<'_>],
+    ) -> Result<String, LocalJudgeError> {
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = system {
+            messages.push(Message {
+                role: "system",
+                content: Content::Text(system),
+            });
+        }
+        messages.push(Message {
+            role: "user",
+            content: Content::Parts(part_values(parts)),
         });
         self.render_messages(&messages, true)
     }
@@ -225,6 +237,27 @@ impl ChatTemplate {
                 message: format!("{error:#}"),
             })
     }
+}
+
+/// The parts as templates read them.
+fn part_values<'a>(parts: &[ContentPart<'a>]) -> Vec<PartValue<'a>> {
+    parts
+        .iter()
+        .map(|part| match part {
+            ContentPart::Image => PartValue {
+                kind: "image",
+                text: None,
+            },
+            ContentPart::Video => PartValue {
+                kind: "video",
+                text: None,
+            },
+            ContentPart::Text(text) => PartValue {
+                kind: "text",
+                text: Some(text),
+            },
+        })
+        .collect()
 }
 
 /// Python's `str.isspace` for one character: Unicode white space plus the four information

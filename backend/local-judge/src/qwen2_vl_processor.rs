@@ -1,13 +1,22 @@
 //! Image inputs of the Qwen2-VL and Qwen2.5-VL family, exactly as `transformers`' slow
 //! `Qwen2VLImageProcessor` (4.57.3) makes them, so the vision tower sees the same numbers.
 //!
-//! Per image: convert to RGB; resize to [`smart_resize`]'s size (both sides multiples of
+//! Per image (a clip of one frame) or video (a clip of the caller's sampled frames): convert to
+//! RGB; resize to [`smart_resize`]'s size (both sides multiples of
 //! `patch_size × merge_size`, the area kept between `min_pixels` and `max_pixels`, the aspect
 //! ratio nearly kept) with Pillow's own resampling ([`crate::pil_resample`]); rescale (in f64,
-//! then f32) and normalise (in f32) as numpy does; repeat a still image to fill the temporal
-//! patch (two equal frames); cut into `patch_size` squares ordered merge-window by merge-window,
-//! each flattened channel, then frame, then row, then column. The images' patches are stacked,
-//! and each image's grid `[t, h, w]` (in patches) is returned beside them.
+//! then f32) and normalise (in f32) as numpy does; pad the frames to a multiple of the temporal
+//! patch by repeating the last (a still image becomes two equal frames); cut into `patch_size`
+//! squares ordered temporal patch by temporal patch, merge-window by merge-window, each
+//! flattened channel, then frame, then row, then column. The patches are stacked, and each
+//! item's grid `[t, h, w]` (in patches) and kind are returned beside them.
+//!
+//! Videos follow the slow processor's video path (`Qwen2VLImageProcessor.preprocess(videos=…)`,
+//! deprecated but present in 4.57.3): every frame resized with Pillow to the size of the first.
+//! `Qwen2VLProcessor` in 4.57.3 hands videos to `Qwen2VLVideoProcessor` instead, which resizes
+//! with torchvision (the video counterpart of the fast image processor) and is not what the
+//! parity fixture pins. Which frames to sample is the caller's rule; a video's
+//! `second_per_grid_ts` is `temporal_patch_size / fps`, as `Qwen2_5_VLProcessor` computes it.
 //!
 //! The fast processor that `transformers` now picks by default differs from this one by about
 //! 0.3 % (it resizes with torchvision); checkpoints were trained with the slow one, which the
@@ -28,6 +37,13 @@ use crate::pil_resample::{self, Filter};
 /// `transformers`' defaults: 56 × 56 pixels at least, 28 × 28 × 1280 at most.
 const DEFAULT_MIN_PIXELS: u64 = 56 * 56;
 const DEFAULT_MAX_PIXELS: u64 = 28 * 28 * 1280;
+/// `Qwen2VLVideoProcessor`'s defaults per frame: 128 × 28 × 28 pixels at least, 768 × 28 × 28
+/// at most.
+const DEFAULT_VIDEO_MIN_PIXELS: u64 = 128 * 28 * 28;
+const DEFAULT_VIDEO_MAX_PIXELS: u64 = 768 * 28 * 28;
+/// The video processor's own settings file; without it `transformers` reads the image
+/// processor's.
+pub const VIDEO_PREPROCESSOR_CONFIG_FILE: &str = "video_preprocessor_config.json";
 /// The most extreme aspect ratio `smart_resize` accepts.
 const MAX_ASPECT_RATIO: f64 = 200.0;
 
@@ -60,22 +76,92 @@ pub struct Qwen2VlImageProcessor {
     pub std: [f32; 3],
 }
 
-/// The patches of some images: one row per patch, `features` values per row.
-#[derive(Clone, Debug, PartialEq)]
+/// The patches of some images and videos: one row per patch, `features` values per row.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct VisualPatches {
     /// Row-major, `rows × features`.
     pub pixel_values: Vec<f32>,
     /// Values per patch: channels × frames × patch side².
     pub features: usize,
-    /// Per image, its grid in patches: frames (temporal patches), rows, columns.
+    /// Per image or video, its grid in patches: temporal patches, rows, columns.
     pub grids: Vec<[usize; 3]>,
+    /// Per image or video, what it is (beside `grids`).
+    pub kinds: Vec<MediaKind>,
+}
+
+/// Whether a grid of patches is an image or a video, and how much time a video's temporal
+/// patch spans (its rotary time positions in Qwen2.5-VL depend on it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MediaKind {
+    /// A still image (one temporal patch of equal frames).
+    Image,
+    /// A video.
+    Video {
+        /// Seconds one temporal patch spans: `temporal_patch_size / fps`
+        /// (`Qwen2_5_VLProcessor`'s `second_per_grid_ts`).
+        seconds_per_grid: f64,
+    },
+}
+
+/// One image or video to process. A video is its frames, already decoded and sampled by the
+/// caller (all of one size), and the rate they were sampled at.
+#[derive(Clone, Copy, Debug)]
+pub enum VisualInput<'a> {
+    /// A still image.
+    Image(&'a DynamicImage),
+    /// A video's sampled frames.
+    Video {
+        /// The frames in time order; an odd count is padded with the last frame.
+        frames: &'a [DynamicImage],
+        /// Sampled frames per second.
+        frames_per_second: f64,
+    },
 }
 
 impl VisualPatches {
-    /// Patches over all images.
+    /// Patches over all images and videos.
     pub fn rows(&self) -> usize {
         self.pixel_values.len() / self.features.max(1)
     }
+
+    /// Adds `other`'s items after these (items processed with different settings, such as a
+    /// checkpoint's image and video processors, share one batch).
+    pub fn append(&mut self, other: VisualPatches) -> Result<(), LocalJudgeError> {
+        if !self.grids.is_empty() && other.features != self.features {
+            return Err(LocalJudgeError::Input {
+                message: format!(
+                    "patches of {} values cannot join patches of {}",
+                    other.features, self.features
+                ),
+            });
+        }
+        self.features = other.features;
+        self.pixel_values.extend(other.pixel_values);
+        self.grids.extend(other.grids);
+        self.kinds.extend(other.kinds);
+        Ok(())
+    }
+
+    /// Each item's grid with its kind, what the model places in a prompt.
+    pub fn media(&self) -> Vec<MediaGrid> {
+        self.grids
+            .iter()
+            .zip(&self.kinds)
+            .map(|(grid, kind)| MediaGrid {
+                grid: *grid,
+                kind: *kind,
+            })
+            .collect()
+    }
+}
+
+/// One processed image or video: its grid in patches `[t, h, w]` and its kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MediaGrid {
+    /// Temporal patches, rows and columns of patches.
+    pub grid: [usize; 3],
+    /// Image or video.
+    pub kind: MediaKind,
 }
 
 /// The size `transformers`' `smart_resize` gives an image of `height` × `width`: both sides
@@ -157,20 +243,51 @@ impl Qwen2VlImageProcessor {
         Qwen2VlImageProcessor::from_json(&json)
     }
 
+    /// The settings videos are processed with: `video_preprocessor_config.json` when the
+    /// checkpoint has one, else `preprocessor_config.json` (as `transformers` falls back), with
+    /// the video processor's own defaults for missing `min_pixels` and `max_pixels`.
+    pub fn load_for_video(folder: &Path) -> Result<Qwen2VlImageProcessor, LocalJudgeError> {
+        let json = match read_json_file(folder, VIDEO_PREPROCESSOR_CONFIG_FILE)? {
+            Some(json) => json,
+            None => read_json_file(folder, PREPROCESSOR_CONFIG_FILE)?.ok_or_else(|| {
+                config_error(
+                    &folder.join(PREPROCESSOR_CONFIG_FILE),
+                    "(file)",
+                    "a Qwen2-VL checkpoint needs its video processor's settings \
+                     (video_preprocessor_config.json or preprocessor_config.json)",
+                )
+            })?,
+        };
+        Qwen2VlImageProcessor::from_json_with_defaults(
+            &json,
+            DEFAULT_VIDEO_MIN_PIXELS,
+            DEFAULT_VIDEO_MAX_PIXELS,
+        )
+    }
+
     /// The settings in `json`, with `transformers`' defaults for missing fields: `min_pixels`
     /// and `max_pixels` at the top level win over `size.shortest_edge` and `size.longest_edge`,
     /// as in `transformers`.
     pub fn from_json(json: &Value) -> Result<Qwen2VlImageProcessor, LocalJudgeError> {
+        Qwen2VlImageProcessor::from_json_with_defaults(json, DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
+    }
+
+    /// [`Qwen2VlImageProcessor::from_json`] with other defaults for the pixel bounds.
+    fn from_json_with_defaults(
+        json: &Value,
+        default_min_pixels: u64,
+        default_max_pixels: u64,
+    ) -> Result<Qwen2VlImageProcessor, LocalJudgeError> {
         let size = field(json, "size").cloned().unwrap_or(Value::Null);
         let min_pixels = count_field(
             json,
             "min_pixels",
-            count_field(&size, "shortest_edge", DEFAULT_MIN_PIXELS)?,
+            count_field(&size, "shortest_edge", default_min_pixels)?,
         )?;
         let max_pixels = count_field(
             json,
             "max_pixels",
-            count_field(&size, "longest_edge", DEFAULT_MAX_PIXELS)?,
+            count_field(&size, "longest_edge", default_max_pixels)?,
         )?;
         if min_pixels > max_pixels {
             return Err(config_error(
@@ -243,46 +360,115 @@ impl Qwen2VlImageProcessor {
 
     /// The patches of `images`, stacked, with each image's grid.
     pub fn preprocess(&self, images: &[DynamicImage]) -> Result<VisualPatches, LocalJudgeError> {
+        let media: Vec<VisualInput<'_>> = images.iter().map(VisualInput::Image).collect();
+        self.preprocess_media(&media)
+    }
+
+    /// The patches of `media` (images and videos in the order the prompts hold them), stacked,
+    /// with each item's grid and kind.
+    pub fn preprocess_media(
+        &self,
+        media: &[VisualInput<'_>],
+    ) -> Result<VisualPatches, LocalJudgeError> {
         let patch = self.patch_size as usize;
-        let merge = self.merge_size as usize;
-        let frames = self.temporal_patch_size as usize;
-        let features = 3 * frames * patch * patch;
+        let features = 3 * self.temporal_patch_size as usize * patch * patch;
         let mut patches = VisualPatches {
             pixel_values: Vec::new(),
             features,
-            grids: Vec::with_capacity(images.len()),
+            grids: Vec::with_capacity(media.len()),
+            kinds: Vec::with_capacity(media.len()),
         };
-        for image in images {
-            let rgb = image.to_rgb8();
-            let (width, height) = rgb.dimensions();
-            let (target_height, target_width) = if self.do_resize {
-                self.target_size(height, width)?
-            } else {
-                (height, width)
+        for (index, item) in media.iter().enumerate() {
+            let (frames, kind) = match item {
+                VisualInput::Image(image) => (std::slice::from_ref(*image), MediaKind::Image),
+                VisualInput::Video {
+                    frames,
+                    frames_per_second,
+                } => {
+                    if frames.is_empty() {
+                        return Err(LocalJudgeError::Input {
+                            message: format!("video {index} has no frames"),
+                        });
+                    }
+                    if !(frames_per_second.is_finite() && *frames_per_second > 0.0) {
+                        return Err(LocalJudgeError::Input {
+                            message: format!(
+                                "video {index}: {frames_per_second} frames per second is not a \
+                                 positive number"
+                            ),
+                        });
+                    }
+                    let seconds_per_grid = f64::from(self.temporal_patch_size) / frames_per_second;
+                    (*frames, MediaKind::Video { seconds_per_grid })
+                }
             };
-            let factor = self.factor();
-            if target_height % factor != 0 || target_width % factor != 0 {
-                return Err(LocalJudgeError::Input {
-                    message: format!(
-                        "an image of {width} × {height} pixels is not on the {factor}-pixel grid \
-                         and the processor does not resize"
-                    ),
-                });
-            }
-            let resized = pil_resample::resize(&rgb, target_width, target_height, self.filter);
-            let plane = self.normalised_planes(&resized);
-            let (grid_height, grid_width) = (
-                target_height as usize / patch,
-                target_width as usize / patch,
-            );
-            let row_length = target_width as usize;
-            let plane_size = row_length * target_height as usize;
-            patches
-                .pixel_values
-                .reserve(grid_height * grid_width * features);
-            // Merge windows in row-major order, the patches of a window in row-major order,
-            // then each patch's values: channel, frame (a still image fills every frame), row,
-            // column.
+            let grid = self.clip_patches(frames, &mut patches.pixel_values)?;
+            patches.grids.push(grid);
+            patches.kinds.push(kind);
+        }
+        Ok(patches)
+    }
+
+    /// Appends the patches of one clip (a still image is a clip of one frame) to `output` and
+    /// returns its grid, as the slow processor's `_preprocess` does: every frame resized to the
+    /// size `smart_resize` gives the first one; the frames padded to a multiple of
+    /// `temporal_patch_size` by repeating the last (so a still image fills every frame of its
+    /// one temporal patch); patches ordered temporal patch by temporal patch, then merge window
+    /// by merge window (row-major), then the window's patches (row-major), each patch's values
+    /// channel, then frame, then row, then column.
+    fn clip_patches(
+        &self,
+        frames: &[DynamicImage],
+        output: &mut Vec<f32>,
+    ) -> Result<[usize; 3], LocalJudgeError> {
+        let patch = self.patch_size as usize;
+        let merge = self.merge_size as usize;
+        let temporal = self.temporal_patch_size as usize;
+        let first = frames.first().ok_or_else(|| LocalJudgeError::Input {
+            message: "a clip without frames".to_owned(),
+        })?;
+        let (width, height) = (first.width(), first.height());
+        let (target_height, target_width) = if self.do_resize {
+            self.target_size(height, width)?
+        } else {
+            (height, width)
+        };
+        let factor = self.factor();
+        if target_height % factor != 0 || target_width % factor != 0 {
+            return Err(LocalJudgeError::Input {
+                message: format!(
+                    "an image of {width} × {height} pixels is not on the {factor}-pixel grid \
+                     and the processor does not resize"
+                ),
+            });
+        }
+        let planes: Vec<Vec<f32>> = frames
+            .iter()
+            .map(|frame| {
+                let rgb = frame.to_rgb8();
+                if !self.do_resize && rgb.dimensions() != (width, height) {
+                    return Err(LocalJudgeError::Input {
+                        message: format!(
+                            "a video's frames differ in size ({} × {} after {width} × {height}) \
+                             and the processor does not resize",
+                            rgb.width(),
+                            rgb.height()
+                        ),
+                    });
+                }
+                let resized = pil_resample::resize(&rgb, target_width, target_height, self.filter);
+                Ok(self.normalised_planes(&resized))
+            })
+            .collect::<Result<_, _>>()?;
+        let groups = planes.len().div_ceil(temporal);
+        let (grid_height, grid_width) = (
+            target_height as usize / patch,
+            target_width as usize / patch,
+        );
+        let row_length = target_width as usize;
+        let plane_size = row_length * target_height as usize;
+        output.reserve(groups * grid_height * grid_width * 3 * temporal * patch * patch);
+        for group in 0..groups {
             for block_row in 0..grid_height / merge {
                 for block_column in 0..grid_width / merge {
                     for merged_row in 0..merge {
@@ -290,13 +476,14 @@ impl Qwen2VlImageProcessor {
                             let top = (block_row * merge + merged_row) * patch;
                             let left = (block_column * merge + merged_column) * patch;
                             for channel in 0..3 {
-                                for _frame in 0..frames {
+                                for frame in 0..temporal {
+                                    // Past the last frame, the last frame again.
+                                    let plane =
+                                        &planes[(group * temporal + frame).min(planes.len() - 1)];
                                     for row in 0..patch {
                                         let start =
                                             channel * plane_size + (top + row) * row_length + left;
-                                        patches
-                                            .pixel_values
-                                            .extend_from_slice(&plane[start..start + patch]);
+                                        output.extend_from_slice(&plane[start..start + patch]);
                                     }
                                 }
                             }
@@ -304,9 +491,8 @@ impl Qwen2VlImageProcessor {
                     }
                 }
             }
-            patches.grids.push([1, grid_height, grid_width]);
         }
-        Ok(patches)
+        Ok([groups, grid_height, grid_width])
     }
 
     /// The image's values, channels first, rescaled and normalised with numpy's arithmetic:

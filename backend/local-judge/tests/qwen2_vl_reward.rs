@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use omnireward_local_judge::models::qwen2_vl::{Qwen2VlRewardModel, VisualPrompt};
-use omnireward_local_judge::qwen2_vl_processor::Qwen2VlImageProcessor;
+use omnireward_local_judge::qwen2_vl_processor::{MediaGrid, MediaKind, Qwen2VlImageProcessor};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -58,7 +58,7 @@ fn check(variant: &str) {
                 .iter()
                 .map(|id| u32::try_from(id.as_u64().expect("an id")).expect("fits"))
                 .collect(),
-            images: names.len(),
+            media: names.len(),
         });
     }
     let patches = processor.preprocess(&images).expect("patches");
@@ -69,10 +69,13 @@ fn check(variant: &str) {
     )
     .expect("tensor");
     // Positions, prompt by prompt, against transformers' `get_rope_index`.
-    let mut grids = patches.grids.iter();
+    let media = patches.media();
+    let mut items = media.iter();
     for (prompt, case) in prompts.iter().zip(cases) {
-        let own: Vec<[usize; 3]> = grids.by_ref().take(prompt.images).copied().collect();
-        let ours = model.rope_positions(&prompt.input_ids, &own);
+        let own: Vec<MediaGrid> = items.by_ref().take(prompt.media).copied().collect();
+        let ours = model
+            .rope_positions(&prompt.input_ids, &own)
+            .expect("positions");
         let axes = case["positions"].as_array().expect("positions");
         for (axis, theirs) in axes.iter().enumerate() {
             let theirs: Vec<u32> = numbers(theirs).into_iter().map(|n| n as u32).collect();
@@ -81,7 +84,7 @@ fn check(variant: &str) {
         }
     }
     let (hidden, rewards) = model
-        .forward(&prompts, Some(&pixel_values), &patches.grids)
+        .forward(&prompts, Some(&pixel_values), &media)
         .expect("forward");
     let hidden = hidden.to_vec2::<f32>().expect("hidden");
     let rewards = rewards.to_vec1::<f32>().expect("rewards");
@@ -137,14 +140,19 @@ fn check_conversations(variant: &str) {
         .expect("image");
         let patches = processor.preprocess(&[image]).expect("patches");
         let rendered = encoder
-            .render(&text("criterion"), &text("prompt"), 1, &text("response"))
+            .render(
+                &text("criterion"),
+                &text("prompt"),
+                &[MediaKind::Image],
+                &text("response"),
+            )
             .expect("rendered");
         assert_eq!(rendered, text("text"), "{variant}");
         let prompt = encoder
             .encode(
                 &text("criterion"),
                 &text("prompt"),
-                &patches.grids,
+                &patches.media(),
                 model.merge_size(),
                 &text("response"),
             )
@@ -161,7 +169,7 @@ fn check_conversations(variant: &str) {
         )
         .expect("tensor");
         let (_, rewards) = model
-            .forward(&[prompt], Some(&pixel_values), &patches.grids)
+            .forward(&[prompt], Some(&pixel_values), &patches.media())
             .expect("forward");
         let reward = rewards.to_vec1::<f32>().expect("reward")[0];
         let theirs = case["reward"].as_f64().expect("reward");

@@ -102,14 +102,15 @@ impl Scorer {
             .processor
             .preprocess(&images)
             .map_err(|error| format!("processing the images: {error}"))?;
+        let media = patches.media();
         let mut prompts = Vec::with_capacity(records.len());
-        for (record, grid) in records.iter().zip(&patches.grids) {
+        for (record, item) in records.iter().zip(&media) {
             prompts.push(
                 self.encoder
                     .encode(
                         &record.criterion,
                         &record.prompt,
-                        std::slice::from_ref(grid),
+                        std::slice::from_ref(item),
                         self.model.merge_size(),
                         &record.response,
                     )
@@ -124,7 +125,7 @@ impl Scorer {
         .map_err(|error| format!("pixel values: {error}"))?;
         let (_, rewards) = self
             .model
-            .forward(&prompts, Some(&pixel_values), &patches.grids)
+            .forward(&prompts, Some(&pixel_values), &media)
             .map_err(|error| format!("scoring: {error}"))?;
         let rewards = rewards
             .to_dtype(candle_core::DType::F32)

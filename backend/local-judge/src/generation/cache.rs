@@ -23,6 +23,9 @@ pub struct BatchCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
     padding: Vec<usize>,
     slots: usize,
+    /// Per row, what its rotary positions add to its token count (0 for text models;
+    /// Qwen2-VL's `rope_deltas` after a prompt with media).
+    position_offsets: Vec<i64>,
 }
 
 /// Positions and mask of one forward step over `len` new tokens per row.
@@ -43,7 +46,28 @@ impl BatchCache {
             layers: vec![None; num_layers],
             padding: Vec::new(),
             slots: 0,
+            position_offsets: Vec::new(),
         }
+    }
+
+    /// Per row, the offset its rotary positions add to its token count (zeros unless set).
+    pub fn position_offsets(&self) -> &[i64] {
+        &self.position_offsets
+    }
+
+    /// Sets each row's position offset (a model whose positions do not follow the token
+    /// count, such as Qwen2-VL after images, sets them at its prefill); rows keep theirs when
+    /// others leave or join.
+    pub fn set_position_offsets(&mut self, offsets: Vec<i64>) -> candle_core::Result<()> {
+        if offsets.len() != self.rows() {
+            candle_core::bail!(
+                "{} position offsets for {} rows",
+                offsets.len(),
+                self.rows()
+            );
+        }
+        self.position_offsets = offsets;
+        Ok(())
     }
 
     /// Rows held.
@@ -80,6 +104,7 @@ impl BatchCache {
     ) -> candle_core::Result<Step> {
         if self.rows() == 0 && self.slots == 0 {
             self.padding = chunk_padding.to_vec();
+            self.position_offsets = vec![0; chunk_padding.len()];
         } else if chunk_padding.len() != self.rows() || chunk_padding.iter().any(|&pad| pad != 0) {
             candle_core::bail!(
                 "a step over a filled cache of {} rows must add unpadded tokens to every row (got padding {chunk_padding:?})",
@@ -177,6 +202,7 @@ impl BatchCache {
             *entry = (select(&entry.0)?, select(&entry.1)?);
         }
         self.padding = padding.into_iter().map(|pad| pad - trim).collect();
+        self.position_offsets = keep.iter().map(|&row| self.position_offsets[row]).collect();
         self.slots -= trim;
         Ok(())
     }
@@ -224,6 +250,7 @@ impl BatchCache {
             .map(|pad| pad + own_extra)
             .chain(other.padding.iter().map(|pad| pad + other_extra))
             .collect();
+        self.position_offsets.extend(other.position_offsets);
         self.slots = slots;
         Ok(())
     }
@@ -287,6 +314,9 @@ mod tests {
             .expect("append");
         cache.commit(3);
         assert_eq!(cache.lengths(), vec![2, 3, 1]);
+        cache
+            .set_position_offsets(vec![10, 20, 30])
+            .expect("offsets");
         // The longest row leaves: the slot every remaining row leaves empty goes.
         cache.retain(&[0, 2]).expect("retain");
         assert_eq!(cache.slots(), 2);
@@ -301,6 +331,7 @@ mod tests {
         assert_eq!(cache.rows(), 3);
         assert_eq!(cache.slots(), 4);
         assert_eq!(cache.lengths(), vec![2, 1, 4]);
+        assert_eq!(cache.position_offsets(), &[10, 30, 0]);
         let step = cache.step(&[0, 0, 0], 1, &Device::Cpu).expect("step");
         assert_eq!(step.positions, vec![2, 1, 4]);
         assert!(cache.step(&[1, 0, 0], 1, &Device::Cpu).is_err());

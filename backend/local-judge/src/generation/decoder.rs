@@ -339,18 +339,33 @@ impl CausalDecoder {
     }
 }
 
-impl super::CausalLanguageModel for CausalDecoder {
-    fn forward(
+impl CausalDecoder {
+    /// The token embeddings `[rows, len, hidden]` of `input_ids` `[rows, len]`.
+    pub fn embed(&self, input_ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.embed_tokens.forward(input_ids)
+    }
+
+    /// Runs `embeddings` `[rows, len, hidden]` (of which the first `padding[row]` positions of
+    /// each row are padding, allowed only while `cache` is empty) after what `cache` holds,
+    /// appends their keys and values to it, and returns the f32 logits `[rows, vocab]` at each
+    /// row's last position. `rotary` is the new tokens' `cos` and `sin` `[rows, len, head_dim /
+    /// 2]` (f32; models with their own positions, such as M-RoPE, pass them); without it each
+    /// token is rotated by its index among its row's real tokens.
+    pub fn forward_embeddings(
         &self,
-        input_ids: &Tensor,
+        embeddings: Tensor,
         padding: &[usize],
+        rotary: Option<(&Tensor, &Tensor)>,
         cache: &mut BatchCache,
     ) -> candle_core::Result<Tensor> {
-        let (rows, len) = input_ids.dims2()?;
+        let (rows, len, _) = embeddings.dims3()?;
         let step = cache.step(padding, len, &self.device)?;
-        let (cos, sin) = self.rotary_tables(&step.positions, rows, len)?;
+        let (cos, sin) = match rotary {
+            Some((cos, sin)) => (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?),
+            None => self.rotary_tables(&step.positions, rows, len)?,
+        };
         let mask = step.mask;
-        let mut xs = self.embed_tokens.forward(input_ids)?;
+        let mut xs = embeddings;
         for (index, layer) in self.layers.iter().enumerate() {
             let attended = self.attention(
                 index,
@@ -374,6 +389,17 @@ impl super::CausalLanguageModel for CausalDecoder {
             .contiguous()?
             .apply(&self.lm_head)?
             .to_dtype(DType::F32)
+    }
+}
+
+impl super::CausalLanguageModel for CausalDecoder {
+    fn forward(
+        &self,
+        input_ids: &Tensor,
+        padding: &[usize],
+        cache: &mut BatchCache,
+    ) -> candle_core::Result<Tensor> {
+        self.forward_embeddings(self.embed(input_ids)?, padding, None, cache)
     }
 
     fn new_cache(&self) -> BatchCache {

@@ -134,7 +134,9 @@ pub fn generate(
     while !waiting.is_empty() || !active.is_empty() {
         let joining = admit(&mut waiting, &active, &cache, requests, decoding, batching);
         if !joining.is_empty() {
-            let (group_cache, logits) = prefill(model, requests, &joining)
+            let (group_cache, logits) = model
+                .prefill(requests, &joining)
+                .and_then(|(cache, logits)| Ok((cache, logits_rows(&logits)?)))
                 .map_err(LocalJudgeError::model(context("prefill", joining.len())))?;
             cache
                 .append_rows(group_cache)
@@ -238,34 +240,6 @@ fn admit(
         waiting.pop_front();
     }
     joining
-}
-
-/// Prefills the prompts of `joining` as one left-padded batch; returns its cache and each row's
-/// logits.
-fn prefill(
-    model: &dyn CausalLanguageModel,
-    requests: &[GenerationRequest],
-    joining: &[usize],
-) -> candle_core::Result<(BatchCache, Vec<Vec<f32>>)> {
-    let width = joining
-        .iter()
-        .map(|&index| requests[index].prompt.len())
-        .max()
-        .unwrap_or(0);
-    let mut ids = Vec::with_capacity(joining.len() * width);
-    let mut padding = Vec::with_capacity(joining.len());
-    for &index in joining {
-        let prompt = &requests[index].prompt;
-        let pad = width - prompt.len();
-        // Any id works for padding: the mask hides it; the prompt's first token is a valid one.
-        ids.extend(std::iter::repeat_n(prompt[0], pad));
-        ids.extend_from_slice(prompt);
-        padding.push(pad);
-    }
-    let ids = Tensor::from_vec(ids, (joining.len(), width), model.device())?;
-    let mut cache = model.new_cache();
-    let logits = model.forward(&ids, &padding, &mut cache)?;
-    Ok((cache, logits_rows(&logits)?))
 }
 
 /// Samples a row's next token and decides whether the row is done.

@@ -137,17 +137,18 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
         .get("tie_word_embeddings")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let decoder_weights = dense_weights(&settings, &weights, tied).map_err(|error| {
-        if !tied && !weights.contains_tensor("lm_head.weight") {
-            LocalJudgeError::Config {
-                file: config_file.clone(),
-                field: "tie_word_embeddings".to_owned(),
-                message: "false, but the weights have no lm_head.weight".to_owned(),
+    let decoder_weights =
+        dense_weights(&settings, weights.pp("model"), &weights, tied).map_err(|error| {
+            if !tied && !weights.contains_tensor("lm_head.weight") {
+                LocalJudgeError::Config {
+                    file: config_file.clone(),
+                    field: "tie_word_embeddings".to_owned(),
+                    message: "false, but the weights have no lm_head.weight".to_owned(),
+                }
+            } else {
+                LocalJudgeError::model(format!("loading the weights of {}", root.display()))(error)
             }
-        } else {
-            LocalJudgeError::model(format!("loading the weights of {}", root.display()))(error)
-        }
-    })?;
+        })?;
     let model = CausalDecoder::new(&settings, decoder_weights, RotaryLayout::HalfSplit)
         .map_err(LocalJudgeError::model("assembling the decoder"))?;
 
@@ -186,12 +187,15 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
     })
 }
 
-fn dense_weights(
+/// The decoder's dense weights: the language model's under `model` (`model.*`, or
+/// `model.language_model.*` in vision-language checkpoints), the head `lm_head.weight` of
+/// `weights`, or the token embedding when `tied`.
+pub(crate) fn dense_weights(
     settings: &DecoderSettings,
+    model: VarBuilder<'static>,
     weights: &VarBuilder<'static>,
     tied: bool,
 ) -> candle_core::Result<DecoderWeights> {
-    let model = weights.pp("model");
     let (hidden, heads, kv_heads, head_dim) = (
         settings.hidden_size,
         settings.num_attention_heads,
@@ -288,7 +292,7 @@ fn dense_weights(
 
 /// The end-of-turn ids: `eos_token_id` of `config.json` and `generation_config.json` (a number
 /// or a list) and the id of `tokenizer_config.json`'s `eos_token`.
-fn end_of_turn_tokens(
+pub(crate) fn end_of_turn_tokens(
     root: &Path,
     config: &Value,
     tokenizer_config: &TokenizerConfig,

@@ -24,6 +24,7 @@ pub mod minilm;
 pub mod modernbert;
 pub mod qwen2;
 pub mod qwen2_vl;
+pub mod qwen2_vl_positions;
 pub mod qwen2_vl_vision;
 pub mod qwen3;
 pub mod siglip;
