@@ -23,6 +23,9 @@ use crate::support::chat_models::{
 };
 use crate::support::test_app::{Reply, TestApp, send};
 
+/// A checkpoint's files: names and contents.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// T2T samples of the embedded sample benchmark.
 const T2T_SAMPLES: usize = 16;
 
@@ -293,7 +296,8 @@ async fn gguf_files_this_server_cannot_judge_with_are_refused_leaving_nothing() 
             }
         }
     });
-    let cases: Vec<(&str, Vec<(String, Vec<u8>)>, &str)> = vec![
+    // What is wrong, the upload's files, and what the refusal names.
+    let cases: Vec<(&str, Files, &str)> = vec![
         (
             "not GGUF",
             gguf("model.gguf", b"GGUF but not really".to_vec()),

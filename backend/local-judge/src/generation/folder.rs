@@ -191,11 +191,11 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
     })
 }
 
+/// A folder's tokenizer, chat template with its source, and end-of-turn tokens.
+type ChatParts = (tokenizers::Tokenizer, (ChatTemplate, String), BTreeSet<u32>);
+
 /// The folder's tokenizer, chat template (with its source) and end-of-turn tokens.
-fn chat_parts(
-    checkpoint: &CheckpointFolder,
-    config: &Value,
-) -> Result<(tokenizers::Tokenizer, (ChatTemplate, String), BTreeSet<u32>), LocalJudgeError> {
+fn chat_parts(checkpoint: &CheckpointFolder, config: &Value) -> Result<ChatParts, LocalJudgeError> {
     let root = &checkpoint.path;
     let tokenizer_file = root.join(TOKENIZER_FILE);
     let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_file).map_err(|error| {
