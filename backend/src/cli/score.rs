@@ -9,17 +9,15 @@ use std::time::Instant;
 
 use clap::Args;
 use omnireward_local_judge::generation::chat_model::{ChatModel, is_generative_checkpoint};
-use omnireward_local_judge::generation::engine::{Batching, GenerationRequest};
-use omnireward_local_judge::generation::sampling::DecodingOptions;
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
-use omnireward_shared::{Label, Order, Response, Sample, Setting, Task, Verdict, parse_verdict};
+use omnireward_shared::Verdict;
 use serde::Serialize;
 
 use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 use crate::judges::api::prompts::PromptSet;
-use crate::judges::local::generative::text_user_message;
+use crate::judges::local::generative::judge_text_pair;
 
 #[derive(Debug, Args)]
 pub(super) struct ScoreArgs {
@@ -107,42 +105,19 @@ fn run_generative(args: &ScoreArgs, model_path: &std::path::Path) -> anyhow::Res
         anyhow::bail!("--max-new-tokens must be at least 1");
     }
     let model = ChatModel::load(model_path, args.local.options()?.device)?;
-    let sample = Sample {
-        id: "score".to_owned(),
-        task: Task::TextToText,
-        prompt: args.prompt.clone(),
-        prompt_media: None,
-        response1: Response::Text {
-            text: first.clone(),
-        },
-        response2: Response::Text {
-            text: second.clone(),
-        },
-        criterion: args.criterion.clone(),
-        // Not read: rendering needs no label.
-        label: Label::Tie,
-        model1: None,
-        model2: None,
-    };
-    let rendered = PromptSet::builtin().render(&sample, Setting::WithTies, Order::Original)?;
-    let prompt = model.prompt(Some(&rendered.system), &text_user_message(&rendered))?;
-    let decoding = DecodingOptions {
-        max_new_tokens: args.max_new_tokens,
-        ..DecodingOptions::default()
-    };
     let started = Instant::now();
-    let answer = model
-        .generate(
-            &[GenerationRequest { prompt, seed: 0 }],
-            &decoding,
-            Batching::default(),
-            &mut |_, _| Ok(()),
-        )?
-        .remove(0);
+    let answer = judge_text_pair(
+        &model,
+        &PromptSet::builtin(),
+        &args.criterion,
+        &args.prompt,
+        [first, second],
+        args.max_new_tokens,
+    )?;
     let outcome = GenerativeScoreOutcome {
-        verdict: parse_verdict(&answer.text).map(Verdict::key),
+        verdict: answer.verdict.map(Verdict::key),
         prompt_tokens: answer.prompt_tokens,
-        generated_tokens: answer.tokens.len(),
+        generated_tokens: answer.generated_tokens,
         text: answer.text,
         latency_ms: started.elapsed().as_secs_f64() * 1e3,
     };

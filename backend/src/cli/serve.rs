@@ -24,9 +24,11 @@ pub(super) struct ServeArgs {
     data: Option<PathBuf>,
     #[command(flatten)]
     benchmark: BenchmarkArgs,
-    /// Local model behind the scoring demo (`POST /api/v1/score`) [default: the default model,
-    /// MiniLM with the Bradley-Terry head trained here, when installed].
-    #[arg(long, value_name = "DIR")]
+    /// Local model behind the scoring demo (`POST /api/v1/score`): a reward model's folder, or a
+    /// chat model (a `*ForCausalLM` folder or a GGUF file) that answers with its verdict and
+    /// text [default: the default model, MiniLM with the Bradley-Terry head trained here, when
+    /// installed].
+    #[arg(long, value_name = "DIR|FILE.gguf")]
     demo_model: Option<PathBuf>,
     /// Name of the demo model in responses [default: the folder's name, or the default model's
     /// leaderboard name].
@@ -38,6 +40,9 @@ pub(super) struct ServeArgs {
     /// Device of the demo model: cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     demo_device: String,
+    /// Chat-model demo: generated tokens per answer at most.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    demo_max_new_tokens: usize,
     /// Demo requests admitted at once; more are refused with 429.
     #[arg(long, default_value_t = http::score::DEFAULT_QUEUE_DEPTH, value_name = "N")]
     demo_queue: usize,
@@ -176,6 +181,9 @@ fn demo_service(
         device: args.demo_device.parse()?,
         ..Default::default()
     };
+    if omnireward_local_judge::generation::chat_model::is_generative_checkpoint(&folder) {
+        return generative_demo_service(args, folder, options.device).map(Some);
+    }
     let thread = crate::judges::local::InferenceThread::start(folder.clone(), options)
         .map_err(|error| anyhow::anyhow!("demo model {}: {error}", folder.display()))?;
     let name = match (&args.demo_model_name, default) {
@@ -192,6 +200,38 @@ fn demo_service(
         name,
         args.demo_queue,
     )))
+}
+
+/// Loads a chat model (a `*ForCausalLM` folder or a GGUF file) behind the demo.
+fn generative_demo_service(
+    args: &ServeArgs,
+    path: PathBuf,
+    device: omnireward_local_judge::device::DeviceChoice,
+) -> anyhow::Result<http::score::ScoringService> {
+    if args.demo_max_new_tokens == 0 {
+        anyhow::bail!("--demo-max-new-tokens must be at least 1");
+    }
+    let thread = crate::judges::local::GenerativeThread::start(path.clone(), device)
+        .map_err(|error| anyhow::anyhow!("demo model {}: {error}", path.display()))?;
+    let name = args.demo_model_name.clone().unwrap_or_else(|| {
+        let file = thread.path();
+        let stem = if file.is_file() {
+            file.file_stem()
+        } else {
+            file.file_name()
+        };
+        stem.map_or_else(
+            || "chat model".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+    });
+    tracing::info!(model = %name, device = %thread.description().device, "scoring demo ready (generative judge)");
+    Ok(http::score::ScoringService::generative(
+        thread,
+        name,
+        args.demo_queue,
+        args.demo_max_new_tokens,
+    ))
 }
 
 pub(super) fn run(environment: &Environment, args: &ServeArgs) -> anyhow::Result<ExitCode> {

@@ -38,7 +38,7 @@ pub const DEFAULT_CHUNK_ITEMS: usize = 32;
 
 /// The decoding options of a generative run; they change the judgements, so the run's identity
 /// holds them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct GenerativeDecoding {
     /// Generated tokens per answer at most.
     pub max_new_tokens: usize,

@@ -1,6 +1,7 @@
 //! `POST /score`: the public scoring demo. A criterion, a prompt and two responses (texts, or
 //! images for image-text models) in; both rewards, the verdict and the latency out, from the
-//! server's local model.
+//! server's local model; a chat model (generative judge) answers with its verdict and the text
+//! it gave it in, asked as `omnireward score` asks it ([`judge_text_pair`]).
 //!
 //! The model runs on its own inference thread ([`InferenceThread`]); requests wait for it in a
 //! bounded queue, and one that finds the queue full is refused with 429 at once rather than
@@ -19,7 +20,9 @@ use omnireward_shared::Verdict;
 use tokio::sync::Semaphore;
 
 use super::{ApiError, AppState};
-use crate::judges::local::InferenceThread;
+use crate::judges::api::prompts::PromptSet;
+use crate::judges::local::generative::judge_text_pair;
+use crate::judges::local::{GenerativeThread, InferenceThread};
 
 /// Longest criterion, prompt or text response, in bytes.
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
@@ -32,24 +35,68 @@ pub const DEFAULT_QUEUE_DEPTH: usize = 8;
 
 /// The model behind the demo and its admission queue.
 pub struct ScoringService {
-    thread: InferenceThread,
+    model: DemoModel,
     model_name: String,
     admitted: Semaphore,
 }
 
+/// A reward model, or a chat model judging as a generative judge.
+enum DemoModel {
+    Reward(InferenceThread),
+    Generative {
+        thread: GenerativeThread,
+        prompts: Arc<PromptSet>,
+        max_new_tokens: usize,
+    },
+}
+
 impl ScoringService {
-    /// A service over a loaded model, admitting `queue_depth` requests at once.
+    /// A service over a loaded reward model, admitting `queue_depth` requests at once.
     pub fn new(thread: InferenceThread, model_name: String, queue_depth: usize) -> ScoringService {
         ScoringService {
-            thread,
+            model: DemoModel::Reward(thread),
             model_name,
             admitted: Semaphore::new(queue_depth.max(1)),
         }
     }
 
-    /// The inference thread the model runs on.
-    pub fn thread(&self) -> &InferenceThread {
-        &self.thread
+    /// A service over a loaded chat model, which answers with at most `max_new_tokens` tokens
+    /// (greedy) to the built-in prompts, admitting `queue_depth` requests at once.
+    pub fn generative(
+        thread: GenerativeThread,
+        model_name: String,
+        queue_depth: usize,
+        max_new_tokens: usize,
+    ) -> ScoringService {
+        ScoringService {
+            model: DemoModel::Generative {
+                thread,
+                prompts: Arc::new(PromptSet::builtin()),
+                max_new_tokens: max_new_tokens.max(1),
+            },
+            model_name,
+            admitted: Semaphore::new(queue_depth.max(1)),
+        }
+    }
+
+    /// The inference thread a reward model runs on (`None` for a chat model).
+    pub fn thread(&self) -> Option<&InferenceThread> {
+        match &self.model {
+            DemoModel::Reward(thread) => Some(thread),
+            DemoModel::Generative { .. } => None,
+        }
+    }
+
+    /// Whether the model is a chat model answering with a verdict and its text.
+    pub fn is_generative(&self) -> bool {
+        matches!(self.model, DemoModel::Generative { .. })
+    }
+
+    fn architecture(&self) -> String {
+        match &self.model {
+            DemoModel::Reward(thread) => thread.description().architecture.to_owned(),
+            DemoModel::Generative { thread, .. } => thread.description().architecture.clone(),
+        }
     }
 
     /// The model's leaderboard name.
@@ -59,7 +106,10 @@ impl ScoringService {
 
     /// Whether the model compares images with text (CLIP, SigLIP) rather than scoring texts.
     pub fn reads_images(&self) -> bool {
-        self.thread.description().reads_images
+        match &self.model {
+            DemoModel::Reward(thread) => thread.description().reads_images,
+            DemoModel::Generative { .. } => false,
+        }
     }
 
     /// How many more requests would be admitted now (0: the next one gets 429).
@@ -68,7 +118,7 @@ impl ScoringService {
     }
 }
 
-pub use omnireward_shared::wire::{ScoreRequest, ScoreResponse};
+pub use omnireward_shared::wire::{JudgeAnswer, ScoreRequest, ScoreResponse};
 
 fn check_text(field: &'static str, text: &str) -> Result<(), ApiError> {
     if text.len() > MAX_TEXT_BYTES {
@@ -166,7 +216,7 @@ fn inputs(request: ScoreRequest, reads_images: bool) -> Result<Inputs, ApiError>
     request_body(content = ScoreRequest,
                  description = "Two text responses, or two base64 images (a body of up to 9 MiB)."),
     responses(
-        (status = 200, description = "Both rewards and the verdict.", body = ScoreResponse),
+        (status = 200, description = "Both rewards and the verdict (a reward model), or the verdict and the judge's text (a chat model).", body = ScoreResponse),
         (status = 400, description = "Malformed body.", body = super::error::ErrorBody),
         (status = 422, description = "Inputs the model cannot take.",
          body = super::error::ErrorBody),
@@ -196,13 +246,63 @@ pub(super) async fn score_pair(
             "the scoring demo is off: this server was started without a local model (see `omnireward serve --help`)".to_owned(),
         )
     })?;
-    let inputs = inputs(request, service.thread.description().reads_images)?;
+    let inputs = inputs(request, service.reads_images())?;
     let arrived = Instant::now();
     let _permit = service.admitted.try_acquire().map_err(|_| {
         ApiError::Saturated("the scoring demo is busy; try again in a few seconds".to_owned())
     })?;
-    let (rewards, latency_ms, queue_ms) = service
-        .thread
+    let thread = match &service.model {
+        DemoModel::Reward(thread) => thread,
+        DemoModel::Generative {
+            thread,
+            prompts,
+            max_new_tokens,
+        } => {
+            let Inputs::Texts {
+                criterion,
+                prompt,
+                responses: [first, second],
+            } = inputs
+            else {
+                return Err(ApiError::InvalidInput(
+                    "this model reads text only: send `response1` and `response2`".to_owned(),
+                ));
+            };
+            let prompts = Arc::clone(prompts);
+            let max_new_tokens = *max_new_tokens;
+            let (answer, latency_ms, queue_ms) = thread
+                .run(move |model| {
+                    let queue_ms = arrived.elapsed().as_secs_f64() * 1e3;
+                    let started = Instant::now();
+                    let answer = judge_text_pair(
+                        model,
+                        &prompts,
+                        &criterion,
+                        &prompt,
+                        [&first, &second],
+                        max_new_tokens,
+                    )?;
+                    Ok((answer, started.elapsed().as_secs_f64() * 1e3, queue_ms))
+                })
+                .await
+                .map_err(|error| ApiError::Internal(error.to_string()))?;
+            return Ok(ScoreResponse {
+                model: service.model_name.clone(),
+                architecture: service.architecture(),
+                reward1: None,
+                reward2: None,
+                verdict: answer.verdict,
+                judge: Some(JudgeAnswer {
+                    text: answer.text,
+                    prompt_tokens: answer.prompt_tokens as u64,
+                    generated_tokens: answer.generated_tokens as u64,
+                }),
+                latency_ms,
+                queue_ms,
+            });
+        }
+    };
+    let (rewards, latency_ms, queue_ms) = thread
         .run(move |judge| {
             let queue_ms = arrived.elapsed().as_secs_f64() * 1e3;
             let started = Instant::now();
@@ -233,14 +333,15 @@ pub(super) async fn score_pair(
         .ok_or_else(|| ApiError::Internal("the model returned no rewards".to_owned()))?;
     Ok(ScoreResponse {
         model: service.model_name.clone(),
-        architecture: service.thread.description().architecture.to_owned(),
-        reward1,
-        reward2,
-        verdict: match reward1.partial_cmp(&reward2) {
+        architecture: service.architecture(),
+        reward1: Some(reward1),
+        reward2: Some(reward2),
+        verdict: Some(match reward1.partial_cmp(&reward2) {
             Some(std::cmp::Ordering::Greater) => Verdict::Response1,
             Some(std::cmp::Ordering::Less) => Verdict::Response2,
             _ => Verdict::Tie,
-        },
+        }),
+        judge: None,
         latency_ms,
         queue_ms,
     })

@@ -1,5 +1,7 @@
-//! `POST /submissions` with a `multipart/form-data` body: a reward-model checkpoint uploaded
-//! file by file, checked, stored by its content and queued for the workers. JSON bodies on the
+//! `POST /submissions` with a `multipart/form-data` body: a checkpoint uploaded file by file,
+//! checked, stored by its content and queued for the workers: a reward model's folder, or a chat
+//! model judged as a generative judge (a `*ForCausalLM` folder, or one `.gguf` file;
+//! [`generative`]). JSON bodies on the
 //! same route are API-judge submissions, handled by `submissions.rs` under the API's usual
 //! body limit.
 //!
@@ -8,7 +10,8 @@
 //! limit. File names must be plain names inside the checkpoint folder, each sent once; pickle
 //! files are refused before a byte of them is written. The staged folder is then checked like
 //! any local checkpoint (safetensors headers, shards named by the index, the architecture
-//! allow-list) before anything is stored: a refusal deletes the staging folder, writes no rows,
+//! allow-list; a chat model's tokenizer and chat template, a GGUF file's header and metadata)
+//! before anything is stored: a refusal deletes the staging folder, writes no rows,
 //! and answers a 4xx naming the file or field. An accepted folder moves to
 //! `<uploads>/<sha256>/`, addressed by its content (file names, sizes and SHA-256s), so the same
 //! upload again finds the same folder and the same run, and answers with its submission.
@@ -34,12 +37,16 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
 
+mod generative;
+
 use super::{ApiError, AppState, submissions};
 use crate::checkpoint::{CheckpointError, CheckpointFolder, PICKLE_EXTENSIONS};
 use crate::data::Benchmark;
 use crate::evaluation::checkpoint_run::weights_sha256;
 use crate::judges::local::TruncationSide;
-use crate::queue::checkpoints::{self, CheckpointSubmissionError, UploadedCheckpoint};
+use crate::queue::checkpoints::{
+    self, CheckpointSubmissionError, GenerativeChoices, UploadedCheckpoint,
+};
 use crate::queue::predictions::MAX_PREDICTIONS_BYTES;
 use crate::storage::{Enqueued, RunId};
 
@@ -61,20 +68,20 @@ const MAX_FIELD_BYTES: usize = 4096;
 
 /// The extensions (compared without case) of the files a checkpoint folder is made of: JSON
 /// configurations and tokenizers, safetensors weights, Jinja chat templates, vocabularies and
-/// sentencepiece models, and a model card.
-const FILE_EXTENSIONS: [&str; 6] = ["json", "safetensors", "jinja", "txt", "model", "md"];
+/// sentencepiece models, and a model card; or a chat model's one GGUF file.
+const FILE_EXTENSIONS: [&str; 7] = ["json", "safetensors", "jinja", "txt", "model", "md", "gguf"];
 
-/// The text fields of an upload.
-const FIELDS: [&str; 8] = [
-    "kind",
-    "name",
-    "settings",
-    "tasks",
-    "max_length",
-    "truncation",
-    "batch_tokens",
-    "reward_label",
-];
+/// The text fields every upload may have; reward models' and chat models' own follow.
+const COMMON_FIELDS: [&str; 5] = ["kind", "name", "settings", "tasks", "batch_tokens"];
+
+/// Whether `name` is a text field of an upload.
+fn is_field(name: &str) -> bool {
+    COMMON_FIELDS
+        .into_iter()
+        .chain(generative::REWARD_MODEL_FIELDS)
+        .chain(generative::GENERATION_FIELDS)
+        .any(|field| field == name)
+}
 
 /// Largest `max_length` a submission may ask for.
 const MAX_LENGTH_LIMIT: usize = 1 << 17;
@@ -229,7 +236,7 @@ pub(super) async fn upload(
         checkpoint: AcceptedCheckpoint {
             sha256: accepted.sha256,
             weights_sha256: accepted.weights_sha256,
-            architecture: accepted.architecture.to_owned(),
+            architecture: accepted.architecture.clone(),
             parameter_count: accepted.parameter_count,
             files: accepted.files.keys().cloned().collect(),
             bytes: accepted.files.values().map(|file| file.size).sum(),
@@ -252,7 +259,7 @@ struct ReceivedFile {
 /// The text fields as sent.
 #[derive(Debug, Default)]
 struct Form {
-    values: BTreeMap<&'static str, String>,
+    values: BTreeMap<String, String>,
     tasks: Vec<String>,
 }
 
@@ -268,6 +275,10 @@ struct UploadRequest {
     truncation: TruncationSide,
     batch_tokens: usize,
     reward_label: Option<String>,
+    /// The reward-model fields sent (refused for a chat model).
+    reward_model_fields: Vec<&'static str>,
+    /// The generation options, used when the checkpoint is a chat model.
+    generation: GenerativeChoices,
 }
 
 /// An upload that passed every check, still in its staging folder.
@@ -278,8 +289,10 @@ struct Accepted {
     /// The content address: SHA-256 over the files' names, sizes and SHA-256s.
     sha256: String,
     weights_sha256: String,
-    architecture: &'static str,
+    architecture: String,
     parameter_count: u64,
+    /// For a chat model: its generation options, and the GGUF file's name when it is one.
+    chat_model: Option<(GenerativeChoices, Option<String>)>,
 }
 
 /// Streams the parts into `staging`, then checks the fields and the checkpoint.
@@ -322,24 +335,35 @@ async fn receive_and_check(
         ));
     }
 
-    let folder = staging.to_path_buf();
-    let (checkpoint, architecture) = tokio::task::spawn_blocking(move || {
-        let checkpoint = CheckpointFolder::inspect(&folder)?;
-        let architecture = checkpoint.require_supported_architecture()?;
-        Ok::<_, CheckpointError>((checkpoint, architecture))
-    })
-    .await
-    .map_err(|error| ApiError::Internal(format!("checking an upload stopped: {error}")))?
-    .map_err(|error| ApiError::InvalidInput(format!("the checkpoint was refused: {error}")))?;
-    let weights_sha256 = match checkpoint.shards.as_slice() {
+    let checked = {
+        let folder = staging.to_path_buf();
+        let names = files.clone();
+        tokio::task::spawn_blocking(move || check_staged(&folder, &names))
+            .await
+            .map_err(|error| ApiError::Internal(format!("checking an upload stopped: {error}")))??
+    };
+    let chat_model = if checked.chat_model {
+        if let Some(field) = request.reward_model_fields.first() {
+            return Err(ApiError::InvalidInput(format!(
+                "field `{field}` applies to reward models; this checkpoint ({}) is a chat \
+                 model, judged as a generative judge (see max_new_tokens)",
+                checked.architecture
+            )));
+        }
+        Some((request.generation.clone(), checked.gguf_file.clone()))
+    } else {
+        None
+    };
+    let weights_sha256 = match checked.weight_files.as_slice() {
         // One weights file: its streamed hash is the hash of the weights.
-        [single] => files
-            .get(&single.file_name)
+        [single] => single
+            .file_name()
+            .and_then(|name| files.get(name.to_string_lossy().as_ref()))
             .map(|file| file.sha256.clone())
             .ok_or_else(|| ApiError::Internal("a checked weights file is missing".to_owned()))?,
         // Shards: one stream over the files in name order, as `eval checkpoint` records it.
         _ => {
-            let weight_files = checkpoint.weight_files();
+            let weight_files = checked.weight_files.clone();
             tokio::task::spawn_blocking(move || weights_sha256(&weight_files))
                 .await
                 .map_err(|error| ApiError::Internal(format!("hashing stopped: {error}")))?
@@ -355,8 +379,57 @@ async fn receive_and_check(
         sha256: hex::encode(manifest.finalize()),
         files,
         weights_sha256,
-        architecture,
+        architecture: checked.architecture,
+        parameter_count: checked.parameter_count,
+        chat_model,
+    })
+}
+
+/// What the staged files are, once checked.
+struct Checked {
+    /// Whether it is a chat model (else a reward model).
+    chat_model: bool,
+    /// The GGUF file's name, for a chat model in one.
+    gguf_file: Option<String>,
+    architecture: String,
+    parameter_count: u64,
+    /// The weight files, in the order their hash is taken.
+    weight_files: Vec<PathBuf>,
+}
+
+/// Checks the staged files as `eval checkpoint` would load them: a chat model (a `*ForCausalLM`
+/// folder or one `.gguf` file) or a reward model's folder. Blocking.
+fn check_staged(
+    staging: &Path,
+    files: &BTreeMap<String, ReceivedFile>,
+) -> Result<Checked, ApiError> {
+    if let Some(chat_model) = generative::inspect(staging, files)? {
+        return Ok(Checked {
+            chat_model: true,
+            gguf_file: chat_model
+                .path
+                .is_file()
+                .then(|| chat_model.path.file_name())
+                .flatten()
+                .map(|name| name.to_string_lossy().into_owned()),
+            architecture: chat_model.architecture,
+            parameter_count: chat_model.parameter_count,
+            weight_files: chat_model.weight_files,
+        });
+    }
+    let checkpoint = CheckpointFolder::inspect(staging)
+        .and_then(|checkpoint| {
+            let architecture = checkpoint.require_supported_architecture()?;
+            Ok::<_, CheckpointError>((checkpoint, architecture))
+        })
+        .map_err(|error| ApiError::InvalidInput(format!("the checkpoint was refused: {error}")))?;
+    let (checkpoint, architecture) = checkpoint;
+    Ok(Checked {
+        chat_model: false,
+        gguf_file: None,
+        architecture: architecture.to_owned(),
         parameter_count: checkpoint.parameter_count(),
+        weight_files: checkpoint.weight_files(),
     })
 }
 
@@ -519,12 +592,18 @@ async fn read_text(
 impl Form {
     /// Records a text field; `tasks` may repeat, any other field is sent at most once.
     fn add(&mut self, name: &str, value: String) -> Result<(), ApiError> {
-        let Some(field) = FIELDS.into_iter().find(|field| *field == name) else {
+        if !is_field(name) {
+            let fields: Vec<&str> = COMMON_FIELDS
+                .into_iter()
+                .chain(generative::REWARD_MODEL_FIELDS)
+                .chain(generative::GENERATION_FIELDS)
+                .collect();
             return Err(ApiError::Malformed(format!(
                 "unknown field {name:?}: expected {} and the checkpoint's files as file parts",
-                FIELDS.join(", ")
+                fields.join(", ")
             )));
-        };
+        }
+        let field = name;
         if field == "tasks" {
             self.tasks.extend(
                 value
@@ -535,7 +614,7 @@ impl Form {
             );
             return Ok(());
         }
-        if self.values.insert(field, value).is_some() {
+        if self.values.insert(field.to_owned(), value).is_some() {
             return Err(ApiError::Malformed(format!(
                 "field `{field}` is sent more than once"
             )));
@@ -600,6 +679,11 @@ impl Form {
             })?,
         };
         let reward_label = value("reward_label").map(str::to_owned);
+        let reward_model_fields = generative::REWARD_MODEL_FIELDS
+            .into_iter()
+            .filter(|field| value(field).is_some())
+            .collect();
+        let generation = generative::choices(value)?;
         if reward_label
             .as_ref()
             .is_some_and(|label| label.chars().count() > 200)
@@ -617,6 +701,8 @@ impl Form {
             truncation,
             batch_tokens,
             reward_label,
+            reward_model_fields,
+            generation,
         })
     }
 }
@@ -670,12 +756,17 @@ async fn submit(
     folder: PathBuf,
 ) -> Result<(Enqueued, RunId), ApiError> {
     let request = &accepted.request;
+    // A GGUF chat model is the file in its folder, as `eval checkpoint FILE.gguf` names it.
+    let folder = match &accepted.chat_model {
+        Some((_, Some(gguf_file))) => folder.join(gguf_file),
+        _ => folder,
+    };
     let checkpoint = UploadedCheckpoint {
         name: request.name.clone(),
         folder,
         checkpoint_sha256: accepted.sha256.clone(),
         weights_sha256: accepted.weights_sha256.clone(),
-        architecture: accepted.architecture,
+        architecture: accepted.architecture.clone(),
         parameter_count: accepted.parameter_count,
         files: accepted.files.keys().cloned().collect(),
         bytes: accepted.files.values().map(|file| file.size).sum(),
@@ -686,6 +777,10 @@ async fn submit(
         truncation: request.truncation,
         batch_tokens: request.batch_tokens,
         reward_label: request.reward_label.clone(),
+        generation: accepted
+            .chat_model
+            .as_ref()
+            .map(|(choices, _)| choices.clone()),
     };
     checkpoints::submit(
         &state.storage,

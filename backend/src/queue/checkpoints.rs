@@ -1,19 +1,25 @@
 //! Submissions of uploaded checkpoints: once the HTTP layer has received and checked the files
 //! (`http/uploads.rs`), the job specification, the run identity (the same `eval checkpoint` builds
-//! for the same files and options) and the model, queued through [`super::enqueue::submit`].
+//! for the same files and options: a reward model's [`CheckpointIdentity`], or a chat model's
+//! [`GenerativeIdentity`] with the built-in prompt set) and the model, queued through
+//! [`super::enqueue::submit`].
 
 use std::path::PathBuf;
 
 use omnireward_shared::{Setting, Task};
 use serde_json::json;
 
+use omnireward_local_judge::generation::engine::Batching;
+
 use super::enqueue::{self, Joins};
-use super::worker::{BenchmarkSpecification, CheckpointSpecification};
+use super::worker::{BenchmarkSpecification, CheckpointSpecification, GenerationSpecification};
 use crate::data::{self, Benchmark};
 use crate::evaluation::checkpoint_run::{DEFAULT_CHUNK_SAMPLES, format_parameters};
+use crate::evaluation::generative_run::{DEFAULT_CHUNK_ITEMS, GenerativeDecoding};
 use crate::evaluation::identity::{
-    CheckpointIdentity, CheckpointInputOptions, DeviceClass, RunIdentity,
+    CheckpointIdentity, CheckpointInputOptions, DeviceClass, GenerativeIdentity, RunIdentity,
 };
+use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::TruncationSide;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
 use crate::storage::{Enqueued, JobKind, ModelKind, NewModel, RunId, Storage, StorageError};
@@ -24,14 +30,15 @@ use crate::storage::{Enqueued, JobKind, ModelKind, NewModel, RunId, Storage, Sto
 pub struct UploadedCheckpoint {
     /// The leaderboard name.
     pub name: String,
-    /// Where its files are kept (`<uploads>/<checkpoint_sha256>`).
+    /// Where its files are kept (`<uploads>/<checkpoint_sha256>`); for a GGUF chat model, the
+    /// file in that folder.
     pub folder: PathBuf,
     /// SHA-256 over the files' names, sizes and contents: the folder's address.
     pub checkpoint_sha256: String,
     /// SHA-256 over the weight files in name order.
     pub weights_sha256: String,
-    /// The `transformers` architecture.
-    pub architecture: &'static str,
+    /// The `transformers` architecture (a GGUF file's `general.architecture`).
+    pub architecture: String,
     /// Number of weight elements.
     pub parameter_count: u64,
     /// The names of its files.
@@ -52,6 +59,19 @@ pub struct UploadedCheckpoint {
     pub batch_tokens: usize,
     /// Which head output is the reward.
     pub reward_label: Option<String>,
+    /// For a chat model, judged as a generative judge: its options. `None` for reward models.
+    pub generation: Option<GenerativeChoices>,
+}
+
+/// What a chat model's submitter chose, as `eval checkpoint`'s generation flags give it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerativeChoices {
+    /// Token limit, re-query sampling and seed.
+    pub decoding: GenerativeDecoding,
+    /// Queries per item while the verdict cannot be parsed.
+    pub verdict_attempts: u32,
+    /// Also judge every item with A and B exchanged.
+    pub swap: bool,
 }
 
 /// Why an accepted checkpoint could not be queued.
@@ -106,13 +126,25 @@ pub async fn submit(
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         judgements_file: None,
         hub: None,
+        generation: None,
     };
+    if let Some(choices) = &request.generation {
+        return submit_generative(
+            storage,
+            benchmark,
+            checkpoint,
+            choices,
+            specification,
+            require_approval,
+        )
+        .await;
+    }
     // The same files under the same options are the same run, whether uploaded or evaluated
     // with `eval checkpoint`; batching is a session detail.
     let identity = {
         let folder = specification.folder.clone();
         let weights_sha256 = checkpoint.weights_sha256.clone();
-        let architecture = checkpoint.architecture;
+        let architecture = checkpoint.architecture.clone();
         let options = CheckpointInputOptions {
             max_length: request.max_length,
             truncation: request.truncation,
@@ -125,7 +157,7 @@ pub async fn submit(
             CheckpointIdentity::new(
                 weights_sha256,
                 &folder,
-                architecture,
+                &architecture,
                 DeviceClass::of_device(device),
                 options,
             )
@@ -158,6 +190,86 @@ pub async fn submit(
             kind: JobKind::Checkpoint,
             specification: &specification,
             settings: &request.settings,
+        },
+        Joins::ActiveOrFinished,
+        require_approval,
+    )
+    .await?)
+}
+
+/// Queues a chat model: the identity `eval checkpoint` builds for the same file or folder with
+/// the built-in prompts and the same generation options, one run for both.
+async fn submit_generative(
+    storage: &Storage,
+    benchmark: &Benchmark,
+    checkpoint: &UploadedCheckpoint,
+    choices: &GenerativeChoices,
+    mut specification: CheckpointSpecification,
+    require_approval: bool,
+) -> Result<(Enqueued, RunId), CheckpointSubmissionError> {
+    let prompts = PromptSet::builtin();
+    let device = specification.device.clone();
+    let identity = {
+        let path = checkpoint.folder.clone();
+        let weights_sha256 = checkpoint.weights_sha256.clone();
+        let architecture = checkpoint.architecture.clone();
+        let prompts = prompts.clone();
+        let choices = choices.clone();
+        let device_class = DeviceClass::of_device(&device);
+        tokio::task::spawn_blocking(move || {
+            GenerativeIdentity::new(
+                weights_sha256,
+                &path,
+                &architecture,
+                device_class,
+                &prompts,
+                choices.verdict_attempts,
+                choices.decoding,
+            )
+        })
+        .await??
+    };
+    let identity = RunIdentity::Generative(identity);
+    let batching = Batching {
+        batch_tokens: checkpoint.batch_tokens,
+        ..Batching::default()
+    };
+    specification.generation = Some(GenerationSpecification {
+        decoding: choices.decoding.clone(),
+        verdict_attempts: choices.verdict_attempts,
+        swap: choices.swap,
+        max_batch_rows: batching.max_rows,
+        chunk_items: DEFAULT_CHUNK_ITEMS,
+        prompts_sha256: prompts.hash.clone(),
+    });
+    let details = json!({
+        "omnireward_version": env!("CARGO_PKG_VERSION"),
+        "checkpoint_sha256": checkpoint.checkpoint_sha256,
+        "device": device,
+        "decoding": choices.decoding,
+        "verdict_attempts": choices.verdict_attempts,
+        "swap": choices.swap,
+        "batching": batching,
+        "parameter_count": checkpoint.parameter_count,
+        "submitted_over_http": true,
+        "upload": {
+            "files": checkpoint.files,
+            "bytes": checkpoint.bytes,
+        },
+    });
+    let mut model = NewModel::named(checkpoint.name.clone(), ModelKind::LocalGenerative);
+    model.parameters = Some(format_parameters(checkpoint.parameter_count));
+    let specification = serde_json::to_value(&specification)?;
+    Ok(enqueue::submit(
+        storage,
+        &enqueue::Submission {
+            model: &model,
+            benchmark,
+            identity: &identity,
+            details,
+            kind: JobKind::Checkpoint,
+            specification: &specification,
+            settings: &checkpoint.settings,
         },
         Joins::ActiveOrFinished,
         require_approval,

@@ -227,6 +227,7 @@ fn specification(
         chunk_samples: DEFAULT_CHUNK_SAMPLES,
         judgements_file: None,
         hub: Some(checked.clone()),
+        generation: None,
     }
 }
 

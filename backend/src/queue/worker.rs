@@ -31,8 +31,10 @@ use crate::media::MediaEncoder;
 use crate::storage::{Heartbeat, Job, JobKind, RunRecord, RunStatus, Storage, StorageError};
 
 mod checkpoint;
+mod generative;
 
 pub use checkpoint::CheckpointSpecification;
+pub use generative::GenerationSpecification;
 
 pub use super::key_vault::{ApiKeyLookup, KEY_VARIABLE_PREFIX};
 
@@ -225,6 +227,14 @@ enum JobError {
     LocalJudge(Box<crate::judges::local::LocalJudgeError>),
     #[error(transparent)]
     CheckpointRun(Box<crate::evaluation::checkpoint_run::CheckpointRunError>),
+    #[error(transparent)]
+    GenerativeRun(Box<crate::evaluation::generative_run::GenerativeRunError>),
+}
+
+impl From<crate::evaluation::generative_run::GenerativeRunError> for JobError {
+    fn from(error: crate::evaluation::generative_run::GenerativeRunError) -> Self {
+        JobError::GenerativeRun(Box::new(error))
+    }
 }
 
 impl From<crate::judges::local::LocalJudgeError> for JobError {

@@ -210,6 +210,7 @@ async fn a_busy_demo_says_when_to_retry() {
         tokio::spawn(async move {
             scoring
                 .thread()
+                .expect("a reward model")
                 .run(|_judge| {
                     let _ = started.send(());
                     std::thread::sleep(std::time::Duration::from_secs(4));

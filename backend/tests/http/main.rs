@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod chat_models;
 mod http_api;
 mod http_headers;
 mod http_limits;

@@ -16,7 +16,7 @@ use omnireward::queue::worker::{WorkerContext, WorkerSummary, run_worker};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-const BOUNDARY: &str = "omnireward-upload-test-7d1c";
+pub(crate) const BOUNDARY: &str = "omnireward-upload-test-7d1c";
 
 /// A checkpoint's files: names and contents.
 type Files = Vec<(String, Vec<u8>)>;
@@ -61,7 +61,7 @@ fn remove(files: &mut Vec<(String, Vec<u8>)>, name: &str) -> Vec<u8> {
 }
 
 /// A `multipart/form-data` body: text fields, then one part per file named by its file name.
-fn multipart_body(fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn multipart_body(fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend_from_slice(
@@ -87,7 +87,7 @@ fn multipart_body(fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Vec<u
 }
 
 /// A home serving the embedded sample that takes uploads of up to `max_bytes`.
-async fn test_app(max_bytes: u64) -> TestApp {
+pub(crate) async fn test_app(max_bytes: u64) -> TestApp {
     TestApp::start(false, |state, home| {
         state.with_uploads(UploadSettings {
             folder: home.join("uploads"),
@@ -98,12 +98,12 @@ async fn test_app(max_bytes: u64) -> TestApp {
 }
 
 impl TestApp {
-    fn uploads(&self) -> PathBuf {
+    pub(crate) fn uploads(&self) -> PathBuf {
         self.home.path().join("uploads")
     }
 
     /// What the uploads folder holds (it may not exist yet).
-    fn uploaded(&self) -> Vec<String> {
+    pub(crate) fn uploaded(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.uploads())
             .map(|entries| {
                 entries
@@ -121,11 +121,15 @@ impl TestApp {
         names
     }
 
-    fn worker_context(&self) -> WorkerContext {
+    pub(crate) fn worker_context(&self) -> WorkerContext {
         worker_context(self.home.path())
     }
 
-    async fn upload(&self, fields: &[(&str, &str)], files: &[(String, Vec<u8>)]) -> Reply {
+    pub(crate) async fn upload(
+        &self,
+        fields: &[(&str, &str)],
+        files: &[(String, Vec<u8>)],
+    ) -> Reply {
         let body = multipart_body(fields, files);
         let request = Request::builder()
             .method(Method::POST)
@@ -140,7 +144,7 @@ impl TestApp {
         send(&self.router, request).await
     }
 
-    async fn get(&self, uri: &str) -> Reply {
+    pub(crate) async fn get(&self, uri: &str) -> Reply {
         let request = Request::builder()
             .uri(uri)
             .body(Body::empty())

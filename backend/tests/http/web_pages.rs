@@ -668,11 +668,12 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
     };
     let result = page.result.expect("a result");
     assert_eq!(result.architecture, "CLIPModel");
-    assert!(result.reward1.is_finite() && result.reward2.is_finite());
-    assert_ne!(
-        result.reward1, result.reward2,
-        "different images, different rewards"
+    let (reward1, reward2) = (
+        result.reward1.expect("reward 1"),
+        result.reward2.expect("reward 2"),
     );
+    assert!(reward1.is_finite() && reward2.is_finite());
+    assert_ne!(reward1, reward2, "different images, different rewards");
     assert_eq!(
         page.images,
         Some(["red.png".to_owned(), "blue.png".to_owned()])
@@ -693,8 +694,8 @@ async fn the_demo_scores_two_uploaded_images_with_an_image_text_model() {
     .await;
     // Both are f32 rewards written as JSON numbers.
     let reward = |field: &str| api[field].as_f64().map(|reward| reward as f32);
-    assert_eq!(reward("reward1"), Some(result.reward1));
-    assert_eq!(reward("reward2"), Some(result.reward2));
+    assert_eq!(reward("reward1"), Some(reward1));
+    assert_eq!(reward("reward2"), Some(reward2));
 
     // One image, a file that is not an image, an image over the limit: each error is shown.
     let reply =
@@ -1342,7 +1343,8 @@ async fn the_demo_explains_its_numbers_and_ties_under_the_models_threshold() {
         .expect("a threshold");
     assert!(epsilon >= 5.0, "{epsilon}");
     let result = page.result.as_ref().expect("a result");
-    let margin = f64::from(result.reward1 - result.reward2).abs();
+    let margin =
+        f64::from(result.reward1.expect("reward 1") - result.reward2.expect("reward 2")).abs();
     assert!(
         margin < epsilon,
         "the tiny model's margin {margin} is under {epsilon}"

@@ -321,6 +321,7 @@ async fn the_demo_scores_text_pairs_and_refuses_bad_or_excess_requests() {
         tokio::spawn(async move {
             scoring
                 .thread()
+                .expect("a reward model")
                 .run(move |_| {
                     let _ = started.send(());
                     let _ = wait.recv();

@@ -484,6 +484,7 @@ impl CheckpointFixture {
             chunk_samples: 1,
             judgements_file: None,
             hub: None,
+            generation: None,
         };
         let opened = open_run(
             &self.storage,

@@ -80,6 +80,7 @@ fn specification(model: &str, weights: &str) -> CheckpointSpecification {
         chunk_samples: 4,
         judgements_file: None,
         hub: None,
+        generation: None,
     }
 }
 

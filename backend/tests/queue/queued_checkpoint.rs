@@ -66,6 +66,7 @@ pub fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
         chunk_samples: 1,
         judgements_file: None,
         hub: None,
+        generation: None,
     };
     let covered = plan(&benchmark.samples, false).covered;
     let expected = covered

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod chat_models;
 pub mod evaluated_runs;
 pub mod fake_hub;
 pub mod identities;

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use omnireward_shared::scorecard::TieRule;
 use omnireward_shared::ties_matter::verdict_for_margin;
+use omnireward_shared::wire::JudgeAnswer;
 use omnireward_shared::{Task, Verdict};
 
 use crate::data::{self, DemoCoverage, DemoForm, DemoStanding, DemoTask, ScoreResponse};
@@ -136,26 +137,116 @@ fn response_inputs(reads_images: bool, form: &DemoForm) -> impl IntoView {
 
 /// The verdict the model's evaluation would give for these rewards with ties: the stored tie
 /// rule of the task when one is known, else the service's (the larger reward wins).
-fn verdict_with_ties(result: &ScoreResponse, rule: Option<TieRule>) -> Option<Verdict> {
+fn verdict_with_ties(
+    result: &ScoreResponse,
+    margin: f64,
+    rule: Option<TieRule>,
+) -> Option<Verdict> {
     match rule {
-        Some(rule) => {
-            verdict_for_margin(f64::from(result.reward1 - result.reward2), rule.epsilon())
-        }
-        None => Some(result.verdict),
+        Some(rule) => verdict_for_margin(margin, rule.epsilon()),
+        None => result.verdict,
     }
 }
 
-/// What the two rewards mean: the scale, the tie threshold, and the model's own record.
+/// The answer: a generative judge's verdict and text, or what a reward model's two rewards
+/// mean; with the model's own record either way.
 fn result_view(
     result: ScoreResponse,
     task: Option<Task>,
     standing: &DemoStanding,
     reads_images: bool,
-) -> impl IntoView + use<> {
-    let margin = f64::from(result.reward1 - result.reward2);
+) -> AnyView {
+    let record = standing_view(standing);
+    match (result.judge.clone(), result.reward1, result.reward2) {
+        (Some(judge), _, _) => generative_result_view(result, judge, task, record).into_any(),
+        (None, Some(reward1), Some(reward2)) => {
+            reward_result_view(result, [reward1, reward2], task, standing, reads_images, record)
+                .into_any()
+        }
+        _ => view! {
+            <section class="result" id="result">
+                <p class="error" role="alert">"The server's answer has neither rewards nor a judge's text."</p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+/// A generative judge's answer: the verdict its text gives (or none) and the text, escaped.
+fn generative_result_view(
+    result: ScoreResponse,
+    judge: JudgeAnswer,
+    task: Option<Task>,
+    record: AnyView,
+) -> impl IntoView {
+    let winner = match result.verdict {
+        Some(Verdict::Response1) => "Response 1 wins",
+        Some(Verdict::Response2) => "Response 2 wins",
+        Some(Verdict::Tie) => "Tie",
+        None => "No decision: the judge's text names no verdict",
+    };
+    view! {
+        <section class="result" aria-live="polite" id="result">
+            <h2 id="demo-verdict">{winner}</h2>
+            <dl class="facts">
+                {task.map(|task| view! { <dt>"Task type"</dt><dd>{task.short_name()}</dd> })}
+                <dt>"Model"</dt><dd>{format!("{} ({}, a generative judge)", result.model, result.architecture)}</dd>
+                <dt>"Tokens"</dt><dd>{format!("{} in the prompt, {} generated", judge.prompt_tokens, judge.generated_tokens)}</dd>
+                <dt>"Latency"</dt><dd>{format!("{:.1} ms generating, {:.1} ms queued", result.latency_ms, result.queue_ms)}</dd>
+            </dl>
+            <h3>"The judge's answer"</h3>
+            <pre id="demo-judge-text" class="raw-output">{judge.text}</pre>
+            <p id="demo-scale">"A chat model judges the pair with the built-in prompt of the \
+                with-ties setting (greedy decoding); the verdict is read from its text by the \
+                reference's rules, as in its evaluation."</p>
+            {record}
+        </section>
+    }
+}
+
+/// The model's own record on this server's leaderboard.
+fn standing_view(standing: &DemoStanding) -> AnyView {
+    match (&standing.with_ties, &standing.without_ties) {
+        (Some(with_ties), without_ties) => view! {
+            <p id="demo-standing">
+                {format!(
+                    "On this server's leaderboard ({}): rank {} of {} with ties, overall {}{}. ",
+                    with_ties.benchmark_name,
+                    with_ties.rank,
+                    standing.ranked,
+                    with_ties.overall.map_or_else(|| "–".to_owned(), format::percent),
+                    without_ties
+                        .as_ref()
+                        .and_then(|row| row.overall)
+                        .map(|overall| format!("; without ties {}", format::percent(overall)))
+                        .unwrap_or_default(),
+                )}
+                <a href=format!("/models/{}", with_ties.model_id)>"Its page"</a>
+                " lists every judgement."
+            </p>
+        }
+        .into_any(),
+        (None, _) => view! {
+            <p id="demo-standing">"This server has not evaluated this model on its benchmark, so \
+                there is no leaderboard row to read this answer against."</p>
+        }
+        .into_any(),
+    }
+}
+
+/// What the two rewards mean: the scale, the tie threshold, and the model's own record.
+fn reward_result_view(
+    result: ScoreResponse,
+    [reward1, reward2]: [f32; 2],
+    task: Option<Task>,
+    standing: &DemoStanding,
+    reads_images: bool,
+    record: AnyView,
+) -> impl IntoView {
+    let margin = f64::from(reward1 - reward2);
     let rule = task.and_then(|task| standing.tie_rules.get(&task).copied());
     let task_name = task.map_or("this task", Task::short_name);
-    let winner = match verdict_with_ties(&result, rule) {
+    let winner = match verdict_with_ties(&result, margin, rule) {
         Some(Verdict::Response1) => "Response 1 wins",
         Some(Verdict::Response2) => "Response 2 wins",
         Some(Verdict::Tie) => "Tie",
@@ -203,39 +294,13 @@ fn result_view(
              of it on {task_name}, so the larger reward wins and only equal rewards tie."
         ),
     };
-    let record = match (&standing.with_ties, &standing.without_ties) {
-        (Some(with_ties), without_ties) => view! {
-            <p id="demo-standing">
-                {format!(
-                    "On this server's leaderboard ({}): rank {} of {} with ties, overall {}{}. ",
-                    with_ties.benchmark_name,
-                    with_ties.rank,
-                    standing.ranked,
-                    with_ties.overall.map_or_else(|| "–".to_owned(), format::percent),
-                    without_ties
-                        .as_ref()
-                        .and_then(|row| row.overall)
-                        .map(|overall| format!("; without ties {}", format::percent(overall)))
-                        .unwrap_or_default(),
-                )}
-                <a href=format!("/models/{}", with_ties.model_id)>"Its page"</a>
-                " lists every judgement."
-            </p>
-        }
-        .into_any(),
-        (None, _) => view! {
-            <p id="demo-standing">"This server has not evaluated this model on its benchmark, so \
-                there is no leaderboard row to read this answer against."</p>
-        }
-        .into_any(),
-    };
     view! {
         <section class="result" aria-live="polite" id="result">
             <h2 id="demo-verdict">{winner}</h2>
             <dl class="facts">
                 {task.map(|task| view! { <dt>"Task type"</dt><dd>{task.short_name()}</dd> })}
-                <dt>"Reward of response 1"</dt><dd class="reward" id="reward1">{format!("{:.4}", result.reward1)}</dd>
-                <dt>"Reward of response 2"</dt><dd class="reward" id="reward2">{format!("{:.4}", result.reward2)}</dd>
+                <dt>"Reward of response 1"</dt><dd class="reward" id="reward1">{format!("{reward1:.4}")}</dd>
+                <dt>"Reward of response 2"</dt><dd class="reward" id="reward2">{format!("{reward2:.4}")}</dd>
                 <dt>"Model"</dt><dd>{format!("{} ({})", result.model, result.architecture)}</dd>
                 <dt>"Latency"</dt><dd>{format!("{:.1} ms scoring, {:.1} ms queued", result.latency_ms, result.queue_ms)}</dd>
             </dl>

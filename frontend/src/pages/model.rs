@@ -351,18 +351,62 @@ fn tie_rule_text(rule: Option<TieRule>) -> String {
     }
 }
 
+/// A judge's raw output shorter than this (in characters, on one line) is shown as it is; a
+/// longer one is folded under its beginning.
+const SHORT_OUTPUT_CHARS: usize = 120;
+
+/// What a generative judge spent on an item: queries, tokens in and out, time.
+fn generation_text(judgement: &omnireward_shared::Judgement) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(attempts) = judgement.attempts.filter(|attempts| *attempts > 1) {
+        parts.push(format!("{attempts} queries"));
+    }
+    if let (Some(input), Some(output)) = (judgement.input_tokens, judgement.output_tokens) {
+        parts.push(format!("{input} prompt tokens, {output} generated tokens"));
+    }
+    if let Some(latency) = judgement.latency_ms {
+        parts.push(format!("{latency} ms"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// The judge's text: short ones in full, long ones folded under their first characters (text
+/// nodes, so the page escapes whatever the judge wrote).
+fn raw_output_view(raw: String, spent: Option<String>) -> impl IntoView {
+    let short = raw.chars().count() <= SHORT_OUTPUT_CHARS && !raw.contains('\n');
+    let spent = spent.map(|spent| view! { <div class="hint">{spent}</div> });
+    if short {
+        view! { <pre class="raw-output">{raw}</pre>{spent} }.into_any()
+    } else {
+        let preview: String = raw
+            .chars()
+            .take(SHORT_OUTPUT_CHARS)
+            .map(|character| if character == '\n' { ' ' } else { character })
+            .collect();
+        view! {
+            <details class="raw-output"><summary>{format!("{preview}…")}</summary><pre>{raw}</pre></details>
+            {spent}
+        }
+        .into_any()
+    }
+}
+
 fn judgement_row(item: JudgementItem) -> impl IntoView {
     let judgement = item.judgement;
     let verdict = judgement.verdict.map_or("unparseable", preference);
+    let spent = generation_text(&judgement);
     let output = match (&judgement.raw_output, &judgement.rewards) {
-        (Some(raw), _) => Some(raw.clone()),
-        (None, Some(rewards)) => Some(format!(
-            "rewards {:.4} / {:.4} (margin {:+.4}){}",
-            rewards.response1,
-            rewards.response2,
-            rewards.margin(),
-            tie_rule_text(item.tie_rule)
-        )),
+        (Some(raw), _) => Some(raw_output_view(raw.clone(), spent).into_any()),
+        (None, Some(rewards)) => {
+            let text = format!(
+                "rewards {:.4} / {:.4} (margin {:+.4}){}",
+                rewards.response1,
+                rewards.response2,
+                rewards.margin(),
+                tie_rule_text(item.tie_rule)
+            );
+            Some(view! { <details><summary>"show"</summary><pre>{text}</pre></details> }.into_any())
+        }
         (None, None) => None,
     };
     view! {
@@ -374,7 +418,7 @@ fn judgement_row(item: JudgementItem) -> impl IntoView {
             <td>{preference(judgement.label)}</td>
             <td>{verdict}</td>
             <td>{if item.correct { "✓ correct" } else { "✗ incorrect" }}</td>
-            <td>{output.map(|output| view! { <details><summary>"show"</summary><pre>{output}</pre></details> })}</td>
+            <td>{output}</td>
         </tr>
     }
 }

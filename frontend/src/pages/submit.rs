@@ -1,5 +1,6 @@
 //! `/submit`: the submission forms. An API judge (endpoint, model, settings), a checkpoint
-//! upload (a Hugging Face folder's files) and a model named by Hub repository and revision.
+//! upload (a Hugging Face folder's files, or a chat model's one GGUF file, with the generative
+//! judge's decoding options) and a model named by Hub repository and revision.
 //! All post to the server, which validates
 //! them with the API's own rules and shows its errors here, beside the fields; once hydrated,
 //! the upload is checked in the browser first and sent with a progress bar.
@@ -29,13 +30,20 @@ pub fn check_checkpoint_files(
             "{name} is a pickle file; only safetensors weights are accepted."
         ));
     }
-    if !names_and_sizes
+    let gguf = names_and_sizes
+        .iter()
+        .any(|(name, _)| name.to_ascii_lowercase().ends_with(".gguf"));
+    if gguf && names_and_sizes.len() > 1 {
+        return Err("A GGUF chat model is one file: choose the .gguf file alone.".to_owned());
+    }
+    if gguf {
+        // A GGUF file holds its configuration, tokenizer and chat template.
+    } else if !names_and_sizes
         .iter()
         .any(|(name, _)| name == "config.json")
     {
         return Err("config.json is missing: it names the architecture.".to_owned());
-    }
-    if !names_and_sizes
+    } else if !names_and_sizes
         .iter()
         .any(|(name, _)| name.ends_with(".safetensors"))
     {
@@ -193,7 +201,7 @@ pub fn SubmitPage(page: data::SubmitPage) -> impl IntoView {
                     }>
                     <h2>"Checkpoint"</h2>
                     {match max_upload {
-                        Some(max) => view! { <p class="hint">{format!("A Hugging Face folder: config.json, *.safetensors weights and tokenizer files, at most {} MB in all. Pickle files are refused.", max / 1_000_000)}</p> }.into_any(),
+                        Some(max) => view! { <p class="hint">{format!("A Hugging Face folder: config.json, *.safetensors weights and tokenizer files, at most {} MB in all. Pickle files are refused. A chat model (a Qwen2, Qwen3 or Llama *ForCausalLM folder with its chat template, or one .gguf file of the llama or qwen2 architecture) is run as a generative judge with the built-in prompts.", max / 1_000_000)}</p> }.into_any(),
                         None => view! { <p class="hint error">"This server does not accept checkpoint uploads (start it with --uploads)."</p> }.into_any(),
                     }}
                     {move || upload_error.get().map(|error| view! { <p class="error" role="alert" id="checkpoint-error">{error}</p> })}
@@ -201,7 +209,17 @@ pub fn SubmitPage(page: data::SubmitPage) -> impl IntoView {
                     <label for="checkpoint-name">"Leaderboard name"</label>
                     <input id="checkpoint-name" name="name" required=true maxlength="200"/>
                     <label for="files">"Files"</label>
-                    <input id="files" name="files" type="file" multiple=true required=true accept=".json,.safetensors,.txt,.model,.jinja"/>
+                    <input id="files" name="files" type="file" multiple=true required=true accept=".json,.safetensors,.txt,.model,.jinja,.gguf"/>
+                    <details id="generation-options">
+                        <summary>"Chat models: decoding options"</summary>
+                        <p class="hint">"Used only when the checkpoint is a chat model; empty fields take the defaults of omnireward eval checkpoint. The first query is greedy; unparseable verdicts are asked again, sampled with the seed."</p>
+                        <div class="row">
+                            <label>"Max new tokens " <input name="max_new_tokens" inputmode="numeric" size="6" placeholder="512"/></label>
+                            <label>"Queries per item " <input name="verdict_attempts" inputmode="numeric" size="3" placeholder="5"/></label>
+                            <label>"Seed " <input name="seed" inputmode="numeric" size="8" placeholder="0"/></label>
+                        </div>
+                        <label><input type="checkbox" name="swap" value="true"/>" Also judge with A and B swapped (order-bias check; twice the generations)"</label>
+                    </details>
                     {move || sent.get().map(|(loaded, total)| view! {
                         <progress max=total.to_string() value=loaded.to_string()></progress>
                         <span class="progress-text">{format!(" {:.0} %", if total > 0.0 { loaded / total * 100.0 } else { 0.0 })}</span>
@@ -263,5 +281,11 @@ mod tests {
                 .contains("config.json")
         );
         assert!(check_checkpoint_files(&[], None).is_err());
+        assert!(check_checkpoint_files(&files(&[("SmolLM2.Q4_1.gguf", 90)]), Some(100)).is_ok());
+        assert!(
+            check_checkpoint_files(&files(&[("model.gguf", 1), ("config.json", 1)]), None)
+                .expect_err("a GGUF file with others")
+                .contains("alone")
+        );
     }
 }

@@ -25,7 +25,7 @@ pub use runs::{
     RunDocument, RunModel,
 };
 pub use samples::{MediaLink, ResponseView, SampleAnswer, SampleView};
-pub use score::{ScoreRequest, ScoreResponse};
+pub use score::{JudgeAnswer, ScoreRequest, ScoreResponse};
 pub use submissions::{AcceptedCheckpoint, CancelAnswer, SubmissionView, Submitted, Uploaded};
 pub use tasks::{SampleCounts, TaskDocument, TasksDocument};
 

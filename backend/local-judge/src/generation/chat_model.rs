@@ -84,6 +84,58 @@ pub fn is_generative_checkpoint(path: &Path) -> bool {
         })
 }
 
+/// A generative checkpoint checked by [`inspect_generative_checkpoint`] without loading it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedChatCheckpoint {
+    /// Folder or GGUF file.
+    pub format: ModelFormat,
+    /// The name [`ChatModelDescription::architecture`] will have once it loads.
+    pub architecture: String,
+    /// Number of weight elements.
+    pub parameter_count: u64,
+    /// The folder (canonicalized) or the GGUF file.
+    pub path: PathBuf,
+    /// The files whose bytes are the weights, in name order (a GGUF file: itself).
+    pub weight_files: Vec<PathBuf>,
+}
+
+/// Checks what [`ChatModel::load`] would load at `path`, reading headers and metadata only: a
+/// `*ForCausalLM` folder ([`folder::inspect`]) or a GGUF file ([`gguf::inspect`]). Blocking.
+pub fn inspect_generative_checkpoint(
+    path: &Path,
+) -> Result<CheckedChatCheckpoint, LocalJudgeError> {
+    if path.is_file() {
+        if !gguf::is_gguf_path(path) {
+            return Err(not_a_chat_checkpoint(path));
+        }
+        let summary = gguf::inspect(path)?;
+        return Ok(CheckedChatCheckpoint {
+            format: ModelFormat::Gguf,
+            architecture: summary.architecture,
+            parameter_count: summary.parameter_count,
+            path: path.to_path_buf(),
+            weight_files: vec![path.to_path_buf()],
+        });
+    }
+    let checked = folder::inspect(path)?;
+    Ok(CheckedChatCheckpoint {
+        format: ModelFormat::Safetensors,
+        architecture: checked.architecture.hugging_face_name().to_owned(),
+        parameter_count: checked.checkpoint.parameter_count(),
+        weight_files: checked.checkpoint.weight_files(),
+        path: checked.checkpoint.path,
+    })
+}
+
+fn not_a_chat_checkpoint(path: &Path) -> LocalJudgeError {
+    LocalJudgeError::Input {
+        message: format!(
+            "{}: a generative checkpoint is a folder or a .gguf file",
+            path.display()
+        ),
+    }
+}
+
 impl ChatModel {
     /// Loads a `*ForCausalLM` folder or a `.gguf` file on the chosen device (f32 on the CPU;
     /// bf16 on CUDA for folders, f32 activations over quantized weights for GGUF).
@@ -91,12 +143,7 @@ impl ChatModel {
         let device = device.open()?;
         if path.is_file() {
             if !gguf::is_gguf_path(path) {
-                return Err(LocalJudgeError::Input {
-                    message: format!(
-                        "{}: a generative checkpoint is a folder or a .gguf file",
-                        path.display()
-                    ),
-                });
+                return Err(not_a_chat_checkpoint(path));
             }
             let loaded = gguf::load(path, &device)?;
             let description = ChatModelDescription {

@@ -101,10 +101,32 @@ pub struct LoadedFolder {
     pub parameter_count: u64,
 }
 
-/// Checks and loads a `*ForCausalLM` folder onto `device`.
-pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeError> {
+/// A `*ForCausalLM` folder checked by [`inspect`]: everything but its weights' values.
+pub struct CheckedChatFolder {
+    /// The folder as checked (safetensors headers, shards, chat template).
+    pub checkpoint: CheckpointFolder,
+    /// Its family.
+    pub architecture: CausalArchitecture,
+}
+
+/// Checks a `*ForCausalLM` folder as [`load`] would find it, without reading the weights'
+/// values: the checkpoint's files ([`CheckpointFolder::inspect`]), a generating architecture, a
+/// tokenizer that loads, a chat template that compiles and an end-of-turn token.
+pub fn inspect(folder: &Path) -> Result<CheckedChatFolder, LocalJudgeError> {
     let checkpoint = CheckpointFolder::inspect(folder)?;
-    let architecture = causal_architecture(&checkpoint).ok_or_else(|| LocalJudgeError::Config {
+    let architecture = generating_architecture(&checkpoint)?;
+    let config = read_json_file(&checkpoint.path, CONFIG_FILE)?.unwrap_or(Value::Null);
+    chat_parts(&checkpoint, &config)?;
+    Ok(CheckedChatFolder {
+        checkpoint,
+        architecture,
+    })
+}
+
+fn generating_architecture(
+    checkpoint: &CheckpointFolder,
+) -> Result<CausalArchitecture, LocalJudgeError> {
+    causal_architecture(checkpoint).ok_or_else(|| LocalJudgeError::Config {
         file: checkpoint.path.join(CONFIG_FILE),
         field: "architectures".to_owned(),
         message: format!(
@@ -114,7 +136,13 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
                 .map(CausalArchitecture::hugging_face_name)
                 .join(", ")
         ),
-    })?;
+    })
+}
+
+/// Checks and loads a `*ForCausalLM` folder onto `device`.
+pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeError> {
+    let checkpoint = CheckpointFolder::inspect(folder)?;
+    let architecture = generating_architecture(&checkpoint)?;
     let root = checkpoint.path.clone();
     let config_file = root.join(CONFIG_FILE);
     let config = read_json_file(&root, CONFIG_FILE)?.unwrap_or(Value::Null);
@@ -152,6 +180,24 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
     let model = CausalDecoder::new(&settings, decoder_weights, RotaryLayout::HalfSplit)
         .map_err(LocalJudgeError::model("assembling the decoder"))?;
 
+    let (tokenizer, chat_template, end_of_turn) = chat_parts(&checkpoint, &config)?;
+    Ok(LoadedFolder {
+        model,
+        architecture,
+        tokenizer,
+        chat_template,
+        end_of_turn,
+        dtype,
+        parameter_count: checkpoint.parameter_count(),
+    })
+}
+
+/// A folder's tokenizer, chat template with its source, and end-of-turn tokens.
+type ChatParts = (tokenizers::Tokenizer, (ChatTemplate, String), BTreeSet<u32>);
+
+/// The folder's tokenizer, chat template (with its source) and end-of-turn tokens.
+fn chat_parts(checkpoint: &CheckpointFolder, config: &Value) -> Result<ChatParts, LocalJudgeError> {
+    let root = &checkpoint.path;
     let tokenizer_file = root.join(TOKENIZER_FILE);
     let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_file).map_err(|error| {
         LocalJudgeError::Tokenizer {
@@ -159,7 +205,7 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
             message: error.to_string(),
         }
     })?;
-    let tokenizer_config = read_json_file(&root, TOKENIZER_CONFIG_FILE)?
+    let tokenizer_config = read_json_file(root, TOKENIZER_CONFIG_FILE)?
         .map(|json| TokenizerConfig::from_json(Path::new(TOKENIZER_CONFIG_FILE), &json))
         .unwrap_or_default();
     let source_text = checkpoint
@@ -175,16 +221,8 @@ pub fn load(folder: &Path, device: &Device) -> Result<LoadedFolder, LocalJudgeEr
         tokenizer_config.bos_token.as_deref(),
         tokenizer_config.eos_token.as_deref(),
     )?;
-    let end_of_turn = end_of_turn_tokens(&root, &config, &tokenizer_config, &tokenizer)?;
-    Ok(LoadedFolder {
-        model,
-        architecture,
-        tokenizer,
-        chat_template: (template, source_text),
-        end_of_turn,
-        dtype,
-        parameter_count: checkpoint.parameter_count(),
-    })
+    let end_of_turn = end_of_turn_tokens(root, config, &tokenizer_config, &tokenizer)?;
+    Ok((tokenizer, (template, source_text), end_of_turn))
 }
 
 /// The decoder's dense weights: the language model's under `model` (`model.*`, or

@@ -178,20 +178,7 @@ pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError>
         device,
         requantized: BTreeSet::new(),
     };
-    let architecture = reader
-        .optional_string("general.architecture")?
-        .ok_or_else(|| gguf_error(file, "general.architecture", "missing"))?;
-    let rotary_layout = match architecture.as_str() {
-        "llama" => RotaryLayout::Interleaved,
-        "qwen2" => RotaryLayout::HalfSplit,
-        other => {
-            return Err(gguf_error(
-                file,
-                "general.architecture",
-                format!("{other:?} is not supported (supported: llama, qwen2)"),
-            ));
-        }
-    };
+    let (architecture, rotary_layout) = supported_architecture(&reader)?;
     let key = |name: &str| format!("{architecture}.{name}");
     let count =
         |name: &str| -> Result<usize, LocalJudgeError> { Ok(reader.number(&key(name))? as usize) };
@@ -311,7 +298,121 @@ pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError>
         LocalJudgeError::model(format!("assembling {}", file.display())),
     )?;
 
-    let tokenizer = tokenizer_from_gguf(&content, file)?;
+    let chat = chat_parts(&reader)?;
+    Ok(LoadedGguf {
+        model,
+        architecture,
+        tokenizer: chat.tokenizer,
+        chat_template: chat.template,
+        end_of_turn: chat.end_of_turn,
+        tensor_types: tensor_types(&content),
+        parameter_count: parameter_count(&content),
+        requantized: reader.requantized,
+    })
+}
+
+/// What [`inspect`] finds in a GGUF file without reading its tensors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GgufSummary {
+    /// `general.architecture` (`llama` or `qwen2`).
+    pub architecture: String,
+    /// The tensor types present, by name.
+    pub tensor_types: BTreeSet<String>,
+    /// Number of weight elements.
+    pub parameter_count: u64,
+}
+
+/// Checks a GGUF chat model from its header and metadata alone, as [`load`] would find them: a
+/// supported architecture, the hyperparameters, every tensor the decoder reads, and a tokenizer,
+/// chat template and end-of-turn token that build. Reads no tensor data, so an upload is refused
+/// (or accepted) before anything large is loaded.
+pub fn inspect(file: &Path) -> Result<GgufSummary, LocalJudgeError> {
+    let opened = File::open(file).map_err(|source| crate::checkpoint::CheckpointError::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let mut reader = BufReader::new(opened);
+    let content =
+        Content::read(&mut reader).map_err(|error| gguf_error(file, "(header)", error))?;
+    let reader = Reader {
+        content: &content,
+        file,
+        reader,
+        device: &Device::Cpu,
+        requantized: BTreeSet::new(),
+    };
+    let (architecture, _) = supported_architecture(&reader)?;
+    let key = |name: &str| format!("{architecture}.{name}");
+    for name in [
+        "embedding_length",
+        "attention.head_count",
+        "block_count",
+        "feed_forward_length",
+        "attention.layer_norm_rms_epsilon",
+    ] {
+        reader.number(&key(name))?;
+    }
+    let layers = reader.number(&key("block_count"))? as usize;
+    let mut required = vec![
+        "token_embd.weight".to_owned(),
+        "output_norm.weight".to_owned(),
+    ];
+    for index in 0..layers {
+        for tensor in [
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
+            "attn_norm",
+            "ffn_norm",
+        ] {
+            required.push(format!("blk.{index}.{tensor}.weight"));
+        }
+    }
+    if let Some(missing) = required.iter().find(|name| !reader.has(name)) {
+        return Err(gguf_error(file, missing, "tensor missing"));
+    }
+    chat_parts(&reader)?;
+    Ok(GgufSummary {
+        architecture,
+        tensor_types: tensor_types(&content),
+        parameter_count: parameter_count(&content),
+    })
+}
+
+/// `general.architecture` when the decoder supports it, with its rotary layout.
+fn supported_architecture(reader: &Reader<'_>) -> Result<(String, RotaryLayout), LocalJudgeError> {
+    let file = reader.file;
+    let architecture = reader
+        .optional_string("general.architecture")?
+        .ok_or_else(|| gguf_error(file, "general.architecture", "missing"))?;
+    let rotary_layout = match architecture.as_str() {
+        "llama" => RotaryLayout::Interleaved,
+        "qwen2" => RotaryLayout::HalfSplit,
+        other => {
+            return Err(gguf_error(
+                file,
+                "general.architecture",
+                format!("{other:?} is not supported (supported: llama, qwen2)"),
+            ));
+        }
+    };
+    Ok((architecture, rotary_layout))
+}
+
+/// The tokenizer, chat template and end-of-turn tokens of a GGUF file's metadata.
+struct ChatParts {
+    tokenizer: tokenizers::Tokenizer,
+    template: (ChatTemplate, String),
+    end_of_turn: BTreeSet<u32>,
+}
+
+fn chat_parts(reader: &Reader<'_>) -> Result<ChatParts, LocalJudgeError> {
+    let file = reader.file;
+    let tokenizer = tokenizer_from_gguf(reader.content, file)?;
     let template_key = "tokenizer.chat_template";
     let template_source = reader.optional_string(template_key)?.ok_or_else(|| {
         gguf_error(
@@ -341,26 +442,27 @@ pub fn load(file: &Path, device: &Device) -> Result<LoadedGguf, LocalJudgeError>
             "missing: no end-of-turn token",
         ));
     }
-    let tensor_types = content
+    Ok(ChatParts {
+        tokenizer,
+        template: (template, template_source),
+        end_of_turn,
+    })
+}
+
+fn tensor_types(content: &Content) -> BTreeSet<String> {
+    content
         .tensor_infos
         .values()
         .map(|info| ggml_type_name(info.ggml_dtype))
-        .collect();
-    let parameter_count = content
+        .collect()
+}
+
+fn parameter_count(content: &Content) -> u64 {
+    content
         .tensor_infos
         .values()
         .map(|info| info.shape.elem_count() as u64)
-        .sum();
-    Ok(LoadedGguf {
-        model,
-        architecture,
-        tokenizer,
-        chat_template: (template, template_source),
-        end_of_turn,
-        tensor_types,
-        parameter_count,
-        requantized: reader.requantized,
-    })
+        .sum()
 }
 
 fn ggml_type_name(dtype: GgmlDType) -> String {

@@ -1,6 +1,7 @@
 //! Checkpoint jobs: a local reward model (an uploaded checkpoint folder) run over the benchmark
 //! on its own inference thread, with the same heartbeats, cancellation and resumption as the
-//! API-judge jobs.
+//! API-judge jobs; a chat model's job (its specification has `generation`) goes to
+//! [`super::generative`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use omnireward_local_judge::models::RewardLabel;
 use omnireward_shared::Setting;
 use serde::{Deserialize, Serialize};
 
+use super::generative::GenerationSpecification;
 use super::{
     BenchmarkSpecification, JobError, JobOutcome, Stopped, WorkerContext, check_benchmark, ended,
     load_benchmark, supervised,
@@ -25,11 +27,12 @@ use crate::media::MediaEncoder;
 use crate::storage::{Job, RunRecord, RunStatus, Storage};
 
 /// Everything needed to load a checkpoint and run it over the benchmark.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointSpecification {
     /// The leaderboard name (shown in the queue).
     pub model: String,
-    /// The checkpoint folder: for uploads, `<uploads>/<checkpoint_sha256>`.
+    /// The checkpoint folder: for uploads, `<uploads>/<checkpoint_sha256>`; for an uploaded GGUF
+    /// chat model, the file in that folder.
     pub folder: PathBuf,
     /// SHA-256 over the uploaded files (names, sizes and contents): the folder's address.
     pub checkpoint_sha256: String,
@@ -64,6 +67,10 @@ pub struct CheckpointSpecification {
     /// place of `weights_sha256`, which is then empty) before loading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<CheckedCheckpoint>,
+    /// For a chat model (a `*ForCausalLM` folder or a GGUF file), judged as a generative judge:
+    /// its generation options. Absent for reward models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationSpecification>,
 }
 
 impl CheckpointSpecification {
@@ -114,6 +121,20 @@ pub(super) async fn run_checkpoint(
         tokio::task::spawn_blocking(move || load_benchmark(&cache_dir, benchmark_specification))
             .await??;
     check_benchmark(storage, &run, &benchmark).await?;
+    if let Some(generation) = &specification.generation {
+        return super::generative::run_generative(
+            storage,
+            context,
+            worker,
+            job,
+            stop,
+            &specification,
+            generation,
+            &run,
+            &benchmark,
+        )
+        .await;
+    }
 
     // Hub checkpoints come into this worker's own cache; each file is checked as it arrives.
     let (folder, expected) = match &specification.hub {
@@ -238,6 +259,7 @@ mod tests {
             chunk_samples: 8,
             judgements_file: None,
             hub: None,
+            generation: None,
         };
         let options = specification.options().expect("valid");
         assert_eq!(options.max_length, Some(128));
