@@ -331,13 +331,14 @@ async fn receive_and_check(
     .await
     .map_err(|error| ApiError::Internal(format!("checking an upload stopped: {error}")))?
     .map_err(|error| ApiError::InvalidInput(format!("the checkpoint was refused: {error}")))?;
-    let weights_sha256 = match checkpoint.shards.as_slice() {
+    let weights_sha256 = match (checkpoint.shards.as_slice(), &checkpoint.value_head) {
         // One weights file: its streamed hash is the hash of the weights.
-        [single] => files
+        ([single], None) => files
             .get(&single.file_name)
             .map(|file| file.sha256.clone())
             .ok_or_else(|| ApiError::Internal("a checked weights file is missing".to_owned()))?,
-        // Shards: one stream over the files in name order, as `eval checkpoint` records it.
+        // Shards, or weights and a value head: one stream over the files in order, as `eval
+        // checkpoint` records it.
         _ => {
             let weight_files = checkpoint.weight_files();
             tokio::task::spawn_blocking(move || weights_sha256(&weight_files))

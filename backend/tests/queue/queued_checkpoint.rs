@@ -67,7 +67,11 @@ pub fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
         judgements_file: None,
         hub: None,
     };
-    let covered = plan(&benchmark.samples, false).covered;
+    let covered = plan(
+        &benchmark.samples,
+        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+    )
+    .covered;
     let expected = covered
         .iter()
         .map(|sample| {
