@@ -1,5 +1,7 @@
 //! Which model family a checkpoint is, read from `config.json` (`architectures`, then
-//! `model_type`), and what each family can see.
+//! `model_type`), and what each family can see. The vision-language `*ForConditionalGeneration`
+//! names are reward models only with a reward head beside them ([`crate::checkpoint`] refuses
+//! those without one: they are generative judges).
 
 use serde::Serialize;
 
@@ -28,6 +30,12 @@ pub enum Architecture {
     /// `BertModel`: a sentence-embedding encoder (all-MiniLM-L6-v2), used as a zero-training
     /// relevance reward.
     BertEmbedding,
+    /// `Qwen2VLForConditionalGeneration` with a trl value head (HPSv3-style reward models).
+    Qwen2Vl,
+    /// `Qwen2_5_VLForConditionalGeneration` with a trl value head (Skywork-VL-Reward).
+    Qwen25Vl,
+    /// `Qwen2VLForSequenceClassification`: a `score` head (VideoScore-Qwen2-VL).
+    Qwen2VlSequenceClassification,
 }
 
 /// How a family turns inputs into a reward.
@@ -42,11 +50,15 @@ pub enum ModelKind {
     ImageText,
     /// Cosine similarity between the embeddings of the request and of the response.
     TextEmbedding,
+    /// A vision-language decoder reading a whole conversation (criterion as the system turn,
+    /// media and text in the user turn, the response as the assistant turn), its reward read at
+    /// the last token.
+    MultimodalConversation,
 }
 
 impl Architecture {
     /// Every supported family, in the order errors list them.
-    pub const ALL: [Architecture; 10] = [
+    pub const ALL: [Architecture; 13] = [
         Architecture::Bert,
         Architecture::DebertaV2,
         Architecture::ModernBert,
@@ -57,6 +69,9 @@ impl Architecture {
         Architecture::Clip,
         Architecture::Siglip,
         Architecture::BertEmbedding,
+        Architecture::Qwen2Vl,
+        Architecture::Qwen25Vl,
+        Architecture::Qwen2VlSequenceClassification,
     ];
 
     /// The `architectures` entry `transformers` writes for this family.
@@ -72,6 +87,9 @@ impl Architecture {
             Architecture::Clip => "CLIPModel",
             Architecture::Siglip => "SiglipModel",
             Architecture::BertEmbedding => "BertModel",
+            Architecture::Qwen2Vl => "Qwen2VLForConditionalGeneration",
+            Architecture::Qwen25Vl => "Qwen2_5_VLForConditionalGeneration",
+            Architecture::Qwen2VlSequenceClassification => "Qwen2VLForSequenceClassification",
         }
     }
 
@@ -87,6 +105,9 @@ impl Architecture {
             }
             Architecture::Clip | Architecture::Siglip => ModelKind::ImageText,
             Architecture::BertEmbedding => ModelKind::TextEmbedding,
+            Architecture::Qwen2Vl
+            | Architecture::Qwen25Vl
+            | Architecture::Qwen2VlSequenceClassification => ModelKind::MultimodalConversation,
         }
     }
 
@@ -97,7 +118,8 @@ impl Architecture {
             .find(|architecture| architecture.hugging_face_name() == name)
     }
 
-    /// Whether the family's CUDA kernels are safe in half precision (see [`crate::device`]).
+    /// Whether the family's CUDA kernels are safe in half precision (see [`crate::device`]): the
+    /// CUDA dtype is bf16, never f16, so the Qwen2-VL vision tower (which overflows f16) is safe.
     pub fn half_precision_safe(self) -> bool {
         !matches!(
             self.kind(),

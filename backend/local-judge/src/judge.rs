@@ -3,7 +3,9 @@
 //! Loading checks the folder ([`crate::checkpoint`]), picks the family, opens the device, reads
 //! the weights and builds the tokenizer with the judge's input format. Scoring takes pairs (a
 //! sample's two responses) and returns one reward per response; batches are planned over all
-//! inputs at once ([`crate::batch`]).
+//! inputs at once ([`crate::batch`]). Vision-language reward models score conversations
+//! ([`crate::conversation`]): `score_conversation_pairs`, and text pairs as conversations
+//! without media.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,7 @@ use crate::architecture::{Architecture, ModelKind};
 use crate::batch::{DEFAULT_BATCH_TOKENS, PaddedBatch, plan_batches};
 use crate::chat_template::ChatTemplate;
 use crate::checkpoint::{CONFIG_FILE, CheckpointFolder, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE};
+use crate::conversation::{Conversation, ConversationLimits, ConversationScorer};
 use crate::device::{DeviceChoice, device_name, dtype_for};
 use crate::error::LocalJudgeError;
 use crate::image_input::ImagePreprocessor;
@@ -24,6 +27,7 @@ use crate::input::{
 };
 use crate::models::kernels::Kernels;
 use crate::models::layers::read_json_file;
+use crate::models::qwen2_vl::chat_template_source;
 use crate::models::{
     ImageTextModel, ModelSource, RewardLabel, SequenceRewardModel, TextEmbeddingModel,
     image_text_rewards, load_image_text_model, load_sequence_model,
@@ -38,6 +42,9 @@ pub const DEFAULT_ENCODER_MAX_LENGTH: usize = 512;
 /// Default token limit for decoders: long enough for most benchmark responses, short enough that
 /// a 2-core CPU finishes.
 pub const DEFAULT_DECODER_MAX_LENGTH: usize = 2048;
+/// Default token limit for vision-language models: room for an image's patches (a 768 × 768
+/// image is about 750 merged tokens with Qwen2-VL's 28-pixel units) beside the texts.
+pub const DEFAULT_MULTIMODAL_MAX_LENGTH: usize = 8192;
 
 /// How to load and run a checkpoint.
 #[derive(Clone, Debug)]
@@ -90,7 +97,7 @@ pub struct JudgeDescription {
     pub batch_tokens: usize,
     /// Number of weight elements.
     pub parameter_count: u64,
-    /// Whether it looks at images (image-text families) or only at text.
+    /// Whether it looks at images (image-text and vision-language families) or only at text.
     pub reads_images: bool,
 }
 
@@ -101,6 +108,7 @@ enum Scorer {
         model: Box<dyn ImageTextModel>,
         preprocessor: ImagePreprocessor,
     },
+    Conversation(Box<ConversationScorer>),
 }
 
 /// Two sets of images to score against one text: a sample's two responses (one image each, or
@@ -140,27 +148,35 @@ impl LocalJudge {
 
         let device = options.device.open()?;
         let dtype = dtype_for(&device, architecture.half_precision_safe());
-        let weights = load_var_builder(&checkpoint.weight_files(), dtype, &device)?;
-        let source = ModelSource {
-            config_file: &config_file,
-            config: &config,
-            weights,
-            reward_label: &options.reward_label,
-            kernels: Kernels::Fused,
+        let weight_files = checkpoint.weight_files();
+        // Read inside the arm that needs them: a vision-language model reads its own.
+        let source = || -> Result<ModelSource<'_>, LocalJudgeError> {
+            Ok(ModelSource {
+                config_file: &config_file,
+                config: &config,
+                weights: load_var_builder(&weight_files, dtype, &device)?,
+                reward_label: &options.reward_label,
+                kernels: Kernels::Fused,
+            })
         };
         let (scorer, model_positions) = match architecture.kind() {
             ModelKind::EncoderClassifier | ModelKind::DecoderClassifier => {
-                let model = load_sequence_model(architecture, source)?;
+                let model = load_sequence_model(architecture, source()?)?;
                 let positions = model.max_positions();
                 (Scorer::Sequence(model), positions)
             }
             ModelKind::TextEmbedding => {
-                let model = crate::models::minilm::load(source)?;
+                let model = crate::models::minilm::load(source()?)?;
                 let positions = model.max_positions();
                 (Scorer::Embedding(model), positions)
             }
+            ModelKind::MultimodalConversation => {
+                let scorer = ConversationScorer::load(&root, &weight_files, dtype, &device)?;
+                let positions = scorer.max_positions();
+                (Scorer::Conversation(Box::new(scorer)), positions)
+            }
             ModelKind::ImageText => {
-                let model = load_image_text_model(architecture, source)?;
+                let model = load_image_text_model(architecture, source()?)?;
                 let positions = Some(model.max_text_positions());
                 let preprocessor = ImagePreprocessor::from_folder(&root, architecture)?;
                 (
@@ -173,9 +189,16 @@ impl LocalJudge {
             }
         };
 
+        // A vision-language checkpoint's template may also sit in `chat_template.json`.
+        let conversation_template = match architecture.kind() {
+            ModelKind::MultimodalConversation => Some(chat_template_source(&root)?.0),
+            _ => None,
+        };
         let encoder = text_encoder(
             &root,
-            checkpoint.chat_template.as_deref(),
+            conversation_template
+                .as_deref()
+                .or(checkpoint.chat_template.as_deref()),
             architecture,
             &config,
             model_positions,
@@ -193,7 +216,10 @@ impl LocalJudge {
             input_format: encoder.input_format().clone(),
             batch_tokens: options.batch_tokens,
             parameter_count: checkpoint.parameter_count(),
-            reads_images: architecture.kind() == ModelKind::ImageText,
+            reads_images: matches!(
+                architecture.kind(),
+                ModelKind::ImageText | ModelKind::MultimodalConversation
+            ),
         };
         Ok(LocalJudge {
             scorer,
@@ -219,7 +245,8 @@ impl LocalJudge {
         &self.encoder
     }
 
-    /// Whether the judge compares images with text (CLIP, SigLIP) rather than reading text.
+    /// Whether the judge looks at images (CLIP, SigLIP, vision-language models) rather than
+    /// reading text only.
     pub fn reads_images(&self) -> bool {
         self.description.reads_images
     }
@@ -280,7 +307,54 @@ impl LocalJudge {
                     self.description.architecture
                 ),
             }),
+            // A text pair is a conversation without media, laid out as text reward models read
+            // it: system = criterion, user = prompt, assistant = response.
+            Scorer::Conversation(_) => {
+                let conversation = |text: &ScoringText<'_>| Conversation {
+                    system: text.criterion.to_owned(),
+                    media: Vec::new(),
+                    text: text.prompt.to_owned(),
+                    response: text.response.to_owned(),
+                };
+                let pairs: Vec<[Conversation; 2]> = pairs
+                    .iter()
+                    .map(|[first, second]| [conversation(first), conversation(second)])
+                    .collect();
+                self.score_conversation_pairs(&pairs, progress)
+            }
         }
+    }
+
+    /// Rewards of both conversations of each pair (a sample's two responses, laid out by the
+    /// caller), for vision-language reward models. `progress` is called with the number of
+    /// conversations finished after each batch.
+    pub fn score_conversation_pairs(
+        &self,
+        pairs: &[[Conversation; 2]],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<[f32; 2]>, LocalJudgeError> {
+        let Scorer::Conversation(scorer) = &self.scorer else {
+            return Err(LocalJudgeError::Input {
+                message: format!(
+                    "{} is not a vision-language model; conversations with media cannot be scored",
+                    self.description.architecture
+                ),
+            });
+        };
+        let conversations: Vec<Conversation> = pairs.iter().flatten().cloned().collect();
+        let groups: Vec<Vec<usize>> = (0..pairs.len())
+            .map(|pair| vec![2 * pair, 2 * pair + 1])
+            .collect();
+        let limits = ConversationLimits {
+            max_length: self.encoder.max_length(),
+            truncation: self.description.truncation,
+            batch_tokens: self.description.batch_tokens,
+        };
+        let rewards = scorer.score(&conversations, &groups, limits, progress)?;
+        Ok(rewards
+            .chunks_exact(2)
+            .map(|pair| [pair[0], pair[1]])
+            .collect())
     }
 
     /// Rewards of both responses of each image pair: `logit_scale.exp() * cosine(text, image) +
@@ -290,17 +364,28 @@ impl LocalJudge {
         pairs: &[ImagePair],
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<[f32; 2]>, LocalJudgeError> {
-        let Scorer::ImageText {
-            model,
-            preprocessor,
-        } = &self.scorer
-        else {
-            return Err(LocalJudgeError::Input {
-                message: format!(
-                    "{} reads text only; image responses cannot be scored",
-                    self.description.architecture
-                ),
-            });
+        let (model, preprocessor) = match &self.scorer {
+            Scorer::ImageText {
+                model,
+                preprocessor,
+            } => (model, preprocessor),
+            Scorer::Conversation(_) => {
+                return Err(LocalJudgeError::Input {
+                    message: format!(
+                        "{} reads conversations: score image responses with \
+                         score_conversation_pairs",
+                        self.description.architecture
+                    ),
+                });
+            }
+            Scorer::Sequence(_) | Scorer::Embedding(_) => {
+                return Err(LocalJudgeError::Input {
+                    message: format!(
+                        "{} reads text only; image responses cannot be scored",
+                        self.description.architecture
+                    ),
+                });
+            }
         };
         let mut rewards = Vec::with_capacity(pairs.len());
         for pair in pairs {
@@ -413,7 +498,7 @@ impl LocalJudge {
                     model.text_embeddings(batch)
                 })
             }
-            Scorer::Sequence(_) => Err(LocalJudgeError::Input {
+            Scorer::Sequence(_) | Scorer::Conversation(_) => Err(LocalJudgeError::Input {
                 message: format!("{} has no embeddings", self.description.architecture),
             }),
         }
@@ -439,6 +524,7 @@ pub fn text_encoder(
         .unwrap_or_default();
     let default_cap = match architecture.kind() {
         ModelKind::DecoderClassifier => DEFAULT_DECODER_MAX_LENGTH,
+        ModelKind::MultimodalConversation => DEFAULT_MULTIMODAL_MAX_LENGTH,
         _ => DEFAULT_ENCODER_MAX_LENGTH,
     };
     // sentence-transformers cuts inputs at `max_seq_length` (256 for all-MiniLM-L6-v2), not
@@ -506,7 +592,7 @@ fn input_format(
     options: &LocalJudgeOptions,
 ) -> Result<InputFormat, LocalJudgeError> {
     match architecture.kind() {
-        ModelKind::DecoderClassifier => {
+        ModelKind::DecoderClassifier | ModelKind::MultimodalConversation => {
             let source = chat_template.ok_or_else(|| LocalJudgeError::Config {
                 file: PathBuf::from(TOKENIZER_CONFIG_FILE),
                 field: "chat_template".to_owned(),

@@ -12,6 +12,8 @@
 //! - [`batch`] groups token sequences by length under a token budget and pads them;
 //! - [`models`] holds one file per architecture, each a [`models::SequenceRewardModel`] or an
 //!   image-text scorer;
+//! - [`conversation`] scores conversations (criterion, media and text, response) with
+//!   vision-language reward models;
 //! - [`judge`] ties these together: [`judge::LocalJudge::load`] and `score_*`.
 //!
 //! Everything here is blocking and CPU/GPU heavy: callers run it on a dedicated thread, never on
@@ -21,6 +23,7 @@ pub mod architecture;
 pub mod batch;
 pub mod chat_template;
 pub mod checkpoint;
+pub mod conversation;
 pub mod device;
 pub mod error;
 pub mod generation;

@@ -1,5 +1,7 @@
 //! `omnireward score`: both rewards and the verdict for one criterion, prompt and pair of
-//! responses (texts, or images for image-text models), from a local checkpoint; from a chat
+//! responses (texts, or images for image-text and vision-language models; a vision-language
+//! model reads images as a T2I sample's responses, in the user turn before the prompt, and
+//! texts as a T2T sample's), from a local checkpoint; from a chat
 //! model (a `*ForCausalLM` folder or a GGUF file), the verdict and the judge's text, asked with
 //! the built-in T2T prompt of the with-ties setting.
 
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
+use omnireward_local_judge::architecture::ModelKind;
 use omnireward_local_judge::generation::chat_model::{ChatModel, is_generative_checkpoint};
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
@@ -18,6 +21,7 @@ use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::judge_text_pair;
+use crate::judges::local::inputs::image_response_pair;
 
 #[derive(Debug, Args)]
 pub(super) struct ScoreArgs {
@@ -37,7 +41,7 @@ pub(super) struct ScoreArgs {
     /// Second text response.
     #[arg(long, required_unless_present = "image2", conflicts_with = "image2")]
     response2: Option<String>,
-    /// First image response (image-text models).
+    /// First image response (image-text and vision-language models).
     #[arg(long, value_name = "FILE", requires = "image2")]
     image1: Option<PathBuf>,
     /// Second image response.
@@ -170,12 +174,18 @@ pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result
             judge.score_text_pairs(&[pair], &mut |_| {})?
         }
         (_, _, Some(first), Some(second)) => {
-            let pair = ImagePair {
-                text: request_text(&args.criterion, &args.prompt),
-                first: vec![load_image(first)?],
-                second: vec![load_image(second)?],
-            };
-            judge.score_image_pairs(&[pair], &mut |_| {})?
+            let (first, second) = (load_image(first)?, load_image(second)?);
+            if judge.description().kind == ModelKind::MultimodalConversation {
+                let pair = image_response_pair(&args.criterion, &args.prompt, first, second);
+                judge.score_conversation_pairs(&[pair], &mut |_| {})?
+            } else {
+                let pair = ImagePair {
+                    text: request_text(&args.criterion, &args.prompt),
+                    first: vec![first],
+                    second: vec![second],
+                };
+                judge.score_image_pairs(&[pair], &mut |_| {})?
+            }
         }
         _ => anyhow::bail!("give --response1 and --response2, or --image1 and --image2"),
     };

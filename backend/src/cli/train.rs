@@ -233,7 +233,11 @@ impl BenchmarkProbe {
         model: &TrainableModel,
         samples: Vec<omnireward_shared::Sample>,
     ) -> Result<Self, TrainingError> {
-        let covered = plan(&samples, false).covered;
+        let covered = plan(
+            &samples,
+            omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+        )
+        .covered;
         let samples: Vec<omnireward_shared::Sample> = covered.into_iter().cloned().collect();
         let mut encoded = Vec::with_capacity(samples.len());
         for sample in &samples {

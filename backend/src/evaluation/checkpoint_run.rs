@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use omnireward_local_judge::architecture::ModelKind;
 use omnireward_shared::{Judgement, JudgementKey, Order, Rewards, Sample, Setting, Task, Verdict};
 use serde::Serialize;
 
 use super::sink::{JudgementSink, SinkError};
 use crate::judges::ablation::{self, Ablation};
-use crate::judges::local::inputs::{image_pair, text_pair};
+use crate::judges::local::inputs::{conversation_pair, image_pair, text_pair};
 use crate::judges::local::{Coverage, InferenceThread, LocalScoringError, coverage};
 use crate::media::MediaEncoder;
 
@@ -31,7 +32,7 @@ pub struct CheckpointRunConfig {
     /// Frames sampled per video response for image-text models.
     pub frames: usize,
     /// Parts of the input taken away (an ablation audit: only the criterion applies to local
-    /// checkpoints, which never see a prompt's media).
+    /// checkpoints).
     pub ablations: Vec<Ablation>,
 }
 
@@ -106,13 +107,13 @@ pub struct CheckpointPlan<'samples> {
     pub text_only_prompt: Vec<Task>,
 }
 
-/// Samples the model covers and the coverage report, in benchmark order.
-pub fn plan(samples: &[Sample], reads_images: bool) -> CheckpointPlan<'_> {
+/// Samples a model of this kind covers and the coverage report, in benchmark order.
+pub fn plan(samples: &[Sample], kind: ModelKind) -> CheckpointPlan<'_> {
     let mut covered = Vec::new();
     let mut not_covered: BTreeMap<Task, usize> = BTreeMap::new();
     let mut text_only_prompt = Vec::new();
     for sample in samples {
-        match coverage(reads_images, sample.task) {
+        match coverage(kind, sample.task) {
             Coverage::NotCovered => *not_covered.entry(sample.task).or_default() += 1,
             Coverage::TextOnlyPrompt => {
                 if !text_only_prompt.contains(&sample.task) {
@@ -232,15 +233,27 @@ pub async fn run(
                 let mut report = |responses: usize| {
                     counter.fetch_add(responses as u64, Ordering::Relaxed);
                 };
-                let rewards = if judge.reads_images() {
-                    let pairs = chunk
-                        .iter()
-                        .map(|sample| image_pair(sample, &media, frames))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    judge.score_image_pairs(&pairs, &mut report)?
-                } else {
-                    let pairs = chunk.iter().map(text_pair).collect::<Result<Vec<_>, _>>()?;
-                    judge.score_text_pairs(&pairs, &mut report)?
+                let rewards = match judge.description().kind {
+                    ModelKind::ImageText => {
+                        let pairs = chunk
+                            .iter()
+                            .map(|sample| image_pair(sample, &media, frames))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        judge.score_image_pairs(&pairs, &mut report)?
+                    }
+                    ModelKind::MultimodalConversation => {
+                        let pairs = chunk
+                            .iter()
+                            .map(|sample| conversation_pair(sample, &media))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        judge.score_conversation_pairs(&pairs, &mut report)?
+                    }
+                    ModelKind::EncoderClassifier
+                    | ModelKind::DecoderClassifier
+                    | ModelKind::TextEmbedding => {
+                        let pairs = chunk.iter().map(text_pair).collect::<Result<Vec<_>, _>>()?;
+                        judge.score_text_pairs(&pairs, &mut report)?
+                    }
                 };
                 Ok((chunk, rewards))
             })
@@ -325,7 +338,7 @@ mod tests {
             sample(Task::TextImageToText, Label::Response1),
             sample(Task::TextToImage, Label::Response1),
         ];
-        let plan = plan(&samples, false);
+        let plan = plan(&samples, ModelKind::DecoderClassifier);
         assert_eq!(plan.covered.len(), 2);
         assert_eq!(plan.not_covered.get(&Task::TextToImage), Some(&1));
         assert_eq!(plan.text_only_prompt, vec![Task::TextImageToText]);

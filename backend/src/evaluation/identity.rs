@@ -11,15 +11,16 @@
 //! command line and an upload of the same files under the same options name one run: the weights'
 //! SHA-256, the SHA-256 of the files that decide how inputs are formatted
 //! ([`INPUT_FORMAT_FILES`]: config, tokenizer, chat template, preprocessor), the architecture,
-//! the device class with the dtype it implies, and the options that shape inputs (token limit,
-//! truncation side, separator, reward label, frames per video). A checkpoint named by Hub
+//! the device class with the dtype it implies, the options that shape inputs (token limit,
+//! truncation side, separator, reward label, frames per video) and, for vision-language models,
+//! the conversation layout per task ([`CONVERSATION_LAYOUT`]). A checkpoint named by Hub
 //! repository is decided before anything is downloaded: its repository and commit stand for
 //! the files.
 
 use std::io::Read as _;
 use std::path::Path;
 
-use omnireward_local_judge::architecture::Architecture;
+use omnireward_local_judge::architecture::{Architecture, ModelKind};
 use omnireward_shared::Task;
 use serde::Serialize;
 use serde_json::Value;
@@ -31,9 +32,12 @@ use crate::judges::ablation::Ablation;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
 use crate::judges::local::TruncationSide;
+use crate::judges::local::inputs::CONVERSATION_LAYOUT;
 
 /// The files of a checkpoint folder that decide how its inputs are formatted and tokenized.
-pub const INPUT_FORMAT_FILES: [&str; 8] = [
+/// (`chat_template.json`, where Qwen2-VL processors save their template, is last: a folder
+/// without it hashes as it always did.)
+pub const INPUT_FORMAT_FILES: [&str; 9] = [
     "config.json",
     "tokenizer.json",
     "tokenizer_config.json",
@@ -42,6 +46,7 @@ pub const INPUT_FORMAT_FILES: [&str; 8] = [
     "preprocessor_config.json",
     "sentence_bert_config.json",
     "generation_config.json",
+    "chat_template.json",
 ];
 
 /// What makes two runs the same, for every kind of judge.
@@ -151,6 +156,10 @@ pub struct CheckpointSettings {
     pub reward_label: Option<String>,
     /// Frames sampled per video response, for image-text models.
     pub frames: Option<usize>,
+    /// How a vision-language model's conversations are laid out per task
+    /// ([`CONVERSATION_LAYOUT`]); left out for other models, so their identities are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_layout: Option<&'static str>,
     /// Parts of the input taken away (an ablation audit); left out when empty, so runs on full
     /// inputs keep the identity they had before ablations existed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -165,7 +174,8 @@ impl CheckpointSettings {
         device_class: DeviceClass,
         options: CheckpointInputOptions,
     ) -> CheckpointSettings {
-        let (dtype, reads_images) = numerics(architecture, device_class);
+        let (dtype, kind) = numerics(architecture, device_class);
+        let reads_images = kind == Some(ModelKind::ImageText);
         CheckpointSettings {
             architecture: architecture.to_owned(),
             device_class,
@@ -175,6 +185,8 @@ impl CheckpointSettings {
             separator: options.separator,
             reward_label: options.reward_label,
             frames: reads_images.then_some(options.frames),
+            conversation_layout: (kind == Some(ModelKind::MultimodalConversation))
+                .then_some(CONVERSATION_LAYOUT),
             ablations: options.ablations,
         }
     }
@@ -198,17 +210,14 @@ impl HubCheckpointIdentity {
     }
 }
 
-/// The dtype `device_class` implies for `architecture`, and whether the model reads images.
-fn numerics(architecture: &str, device_class: DeviceClass) -> (&'static str, bool) {
+/// The dtype `device_class` implies for `architecture`, and how the model scores (if known).
+fn numerics(architecture: &str, device_class: DeviceClass) -> (&'static str, Option<ModelKind>) {
     let known = Architecture::from_hugging_face_name(architecture);
     let dtype = match (device_class, known) {
         (DeviceClass::Cuda, Some(known)) if known.half_precision_safe() => "bf16",
         _ => "f32",
     };
-    let reads_images = known.is_some_and(|known| {
-        known.kind() == omnireward_local_judge::architecture::ModelKind::ImageText
-    });
-    (dtype, reads_images)
+    (dtype, known.map(Architecture::kind))
 }
 
 /// A local generative judge: its weights and tokenizer/template files, numerics, prompts and
@@ -473,5 +482,24 @@ mod tests {
             "another commit is another run"
         );
         assert_eq!(DeviceClass::of_device("cpu"), DeviceClass::Cpu);
+        assert!(
+            value.get("conversation_layout").is_none(),
+            "a text model's identity names no conversation layout"
+        );
+    }
+
+    #[test]
+    fn vision_language_identities_name_their_conversation_layout() {
+        let identity = RunIdentity::HubCheckpoint(HubCheckpointIdentity::new(
+            "org/vl".to_owned(),
+            "c".repeat(40),
+            "Qwen2_5_VLForConditionalGeneration",
+            DeviceClass::Cuda,
+            CheckpointInputOptions::default(),
+        ));
+        let value = identity.to_value();
+        assert_eq!(value["conversation_layout"], CONVERSATION_LAYOUT);
+        assert_eq!(value["dtype"], "bf16", "bf16 on CUDA, never f16");
+        assert!(value["frames"].is_null(), "no video read yet");
     }
 }

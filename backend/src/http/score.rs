@@ -1,7 +1,9 @@
 //! `POST /score`: the public scoring demo. A criterion, a prompt and two responses (texts, or
-//! images for image-text models) in; both rewards, the verdict and the latency out, from the
-//! server's local model; a chat model (generative judge) answers with its verdict and the text
-//! it gave it in, asked as `omnireward score` asks it ([`judge_text_pair`]).
+//! images for image-text and vision-language models) in; both rewards, the verdict and the
+//! latency out, from the server's local model. A vision-language model reads text responses as
+//! a T2T conversation and image responses as T2I does in runs (`judges::local::inputs`); a chat
+//! model (generative judge) answers with its verdict and the text it gave it in, asked as
+//! `omnireward score` asks it ([`judge_text_pair`]).
 //!
 //! The model runs on its own inference thread ([`InferenceThread`]); requests wait for it in a
 //! bounded queue, and one that finds the queue full is refused with 429 at once rather than
@@ -14,6 +16,8 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use omnireward_local_judge::architecture::ModelKind;
+use omnireward_local_judge::conversation::Conversation;
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, request_text};
 use omnireward_shared::Verdict;
@@ -22,6 +26,7 @@ use tokio::sync::Semaphore;
 use super::{ApiError, AppState};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::judge_text_pair;
+use crate::judges::local::inputs::image_response_pair;
 use crate::judges::local::{GenerativeThread, InferenceThread};
 
 /// Longest criterion, prompt or text response, in bytes.
@@ -104,12 +109,27 @@ impl ScoringService {
         &self.model_name
     }
 
-    /// Whether the model compares images with text (CLIP, SigLIP) rather than scoring texts.
+    /// Whether the model looks at images (CLIP, SigLIP, vision-language models) rather than
+    /// reading text only.
     pub fn reads_images(&self) -> bool {
         match &self.model {
             DemoModel::Reward(thread) => thread.description().reads_images,
             DemoModel::Generative { .. } => false,
         }
+    }
+
+    /// How the reward model scores; `None` for a chat model (which reads text only).
+    pub fn kind(&self) -> Option<ModelKind> {
+        match &self.model {
+            DemoModel::Reward(thread) => Some(thread.description().kind),
+            DemoModel::Generative { .. } => None,
+        }
+    }
+
+    /// The kind whose task coverage the model has: a text chat model reads what a text decoder
+    /// reads (T2T, and the prompt text of TI2T, TV2T and TA2T).
+    pub fn coverage_kind(&self) -> ModelKind {
+        self.kind().unwrap_or(ModelKind::DecoderClassifier)
     }
 
     /// How many more requests would be admitted now (0: the next one gets 429).
@@ -159,9 +179,10 @@ enum Inputs {
         responses: [String; 2],
     },
     Images(ImagePair),
+    Conversations([Conversation; 2]),
 }
 
-fn inputs(request: ScoreRequest, reads_images: bool) -> Result<Inputs, ApiError> {
+fn inputs(request: ScoreRequest, kind: Option<ModelKind>) -> Result<Inputs, ApiError> {
     check_text("criterion", &request.criterion)?;
     check_text("prompt", &request.prompt)?;
     match (
@@ -171,7 +192,7 @@ fn inputs(request: ScoreRequest, reads_images: bool) -> Result<Inputs, ApiError>
         request.image2,
     ) {
         (Some(first), Some(second), None, None) => {
-            if reads_images {
+            if kind == Some(ModelKind::ImageText) {
                 return Err(ApiError::InvalidInput(
                     "this model compares images with text: send `image1` and `image2`".to_owned(),
                 ));
@@ -190,15 +211,38 @@ fn inputs(request: ScoreRequest, reads_images: bool) -> Result<Inputs, ApiError>
             })
         }
         (None, None, Some(first), Some(second)) => {
-            if !reads_images {
-                return Err(ApiError::InvalidInput(
-                    "this model reads text only: send `response1` and `response2`".to_owned(),
-                ));
+            // A vision-language model reads each image as a T2I sample's response: in the user
+            // turn before the prompt; an image-text model compares each with the text.
+            let as_conversations = match kind {
+                Some(ModelKind::ImageText) => false,
+                Some(ModelKind::MultimodalConversation) => true,
+                Some(
+                    ModelKind::EncoderClassifier
+                    | ModelKind::DecoderClassifier
+                    | ModelKind::TextEmbedding,
+                )
+                | None => {
+                    return Err(ApiError::InvalidInput(
+                        "this model reads text only: send `response1` and `response2`".to_owned(),
+                    ));
+                }
+            };
+            let (first, second) = (
+                decode_image("image1", &first)?,
+                decode_image("image2", &second)?,
+            );
+            if as_conversations {
+                return Ok(Inputs::Conversations(image_response_pair(
+                    &request.criterion,
+                    &request.prompt,
+                    first,
+                    second,
+                )));
             }
             Ok(Inputs::Images(ImagePair {
                 text: request_text(&request.criterion, &request.prompt),
-                first: vec![decode_image("image1", &first)?],
-                second: vec![decode_image("image2", &second)?],
+                first: vec![first],
+                second: vec![second],
             }))
         }
         _ => Err(ApiError::InvalidInput(
@@ -246,7 +290,7 @@ pub(super) async fn score_pair(
             "the scoring demo is off: this server was started without a local model (see `omnireward serve --help`)".to_owned(),
         )
     })?;
-    let inputs = inputs(request, service.reads_images())?;
+    let inputs = inputs(request, service.kind())?;
     let arrived = Instant::now();
     let _permit = service.admitted.try_acquire().map_err(|_| {
         ApiError::Saturated("the scoring demo is busy; try again in a few seconds".to_owned())
@@ -321,6 +365,9 @@ pub(super) async fn score_pair(
                 }
                 Inputs::Images(pair) => {
                     judge.score_image_pairs(std::slice::from_ref(pair), &mut |_| {})?
+                }
+                Inputs::Conversations(pair) => {
+                    judge.score_conversation_pairs(std::slice::from_ref(pair), &mut |_| {})?
                 }
             };
             Ok((rewards, started.elapsed().as_secs_f64() * 1e3, queue_ms))

@@ -361,7 +361,8 @@ async fn receive_and_check(
             .and_then(|name| files.get(name.to_string_lossy().as_ref()))
             .map(|file| file.sha256.clone())
             .ok_or_else(|| ApiError::Internal("a checked weights file is missing".to_owned()))?,
-        // Shards: one stream over the files in name order, as `eval checkpoint` records it.
+        // Shards, or weights and a value head: one stream over the files in order, as `eval
+        // checkpoint` records it.
         _ => {
             let weight_files = checked.weight_files.clone();
             tokio::task::spawn_blocking(move || weights_sha256(&weight_files))

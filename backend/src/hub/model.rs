@@ -122,11 +122,7 @@ pub async fn check(
         .await?;
     let config: serde_json::Value = serde_json::from_slice(&config)
         .map_err(|error| refused(format!("`{CONFIG_FILE}` is not JSON: {error}")))?;
-    let listed: Vec<&str> = config
-        .get("architectures")
-        .and_then(serde_json::Value::as_array)
-        .map(|names| names.iter().filter_map(serde_json::Value::as_str).collect())
-        .unwrap_or_default();
+    let listed = listed_architectures(&config);
     let Some(architecture) = listed
         .iter()
         .find(|name| SUPPORTED_ARCHITECTURES.contains(name))
@@ -144,6 +140,18 @@ pub async fn check(
         files,
         bytes,
     })
+}
+
+/// The `architectures` a `config.json` lists: at the top, else in `text_config`, where
+/// transformers 4.57 writes a vision-language model's only (as the folder checks read it).
+fn listed_architectures(config: &serde_json::Value) -> Vec<&str> {
+    config
+        .get("architectures")
+        .filter(|names| names.as_array().is_some_and(|names| !names.is_empty()))
+        .or_else(|| config.get("text_config")?.get("architectures"))
+        .and_then(serde_json::Value::as_array)
+        .map(|names| names.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// Fetches the checked files into the shared cache under `cache_dir` (once: a complete folder is
@@ -194,6 +202,26 @@ fn has_extension(path: &str, extensions: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn architectures_are_read_from_text_config_when_the_top_lists_none() {
+        let nested = serde_json::json!({
+            "model_type": "qwen2_5_vl",
+            "text_config": {"architectures": ["Qwen2_5_VLForConditionalGeneration"]}
+        });
+        assert_eq!(
+            listed_architectures(&nested),
+            ["Qwen2_5_VLForConditionalGeneration"]
+        );
+        let top = serde_json::json!({
+            "architectures": ["Qwen2VLForSequenceClassification"],
+            "text_config": {"architectures": ["Qwen2VLForConditionalGeneration"]}
+        });
+        assert_eq!(
+            listed_architectures(&top),
+            ["Qwen2VLForSequenceClassification"]
+        );
+    }
 
     #[test]
     fn extensions_are_compared_without_case() {

@@ -744,3 +744,111 @@ async fn a_sharded_upload_is_hashed_in_shard_order_and_runs() {
     let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
     assert_eq!(job.json()["status"], "finished", "{}", job.text());
 }
+
+/// The files of a vision-language fixture that make up its checkpoint (its parity data left
+/// out): the weights, the trl value head, the tokenizer, the chat template and the processor.
+fn vision_language_files(name: &str) -> Files {
+    const CHECKPOINT: [&str; 9] = [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "value_head.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "chat_template.jinja",
+        "preprocessor_config.json",
+    ];
+    checkpoint_files(name)
+        .into_iter()
+        .filter(|(file, _)| CHECKPOINT.contains(&file.as_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vision_language_upload_with_a_value_head_runs_and_one_without_is_refused() {
+    let app = test_app(64 * 1024 * 1024).await;
+    let mut files = vision_language_files("qwen2_vl_tiny");
+    let head = remove(&mut files, "value_head.safetensors");
+
+    // Without its value head the folder is a generative judge: refused, nothing kept.
+    let fields = [("name", "qwen2-vl upload"), ("tasks", "t2i")];
+    let refused = app.upload(&fields, &files).await;
+    assert_eq!(refused.status.as_u16(), 422, "{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .contains("generative VL judges are not supported yet"),
+        "{}",
+        refused.text()
+    );
+    assert!(app.uploaded().is_empty());
+
+    files.push(("value_head.safetensors".to_owned(), head));
+    let created = app.upload(&fields, &files).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let body = created.json();
+    assert_eq!(
+        body["checkpoint"]["architecture"],
+        "Qwen2VLForConditionalGeneration"
+    );
+    assert!(
+        body["checkpoint"]["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .any(|file| file == "value_head.safetensors"),
+        "{body}"
+    );
+    let (submission, run) = created.ids();
+    let summary = run_worker(
+        app.storage.clone(),
+        &app.worker_context(),
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(summary.ended, 1);
+    let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
+    assert_eq!(job.json()["status"], "finished", "{}", job.text());
+    let record = app.get(&format!("/api/v1/runs/{run}")).await.json();
+    let identity = &record["configuration"]["identity"];
+    assert_eq!(identity["architecture"], "Qwen2VLForConditionalGeneration");
+    assert!(
+        identity["conversation_layout"].is_string(),
+        "the layout is part of the identity: {identity}"
+    );
+    let with_ties = &record["scorecard"]["settings"]["with_ties"];
+    assert_eq!(with_ties["overall"]["tasks_covered"], 1, "{record}");
+    let judgements = app
+        .storage
+        .judgements(omnireward::storage::RunId(run))
+        .await
+        .expect("reads");
+    assert!(!judgements.is_empty());
+    assert!(judgements.iter().all(|judgement| judgement.task
+        == omnireward_shared::Task::TextToImage
+        && judgement.rewards.is_some()));
+
+    // The command line on the fixture's own folder (weights and value head hashed as one
+    // stream) names the same run, finished.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(app.home.path())
+        .args(["eval", "checkpoint"])
+        .arg(fixture("qwen2_vl_tiny"))
+        .args(["--name", "qwen2-vl upload", "--tasks", "t2i", "--json"])
+        .output()
+        .await
+        .expect("runs omnireward");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["run"], run, "{report}");
+    assert_eq!(report["summary"]["scored"], 0, "{report}");
+}

@@ -508,7 +508,11 @@ impl CheckpointFixture {
             )
             .await
             .expect("enqueues");
-        let covered = plan(&self.benchmark.samples, false).covered;
+        let covered = plan(
+            &self.benchmark.samples,
+            omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+        )
+        .covered;
         let expected = covered
             .iter()
             .map(|sample| {

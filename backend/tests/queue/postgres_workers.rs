@@ -141,7 +141,11 @@ fn two_worker_processes_share_one_postgres_queue() {
     let benchmark: Benchmark =
         embedded::load(&setup_home.path().join("cache"), &LoadOptions::default())
             .expect("embedded sample loads");
-    let covered = plan(&benchmark.samples, false).covered;
+    let covered = plan(
+        &benchmark.samples,
+        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+    )
+    .covered;
     let expected: usize = covered
         .iter()
         .map(|sample| {

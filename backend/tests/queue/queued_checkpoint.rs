@@ -68,7 +68,11 @@ pub fn queue_job(runtime: &tokio::runtime::Runtime) -> Queued {
         hub: None,
         generation: None,
     };
-    let covered = plan(&benchmark.samples, false).covered;
+    let covered = plan(
+        &benchmark.samples,
+        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+    )
+    .covered;
     let expected = covered
         .iter()
         .map(|sample| {

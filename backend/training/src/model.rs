@@ -387,6 +387,14 @@ impl TrainableModel {
                 source_architecture
             }
             ModelKind::TextEmbedding => Architecture::Bert,
+            ModelKind::MultimodalConversation => {
+                return Err(TrainingError::Config {
+                    message: format!(
+                        "{}: {name} (a vision-language reward model) cannot be trained here yet",
+                        config_path.display()
+                    ),
+                });
+            }
         };
         let reads_images = architecture.kind() == ModelKind::ImageText;
         // One scalar reward: the head has one output, whatever the source checkpoint had. An

@@ -32,14 +32,28 @@ pub const CHAT_TEMPLATE_FILE: &str = "chat_template.jinja";
 pub const SINGLE_WEIGHTS_FILE: &str = "model.safetensors";
 /// Index of sharded weights: `{"metadata": {..}, "weight_map": {tensor: shard file}}`.
 pub const WEIGHTS_INDEX_FILE: &str = "model.safetensors.index.json";
+/// The value head trl's `AutoModelForCausalLMWithValueHead` saves beside the model
+/// (`v_head.summary.weight` and `.bias`), as Skywork-VL-Reward ships it.
+pub const VALUE_HEAD_FILE: &str = "value_head.safetensors";
+
+/// The vision-language architectures that are reward models only with a reward head: without
+/// one they are generative judges.
+const CONDITIONAL_GENERATION_ARCHITECTURES: [&str; 2] = [
+    "Qwen2VLForConditionalGeneration",
+    "Qwen2_5_VLForConditionalGeneration",
+];
+
+/// Tensors that make a vision-language checkpoint a reward model: trl's value head (in
+/// [`VALUE_HEAD_FILE`] or the shards) or a sequence-classification `score` head.
+const REWARD_HEAD_TENSORS: [&str; 2] = ["v_head.summary.weight", "score.weight"];
 
 /// Extensions (compared without case) of pickle-based files, which can run arbitrary code when
 /// loaded and are therefore refused anywhere in a checkpoint folder.
 pub const PICKLE_EXTENSIONS: [&str; 6] = ["bin", "pt", "pth", "pkl", "pickle", "ckpt"];
 
-/// The `architectures` a local judge can run: sequence-classification reward models, and the
-/// embedding models used as baselines.
-pub const SUPPORTED_ARCHITECTURES: [&str; 10] = [
+/// The `architectures` a local judge can run: sequence-classification reward models, the
+/// embedding models used as baselines, and Qwen2-VL / Qwen2.5-VL models with a reward head.
+pub const SUPPORTED_ARCHITECTURES: [&str; 13] = [
     "BertForSequenceClassification",
     "DebertaV2ForSequenceClassification",
     "ModernBertForSequenceClassification",
@@ -50,6 +64,9 @@ pub const SUPPORTED_ARCHITECTURES: [&str; 10] = [
     "CLIPModel",
     "SiglipModel",
     "BertModel",
+    "Qwen2VLForConditionalGeneration",
+    "Qwen2_5_VLForConditionalGeneration",
+    "Qwen2VLForSequenceClassification",
 ];
 
 /// The largest JSON or template file read whole; large-vocabulary `tokenizer.json` files reach
@@ -169,6 +186,19 @@ pub enum CheckpointError {
         /// The other shard holding it.
         second_shard: PathBuf,
     },
+    /// A vision-language checkpoint without a reward head: a generative judge.
+    #[error(
+        "{}: {architecture} without a reward head ({VALUE_HEAD_FILE}, `v_head.summary.*` or \
+         `score.*` weights) is a generative vision-language judge; generative VL judges are not \
+         supported yet, only VL reward models",
+        file.display()
+    )]
+    GenerativeVisionLanguage {
+        /// The configuration file.
+        file: PathBuf,
+        /// The architecture listed.
+        architecture: String,
+    },
     /// No listed architecture can be run here.
     #[error(
         "{}: architecture {} is not supported; supported: {}",
@@ -234,6 +264,8 @@ pub struct CheckpointFolder {
     pub shards: Vec<WeightShard>,
     /// The index's `weight_map` (tensor name to shard file), for sharded weights.
     pub weight_map: Option<BTreeMap<String, String>>,
+    /// [`VALUE_HEAD_FILE`] with its validated header, when the folder has one.
+    pub value_head: Option<WeightShard>,
 }
 
 /// What a checkpoint holds, for reports and API responses.
@@ -279,11 +311,31 @@ impl CheckpointFolder {
         scan_for_unsafe_files(&root)?;
 
         let config = read_json_object(&root, CONFIG_FILE)?.ok_or_else(|| missing(CONFIG_FILE))?;
-        let architectures = string_list_field(&config, "architectures")?;
+        let mut architectures = string_list_field(&config, "architectures")?;
+        // transformers 4.57 writes a vision-language model's `architectures` into its
+        // `text_config` only (the top level has none): read it there when the top is silent.
+        if architectures.is_empty()
+            && let Some(Value::Object(text_config)) = config.get("text_config")
+        {
+            architectures = string_list_field(text_config, "architectures").map_err(|_| {
+                invalid_field(
+                    CONFIG_FILE,
+                    "text_config.architectures",
+                    "expected a list of strings",
+                )
+            })?;
+        }
         let model_type = optional_string_field(&config, "model_type")?;
         check_tokenizer(&root)?;
         let chat_template = read_chat_template(&root)?;
         let (shards, weight_map) = read_weights(&root)?;
+        let value_head = match fs::symlink_metadata(root.join(VALUE_HEAD_FILE)) {
+            Ok(_) => Some(WeightShard {
+                file_name: VALUE_HEAD_FILE.to_owned(),
+                header: read_shard(&root, VALUE_HEAD_FILE)?,
+            }),
+            Err(_) => None,
+        };
         Ok(CheckpointFolder {
             path: root,
             architectures,
@@ -291,6 +343,7 @@ impl CheckpointFolder {
             chat_template,
             shards,
             weight_map,
+            value_head,
         })
     }
 
@@ -300,19 +353,39 @@ impl CheckpointFolder {
             .or_else(|| self.architectures.first().map(String::as_str))
     }
 
-    /// Whether one of the listed architectures is in [`SUPPORTED_ARCHITECTURES`].
+    /// Whether one of the listed architectures is in [`SUPPORTED_ARCHITECTURES`] (with the
+    /// reward head a vision-language one needs).
     pub fn architecture_supported(&self) -> bool {
-        self.supported_architecture().is_some()
+        self.require_supported_architecture().is_ok()
     }
 
-    /// The first listed architecture that is supported, or an error listing the supported ones.
+    /// The first listed architecture that is supported, or an error listing the supported ones;
+    /// a vision-language architecture also needs a reward head, else it is refused as a
+    /// generative judge.
     pub fn require_supported_architecture(&self) -> Result<&'static str, CheckpointError> {
-        self.supported_architecture()
-            .ok_or_else(|| CheckpointError::UnsupportedArchitecture {
+        let architecture = self.supported_architecture().ok_or_else(|| {
+            CheckpointError::UnsupportedArchitecture {
                 file: PathBuf::from(CONFIG_FILE),
                 found: self.architectures.clone(),
                 supported: SUPPORTED_ARCHITECTURES.to_vec(),
-            })
+            }
+        })?;
+        if CONDITIONAL_GENERATION_ARCHITECTURES.contains(&architecture) && !self.has_reward_head() {
+            return Err(CheckpointError::GenerativeVisionLanguage {
+                file: PathBuf::from(CONFIG_FILE),
+                architecture: architecture.to_owned(),
+            });
+        }
+        Ok(architecture)
+    }
+
+    /// Whether the weights (or [`VALUE_HEAD_FILE`]) hold a value head or a `score` head.
+    pub fn has_reward_head(&self) -> bool {
+        self.shards.iter().chain(&self.value_head).any(|shard| {
+            REWARD_HEAD_TENSORS
+                .iter()
+                .any(|name| shard.header.tensors.contains_key(*name))
+        })
     }
 
     fn supported_architecture(&self) -> Option<&'static str> {
@@ -325,32 +398,37 @@ impl CheckpointFolder {
 
     /// Every dtype present in the weights.
     pub fn dtypes(&self) -> BTreeSet<Dtype> {
-        self.shards
-            .iter()
+        self.weight_shards()
             .flat_map(|shard| shard.header.tensors.values().map(|tensor| tensor.dtype))
             .collect()
     }
 
-    /// Total number of weight elements over all shards.
+    /// Total number of weight elements over all shards (and the value head).
     pub fn parameter_count(&self) -> u64 {
-        self.shards.iter().fold(0, |total, shard| {
+        self.weight_shards().fold(0, |total, shard| {
             total.saturating_add(shard.header.parameter_count())
         })
     }
 
-    /// Total bytes of weight data over all shards.
+    /// Total bytes of weight data over all shards (and the value head).
     pub fn total_weight_bytes(&self) -> u64 {
-        self.shards.iter().fold(0, |total, shard| {
+        self.weight_shards().fold(0, |total, shard| {
             total.saturating_add(shard.header.total_bytes())
         })
     }
 
-    /// Full paths of the weights files, in file-name order, for a loader to map.
+    /// Full paths of the weights files, in file-name order, then [`VALUE_HEAD_FILE`] when
+    /// present: what a loader reads and what the weights' hash covers (another value head is
+    /// another model).
     pub fn weight_files(&self) -> Vec<PathBuf> {
-        self.shards
-            .iter()
+        self.weight_shards()
             .map(|shard| self.path.join(&shard.file_name))
             .collect()
+    }
+
+    /// The shards, then the value head.
+    fn weight_shards(&self) -> impl Iterator<Item = &WeightShard> {
+        self.shards.iter().chain(&self.value_head)
     }
 
     /// Whether a default chat template was found.
@@ -368,8 +446,7 @@ impl CheckpointFolder {
             parameter_count: self.parameter_count(),
             total_weight_bytes: self.total_weight_bytes(),
             shards: self
-                .shards
-                .iter()
+                .weight_shards()
                 .map(|shard| shard.file_name.clone())
                 .collect(),
             has_chat_template: self.has_chat_template(),

@@ -102,14 +102,17 @@ pub fn load_sequence_model(
         Architecture::Qwen2 => qwen2::load(source),
         Architecture::Qwen3 => qwen3::load(source),
         Architecture::Llama => llama::load(source),
-        Architecture::Clip | Architecture::Siglip | Architecture::BertEmbedding => {
-            Err(LocalJudgeError::Input {
-                message: format!(
-                    "{} is not a sequence reward model",
-                    architecture.hugging_face_name()
-                ),
-            })
-        }
+        Architecture::Clip
+        | Architecture::Siglip
+        | Architecture::BertEmbedding
+        | Architecture::Qwen2Vl
+        | Architecture::Qwen25Vl
+        | Architecture::Qwen2VlSequenceClassification => Err(LocalJudgeError::Input {
+            message: format!(
+                "{} is not a sequence reward model",
+                architecture.hugging_face_name()
+            ),
+        }),
     }
 }
 
@@ -127,6 +130,8 @@ pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
         Architecture::Clip => &["text_projection.", "visual_projection.", "logit_scale"],
         Architecture::Siglip => &["text_model.head.", "vision_model.head.", "logit_scale"],
         Architecture::BertEmbedding => &[],
+        Architecture::Qwen2Vl | Architecture::Qwen25Vl => &["v_head."],
+        Architecture::Qwen2VlSequenceClassification => &["score."],
     }
 }
 

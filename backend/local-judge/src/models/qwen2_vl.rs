@@ -35,8 +35,7 @@ use crate::input::TokenizerConfig;
 use crate::qwen2_vl_processor::{MediaGrid, MediaKind};
 use crate::weights::load_var_builder;
 
-/// The value head file trl's `AutoModelForCausalLMWithValueHead` saves beside the model.
-pub const VALUE_HEAD_FILE: &str = "value_head.safetensors";
+pub use crate::checkpoint::VALUE_HEAD_FILE;
 
 /// The two weight-name layouts of the language model.
 const TEXT_PREFIXES: [&str; 2] = ["model.language_model", "model"];
@@ -92,40 +91,7 @@ impl ConversationEncoder {
                 file: tokenizer_file.clone(),
                 message: error.to_string(),
             })?;
-        let read_json = |name: &str| -> Result<Option<Value>, LocalJudgeError> {
-            let file = folder.join(name);
-            match std::fs::read_to_string(&file) {
-                Ok(text) => serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|error| config_error(&file, "(file)", error.to_string())),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(error) => Err(config_error(&file, "(file)", error.to_string())),
-            }
-        };
-        let tokenizer_config = read_json("tokenizer_config.json")?
-            .map(|json| TokenizerConfig::from_json(&folder.join("tokenizer_config.json"), &json))
-            .unwrap_or_default();
-        let jinja = folder.join("chat_template.jinja");
-        let source = if jinja.is_file() {
-            Some(std::fs::read_to_string(&jinja).map_err(|error| {
-                config_error(&jinja, "(file)", format!("cannot be read: {error}"))
-            })?)
-        } else if let Some(json) = read_json("chat_template.json")? {
-            json.get("chat_template")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        } else {
-            None
-        }
-        .or(tokenizer_config.chat_template.clone())
-        .ok_or_else(|| {
-            config_error(
-                &folder.join("tokenizer_config.json"),
-                "chat_template",
-                "a vision-language checkpoint needs its chat template (chat_template.jinja, \
-                 chat_template.json or tokenizer_config.json)",
-            )
-        })?;
+        let (source, tokenizer_config) = chat_template_source(folder)?;
         let template = ChatTemplate::new(
             &source,
             tokenizer_config.bos_token.as_deref(),
@@ -251,6 +217,48 @@ impl ConversationEncoder {
     }
 }
 
+/// The chat template of a vision-language checkpoint: `chat_template.jinja`, else
+/// `chat_template.json` (Qwen2-VL's processors save it there), else `tokenizer_config.json`'s
+/// `chat_template`; with the tokenizer config (its special tokens).
+pub fn chat_template_source(folder: &Path) -> Result<(String, TokenizerConfig), LocalJudgeError> {
+    let read_json = |name: &str| -> Result<Option<Value>, LocalJudgeError> {
+        let file = folder.join(name);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|error| config_error(&file, "(file)", error.to_string())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(config_error(&file, "(file)", error.to_string())),
+        }
+    };
+    let tokenizer_config = read_json("tokenizer_config.json")?
+        .map(|json| TokenizerConfig::from_json(&folder.join("tokenizer_config.json"), &json))
+        .unwrap_or_default();
+    let jinja = folder.join("chat_template.jinja");
+    let source =
+        if jinja.is_file() {
+            Some(std::fs::read_to_string(&jinja).map_err(|error| {
+                config_error(&jinja, "(file)", format!("cannot be read: {error}"))
+            })?)
+        } else if let Some(json) = read_json("chat_template.json")? {
+            json.get("chat_template")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        } else {
+            None
+        }
+        .or(tokenizer_config.chat_template.clone())
+        .ok_or_else(|| {
+            config_error(
+                &folder.join("tokenizer_config.json"),
+                "chat_template",
+                "a vision-language checkpoint needs its chat template (chat_template.jinja, \
+             chat_template.json or tokenizer_config.json)",
+            )
+        })?;
+    Ok((source, tokenizer_config))
+}
+
 /// The template part of a media item.
 fn part_of(kind: MediaKind) -> ContentPart<'static> {
     match kind {
@@ -287,14 +295,7 @@ impl Qwen2VlCheckpoint {
         dtype: DType,
         device: &Device,
     ) -> Result<Qwen2VlCheckpoint, LocalJudgeError> {
-        let config_file = folder.join("config.json");
-        let text = std::fs::read_to_string(&config_file).map_err(|error| {
-            config_error(&config_file, "(file)", format!("cannot be read: {error}"))
-        })?;
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
-        let variant = variant_of(&config_file, &config)?;
-        let mut shards: Vec<_> = std::fs::read_dir(folder)
+        let mut files: Vec<_> = std::fs::read_dir(folder)
             .map_err(|error| {
                 config_error(folder, "(folder)", format!("cannot be listed: {error}"))
             })?
@@ -303,10 +304,32 @@ impl Qwen2VlCheckpoint {
             .filter(|path| {
                 path.extension()
                     .is_some_and(|extension| extension == "safetensors")
-                    && path.file_name().is_some_and(|name| name != VALUE_HEAD_FILE)
             })
             .collect();
-        shards.sort();
+        files.sort();
+        Qwen2VlCheckpoint::load_files(folder, &files, dtype, device)
+    }
+
+    /// Reads the folder's config and these weight files (a checked folder's; the value head,
+    /// when among them, is left to the head) onto `device` in `dtype`, and loads the vision
+    /// tower.
+    pub fn load_files(
+        folder: &Path,
+        files: &[std::path::PathBuf],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Qwen2VlCheckpoint, LocalJudgeError> {
+        let config_file = folder.join("config.json");
+        let text = std::fs::read_to_string(&config_file).map_err(|error| {
+            config_error(&config_file, "(file)", format!("cannot be read: {error}"))
+        })?;
+        let config: Value = serde_json::from_str(&text)
+            .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
+        let variant = variant_of(&config_file, &config)?;
+        let shards: Vec<_> = files
+            .iter()
+            .filter(|path| path.file_name().is_some_and(|name| name != VALUE_HEAD_FILE))
+            .collect();
         let weights = load_var_builder(&shards, dtype, device)?;
         let label = RewardLabel::default();
         let source = ModelSource {
@@ -538,6 +561,28 @@ impl Qwen2VlRewardModel {
         device: &Device,
     ) -> Result<Qwen2VlRewardModel, LocalJudgeError> {
         let checkpoint = Qwen2VlCheckpoint::load(folder, dtype, device)?;
+        Qwen2VlRewardModel::from_checkpoint(folder, checkpoint, dtype, device)
+    }
+
+    /// Loads the model from these weight files (a checked folder's, the value head among them
+    /// or beside them in `folder`), with the folder's config.
+    pub fn load_files(
+        folder: &Path,
+        files: &[std::path::PathBuf],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Qwen2VlRewardModel, LocalJudgeError> {
+        let checkpoint = Qwen2VlCheckpoint::load_files(folder, files, dtype, device)?;
+        Qwen2VlRewardModel::from_checkpoint(folder, checkpoint, dtype, device)
+    }
+
+    /// The reward model over a loaded checkpoint: its language model and its head.
+    fn from_checkpoint(
+        folder: &Path,
+        checkpoint: Qwen2VlCheckpoint,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Qwen2VlRewardModel, LocalJudgeError> {
         let head_file = folder.join(VALUE_HEAD_FILE);
         let head_weights = if head_file.is_file() {
             Some(load_var_builder(&[&head_file], dtype, device)?)

@@ -19,7 +19,7 @@ use super::super::local_model::{
 pub(in crate::cli) use super::checkpoint_args::CheckpointArgs;
 use super::local_run::{LocalRunSummary, Watched, coverage_text};
 use crate::evaluation::checkpoint_run::{
-    self, CheckpointRunConfig, CheckpointRunSummary, DEFAULT_CHUNK_SAMPLES, format_parameters,
+    self, CheckpointRunConfig, CheckpointRunSummary, format_parameters,
 };
 use crate::evaluation::identity::{
     CheckpointIdentity, CheckpointInputOptions, DeviceClass, HubCheckpointIdentity, RunIdentity,
@@ -45,9 +45,10 @@ pub(in crate::cli) fn run(
     let ablations = ablation::normalized(args.ablate.clone());
     if ablations.contains(&Ablation::Media) {
         anyhow::bail!(
-            "--ablate media: local checkpoints never see a prompt's media (TI2T, TV2T and TA2T \
-             are scored on the prompt's text), and an image-text model's response images are \
-             what it scores; only --ablate criterion applies to `eval checkpoint`"
+            "--ablate media: text reward models never see a prompt's media (TI2T, TV2T and TA2T \
+             are scored on the prompt's text), an image-text model's response images are what \
+             it scores, and media ablations of vision-language models are not built yet; only \
+             --ablate criterion applies to `eval checkpoint`"
         );
     }
     if let Some(path) = &args.folder
@@ -116,7 +117,7 @@ pub(in crate::cli) fn run(
         model.licence = Some("Apache-2.0".to_owned());
         model.open_weights = Some(true);
     }
-    let plan = checkpoint_run::plan(&benchmark.samples, description.reads_images);
+    let plan = checkpoint_run::plan(&benchmark.samples, description.kind);
     // Same weights, same input formatting and same numerics: the same run, resumable, and the
     // same run an upload of these files under these options opens.
     let input_options = CheckpointInputOptions {
@@ -151,6 +152,8 @@ pub(in crate::cli) fn run(
         "device": description.device,
         "dtype": description.dtype,
         "input_format": description.input_format,
+        "conversation_layout": (description.kind == omnireward_local_judge::architecture::ModelKind::MultimodalConversation)
+            .then_some(crate::judges::local::inputs::CONVERSATION_LAYOUT),
         "max_length": description.max_length,
         "device_requested": device_requested,
         "batch_tokens": description.batch_tokens,
@@ -169,7 +172,7 @@ pub(in crate::cli) fn run(
     });
     let config = CheckpointRunConfig {
         settings: args.run.setting.settings(),
-        chunk_samples: DEFAULT_CHUNK_SAMPLES,
+        chunk_samples: args.chunk_samples.max(1),
         frames: args.frames,
         ablations,
     };

@@ -9,6 +9,7 @@ use omnireward_local_judge::generation::engine::Batching;
 
 use super::super::local_model::LocalModelArgs;
 use super::RunArgs;
+use crate::evaluation::checkpoint_run::DEFAULT_CHUNK_SAMPLES;
 use crate::evaluation::generative_run::{DEFAULT_CHUNK_ITEMS, GenerativeDecoding};
 use crate::judges::ablation::Ablation;
 use crate::judges::local::inputs::DEFAULT_RESPONSE_FRAMES;
@@ -34,6 +35,9 @@ pub(in crate::cli) struct CheckpointArgs {
     /// Frames sampled per video response (image-text models).
     #[arg(long, default_value_t = DEFAULT_RESPONSE_FRAMES, value_name = "N")]
     pub(super) frames: usize,
+    /// Reward models: samples per job on the inference thread (saved together).
+    #[arg(long, default_value_t = DEFAULT_CHUNK_SAMPLES, value_name = "N", hide = true)]
+    pub(super) chunk_samples: usize,
     /// An ablation audit: `criterion` leaves the criterion out of the formatted text (its place
     /// stays empty). Stored as its own run, compared with the same command's run without it.
     /// `media` does not apply: local checkpoints never see a prompt's media.

@@ -80,7 +80,10 @@ pub(in crate::cli) fn run(
     });
     let mut model = NewModel::named(name.clone(), ModelKind::LocalGenerative);
     model.parameters = Some(format_parameters(description.parameter_count));
-    let mut plan = checkpoint_run::plan(&benchmark.samples, false);
+    let mut plan = checkpoint_run::plan(
+        &benchmark.samples,
+        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+    );
     if let Some(limit) = generation.max_samples_per_task {
         let mut taken: std::collections::BTreeMap<omnireward_shared::Task, usize> =
             std::collections::BTreeMap::new();

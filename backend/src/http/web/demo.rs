@@ -36,7 +36,7 @@ fn empty_page(site: &Site) -> DemoPage {
             .into_iter()
             .map(|task| DemoTask {
                 task,
-                coverage: match coverage(reads_images, task) {
+                coverage: match coverage(scoring.coverage_kind(), task) {
                     Coverage::Full => DemoCoverage::Full,
                     Coverage::TextOnlyPrompt => DemoCoverage::PromptTextOnly,
                     Coverage::NotCovered => DemoCoverage::NotCovered,

@@ -3,9 +3,13 @@
 //! Text reward models read text: text-response tasks are covered, and where the prompt carries
 //! an image, video or audio clip they are scored on the prompt's text alone (the run record and
 //! the leaderboard say so). Image-text models (CLIP, SigLIP) compare the criterion and prompt with
-//! image responses (T2I, 3D renders, TI2I edits) and video frames (T2V). Everything else is not
-//! covered and is left out of the overall score's coverage rather than guessed.
+//! image responses (T2I, 3D renders, TI2I edits) and video frames (T2V). Vision-language reward
+//! models (Qwen2-VL, Qwen2.5-VL) read conversations with images: T2T, TI2T with its image, and
+//! the image responses of T2I, T23D and TI2I (its source image too); video (TV2T, T2V) is not
+//! read yet and audio never (no audio tower). Everything else is not covered and is left out of
+//! the overall score's coverage rather than guessed.
 
+use omnireward_local_judge::architecture::ModelKind;
 use omnireward_shared::Task;
 use serde::Serialize;
 
@@ -21,16 +25,31 @@ pub enum Coverage {
     NotCovered,
 }
 
-/// The coverage of `task` for a model that reads images (`reads_images`) or text.
-pub fn coverage(reads_images: bool, task: Task) -> Coverage {
-    match (reads_images, task) {
-        (false, Task::TextToText) => Coverage::Full,
-        (false, Task::TextImageToText | Task::TextVideoToText | Task::TextAudioToText) => {
-            Coverage::TextOnlyPrompt
+/// The coverage of `task` for a model of this kind.
+pub fn coverage(kind: ModelKind, task: Task) -> Coverage {
+    match kind {
+        ModelKind::EncoderClassifier | ModelKind::DecoderClassifier | ModelKind::TextEmbedding => {
+            match task {
+                Task::TextToText => Coverage::Full,
+                Task::TextImageToText | Task::TextVideoToText | Task::TextAudioToText => {
+                    Coverage::TextOnlyPrompt
+                }
+                _ => Coverage::NotCovered,
+            }
         }
-        (true, Task::TextToImage | Task::TextToVideo | Task::TextTo3d) => Coverage::Full,
-        (true, Task::TextImageToImage) => Coverage::TextOnlyPrompt,
-        _ => Coverage::NotCovered,
+        ModelKind::ImageText => match task {
+            Task::TextToImage | Task::TextToVideo | Task::TextTo3d => Coverage::Full,
+            Task::TextImageToImage => Coverage::TextOnlyPrompt,
+            _ => Coverage::NotCovered,
+        },
+        ModelKind::MultimodalConversation => match task {
+            Task::TextToText
+            | Task::TextImageToText
+            | Task::TextToImage
+            | Task::TextTo3d
+            | Task::TextImageToImage => Coverage::Full,
+            _ => Coverage::NotCovered,
+        },
     }
 }
 
@@ -38,24 +57,54 @@ pub fn coverage(reads_images: bool, task: Task) -> Coverage {
 mod tests {
     use super::*;
 
+    fn covered(kind: ModelKind) -> Vec<Task> {
+        Task::ALL
+            .into_iter()
+            .filter(|task| coverage(kind, *task) != Coverage::NotCovered)
+            .collect()
+    }
+
     #[test]
     fn text_and_image_models_cover_complementary_tasks() {
-        let covered = |reads_images| {
-            Task::ALL
-                .into_iter()
-                .filter(|task| coverage(reads_images, *task) != Coverage::NotCovered)
-                .count()
-        };
-        assert_eq!(covered(false), 4);
-        assert_eq!(covered(true), 4);
+        assert_eq!(covered(ModelKind::DecoderClassifier).len(), 4);
+        assert_eq!(covered(ModelKind::ImageText).len(), 4);
         for task in Task::ALL {
             assert!(
-                coverage(false, task) == Coverage::NotCovered
-                    || coverage(true, task) == Coverage::NotCovered,
+                coverage(ModelKind::EncoderClassifier, task) == Coverage::NotCovered
+                    || coverage(ModelKind::ImageText, task) == Coverage::NotCovered,
                 "{task} covered by both"
             );
         }
-        assert_eq!(coverage(true, Task::TextToAudio), Coverage::NotCovered);
-        assert_eq!(coverage(false, Task::TextToAudio), Coverage::NotCovered);
+        assert_eq!(
+            coverage(ModelKind::ImageText, Task::TextToAudio),
+            Coverage::NotCovered
+        );
+        assert_eq!(
+            coverage(ModelKind::TextEmbedding, Task::TextToAudio),
+            Coverage::NotCovered
+        );
+    }
+
+    #[test]
+    fn vision_language_models_see_every_image_task_and_no_video_or_audio_yet() {
+        let images = [
+            Task::TextToText,
+            Task::TextImageToText,
+            Task::TextToImage,
+            Task::TextTo3d,
+            Task::TextImageToImage,
+        ];
+        let mut seen = covered(ModelKind::MultimodalConversation);
+        seen.sort();
+        let mut expected = images.to_vec();
+        expected.sort();
+        assert_eq!(seen, expected);
+        for task in images {
+            assert_eq!(
+                coverage(ModelKind::MultimodalConversation, task),
+                Coverage::Full,
+                "{task}: the prompt's image is read too"
+            );
+        }
     }
 }

@@ -1,12 +1,32 @@
 //! Benchmark samples as local-model inputs: texts for text models, decoded images (or sampled
-//! video frames) for image-text models.
+//! video frames) for image-text models, and conversations for vision-language reward models.
+//!
+//! A vision-language reward model (Qwen2-VL, Qwen2.5-VL with a value or score head) reads each
+//! response as one conversation rendered by its chat template, the reward read at the
+//! template's last token. The layout, [`CONVERSATION_LAYOUT`] in the run's identity:
+//!
+//! | task | system | user turn (media first, then text) | assistant turn |
+//! |---|---|---|---|
+//! | T2T | criterion | prompt | response |
+//! | TI2T | criterion | prompt's image, prompt | response |
+//! | T2I | criterion | response's image, prompt | (empty) |
+//! | T23D | criterion | response's multi-view render, prompt | (empty) |
+//! | TI2I | criterion | source image, response's image, prompt | (empty) |
+//!
+//! Text responses are the assistant turn, as reward models are trained. Media responses sit in
+//! the user turn before the prompt's text, following Omni-RewardData's convention of media in
+//! the user turn (and the issue that asked for this layout); the assistant turn is then left
+//! empty rather than repeating the prompt, so the two conversations of a sample differ only in
+//! the response's media. TV2T and T2V (video) are not covered yet, and audio tasks never (no
+//! audio tower); the run's coverage says so.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use image::DynamicImage;
+use omnireward_local_judge::conversation::{Conversation, ConversationMedia};
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, request_text};
-use omnireward_shared::{MediaKind, MediaRef, Response, Sample};
+use omnireward_shared::{MediaKind, MediaRef, Response, Sample, Task};
 
 use crate::data::media::read_media;
 use crate::media::{MediaEncoder, MediaError};
@@ -68,6 +88,123 @@ pub fn image_pair(
     })
 }
 
+/// The name of the conversation layout above, recorded in a vision-language model's run
+/// identity: another layout is another run.
+pub const CONVERSATION_LAYOUT: &str =
+    "criterion-system/media-then-prompt-user/response-assistant/v1";
+
+/// The conversation of one response: system = `criterion`, user = `media` then `prompt`,
+/// assistant = `response` (empty for a media response).
+pub fn conversation(
+    criterion: &str,
+    prompt: &str,
+    media: Vec<ConversationMedia>,
+    response: &str,
+) -> Conversation {
+    Conversation {
+        system: criterion.to_owned(),
+        media,
+        text: prompt.to_owned(),
+        response: response.to_owned(),
+    }
+}
+
+/// Two image responses to one prompt laid out as a T2I sample's (each image in the user turn
+/// before the prompt, an empty assistant turn): `score --image1/--image2` and the demo.
+pub fn image_response_pair(
+    criterion: &str,
+    prompt: &str,
+    first: DynamicImage,
+    second: DynamicImage,
+) -> [Conversation; 2] {
+    let single = |image| conversation(criterion, prompt, vec![ConversationMedia::Image(image)], "");
+    [single(first), single(second)]
+}
+
+/// Both responses of a sample as conversations for a vision-language reward model, laid out as
+/// the module header's table says.
+pub fn conversation_pair(
+    sample: &Sample,
+    media: &MediaEncoder,
+) -> Result<[Conversation; 2], LocalScoringError> {
+    let input_error = |message: String| LocalScoringError::Input {
+        task: sample.task,
+        sample_id: sample.id.clone(),
+        message,
+    };
+    let images = |item: &MediaRef| -> Result<Vec<ConversationMedia>, LocalScoringError> {
+        if item.kind != MediaKind::Image {
+            return Err(input_error(format!(
+                "{} is not an image; a vision-language model reads images only for now",
+                item.name
+            )));
+        }
+        let decoded =
+            response_images(item, media, 1).map_err(|error| LocalScoringError::Media {
+                task: sample.task,
+                sample_id: sample.id.clone(),
+                source: Box::new(error),
+            })?;
+        Ok(decoded.into_iter().map(ConversationMedia::Image).collect())
+    };
+    let prompt_images = || -> Result<Vec<ConversationMedia>, LocalScoringError> {
+        let item = sample
+            .prompt_media
+            .as_ref()
+            .ok_or_else(|| input_error("the prompt has no image".to_owned()))?;
+        images(item)
+    };
+    let conversation = |media: Vec<ConversationMedia>, response: &str| {
+        conversation(&sample.criterion, &sample.prompt, media, response)
+    };
+    let text_of = |response: &Response| {
+        response
+            .text()
+            .map(str::to_owned)
+            .ok_or_else(|| input_error("expected a text response".to_owned()))
+    };
+    let media_of = |response: &Response| {
+        response
+            .media()
+            .ok_or_else(|| input_error("expected a media response".to_owned()))
+            .and_then(&images)
+    };
+    match sample.task {
+        Task::TextToText => Ok([
+            conversation(Vec::new(), &text_of(&sample.response1)?),
+            conversation(Vec::new(), &text_of(&sample.response2)?),
+        ]),
+        Task::TextImageToText => {
+            let prompt = prompt_images()?;
+            Ok([
+                conversation(prompt.clone(), &text_of(&sample.response1)?),
+                conversation(prompt, &text_of(&sample.response2)?),
+            ])
+        }
+        Task::TextToImage | Task::TextTo3d => Ok([
+            conversation(media_of(&sample.response1)?, ""),
+            conversation(media_of(&sample.response2)?, ""),
+        ]),
+        Task::TextImageToImage => {
+            let source = prompt_images()?;
+            let with_source = |response: &Response| -> Result<_, LocalScoringError> {
+                let mut media = source.clone();
+                media.extend(media_of(response)?);
+                Ok(media)
+            };
+            Ok([
+                conversation(with_source(&sample.response1)?, ""),
+                conversation(with_source(&sample.response2)?, ""),
+            ])
+        }
+        Task::TextVideoToText | Task::TextToVideo | Task::TextAudioToText | Task::TextToAudio => {
+            Err(input_error(
+                "not covered by vision-language reward models yet (video and audio)".to_owned(),
+            ))
+        }
+    }
+}
+
 /// The images of one media item: the image itself (decoded from its bytes when PNG or JPEG,
 /// else through the media encoder), or `frames` sampled frames of a video.
 pub fn response_images(
@@ -112,4 +249,128 @@ fn decode_data_url(url: &str, item: &MediaRef) -> Result<DynamicImage, MediaErro
         .decode(payload)
         .map_err(|error| decode_error(error.to_string()))?;
     crate::media::decode_image(&bytes).map_err(|error| decode_error(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use omnireward_shared::{Label, MediaLocation};
+
+    use super::*;
+
+    /// A PNG of the local-judge fixtures, named by height × width (`exact_56x84` is 84 wide).
+    fn image(name: &str) -> MediaRef {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("local-judge/tests/fixtures/qwen2_vl_processor")
+            .join(format!("{name}.png"));
+        MediaRef {
+            kind: MediaKind::Image,
+            name: format!("{name}.png"),
+            location: MediaLocation::File {
+                path: path.to_string_lossy().into_owned(),
+            },
+        }
+    }
+
+    fn sample(task: Task, prompt_media: Option<MediaRef>, responses: [Response; 2]) -> Sample {
+        let [response1, response2] = responses;
+        Sample {
+            id: "1".to_owned(),
+            task,
+            prompt: "the prompt".to_owned(),
+            prompt_media,
+            response1,
+            response2,
+            criterion: "the criterion".to_owned(),
+            label: Label::Response1,
+            model1: None,
+            model2: None,
+        }
+    }
+
+    fn text(text: &str) -> Response {
+        Response::Text {
+            text: text.to_owned(),
+        }
+    }
+
+    fn media(item: MediaRef) -> Response {
+        Response::Media { media: item }
+    }
+
+    /// Each conversation's (width of each image, response), after checking the shared turns.
+    fn layout(pair: &[Conversation; 2]) -> Vec<(Vec<u32>, String)> {
+        pair.iter()
+            .map(|conversation| {
+                assert_eq!(conversation.system, "the criterion");
+                assert_eq!(conversation.text, "the prompt");
+                let widths = conversation
+                    .media
+                    .iter()
+                    .map(|media| match media {
+                        ConversationMedia::Image(image) => image.width(),
+                        ConversationMedia::Video { .. } => panic!("a video in an image layout"),
+                    })
+                    .collect();
+                (widths, conversation.response.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_task_is_laid_out_with_media_first_in_the_user_turn() {
+        let folder = tempfile::TempDir::new().expect("cache");
+        let encoder = MediaEncoder::new(folder.path().to_path_buf());
+        let pair =
+            |sample: Sample| layout(&conversation_pair(&sample, &encoder).expect("laid out"));
+        let texts = || [text("first"), text("second")];
+        let images = || [media(image("small_20x20")), media(image("exact_56x84"))];
+
+        assert_eq!(
+            pair(sample(Task::TextToText, None, texts())),
+            [(vec![], "first".to_owned()), (vec![], "second".to_owned())]
+        );
+        // TI2T: the prompt's image in both conversations, the responses as assistant turns.
+        assert_eq!(
+            pair(sample(
+                Task::TextImageToText,
+                Some(image("grid_140x196")),
+                texts()
+            )),
+            [
+                (vec![196], "first".to_owned()),
+                (vec![196], "second".to_owned())
+            ]
+        );
+        // T2I and T23D: each response's image, the assistant turn empty.
+        for task in [Task::TextToImage, Task::TextTo3d] {
+            assert_eq!(
+                pair(sample(task, None, images())),
+                [(vec![20], String::new()), (vec![84], String::new())],
+                "{task}"
+            );
+        }
+        // TI2I: the source image first, then the response's.
+        assert_eq!(
+            pair(sample(
+                Task::TextImageToImage,
+                Some(image("grid_140x196")),
+                images()
+            )),
+            [
+                (vec![196, 20], String::new()),
+                (vec![196, 84], String::new())
+            ]
+        );
+        // Video and audio are not read, and a missing prompt image is an error, not a guess.
+        for task in [
+            Task::TextToVideo,
+            Task::TextVideoToText,
+            Task::TextAudioToText,
+        ] {
+            assert!(conversation_pair(&sample(task, None, texts()), &encoder).is_err());
+        }
+        let missing = conversation_pair(&sample(Task::TextImageToText, None, texts()), &encoder)
+            .expect_err("no prompt image");
+        assert!(missing.to_string().contains("no image"), "{missing}");
+    }
 }

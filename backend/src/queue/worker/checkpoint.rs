@@ -198,7 +198,7 @@ async fn run_loaded(
         // Submissions are never ablation audits (the command line runs those).
         ablations: Vec::new(),
     };
-    let plan = checkpoint_run::plan(&benchmark.samples, thread.description().reads_images);
+    let plan = checkpoint_run::plan(&benchmark.samples, thread.description().kind);
     let media = MediaEncoder::new(context.cache_dir.clone());
     let (session, summary, ending) = supervised(
         storage,

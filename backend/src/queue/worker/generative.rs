@@ -127,7 +127,11 @@ async fn judge_loaded(
         },
         chunk_items: generation.chunk_items.max(1),
     };
-    let plan = checkpoint_run::plan(&benchmark.samples, false);
+    // A text chat model covers what a text decoder covers (as `eval checkpoint` plans it).
+    let plan = checkpoint_run::plan(
+        &benchmark.samples,
+        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+    );
     let (session, summary, ending) = supervised(
         storage,
         context,
