@@ -18,12 +18,12 @@ use tower::ServiceExt as _;
 
 use crate::support;
 
-struct Site {
-    _folder: TempDir,
-    router: Router,
+pub(crate) struct Site {
+    pub(crate) _folder: TempDir,
+    pub(crate) router: Router,
 }
 
-async fn site() -> Site {
+pub(crate) async fn site() -> Site {
     let folder = TempDir::new().expect("temporary folder");
     let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
     let router = app(AppState::new(storage, benchmark));
@@ -35,7 +35,7 @@ async fn site() -> Site {
 
 impl Reply {
     /// The page data embedded for hydration.
-    fn page(&self) -> Page {
+    pub(crate) fn page(&self) -> Page {
         let start = self
             .text()
             .find(r#"<script type="application/json" id="page-data">"#)
@@ -71,7 +71,7 @@ async fn send_with_cookie(
     crate::support::test_app::send(router, request).await
 }
 
-async fn get(router: &Router, uri: &str) -> Reply {
+pub(crate) async fn get(router: &Router, uri: &str) -> Reply {
     send(router, Method::GET, uri, None).await
 }
 
@@ -138,7 +138,7 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
 }
 
 /// Evaluates the "always A" baseline on the served sample: a verified row with intervals.
-async fn finish_always_a(
+pub(crate) async fn finish_always_a(
     storage: &omnireward::storage::Storage,
     benchmark: &omnireward::data::Benchmark,
 ) {
@@ -154,7 +154,7 @@ async fn finish_always_a(
 }
 
 /// Records a finished run of `name` on the served sample with the judgements `judge` gives.
-async fn finish_evaluation(
+pub(crate) async fn finish_evaluation(
     storage: &omnireward::storage::Storage,
     benchmark: &omnireward::data::Benchmark,
     name: &str,
