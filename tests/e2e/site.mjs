@@ -238,6 +238,8 @@ try {
   check((await page.textContent("#differences")).includes("no per-item outputs: paper-reported numbers only"), "paper rows are labelled as reported numbers only");
   check((await page.$$("figure.chart svg")).length >= 6, "bars, radars and the board's scatter plots are drawn");
   // The form on the page changes the pick without any script.
+  check(!(await page.$eval("#compare-choose", (details) => details.open)), "with models picked, the choice is folded away");
+  await page.click("#compare-choose > summary");
   await page.locator("#compare-picker input[name=models]:checked").first().uncheck();
   await page.click('#compare-picker button[type="submit"]');
   await page.waitForFunction(() => document.querySelectorAll("#picked tbody tr").length === 2);

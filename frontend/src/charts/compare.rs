@@ -60,7 +60,7 @@ pub fn overlaid_task_bars(
         root.fill(&TRANSPARENT).map_err(failed(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
-            .margin_top(16 + 18 * models.len() as u32 / 2)
+            .margin_top(16 + 18 * models.len() as u32)
             .x_label_area_size(32)
             .y_label_area_size(44)
             .build_cartesian_2d(0.0..tasks.len() as f64, 0.0..100.0)
@@ -373,15 +373,15 @@ fn setting_words(setting: Setting) -> &'static str {
     }
 }
 
-/// Adds a legend of the picked models above the plot, two to a line.
+/// Adds a legend of the picked models above the plot, one to a line (the radar is narrow).
 fn with_model_legend(svg: String, models: &[ChartedModel]) -> String {
     let items: String = models
         .iter()
         .enumerate()
         .map(|(index, model)| {
             let RGBColor(red, green, blue) = picked_colour(index);
-            let x = (index % 2) * 340;
-            let y = 14 + (index / 2) * 18;
+            let x = 0;
+            let y = 14 + index * 18;
             format!(
                 r#"<rect x="{x}" y="{}" width="12" height="12" fill="rgb({red},{green},{blue})"/><text x="{}" y="{y}" font-size="13" fill="currentColor" font-family="sans-serif">{}</text>"#,
                 y - 10,
@@ -449,8 +449,9 @@ mod tests {
             },
         )
         .expect("draws");
-        assert!(chart.svg.contains(">big<"), "{}", chart.svg);
-        assert!(!chart.svg.contains(">small<"));
+        // Plotters writes a text's content on a line of its own.
+        assert!(chart.svg.contains("\nbig\n"), "{}", chart.svg);
+        assert!(!chart.svg.contains("small"));
         assert!(chart.description.contains("big: 70 B, 60.0 %"));
     }
 }

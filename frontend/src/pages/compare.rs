@@ -32,6 +32,10 @@ pub fn ComparePage(page: data::ComparePage) -> impl IntoView {
             </p>
             {page.notice.map(|notice| view! { <p class="error" id="compare-notice">{notice}</p> })}
             <BenchmarkLinks current=page.benchmark.clone() benchmarks=page.benchmarks picked=page.picked.iter().map(|model| model.model_id).collect()/>
+            // Once models are picked, the choice folds away so the results come first (on a
+            // phone the list of every model is several screens long).
+            <details class="compare-choose" id="compare-choose" open=!enough>
+                <summary>{if enough { "Change the models" } else { "Choose the models" }}</summary>
             <form class="compare-form" method="get" action="/compare" id="compare-picker">
                 <input type="hidden" name="benchmark" value=benchmark/>
                 <fieldset>
@@ -48,6 +52,7 @@ pub fn ComparePage(page: data::ComparePage) -> impl IntoView {
                 </fieldset>
                 <button type="submit">"Compare"</button>
             </form>
+            </details>
             {if enough {
                 view! {
                     <Picked picked=page.picked/>

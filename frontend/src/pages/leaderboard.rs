@@ -221,7 +221,7 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
             <form class="compare-selection" id="compare-form" method="get" action="/compare">
                 <input type="hidden" name="benchmark" value=page.benchmark.clone()/>
                 <button type="submit" class="secondary">"Compare selected"</button>
-                <span class="hint">" Tick two to four models in the Model column."</span>
+                <span class="hint">" Tick two to four models beside their rank."</span>
             </form>
             <div class="table-scroll">
                 <table class="scores">
@@ -599,10 +599,14 @@ fn row_view(
     });
     view! {
         <tr class=class>
-            <td class="rank">{shown.rank.map(|rank| rank.to_string()).unwrap_or_default()}</td>
-            <th scope="row" class="model">
+            // The compare tick sits beside the rank, so it takes no room from the model's name
+            // (which must stay within three lines on a phone).
+            <td class="rank">
                 <input type="checkbox" class="pick" name="models" form="compare-form"
                     value=row.model_id.to_string() aria-label=format!("Compare {}", row.model)/>
+                {shown.rank.map(|rank| rank.to_string()).unwrap_or_default()}
+            </td>
+            <th scope="row" class="model">
                 <a href=format!("/models/{}", row.model_id)>{row.model.clone()}</a>
                 {paper.then_some(view! { <span class="badge paper" title=paper_title(row)>"paper"</span> })}
                 {baseline.then_some(view! { <span class="badge baseline">"baseline"</span> })}
