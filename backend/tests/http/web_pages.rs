@@ -1172,10 +1172,19 @@ fn rendered_ranks(html: &str) -> Vec<(String, String)> {
     body.split(r#"<td class="rank">"#)
         .skip(1)
         .map(|row| {
-            let rank = row[..row.find("</td>").expect("rank cell end")]
-                .replace("<!---->", "")
-                .trim()
-                .to_owned();
+            // The cell's text: the rank, without the compare tick and Leptos' markers.
+            let cell = &row[..row.find("</td>").expect("rank cell end")];
+            let mut rank = String::new();
+            let mut in_tag = false;
+            for character in cell.chars() {
+                match character {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    other if !in_tag => rank.push(other),
+                    _ => {}
+                }
+            }
+            let rank = rank.trim().to_owned();
             let link = &row[row.find("<a href=\"/models/").expect("model link")..];
             let name = &link[link.find('>').expect("tag end") + 1..link.find("</a>").expect("end")];
             (rank, name.to_owned())
