@@ -6,13 +6,13 @@
 //! number of queries; [`rows_per_run`] is the former read (a few queries per run), kept as the
 //! reference the single read is tested and benchmarked against.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use omnireward_shared::comparison::neighbour_tests;
 use omnireward_shared::{Judgement, Modality, Setting, Task};
 
 use crate::storage::{
-    LeaderboardData, LeaderboardGeneration, LeaderboardRun, Provenance, RunId, RunStatus, Storage,
+    LeaderboardData, LeaderboardGeneration, LeaderboardRun, Provenance, RunStatus, Storage,
     StorageError,
 };
 
@@ -49,21 +49,16 @@ impl Leaderboard {
     }
 }
 
-/// Reads the rows of every setting, then the per-item judgements of every row that has them
-/// (one query per such run) for the paired tests between neighbours.
+/// Reads the rows of every setting, then the per-item judgements of every finished run (one
+/// query for all of them) for the paired tests between neighbours.
 pub async fn load(storage: &Storage) -> Result<Leaderboard, StorageError> {
     let mut leaderboard = Leaderboard::from_data(&storage.leaderboard_data().await?);
-    let runs: BTreeSet<i64> = leaderboard
-        .rows
-        .values()
-        .flatten()
-        .filter(|row| row.verified)
-        .map(|row| row.run)
+    let judgements: HashMap<i64, Vec<Judgement>> = storage
+        .finished_run_judgements()
+        .await?
+        .into_iter()
+        .map(|run| (run.run.0, run.judgements))
         .collect();
-    let mut judgements = HashMap::new();
-    for run in runs {
-        judgements.insert(run, storage.judgements(RunId(run)).await?);
-    }
     for (setting, rows) in &mut leaderboard.rows {
         attach_neighbour_tests(rows, *setting, &judgements);
     }
@@ -194,6 +189,7 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         overall: None,
         tasks_covered: 0,
         intervals: None,
+        items: None,
         text_only_prompt: text_only_prompt(&run.configuration),
         modality_score: None,
         modality_tasks_covered: None,
@@ -215,6 +211,12 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
         }
         row.tasks_covered = row.tasks.len();
         row.modalities = modality_means(&row.tasks);
+        row.items = Some(
+            row.tasks
+                .keys()
+                .map(|task| crate::paper_results::release_pairs(*task, setting))
+                .sum(),
+        );
     } else {
         let scorecard = run.scorecard.as_ref()?;
         let scores = scorecard.settings.get(&setting)?;
@@ -235,6 +237,7 @@ fn row(run: &LeaderboardRun, setting: Setting) -> Option<LeaderboardRow> {
             .collect();
         row.overall = Some(scores.overall.accuracy);
         row.tasks_covered = scores.overall.tasks_covered;
+        row.items = Some(scores.tasks.values().map(|score| score.total).sum());
         row.intervals = Some(Intervals {
             tasks: scores
                 .tasks

@@ -6,6 +6,7 @@
 pub use omnireward_local_judge::checkpoint;
 pub mod cli;
 pub mod data;
+pub mod difficulty;
 pub mod evaluation;
 pub mod http;
 pub mod hub;

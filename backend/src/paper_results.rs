@@ -14,6 +14,29 @@ pub const PAPER_RESULTS_CSV: &str = include_str!("../assets/paper_results.csv");
 /// Where the numbers come from, recorded with every imported run.
 pub const PAPER_RESULTS_SOURCE: &str = "Jin et al. 2025, arXiv 2510.23451 v1, Tables 2 and 3";
 
+/// The release's pairs of `task` in `setting`, which the paper's accuracies are over: every
+/// pair with ties; without ties the pairs not labelled tie (the paper does not publish these
+/// counts: they are the ones its accuracies' denominators imply, as `shared/docs/benchmark.md`
+/// tabulates; all nine tasks: 3,725 and 3,284).
+pub fn release_pairs(task: Task, setting: Setting) -> usize {
+    // (pairs, pairs labelled tie) per task.
+    let (pairs, ties) = match task {
+        Task::TextToText => (417, 51),
+        Task::TextImageToText => (528, 98),
+        Task::TextVideoToText => (443, 63),
+        Task::TextAudioToText => (357, 23),
+        Task::TextToImage => (509, 68),
+        Task::TextToVideo => (529, 63),
+        Task::TextToAudio => (411, 15),
+        Task::TextTo3d => (302, 38),
+        Task::TextImageToImage => (229, 22),
+    };
+    match setting {
+        Setting::WithTies => pairs,
+        Setting::WithoutTies => pairs - ties,
+    }
+}
+
 /// The leading columns of the file; task columns follow, then [`OVERALL_COLUMN`].
 const LEADING_COLUMNS: [&str; 3] = ["setting", "group", "model"];
 
@@ -251,6 +274,18 @@ mod tests {
 
     /// The file's percentages have two decimals; fractions are compared well inside that.
     const TOLERANCE: f64 = 1e-12;
+
+    #[test]
+    fn the_release_counts_add_up_to_the_published_totals() {
+        let total = |setting| {
+            Task::ALL
+                .map(|task| release_pairs(task, setting))
+                .iter()
+                .sum::<usize>()
+        };
+        assert_eq!(total(Setting::WithTies), 3725);
+        assert_eq!(total(Setting::WithoutTies), 3284);
+    }
 
     fn find<'results>(
         results: &'results [PaperResult],

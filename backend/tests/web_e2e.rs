@@ -171,6 +171,8 @@ async fn the_site_works_in_headless_chromium() {
         "leaderboard-phone",
         "sample-phone",
         "model-phone",
+        "compare",
+        "compare-phone",
     ] {
         assert!(
             screenshots.join(format!("{page}.png")).is_file(),

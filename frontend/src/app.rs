@@ -11,7 +11,7 @@ use crate::pages;
 #[component]
 pub fn App(page: Page) -> impl IntoView {
     let current = match &page {
-        Page::Leaderboard(_) | Page::Model(_) => "/",
+        Page::Leaderboard(_) | Page::Model(_) | Page::Compare(_) => "/",
         Page::Benchmark(_) | Page::Sample(_) => "/benchmark",
         Page::Submit(_) | Page::Submission(_) => "/submit",
         Page::Queue(_) => "/queue",
@@ -21,6 +21,7 @@ pub fn App(page: Page) -> impl IntoView {
     };
     let body = match page {
         Page::Leaderboard(page) => view! { <pages::leaderboard::LeaderboardPage page/> }.into_any(),
+        Page::Compare(page) => view! { <pages::compare::ComparePage page/> }.into_any(),
         Page::Model(page) => view! { <pages::model::ModelPage page/> }.into_any(),
         Page::Benchmark(page) => view! { <pages::benchmark::BenchmarkPage page/> }.into_any(),
         Page::Sample(page) => view! { <pages::benchmark::SamplePage page/> }.into_any(),

@@ -15,7 +15,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::data::Chart;
+use crate::data::{Chart, LeaderboardRow};
+
+pub mod compare;
 
 /// The accuracies the task bars and the radar draw, per setting.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -48,6 +50,37 @@ impl ChartScores {
                     .map(|(modality, score)| (*modality, score.accuracy))
                     .collect();
                 (*setting, SettingScores { tasks, modalities })
+            })
+            .collect();
+        ChartScores { settings }
+    }
+
+    /// The numbers of leaderboard rows, one per setting: task accuracies with their intervals
+    /// (evaluated rows) and modality means.
+    pub fn of_rows<'row>(
+        rows: impl IntoIterator<Item = (Setting, &'row LeaderboardRow)>,
+    ) -> ChartScores {
+        let settings = rows
+            .into_iter()
+            .filter(|(_, row)| !row.tasks.is_empty())
+            .map(|(setting, row)| {
+                let interval = |task: &Task| {
+                    row.intervals
+                        .as_ref()
+                        .and_then(|intervals| intervals.tasks.get(task).copied())
+                };
+                let tasks = row
+                    .tasks
+                    .iter()
+                    .map(|(task, accuracy)| (*task, (*accuracy, interval(task))))
+                    .collect();
+                (
+                    setting,
+                    SettingScores {
+                        tasks,
+                        modalities: row.modalities.clone(),
+                    },
+                )
             })
             .collect();
         ChartScores { settings }

@@ -6,11 +6,14 @@
 //! it, and embeds it in the HTML as JSON; the browser reads it back and hydrates the same view
 //! from it.
 
+pub use omnireward_shared::paired::PairedComparison;
 pub use omnireward_shared::wire::{
     BenchmarkRows, Intervals, JudgementItem, LeaderboardRow, MediaLink, ModelInfo, Paged,
-    ReportedSetting, ResponseView, RunBenchmark, RunDocument, SampleAnswer, SampleView,
-    ScoreResponse, SubmissionView,
+    ReportedSetting, ResponseView, RightShare, RunBenchmark, RunDocument, SampleAnswer,
+    SampleDifficulty, SampleView, ScoreResponse, SubmissionView,
 };
+
+use crate::sample_list::SampleList;
 use omnireward_shared::{Setting, Task};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +22,8 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "page", rename_all = "snake_case")]
 pub enum Page {
     Leaderboard(LeaderboardPage),
+    /// Two to four models side by side.
+    Compare(ComparePage),
     Model(ModelPage),
     Benchmark(BenchmarkPage),
     Sample(SamplePage),
@@ -63,6 +68,15 @@ impl Page {
     pub fn title(&self) -> String {
         let detail = match self {
             Page::Leaderboard(_) => "Leaderboard".to_owned(),
+            Page::Compare(page) if !page.picked.is_empty() => format!(
+                "Compare {}",
+                page.picked
+                    .iter()
+                    .map(|model| model.model.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Page::Compare(_) => "Compare models".to_owned(),
             Page::Model(page) => page.model.name.clone(),
             Page::Benchmark(page) => format!("Benchmark: {}", page.task.short_name()),
             Page::Sample(page) => format!(
@@ -134,6 +148,63 @@ pub struct LeaderboardPage {
     pub served: ServedBenchmark,
 }
 
+/// The compare view: two to four models of one benchmark's leaderboard side by side.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComparePage {
+    /// The benchmark whose rows are compared.
+    pub benchmark: String,
+    /// Every benchmark with rows, for the selector.
+    pub benchmarks: Vec<BenchmarkRows>,
+    /// Every model with a row on this benchmark, for the form (best with ties first).
+    pub choices: Vec<CompareChoice>,
+    /// The picked models, in the order asked for.
+    pub picked: Vec<ComparedModel>,
+    /// The overlaid task bars and radars, and the whole board's scatter plots.
+    pub charts: Vec<Chart>,
+    /// Every pair of picked models in each setting.
+    pub differences: Vec<PairDifference>,
+    /// What was wrong with the request (too many models, unknown ids), if anything.
+    pub notice: Option<String>,
+}
+
+/// A model the compare form offers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareChoice {
+    pub model_id: i64,
+    pub model: String,
+    /// Its numbers are copied from the paper.
+    pub paper: bool,
+    /// It is among the picked models.
+    pub picked: bool,
+}
+
+/// A picked model with its leaderboard row in each setting (its best row, when it has several).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparedModel {
+    pub model_id: i64,
+    pub model: String,
+    pub with_ties: Option<LeaderboardRow>,
+    pub without_ties: Option<LeaderboardRow>,
+}
+
+/// Two picked models compared in one setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairDifference {
+    pub setting: Setting,
+    /// The first model (the difference is its accuracy minus the second's).
+    pub first: String,
+    pub second: String,
+    /// The rows' overall scores (each over its own covered tasks and items).
+    pub first_overall: Option<f64>,
+    pub second_overall: Option<f64>,
+    /// The paired statistics over the items both judged, where both have per-item outputs.
+    pub paired: Option<PairedComparison>,
+    /// McNemar's p after Holm's correction over the table's tests of this setting.
+    pub holm_p: Option<f64>,
+    /// Why there are no paired statistics, when there are none.
+    pub unpaired: Option<String>,
+}
+
 /// A chart drawn on the server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Chart {
@@ -203,6 +274,23 @@ pub struct BenchmarkPage {
     pub tasks: Vec<TaskSummary>,
     pub task: Task,
     pub samples: Paged<SampleView>,
+    /// The list's filter and order (the task is `task`).
+    #[serde(default = "default_list")]
+    pub list: SampleList,
+    /// The difficulty of the listed samples, by sample id (absent: no counted run judged it).
+    #[serde(default)]
+    pub difficulty: std::collections::BTreeMap<String, SampleDifficulty>,
+    /// How many finished runs the difficulty counts.
+    #[serde(default)]
+    pub runs_counted: usize,
+}
+
+fn default_list() -> SampleList {
+    SampleList {
+        task: Task::TextToText,
+        ties: crate::sample_list::TiesFilter::All,
+        order: crate::sample_list::SampleOrder::Benchmark,
+    }
 }
 
 /// One sample with what the evaluated models answered.
@@ -212,6 +300,29 @@ pub struct SamplePage {
     /// The benchmark the sample belongs to and how it is labelled.
     pub served: ServedBenchmark,
     pub answers: Vec<SampleAnswer>,
+    /// The share of finished runs that judged it right.
+    #[serde(default)]
+    pub difficulty: Option<SampleDifficulty>,
+    /// How many finished runs the difficulty counts.
+    #[serde(default)]
+    pub runs_counted: usize,
+    /// The list it was opened from; previous and next walk it.
+    #[serde(default = "default_list")]
+    pub list: SampleList,
+    /// Its neighbours in that list (sample ids) and its place in it (from 1, of how many);
+    /// `None` when the list does not hold it (the filter leaves it out).
+    #[serde(default)]
+    pub neighbours: Option<Neighbours>,
+}
+
+/// A sample's place in its list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Neighbours {
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    /// From 1.
+    pub position: usize,
+    pub of: usize,
 }
 
 impl SamplePage {

@@ -572,6 +572,7 @@ mod tests {
                 modalities: BTreeMap::new(),
                 overall,
             }),
+            items: None,
             text_only_prompt: Vec::new(),
             modality_score: None,
             modality_tasks_covered: None,

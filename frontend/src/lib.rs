@@ -17,6 +17,7 @@ pub mod data;
 pub mod format;
 pub mod leaderboard;
 pub mod pages;
+pub mod sample_list;
 
 #[cfg(feature = "ssr")]
 pub mod charts;

@@ -78,8 +78,10 @@ pub fn paired_outcomes(
     per_task
 }
 
-/// Whether each original-order item of `setting` was judged right, by (task, sample id).
-fn correctness(judgements: &[Judgement], setting: Setting) -> HashMap<(Task, String), bool> {
+/// Whether each original-order item of `setting` was judged right, by (task, sample id), each
+/// verdict decided as the run's scorecard decides it (a scalar model's w/ Ties rule swept on
+/// these judgements).
+pub fn correctness(judgements: &[Judgement], setting: Setting) -> HashMap<(Task, String), bool> {
     let rules = match setting {
         Setting::WithTies => tie_rules(judgements, ScalarTiePolicy::Sweep),
         Setting::WithoutTies => BTreeMap::new(),

@@ -184,6 +184,10 @@ try {
   await page.screenshot({ path: `${screenshots}/submission.png`, fullPage: true });
   await open("/queue");
   await page.screenshot({ path: `${screenshots}/queue.png`, fullPage: true });
+  // The finished run (over two tasks of the sample) counts in the samples' difficulty.
+  await open("/benchmark?task=text_to_text");
+  check((await page.textContent("#difficulty-note")).includes("of the 1 finished evaluated runs"), "the finished run counts in the difficulty");
+  check((await page.$$eval("table.samples td.difficulty", (cells) => cells.filter((cell) => cell.textContent.includes("of 1 runs")).length)) > 0, "each judged sample shows its runs right");
   await open("/?q=E2E");
   const rows = await modelNames();
   check(rows.includes("E2E judge"), "the finished submission has a row on the leaderboard");
@@ -218,8 +222,59 @@ try {
   check((await page.$$("figure.chart")).length >= 1, "the paper model page draws its charts");
   await page.screenshot({ path: `${screenshots}/paper-model.png`, fullPage: false });
 
-  // Phone width (390 px): the leaderboard, a paper model page and a sample page.
+  // Issue 20, addition 9: tick two rows on the leaderboard and compare them (a plain form GET).
   const paperModel = page.url();
+  await open("/?benchmark=omni-rewardbench");
+  const ticked = await page.$$eval("table.scores tbody tr", (rows) => rows.slice(0, 3).map((row) => row.querySelector("th.model a").textContent));
+  for (const index of [0, 1, 2]) {
+    await page.locator("table.scores tbody tr").nth(index).locator("input.pick").check();
+  }
+  await page.click('form#compare-form button[type="submit"]');
+  await page.waitForURL(/\/compare\?/);
+  check((await page.$('script[type="module"]')) === null, "the compare view loads no bundle");
+  const pickedNames = await page.$$eval("#picked tbody th a", (links) => links.map((link) => link.textContent));
+  check(JSON.stringify(pickedNames) === JSON.stringify(ticked), `the compare view shows the ticked models (${pickedNames})`);
+  check((await page.$$("#differences tbody tr")).length === 6, "three pairs in each setting");
+  check((await page.textContent("#differences")).includes("no per-item outputs: paper-reported numbers only"), "paper rows are labelled as reported numbers only");
+  check((await page.$$("figure.chart svg")).length >= 6, "bars, radars and the board's scatter plots are drawn");
+  // The form on the page changes the pick without any script.
+  check(!(await page.$eval("#compare-choose", (details) => details.open)), "with models picked, the choice is folded away");
+  await page.click("#compare-choose > summary");
+  await page.locator("#compare-picker input[name=models]:checked").first().uncheck();
+  await page.click('#compare-picker button[type="submit"]');
+  await page.waitForFunction(() => document.querySelectorAll("#picked tbody tr").length === 2);
+  check((await page.$$("#differences tbody tr")).length === 2, "unticking a model in the form compares the other two");
+  const compareView = page.url();
+  await page.screenshot({ path: `${screenshots}/compare.png`, fullPage: false });
+
+  // Issue 20, addition 12: thumbnails, the ties filter, difficulty order, previous and next.
+  await open("/benchmark?task=text_to_image");
+  const thumbnails = await page.$$eval("table.samples img.thumb", async (images) => {
+    await Promise.all(images.map((image) => image.decode().catch(() => null)));
+    return images.map((image) => image.naturalWidth);
+  });
+  check(thumbnails.length > 0 && thumbnails.every((width) => width > 0), `the sample list shows image thumbnails (${thumbnails.length})`);
+  await page.selectOption('select[name="ties"]', "tie");
+  await page.click('#sample-filters button[type="submit"]');
+  await page.waitForURL(/ties=tie/);
+  const labels = await page.$$eval("table.samples tbody tr td:nth-child(5)", (cells) => cells.map((cell) => cell.textContent));
+  check(labels.length > 0 && labels.every((label) => label === "Tie"), `the ties filter lists only pairs labelled tie (${labels.length})`);
+  await page.selectOption('select[name="ties"]', "not_tie");
+  await page.selectOption('select[name="order"]', "hardest");
+  await page.click('#sample-filters button[type="submit"]');
+  await page.waitForURL(/order=hardest/);
+  const listed = await page.$$eval("table.samples tbody th a", (links) => links.map((link) => link.textContent));
+  await page.click("table.samples tbody tr th a");
+  await page.waitForSelector("#sample-next");
+  await page.click("#sample-next");
+  await page.waitForURL(new RegExp(`/benchmark/text_to_image/${listed[1]}\\?ties=not_tie&order=hardest`));
+  check((await page.textContent("nav.sample-steps")).includes("2 of "), "next walks the filtered, sorted list");
+  await page.click("#sample-prev");
+  await page.waitForURL(new RegExp(`/benchmark/text_to_image/${listed[0]}\\?`));
+  check(true, "previous goes back in the same list");
+  check((await page.textContent("#sample-difficulty")).includes("finished evaluated runs"), "the sample page gives its share of runs right");
+
+  // Phone width (390 px): the leaderboard, a paper model page, the compare view and a sample page.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(paperModel);
   await page.screenshot({ path: `${screenshots}/paper-model-phone.png`, fullPage: false });
@@ -228,6 +283,9 @@ try {
     check(width <= 390, `${what} does not scroll sideways at 390 px (${width} px wide)`);
   };
   await noSidewaysScroll("the paper model page");
+  await page.goto(compareView);
+  await noSidewaysScroll("the compare view");
+  await page.screenshot({ path: `${screenshots}/compare-phone.png`, fullPage: false });
   await open("/?benchmark=omni-rewardbench");
   // The first screen shows Overall; model names take at most three lines (issue 20, defect 6).
   const overallBox = await page.locator('th[data-column="overall"]').boundingBox();

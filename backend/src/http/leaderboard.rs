@@ -31,6 +31,8 @@ use tokio::sync::OnceCell;
 use super::{ApiError, ApiQuery, AppState, parse_choice};
 use omnireward_shared::wire::{LeaderboardDocument, LeaderboardRow};
 
+use crate::data::Benchmark;
+use crate::difficulty::Difficulty;
 use crate::leaderboard::{self, Leaderboard};
 use crate::storage::{LeaderboardGeneration, ModelKind, Storage};
 
@@ -176,6 +178,9 @@ impl GenerationReader {
 struct CachedLeaderboard {
     leaderboard: Leaderboard,
     bodies: Mutex<Bodies>,
+    /// The served samples' difficulty, computed by the first request that needs it: finished
+    /// runs, which are all it counts, only change with the generation.
+    difficulty: OnceCell<Arc<Difficulty>>,
 }
 
 /// At most one body per filter and format (2 settings x 6 modality choices x 6 kind choices x
@@ -298,6 +303,24 @@ impl LeaderboardCache {
         document(cached.leaderboard.rows(filter.setting), filter, served)
     }
 
+    /// The difficulty of the served samples (`served`), counting the runs finished when the
+    /// call started (and perhaps later ones).
+    pub(super) async fn difficulty(
+        &self,
+        storage: &Storage,
+        served: &Arc<Benchmark>,
+    ) -> Result<Arc<Difficulty>, ApiError> {
+        if !self.enabled {
+            return read_difficulty(storage, served).await.map(Arc::new);
+        }
+        let cached = self.current(storage).await?;
+        let difficulty = cached
+            .difficulty
+            .get_or_try_init(|| async { read_difficulty(storage, served).await.map(Arc::new) })
+            .await?;
+        Ok(Arc::clone(difficulty))
+    }
+
     /// The rows at least as new as the data when the call started.
     async fn current(&self, storage: &Storage) -> Result<Arc<CachedLeaderboard>, ApiError> {
         let generation = self.generation.current(storage).await?;
@@ -341,6 +364,7 @@ impl LeaderboardCache {
         let cached = Arc::new(CachedLeaderboard {
             leaderboard,
             bodies: Mutex::new(HashMap::new()),
+            difficulty: OnceCell::new(),
         });
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         // A newer read cannot have landed meanwhile (we hold the refresh lock), but keep the
@@ -353,6 +377,19 @@ impl LeaderboardCache {
         }
         Ok(cached)
     }
+}
+
+/// Reads every finished run's judgements (one query) and counts, off the async workers, how
+/// many judged each served sample right.
+async fn read_difficulty(
+    storage: &Storage,
+    served: &Arc<Benchmark>,
+) -> Result<Difficulty, ApiError> {
+    let runs = storage.finished_run_judgements().await?;
+    let served = Arc::clone(served);
+    tokio::task::spawn_blocking(move || Difficulty::of(&served, &runs))
+        .await
+        .map_err(|error| ApiError::Internal(format!("counting the samples' difficulty: {error}")))
 }
 
 /// `GET /leaderboard?setting=&modality=&type=`.
@@ -471,6 +508,15 @@ pub(super) async fn leaderboard_document(
     state
         .leaderboard_cache
         .document(&state.storage, &filter, &state.benchmark.identity.name)
+        .await
+}
+
+/// The served samples' difficulty (the share of finished runs that judged each right): the
+/// service behind the benchmark browser's "Runs right" and the sample pages.
+pub(super) async fn served_difficulty(state: &AppState) -> Result<Arc<Difficulty>, ApiError> {
+    state
+        .leaderboard_cache
+        .difficulty(&state.storage, &state.benchmark)
         .await
 }
 
@@ -670,6 +716,7 @@ mod tests {
             modalities: leaderboard::modality_means(&tasks),
             intervals: None,
             tasks,
+            items: None,
             text_only_prompt: Vec::new(),
             modality_score: None,
             modality_tasks_covered: None,

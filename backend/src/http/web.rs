@@ -24,17 +24,19 @@ use omnireward_frontend::data::{
 };
 use omnireward_frontend::document;
 use omnireward_frontend::leaderboard::{View, decode_component, encode_component};
+use omnireward_frontend::sample_list::SampleList;
 use omnireward_shared::wire::Submitted;
 use omnireward_shared::{Setting, Task};
 
 use super::leaderboard::{LeaderboardQuery, leaderboard_document};
 use super::rate_limit::SubmissionAdmitted;
 use super::runs::JudgementsQuery;
-use super::samples::SamplesQuery;
 use super::{API_PREFIX, ApiError, AppState, Pagination};
 use crate::storage::RunId;
 
+mod compare;
 mod demo;
+mod sample_list;
 mod served;
 
 /// Judgements listed per page on a model page.
@@ -105,6 +107,7 @@ pub(super) fn routes(state: AppState) -> Router {
     let site = Site { state };
     Router::new()
         .route("/", get(leaderboard))
+        .route("/compare", get(compare::page))
         .route("/models/{id}", get(model))
         .route("/runs/{id}", get(run))
         .route("/benchmark", get(benchmark))
@@ -376,14 +379,19 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
                 .find(|summary| summary.samples.with_ties > 0)
                 .map_or(Task::TextToText, |summary| summary.key),
         };
-        let samples = super::samples::samples_page(
-            &site.state,
-            &SamplesQuery {
-                task: Some(task.key().to_owned()),
-                page: Some(page_number(query).to_string()),
-                per_page: Some(SAMPLES_PER_PAGE.to_string()),
-            },
+        let list = SampleList::from_query(query.unwrap_or(""), task);
+        let difficulty = super::leaderboard::served_difficulty(&site.state).await?;
+        let listed = sample_list::listed(&site.state.benchmark, &list, &difficulty);
+        let pagination = Pagination::parse(
+            Some(&page_number(query).to_string()),
+            Some(&SAMPLES_PER_PAGE.to_string()),
         )?;
+        let samples = pagination.page(listed).map(super::samples::sample_view);
+        let shown_difficulty = samples
+            .items
+            .iter()
+            .filter_map(|sample| Some((sample.id.clone(), difficulty.sample(task, &sample.id)?)))
+            .collect();
         Ok(Page::Benchmark(BenchmarkPage {
             benchmark: format!("{} {}", tasks.benchmark.name, tasks.benchmark.version),
             served: served::served_benchmark(&site.state.benchmark),
@@ -397,19 +405,38 @@ async fn benchmark(State(site): State<Site>, RawQuery(query): RawQuery) -> Respo
                 .collect(),
             task,
             samples,
+            list,
+            difficulty: shown_difficulty,
+            runs_counted: difficulty.runs(),
         }))
     };
     site.page(page.await)
 }
 
-async fn sample(State(site): State<Site>, Path((task, id)): Path<(String, String)>) -> Response {
+async fn sample(
+    State(site): State<Site>,
+    Path((task, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let page = async {
         let sample = super::samples::found_sample(&site.state, &task, &id)?;
         let answers = super::samples::sample_answers(&site.state, &task, &id).await?;
+        let difficulty = super::leaderboard::served_difficulty(&site.state).await?;
+        let list = SampleList::from_query(query.as_deref().unwrap_or(""), sample.task);
+        // The sample's own task, whatever the query says: previous and next stay in it.
+        let list = SampleList {
+            task: sample.task,
+            ..list
+        };
+        let listed = sample_list::listed(&site.state.benchmark, &list, &difficulty);
         Ok::<_, PageError>(Page::Sample(SamplePage {
             sample: super::samples::sample_view(sample),
             answers,
             served: served::served_benchmark(&site.state.benchmark),
+            difficulty: difficulty.sample(sample.task, &sample.id),
+            runs_counted: difficulty.runs(),
+            list,
+            neighbours: sample_list::neighbours(&listed, &sample.id),
         }))
     };
     site.page(page.await)

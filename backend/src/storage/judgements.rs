@@ -25,7 +25,80 @@ pub struct SampleJudgement {
     pub judged_sample: Option<omnireward_shared::Sample>,
 }
 
+/// The original-order judgements of one finished run, with the benchmark it judged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedRunJudgements {
+    /// The run.
+    pub run: RunId,
+    /// Name, version and content hash of its stored benchmark (`None` for runs without one).
+    pub benchmark: Option<omnireward_shared::BenchmarkIdentity>,
+    /// Its original-order judgements, without their raw outputs (no reader of these needs
+    /// them, and they are most of a judgement's bytes).
+    pub judgements: Vec<Judgement>,
+}
+
 impl Storage {
+    /// The original-order judgements of every finished run that has per-item judgements (paper
+    /// rows have none), in one query: what the leaderboard's paired tests between neighbours and
+    /// the samples' difficulty are computed from. Runs in id order; each run's judgements in no
+    /// particular order (their readers pair or count them by key).
+    pub async fn finished_run_judgements(
+        &self,
+    ) -> Result<Vec<FinishedRunJudgements>, StorageError> {
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT judgements.run_id, benchmarks.name AS benchmark_name, \
+                 benchmarks.version AS benchmark_version, benchmarks.content_hash, \
+                 judgements.task, judgements.sample_id, judgements.setting, \
+                 judgements.presentation_order, CAST(NULL AS TEXT) AS raw_output, \
+                 judgements.reward_response1, judgements.reward_response2, judgements.verdict, \
+                 judgements.label, judgements.attempts, judgements.input_tokens, \
+                 judgements.output_tokens, judgements.latency_ms \
+                 FROM judgements \
+                 JOIN runs ON runs.id = judgements.run_id \
+                 LEFT JOIN benchmarks ON benchmarks.id = runs.benchmark_id \
+                 WHERE runs.status = $1 AND runs.provenance <> $2 \
+                 AND judgements.presentation_order = $3 \
+                 ORDER BY judgements.run_id",
+            )
+            .bind(super::RunStatus::Finished.as_str())
+            .bind(Provenance::PaperReported.as_str())
+            .bind(Order::Original.key())
+            .fetch_all(pool)
+            .await
+            .map_err(database("read the finished runs' judgements"))?;
+            let read = database("read a finished run's judgement");
+            let mut runs: Vec<FinishedRunJudgements> = Vec::new();
+            for row in &rows {
+                let run = RunId(row.read("run_id").map_err(&read)?);
+                if runs.last().is_none_or(|last| last.run != run) {
+                    let name: Option<String> = row.read("benchmark_name").map_err(&read)?;
+                    let version: Option<String> = row.read("benchmark_version").map_err(&read)?;
+                    let hash: Option<String> = row.read("content_hash").map_err(&read)?;
+                    let benchmark = match (name, version, hash) {
+                        (Some(name), Some(version), Some(hash)) => {
+                            Some(omnireward_shared::BenchmarkIdentity {
+                                name,
+                                version,
+                                hash,
+                            })
+                        }
+                        _ => None,
+                    };
+                    runs.push(FinishedRunJudgements {
+                        run,
+                        benchmark,
+                        judgements: Vec::new(),
+                    });
+                }
+                if let Some(last) = runs.last_mut() {
+                    last.judgements.push(judgement_from_row(row)?);
+                }
+            }
+            Ok(runs)
+        })
+    }
+
     /// Stores a batch of judgements in one transaction and returns how many were new. Items whose
     /// key is already stored (in an earlier batch or earlier in this one) are skipped, keeping the
     /// first stored row. If any item cannot be stored, nothing of the batch is.
@@ -419,6 +492,47 @@ pub(crate) mod tests {
     fn sorted(mut judgements: Vec<Judgement>) -> Vec<Judgement> {
         judgements.sort_by(|left, right| Judgement::key(left).cmp(&Judgement::key(right)));
         judgements
+    }
+
+    #[tokio::test]
+    async fn finished_runs_judgements_come_in_one_read_in_original_order_only() {
+        for database in fresh_databases().await {
+            let storage = database.storage();
+            let finished = new_run(storage, Provenance::Evaluated).await;
+            storage
+                .record_judgements(finished, &batch())
+                .await
+                .expect("records");
+            storage
+                .set_run_status(finished, RunStatus::Finished)
+                .await
+                .expect("finishes");
+            // A running run's judgements are not counted yet.
+            let running = new_run(storage, Provenance::Evaluated).await;
+            storage
+                .record_judgements(running, &batch())
+                .await
+                .expect("records");
+
+            let runs = storage.finished_run_judgements().await.expect("reads");
+            assert_eq!(runs.len(), 1);
+            let run = &runs[0];
+            assert_eq!(run.run, finished);
+            assert_eq!(run.benchmark, None, "no stored benchmark");
+            let mut expected: Vec<Judgement> = batch()
+                .into_iter()
+                .filter(|judgement| judgement.order == Order::Original)
+                .map(|judgement| Judgement {
+                    raw_output: None,
+                    ..judgement
+                })
+                .collect();
+            let mut read = run.judgements.clone();
+            let key = |judgement: &Judgement| (judgement.task, judgement.sample_id.clone());
+            expected.sort_by_key(key);
+            read.sort_by_key(key);
+            assert_eq!(read, expected);
+        }
     }
 
     #[tokio::test]

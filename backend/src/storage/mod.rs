@@ -72,7 +72,7 @@ use sqlx::{Connection as _, Decode, PgConnection, PgPool, Postgres, Sqlite, Sqli
 pub use admin::{Approval, ApprovalDecision, RunDeletion, RunProgress};
 pub use benchmarks::{BenchmarkId, BenchmarkRecord};
 pub use jobs::{Cancellation, Heartbeat, Job, JobId, JobKind};
-pub use judgements::SampleJudgement;
+pub use judgements::{FinishedRunJudgements, SampleJudgement};
 pub use leaderboard::{LeaderboardData, LeaderboardGeneration, LeaderboardRun};
 pub use queries::ModelRecord;
 pub use reported_scores::{ImportSummary, ReportedScore};

@@ -15,4 +15,6 @@ mod hub_submissions;
 mod predictions;
 mod submissions;
 mod uploads;
+mod web_compare;
 mod web_pages;
+mod web_sample_lists;

@@ -18,12 +18,12 @@ use tower::ServiceExt as _;
 
 use crate::support;
 
-struct Site {
-    _folder: TempDir,
-    router: Router,
+pub(crate) struct Site {
+    pub(crate) _folder: TempDir,
+    pub(crate) router: Router,
 }
 
-async fn site() -> Site {
+pub(crate) async fn site() -> Site {
     let folder = TempDir::new().expect("temporary folder");
     let (storage, benchmark) = support::paper_site::paper_database(folder.path()).await;
     let router = app(AppState::new(storage, benchmark));
@@ -35,7 +35,7 @@ async fn site() -> Site {
 
 impl Reply {
     /// The page data embedded for hydration.
-    fn page(&self) -> Page {
+    pub(crate) fn page(&self) -> Page {
         let start = self
             .text()
             .find(r#"<script type="application/json" id="page-data">"#)
@@ -71,7 +71,7 @@ async fn send_with_cookie(
     crate::support::test_app::send(router, request).await
 }
 
-async fn get(router: &Router, uri: &str) -> Reply {
+pub(crate) async fn get(router: &Router, uri: &str) -> Reply {
     send(router, Method::GET, uri, None).await
 }
 
@@ -138,7 +138,7 @@ async fn the_leaderboard_is_complete_html_with_its_data() {
 }
 
 /// Evaluates the "always A" baseline on the served sample: a verified row with intervals.
-async fn finish_always_a(
+pub(crate) async fn finish_always_a(
     storage: &omnireward::storage::Storage,
     benchmark: &omnireward::data::Benchmark,
 ) {
@@ -154,7 +154,7 @@ async fn finish_always_a(
 }
 
 /// Records a finished run of `name` on the served sample with the judgements `judge` gives.
-async fn finish_evaluation(
+pub(crate) async fn finish_evaluation(
     storage: &omnireward::storage::Storage,
     benchmark: &omnireward::data::Benchmark,
     name: &str,
@@ -1173,10 +1173,19 @@ fn rendered_ranks(html: &str) -> Vec<(String, String)> {
     body.split(r#"<td class="rank">"#)
         .skip(1)
         .map(|row| {
-            let rank = row[..row.find("</td>").expect("rank cell end")]
-                .replace("<!---->", "")
-                .trim()
-                .to_owned();
+            // The cell's text: the rank, without the compare tick and Leptos' markers.
+            let cell = &row[..row.find("</td>").expect("rank cell end")];
+            let mut rank = String::new();
+            let mut in_tag = false;
+            for character in cell.chars() {
+                match character {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    other if !in_tag => rank.push(other),
+                    _ => {}
+                }
+            }
+            let rank = rank.trim().to_owned();
             let link = &row[row.find("<a href=\"/models/").expect("model link")..];
             let name = &link[link.find('>').expect("tag end") + 1..link.find("</a>").expect("end")];
             (rank, name.to_owned())

@@ -7,7 +7,10 @@
 use leptos::prelude::*;
 use omnireward_shared::{MediaKind, Preference, Task};
 
-use crate::data::{self, MediaLink, ResponseView, SampleAnswer, SampleView, ServedBenchmark};
+use crate::data::{
+    self, MediaLink, ResponseView, RightShare, SampleAnswer, SampleView, ServedBenchmark,
+};
+use crate::sample_list::{SampleList, SampleOrder, TiesFilter};
 
 fn label_text(label: Preference) -> &'static str {
     match label {
@@ -87,48 +90,128 @@ fn VideoTools() -> impl IntoView {
     }
 }
 
-/// The task tabs and one page of a task's samples.
+/// "3 of 5 runs (60 %)", or a dash when no run judged it.
+fn share_text(share: Option<RightShare>) -> String {
+    match share.and_then(|share| Some((share, share.fraction()?))) {
+        Some((share, fraction)) => format!(
+            "{} of {} runs ({:.0} %)",
+            share.right,
+            share.judged,
+            fraction * 100.0
+        ),
+        None => "–".to_owned(),
+    }
+}
+
+/// Small pictures of a listed sample: its image responses, else its prompt's image.
+fn thumbnails(sample: &SampleView) -> Vec<AnyView> {
+    let image = |response: &ResponseView| match response {
+        ResponseView::Media {
+            kind: MediaKind::Image,
+            url,
+        } => Some(url.clone()),
+        _ => None,
+    };
+    let mut urls: Vec<(String, &'static str)> = [
+        (image(&sample.response1), "Response 1"),
+        (image(&sample.response2), "Response 2"),
+    ]
+    .into_iter()
+    .filter_map(|(url, label)| Some((url?, label)))
+    .collect();
+    if urls.is_empty()
+        && let Some(MediaLink {
+            kind: MediaKind::Image,
+            url,
+        }) = &sample.prompt_media
+    {
+        urls.push((url.clone(), "Prompt image"));
+    }
+    urls.into_iter()
+        .map(|(url, label)| {
+            view! { <img class="thumb" src=url alt=label loading="lazy" width="56" height="56"/> }
+                .into_any()
+        })
+        .collect()
+}
+
+/// The task tabs, the list's filter and order, and one page of the listed samples.
 #[component]
 pub fn BenchmarkPage(page: data::BenchmarkPage) -> impl IntoView {
     let task = page.task;
+    let list = SampleList { task, ..page.list };
     let pages = page.samples.pages();
     let current = page.samples.page.max(1);
-    let page_link = move |page: usize| format!("/benchmark?task={}&page={page}", task.key());
+    let difficulty = page.difficulty;
+    let order_link = |order: SampleOrder| SampleList { order, ..list }.browser_href(1);
+    let right_header = match list.order {
+        SampleOrder::Hardest => view! { <a href=order_link(SampleOrder::Easiest) title="Sort easiest first">"Runs right ▲"</a> }.into_any(),
+        SampleOrder::Easiest => view! { <a href=order_link(SampleOrder::Hardest) title="Sort hardest first">"Runs right ▼"</a> }.into_any(),
+        SampleOrder::Benchmark => view! { <a href=order_link(SampleOrder::Hardest) title="Sort hardest first">"Runs right"</a> }.into_any(),
+    };
     view! {
         <section class="benchmark">
             <h1>"Benchmark"</h1>
             <p class="lead" id="served-benchmark">{format!("Serving {}. Each pair is judged under its criterion against its label.", page.served.description())}</p>
             <nav class="tabs" aria-label="Tasks">
                 {page.tasks.into_iter().map(|summary| view! {
-                    <a href=format!("/benchmark?task={}", summary.task.key())
+                    <a href=SampleList { task: summary.task, ..list }.browser_href(1)
                         aria-current=(summary.task == task).then_some("page") title=summary.task.key()>
                         {summary.task.short_name()} " " <span class="count">{summary.samples}</span>
                     </a>
                 }).collect_view()}
             </nav>
+            <form class="sample-filters" method="get" action="/benchmark" id="sample-filters">
+                <input type="hidden" name="task" value=task.key()/>
+                <label>"Label "
+                    <select name="ties">
+                        {TiesFilter::ALL.into_iter().map(|ties| view! {
+                            <option value=ties.key() selected=list.ties == ties>{ties.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Order "
+                    <select name="order">
+                        {SampleOrder::ALL.into_iter().map(|order| view! {
+                            <option value=order.key() selected=list.order == order>{order.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit">"Apply"</button>
+            </form>
+            <p class="note" id="difficulty-note">{format!(
+                "Runs right: of the {} finished evaluated runs on this benchmark, how many judged the pair right with ties (each run's original-order verdict, decided as its scorecard decides it).",
+                page.runs_counted
+            )}</p>
             {if page.samples.items.is_empty() {
-                view! { <p class="empty">{format!("No {} samples in this benchmark.", task.short_name())}</p> }.into_any()
+                view! { <p class="empty">{format!("No {} samples in this list.", task.short_name())}</p> }.into_any()
             } else {
                 view! {
                     <table class="samples">
-                        <thead><tr><th scope="col">"Sample"</th><th scope="col">"Criterion"</th><th scope="col">"Prompt"</th><th scope="col">{page.served.label_noun()}</th></tr></thead>
+                        <thead><tr><th scope="col">"Sample"</th><th scope="col"><span class="visually-hidden">"Pictures"</span></th><th scope="col">"Criterion"</th><th scope="col">"Prompt"</th><th scope="col">{page.served.label_noun()}</th><th scope="col" class="difficulty" aria-sort=match list.order { SampleOrder::Hardest => "ascending", SampleOrder::Easiest => "descending", SampleOrder::Benchmark => "none" }>{right_header}</th></tr></thead>
                         <tbody>
-                            {page.samples.items.into_iter().map(|sample| view! {
-                                <tr>
-                                    <th scope="row"><a href=format!("/benchmark/{}/{}", sample.task.key(), sample.id)>{sample.id.clone()}</a></th>
-                                    <td>{excerpt(&sample.criterion, 90)}</td>
-                                    <td>{excerpt(&sample.prompt, 120)}</td>
-                                    <td>{label_text(sample.label)}</td>
-                                </tr>
+                            {page.samples.items.into_iter().map(|sample| {
+                                let share = difficulty.get(&sample.id).and_then(|difficulty| difficulty.with_ties);
+                                let thumbs = thumbnails(&sample);
+                                view! {
+                                    <tr>
+                                        <th scope="row"><a href=list.sample_href(&sample.id)>{sample.id.clone()}</a></th>
+                                        <td class="thumbs">{thumbs}</td>
+                                        <td>{excerpt(&sample.criterion, 90)}</td>
+                                        <td>{excerpt(&sample.prompt, 120)}</td>
+                                        <td>{label_text(sample.label)}</td>
+                                        <td class="number difficulty">{share_text(share)}</td>
+                                    </tr>
+                                }
                             }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any()
             }}
             <nav class="pager" aria-label="Sample pages">
-                {(current > 1).then(|| view! { <a href=page_link(current - 1) rel="prev">"← Previous"</a> })}
+                {(current > 1).then(|| view! { <a href=list.browser_href(current - 1) rel="prev">"← Previous"</a> })}
                 <span>{format!("page {current} of {pages}")}</span>
-                {(current < pages).then(|| view! { <a href=page_link(current + 1) rel="next">"Next →"</a> })}
+                {(current < pages).then(|| view! { <a href=list.browser_href(current + 1) rel="next">"Next →"</a> })}
             </nav>
         </section>
     }
@@ -157,6 +240,10 @@ fn response(
 #[component]
 pub fn SamplePage(page: data::SamplePage) -> impl IntoView {
     let plays_videos = page.plays_videos();
+    let list = page.list;
+    let difficulty = page.difficulty.unwrap_or_default();
+    let runs_counted = page.runs_counted;
+    let steps = sample_steps(list, page.neighbours);
     let SampleView {
         id,
         task,
@@ -181,13 +268,19 @@ pub fn SamplePage(page: data::SamplePage) -> impl IntoView {
     view! {
         <section class="sample">
             <p class="crumbs"><a href="/benchmark">"Benchmark"</a> " / "
-                <a href=format!("/benchmark?task={}", task.key())>{task.short_name()}</a> " / " {id.clone()}</p>
+                <a href=list.browser_href(1)>{task.short_name()}</a> " / " {id.clone()}</p>
             <h1>{format!("{} sample {id}", task.short_name())}</h1>
+            {steps}
             <dl class="facts">
                 <dt>"Task"</dt><dd>{task.key()}</dd>
                 <dt>"Criterion"</dt><dd class="criterion">{criterion}</dd>
                 <dt>{served.label_noun()}</dt><dd>{label_text(label)}</dd>
                 <dt>"Benchmark"</dt><dd class="served">{served.description()}</dd>
+                <dt>"Runs right"</dt><dd class="difficulty" id="sample-difficulty">{format!(
+                    "with ties {}; without ties {} (of {runs_counted} finished evaluated runs)",
+                    share_text(difficulty.with_ties),
+                    if label == Preference::Tie { "– (a tie is left out)".to_owned() } else { share_text(difficulty.without_ties) },
+                )}</dd>
             </dl>
             <h2>"Prompt"</h2>
             <div class="prompt">{prompt}</div>
@@ -201,6 +294,21 @@ pub fn SamplePage(page: data::SamplePage) -> impl IntoView {
             <Answers answers=page.answers task/>
         </section>
     }
+}
+
+/// Previous and next in the list the sample was opened from, and its place in it.
+fn sample_steps(list: SampleList, neighbours: Option<data::Neighbours>) -> impl IntoView {
+    let neighbours = neighbours?;
+    let link = |id: Option<String>, rel: &'static str, text: &'static str| {
+        id.map(|id| view! { <a href=list.sample_href(&id) rel=rel id=format!("sample-{rel}")>{text}</a> })
+    };
+    Some(view! {
+        <nav class="sample-steps" aria-label="Samples in this list">
+            {link(neighbours.previous, "prev", "← Previous sample")}
+            <span>{format!("{} of {} in this list", neighbours.position, neighbours.of)}</span>
+            {link(neighbours.next, "next", "Next sample →")}
+        </nav>
+    })
 }
 
 #[component]

@@ -218,6 +218,11 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                 " · "
                 <a href=move || format!("/api/v1/leaderboard?setting={}{benchmark_query}", view_state.with(|v| v.setting.key()))>"JSON"</a>
             </p>
+            <form class="compare-selection" id="compare-form" method="get" action="/compare">
+                <input type="hidden" name="benchmark" value=page.benchmark.clone()/>
+                <button type="submit" class="secondary">"Compare selected"</button>
+                <span class="hint">" Tick two to four models beside their rank."</span>
+            </form>
             <div class="table-scroll">
                 <table class="scores">
                     <caption class="visually-hidden">
@@ -238,6 +243,7 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                             <th scope="col" class="type">"Type"</th>
                             <SortHeader view_state column=SortColumn::Parameters label="Size" title="Parameters" class="size"/>
                             <SortHeader view_state column=SortColumn::Overall label="Overall" title="Mean over covered tasks" class="overall"/>
+                            <th scope="col" class="items" title=ITEMS_TITLE>"n"</th>
                             {move || common.get().map(|tasks| {
                                 let names: Vec<&str> = tasks.iter().map(|task| task.short_name()).collect();
                                 view! {
@@ -274,7 +280,7 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
                                 view_state.with(|view| (view.show_tasks, view.show_intervals));
                             rows.with(|rows| {
                                 if rows.is_empty() {
-                                    let columns = 5
+                                    let columns = 6
                                         + usize::from(common.with(Option::is_some))
                                         + shown_modalities(show_tasks).count()
                                         + if show_tasks { Task::ALL.len() } else { 0 };
@@ -305,6 +311,12 @@ pub fn LeaderboardPage(page: data::LeaderboardPage) -> impl IntoView {
         </section>
     }
 }
+
+/// What the n column counts.
+const ITEMS_TITLE: &str = "Items the row's numbers count, all its tasks together. Evaluated rows: \
+     the items their scorecard scored in this setting. Paper rows: the release's pairs of the \
+     tasks the paper scored (3,725 for all nine with ties; without ties the 3,284 pairs not \
+     labelled tie, a count inferred from the paper's denominators).";
 
 /// The with-ties / without-ties switch.
 #[component]
@@ -587,7 +599,13 @@ fn row_view(
     });
     view! {
         <tr class=class>
-            <td class="rank">{shown.rank.map(|rank| rank.to_string()).unwrap_or_default()}</td>
+            // The compare tick sits beside the rank, so it takes no room from the model's name
+            // (which must stay within three lines on a phone).
+            <td class="rank">
+                <input type="checkbox" class="pick" name="models" form="compare-form"
+                    value=row.model_id.to_string() aria-label=format!("Compare {}", row.model)/>
+                {shown.rank.map(|rank| rank.to_string()).unwrap_or_default()}
+            </td>
             <th scope="row" class="model">
                 <a href=format!("/models/{}", row.model_id)>{row.model.clone()}</a>
                 {paper.then_some(view! { <span class="badge paper" title=paper_title(row)>"paper"</span> })}
@@ -599,6 +617,7 @@ fn row_view(
             <td class="type">{kind_label(row.kind.as_str()).to_owned()}</td>
             <td class="number size">{row.parameters.clone().unwrap_or_else(|| "–".to_owned())}</td>
             {score_cell(row.overall, intervals.map(|intervals| intervals.overall), false, show_intervals, "overall")}
+            <td class="number items">{row.items.map_or_else(|| "–".to_owned(), |items| items.to_string())}</td>
             {common.map(|tasks| score_cell(overall_on(row, tasks), None, false, false, "common"))}
             {modality_cells}
             {task_cells}

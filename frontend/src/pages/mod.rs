@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod benchmark;
+pub mod compare;
 pub mod demo;
 pub mod leaderboard;
 pub mod methods;

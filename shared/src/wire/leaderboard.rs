@@ -89,6 +89,12 @@ pub struct LeaderboardRow {
     pub overall: Option<f64>,
     /// Tasks covered.
     pub tasks_covered: usize,
+    /// Items the row's numbers count, all covered tasks together: for an evaluated row the
+    /// items its scorecard scored in this setting; for a paper row the release's pairs of the
+    /// tasks the paper scored (3,725 for all nine with ties; without ties the 3,284 non-tie
+    /// pairs, a count inferred from the paper's denominators). `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
     /// Bootstrap 95 % intervals; `null` for paper-reported rows (the paper gives none).
     pub intervals: Option<Intervals>,
     /// Tasks scored on the prompt's text only: a local text model cannot see their prompt's

@@ -24,7 +24,9 @@ pub use runs::{
     AblationAudit, JudgementItem, ModelDocument, ModelInfo, ReportedSetting, RunBenchmark,
     RunDocument, RunModel,
 };
-pub use samples::{MediaLink, ResponseView, SampleAnswer, SampleView};
+pub use samples::{
+    MediaLink, ResponseView, RightShare, SampleAnswer, SampleDifficulty, SampleView,
+};
 pub use score::{JudgeAnswer, ScoreRequest, ScoreResponse};
 pub use submissions::{AcceptedCheckpoint, CancelAnswer, SubmissionView, Submitted, Uploaded};
 pub use tasks::{SampleCounts, TaskDocument, TasksDocument};

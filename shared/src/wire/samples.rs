@@ -76,3 +76,39 @@ pub struct SampleAnswer {
     /// Whether the verdict matches the label.
     pub correct: bool,
 }
+
+/// How many evaluated runs judged a sample right: its difficulty, per setting. Each finished
+/// run over the served benchmark (or over some of its tasks) counts once, on its original-order
+/// judgement, decided as its scorecard decides it (a scalar model's tie rule included).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleDifficulty {
+    /// With ties (every sample is in this setting).
+    pub with_ties: Option<RightShare>,
+    /// Without ties (`None` for pairs labelled tie, which this setting leaves out).
+    pub without_ties: Option<RightShare>,
+}
+
+impl SampleDifficulty {
+    /// The share the lists sort by: with ties, else without.
+    pub fn headline(&self) -> Option<RightShare> {
+        self.with_ties.or(self.without_ties)
+    }
+}
+
+/// Runs that judged an item right, of the runs that judged it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RightShare {
+    /// Runs right.
+    pub right: usize,
+    /// Runs that judged the item.
+    pub judged: usize,
+}
+
+impl RightShare {
+    /// `right / judged`; `None` when no run judged the item.
+    pub fn fraction(self) -> Option<f64> {
+        (self.judged > 0).then(|| self.right as f64 / self.judged as f64)
+    }
+}
