@@ -36,6 +36,8 @@ pub enum Architecture {
     Qwen25Vl,
     /// `Qwen2VLForSequenceClassification`: a `score` head (VideoScore-Qwen2-VL).
     Qwen2VlSequenceClassification,
+    /// `MiniCPMO` (MiniCPM-o 2.6) with a trl value head: Omni-RewardModel-BT.
+    MiniCpmO,
 }
 
 /// How a family turns inputs into a reward.
@@ -54,11 +56,14 @@ pub enum ModelKind {
     /// media and text in the user turn, the response as the assistant turn), its reward read at
     /// the last token.
     MultimodalConversation,
+    /// An omni-modal decoder reading a whole conversation with images, videos and audio
+    /// (MiniCPM-o), its reward read at the last token.
+    OmniConversation,
 }
 
 impl Architecture {
     /// Every supported family, in the order errors list them.
-    pub const ALL: [Architecture; 13] = [
+    pub const ALL: [Architecture; 14] = [
         Architecture::Bert,
         Architecture::DebertaV2,
         Architecture::ModernBert,
@@ -72,6 +77,7 @@ impl Architecture {
         Architecture::Qwen2Vl,
         Architecture::Qwen25Vl,
         Architecture::Qwen2VlSequenceClassification,
+        Architecture::MiniCpmO,
     ];
 
     /// The `architectures` entry `transformers` writes for this family.
@@ -90,6 +96,7 @@ impl Architecture {
             Architecture::Qwen2Vl => "Qwen2VLForConditionalGeneration",
             Architecture::Qwen25Vl => "Qwen2_5_VLForConditionalGeneration",
             Architecture::Qwen2VlSequenceClassification => "Qwen2VLForSequenceClassification",
+            Architecture::MiniCpmO => "MiniCPMO",
         }
     }
 
@@ -108,6 +115,7 @@ impl Architecture {
             Architecture::Qwen2Vl
             | Architecture::Qwen25Vl
             | Architecture::Qwen2VlSequenceClassification => ModelKind::MultimodalConversation,
+            Architecture::MiniCpmO => ModelKind::OmniConversation,
         }
     }
 

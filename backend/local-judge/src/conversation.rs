@@ -21,12 +21,14 @@ use candle_core::{DType, Device, Tensor};
 use image::DynamicImage;
 use serde_json::Value;
 
+use crate::architecture::Architecture;
 use crate::batch::plan_batches;
 use crate::error::LocalJudgeError;
 use crate::input::TruncationSide;
 use crate::models::qwen2_vl::{
     ConversationEncoder, Qwen2VlRewardModel, VisionTokens, VisualPrompt,
 };
+pub use crate::omni_conversation::MiniCpmOConversations;
 use crate::qwen2_vl_processor::{
     MediaGrid, MediaKind, Qwen2VlImageProcessor, VisualInput, VisualPatches,
 };
@@ -44,20 +46,29 @@ pub enum ConversationMedia {
         /// Frames per second of the sampling.
         frames_per_second: f64,
     },
+    /// A clip: 16 kHz mono samples in [-1, 1] (MiniCPM-o reads audio; Qwen2-VL refuses it).
+    Audio(Vec<f32>),
 }
 
 impl ConversationMedia {
-    fn input(&self) -> VisualInput<'_> {
+    fn input(&self) -> Result<VisualInput<'_>, LocalJudgeError> {
         match self {
-            ConversationMedia::Image(image) => VisualInput::Image(image),
+            ConversationMedia::Image(image) => Ok(VisualInput::Image(image)),
             ConversationMedia::Video {
                 frames,
                 frames_per_second,
-            } => VisualInput::Video {
+            } => Ok(VisualInput::Video {
                 frames,
                 frames_per_second: *frames_per_second,
-            },
+            }),
+            ConversationMedia::Audio(_) => Err(audio_refused()),
         }
+    }
+}
+
+fn audio_refused() -> LocalJudgeError {
+    LocalJudgeError::Input {
+        message: "a Qwen2-VL model has no audio tower: audio cannot be scored".to_owned(),
     }
 }
 
@@ -85,9 +96,65 @@ pub struct ConversationLimits {
     pub batch_tokens: usize,
 }
 
+/// A loaded conversation reward model: Qwen2-VL / Qwen2.5-VL, or MiniCPM-o.
+#[derive(Debug)]
+pub enum ConversationScorer {
+    /// Qwen2-VL / Qwen2.5-VL with a value or `score` head.
+    Qwen2Vl(Box<Qwen2VlConversations>),
+    /// MiniCPM-o 2.6 with a value head (Omni-RewardModel-BT).
+    MiniCpmO(Box<MiniCpmOConversations>),
+}
+
+impl ConversationScorer {
+    /// Loads the checkpoint in `folder` (its `architecture`) from its checked `weight_files`
+    /// onto `device` in `dtype`.
+    pub fn load(
+        folder: &Path,
+        architecture: Architecture,
+        weight_files: &[PathBuf],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<ConversationScorer, LocalJudgeError> {
+        match architecture {
+            Architecture::MiniCpmO => Ok(ConversationScorer::MiniCpmO(Box::new(
+                MiniCpmOConversations::load(folder, weight_files, dtype, device)?,
+            ))),
+            _ => Ok(ConversationScorer::Qwen2Vl(Box::new(
+                Qwen2VlConversations::load(folder, weight_files, dtype, device)?,
+            ))),
+        }
+    }
+
+    /// The most tokens the language model's positions allow, if the config states it.
+    pub fn max_positions(&self) -> Option<usize> {
+        match self {
+            ConversationScorer::Qwen2Vl(scorer) => scorer.max_positions(),
+            ConversationScorer::MiniCpmO(scorer) => scorer.max_positions(),
+        }
+    }
+
+    /// One reward per conversation, in input order (see [`Qwen2VlConversations::score`]).
+    pub fn score(
+        &self,
+        conversations: &[Conversation],
+        groups: &[Vec<usize>],
+        limits: ConversationLimits,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>, LocalJudgeError> {
+        match self {
+            ConversationScorer::Qwen2Vl(scorer) => {
+                scorer.score(conversations, groups, limits, progress)
+            }
+            ConversationScorer::MiniCpmO(scorer) => {
+                scorer.score(conversations, groups, limits, progress)
+            }
+        }
+    }
+}
+
 /// A loaded vision-language reward model with its image processor and chat template.
 #[derive(Debug)]
-pub struct ConversationScorer {
+pub struct Qwen2VlConversations {
     model: Qwen2VlRewardModel,
     processor: Qwen2VlImageProcessor,
     /// The video settings (`video_preprocessor_config.json`, else the image settings).
@@ -97,7 +164,7 @@ pub struct ConversationScorer {
     device: Device,
 }
 
-impl ConversationScorer {
+impl Qwen2VlConversations {
     /// Loads the checkpoint in `folder` from its checked `weight_files` (shards, then the value
     /// head) onto `device` in `dtype`, with its `preprocessor_config.json`, `tokenizer.json` and
     /// chat template.
@@ -106,7 +173,7 @@ impl ConversationScorer {
         weight_files: &[PathBuf],
         dtype: DType,
         device: &Device,
-    ) -> Result<ConversationScorer, LocalJudgeError> {
+    ) -> Result<Qwen2VlConversations, LocalJudgeError> {
         let model = Qwen2VlRewardModel::load_files(folder, weight_files, dtype, device)?;
         let processor = Qwen2VlImageProcessor::load(folder)?;
         if processor.merge_size as usize != model.merge_size() {
@@ -133,7 +200,7 @@ impl ConversationScorer {
             .or_else(|| config.get("max_position_embeddings"))
             .and_then(Value::as_u64)
             .and_then(|positions| usize::try_from(positions).ok());
-        Ok(ConversationScorer {
+        Ok(Qwen2VlConversations {
             model,
             processor,
             video_processor,
@@ -197,10 +264,12 @@ impl ConversationScorer {
             for &index in &batch {
                 for media in &conversations[index].media {
                     let processor = match media {
-                        ConversationMedia::Image(_) => &self.processor,
+                        ConversationMedia::Image(_) | ConversationMedia::Audio(_) => {
+                            &self.processor
+                        }
                         ConversationMedia::Video { .. } => &self.video_processor,
                     };
-                    patches.append(processor.preprocess_media(&[media.input()])?)?;
+                    patches.append(processor.preprocess_media(&[media.input()?])?)?;
                 }
             }
             let pixel_values = if expected.is_empty() {
@@ -243,6 +312,7 @@ impl ConversationScorer {
     fn grid_of(&self, media: &ConversationMedia) -> Result<MediaGrid, LocalJudgeError> {
         let (processor, first, temporal, kind) = match media {
             ConversationMedia::Image(image) => (&self.processor, image, 1, MediaKind::Image),
+            ConversationMedia::Audio(_) => return Err(audio_refused()),
             ConversationMedia::Video {
                 frames,
                 frames_per_second,

@@ -170,8 +170,9 @@ impl LocalJudge {
                 let positions = model.max_positions();
                 (Scorer::Embedding(model), positions)
             }
-            ModelKind::MultimodalConversation => {
-                let scorer = ConversationScorer::load(&root, &weight_files, dtype, &device)?;
+            ModelKind::MultimodalConversation | ModelKind::OmniConversation => {
+                let scorer =
+                    ConversationScorer::load(&root, architecture, &weight_files, dtype, &device)?;
                 let positions = scorer.max_positions();
                 (Scorer::Conversation(Box::new(scorer)), positions)
             }
@@ -191,7 +192,9 @@ impl LocalJudge {
 
         // A vision-language checkpoint's template may also sit in `chat_template.json`.
         let conversation_template = match architecture.kind() {
-            ModelKind::MultimodalConversation => Some(chat_template_source(&root)?.0),
+            ModelKind::MultimodalConversation | ModelKind::OmniConversation => {
+                Some(chat_template_source(&root)?.0)
+            }
             _ => None,
         };
         let encoder = text_encoder(
@@ -218,7 +221,9 @@ impl LocalJudge {
             parameter_count: checkpoint.parameter_count(),
             reads_images: matches!(
                 architecture.kind(),
-                ModelKind::ImageText | ModelKind::MultimodalConversation
+                ModelKind::ImageText
+                    | ModelKind::MultimodalConversation
+                    | ModelKind::OmniConversation
             ),
         };
         Ok(LocalJudge {
@@ -524,7 +529,9 @@ pub fn text_encoder(
         .unwrap_or_default();
     let default_cap = match architecture.kind() {
         ModelKind::DecoderClassifier => DEFAULT_DECODER_MAX_LENGTH,
-        ModelKind::MultimodalConversation => DEFAULT_MULTIMODAL_MAX_LENGTH,
+        ModelKind::MultimodalConversation | ModelKind::OmniConversation => {
+            DEFAULT_MULTIMODAL_MAX_LENGTH
+        }
         _ => DEFAULT_ENCODER_MAX_LENGTH,
     };
     // sentence-transformers cuts inputs at `max_seq_length` (256 for all-MiniLM-L6-v2), not
@@ -592,7 +599,9 @@ fn input_format(
     options: &LocalJudgeOptions,
 ) -> Result<InputFormat, LocalJudgeError> {
     match architecture.kind() {
-        ModelKind::DecoderClassifier | ModelKind::MultimodalConversation => {
+        ModelKind::DecoderClassifier
+        | ModelKind::MultimodalConversation
+        | ModelKind::OmniConversation => {
             let source = chat_template.ok_or_else(|| LocalJudgeError::Config {
                 file: PathBuf::from(TOKENIZER_CONFIG_FILE),
                 field: "chat_template".to_owned(),

@@ -32,6 +32,7 @@ pub mod input;
 pub mod judge;
 pub mod minicpm_v_processor;
 pub mod models;
+pub mod omni_conversation;
 pub mod pil_resample;
 pub mod qwen2_vl_processor;
 pub mod weights;

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use omnireward_local_judge::architecture::ModelKind;
 use omnireward_local_judge::generation::chat_model::{ChatModel, is_generative_checkpoint};
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
@@ -21,7 +20,7 @@ use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::judge_text_pair;
-use crate::judges::local::inputs::image_response_pair;
+use crate::judges::local::inputs::{ConversationLayout, image_response_pair};
 
 #[derive(Debug, Args)]
 pub(super) struct ScoreArgs {
@@ -175,8 +174,9 @@ pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result
         }
         (_, _, Some(first), Some(second)) => {
             let (first, second) = (load_image(first)?, load_image(second)?);
-            if judge.description().kind == ModelKind::MultimodalConversation {
-                let pair = image_response_pair(&args.criterion, &args.prompt, first, second);
+            if let Some(layout) = ConversationLayout::of(judge.description().kind) {
+                let pair =
+                    image_response_pair(layout, &args.criterion, &args.prompt, first, second);
                 judge.score_conversation_pairs(&[pair], &mut |_| {})?
             } else {
                 let pair = ImagePair {

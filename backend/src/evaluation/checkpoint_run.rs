@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::sink::{JudgementSink, SinkError};
 use crate::judges::ablation::{self, Ablation};
-use crate::judges::local::inputs::{conversation_pair, image_pair, text_pair};
+use crate::judges::local::inputs::{ConversationLayout, conversation_pair, image_pair, text_pair};
 use crate::judges::local::{Coverage, InferenceThread, LocalScoringError, coverage};
 use crate::media::MediaEncoder;
 
@@ -241,10 +241,12 @@ pub async fn run(
                             .collect::<Result<Vec<_>, _>>()?;
                         judge.score_image_pairs(&pairs, &mut report)?
                     }
-                    ModelKind::MultimodalConversation => {
+                    kind @ (ModelKind::MultimodalConversation | ModelKind::OmniConversation) => {
+                        let layout = ConversationLayout::of(kind)
+                            .unwrap_or(ConversationLayout::VisionLanguage);
                         let pairs = chunk
                             .iter()
-                            .map(|sample| conversation_pair(sample, &media))
+                            .map(|sample| conversation_pair(layout, sample, &media, frames))
                             .collect::<Result<Vec<_>, _>>()?;
                         judge.score_conversation_pairs(&pairs, &mut report)?
                     }

@@ -13,7 +13,7 @@
 //! ([`INPUT_FORMAT_FILES`]: config, tokenizer, chat template, preprocessor), the architecture,
 //! the device class with the dtype it implies, the options that shape inputs (token limit,
 //! truncation side, separator, reward label, frames per video) and, for vision-language models,
-//! the conversation layout per task ([`CONVERSATION_LAYOUT`]). A checkpoint named by Hub
+//! the conversation layout per task ([`CONVERSATION_LAYOUT`], or MiniCPM-o's). A checkpoint named by Hub
 //! repository is decided before anything is downloaded: its repository and commit stand for
 //! the files.
 
@@ -32,7 +32,8 @@ use crate::judges::ablation::Ablation;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
 use crate::judges::local::TruncationSide;
-use crate::judges::local::inputs::CONVERSATION_LAYOUT;
+use crate::judges::local::inputs::ConversationLayout;
+use omnireward_local_judge::omni_conversation::VIDEO_FRAMES;
 
 /// The files of a checkpoint folder that decide how its inputs are formatted and tokenized.
 /// (`chat_template.json`, where Qwen2-VL processors save their template, is last: a folder
@@ -154,7 +155,7 @@ pub struct CheckpointSettings {
     pub separator: Option<String>,
     /// Which head output is the reward (`None`: the only one).
     pub reward_label: Option<String>,
-    /// Frames sampled per video response, for image-text models.
+    /// Frames sampled per video, for models that read images (image-text and vision-language).
     pub frames: Option<usize>,
     /// How a vision-language model's conversations are laid out per task
     /// ([`CONVERSATION_LAYOUT`]); left out for other models, so their identities are unchanged.
@@ -175,7 +176,19 @@ impl CheckpointSettings {
         options: CheckpointInputOptions,
     ) -> CheckpointSettings {
         let (dtype, kind) = numerics(architecture, device_class);
-        let reads_images = kind == Some(ModelKind::ImageText);
+        let reads_images = matches!(
+            kind,
+            Some(
+                ModelKind::ImageText
+                    | ModelKind::MultimodalConversation
+                    | ModelKind::OmniConversation
+            )
+        );
+        // MiniCPM-o reads at most four frames of a video (as its authors trained it).
+        let frames = match kind {
+            Some(ModelKind::OmniConversation) => options.frames.min(VIDEO_FRAMES),
+            _ => options.frames,
+        };
         CheckpointSettings {
             architecture: architecture.to_owned(),
             device_class,
@@ -184,9 +197,10 @@ impl CheckpointSettings {
             truncation: options.truncation,
             separator: options.separator,
             reward_label: options.reward_label,
-            frames: reads_images.then_some(options.frames),
-            conversation_layout: (kind == Some(ModelKind::MultimodalConversation))
-                .then_some(CONVERSATION_LAYOUT),
+            frames: reads_images.then_some(frames),
+            conversation_layout: kind
+                .and_then(ConversationLayout::of)
+                .map(ConversationLayout::name),
             ablations: options.ablations,
         }
     }
@@ -498,8 +512,37 @@ mod tests {
             CheckpointInputOptions::default(),
         ));
         let value = identity.to_value();
-        assert_eq!(value["conversation_layout"], CONVERSATION_LAYOUT);
+        assert_eq!(
+            value["conversation_layout"],
+            crate::judges::local::inputs::CONVERSATION_LAYOUT
+        );
         assert_eq!(value["dtype"], "bf16", "bf16 on CUDA, never f16");
-        assert!(value["frames"].is_null(), "no video read yet");
+        assert_eq!(
+            value["frames"],
+            CheckpointInputOptions::default().frames,
+            "videos are read as frames"
+        );
+    }
+
+    #[test]
+    fn minicpm_o_identities_name_its_layout_and_read_at_most_four_frames() {
+        let options = CheckpointInputOptions {
+            frames: 8,
+            ..CheckpointInputOptions::default()
+        };
+        let identity = RunIdentity::HubCheckpoint(HubCheckpointIdentity::new(
+            "jinzhuoran/OmniRewardModel".to_owned(),
+            "d".repeat(40),
+            "MiniCPMO",
+            DeviceClass::Cuda,
+            options,
+        ));
+        let value = identity.to_value();
+        assert_eq!(
+            value["conversation_layout"],
+            crate::judges::local::inputs::OMNI_CONVERSATION_LAYOUT
+        );
+        assert_eq!(value["frames"], 4);
+        assert_eq!(value["dtype"], "bf16");
     }
 }

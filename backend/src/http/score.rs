@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use super::{ApiError, AppState};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::judge_text_pair;
-use crate::judges::local::inputs::image_response_pair;
+use crate::judges::local::inputs::{ConversationLayout, image_response_pair};
 use crate::judges::local::{GenerativeThread, InferenceThread};
 
 /// Longest criterion, prompt or text response, in bytes.
@@ -213,9 +213,11 @@ fn inputs(request: ScoreRequest, kind: Option<ModelKind>) -> Result<Inputs, ApiE
         (None, None, Some(first), Some(second)) => {
             // A vision-language model reads each image as a T2I sample's response: in the user
             // turn before the prompt; an image-text model compares each with the text.
-            let as_conversations = match kind {
-                Some(ModelKind::ImageText) => false,
-                Some(ModelKind::MultimodalConversation) => true,
+            let layout = match kind {
+                Some(ModelKind::ImageText) => None,
+                Some(kind @ (ModelKind::MultimodalConversation | ModelKind::OmniConversation)) => {
+                    ConversationLayout::of(kind)
+                }
                 Some(
                     ModelKind::EncoderClassifier
                     | ModelKind::DecoderClassifier
@@ -231,8 +233,9 @@ fn inputs(request: ScoreRequest, kind: Option<ModelKind>) -> Result<Inputs, ApiE
                 decode_image("image1", &first)?,
                 decode_image("image2", &second)?,
             );
-            if as_conversations {
+            if let Some(layout) = layout {
                 return Ok(Inputs::Conversations(image_response_pair(
+                    layout,
                     &request.criterion,
                     &request.prompt,
                     first,

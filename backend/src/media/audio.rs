@@ -91,8 +91,7 @@ fn wav_header(data_bytes: usize) -> Option<Vec<u8>> {
     Some(wav)
 }
 
-/// The samples of a base64 WAV made by [`wav_base64`], after checking its header (for tests).
-#[cfg(test)]
+/// The samples of a base64 WAV made by [`wav_base64`], after checking its header.
 pub(super) fn decode_wav_base64(wav_base64: &str) -> anyhow::Result<Vec<i16>> {
     use anyhow::ensure;
     let wav = BASE64.decode(wav_base64)?;

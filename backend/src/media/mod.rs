@@ -245,6 +245,24 @@ impl MediaEncoder {
         Ok(parts.to_vec())
     }
 
+    /// The video's duration in seconds, from its container (cached like the encodings): with
+    /// the number of frames sampled from it, the rate a vision-language model's time positions
+    /// take.
+    pub fn video_duration_seconds(&self, media: &MediaRef) -> Result<f64, MediaError> {
+        let operation = Operation {
+            name: "video-duration",
+            parameters: "format=duration".to_owned(),
+        };
+        let parts = self.cached(&[media], &operation, 1, |sources| {
+            video::duration(&sources[0], self.inner.disk.scratch_dir())
+        })?;
+        let text = single(parts, media)?;
+        text.parse().map_err(|_| MediaError::Decode {
+            name: media.name.clone(),
+            message: format!("a cached duration `{text}` is not a number"),
+        })
+    }
+
     /// The clip decoded and resampled to 16 kHz mono 16-bit PCM, as base64 of a WAV file (no
     /// `data:` prefix: the request builder puts it in an `input_audio` part).
     pub fn audio_wav_base64(&self, media: &MediaRef) -> Result<Arc<str>, MediaError> {
@@ -258,6 +276,20 @@ impl MediaEncoder {
             Ok(vec![audio::wav_base64(&pcm, source.name())?])
         })?;
         single(parts, media)
+    }
+
+    /// The clip at 16 kHz mono as samples in [-1, 1] (`i16 / 32768`): what a local audio model
+    /// (MiniCPM-o's Whisper features) reads. Decoded once through the cached WAV.
+    pub fn audio_samples(&self, media: &MediaRef) -> Result<Vec<f32>, MediaError> {
+        let wav = self.audio_wav_base64(media)?;
+        let samples = audio::decode_wav_base64(&wav).map_err(|error| MediaError::Decode {
+            name: media.name.clone(),
+            message: format!("reading the decoded audio back: {error}"),
+        })?;
+        Ok(samples
+            .into_iter()
+            .map(|sample| f32::from(sample) / 32768.0)
+            .collect())
     }
 
     /// Both clips at 16 kHz mono joined as `first`, one second of silence, `second`, as base64

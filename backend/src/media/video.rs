@@ -121,6 +121,44 @@ fn count_frames(input: &InputFile, name: &str) -> Result<usize, MediaError> {
     Ok(count)
 }
 
+/// The video's duration in seconds (the container's `format=duration`), as text.
+pub(super) fn duration(
+    source: &Source<'_>,
+    scratch_dir: &Path,
+) -> Result<Vec<Arc<str>>, MediaError> {
+    let name = source.name();
+    let input = InputFile::for_source(source, scratch_dir)?;
+    let arguments: [OsString; 7] = [
+        "-show_entries".into(),
+        "format=duration".into(),
+        "-of".into(),
+        "default=noprint_wrappers=1:nokey=1".into(),
+        "-select_streams".into(),
+        "v:0".into(),
+        input.argument(),
+    ];
+    let output = run(Program::Ffprobe, &arguments, name)?;
+    let text = String::from_utf8_lossy(&output);
+    let seconds: f64 = text
+        .trim()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .map_err(|_| MediaError::Decode {
+            name: name.to_owned(),
+            message: format!("ffprobe reported duration `{}`", text.trim()),
+        })?;
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(MediaError::Decode {
+            name: name.to_owned(),
+            message: format!("a video of {seconds} seconds"),
+        });
+    }
+    Ok(vec![Arc::from(seconds.to_string())])
+}
+
 /// The frames at `indices` (ascending, distinct) as concatenated RGB PNGs, from one ffmpeg run.
 fn extract_frames(input: &InputFile, indices: &[usize], name: &str) -> Result<Vec<u8>, MediaError> {
     // Commas separate filters in a filter graph, so the ones inside `eq(n,i)` are escaped.

@@ -387,7 +387,7 @@ impl TrainableModel {
                 source_architecture
             }
             ModelKind::TextEmbedding => Architecture::Bert,
-            ModelKind::MultimodalConversation => {
+            ModelKind::MultimodalConversation | ModelKind::OmniConversation => {
                 return Err(TrainingError::Config {
                     message: format!(
                         "{}: {name} (a vision-language reward model) cannot be trained here yet",

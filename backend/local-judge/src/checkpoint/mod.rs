@@ -53,7 +53,7 @@ pub const PICKLE_EXTENSIONS: [&str; 6] = ["bin", "pt", "pth", "pkl", "pickle", "
 
 /// The `architectures` a local judge can run: sequence-classification reward models, the
 /// embedding models used as baselines, and Qwen2-VL / Qwen2.5-VL models with a reward head.
-pub const SUPPORTED_ARCHITECTURES: [&str; 13] = [
+pub const SUPPORTED_ARCHITECTURES: [&str; 14] = [
     "BertForSequenceClassification",
     "DebertaV2ForSequenceClassification",
     "ModernBertForSequenceClassification",
@@ -67,7 +67,12 @@ pub const SUPPORTED_ARCHITECTURES: [&str; 13] = [
     "Qwen2VLForConditionalGeneration",
     "Qwen2_5_VLForConditionalGeneration",
     "Qwen2VLForSequenceClassification",
+    "MiniCPMO",
 ];
+
+/// Architectures that are reward models only with trl's value head (MiniCPM-o: the head is
+/// what makes it Omni-RewardModel-BT).
+const VALUE_HEAD_ARCHITECTURES: [&str; 1] = ["MiniCPMO"];
 
 /// The largest JSON or template file read whole; large-vocabulary `tokenizer.json` files reach
 /// about 35 MB, so this leaves room while bounding what an upload can make us allocate.
@@ -194,6 +199,18 @@ pub enum CheckpointError {
         file.display()
     )]
     GenerativeVisionLanguage {
+        /// The configuration file.
+        file: PathBuf,
+        /// The architecture listed.
+        architecture: String,
+    },
+    /// A checkpoint that is a reward model only with a value head, without one.
+    #[error(
+        "{}: {architecture} without a value head ({VALUE_HEAD_FILE} or `v_head.summary.*` in the \
+         weights) is not a reward model; Omni-RewardModel-BT ships its head as {VALUE_HEAD_FILE}",
+        file.display()
+    )]
+    MissingValueHead {
         /// The configuration file.
         file: PathBuf,
         /// The architecture listed.
@@ -370,6 +387,12 @@ impl CheckpointFolder {
                 supported: SUPPORTED_ARCHITECTURES.to_vec(),
             }
         })?;
+        if VALUE_HEAD_ARCHITECTURES.contains(&architecture) && !self.has_value_head() {
+            return Err(CheckpointError::MissingValueHead {
+                file: PathBuf::from(CONFIG_FILE),
+                architecture: architecture.to_owned(),
+            });
+        }
         if CONDITIONAL_GENERATION_ARCHITECTURES.contains(&architecture) && !self.has_reward_head() {
             return Err(CheckpointError::GenerativeVisionLanguage {
                 file: PathBuf::from(CONFIG_FILE),
@@ -377,6 +400,14 @@ impl CheckpointFolder {
             });
         }
         Ok(architecture)
+    }
+
+    /// Whether the weights (or [`VALUE_HEAD_FILE`]) hold trl's value head.
+    pub fn has_value_head(&self) -> bool {
+        self.shards
+            .iter()
+            .chain(&self.value_head)
+            .any(|shard| shard.header.tensors.contains_key("v_head.summary.weight"))
     }
 
     /// Whether the weights (or [`VALUE_HEAD_FILE`]) hold a value head or a `score` head.

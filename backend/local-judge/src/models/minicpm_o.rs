@@ -37,8 +37,7 @@ use crate::minicpm_v_processor::{MiniCpmVImageProcessor, ProcessedPicture};
 use crate::weights::load_var_builder;
 use crate::whisper_features::{HOP_LENGTH, WhisperFeatureExtractor};
 
-/// The value head file LLaMA-Factory saves beside the model.
-pub const VALUE_HEAD_FILE: &str = "value_head.safetensors";
+pub use crate::checkpoint::VALUE_HEAD_FILE;
 /// Audio tokens per placeholder block: one second (`chunk_length` 1 s, pooled by 2).
 const AUDIO_TOKENS_PER_BLOCK: usize = 25;
 /// Audio samples per second.
@@ -276,6 +275,7 @@ pub struct MiniCpmORewardModel {
     text: DecoderModel,
     head: ValueHead,
     tokens: MediaTokens,
+    max_positions: usize,
     inverse_frequencies: Vec<f32>,
     device: Device,
 }
@@ -290,13 +290,7 @@ impl MiniCpmORewardModel {
         dtype: DType,
         device: &Device,
     ) -> Result<MiniCpmORewardModel, LocalJudgeError> {
-        let config_file = folder.join("config.json");
-        let text = std::fs::read_to_string(&config_file).map_err(|error| {
-            config_error(&config_file, "(file)", format!("cannot be read: {error}"))
-        })?;
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
-        let mut shards: Vec<_> = std::fs::read_dir(folder)
+        let mut files: Vec<_> = std::fs::read_dir(folder)
             .map_err(|error| {
                 config_error(folder, "(folder)", format!("cannot be listed: {error}"))
             })?
@@ -305,10 +299,31 @@ impl MiniCpmORewardModel {
             .filter(|path| {
                 path.extension()
                     .is_some_and(|extension| extension == "safetensors")
-                    && path.file_name().is_some_and(|name| name != VALUE_HEAD_FILE)
             })
             .collect();
-        shards.sort();
+        files.sort();
+        MiniCpmORewardModel::load_files(folder, &files, dtype, device)
+    }
+
+    /// Loads the model from these weight files (a checked folder's; [`VALUE_HEAD_FILE`], when
+    /// among them or beside them in `folder`, is the head), with the folder's config and
+    /// tokenizer.
+    pub fn load_files(
+        folder: &Path,
+        files: &[std::path::PathBuf],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<MiniCpmORewardModel, LocalJudgeError> {
+        let config_file = folder.join("config.json");
+        let text = std::fs::read_to_string(&config_file).map_err(|error| {
+            config_error(&config_file, "(file)", format!("cannot be read: {error}"))
+        })?;
+        let config: Value = serde_json::from_str(&text)
+            .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
+        let shards: Vec<_> = files
+            .iter()
+            .filter(|path| path.file_name().is_some_and(|name| name != VALUE_HEAD_FILE))
+            .collect();
         let weights = load_var_builder(&shards, dtype, device)?;
         let label = RewardLabel::default();
         let source = ModelSource {
@@ -411,9 +426,15 @@ impl MiniCpmORewardModel {
             text: language,
             head,
             tokens: MediaTokens::from_tokenizer(&tokenizer, &tokenizer_file)?,
+            max_positions: settings.max_position_embeddings,
             inverse_frequencies: settings.inverse_frequencies.clone(),
             device: device.clone(),
         })
+    }
+
+    /// The language model's `max_position_embeddings`.
+    pub fn max_positions(&self) -> Option<usize> {
+        Some(self.max_positions)
     }
 
     /// Whether the checkpoint has its vision (`init_vision`) and audio (`init_audio`) parts.

@@ -107,7 +107,8 @@ pub fn load_sequence_model(
         | Architecture::BertEmbedding
         | Architecture::Qwen2Vl
         | Architecture::Qwen25Vl
-        | Architecture::Qwen2VlSequenceClassification => Err(LocalJudgeError::Input {
+        | Architecture::Qwen2VlSequenceClassification
+        | Architecture::MiniCpmO => Err(LocalJudgeError::Input {
             message: format!(
                 "{} is not a sequence reward model",
                 architecture.hugging_face_name()
@@ -130,7 +131,7 @@ pub fn head_prefixes(architecture: Architecture) -> &'static [&'static str] {
         Architecture::Clip => &["text_projection.", "visual_projection.", "logit_scale"],
         Architecture::Siglip => &["text_model.head.", "vision_model.head.", "logit_scale"],
         Architecture::BertEmbedding => &[],
-        Architecture::Qwen2Vl | Architecture::Qwen25Vl => &["v_head."],
+        Architecture::Qwen2Vl | Architecture::Qwen25Vl | Architecture::MiniCpmO => &["v_head."],
         Architecture::Qwen2VlSequenceClassification => &["score."],
     }
 }

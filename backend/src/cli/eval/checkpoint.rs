@@ -152,8 +152,8 @@ pub(in crate::cli) fn run(
         "device": description.device,
         "dtype": description.dtype,
         "input_format": description.input_format,
-        "conversation_layout": (description.kind == omnireward_local_judge::architecture::ModelKind::MultimodalConversation)
-            .then_some(crate::judges::local::inputs::CONVERSATION_LAYOUT),
+        "conversation_layout": crate::judges::local::inputs::ConversationLayout::of(description.kind)
+            .map(crate::judges::local::inputs::ConversationLayout::name),
         "max_length": description.max_length,
         "device_requested": device_requested,
         "batch_tokens": description.batch_tokens,

@@ -45,11 +45,14 @@ pub fn coverage(kind: ModelKind, task: Task) -> Coverage {
         ModelKind::MultimodalConversation => match task {
             Task::TextToText
             | Task::TextImageToText
+            | Task::TextVideoToText
             | Task::TextToImage
+            | Task::TextToVideo
             | Task::TextTo3d
             | Task::TextImageToImage => Coverage::Full,
-            _ => Coverage::NotCovered,
+            Task::TextAudioToText | Task::TextToAudio => Coverage::NotCovered,
         },
+        ModelKind::OmniConversation => Coverage::Full,
     }
 }
 
@@ -86,11 +89,13 @@ mod tests {
     }
 
     #[test]
-    fn vision_language_models_see_every_image_task_and_no_video_or_audio_yet() {
+    fn vision_language_models_see_every_image_and_video_task_and_no_audio() {
         let images = [
             Task::TextToText,
             Task::TextImageToText,
+            Task::TextVideoToText,
             Task::TextToImage,
+            Task::TextToVideo,
             Task::TextTo3d,
             Task::TextImageToImage,
         ];
@@ -103,8 +108,17 @@ mod tests {
             assert_eq!(
                 coverage(ModelKind::MultimodalConversation, task),
                 Coverage::Full,
-                "{task}: the prompt's image is read too"
+                "{task}: the prompt's image or video is read too"
             );
         }
+    }
+
+    #[test]
+    fn omni_models_see_all_nine_tasks() {
+        let mut seen = covered(ModelKind::OmniConversation);
+        seen.sort();
+        let mut all = Task::ALL.to_vec();
+        all.sort();
+        assert_eq!(seen, all);
     }
 }

@@ -12,13 +12,24 @@
 //! | T2I | criterion | response's image, prompt | (empty) |
 //! | T23D | criterion | response's multi-view render, prompt | (empty) |
 //! | TI2I | criterion | source image, response's image, prompt | (empty) |
+//! | TV2T | criterion | prompt's video, prompt | response |
+//! | T2V | criterion | response's video, prompt | (empty) |
 //!
 //! Text responses are the assistant turn, as reward models are trained. Media responses sit in
 //! the user turn before the prompt's text, following Omni-RewardData's convention of media in
 //! the user turn (and the issue that asked for this layout); the assistant turn is then left
 //! empty rather than repeating the prompt, so the two conversations of a sample differ only in
-//! the response's media. TV2T and T2V (video) are not covered yet, and audio tasks never (no
-//! audio tower); the run's coverage says so.
+//! the response's media. A video is `--frames` frames sampled evenly over its decoded frames
+//! (the API judges' sampling), at the rate those frames span (`frames / duration`), which sets
+//! their time positions. Audio tasks are not covered (no audio tower); the run's coverage says
+//! so.
+
+//!
+//! MiniCPM-o with a value head (Omni-RewardModel-BT) reads the layout its authors trained it on,
+//! [`OMNI_CONVERSATION_LAYOUT`]: understanding tasks (T2T, TI2T, TV2T, TA2T) as above, the
+//! prompt's media (image, video, or audio clip) in the user turn; generation tasks (T2I, T2V,
+//! T2A, T23D, TI2I with the source image first) with the response's media in the user turn and
+//! the prompt text as the assistant turn, Omni-RewardData's convention. It reads all nine tasks.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -91,7 +102,44 @@ pub fn image_pair(
 /// The name of the conversation layout above, recorded in a vision-language model's run
 /// identity: another layout is another run.
 pub const CONVERSATION_LAYOUT: &str =
-    "criterion-system/media-then-prompt-user/response-assistant/v1";
+    "criterion-system/media-then-prompt-user/response-assistant/v2-video";
+
+/// The name of MiniCPM-o's layout (media responses in the user turn, the prompt as the
+/// assistant turn), recorded in its runs' identity.
+pub const OMNI_CONVERSATION_LAYOUT: &str =
+    "criterion-system/media-user/response-or-generation-prompt-assistant/v1";
+
+/// Which conversation layout a model reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationLayout {
+    /// Qwen2-VL / Qwen2.5-VL reward models: [`CONVERSATION_LAYOUT`].
+    VisionLanguage,
+    /// MiniCPM-o (Omni-RewardModel-BT): [`OMNI_CONVERSATION_LAYOUT`].
+    Omni,
+}
+
+impl ConversationLayout {
+    /// The layout of a model of `kind`, if it reads conversations.
+    pub fn of(kind: omnireward_local_judge::architecture::ModelKind) -> Option<ConversationLayout> {
+        use omnireward_local_judge::architecture::ModelKind;
+        match kind {
+            ModelKind::MultimodalConversation => Some(ConversationLayout::VisionLanguage),
+            ModelKind::OmniConversation => Some(ConversationLayout::Omni),
+            ModelKind::EncoderClassifier
+            | ModelKind::DecoderClassifier
+            | ModelKind::ImageText
+            | ModelKind::TextEmbedding => None,
+        }
+    }
+
+    /// The name recorded in run identities.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConversationLayout::VisionLanguage => CONVERSATION_LAYOUT,
+            ConversationLayout::Omni => OMNI_CONVERSATION_LAYOUT,
+        }
+    }
+}
 
 /// The conversation of one response: system = `criterion`, user = `media` then `prompt`,
 /// assistant = `response` (empty for a media response).
@@ -109,49 +157,66 @@ pub fn conversation(
     }
 }
 
-/// Two image responses to one prompt laid out as a T2I sample's (each image in the user turn
-/// before the prompt, an empty assistant turn): `score --image1/--image2` and the demo.
+/// Two image responses to one prompt laid out as a T2I sample's in `layout`:
+/// `score --image1/--image2` and the demo.
 pub fn image_response_pair(
+    layout: ConversationLayout,
     criterion: &str,
     prompt: &str,
     first: DynamicImage,
     second: DynamicImage,
 ) -> [Conversation; 2] {
-    let single = |image| conversation(criterion, prompt, vec![ConversationMedia::Image(image)], "");
+    let single = |image| {
+        let media = vec![ConversationMedia::Image(image)];
+        match layout {
+            ConversationLayout::VisionLanguage => conversation(criterion, prompt, media, ""),
+            ConversationLayout::Omni => conversation(criterion, "", media, prompt),
+        }
+    };
     [single(first), single(second)]
 }
 
 /// Both responses of a sample as conversations for a vision-language reward model, laid out as
 /// the module header's table says.
 pub fn conversation_pair(
+    layout: ConversationLayout,
     sample: &Sample,
     media: &MediaEncoder,
+    frames: usize,
 ) -> Result<[Conversation; 2], LocalScoringError> {
     let input_error = |message: String| LocalScoringError::Input {
         task: sample.task,
         sample_id: sample.id.clone(),
         message,
     };
+    let media_error = |error: MediaError| LocalScoringError::Media {
+        task: sample.task,
+        sample_id: sample.id.clone(),
+        source: Box::new(error),
+    };
     let images = |item: &MediaRef| -> Result<Vec<ConversationMedia>, LocalScoringError> {
-        if item.kind != MediaKind::Image {
-            return Err(input_error(format!(
-                "{} is not an image; a vision-language model reads images only for now",
+        match item.kind {
+            MediaKind::Image => {
+                let decoded = response_images(item, media, 1).map_err(media_error)?;
+                Ok(decoded.into_iter().map(ConversationMedia::Image).collect())
+            }
+            MediaKind::Video => Ok(vec![video(item, media, frames).map_err(media_error)?]),
+            MediaKind::Audio if layout == ConversationLayout::Omni => {
+                Ok(vec![ConversationMedia::Audio(
+                    media.audio_samples(item).map_err(media_error)?,
+                )])
+            }
+            MediaKind::Audio => Err(input_error(format!(
+                "{} is audio; a vision-language model reads images and videos",
                 item.name
-            )));
+            ))),
         }
-        let decoded =
-            response_images(item, media, 1).map_err(|error| LocalScoringError::Media {
-                task: sample.task,
-                sample_id: sample.id.clone(),
-                source: Box::new(error),
-            })?;
-        Ok(decoded.into_iter().map(ConversationMedia::Image).collect())
     };
     let prompt_images = || -> Result<Vec<ConversationMedia>, LocalScoringError> {
         let item = sample
             .prompt_media
             .as_ref()
-            .ok_or_else(|| input_error("the prompt has no image".to_owned()))?;
+            .ok_or_else(|| input_error("the prompt has no image or video".to_owned()))?;
         images(item)
     };
     let conversation = |media: Vec<ConversationMedia>, response: &str| {
@@ -169,21 +234,40 @@ pub fn conversation_pair(
             .ok_or_else(|| input_error("expected a media response".to_owned()))
             .and_then(&images)
     };
+    // A generation task's conversation: the response's media in the user turn, then the
+    // prompt in the user turn (vision-language) or as the assistant turn (MiniCPM-o).
+    let generated = |media: Vec<ConversationMedia>| match layout {
+        ConversationLayout::VisionLanguage => conversation(media, ""),
+        ConversationLayout::Omni => {
+            self::conversation(&sample.criterion, "", media, &sample.prompt)
+        }
+    };
     match sample.task {
         Task::TextToText => Ok([
             conversation(Vec::new(), &text_of(&sample.response1)?),
             conversation(Vec::new(), &text_of(&sample.response2)?),
         ]),
-        Task::TextImageToText => {
+        Task::TextImageToText | Task::TextVideoToText => {
             let prompt = prompt_images()?;
             Ok([
                 conversation(prompt.clone(), &text_of(&sample.response1)?),
                 conversation(prompt, &text_of(&sample.response2)?),
             ])
         }
-        Task::TextToImage | Task::TextTo3d => Ok([
-            conversation(media_of(&sample.response1)?, ""),
-            conversation(media_of(&sample.response2)?, ""),
+        Task::TextAudioToText if layout == ConversationLayout::Omni => {
+            let prompt = prompt_images()?;
+            Ok([
+                conversation(prompt.clone(), &text_of(&sample.response1)?),
+                conversation(prompt, &text_of(&sample.response2)?),
+            ])
+        }
+        Task::TextToImage | Task::TextTo3d | Task::TextToVideo => Ok([
+            generated(media_of(&sample.response1)?),
+            generated(media_of(&sample.response2)?),
+        ]),
+        Task::TextToAudio if layout == ConversationLayout::Omni => Ok([
+            generated(media_of(&sample.response1)?),
+            generated(media_of(&sample.response2)?),
         ]),
         Task::TextImageToImage => {
             let source = prompt_images()?;
@@ -193,16 +277,30 @@ pub fn conversation_pair(
                 Ok(media)
             };
             Ok([
-                conversation(with_source(&sample.response1)?, ""),
-                conversation(with_source(&sample.response2)?, ""),
+                generated(with_source(&sample.response1)?),
+                generated(with_source(&sample.response2)?),
             ])
         }
-        Task::TextVideoToText | Task::TextToVideo | Task::TextAudioToText | Task::TextToAudio => {
-            Err(input_error(
-                "not covered by vision-language reward models yet (video and audio)".to_owned(),
-            ))
-        }
+        Task::TextAudioToText | Task::TextToAudio => Err(input_error(
+            "not covered by vision-language reward models (no audio tower)".to_owned(),
+        )),
     }
+}
+
+/// A video as a vision-language model reads it: `frames` frames sampled evenly over its decoded
+/// frames, at the rate they span (`frames / duration`).
+pub fn video(
+    item: &MediaRef,
+    media: &MediaEncoder,
+    frames: usize,
+) -> Result<ConversationMedia, MediaError> {
+    let frames = frames.max(1);
+    let sampled = response_images(item, media, frames)?;
+    let seconds = media.video_duration_seconds(item)?;
+    Ok(ConversationMedia::Video {
+        frames: sampled,
+        frames_per_second: frames as f64 / seconds,
+    })
 }
 
 /// The images of one media item: the image itself (decoded from its bytes when PNG or JPEG,
@@ -308,7 +406,9 @@ mod tests {
                     .iter()
                     .map(|media| match media {
                         ConversationMedia::Image(image) => image.width(),
-                        ConversationMedia::Video { .. } => panic!("a video in an image layout"),
+                        ConversationMedia::Video { .. } | ConversationMedia::Audio(_) => {
+                            panic!("only images in an image layout")
+                        }
                     })
                     .collect();
                 (widths, conversation.response.clone())
@@ -320,8 +420,12 @@ mod tests {
     fn each_task_is_laid_out_with_media_first_in_the_user_turn() {
         let folder = tempfile::TempDir::new().expect("cache");
         let encoder = MediaEncoder::new(folder.path().to_path_buf());
-        let pair =
-            |sample: Sample| layout(&conversation_pair(&sample, &encoder).expect("laid out"));
+        let pair = |sample: Sample| {
+            layout(
+                &conversation_pair(ConversationLayout::VisionLanguage, &sample, &encoder, 5)
+                    .expect("laid out"),
+            )
+        };
         let texts = || [text("first"), text("second")];
         let images = || [media(image("small_20x20")), media(image("exact_56x84"))];
 
@@ -361,16 +465,29 @@ mod tests {
                 (vec![196, 84], String::new())
             ]
         );
-        // Video and audio are not read, and a missing prompt image is an error, not a guess.
+        // Text where media belong, audio, and a missing prompt image are errors, not guesses.
         for task in [
             Task::TextToVideo,
             Task::TextVideoToText,
             Task::TextAudioToText,
         ] {
-            assert!(conversation_pair(&sample(task, None, texts()), &encoder).is_err());
+            assert!(
+                conversation_pair(
+                    ConversationLayout::VisionLanguage,
+                    &sample(task, None, texts()),
+                    &encoder,
+                    5
+                )
+                .is_err()
+            );
         }
-        let missing = conversation_pair(&sample(Task::TextImageToText, None, texts()), &encoder)
-            .expect_err("no prompt image");
+        let missing = conversation_pair(
+            ConversationLayout::VisionLanguage,
+            &sample(Task::TextImageToText, None, texts()),
+            &encoder,
+            5,
+        )
+        .expect_err("no prompt image");
         assert!(missing.to_string().contains("no image"), "{missing}");
     }
 }

@@ -1,0 +1,113 @@
+//! MiniCPM-o with a value head (Omni-RewardModel-BT's architecture) end to end, on the tiny
+//! random fixture of the local-judge crate (`minicpm_o_tiny`, parity-checked against the
+//! reference code there): `eval checkpoint` over the embedded sample covers all nine tasks
+//! (images, videos as frames, audio clips), and, killed with SIGKILL mid-run and run again, ends
+//! with exactly one judgement per item and setting, each with two finite rewards.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use omnireward::data::{LoadOptions, embedded};
+use omnireward_shared::{Judgement, Label, Setting, Task};
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/minicpm_o_tiny")
+}
+
+/// Judgements in the home's judgements files.
+fn saved(home: &Path) -> Vec<Judgement> {
+    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
+        return Vec::new();
+    };
+    let mut judgements = Vec::new();
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for line in text.lines().filter(|line| line.ends_with('}')) {
+            judgements.push(serde_json::from_str(line).expect("a judgement line"));
+        }
+    }
+    judgements
+}
+
+fn eval_command(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_omnireward"));
+    command
+        .arg("--home")
+        .arg(home)
+        .args(["eval", "checkpoint"])
+        .arg(fixture())
+        .args(["--chunk-samples", "4", "--resamples", "50", "--json"]);
+    command
+}
+
+#[test]
+fn omni_reward_model_covers_all_nine_tasks_and_survives_sigkill() {
+    let home = TempDir::new().expect("home");
+    let mut child = eval_command(home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts omnireward");
+    let started = Instant::now();
+    while saved(home.path()).is_empty() {
+        assert!(
+            child.try_wait().expect("polls").is_none(),
+            "the run ended before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "nothing saved in 10 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaps");
+
+    let output = eval_command(home.path()).output().expect("runs omnireward");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["status"], "finished");
+    assert_eq!(report["judge"]["architecture"], "MiniCPMO");
+    assert_eq!(report["judge"]["kind"], "omni-conversation");
+    let summary = &report["summary"];
+    assert!(
+        summary["already_done"].as_u64().expect("count") > 0,
+        "{summary}"
+    );
+    assert_eq!(summary["not_covered"], serde_json::json!({}), "{summary}");
+    let with_ties = &report["scorecard"]["settings"]["with_ties"];
+    assert_eq!(with_ties["overall"]["tasks_covered"], 9, "{with_ties}");
+
+    let benchmark = embedded::load(&home.path().join("sample-cache"), &LoadOptions::default())
+        .expect("the embedded sample");
+    let items: usize = benchmark
+        .samples
+        .iter()
+        .map(|sample| if sample.label == Label::Tie { 1 } else { 2 })
+        .sum();
+    let judgements = saved(home.path());
+    assert_eq!(
+        judgements.len(),
+        items,
+        "one judgement per item, none twice"
+    );
+    let keys: BTreeSet<_> = judgements.iter().map(Judgement::key).collect();
+    assert_eq!(keys.len(), items);
+    let tasks: BTreeSet<Task> = judgements.iter().map(|judgement| judgement.task).collect();
+    assert_eq!(tasks, Task::ALL.into_iter().collect());
+    let settings: BTreeSet<Setting> = judgements
+        .iter()
+        .map(|judgement| judgement.setting)
+        .collect();
+    assert_eq!(settings.len(), 2);
+    assert!(judgements.iter().all(|judgement| {
+        judgement
+            .rewards
+            .is_some_and(|rewards| rewards.response1.is_finite() && rewards.response2.is_finite())
+    }));
+}
