@@ -20,7 +20,10 @@ use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::judge_text_pair;
-use crate::judges::local::inputs::{ConversationLayout, image_response_pair};
+use crate::judges::local::inputs::{ConversationLayout, audio_response_pair, image_response_pair};
+use crate::media::MediaEncoder;
+use omnireward_local_judge::architecture::ModelKind;
+use omnireward_shared::{MediaKind, MediaLocation, MediaRef};
 
 #[derive(Debug, Args)]
 pub(super) struct ScoreArgs {
@@ -35,10 +38,18 @@ pub(super) struct ScoreArgs {
     #[arg(long)]
     prompt: String,
     /// First text response.
-    #[arg(long, required_unless_present = "image1", conflicts_with = "image1")]
+    #[arg(
+        long,
+        required_unless_present_any = ["image1", "audio1"],
+        conflicts_with_all = ["image1", "audio1"]
+    )]
     response1: Option<String>,
     /// Second text response.
-    #[arg(long, required_unless_present = "image2", conflicts_with = "image2")]
+    #[arg(
+        long,
+        required_unless_present_any = ["image2", "audio2"],
+        conflicts_with_all = ["image2", "audio2"]
+    )]
     response2: Option<String>,
     /// First image response (image-text and vision-language models).
     #[arg(long, value_name = "FILE", requires = "image2")]
@@ -46,6 +57,17 @@ pub(super) struct ScoreArgs {
     /// Second image response.
     #[arg(long, value_name = "FILE", requires = "image1")]
     image2: Option<PathBuf>,
+    /// First audio response (MiniCPM-o: laid out as a T2A sample's), any format ffmpeg reads.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "audio2",
+        conflicts_with = "image1"
+    )]
+    audio1: Option<PathBuf>,
+    /// Second audio response.
+    #[arg(long, value_name = "FILE", requires = "audio1")]
+    audio2: Option<PathBuf>,
     #[command(flatten)]
     local: LocalModelArgs,
     /// Chat models: generated tokens at most.
@@ -187,7 +209,37 @@ pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result
                 judge.score_image_pairs(&[pair], &mut |_| {})?
             }
         }
-        _ => anyhow::bail!("give --response1 and --response2, or --image1 and --image2"),
+        _ => match (&args.audio1, &args.audio2) {
+            (Some(first), Some(second)) => {
+                if judge.description().kind != ModelKind::OmniConversation {
+                    anyhow::bail!(
+                        "{} reads no audio: --audio1/--audio2 need an omni model (MiniCPM-o)",
+                        judge.description().architecture
+                    );
+                }
+                let media = MediaEncoder::new(environment.cache_dir.clone());
+                let samples = |path: &PathBuf| -> anyhow::Result<Vec<f32>> {
+                    let item = MediaRef {
+                        kind: MediaKind::Audio,
+                        name: path.display().to_string(),
+                        location: MediaLocation::File {
+                            path: path.to_string_lossy().into_owned(),
+                        },
+                    };
+                    Ok(media.audio_samples(&item)?)
+                };
+                let pair = audio_response_pair(
+                    &args.criterion,
+                    &args.prompt,
+                    samples(first)?,
+                    samples(second)?,
+                );
+                judge.score_conversation_pairs(&[pair], &mut |_| {})?
+            }
+            _ => anyhow::bail!(
+                "give --response1 and --response2, --image1 and --image2, or --audio1 and --audio2"
+            ),
+        },
     };
     let [reward1, reward2] = rewards
         .first()

@@ -111,3 +111,53 @@ fn omni_reward_model_covers_all_nine_tasks_and_survives_sigkill() {
             .is_some_and(|rewards| rewards.response1.is_finite() && rewards.response2.is_finite())
     }));
 }
+
+#[test]
+fn score_reads_two_audio_responses_with_an_omni_model_only() {
+    let home = TempDir::new().expect("home");
+    let clips = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/sample-benchmark/media_data/text_to_audio");
+    let score = |model: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_omnireward"))
+            .arg("--home")
+            .arg(home.path())
+            .args(["score", "--model"])
+            .arg(model)
+            .args([
+                "--criterion",
+                "Prefer a clear tone.",
+                "--prompt",
+                "A falling tone.",
+            ])
+            .arg("--audio1")
+            .arg(clips.join("t2a-falling-tone.wav"))
+            .arg("--audio2")
+            .arg(clips.join("t2a-white-noise-burst.wav"))
+            .arg("--json")
+            .output()
+            .expect("runs omnireward")
+    };
+    let output = score(&fixture());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let outcome: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let (first, second) = (
+        outcome["reward1"].as_f64().expect("reward1"),
+        outcome["reward2"].as_f64().expect("reward2"),
+    );
+    assert!(
+        first.is_finite() && second.is_finite() && first != second,
+        "{outcome}"
+    );
+    let vision_language = fixture().with_file_name("qwen2_vl_tiny");
+    let refused = score(&vision_language);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("reads no audio"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -176,6 +176,25 @@ pub fn image_response_pair(
     [single(first), single(second)]
 }
 
+/// Two audio responses to one prompt laid out as a T2A sample's for MiniCPM-o (each clip in the
+/// user turn, the prompt as the assistant turn): `score --audio1/--audio2`.
+pub fn audio_response_pair(
+    criterion: &str,
+    prompt: &str,
+    first: Vec<f32>,
+    second: Vec<f32>,
+) -> [Conversation; 2] {
+    let single = |samples| {
+        conversation(
+            criterion,
+            "",
+            vec![ConversationMedia::Audio(samples)],
+            prompt,
+        )
+    };
+    [single(first), single(second)]
+}
+
 /// Both responses of a sample as conversations for a vision-language reward model, laid out as
 /// the module header's table says.
 pub fn conversation_pair(
