@@ -252,8 +252,7 @@ impl Qwen2VlConversations {
             .iter()
             .map(|prompt| prompt.input_ids.len())
             .collect();
-        let mut rewards = vec![f32::NAN; conversations.len()];
-        for batch in plan_batches(&lengths, groups, limits.batch_tokens) {
+        in_batches(&lengths, groups, limits.batch_tokens, progress, |batch| {
             let expected: Vec<MediaGrid> = batch
                 .iter()
                 .flat_map(|&index| grids[index].iter().copied())
@@ -261,7 +260,7 @@ impl Qwen2VlConversations {
             // Each item through its own settings (images and videos may differ), in prompt
             // order, then the items of one prompt in placeholder order.
             let mut patches = VisualPatches::default();
-            for &index in &batch {
+            for &index in batch {
                 for media in &conversations[index].media {
                     let processor = match media {
                         ConversationMedia::Image(_) | ConversationMedia::Audio(_) => {
@@ -295,15 +294,8 @@ impl Qwen2VlConversations {
             let (_, values) =
                 self.model
                     .forward(&batch_prompts, pixel_values.as_ref(), &expected)?;
-            let values = values
-                .to_vec1::<f32>()
-                .map_err(LocalJudgeError::model("reading the rewards"))?;
-            for (&index, value) in batch.iter().zip(values) {
-                rewards[index] = value;
-            }
-            progress(batch.len());
-        }
-        Ok(rewards)
+            Ok(values)
+        })
     }
 
     /// The `[temporal patches, rows, columns]` grid and kind the processor gives `media`, from
@@ -354,6 +346,29 @@ impl Qwen2VlConversations {
             kind,
         })
     }
+}
+
+/// Rewards in input order from `score` run over `plan_batches(lengths, groups, batch_tokens)`
+/// (each call gets a batch's indices and returns its rewards `[batch]`); `progress` gets each
+/// batch's size.
+pub(crate) fn in_batches(
+    lengths: &[usize],
+    groups: &[Vec<usize>],
+    batch_tokens: usize,
+    progress: &mut dyn FnMut(usize),
+    mut score: impl FnMut(&[usize]) -> Result<Tensor, LocalJudgeError>,
+) -> Result<Vec<f32>, LocalJudgeError> {
+    let mut rewards = vec![f32::NAN; lengths.len()];
+    for batch in plan_batches(lengths, groups, batch_tokens) {
+        let values = score(&batch)?
+            .to_vec1::<f32>()
+            .map_err(LocalJudgeError::model("reading the rewards"))?;
+        for (&index, value) in batch.iter().zip(values) {
+            rewards[index] = value;
+        }
+        progress(batch.len());
+    }
+    Ok(rewards)
 }
 
 /// `prompt` cut to `limits.max_length` tokens on the truncation side, when the cut leaves every

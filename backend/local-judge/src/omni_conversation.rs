@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use image::DynamicImage;
 
-use crate::batch::plan_batches;
-use crate::conversation::{Conversation, ConversationLimits, ConversationMedia};
+use crate::conversation::{Conversation, ConversationLimits, ConversationMedia, in_batches};
 use crate::error::LocalJudgeError;
 use crate::models::minicpm_o::{MiniCpmOEncoder, MiniCpmORewardModel, UserMedia};
 use crate::pil_resample::{self, Filter};
@@ -139,19 +138,10 @@ impl MiniCpmOConversations {
             .iter()
             .map(|prompt| prompt.input_ids.len())
             .collect();
-        let mut rewards = vec![f32::NAN; conversations.len()];
-        for batch in plan_batches(&lengths, groups, limits.batch_tokens) {
+        in_batches(&lengths, groups, limits.batch_tokens, progress, |batch| {
             let batch_prompts: Vec<_> = batch.iter().map(|&index| prompts[index].clone()).collect();
-            let (_, values) = self.model.forward(&batch_prompts)?;
-            let values = values
-                .to_vec1::<f32>()
-                .map_err(LocalJudgeError::model("reading the rewards"))?;
-            for (&index, value) in batch.iter().zip(values) {
-                rewards[index] = value;
-            }
-            progress(batch.len());
-        }
-        Ok(rewards)
+            Ok(self.model.forward(&batch_prompts)?.1)
+        })
     }
 }
 

@@ -89,6 +89,45 @@ pub fn config_error(file: &Path, field: &str, message: impl Into<String>) -> Loc
     }
 }
 
+/// Every `*.safetensors` file of `folder` in name order (a value head file among them): the
+/// weights of a model loaded from a folder that was not checked first.
+pub fn safetensors_files(folder: &Path) -> Result<Vec<std::path::PathBuf>, LocalJudgeError> {
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .map_err(|error| config_error(folder, "(folder)", format!("cannot be listed: {error}")))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "safetensors")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `folder/config.json` parsed, with its path (for errors).
+pub fn read_config(folder: &Path) -> Result<(std::path::PathBuf, Value), LocalJudgeError> {
+    let config_file = folder.join("config.json");
+    let text = std::fs::read_to_string(&config_file).map_err(|error| {
+        config_error(&config_file, "(file)", format!("cannot be read: {error}"))
+    })?;
+    let config = serde_json::from_str(&text)
+        .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
+    Ok((config_file, config))
+}
+
+/// The model's weights among a folder's files: all but the value head file, which the head
+/// reads itself.
+pub fn model_weight_files(files: &[std::path::PathBuf]) -> Vec<&std::path::PathBuf> {
+    files
+        .iter()
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name != crate::checkpoint::VALUE_HEAD_FILE)
+        })
+        .collect()
+}
+
 /// Reads the JSON file `name` of the checkpoint `folder` (`config.json`, the tokenizer's or the
 /// image preprocessor's settings): `None` when it is absent, a config error naming the file when
 /// it does not parse.

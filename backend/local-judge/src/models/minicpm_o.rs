@@ -29,9 +29,13 @@ use tokenizers::Tokenizer;
 
 use super::decoder::{DecoderConfig, DecoderModel, decoder_settings};
 use super::kernels::Kernels;
-use super::layers::{ModelSource, RewardLabel, config_error, parse_config};
+use super::layers::{
+    ModelSource, RewardLabel, config_error, model_weight_files, parse_config, read_config,
+    safetensors_files,
+};
 use super::minicpm_o_audio::{AudioEncoderConfig, MiniCpmOAudio, audio_tokens};
 use super::minicpm_o_vision::{MiniCpmOVision, VisionEncoderConfig};
+use super::reward_head::RewardHead;
 use crate::error::LocalJudgeError;
 use crate::minicpm_v_processor::{MiniCpmVImageProcessor, ProcessedPicture};
 use crate::weights::load_var_builder;
@@ -260,20 +264,13 @@ impl MiniCpmOEncoder {
     }
 }
 
-/// trl's value head: `v_head.summary.weight` `[1, hidden]` and `.bias` `[1]`.
-#[derive(Debug)]
-struct ValueHead {
-    weight: Tensor,
-    bias: Tensor,
-}
-
 /// A loaded MiniCPM-o reward model.
 #[derive(Debug)]
 pub struct MiniCpmORewardModel {
     vision: Option<MiniCpmOVision>,
     audio: Option<MiniCpmOAudio>,
     text: DecoderModel,
-    head: ValueHead,
+    head: RewardHead,
     tokens: MediaTokens,
     max_positions: usize,
     inverse_frequencies: Vec<f32>,
@@ -290,18 +287,7 @@ impl MiniCpmORewardModel {
         dtype: DType,
         device: &Device,
     ) -> Result<MiniCpmORewardModel, LocalJudgeError> {
-        let mut files: Vec<_> = std::fs::read_dir(folder)
-            .map_err(|error| {
-                config_error(folder, "(folder)", format!("cannot be listed: {error}"))
-            })?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.extension()
-                    .is_some_and(|extension| extension == "safetensors")
-            })
-            .collect();
-        files.sort();
+        let files = safetensors_files(folder)?;
         MiniCpmORewardModel::load_files(folder, &files, dtype, device)
     }
 
@@ -314,16 +300,8 @@ impl MiniCpmORewardModel {
         dtype: DType,
         device: &Device,
     ) -> Result<MiniCpmORewardModel, LocalJudgeError> {
-        let config_file = folder.join("config.json");
-        let text = std::fs::read_to_string(&config_file).map_err(|error| {
-            config_error(&config_file, "(file)", format!("cannot be read: {error}"))
-        })?;
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
-        let shards: Vec<_> = files
-            .iter()
-            .filter(|path| path.file_name().is_some_and(|name| name != VALUE_HEAD_FILE))
-            .collect();
+        let (config_file, config) = read_config(folder)?;
+        let shards = model_weight_files(files);
         let weights = load_var_builder(&shards, dtype, device)?;
         let label = RewardLabel::default();
         let source = ModelSource {
@@ -395,25 +373,14 @@ impl MiniCpmORewardModel {
         } else {
             None
         };
-        let head_file = folder.join(VALUE_HEAD_FILE);
-        let head_weights = if head_file.is_file() {
-            load_var_builder(&[&head_file], dtype, device)?
-        } else {
-            weights.clone()
-        };
-        let head = (|| -> candle_core::Result<ValueHead> {
-            Ok(ValueHead {
-                weight: head_weights.get((1, settings.hidden_size), "v_head.summary.weight")?,
-                bias: head_weights.get(1, "v_head.summary.bias")?,
-            })
-        })()
-        .map_err(|error| {
-            config_error(
-                &head_file,
-                "v_head.summary",
-                format!("no value head (value_head.safetensors or v_head.summary.* in the shards): {error}"),
-            )
-        })?;
+        let head = RewardHead::load_beside(
+            folder,
+            &config_file,
+            &weights,
+            settings.hidden_size,
+            dtype,
+            device,
+        )?;
         let tokenizer_file = folder.join("tokenizer.json");
         let tokenizer =
             Tokenizer::from_file(&tokenizer_file).map_err(|error| LocalJudgeError::Tokenizer {
@@ -596,11 +563,7 @@ impl MiniCpmORewardModel {
             let states = self
                 .text
                 .last_hidden_states_of(embeddings, &cos, &sin, &last)?;
-            let rewards = states
-                .to_dtype(DType::F32)?
-                .matmul(&self.head.weight.to_dtype(DType::F32)?.t()?)?
-                .broadcast_add(&self.head.bias.to_dtype(DType::F32)?)?
-                .squeeze(1)?;
+            let rewards = self.head.rewards(&states)?;
             Ok((states, rewards))
         };
         run().map_err(LocalJudgeError::model(format!(

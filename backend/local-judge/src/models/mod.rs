@@ -27,6 +27,7 @@ pub mod qwen2_vl;
 pub mod qwen2_vl_positions;
 pub mod qwen2_vl_vision;
 pub mod qwen3;
+pub(crate) mod reward_head;
 pub mod siglip;
 pub mod xlm_roberta;
 

@@ -25,10 +25,14 @@ use tokenizers::Tokenizer;
 
 use super::decoder::{DecoderConfig, DecoderModel, DecoderSettings, decoder_settings};
 use super::kernels::Kernels;
-use super::layers::{ModelSource, RewardLabel, config_error, parse_config};
+use super::layers::{
+    ModelSource, RewardLabel, config_error, model_weight_files, parse_config, read_config,
+    safetensors_files,
+};
 pub use super::qwen2_vl_positions::VisionTokens;
 use super::qwen2_vl_positions::{MultimodalRope, TimePositions};
 use super::qwen2_vl_vision::{VisionTower, VisionVariant};
+use super::reward_head::RewardHead;
 use crate::chat_template::{ChatTemplate, ContentPart};
 use crate::error::LocalJudgeError;
 use crate::input::TokenizerConfig;
@@ -39,15 +43,6 @@ pub use crate::checkpoint::VALUE_HEAD_FILE;
 
 /// The two weight-name layouts of the language model.
 const TEXT_PREFIXES: [&str; 2] = ["model.language_model", "model"];
-
-/// How the reward is read from the last hidden state.
-#[derive(Debug)]
-enum RewardHead {
-    /// trl's value head: one output, with a bias.
-    Value { weight: Tensor, bias: Tensor },
-    /// `…ForSequenceClassification`'s `score`: the chosen output, no bias.
-    Score { weight: Tensor, index: usize },
-}
 
 /// A prompt of the batch: its token ids and how many of the batch's images and videos it holds
 /// (they come in the order of the prompts, then of their placeholders).
@@ -295,18 +290,7 @@ impl Qwen2VlCheckpoint {
         dtype: DType,
         device: &Device,
     ) -> Result<Qwen2VlCheckpoint, LocalJudgeError> {
-        let mut files: Vec<_> = std::fs::read_dir(folder)
-            .map_err(|error| {
-                config_error(folder, "(folder)", format!("cannot be listed: {error}"))
-            })?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.extension()
-                    .is_some_and(|extension| extension == "safetensors")
-            })
-            .collect();
-        files.sort();
+        let files = safetensors_files(folder)?;
         Qwen2VlCheckpoint::load_files(folder, &files, dtype, device)
     }
 
@@ -319,17 +303,9 @@ impl Qwen2VlCheckpoint {
         dtype: DType,
         device: &Device,
     ) -> Result<Qwen2VlCheckpoint, LocalJudgeError> {
-        let config_file = folder.join("config.json");
-        let text = std::fs::read_to_string(&config_file).map_err(|error| {
-            config_error(&config_file, "(file)", format!("cannot be read: {error}"))
-        })?;
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|error| config_error(&config_file, "(file)", error.to_string()))?;
+        let (config_file, config) = read_config(folder)?;
         let variant = variant_of(&config_file, &config)?;
-        let shards: Vec<_> = files
-            .iter()
-            .filter(|path| path.file_name().is_some_and(|name| name != VALUE_HEAD_FILE))
-            .collect();
+        let shards = model_weight_files(files);
         let weights = load_var_builder(&shards, dtype, device)?;
         let label = RewardLabel::default();
         let source = ModelSource {
@@ -583,23 +559,19 @@ impl Qwen2VlRewardModel {
         dtype: DType,
         device: &Device,
     ) -> Result<Qwen2VlRewardModel, LocalJudgeError> {
-        let head_file = folder.join(VALUE_HEAD_FILE);
-        let head_weights = if head_file.is_file() {
-            Some(load_var_builder(&[&head_file], dtype, device)?)
-        } else {
-            None
-        };
         let text = DecoderModel::load_at(
             &checkpoint.settings,
             checkpoint.weights.pp(checkpoint.text_prefix),
             Kernels::Fused,
         )
         .map_err(LocalJudgeError::model("loading the language model"))?;
-        let head = RewardHead::load(
+        let head = RewardHead::load_beside(
+            folder,
             &checkpoint.config_file,
             &checkpoint.weights,
-            head_weights.as_ref(),
             checkpoint.settings.hidden_size,
+            dtype,
+            device,
         )?;
         Ok(Qwen2VlRewardModel {
             tower: checkpoint.tower,
@@ -733,60 +705,6 @@ impl Qwen2VlRewardModel {
         self.rope
             .positions(input_ids, media)
             .map_err(|message| LocalJudgeError::Input { message })
-    }
-}
-
-impl RewardHead {
-    fn load(
-        config_file: &Path,
-        weights: &VarBuilder<'static>,
-        value_head: Option<&VarBuilder<'static>>,
-        hidden: usize,
-    ) -> Result<RewardHead, LocalJudgeError> {
-        let value = |builder: &VarBuilder<'static>| -> candle_core::Result<RewardHead> {
-            Ok(RewardHead::Value {
-                weight: builder.get((1, hidden), "v_head.summary.weight")?,
-                bias: builder.get(1, "v_head.summary.bias")?,
-            })
-        };
-        if let Some(builder) = value_head {
-            return value(builder)
-                .map_err(LocalJudgeError::model(format!("reading {VALUE_HEAD_FILE}")));
-        }
-        if weights.contains_tensor("v_head.summary.weight") {
-            return value(weights).map_err(LocalJudgeError::model("reading the value head"));
-        }
-        if weights.contains_tensor("score.weight") {
-            let weight = weights
-                .get_unchecked("score.weight")
-                .map_err(LocalJudgeError::model("reading the score head"))?;
-            return Ok(RewardHead::Score { weight, index: 0 });
-        }
-        Err(config_error(
-            config_file,
-            "(weights)",
-            format!(
-                "no reward head: neither {VALUE_HEAD_FILE}, `v_head.summary.*` in the weights, nor a \
-                 `score` head"
-            ),
-        ))
-    }
-
-    fn rewards(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            RewardHead::Value { weight, bias } => hidden
-                .to_dtype(weight.dtype())?
-                .matmul(&weight.t()?)?
-                .broadcast_add(bias)?
-                .squeeze(1)?
-                .to_dtype(DType::F32),
-            RewardHead::Score { weight, index } => hidden
-                .to_dtype(weight.dtype())?
-                .matmul(&weight.t()?)?
-                .narrow(1, *index, 1)?
-                .squeeze(1)?
-                .to_dtype(DType::F32),
-        }
     }
 }
 
