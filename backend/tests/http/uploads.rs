@@ -852,3 +852,64 @@ async fn a_vision_language_upload_with_a_value_head_runs_and_one_without_is_refu
     assert_eq!(report["run"], run, "{report}");
     assert_eq!(report["summary"]["scored"], 0, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_omni_reward_model_upload_judges_audio_and_one_without_its_value_head_is_refused() {
+    const CHECKPOINT: [&str; 7] = [
+        "config.json",
+        "model.safetensors",
+        "value_head.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "preprocessor_config.json",
+    ];
+    let app = test_app(64 * 1024 * 1024).await;
+    let mut files: Files = checkpoint_files("minicpm_o_tiny")
+        .into_iter()
+        .filter(|(file, _)| CHECKPOINT.contains(&file.as_str()))
+        .collect();
+    let head = remove(&mut files, "value_head.safetensors");
+    let fields = [("name", "omni upload"), ("tasks", "t2a")];
+    let refused = app.upload(&fields, &files).await;
+    assert_eq!(refused.status.as_u16(), 422, "{}", refused.text());
+    assert!(
+        refused.text().contains("without a value head"),
+        "{}",
+        refused.text()
+    );
+    assert!(app.uploaded().is_empty());
+
+    files.push(("value_head.safetensors".to_owned(), head));
+    let created = app.upload(&fields, &files).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["checkpoint"]["architecture"], "MiniCPMO");
+    let (submission, run) = created.ids();
+    let summary = run_worker(
+        app.storage.clone(),
+        &app.worker_context(),
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(summary.ended, 1);
+    let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
+    assert_eq!(job.json()["status"], "finished", "{}", job.text());
+    let record = app.get(&format!("/api/v1/runs/{run}")).await.json();
+    let identity = &record["configuration"]["identity"];
+    assert_eq!(
+        identity["conversation_layout"],
+        omnireward::judges::local::inputs::OMNI_CONVERSATION_LAYOUT,
+        "{identity}"
+    );
+    let judgements = app
+        .storage
+        .judgements(omnireward::storage::RunId(run))
+        .await
+        .expect("reads");
+    assert!(!judgements.is_empty());
+    assert!(judgements.iter().all(|judgement| judgement.task
+        == omnireward_shared::Task::TextToAudio
+        && judgement.rewards.is_some()));
+}
