@@ -1056,7 +1056,7 @@ async fn the_paper_rows_have_facts_the_filters_use() {
     let all = shown_paper_models(&site.router, "/").await;
     assert_eq!(all.len(), 37, "{all:?}");
     let open = shown_paper_models(&site.router, "/?open=1").await;
-    assert_eq!(open.len(), 29, "{open:?}");
+    assert_eq!(open.len(), 30, "{open:?}");
     assert!(!open.contains(&"GPT-4o".to_owned()));
     let sized = shown_paper_models(&site.router, "/?min=7&max=40").await;
     assert!(
