@@ -12,4 +12,5 @@ mod judge_redirects;
 mod llama_cpp_server;
 mod local_checkpoint;
 mod local_generative;
+mod local_vision_generative;
 mod local_vision_language;
