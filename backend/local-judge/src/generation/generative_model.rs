@@ -10,12 +10,13 @@ use super::vision_language::{VisionChatModel, is_generative_vision_language_chec
 use crate::device::DeviceChoice;
 use crate::error::LocalJudgeError;
 
-/// A loaded generative judge.
+/// A loaded generative judge. (Both boxed: each is a few kilobytes of handles, and a model is
+/// loaded once.)
 pub enum GenerativeModel {
     /// A text chat model: reads the text of a prompt.
-    Text(ChatModel),
+    Text(Box<ChatModel>),
     /// A vision-language chat model: reads text, images and videos.
-    Vision(VisionChatModel),
+    Vision(Box<VisionChatModel>),
 }
 
 impl GenerativeModel {
@@ -23,11 +24,11 @@ impl GenerativeModel {
     /// [`VisionChatModel`], anything else as [`ChatModel`] (which refuses what it cannot load).
     pub fn load(path: &Path, device: DeviceChoice) -> Result<GenerativeModel, LocalJudgeError> {
         if path.is_dir() && is_generative_vision_language_checkpoint(path) {
-            return Ok(GenerativeModel::Vision(VisionChatModel::load(
-                path, device,
-            )?));
+            let model = VisionChatModel::load(path, device)?;
+            return Ok(GenerativeModel::Vision(Box::new(model)));
         }
-        Ok(GenerativeModel::Text(ChatModel::load(path, device)?))
+        let model = ChatModel::load(path, device)?;
+        Ok(GenerativeModel::Text(Box::new(model)))
     }
 
     /// What the model is.
