@@ -815,6 +815,43 @@ async fn a_vision_language_upload_with_a_value_head_is_a_reward_model_and_one_wi
             omnireward_shared::parse_verdict(raw).map(|shown| judgement.order.to_reference(shown));
         assert_eq!(judgement.verdict, expected, "verdict of {raw:?}");
     }
+    // The same files in a folder under the same options: `eval checkpoint` names the same run,
+    // already complete.
+    let folder = tempfile::TempDir::new().expect("folder");
+    for (name, bytes) in &files {
+        std::fs::write(folder.path().join(name), bytes).expect("writes");
+    }
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(app.home.path())
+        .args(["eval", "checkpoint"])
+        .arg(folder.path())
+        .args([
+            "--name",
+            "qwen2-vl judge upload",
+            "--tasks",
+            "t2i",
+            "--max-new-tokens",
+            "4",
+            "--verdict-attempts",
+            "2",
+            "--json",
+        ])
+        .output()
+        .await
+        .expect("runs omnireward");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        report["run"], run,
+        "one identity for the upload and the command line"
+    );
+    assert_eq!(report["summary"]["judged"], 0, "{report}");
 
     // With its value head it is a reward model.
     let fields = [("name", "qwen2-vl upload"), ("tasks", "t2i")];
