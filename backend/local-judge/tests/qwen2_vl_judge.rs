@@ -1,7 +1,7 @@
 //! Qwen2-VL and Qwen2.5-VL checkpoints through `LocalJudge`, the path `eval checkpoint`, `score`
 //! and the demo take: the folder checks (the architecture read from `text_config` as
 //! transformers 4.57 writes it, the value head's header, a folder without a head refused as a
-//! generative judge), and conversation rewards equal to transformers' (1e-4) for a trl value
+//! reward model and taken by the generation engine as a generative judge), and conversation rewards equal to transformers' (1e-4) for a trl value
 //! head (`chat.json` of `make_qwen2_vl_chat.py`) and a `score` head in VideoScore's layout
 //! (`qwen2_vl_score_head/reference.json` of `make_qwen2_vl_score_head.py`), each pair scored in
 //! one padded batch.
@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use omnireward_local_judge::architecture::ModelKind;
 use omnireward_local_judge::checkpoint::{CheckpointError, CheckpointFolder, VALUE_HEAD_FILE};
 use omnireward_local_judge::conversation::{Conversation, ConversationMedia};
+use omnireward_local_judge::generation::chat_model::{
+    inspect_generative_checkpoint, is_generative_checkpoint,
+};
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{LocalJudge, LocalJudgeOptions};
 use serde_json::Value;
@@ -165,7 +168,7 @@ fn copy_checkpoint(variant: &str, target: &Path, leave_out: &[&str]) {
 }
 
 #[test]
-fn a_vision_language_folder_without_a_reward_head_is_refused_as_a_generative_judge() {
+fn a_vision_language_folder_without_a_reward_head_is_a_generative_judge_not_a_reward_model() {
     let folder = tempfile::TempDir::new().expect("folder");
     copy_checkpoint("qwen2_5_vl_tiny", folder.path(), &[VALUE_HEAD_FILE]);
     let checkpoint = CheckpointFolder::inspect(folder.path()).expect("checked");
@@ -185,14 +188,23 @@ fn a_vision_language_folder_without_a_reward_head_is_refused_as_a_generative_jud
     assert!(
         error
             .to_string()
-            .contains("generative VL judges are not supported yet"),
+            .contains("is a generative vision-language judge"),
         "{error}"
     );
+    // The generation engine takes it: checked from headers, weights without a head.
+    assert!(is_generative_checkpoint(folder.path()));
+    let checked = inspect_generative_checkpoint(folder.path()).expect("a generative judge");
+    assert_eq!(checked.architecture, "Qwen2_5_VLForConditionalGeneration");
+    assert_eq!(checked.weight_files, checkpoint.weight_files());
 
     // With the value head back it is a reward model, and the head counts as weights.
     copy_checkpoint("qwen2_5_vl_tiny", folder.path(), &[]);
     let checkpoint = CheckpointFolder::inspect(folder.path()).expect("checked");
     assert!(checkpoint.architecture_supported());
+    assert!(
+        !is_generative_checkpoint(folder.path()),
+        "a reward model is not a generative judge"
+    );
     let files = checkpoint.weight_files();
     assert_eq!(
         files.last().and_then(|file| file.file_name()),

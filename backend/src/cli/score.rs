@@ -3,14 +3,18 @@
 //! model reads images as a T2I sample's responses, in the user turn before the prompt, and
 //! texts as a T2T sample's), from a local checkpoint; from a chat
 //! model (a `*ForCausalLM` folder or a GGUF file), the verdict and the judge's text, asked with
-//! the built-in T2T prompt of the with-ties setting.
+//! the built-in T2T prompt of the with-ties setting; from a vision-language chat model (a
+//! Qwen2-VL / Qwen2.5-VL folder without a reward head), the same for texts, and for images the
+//! built-in T2I prompt with the two images in its response slots.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use omnireward_local_judge::generation::chat_model::{ChatModel, is_generative_checkpoint};
+use omnireward_local_judge::architecture::ModelKind;
+use omnireward_local_judge::generation::chat_model::is_generative_checkpoint;
+use omnireward_local_judge::generation::generative_model::GenerativeModel;
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, LocalJudge, request_text};
 use omnireward_shared::Verdict;
@@ -19,10 +23,9 @@ use serde::Serialize;
 use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 use crate::judges::api::prompts::PromptSet;
-use crate::judges::local::generative::judge_text_pair;
+use crate::judges::local::generative::{judge_image_pair, judge_text_pair};
 use crate::judges::local::inputs::{ConversationLayout, audio_response_pair, image_response_pair};
 use crate::media::MediaEncoder;
-use omnireward_local_judge::architecture::ModelKind;
 use omnireward_shared::{MediaKind, MediaLocation, MediaRef};
 
 #[derive(Debug, Args)]
@@ -123,22 +126,37 @@ pub struct GenerativeScoreOutcome {
 }
 
 fn run_generative(args: &ScoreArgs, model_path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let (Some(first), Some(second)) = (&args.response1, &args.response2) else {
-        anyhow::bail!("a chat model judges text responses: give --response1 and --response2");
-    };
     if args.max_new_tokens == 0 {
         anyhow::bail!("--max-new-tokens must be at least 1");
     }
-    let model = ChatModel::load(model_path, args.local.options()?.device)?;
+    let model = GenerativeModel::load(model_path, args.local.options()?.device)?;
+    let prompts = PromptSet::builtin();
     let started = Instant::now();
-    let answer = judge_text_pair(
-        &model,
-        &PromptSet::builtin(),
-        &args.criterion,
-        &args.prompt,
-        [first, second],
-        args.max_new_tokens,
-    )?;
+    let answer = match (&args.response1, &args.response2, &args.image1, &args.image2) {
+        (Some(first), Some(second), _, _) => judge_text_pair(
+            &model,
+            &prompts,
+            &args.criterion,
+            &args.prompt,
+            [first, second],
+            args.max_new_tokens,
+        )?,
+        (_, _, Some(first), Some(second)) if model.reads_media() => {
+            let images = [load_image(first)?, load_image(second)?];
+            judge_image_pair(
+                &model,
+                &prompts,
+                &args.criterion,
+                &args.prompt,
+                images,
+                args.max_new_tokens,
+            )?
+        }
+        _ => anyhow::bail!(
+            "{} judges text responses: give --response1 and --response2",
+            model.description().architecture
+        ),
+    };
     let outcome = GenerativeScoreOutcome {
         verdict: answer.verdict.map(Verdict::key),
         prompt_tokens: answer.prompt_tokens,

@@ -109,11 +109,17 @@ pub struct CheckpointPlan<'samples> {
 
 /// Samples a model of this kind covers and the coverage report, in benchmark order.
 pub fn plan(samples: &[Sample], kind: ModelKind) -> CheckpointPlan<'_> {
+    plan_by(samples, |task| coverage(kind, task))
+}
+
+/// Samples a model covers, by its `coverage` of each task, and the coverage report, in
+/// benchmark order.
+pub fn plan_by(samples: &[Sample], coverage: impl Fn(Task) -> Coverage) -> CheckpointPlan<'_> {
     let mut covered = Vec::new();
     let mut not_covered: BTreeMap<Task, usize> = BTreeMap::new();
     let mut text_only_prompt = Vec::new();
     for sample in samples {
-        match coverage(kind, sample.task) {
+        match coverage(sample.task) {
             Coverage::NotCovered => *not_covered.entry(sample.task).or_default() += 1,
             Coverage::TextOnlyPrompt => {
                 if !text_only_prompt.contains(&sample.task) {

@@ -1,10 +1,13 @@
-//! The runner of local generative judges: a chat model (a `*ForCausalLM` folder or a GGUF file)
-//! judges every (sample, setting, order) item with the API judges' prompts, rendered through the
-//! model's own chat template, on its inference thread.
+//! The runner of local generative judges: a chat model (a `*ForCausalLM` folder, a GGUF file,
+//! or a Qwen2-VL / Qwen2.5-VL folder without a reward head) judges every (sample, setting,
+//! order) item with the API judges' prompts, rendered through the model's own chat template, on
+//! its inference thread.
 //!
 //! - Items are planned as for API judges ([`super::api_run::plan_items`]: both settings, and
-//!   the swapped order with `--swap`) over the samples a text model covers
-//!   ([`super::checkpoint_run::plan`]: T2T, and TI2T/TV2T/TA2T on the prompt's text only).
+//!   the swapped order with `--swap`) over the samples the model covers ([`plan`]: for a text
+//!   model what a text decoder covers, T2T and TI2T/TV2T/TA2T on the prompt's text only; for a
+//!   vision-language model every image and video task, with their media in the prompt's slots
+//!   ([`crate::judges::local::vision_prompt`]), and no audio task).
 //! - Items go to the thread in chunks; the engine batches a chunk's prompts (continuous
 //!   batching), and the chunk's judgements are saved when it returns, so a crash loses at most
 //!   the chunk in hand and a re-run skips every saved item (the sink knows them).
@@ -19,18 +22,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use omnireward_local_judge::generation::engine::{Batching, GenerationRequest};
+use omnireward_local_judge::generation::engine::Batching;
 use omnireward_local_judge::generation::sampling::DecodingOptions;
 use omnireward_shared::{Judgement, JudgementKey, Order, Sample, Setting, Task, parse_verdict};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::api_run::plan_items;
-use super::checkpoint_run::CheckpointPlan;
+use super::checkpoint_run::{self, CheckpointPlan};
 use super::sink::{JudgementSink, SinkError};
 use crate::judges::api::prompts::PromptSet;
-use crate::judges::local::generative::text_user_message;
-use crate::judges::local::{GenerativeThread, LocalScoringError};
+use crate::judges::local::generative::{self, JudgeRequest, judge_request};
+use crate::judges::local::{GenerativeThread, LocalScoringError, vision_prompt};
+use crate::media::MediaEncoder;
+
+/// The samples a generative judge covers: a vision-language model's every image and video task
+/// (`reads_media`), else a text decoder's coverage.
+pub fn plan(samples: &[Sample], reads_media: bool) -> CheckpointPlan<'_> {
+    if reads_media {
+        checkpoint_run::plan_by(samples, vision_prompt::coverage)
+    } else {
+        checkpoint_run::plan(
+            samples,
+            omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
+        )
+    }
+}
 
 /// Items sent to the thread per job: two batches' worth, so batching stays full while saving
 /// and stopping happen often.
@@ -104,6 +121,8 @@ pub struct GenerativeRunSummary {
     pub not_covered: BTreeMap<Task, usize>,
     /// Tasks judged on the prompt's text only.
     pub text_only_prompt: Vec<Task>,
+    /// Whether the judge reads images and videos (a vision-language model).
+    pub reads_media: bool,
     /// Tokens generated in this session, re-queries included.
     pub generated_tokens: u64,
     /// Wall-clock seconds of this session.
@@ -155,10 +174,16 @@ fn key_of(item: &Item) -> JudgementKey {
     }
 }
 
-/// Judges the items of `plan` not yet saved. `progress` counts items judged in this session.
+/// Judges the items of `plan` not yet saved; `media` decodes a vision-language model's images
+/// and video frames. `progress` counts items judged in this session.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the model, its prompts and media, the plan, the options and the session's handles"
+)]
 pub async fn run(
     thread: &GenerativeThread,
     prompts: Arc<PromptSet>,
+    media: Arc<MediaEncoder>,
     plan: &CheckpointPlan<'_>,
     config: &GenerativeRunConfig,
     sink: &mut JudgementSink,
@@ -187,6 +212,7 @@ pub async fn run(
         already_done: total - pending.len(),
         not_covered: plan.not_covered.clone(),
         text_only_prompt: plan.text_only_prompt.clone(),
+        reads_media: thread.reads_media(),
         ..GenerativeRunSummary::default()
     };
     for chunk in pending.chunks(config.chunk_items.max(1)) {
@@ -198,8 +224,9 @@ pub async fn run(
         let prompts = Arc::clone(&prompts);
         let chunk_config = config.clone();
         let counter = Arc::clone(&progress);
+        let media = Arc::clone(&media);
         let result = thread
-            .run(move |model| judge_chunk(model, &prompts, &chunk, &chunk_config, &counter))
+            .run(move |model| judge_chunk(model, &prompts, &media, &chunk, &chunk_config, &counter))
             .await?;
         sink.save(&result.judgements).await?;
         summary.judged += result.judgements.len();
@@ -230,8 +257,9 @@ struct Tally {
 
 /// Judges one chunk on the inference thread.
 fn judge_chunk(
-    model: &omnireward_local_judge::generation::chat_model::ChatModel,
+    model: &omnireward_local_judge::generation::generative_model::GenerativeModel,
     prompts: &PromptSet,
+    media: &MediaEncoder,
     chunk: &[Item],
     config: &GenerativeRunConfig,
     progress: &AtomicU64,
@@ -241,15 +269,20 @@ fn judge_chunk(
         sample_id: item.sample.id.clone(),
         message,
     };
-    let mut prompt_ids = Vec::with_capacity(chunk.len());
+    let mut prepared: Vec<JudgeRequest> = Vec::with_capacity(chunk.len());
     for item in chunk {
         let rendered = prompts
             .render(&item.sample, item.setting, item.order)
             .map_err(|error| input_error(item, error.to_string()))?;
-        let ids = model
-            .prompt(Some(&rendered.system), &text_user_message(&rendered))
-            .map_err(|error| input_error(item, error.to_string()))?;
-        prompt_ids.push(ids);
+        let request =
+            judge_request(model, &rendered, &item.sample, item.order, media).map_err(|error| {
+                match error {
+                    // Errors naming the sample already keep their own message.
+                    LocalScoringError::Judge(judge) => input_error(item, judge.to_string()),
+                    other => other,
+                }
+            })?;
+        prepared.push(request);
     }
     let mut tallies: Vec<Tally> = chunk.iter().map(|_| Tally::default()).collect();
     let mut verdicts = vec![None; chunk.len()];
@@ -270,14 +303,16 @@ fn judge_chunk(
             top_p: config.decoding.requery_top_p,
             stop_strings: Vec::new(),
         };
-        let requests: Vec<GenerationRequest> = asking
+        let requests: Vec<(&JudgeRequest, u64)> = asking
             .iter()
-            .map(|&index| GenerationRequest {
-                prompt: prompt_ids[index].clone(),
-                seed: requery_seed(config.decoding.seed, &key_of(&chunk[index]), attempt),
+            .map(|&index| {
+                (
+                    &prepared[index],
+                    requery_seed(config.decoding.seed, &key_of(&chunk[index]), attempt),
+                )
             })
             .collect();
-        let answers = model.generate(&requests, &decoding, config.batching, &mut |_, _| Ok(()))?;
+        let answers = generative::generate(model, &requests, &decoding, config.batching)?;
         let mut still_asking = Vec::new();
         for (&index, answer) in asking.iter().zip(answers) {
             let tally = &mut tallies[index];

@@ -32,7 +32,9 @@ use crate::judges::ablation::Ablation;
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::api::request::RequestOptions;
 use crate::judges::local::TruncationSide;
+use crate::judges::local::generative::reads_media;
 use crate::judges::local::inputs::ConversationLayout;
+use crate::judges::local::vision_prompt::VIDEO_FRAME_RULE;
 use omnireward_local_judge::omni_conversation::VIDEO_FRAMES;
 
 /// The files of a checkpoint folder that decide how its inputs are formatted and tokenized.
@@ -234,8 +236,10 @@ fn numerics(architecture: &str, device_class: DeviceClass) -> (&'static str, Opt
     (dtype, known.map(Architecture::kind))
 }
 
-/// A local generative judge: its weights and tokenizer/template files, numerics, prompts and
-/// decoding options. Decided from the files and options before the model loads.
+/// A local generative judge: its weights and tokenizer/template files, numerics, prompts,
+/// decoding options and, for a vision-language model, its media rule. Decided from the files and
+/// options before the model loads. (A vision-language folder judging is told apart from the same
+/// weights with a reward head by the `judge` tag: `generative`, not `checkpoint`.)
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GenerativeIdentity {
     /// SHA-256 over the weight files in name order (a GGUF file: the whole file, whose metadata
@@ -257,6 +261,10 @@ pub struct GenerativeIdentity {
     pub verdict_attempts: u32,
     /// Token limit, re-query sampling and seed.
     pub decoding: GenerativeDecoding,
+    /// How a vision-language judge's media are decoded and its videos sampled
+    /// ([`VIDEO_FRAME_RULE`]); left out for text chat models, so their identities are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_rule: Option<&'static str>,
 }
 
 impl GenerativeIdentity {
@@ -294,6 +302,7 @@ impl GenerativeIdentity {
             },
             verdict_attempts,
             decoding,
+            media_rule: reads_media(architecture).then_some(VIDEO_FRAME_RULE),
         })
     }
 }
@@ -500,6 +509,36 @@ mod tests {
             value.get("conversation_layout").is_none(),
             "a text model's identity names no conversation layout"
         );
+    }
+
+    #[test]
+    fn generative_identities_name_a_media_rule_for_vision_language_models_only() {
+        let folder = tempfile::TempDir::new().expect("folder");
+        std::fs::write(folder.path().join("config.json"), b"{}").expect("writes");
+        let identity = |architecture: &str| {
+            RunIdentity::Generative(
+                GenerativeIdentity::new(
+                    "w".repeat(64),
+                    folder.path(),
+                    architecture,
+                    DeviceClass::Cpu,
+                    &PromptSet::builtin(),
+                    5,
+                    GenerativeDecoding::default(),
+                )
+                .expect("hashes"),
+            )
+            .to_value()
+        };
+        let text = identity("Qwen2ForCausalLM");
+        assert!(
+            text.get("media_rule").is_none(),
+            "a text chat model's identity is unchanged"
+        );
+        let vision = identity("Qwen2_5_VLForConditionalGeneration");
+        assert_eq!(vision["judge"], "generative");
+        assert_eq!(vision["media_rule"], VIDEO_FRAME_RULE);
+        assert_ne!(identity_digest(&text), identity_digest(&vision));
     }
 
     #[test]

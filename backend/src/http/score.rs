@@ -3,7 +3,8 @@
 //! latency out, from the server's local model. A vision-language model reads text responses as
 //! a T2T conversation and image responses as T2I does in runs (`judges::local::inputs`); a chat
 //! model (generative judge) answers with its verdict and the text it gave it in, asked as
-//! `omnireward score` asks it ([`judge_text_pair`]).
+//! `omnireward score` asks it ([`judge_text_pair`]; a vision-language chat model also takes
+//! images, read in the T2I prompt's response slots, [`judge_image_pair`]).
 //!
 //! The model runs on its own inference thread ([`InferenceThread`]); requests wait for it in a
 //! bounded queue, and one that finds the queue full is refused with 429 at once rather than
@@ -25,7 +26,7 @@ use tokio::sync::Semaphore;
 
 use super::{ApiError, AppState};
 use crate::judges::api::prompts::PromptSet;
-use crate::judges::local::generative::judge_text_pair;
+use crate::judges::local::generative::{judge_image_pair, judge_text_pair};
 use crate::judges::local::inputs::{ConversationLayout, image_response_pair};
 use crate::judges::local::{GenerativeThread, InferenceThread};
 
@@ -114,7 +115,7 @@ impl ScoringService {
     pub fn reads_images(&self) -> bool {
         match &self.model {
             DemoModel::Reward(thread) => thread.description().reads_images,
-            DemoModel::Generative { .. } => false,
+            DemoModel::Generative { thread, .. } => thread.reads_media(),
         }
     }
 
@@ -127,9 +128,15 @@ impl ScoringService {
     }
 
     /// The kind whose task coverage the model has: a text chat model reads what a text decoder
-    /// reads (T2T, and the prompt text of TI2T, TV2T and TA2T).
+    /// reads (T2T, and the prompt text of TI2T, TV2T and TA2T); a vision-language chat model
+    /// what a vision-language reward model reads (the demo takes images, not videos).
     pub fn coverage_kind(&self) -> ModelKind {
-        self.kind().unwrap_or(ModelKind::DecoderClassifier)
+        match &self.model {
+            DemoModel::Generative { thread, .. } if thread.reads_media() => {
+                ModelKind::MultimodalConversation
+            }
+            _ => self.kind().unwrap_or(ModelKind::DecoderClassifier),
+        }
     }
 
     /// How many more requests would be admitted now (0: the next one gets 429).
@@ -180,9 +187,22 @@ enum Inputs {
     },
     Images(ImagePair),
     Conversations([Conversation; 2]),
+    /// Two image responses for a vision-language chat model, which reads them in the slots of
+    /// the judge prompt.
+    ImageResponses {
+        criterion: String,
+        prompt: String,
+        images: [image::DynamicImage; 2],
+    },
 }
 
-fn inputs(request: ScoreRequest, kind: Option<ModelKind>) -> Result<Inputs, ApiError> {
+/// The inputs of `request` for a model scoring as `kind` (`None`: a chat model, which reads
+/// images when `reads_images`).
+fn inputs(
+    request: ScoreRequest,
+    kind: Option<ModelKind>,
+    reads_images: bool,
+) -> Result<Inputs, ApiError> {
     check_text("criterion", &request.criterion)?;
     check_text("prompt", &request.prompt)?;
     match (
@@ -217,6 +237,16 @@ fn inputs(request: ScoreRequest, kind: Option<ModelKind>) -> Result<Inputs, ApiE
                 Some(ModelKind::ImageText) => None,
                 Some(kind @ (ModelKind::MultimodalConversation | ModelKind::OmniConversation)) => {
                     ConversationLayout::of(kind)
+                }
+                None if reads_images => {
+                    return Ok(Inputs::ImageResponses {
+                        images: [
+                            decode_image("image1", &first)?,
+                            decode_image("image2", &second)?,
+                        ],
+                        criterion: request.criterion,
+                        prompt: request.prompt,
+                    });
                 }
                 Some(
                     ModelKind::EncoderClassifier
@@ -293,7 +323,7 @@ pub(super) async fn score_pair(
             "the scoring demo is off: this server was started without a local model (see `omnireward serve --help`)".to_owned(),
         )
     })?;
-    let inputs = inputs(request, service.kind())?;
+    let inputs = inputs(request, service.kind(), service.reads_images())?;
     let arrived = Instant::now();
     let _permit = service.admitted.try_acquire().map_err(|_| {
         ApiError::Saturated("the scoring demo is busy; try again in a few seconds".to_owned())
@@ -305,30 +335,45 @@ pub(super) async fn score_pair(
             prompts,
             max_new_tokens,
         } => {
-            let Inputs::Texts {
-                criterion,
-                prompt,
-                responses: [first, second],
-            } = inputs
-            else {
-                return Err(ApiError::InvalidInput(
-                    "this model reads text only: send `response1` and `response2`".to_owned(),
-                ));
-            };
             let prompts = Arc::clone(prompts);
             let max_new_tokens = *max_new_tokens;
             let (answer, latency_ms, queue_ms) = thread
                 .run(move |model| {
                     let queue_ms = arrived.elapsed().as_secs_f64() * 1e3;
                     let started = Instant::now();
-                    let answer = judge_text_pair(
-                        model,
-                        &prompts,
-                        &criterion,
-                        &prompt,
-                        [&first, &second],
-                        max_new_tokens,
-                    )?;
+                    let answer = match inputs {
+                        Inputs::Texts {
+                            criterion,
+                            prompt,
+                            responses: [first, second],
+                        } => judge_text_pair(
+                            model,
+                            &prompts,
+                            &criterion,
+                            &prompt,
+                            [&first, &second],
+                            max_new_tokens,
+                        )?,
+                        Inputs::ImageResponses {
+                            criterion,
+                            prompt,
+                            images,
+                        } => judge_image_pair(
+                            model,
+                            &prompts,
+                            &criterion,
+                            &prompt,
+                            images,
+                            max_new_tokens,
+                        )?,
+                        // `inputs` gives a chat model texts or image responses only.
+                        Inputs::Images(_) | Inputs::Conversations(_) => {
+                            return Err(omnireward_local_judge::LocalJudgeError::Input {
+                                message: "this chat model cannot take these inputs".to_owned(),
+                            }
+                            .into());
+                        }
+                    };
                     Ok((answer, started.elapsed().as_secs_f64() * 1e3, queue_ms))
                 })
                 .await
@@ -371,6 +416,13 @@ pub(super) async fn score_pair(
                 }
                 Inputs::Conversations(pair) => {
                     judge.score_conversation_pairs(std::slice::from_ref(pair), &mut |_| {})?
+                }
+                // `inputs` gives these to chat models only.
+                Inputs::ImageResponses { .. } => {
+                    return Err(omnireward_local_judge::LocalJudgeError::Input {
+                        message: "a reward model takes images as image pairs".to_owned(),
+                    }
+                    .into());
                 }
             };
             Ok((rewards, started.elapsed().as_secs_f64() * 1e3, queue_ms))

@@ -466,3 +466,77 @@ fn form_encoded(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vision_language_chat_model_behind_the_demo_judges_image_pairs() {
+    use base64::Engine as _;
+    use omnireward::http::score::ScoringService;
+    use omnireward::judges::local::{DeviceChoice, GenerativeThread};
+
+    // The tiny Qwen2-VL fixture without its value head: a generative judge.
+    let fixtures =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures");
+    let folder = TempDir::new().expect("folder");
+    for name in [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "chat_template.jinja",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(
+            fixtures.join("qwen2_vl_tiny").join(name),
+            folder.path().join(name),
+        )
+        .expect("copies");
+    }
+    let thread =
+        GenerativeThread::start(folder.path().to_path_buf(), DeviceChoice::Cpu).expect("loads");
+    assert!(thread.reads_media());
+    let scoring = Arc::new(ScoringService::generative(
+        thread,
+        "qwen2-vl".to_owned(),
+        2,
+        6,
+    ));
+    assert!(scoring.reads_images());
+    let app = TestApp::start(false, move |state, _| state.with_scoring(scoring)).await;
+    let image = |name: &str| {
+        let bytes = std::fs::read(
+            fixtures
+                .join("qwen2_vl_processor")
+                .join(format!("{name}.png")),
+        )
+        .expect("reads");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let request = Request::post("/api/v1/score")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({
+                "criterion": "Which image is a red square?",
+                "prompt": "A red square.",
+                "image1": image("small_20x20"),
+                "image2": image("exact_56x84"),
+            })
+            .to_string(),
+        ))
+        .expect("request");
+    let answer = send(&app.router, request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let answer = answer.json();
+    assert_eq!(answer["architecture"], "Qwen2VLForConditionalGeneration");
+    assert!(answer.get("reward1").is_none(), "no rewards: {answer}");
+    let text = answer["judge"]["text"].as_str().expect("the judge's text");
+    let generated = answer["judge"]["generated_tokens"].as_u64().expect("count");
+    assert!((1..=6).contains(&generated), "{generated} tokens");
+    let expected = parse_verdict(text).map(|verdict| Value::from(verdict.key()));
+    assert_eq!(
+        answer["verdict"],
+        expected.unwrap_or(Value::Null),
+        "verdict of {text:?}"
+    );
+}

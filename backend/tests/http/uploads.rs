@@ -766,24 +766,95 @@ fn vision_language_files(name: &str) -> Files {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_vision_language_upload_with_a_value_head_runs_and_one_without_is_refused() {
+async fn a_vision_language_upload_with_a_value_head_is_a_reward_model_and_one_without_a_judge() {
     let app = test_app(64 * 1024 * 1024).await;
     let mut files = vision_language_files("qwen2_vl_tiny");
     let head = remove(&mut files, "value_head.safetensors");
 
-    // Without its value head the folder is a generative judge: refused, nothing kept.
-    let fields = [("name", "qwen2-vl upload"), ("tasks", "t2i")];
-    let refused = app.upload(&fields, &files).await;
-    assert_eq!(refused.status.as_u16(), 422, "{}", refused.text());
-    assert!(
-        refused
-            .text()
-            .contains("generative VL judges are not supported yet"),
-        "{}",
-        refused.text()
+    // Without its value head the folder is a generative judge: queued as a chat model, judged
+    // by the worker with the T2I samples' images in its prompts.
+    let fields = [
+        ("name", "qwen2-vl judge upload"),
+        ("tasks", "t2i"),
+        ("max_new_tokens", "4"),
+        ("verdict_attempts", "2"),
+    ];
+    let judge = app.upload(&fields, &files).await;
+    assert_eq!(judge.status, StatusCode::CREATED, "{}", judge.text());
+    assert_eq!(
+        judge.json()["checkpoint"]["architecture"],
+        "Qwen2VLForConditionalGeneration"
     );
-    assert!(app.uploaded().is_empty());
+    let (submission, run) = judge.ids();
+    let summary = run_worker(
+        app.storage.clone(),
+        &app.worker_context(),
+        "worker-1",
+        Arc::new(AtomicBool::new(false)),
+    )
+    .await
+    .expect("the worker runs");
+    assert_eq!(summary.ended, 1);
+    let job = app.get(&format!("/api/v1/submissions/{submission}")).await;
+    assert_eq!(job.json()["status"], "finished", "{}", job.text());
+    let record = app.get(&format!("/api/v1/runs/{run}")).await.json();
+    assert_eq!(record["model"]["kind"], "local_generative", "{record}");
+    let identity = &record["configuration"]["identity"];
+    assert_eq!(identity["judge"], "generative", "{identity}");
+    assert!(identity["media_rule"].is_string(), "{identity}");
+    let judgements = app
+        .storage
+        .judgements(omnireward::storage::RunId(run))
+        .await
+        .expect("reads");
+    assert!(!judgements.is_empty());
+    for judgement in &judgements {
+        assert_eq!(judgement.task, omnireward_shared::Task::TextToImage);
+        let raw = judgement.raw_output.as_deref().expect("the raw output");
+        let expected =
+            omnireward_shared::parse_verdict(raw).map(|shown| judgement.order.to_reference(shown));
+        assert_eq!(judgement.verdict, expected, "verdict of {raw:?}");
+    }
+    // The same files in a folder under the same options: `eval checkpoint` names the same run,
+    // already complete.
+    let folder = tempfile::TempDir::new().expect("folder");
+    for (name, bytes) in &files {
+        std::fs::write(folder.path().join(name), bytes).expect("writes");
+    }
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnireward"))
+        .arg("--home")
+        .arg(app.home.path())
+        .args(["eval", "checkpoint"])
+        .arg(folder.path())
+        .args([
+            "--name",
+            "qwen2-vl judge upload",
+            "--tasks",
+            "t2i",
+            "--max-new-tokens",
+            "4",
+            "--verdict-attempts",
+            "2",
+            "--json",
+        ])
+        .output()
+        .await
+        .expect("runs omnireward");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        report["run"], run,
+        "one identity for the upload and the command line"
+    );
+    assert_eq!(report["summary"]["judged"], 0, "{report}");
 
+    // With its value head it is a reward model.
+    let fields = [("name", "qwen2-vl upload"), ("tasks", "t2i")];
     files.push(("value_head.safetensors".to_owned(), head));
     let created = app.upload(&fields, &files).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());

@@ -13,4 +13,5 @@ mod llama_cpp_server;
 mod local_checkpoint;
 mod local_generative;
 mod local_omni;
+mod local_vision_generative;
 mod local_vision_language;

@@ -194,8 +194,8 @@ pub enum CheckpointError {
     /// A vision-language checkpoint without a reward head: a generative judge.
     #[error(
         "{}: {architecture} without a reward head ({VALUE_HEAD_FILE}, `v_head.summary.*` or \
-         `score.*` weights) is a generative vision-language judge; generative VL judges are not \
-         supported yet, only VL reward models",
+         `score.*` weights) is a generative vision-language judge: it judges through the \
+         generation engine (`GenerativeModel`), not as a reward model",
         file.display()
     )]
     GenerativeVisionLanguage {

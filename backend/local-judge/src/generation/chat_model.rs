@@ -13,12 +13,14 @@ use super::CausalLanguageModel;
 use super::decoder::CausalDecoder;
 use super::engine::{Batching, Generated, GenerationRequest, StopRules, generate};
 use super::sampling::DecodingOptions;
+use super::vision_language::is_generative_vision_language_checkpoint;
 use super::{folder, gguf};
 use crate::chat_template::ChatTemplate;
 use crate::checkpoint::{CONFIG_FILE, CheckpointFolder};
 use crate::device::{DeviceChoice, device_name};
 use crate::error::LocalJudgeError;
 use crate::models::layers::read_json_file;
+use crate::models::qwen2_vl::chat_template_source;
 
 /// Where a chat model's weights come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -63,12 +65,16 @@ pub struct ChatModel {
     path: PathBuf,
 }
 
-/// Whether `path` is a checkpoint the generation engine loads: a `.gguf` file, or a folder whose
-/// `config.json` lists a `*ForCausalLM` architecture it supports. Decided from the file name and
-/// `config.json` only, before anything loads.
+/// Whether `path` is a checkpoint the generation engine loads: a `.gguf` file, a folder whose
+/// `config.json` lists a `*ForCausalLM` architecture it supports, or a Qwen2-VL / Qwen2.5-VL
+/// folder without a reward head ([`is_generative_vision_language_checkpoint`]). Decided from the
+/// file name, `config.json` and weight headers only, before anything loads.
 pub fn is_generative_checkpoint(path: &Path) -> bool {
     if path.is_file() {
         return gguf::is_gguf_path(path);
+    }
+    if is_generative_vision_language_checkpoint(path) {
+        return true;
     }
     let Ok(Some(config)) = read_json_file(path, CONFIG_FILE) else {
         return false;
@@ -99,8 +105,10 @@ pub struct CheckedChatCheckpoint {
     pub weight_files: Vec<PathBuf>,
 }
 
-/// Checks what [`ChatModel::load`] would load at `path`, reading headers and metadata only: a
-/// `*ForCausalLM` folder ([`folder::inspect`]) or a GGUF file ([`gguf::inspect`]). Blocking.
+/// Checks what [`super::generative_model::GenerativeModel::load`] would load at `path`, reading
+/// headers and metadata only: a `*ForCausalLM` folder ([`folder::inspect`]), a GGUF file
+/// ([`gguf::inspect`]) or a vision-language folder without a reward head (checked by
+/// [`CheckpointFolder::inspect`], its chat template required). Blocking.
 pub fn inspect_generative_checkpoint(
     path: &Path,
 ) -> Result<CheckedChatCheckpoint, LocalJudgeError> {
@@ -115,6 +123,18 @@ pub fn inspect_generative_checkpoint(
             parameter_count: summary.parameter_count,
             path: path.to_path_buf(),
             weight_files: vec![path.to_path_buf()],
+        });
+    }
+    if is_generative_vision_language_checkpoint(path) {
+        let checkpoint = CheckpointFolder::inspect(path)?;
+        // Its template renders every judge prompt: without one it cannot judge.
+        chat_template_source(&checkpoint.path)?;
+        return Ok(CheckedChatCheckpoint {
+            format: ModelFormat::Safetensors,
+            architecture: checkpoint.architecture().unwrap_or_default().to_owned(),
+            parameter_count: checkpoint.parameter_count(),
+            weight_files: checkpoint.weight_files(),
+            path: checkpoint.path,
         });
     }
     let checked = folder::inspect(path)?;
@@ -257,6 +277,6 @@ impl ChatModel {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(super) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }

@@ -13,7 +13,9 @@
 //!   and end-of-turn tokens: the entry point;
 //! - [`vision_language`]: Qwen2-VL and Qwen2.5-VL `*ForConditionalGeneration` checkpoints on the
 //!   same engine (prompts with images and videos, prefilled from embeddings, M-RoPE positions);
-//!   [`vision_language::VisionChatModel`] is its entry point.
+//!   [`vision_language::VisionChatModel`] is its entry point;
+//! - [`generative_model`]: [`generative_model::GenerativeModel`], either entry point as the
+//!   checkpoint's files decide (what a generative judge loads).
 //!
 //! Like the rest of the crate, everything here blocks: callers run it on an inference thread.
 
@@ -22,6 +24,7 @@ pub mod chat_model;
 pub mod decoder;
 pub mod engine;
 pub mod folder;
+pub mod generative_model;
 pub mod gguf;
 pub mod gguf_tokenizer;
 pub mod sampling;

@@ -17,7 +17,7 @@
 //! requests with continuous batching ([`super::engine`]).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use image::DynamicImage;
@@ -26,18 +26,21 @@ use tokenizers::Tokenizer;
 
 use super::CausalLanguageModel;
 use super::cache::BatchCache;
+use super::chat_model::{ChatModelDescription, ModelFormat, sha256_hex};
 use super::decoder::{CausalDecoder, RotaryLayout};
 use super::engine::{Batching, Generated, GenerationRequest, StopRules, generate};
 use super::folder::{dense_weights, end_of_turn_tokens};
 use super::left_padded;
 use super::sampling::DecodingOptions;
 use crate::chat_template::ContentPart;
-use crate::checkpoint::{CONFIG_FILE, TOKENIZER_CONFIG_FILE};
-use crate::device::{DeviceChoice, dtype_for};
+use crate::checkpoint::{CONFIG_FILE, CheckpointFolder, TOKENIZER_CONFIG_FILE};
+use crate::device::{DeviceChoice, device_name, dtype_for};
 use crate::error::LocalJudgeError;
 use crate::input::TokenizerConfig;
 use crate::models::layers::read_json_file;
-use crate::models::qwen2_vl::{ConversationEncoder, Qwen2VlCheckpoint, insert_media_features};
+use crate::models::qwen2_vl::{
+    ConversationEncoder, Qwen2VlCheckpoint, chat_template_source, insert_media_features,
+};
 use crate::models::qwen2_vl_positions::MultimodalRope;
 use crate::models::qwen2_vl_vision::VisionTower;
 use crate::qwen2_vl_processor::{Qwen2VlImageProcessor, VisualInput, VisualPatches};
@@ -48,15 +51,32 @@ pub const VISION_LANGUAGE_ARCHITECTURES: [&str; 2] = [
     "Qwen2_5_VLForConditionalGeneration",
 ];
 
+/// Whether `folder` is a generative vision-language judge: its configuration names a Qwen2-VL or
+/// Qwen2.5-VL generating architecture and its weights hold no reward head (a folder with one is
+/// a reward model, scored by [`crate::conversation::ConversationScorer`]). Decided from
+/// `config.json` and the safetensors headers, before anything loads.
+pub fn is_generative_vision_language_checkpoint(folder: &Path) -> bool {
+    // `config.json` first: the headers are read only for vision-language folders.
+    is_vision_language_checkpoint(folder)
+        && CheckpointFolder::inspect(folder).is_ok_and(|checkpoint| !checkpoint.has_reward_head())
+}
+
 /// Whether `folder`'s `config.json` names a Qwen2-VL or Qwen2.5-VL generating architecture.
-/// Decided from `config.json` only, before anything loads.
+/// Decided from `config.json` only (its top level, or `text_config`, where transformers 4.57
+/// writes them for these models), before anything loads.
 pub fn is_vision_language_checkpoint(folder: &Path) -> bool {
     let Ok(Some(config)) = read_json_file(folder, CONFIG_FILE) else {
         return false;
     };
-    config
-        .get("architectures")
-        .and_then(Value::as_array)
+    let listed = |section: &Value| {
+        section
+            .get("architectures")
+            .and_then(Value::as_array)
+            .cloned()
+    };
+    listed(&config)
+        .filter(|names| !names.is_empty())
+        .or_else(|| config.get("text_config").and_then(listed))
         .is_some_and(|names| {
             names
                 .iter()
@@ -310,6 +330,8 @@ pub struct VisionChatModel {
     images: Qwen2VlImageProcessor,
     videos: Qwen2VlImageProcessor,
     end_of_turn: BTreeSet<u32>,
+    description: ChatModelDescription,
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for VisionChatModel {
@@ -326,8 +348,10 @@ impl VisionChatModel {
     /// (f32 on the CPU, bf16 on CUDA): weights, image and video processor settings, tokenizer,
     /// chat template and end-of-turn tokens (as [`super::chat_model::ChatModel`] reads them).
     pub fn load(folder: &Path, device: DeviceChoice) -> Result<VisionChatModel, LocalJudgeError> {
+        let checkpoint = CheckpointFolder::inspect(folder)?;
         let device = device.open()?;
-        let generator = Qwen2VlGenerator::load(folder, dtype_for(&device, true), &device)?;
+        let dtype = dtype_for(&device, true);
+        let generator = Qwen2VlGenerator::load(folder, dtype, &device)?;
         let encoder = ConversationEncoder::load(folder)?;
         let config = read_json_file(folder, CONFIG_FILE)?.unwrap_or(Value::Null);
         let tokenizer_config = read_json_file(folder, TOKENIZER_CONFIG_FILE)?
@@ -335,13 +359,37 @@ impl VisionChatModel {
             .unwrap_or_default();
         let end_of_turn =
             end_of_turn_tokens(folder, &config, &tokenizer_config, encoder.tokenizer())?;
+        let dtype = dtype.as_str().to_owned();
+        let description = ChatModelDescription {
+            format: ModelFormat::Safetensors,
+            architecture: checkpoint.architecture().unwrap_or_default().to_owned(),
+            device: device_name(&device),
+            dtype: dtype.clone(),
+            tensor_types: vec![dtype],
+            parameter_count: checkpoint.parameter_count(),
+            dequantized_for_cpu: Vec::new(),
+            chat_template_sha256: sha256_hex(&chat_template_source(folder)?.0),
+            max_positions: generator.max_positions(),
+        };
         Ok(VisionChatModel {
+            description,
+            path: checkpoint.path,
             generator,
             images: Qwen2VlImageProcessor::load(folder)?,
             videos: Qwen2VlImageProcessor::load_for_video(folder)?,
             encoder,
             end_of_turn,
         })
+    }
+
+    /// What the model is.
+    pub fn description(&self) -> &ChatModelDescription {
+        &self.description
+    }
+
+    /// The folder (canonicalized) it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The model, for tests and benchmarks that drive it directly.

@@ -1,6 +1,7 @@
-//! `omnireward eval checkpoint DIR|FILE.gguf` for chat models: a `*ForCausalLM` folder or a
-//! GGUF file judges the benchmark with the API judges' prompts on a local inference thread,
-//! saved and resumable like every run.
+//! `omnireward eval checkpoint DIR|FILE.gguf` for chat models: a `*ForCausalLM` folder, a GGUF
+//! file or a Qwen2-VL / Qwen2.5-VL folder without a reward head judges the benchmark with the API
+//! judges' prompts on a local inference thread (a vision-language one with the samples' images
+//! and video frames in the prompts), saved and resumable like every run.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,11 +15,13 @@ use serde_json::json;
 use super::super::Environment;
 use super::checkpoint_args::CheckpointArgs;
 use super::local_run::{LocalRunSummary, Watched, coverage_text};
-use crate::evaluation::checkpoint_run::{self, format_parameters, weights_sha256};
+use crate::evaluation::checkpoint_run::{format_parameters, weights_sha256};
 use crate::evaluation::generative_run::{self, GenerativeRunConfig, GenerativeRunSummary};
 use crate::evaluation::identity::{DeviceClass, GenerativeIdentity, RunIdentity};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::GenerativeThread;
+use crate::judges::local::vision_prompt::VIDEO_FRAME_RULE;
+use crate::media::MediaEncoder;
 use crate::storage::{ModelKind, NewModel};
 
 /// The weights' SHA-256: the weight files of a folder, or a whole GGUF file.
@@ -80,10 +83,8 @@ pub(in crate::cli) fn run(
     });
     let mut model = NewModel::named(name.clone(), ModelKind::LocalGenerative);
     model.parameters = Some(format_parameters(description.parameter_count));
-    let mut plan = checkpoint_run::plan(
-        &benchmark.samples,
-        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
-    );
+    let reads_media = thread.reads_media();
+    let mut plan = generative_run::plan(&benchmark.samples, reads_media);
     if let Some(limit) = generation.max_samples_per_task {
         let mut taken: std::collections::BTreeMap<omnireward_shared::Task, usize> =
             std::collections::BTreeMap::new();
@@ -109,7 +110,9 @@ pub(in crate::cli) fn run(
             "text_only_prompt": plan.text_only_prompt,
             "not_covered": plan.not_covered.keys().collect::<Vec<_>>(),
         },
+        "media_rule": reads_media.then_some(VIDEO_FRAME_RULE),
     });
+    let media = Arc::new(MediaEncoder::new(environment.cache_dir.clone()));
     let config = GenerativeRunConfig {
         settings: args.run.setting.settings(),
         swap: generation.swap,
@@ -133,6 +136,7 @@ pub(in crate::cli) fn run(
         let summary = generative_run::run(
             &thread,
             prompts,
+            media,
             &plan,
             &config,
             session.sink(),
@@ -182,7 +186,11 @@ impl LocalRunSummary for GenerativeRunSummary {
             "judged",
             &self.text_only_prompt,
             &self.not_covered,
-            "responses a text model cannot read",
+            if self.reads_media {
+                "audio: a vision-language model has no audio tower"
+            } else {
+                "responses a text model cannot read"
+            },
             self.stopped,
         ));
         text

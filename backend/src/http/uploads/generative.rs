@@ -1,5 +1,6 @@
 //! The chat-model side of checkpoint uploads: which staged uploads are chat models (a single
-//! `.gguf` file, or a folder whose `config.json` lists a `*ForCausalLM` architecture), their
+//! `.gguf` file, a folder whose `config.json` lists a `*ForCausalLM` architecture, or a Qwen2-VL /
+//! Qwen2.5-VL folder without a reward head), their
 //! check from headers and metadata alone (as `eval checkpoint` would load them), and the
 //! generation fields, read as `eval checkpoint`'s flags with the same defaults.
 

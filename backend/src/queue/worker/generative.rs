@@ -1,4 +1,5 @@
-//! Checkpoint jobs of chat models (an uploaded `*ForCausalLM` folder or GGUF file): the model
+//! Checkpoint jobs of chat models (an uploaded `*ForCausalLM` folder, GGUF file, or Qwen2-VL /
+//! Qwen2.5-VL folder without a reward head): the model
 //! loads on its own inference thread and judges the benchmark through the runner `eval
 //! checkpoint` uses ([`generative_run::run`]), inside the worker's one supervised session
 //! (heartbeats, cancellation, resumption of what the run already holds).
@@ -15,10 +16,11 @@ use super::{
     CheckpointSpecification, JobError, JobOutcome, Stopped, WorkerContext, ended, supervised,
 };
 use crate::data::Benchmark;
-use crate::evaluation::checkpoint_run::{self, weights_sha256};
+use crate::evaluation::checkpoint_run::weights_sha256;
 use crate::evaluation::generative_run::{self, GenerativeDecoding, GenerativeRunConfig};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::GenerativeThread;
+use crate::media::MediaEncoder;
 use crate::storage::{Job, RunRecord, RunStatus, Storage};
 
 /// What a chat model's job adds to its checkpoint specification: the options of `eval
@@ -127,11 +129,10 @@ async fn judge_loaded(
         },
         chunk_items: generation.chunk_items.max(1),
     };
-    // A text chat model covers what a text decoder covers (as `eval checkpoint` plans it).
-    let plan = checkpoint_run::plan(
-        &benchmark.samples,
-        omnireward_local_judge::architecture::ModelKind::DecoderClassifier,
-    );
+    // What the model covers, as `eval checkpoint` plans it: a text decoder's tasks, or a
+    // vision-language model's image and video tasks.
+    let plan = generative_run::plan(&benchmark.samples, thread.reads_media());
+    let media = Arc::new(MediaEncoder::new(context.cache_dir.clone()));
     let (session, summary, ending) = supervised(
         storage,
         context,
@@ -143,6 +144,7 @@ async fn judge_loaded(
             generative_run::run(
                 thread,
                 prompts,
+                media,
                 &plan,
                 &config,
                 sink,
