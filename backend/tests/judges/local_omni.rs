@@ -161,3 +161,65 @@ fn score_reads_two_audio_responses_with_an_omni_model_only() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The demo with MiniCPM-o: an image pair is laid out as a T2I sample's (the image in the user
+/// turn, the prompt as the assistant turn), so the reward of the fixture's "generated image"
+/// conversation is the reference's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_scores_image_pairs_in_the_authors_layout() {
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+    use base64::Engine;
+    use omnireward::http::score::ScoringService;
+    use omnireward::http::{AppState, app};
+    use omnireward::judges::local::{InferenceThread, LocalJudgeOptions};
+    use omnireward::storage::Storage;
+
+    let folder = TempDir::new().expect("folder");
+    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
+        .await
+        .expect("database");
+    let benchmark = Arc::new(
+        embedded::load(&folder.path().join("cache"), &LoadOptions::default()).expect("sample"),
+    );
+    let thread = tokio::task::spawn_blocking(|| {
+        InferenceThread::start(fixture(), LocalJudgeOptions::default())
+    })
+    .await
+    .expect("joins")
+    .expect("loads the fixture");
+    let service = Arc::new(ScoringService::new(thread, "omni".to_owned(), 2));
+    assert!(service.reads_images());
+    let router = app(AppState::new(storage, benchmark).with_scoring(service));
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture().join("cases.json")).expect("cases"),
+    )
+    .expect("JSON");
+    let generated = cases["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .find(|case| case["name"] == "generated_image")
+        .expect("the generated-image case");
+    let encoded = |name: &str| {
+        base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read(fixture().join(format!("{name}.png"))).expect("image"))
+    };
+    let (status, body) = crate::local_vision_language::post_score(
+        &router,
+        serde_json::json!({
+            "criterion": generated["criterion"],
+            "prompt": generated["assistant"],
+            "image1": encoded("square"),
+            "image2": encoded("small"),
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["architecture"], "MiniCPMO");
+    let ours = body["reward1"].as_f64().expect("reward1");
+    let theirs = generated["reward"].as_f64().expect("reward");
+    assert!((ours - theirs).abs() < 1e-4, "{ours} against {theirs}");
+    assert!(body["reward2"].as_f64().expect("reward2").is_finite());
+}

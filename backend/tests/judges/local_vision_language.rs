@@ -342,7 +342,7 @@ fn score_and_eval_give_the_rewards_transformers_gives() {
     );
 }
 
-async fn post_score(router: &axum::Router, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post_score(router: &axum::Router, body: Value) -> (StatusCode, Value) {
     let request = Request::post("/api/v1/score")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
