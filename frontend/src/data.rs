@@ -461,6 +461,9 @@ pub struct DemoPage {
     pub model: Option<String>,
     /// Whether the model compares two images with the text (uploads) rather than two texts.
     pub reads_images: bool,
+    /// Whether the model also takes two short videos (vision-language and omni reward models).
+    #[serde(default)]
+    pub reads_videos: bool,
     /// Every task type, with what the model reads of it.
     pub tasks: Vec<DemoTask>,
     pub form: DemoForm,

@@ -195,11 +195,10 @@ fn demo_service(
         ),
     };
     tracing::info!(model = %name, device = %thread.description().device, "scoring demo ready");
-    Ok(Some(http::score::ScoringService::new(
-        thread,
-        name,
-        args.demo_queue,
-    )))
+    Ok(Some(
+        http::score::ScoringService::new(thread, name, args.demo_queue)
+            .with_media_cache(environment.cache_dir.clone()),
+    ))
 }
 
 /// Loads a chat model (a `*ForCausalLM` folder or a GGUF file) behind the demo.

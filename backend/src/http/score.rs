@@ -4,7 +4,9 @@
 //! a T2T conversation and image responses as T2I does in runs (`judges::local::inputs`); a chat
 //! model (generative judge) answers with its verdict and the text it gave it in, asked as
 //! `omnireward score` asks it ([`judge_text_pair`]; a vision-language chat model also takes
-//! images, read in the T2I prompt's response slots, [`judge_image_pair`]).
+//! images, read in the T2I prompt's response slots, [`judge_image_pair`]). Vision-language and
+//! omni reward models also take two short videos, read as a T2V sample's responses
+//! (`--frames`' default of frames, at the rate they span).
 //!
 //! The model runs on its own inference thread ([`InferenceThread`]); requests wait for it in a
 //! bounded queue, and one that finds the queue full is refused with 429 at once rather than
@@ -27,14 +29,21 @@ use tokio::sync::Semaphore;
 use super::{ApiError, AppState};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::{judge_image_pair, judge_text_pair};
-use crate::judges::local::inputs::{ConversationLayout, image_response_pair};
+use crate::judges::local::inputs::{
+    ConversationLayout, DEFAULT_RESPONSE_FRAMES, conversation, image_response_pair, video,
+};
 use crate::judges::local::{GenerativeThread, InferenceThread};
+use crate::media::MediaEncoder;
+use omnireward_shared::{MediaKind, MediaLocation, MediaRef};
+use std::path::PathBuf;
 
 /// Longest criterion, prompt or text response, in bytes.
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 /// Largest image, in bytes after base64 decoding.
 pub const MAX_IMAGE_BYTES: usize = 3 * 1024 * 1024;
-/// Largest request body of this route: two images and the texts, base64-encoded.
+/// Largest video, in bytes after base64 decoding (a short clip).
+pub const MAX_VIDEO_BYTES: usize = MAX_IMAGE_BYTES;
+/// Largest request body of this route: two images (or videos) and the texts, base64-encoded.
 pub const SCORE_BODY_LIMIT: usize = 9 * 1024 * 1024;
 /// Requests admitted at once (one scoring, the rest waiting for the model).
 pub const DEFAULT_QUEUE_DEPTH: usize = 8;
@@ -44,6 +53,10 @@ pub struct ScoringService {
     model: DemoModel,
     model_name: String,
     admitted: Semaphore,
+    /// Decodes posted videos (ffmpeg), caching under the server's cache folder.
+    media: MediaEncoder,
+    /// Where posted videos are written while they are decoded.
+    scratch: PathBuf,
 }
 
 /// A reward model, or a chat model judging as a generative judge.
@@ -59,10 +72,13 @@ enum DemoModel {
 impl ScoringService {
     /// A service over a loaded reward model, admitting `queue_depth` requests at once.
     pub fn new(thread: InferenceThread, model_name: String, queue_depth: usize) -> ScoringService {
+        let scratch = std::env::temp_dir().join("omnireward-demo");
         ScoringService {
             model: DemoModel::Reward(thread),
             model_name,
             admitted: Semaphore::new(queue_depth.max(1)),
+            media: MediaEncoder::new(scratch.join("media-cache")),
+            scratch,
         }
     }
 
@@ -82,6 +98,8 @@ impl ScoringService {
             },
             model_name,
             admitted: Semaphore::new(queue_depth.max(1)),
+            media: MediaEncoder::new(std::env::temp_dir().join("omnireward-demo/media-cache")),
+            scratch: std::env::temp_dir().join("omnireward-demo"),
         }
     }
 
@@ -179,6 +197,73 @@ fn decode_image(field: &'static str, encoded: &str) -> Result<image::DynamicImag
     })
 }
 
+/// A base64 video's bytes, bounded before decoding.
+fn decode_video(field: &'static str, encoded: &str) -> Result<Vec<u8>, ApiError> {
+    let payload = encoded
+        .split_once(";base64,")
+        .map_or(encoded, |(_, payload)| payload);
+    if payload.len() > MAX_VIDEO_BYTES / 3 * 4 + 4 {
+        return Err(ApiError::InvalidInput(format!(
+            "`{field}` is larger than {MAX_VIDEO_BYTES} bytes"
+        )));
+    }
+    let bytes = BASE64
+        .decode(payload.trim())
+        .map_err(|error| ApiError::InvalidInput(format!("`{field}` is not base64: {error}")))?;
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidInput(format!("`{field}` is empty")));
+    }
+    Ok(bytes)
+}
+
+impl ScoringService {
+    /// Caches decoded videos under `cache_dir` (the server's cache folder) instead of the
+    /// system's temporary folder.
+    pub fn with_media_cache(mut self, cache_dir: PathBuf) -> ScoringService {
+        self.media = MediaEncoder::new(cache_dir.join("media"));
+        self.scratch = cache_dir.join("demo-videos");
+        self
+    }
+
+    /// The two posted videos as a T2V sample's conversations in `layout`: each written to the
+    /// scratch folder under its SHA-256, decoded into frames at the rate they span, removed.
+    fn video_pair(
+        &self,
+        criterion: &str,
+        prompt: &str,
+        videos: &[Vec<u8>; 2],
+        layout: ConversationLayout,
+    ) -> Result<[Conversation; 2], ApiError> {
+        use sha2::Digest as _;
+        std::fs::create_dir_all(&self.scratch)
+            .map_err(|error| ApiError::Internal(format!("the demo's scratch folder: {error}")))?;
+        let read = |index: usize, bytes: &[u8]| -> Result<Conversation, ApiError> {
+            let digest = hex::encode(sha2::Sha256::digest(bytes));
+            let path = self.scratch.join(format!("{digest}.video"));
+            std::fs::write(&path, bytes)
+                .map_err(|error| ApiError::Internal(format!("writing a posted video: {error}")))?;
+            let item = MediaRef {
+                kind: MediaKind::Video,
+                name: format!("video{}", index + 1),
+                location: MediaLocation::File {
+                    path: path.to_string_lossy().into_owned(),
+                },
+            };
+            let decoded = video(&item, &self.media, DEFAULT_RESPONSE_FRAMES);
+            // The frames are decoded (and cached by content): the file is not needed again.
+            let _ = std::fs::remove_file(&path);
+            let media = vec![decoded.map_err(|error| {
+                ApiError::InvalidInput(format!("`video{}` could not be read: {error}", index + 1))
+            })?];
+            Ok(match layout {
+                ConversationLayout::VisionLanguage => conversation(criterion, prompt, media, ""),
+                ConversationLayout::Omni => conversation(criterion, "", media, prompt),
+            })
+        };
+        Ok([read(0, &videos[0])?, read(1, &videos[1])?])
+    }
+}
+
 enum Inputs {
     Texts {
         criterion: String,
@@ -187,6 +272,13 @@ enum Inputs {
     },
     Images(ImagePair),
     Conversations([Conversation; 2]),
+    /// Two video responses (decoded bytes) for a conversation reward model in `layout`.
+    Videos {
+        criterion: String,
+        prompt: String,
+        videos: [Vec<u8>; 2],
+        layout: ConversationLayout,
+    },
     /// Two image responses for a vision-language chat model, which reads them in the slots of
     /// the judge prompt.
     ImageResponses {
@@ -205,6 +297,36 @@ fn inputs(
 ) -> Result<Inputs, ApiError> {
     check_text("criterion", &request.criterion)?;
     check_text("prompt", &request.prompt)?;
+    if request.video1.is_some() || request.video2.is_some() {
+        let (Some(first), Some(second), None, None, None, None) = (
+            request.video1,
+            request.video2,
+            request.response1,
+            request.response2,
+            request.image1,
+            request.image2,
+        ) else {
+            return Err(ApiError::InvalidInput(
+                "send both `video1` and `video2`, and no text or image responses with them"
+                    .to_owned(),
+            ));
+        };
+        let layout = kind.and_then(ConversationLayout::of).ok_or_else(|| {
+            ApiError::InvalidInput(
+                "this model reads no video: videos need a vision-language or omni reward model"
+                    .to_owned(),
+            )
+        })?;
+        return Ok(Inputs::Videos {
+            criterion: request.criterion,
+            prompt: request.prompt,
+            videos: [
+                decode_video("video1", &first)?,
+                decode_video("video2", &second)?,
+            ],
+            layout,
+        });
+    }
     match (
         request.response1,
         request.response2,
@@ -328,6 +450,24 @@ pub(super) async fn score_pair(
     let _permit = service.admitted.try_acquire().map_err(|_| {
         ApiError::Saturated("the scoring demo is busy; try again in a few seconds".to_owned())
     })?;
+    // Videos are decoded (ffmpeg) off the async workers, once admitted.
+    let inputs = match inputs {
+        Inputs::Videos {
+            criterion,
+            prompt,
+            videos,
+            layout,
+        } => {
+            let decoding = Arc::clone(&service);
+            let pair = tokio::task::spawn_blocking(move || {
+                decoding.video_pair(&criterion, &prompt, &videos, layout)
+            })
+            .await
+            .map_err(|error| ApiError::Internal(format!("decoding videos stopped: {error}")))??;
+            Inputs::Conversations(pair)
+        }
+        other => other,
+    };
     let thread = match &service.model {
         DemoModel::Reward(thread) => thread,
         DemoModel::Generative {
@@ -367,7 +507,7 @@ pub(super) async fn score_pair(
                             max_new_tokens,
                         )?,
                         // `inputs` gives a chat model texts or image responses only.
-                        Inputs::Images(_) | Inputs::Conversations(_) => {
+                        Inputs::Images(_) | Inputs::Conversations(_) | Inputs::Videos { .. } => {
                             return Err(omnireward_local_judge::LocalJudgeError::Input {
                                 message: "this chat model cannot take these inputs".to_owned(),
                             }
@@ -417,8 +557,8 @@ pub(super) async fn score_pair(
                 Inputs::Conversations(pair) => {
                     judge.score_conversation_pairs(std::slice::from_ref(pair), &mut |_| {})?
                 }
-                // `inputs` gives these to chat models only.
-                Inputs::ImageResponses { .. } => {
+                // `inputs` gives these to chat models only; videos were decoded above.
+                Inputs::ImageResponses { .. } | Inputs::Videos { .. } => {
                     return Err(omnireward_local_judge::LocalJudgeError::Input {
                         message: "a reward model takes images as image pairs".to_owned(),
                     }

@@ -415,3 +415,83 @@ async fn the_demo_scores_images_and_texts_with_a_vision_language_model() {
     assert_close(&body["reward1"], &first["reward"], "demo text 1");
     assert_close(&body["reward2"], &second["reward"], "demo text 2");
 }
+
+/// The demo takes two short videos with a vision-language reward model, read as a T2V sample's
+/// responses (frames at the rate they span), and its page offers the video inputs; half a pair is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_scores_a_pair_of_short_videos_with_a_vision_language_model() {
+    let folder = TempDir::new().expect("folder");
+    let storage = Storage::open(&folder.path().join("omnireward.sqlite"))
+        .await
+        .expect("database");
+    let benchmark = Arc::new(
+        embedded::load(&folder.path().join("cache"), &LoadOptions::default()).expect("sample"),
+    );
+    let thread = tokio::task::spawn_blocking(|| {
+        InferenceThread::start(fixture("qwen2_vl_tiny"), LocalJudgeOptions::default())
+    })
+    .await
+    .expect("joins")
+    .expect("loads the fixture");
+    let service = Arc::new(
+        ScoringService::new(thread, "vl".to_owned(), 2)
+            .with_media_cache(folder.path().join("media")),
+    );
+    let router = app(AppState::new(storage, benchmark).with_scoring(service));
+    let videos = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/sample-benchmark/media_data/text_to_video");
+    let mut clips: Vec<PathBuf> = std::fs::read_dir(&videos)
+        .expect("videos")
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    clips.sort();
+    let encoded = |path: &Path| {
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(path).expect("video"))
+    };
+    let (status, body) = post_score(
+        &router,
+        json!({
+            "criterion": "Prefer the clip that shows the motion described.",
+            "prompt": "A ball rolls to the right.",
+            "video1": encoded(&clips[0]),
+            "video2": encoded(&clips[1]),
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (first, second) = (
+        body["reward1"].as_f64().expect("reward1"),
+        body["reward2"].as_f64().expect("reward2"),
+    );
+    assert!(
+        first.is_finite() && second.is_finite() && first != second,
+        "{body}"
+    );
+
+    // Half a pair is refused, naming what to send.
+    let (status, body) = post_score(
+        &router,
+        json!({"criterion": "c", "prompt": "p", "video1": encoded(&clips[0])}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let page = router
+        .clone()
+        .oneshot(Request::get("/demo").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let html = String::from_utf8(
+        axum::body::to_bytes(page.into_body(), usize::MAX)
+            .await
+            .expect("body")
+            .to_vec(),
+    )
+    .expect("utf-8");
+    assert!(
+        html.contains(r#"name="video1""#),
+        "the form offers video inputs"
+    );
+}

@@ -101,21 +101,37 @@ fn task_label(entry: &DemoTask) -> String {
     }
 }
 
-/// The two response inputs: text areas, or image uploads for an image-text model.
-fn response_inputs(reads_images: bool, form: &DemoForm) -> impl IntoView {
+/// The two response inputs: text areas, or image uploads for an image-text model (and, for a
+/// model that reads videos, video uploads instead of images).
+fn response_inputs(reads_images: bool, reads_videos: bool, form: &DemoForm) -> impl IntoView {
     if reads_images {
+        // Either pair may be sent when videos are read, so neither is required then.
+        let images_required = !reads_videos;
         view! {
             <div class="pair">
                 <div>
                     <label for="image1">"Image 1"</label>
-                    <input type="file" id="image1" name="image1" accept="image/png,image/jpeg" required=true/>
+                    <input type="file" id="image1" name="image1" accept="image/png,image/jpeg" required=images_required/>
                 </div>
                 <div>
                     <label for="image2">"Image 2"</label>
-                    <input type="file" id="image2" name="image2" accept="image/png,image/jpeg" required=true/>
+                    <input type="file" id="image2" name="image2" accept="image/png,image/jpeg" required=images_required/>
                 </div>
             </div>
             <p class="hint">"PNG or JPEG, up to 3 MB each."</p>
+            {reads_videos.then(|| view! {
+                <div class="pair">
+                    <div>
+                        <label for="video1">"Or video 1"</label>
+                        <input type="file" id="video1" name="video1" accept="video/mp4,video/webm,video/quicktime"/>
+                    </div>
+                    <div>
+                        <label for="video2">"Video 2"</label>
+                        <input type="file" id="video2" name="video2" accept="video/mp4,video/webm,video/quicktime"/>
+                    </div>
+                </div>
+                <p class="hint">"Or two short videos (MP4, WebM), up to 3 MB each, read as a text-to-video sample's responses."</p>
+            })}
         }
         .into_any()
     } else {
@@ -400,7 +416,7 @@ pub fn DemoPage(page: data::DemoPage) -> impl IntoView {
                 <textarea id="criterion" name="criterion" rows="2" required=true>{form.criterion.clone()}</textarea>
                 <label for="prompt">"Prompt"</label>
                 <textarea id="prompt" name="prompt" rows="3" required=true>{form.prompt.clone()}</textarea>
-                {response_inputs(reads_images, &form)}
+                {response_inputs(reads_images, page.reads_videos, &form)}
                 {uploaded}
                 <button type="submit">"Score both responses"</button>
             </form>

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Verdict;
 
-/// The request body: two text responses, or two images.
+/// The request body: two text responses, two images, or two short videos.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +25,13 @@ pub struct ScoreRequest {
     /// Second image response.
     #[serde(default)]
     pub image2: Option<String>,
+    /// First video response, base64 (MP4, WebM …; vision-language and omni models read it as
+    /// a T2V sample's response).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video1: Option<String>,
+    /// Second video response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video2: Option<String>,
 }
 
 /// The answer: a reward model's two rewards and the verdict they give, or a generative judge's

@@ -16,7 +16,7 @@ use omnireward_shared::{Setting, Task};
 
 use super::{PageError, Site, query_value};
 use crate::http::leaderboard::{LeaderboardQuery, leaderboard_document};
-use crate::http::score::{MAX_IMAGE_BYTES, MAX_TEXT_BYTES};
+use crate::http::score::{MAX_IMAGE_BYTES, MAX_TEXT_BYTES, MAX_VIDEO_BYTES};
 use crate::judges::local::{Coverage, coverage};
 use crate::storage::RunId;
 
@@ -29,9 +29,17 @@ fn empty_page(site: &Site) -> DemoPage {
         return DemoPage::default();
     };
     let reads_images = scoring.reads_images();
+    let reads_videos = matches!(
+        scoring.kind(),
+        Some(
+            omnireward_local_judge::architecture::ModelKind::MultimodalConversation
+                | omnireward_local_judge::architecture::ModelKind::OmniConversation
+        )
+    );
     DemoPage {
         model: Some(scoring.model_name().to_owned()),
         reads_images,
+        reads_videos,
         tasks: Task::ALL
             .into_iter()
             .map(|task| DemoTask {
@@ -122,6 +130,7 @@ struct Upload {
 struct Posted {
     form: DemoForm,
     images: [Option<Upload>; 2],
+    videos: [Option<Upload>; 2],
 }
 
 /// Reads a multipart demo post. The body limit bounds the whole post; each image is checked
@@ -130,6 +139,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<Posted, String> {
     let mut posted = Posted {
         form: DemoForm::default(),
         images: [None, None],
+        videos: [None, None],
     };
     while let Some(field) = multipart
         .next_field()
@@ -160,6 +170,22 @@ async fn read_multipart(mut multipart: Multipart) -> Result<Posted, String> {
                 if !bytes.is_empty() {
                     posted.images[index] = Some(Upload {
                         name: file_name.unwrap_or_else(|| format!("image {label}")),
+                        bytes: bytes.to_vec(),
+                    });
+                }
+            }
+            "video1" | "video2" => {
+                let index = usize::from(name == "video2");
+                let label = index + 1;
+                if bytes.len() > MAX_VIDEO_BYTES {
+                    return Err(format!(
+                        "video {label} is {} bytes; the limit is {MAX_VIDEO_BYTES} (3 MB)",
+                        bytes.len()
+                    ));
+                }
+                if !bytes.is_empty() {
+                    posted.videos[index] = Some(Upload {
+                        name: file_name.unwrap_or_else(|| format!("video {label}")),
                         bytes: bytes.to_vec(),
                     });
                 }
@@ -197,6 +223,7 @@ async fn read_post(site: &Site, request: Request) -> Result<Posted, (StatusCode,
         Ok(Posted {
             form,
             images: [None, None],
+            videos: [None, None],
         })
     }
 }
@@ -208,6 +235,14 @@ fn score_request(posted: &Posted) -> ScoreRequest {
         prompt: posted.form.prompt.clone(),
         ..ScoreRequest::default()
     };
+    let encode =
+        |upload: &Option<Upload>| upload.as_ref().map(|upload| BASE64.encode(&upload.bytes));
+    if posted.videos.iter().any(Option::is_some) {
+        // A missing video is left out, so the service names what is missing.
+        request.video1 = encode(&posted.videos[0]);
+        request.video2 = encode(&posted.videos[1]);
+        return request;
+    }
     match &posted.images {
         [None, None] => {
             request.response1 = Some(posted.form.response1.clone());
