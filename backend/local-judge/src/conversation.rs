@@ -18,11 +18,11 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use image::DynamicImage;
 use serde_json::Value;
 
 use crate::architecture::Architecture;
-use crate::batch::plan_batches;
+use crate::conversation_input::in_batches;
+pub use crate::conversation_input::{Conversation, ConversationLimits, ConversationMedia};
 use crate::error::LocalJudgeError;
 use crate::input::TruncationSide;
 use crate::models::qwen2_vl::{
@@ -32,23 +32,6 @@ pub use crate::omni_conversation::MiniCpmOConversations;
 use crate::qwen2_vl_processor::{
     MediaGrid, MediaKind, Qwen2VlImageProcessor, VisualInput, VisualPatches,
 };
-
-/// One media item of a user turn, rendered as the template's image or video part.
-#[derive(Clone, Debug)]
-pub enum ConversationMedia {
-    /// A still image (a photo, a generated image, a multi-view 3D render).
-    Image(DynamicImage),
-    /// A video: its frames, decoded and sampled by the caller (all of one size), and the rate
-    /// they were sampled at (which sets the frames' time positions).
-    Video {
-        /// The sampled frames, in order.
-        frames: Vec<DynamicImage>,
-        /// Frames per second of the sampling.
-        frames_per_second: f64,
-    },
-    /// A clip: 16 kHz mono samples in [-1, 1] (MiniCPM-o reads audio; Qwen2-VL refuses it).
-    Audio(Vec<f32>),
-}
 
 impl ConversationMedia {
     fn input(&self) -> Result<VisualInput<'_>, LocalJudgeError> {
@@ -70,30 +53,6 @@ fn audio_refused() -> LocalJudgeError {
     LocalJudgeError::Input {
         message: "a Qwen2-VL model has no audio tower: audio cannot be scored".to_owned(),
     }
-}
-
-/// A conversation to score: `[system: system, user: media… then text, assistant: response]`.
-#[derive(Clone, Debug)]
-pub struct Conversation {
-    /// The system turn (the sample's criterion).
-    pub system: String,
-    /// The user turn's media, before its text, in order.
-    pub media: Vec<ConversationMedia>,
-    /// The user turn's text.
-    pub text: String,
-    /// The assistant turn (a text response, or empty when the responses are media).
-    pub response: String,
-}
-
-/// How conversations are cut and batched.
-#[derive(Clone, Copy, Debug)]
-pub struct ConversationLimits {
-    /// Most tokens one conversation may have.
-    pub max_length: usize,
-    /// Which end of a too-long conversation is cut.
-    pub truncation: TruncationSide,
-    /// Padded tokens per batch.
-    pub batch_tokens: usize,
 }
 
 /// A loaded conversation reward model: Qwen2-VL / Qwen2.5-VL, or MiniCPM-o.
@@ -346,29 +305,6 @@ impl Qwen2VlConversations {
             kind,
         })
     }
-}
-
-/// Rewards in input order from `score` run over `plan_batches(lengths, groups, batch_tokens)`
-/// (each call gets a batch's indices and returns its rewards `[batch]`); `progress` gets each
-/// batch's size.
-pub(crate) fn in_batches(
-    lengths: &[usize],
-    groups: &[Vec<usize>],
-    batch_tokens: usize,
-    progress: &mut dyn FnMut(usize),
-    mut score: impl FnMut(&[usize]) -> Result<Tensor, LocalJudgeError>,
-) -> Result<Vec<f32>, LocalJudgeError> {
-    let mut rewards = vec![f32::NAN; lengths.len()];
-    for batch in plan_batches(lengths, groups, batch_tokens) {
-        let values = score(&batch)?
-            .to_vec1::<f32>()
-            .map_err(LocalJudgeError::model("reading the rewards"))?;
-        for (&index, value) in batch.iter().zip(values) {
-            rewards[index] = value;
-        }
-        progress(batch.len());
-    }
-    Ok(rewards)
 }
 
 /// `prompt` cut to `limits.max_length` tokens on the truncation side, when the cut leaves every

@@ -24,6 +24,7 @@ pub mod batch;
 pub mod chat_template;
 pub mod checkpoint;
 pub mod conversation;
+pub mod conversation_input;
 pub mod device;
 pub mod error;
 pub mod generation;

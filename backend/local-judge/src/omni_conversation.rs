@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use image::DynamicImage;
 
-use crate::conversation::{Conversation, ConversationLimits, ConversationMedia, in_batches};
+use crate::conversation_input::{Conversation, ConversationLimits, ConversationMedia, in_batches};
 use crate::error::LocalJudgeError;
 use crate::models::minicpm_o::{MiniCpmOEncoder, MiniCpmORewardModel, UserMedia};
 use crate::pil_resample::{self, Filter};

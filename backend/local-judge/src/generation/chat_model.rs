@@ -13,7 +13,7 @@ use super::CausalLanguageModel;
 use super::decoder::CausalDecoder;
 use super::engine::{Batching, Generated, GenerationRequest, StopRules, generate};
 use super::sampling::DecodingOptions;
-use super::vision_language::is_generative_vision_language_checkpoint;
+use super::vision_language_folder::is_generative_vision_language_checkpoint;
 use super::{folder, gguf};
 use crate::chat_template::ChatTemplate;
 use crate::checkpoint::{CONFIG_FILE, CheckpointFolder};

@@ -29,6 +29,7 @@ pub mod gguf;
 pub mod gguf_tokenizer;
 pub mod sampling;
 pub mod vision_language;
+pub mod vision_language_folder;
 
 use candle_core::{Device, Tensor};
 
