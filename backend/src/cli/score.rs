@@ -24,8 +24,9 @@ use super::Environment;
 use super::local_model::{BuiltIn, LocalModelArgs, default_model_folder, require_model_folder};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::{judge_image_pair, judge_text_pair};
-use crate::judges::local::inputs::{ConversationLayout, audio_response_pair, image_response_pair};
+use crate::judges::local::inputs::{ConversationLayout, media_response_pair};
 use crate::media::MediaEncoder;
+use omnireward_local_judge::conversation::ConversationMedia;
 use omnireward_shared::{MediaKind, MediaLocation, MediaRef};
 
 #[derive(Debug, Args)]
@@ -215,8 +216,15 @@ pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result
         (_, _, Some(first), Some(second)) => {
             let (first, second) = (load_image(first)?, load_image(second)?);
             if let Some(layout) = ConversationLayout::of(judge.description().kind) {
-                let pair =
-                    image_response_pair(layout, &args.criterion, &args.prompt, first, second);
+                let pair = media_response_pair(
+                    layout,
+                    &args.criterion,
+                    &args.prompt,
+                    [
+                        ConversationMedia::Image(first),
+                        ConversationMedia::Image(second),
+                    ],
+                );
                 judge.score_conversation_pairs(&[pair], &mut |_| {})?
             } else {
                 let pair = ImagePair {
@@ -246,11 +254,14 @@ pub(super) fn run(environment: &Environment, args: &ScoreArgs) -> anyhow::Result
                     };
                     Ok(media.audio_samples(&item)?)
                 };
-                let pair = audio_response_pair(
+                let pair = media_response_pair(
+                    ConversationLayout::Omni,
                     &args.criterion,
                     &args.prompt,
-                    samples(first)?,
-                    samples(second)?,
+                    [
+                        ConversationMedia::Audio(samples(first)?),
+                        ConversationMedia::Audio(samples(second)?),
+                    ],
                 );
                 judge.score_conversation_pairs(&[pair], &mut |_| {})?
             }

@@ -20,7 +20,7 @@ use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use omnireward_local_judge::architecture::ModelKind;
-use omnireward_local_judge::conversation::Conversation;
+use omnireward_local_judge::conversation::{Conversation, ConversationMedia};
 use omnireward_local_judge::input::ScoringText;
 use omnireward_local_judge::judge::{ImagePair, request_text};
 use omnireward_shared::Verdict;
@@ -30,7 +30,7 @@ use super::{ApiError, AppState};
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::generative::{judge_image_pair, judge_text_pair};
 use crate::judges::local::inputs::{
-    ConversationLayout, DEFAULT_RESPONSE_FRAMES, conversation, image_response_pair, video,
+    ConversationLayout, DEFAULT_RESPONSE_FRAMES, generated_conversation, media_response_pair, video,
 };
 use crate::judges::local::{GenerativeThread, InferenceThread};
 use crate::media::MediaEncoder;
@@ -72,14 +72,7 @@ enum DemoModel {
 impl ScoringService {
     /// A service over a loaded reward model, admitting `queue_depth` requests at once.
     pub fn new(thread: InferenceThread, model_name: String, queue_depth: usize) -> ScoringService {
-        let scratch = std::env::temp_dir().join("omnireward-demo");
-        ScoringService {
-            model: DemoModel::Reward(thread),
-            model_name,
-            admitted: Semaphore::new(queue_depth.max(1)),
-            media: MediaEncoder::new(scratch.join("media-cache")),
-            scratch,
-        }
+        ScoringService::over(DemoModel::Reward(thread), model_name, queue_depth)
     }
 
     /// A service over a loaded chat model, which answers with at most `max_new_tokens` tokens
@@ -90,16 +83,24 @@ impl ScoringService {
         queue_depth: usize,
         max_new_tokens: usize,
     ) -> ScoringService {
+        let model = DemoModel::Generative {
+            thread,
+            prompts: Arc::new(PromptSet::builtin()),
+            max_new_tokens: max_new_tokens.max(1),
+        };
+        ScoringService::over(model, model_name, queue_depth)
+    }
+
+    /// A service over `model`; posted videos go to the system's temporary folder until
+    /// [`ScoringService::with_media_cache`] names the server's cache.
+    fn over(model: DemoModel, model_name: String, queue_depth: usize) -> ScoringService {
+        let scratch = std::env::temp_dir().join("omnireward-demo");
         ScoringService {
-            model: DemoModel::Generative {
-                thread,
-                prompts: Arc::new(PromptSet::builtin()),
-                max_new_tokens: max_new_tokens.max(1),
-            },
+            model,
             model_name,
             admitted: Semaphore::new(queue_depth.max(1)),
-            media: MediaEncoder::new(std::env::temp_dir().join("omnireward-demo/media-cache")),
-            scratch: std::env::temp_dir().join("omnireward-demo"),
+            media: MediaEncoder::new(scratch.join("media-cache")),
+            scratch,
         }
     }
 
@@ -255,10 +256,7 @@ impl ScoringService {
             let media = vec![decoded.map_err(|error| {
                 ApiError::InvalidInput(format!("`video{}` could not be read: {error}", index + 1))
             })?];
-            Ok(match layout {
-                ConversationLayout::VisionLanguage => conversation(criterion, prompt, media, ""),
-                ConversationLayout::Omni => conversation(criterion, "", media, prompt),
-            })
+            Ok(generated_conversation(layout, criterion, prompt, media))
         };
         Ok([read(0, &videos[0])?, read(1, &videos[1])?])
     }
@@ -386,12 +384,14 @@ fn inputs(
                 decode_image("image2", &second)?,
             );
             if let Some(layout) = layout {
-                return Ok(Inputs::Conversations(image_response_pair(
+                return Ok(Inputs::Conversations(media_response_pair(
                     layout,
                     &request.criterion,
                     &request.prompt,
-                    first,
-                    second,
+                    [
+                        ConversationMedia::Image(first),
+                        ConversationMedia::Image(second),
+                    ],
                 )));
             }
             Ok(Inputs::Images(ImagePair {

@@ -10,12 +10,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use omnireward_shared::{Judgement, Order, Setting, parse_verdict};
 use serde_json::Value;
 use tempfile::TempDir;
+
+use crate::support::home_runs::{kill_once_saved, saved};
 
 /// Samples of T2T judged (of the sample's 16).
 const SAMPLES: &str = "3";
@@ -64,21 +65,6 @@ fn command(home: &Path, model: &Path) -> Command {
     command
 }
 
-/// Judgements in the home's judgements files.
-fn saved(home: &Path) -> Vec<Judgement> {
-    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
-        return Vec::new();
-    };
-    let mut judgements = Vec::new();
-    for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        for line in text.lines().filter(|line| line.ends_with('}')) {
-            judgements.push(serde_json::from_str(line).expect("a judgement line"));
-        }
-    }
-    judgements
-}
-
 #[test]
 fn smollm2_judges_t2t_with_verdicts_from_its_outputs_and_survives_sigkill() {
     let Some(model) = model_file() else {
@@ -87,25 +73,7 @@ fn smollm2_judges_t2t_with_verdicts_from_its_outputs_and_survives_sigkill() {
     let home = TempDir::new().expect("home");
 
     // Killed once a first chunk is saved, before the run can finish.
-    let mut child = command(home.path(), &model)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts omnireward");
-    let started = Instant::now();
-    while saved(home.path()).is_empty() {
-        assert!(
-            child.try_wait().expect("polls").is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "nothing saved in 10 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaps");
+    kill_once_saved(command(home.path(), &model), home.path());
     let before = saved(home.path()).len();
 
     let output = command(home.path(), &model)

@@ -6,31 +6,17 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use omnireward::data::{LoadOptions, embedded};
 use omnireward_shared::{Judgement, Label, Setting, Task};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::support::home_runs::{kill_once_saved, saved};
+
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("local-judge/tests/fixtures/minicpm_o_tiny")
-}
-
-/// Judgements in the home's judgements files.
-fn saved(home: &Path) -> Vec<Judgement> {
-    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
-        return Vec::new();
-    };
-    let mut judgements = Vec::new();
-    for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        for line in text.lines().filter(|line| line.ends_with('}')) {
-            judgements.push(serde_json::from_str(line).expect("a judgement line"));
-        }
-    }
-    judgements
 }
 
 fn eval_command(home: &Path) -> Command {
@@ -47,25 +33,7 @@ fn eval_command(home: &Path) -> Command {
 #[test]
 fn omni_reward_model_covers_all_nine_tasks_and_survives_sigkill() {
     let home = TempDir::new().expect("home");
-    let mut child = eval_command(home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts omnireward");
-    let started = Instant::now();
-    while saved(home.path()).is_empty() {
-        assert!(
-            child.try_wait().expect("polls").is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "nothing saved in 10 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaps");
+    kill_once_saved(eval_command(home.path()), home.path());
 
     let output = eval_command(home.path()).output().expect("runs omnireward");
     let stderr = String::from_utf8_lossy(&output.stderr);

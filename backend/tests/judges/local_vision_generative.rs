@@ -11,13 +11,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use omnireward::storage::{Provenance, Storage};
 use omnireward_shared::{Judgement, Order, Setting, Task, parse_verdict};
 use serde_json::Value;
 use tempfile::TempDir;
+
+use crate::support::home_runs::{kill_once_saved, saved};
 
 /// The tasks a vision-language generative judge reads (every task but audio).
 const COVERED: [Task; 7] = [
@@ -86,46 +87,13 @@ fn command(home: &Path, model: &Path) -> Command {
     command
 }
 
-/// Judgements in the home's judgements files.
-fn saved(home: &Path) -> Vec<Judgement> {
-    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
-        return Vec::new();
-    };
-    let mut judgements = Vec::new();
-    for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        for line in text.lines().filter(|line| line.ends_with('}')) {
-            judgements.push(serde_json::from_str(line).expect("a judgement line"));
-        }
-    }
-    judgements
-}
-
 #[test]
 fn a_vision_language_chat_model_judges_image_and_video_tasks_and_survives_sigkill() {
     let home = TempDir::new().expect("home");
     let model = headless_checkpoint();
 
     // Killed once a first chunk is saved, before the run can finish.
-    let mut child = command(home.path(), model.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts omnireward");
-    let started = Instant::now();
-    while saved(home.path()).is_empty() {
-        assert!(
-            child.try_wait().expect("polls").is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "nothing saved in 10 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaps");
+    kill_once_saved(command(home.path(), model.path()), home.path());
     let before = saved(home.path()).len();
 
     let output = command(home.path(), model.path())

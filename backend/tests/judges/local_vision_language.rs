@@ -8,9 +8,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -23,6 +22,8 @@ use omnireward::storage::Storage;
 use omnireward_shared::{Judgement, Label, Setting, Task};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::support::home_runs::{kill_once_saved, saved};
 use tower::ServiceExt as _;
 
 const TOLERANCE: f64 = 1e-4;
@@ -85,21 +86,6 @@ fn omnireward(home: &Path, arguments: &[&str]) -> (i32, Value, String) {
     (output.status.code().unwrap_or(-1), json, stderr)
 }
 
-/// Judgements in the home's judgements files.
-fn saved(home: &Path) -> Vec<Judgement> {
-    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
-        return Vec::new();
-    };
-    let mut judgements = Vec::new();
-    for entry in entries.flatten() {
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        for line in text.lines().filter(|line| line.ends_with('}')) {
-            judgements.push(serde_json::from_str(line).expect("a judgement line"));
-        }
-    }
-    judgements
-}
-
 fn eval_command(home: &Path, model: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_omnireward"));
     command
@@ -125,25 +111,7 @@ fn a_vision_language_checkpoint_covers_the_image_and_video_tasks_and_survives_si
     let model = fixture("qwen2_vl_tiny");
 
     // Killed once a first chunk is saved, before the run can finish.
-    let mut child = eval_command(home.path(), &model)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts omnireward");
-    let started = Instant::now();
-    while saved(home.path()).is_empty() {
-        assert!(
-            child.try_wait().expect("polls").is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "nothing saved in 10 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaps");
+    kill_once_saved(eval_command(home.path(), &model), home.path());
 
     let output = eval_command(home.path(), &model)
         .output()

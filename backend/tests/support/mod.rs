@@ -5,6 +5,7 @@
 pub mod chat_models;
 pub mod evaluated_runs;
 pub mod fake_hub;
+pub mod home_runs;
 pub mod identities;
 pub mod images;
 pub mod openai_server;

@@ -157,42 +157,30 @@ pub fn conversation(
     }
 }
 
-/// Two image responses to one prompt laid out as a T2I sample's in `layout`:
-/// `score --image1/--image2` and the demo.
-pub fn image_response_pair(
+/// A generation task's conversation in `layout`: the response's `media` in the user turn, then
+/// the prompt in the user turn (vision-language) or as the assistant turn (MiniCPM-o).
+pub fn generated_conversation(
     layout: ConversationLayout,
     criterion: &str,
     prompt: &str,
-    first: DynamicImage,
-    second: DynamicImage,
-) -> [Conversation; 2] {
-    let single = |image| {
-        let media = vec![ConversationMedia::Image(image)];
-        match layout {
-            ConversationLayout::VisionLanguage => conversation(criterion, prompt, media, ""),
-            ConversationLayout::Omni => conversation(criterion, "", media, prompt),
-        }
-    };
-    [single(first), single(second)]
+    media: Vec<ConversationMedia>,
+) -> Conversation {
+    match layout {
+        ConversationLayout::VisionLanguage => conversation(criterion, prompt, media, ""),
+        ConversationLayout::Omni => conversation(criterion, "", media, prompt),
+    }
 }
 
-/// Two audio responses to one prompt laid out as a T2A sample's for MiniCPM-o (each clip in the
-/// user turn, the prompt as the assistant turn): `score --audio1/--audio2`.
-pub fn audio_response_pair(
+/// Two media responses to one prompt (an image, a video or a clip each) laid out as a
+/// generation sample's in `layout`: `score --image1/--image2`, `--audio1/--audio2` and the
+/// demo.
+pub fn media_response_pair(
+    layout: ConversationLayout,
     criterion: &str,
     prompt: &str,
-    first: Vec<f32>,
-    second: Vec<f32>,
+    responses: [ConversationMedia; 2],
 ) -> [Conversation; 2] {
-    let single = |samples| {
-        conversation(
-            criterion,
-            "",
-            vec![ConversationMedia::Audio(samples)],
-            prompt,
-        )
-    };
-    [single(first), single(second)]
+    responses.map(|media| generated_conversation(layout, criterion, prompt, vec![media]))
 }
 
 /// Both responses of a sample as conversations for a vision-language reward model, laid out as
@@ -255,36 +243,25 @@ pub fn conversation_pair(
     };
     // A generation task's conversation: the response's media in the user turn, then the
     // prompt in the user turn (vision-language) or as the assistant turn (MiniCPM-o).
-    let generated = |media: Vec<ConversationMedia>| match layout {
-        ConversationLayout::VisionLanguage => conversation(media, ""),
-        ConversationLayout::Omni => {
-            self::conversation(&sample.criterion, "", media, &sample.prompt)
-        }
-    };
+    let generated =
+        |media| generated_conversation(layout, &sample.criterion, &sample.prompt, media);
     match sample.task {
+        // Only MiniCPM-o has an audio tower.
+        Task::TextAudioToText | Task::TextToAudio if layout != ConversationLayout::Omni => Err(
+            input_error("not covered by vision-language reward models (no audio tower)".to_owned()),
+        ),
         Task::TextToText => Ok([
             conversation(Vec::new(), &text_of(&sample.response1)?),
             conversation(Vec::new(), &text_of(&sample.response2)?),
         ]),
-        Task::TextImageToText | Task::TextVideoToText => {
+        Task::TextImageToText | Task::TextVideoToText | Task::TextAudioToText => {
             let prompt = prompt_images()?;
             Ok([
                 conversation(prompt.clone(), &text_of(&sample.response1)?),
                 conversation(prompt, &text_of(&sample.response2)?),
             ])
         }
-        Task::TextAudioToText if layout == ConversationLayout::Omni => {
-            let prompt = prompt_images()?;
-            Ok([
-                conversation(prompt.clone(), &text_of(&sample.response1)?),
-                conversation(prompt, &text_of(&sample.response2)?),
-            ])
-        }
-        Task::TextToImage | Task::TextTo3d | Task::TextToVideo => Ok([
-            generated(media_of(&sample.response1)?),
-            generated(media_of(&sample.response2)?),
-        ]),
-        Task::TextToAudio if layout == ConversationLayout::Omni => Ok([
+        Task::TextToImage | Task::TextTo3d | Task::TextToVideo | Task::TextToAudio => Ok([
             generated(media_of(&sample.response1)?),
             generated(media_of(&sample.response2)?),
         ]),
@@ -300,9 +277,6 @@ pub fn conversation_pair(
                 generated(with_source(&sample.response2)?),
             ])
         }
-        Task::TextAudioToText | Task::TextToAudio => Err(input_error(
-            "not covered by vision-language reward models (no audio tower)".to_owned(),
-        )),
     }
 }
 
@@ -370,49 +344,8 @@ fn decode_data_url(url: &str, item: &MediaRef) -> Result<DynamicImage, MediaErro
 
 #[cfg(test)]
 mod tests {
-    use omnireward_shared::{Label, MediaLocation};
-
     use super::*;
-
-    /// A PNG of the local-judge fixtures, named by height × width (`exact_56x84` is 84 wide).
-    fn image(name: &str) -> MediaRef {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("local-judge/tests/fixtures/qwen2_vl_processor")
-            .join(format!("{name}.png"));
-        MediaRef {
-            kind: MediaKind::Image,
-            name: format!("{name}.png"),
-            location: MediaLocation::File {
-                path: path.to_string_lossy().into_owned(),
-            },
-        }
-    }
-
-    fn sample(task: Task, prompt_media: Option<MediaRef>, responses: [Response; 2]) -> Sample {
-        let [response1, response2] = responses;
-        Sample {
-            id: "1".to_owned(),
-            task,
-            prompt: "the prompt".to_owned(),
-            prompt_media,
-            response1,
-            response2,
-            criterion: "the criterion".to_owned(),
-            label: Label::Response1,
-            model1: None,
-            model2: None,
-        }
-    }
-
-    fn text(text: &str) -> Response {
-        Response::Text {
-            text: text.to_owned(),
-        }
-    }
-
-    fn media(item: MediaRef) -> Response {
-        Response::Media { media: item }
-    }
+    use crate::judges::local::test_samples::{image, media, sample, text};
 
     /// Each conversation's (width of each image, response), after checking the shared turns.
     fn layout(pair: &[Conversation; 2]) -> Vec<(Vec<u32>, String)> {

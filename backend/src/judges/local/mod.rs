@@ -7,6 +7,8 @@
 pub mod coverage;
 pub mod generative;
 pub mod inputs;
+#[cfg(test)]
+mod test_samples;
 pub mod thread;
 pub mod vision_prompt;
 

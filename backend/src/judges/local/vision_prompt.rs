@@ -158,49 +158,11 @@ pub fn sample_parts(
 
 #[cfg(test)]
 mod tests {
-    use omnireward_shared::{Label, MediaLocation, MediaRef, Response, Setting};
+    use omnireward_shared::Setting;
 
     use super::*;
     use crate::judges::api::prompts::PromptSet;
-
-    fn fixture(name: &str) -> MediaRef {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("local-judge/tests/fixtures/qwen2_vl_processor")
-            .join(format!("{name}.png"));
-        MediaRef {
-            kind: MediaKind::Image,
-            name: format!("{name}.png"),
-            location: MediaLocation::File {
-                path: path.to_string_lossy().into_owned(),
-            },
-        }
-    }
-
-    fn sample(task: Task, prompt_media: Option<MediaRef>, responses: [Response; 2]) -> Sample {
-        let [response1, response2] = responses;
-        Sample {
-            id: "1".to_owned(),
-            task,
-            prompt: "the prompt".to_owned(),
-            prompt_media,
-            response1,
-            response2,
-            criterion: "the criterion".to_owned(),
-            label: Label::Response1,
-            model1: None,
-            model2: None,
-        }
-    }
-
-    fn text(text: &str) -> Response {
-        Response::Text {
-            text: text.to_owned(),
-        }
-    }
-
-    fn media(item: MediaRef) -> Response {
-        Response::Media { media: item }
-    }
+    use crate::judges::local::test_samples::{image as fixture, media, sample, text};
 
     /// The parts as `T` (text), `I<width>` (image) and `V<frames>` (video), in order.
     fn shape(parts: &[JudgePart]) -> Vec<String> {
