@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup: $*" >&2; }
 
 # Debian packages: ffmpeg (video frames), espeak-ng (regenerating the sample's speech), mold
-# (faster linking; optional at build time), postgresql (tests).
+# (faster linking; optional at build time), postgresql and qemu-user (tests).
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
@@ -18,6 +18,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # PostgreSQL server: the storage tests also run against a throwaway one (scripts/postgres-test-server.sh).
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
+# qemu's user-mode emulator: the test suite also runs the CPU kernels on an emulated CPU without
+# AVX-512 (scripts/check-avx2-path.sh).
+if [ "$(uname -m)" = x86_64 ]; then
+    command -v qemu-x86_64 >/dev/null 2>&1 || missing+=(qemu-user)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""

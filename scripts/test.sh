@@ -28,7 +28,13 @@ export OMNIREWARD_TEST_POSTGRES_URL OMNIREWARD_REQUIRE_POSTGRES=1
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The CPU kernels' AVX2 path, on an emulated CPU without AVX-512 (the same test binaries).
+scripts/check-avx2-path.sh 2>&1 | tee -a "$log"
+emulated_status=${PIPESTATUS[0]}
 set -e
+if [ "$status" -eq 0 ]; then
+    status=$emulated_status
+fi
 # One closing line for the whole suite (cargo prints one per test binary, the last ones being
 # empty doc-test runs).
 passed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{sum += $4} END {print sum + 0}')

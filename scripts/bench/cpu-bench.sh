@@ -12,7 +12,10 @@
 # BENCH_OUT (default target/bench/cpu), THREADS (default: nproc), TOKENS (target tokens per
 # input, default 128), BERT_PAIRS (default 16), QWEN_PAIRS (default 4), ROUNDS (default 3),
 # REPEATS (timed passes per round, default 1), REWARD_BENCH (a reward-bench binary to use instead
-# of building one).
+# of building one), BASELINE_BENCH (another reward-bench build, e.g. of an older commit, timed in
+# the same rounds: the baseline of a change), ONEDNN (default 1: also time PyTorch with its Linear
+# layers on oneDNN, `torch_reference.py --onednn`, which is faster than its default MKL path on
+# some CPUs, AMD's among them).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
@@ -55,8 +58,20 @@ for model in bert-base:${BERT_PAIRS:-16} qwen2-0.5b:${QWEN_PAIRS:-4}; do
         "$python" scripts/bench/torch_reference.py "$checkpoints/$name" --batches "$out/$name.batches" \
             --device cpu --dtype float32 --threads "$threads" --repeats "$repeats" \
             --ours "$out/$name.ours-cpu.r$round.json" --output "$out/$name.torch-cpu.r$round.json" > /dev/null
-        echo "cpu-bench: $name round $round: ours $(jq_seconds "$out/$name.ours-cpu.r$round.json") s," \
-            "PyTorch $(jq_seconds "$out/$name.torch-cpu.r$round.json") s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+        summary="ours $(jq_seconds "$out/$name.ours-cpu.r$round.json") s, PyTorch $(jq_seconds "$out/$name.torch-cpu.r$round.json") s"
+        if [ "${ONEDNN:-1}" = 1 ]; then
+            "$python" scripts/bench/torch_reference.py "$checkpoints/$name" --batches "$out/$name.batches" \
+                --device cpu --dtype float32 --threads "$threads" --repeats "$repeats" --onednn \
+                --ours "$out/$name.ours-cpu.r$round.json" --output "$out/$name.torch-cpu-onednn.r$round.json" > /dev/null
+            summary="$summary, PyTorch oneDNN $(jq_seconds "$out/$name.torch-cpu-onednn.r$round.json") s"
+        fi
+        if [ -n "${BASELINE_BENCH:-}" ]; then
+            # The same pairs (same seed and sizes), so the same batches.
+            "$BASELINE_BENCH" "$checkpoints/$name" --device cpu --pairs "$pairs" --tokens "$tokens" \
+                --repeats "$repeats" --output "$out/$name.ours-cpu-baseline.r$round.json" > /dev/null
+            summary="$summary, baseline $(jq_seconds "$out/$name.ours-cpu-baseline.r$round.json") s"
+        fi
+        echo "cpu-bench: $name round $round: $summary (load $(cut -d' ' -f1 /proc/loadavg))" >&2
     done
 done
 echo "cpu-bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

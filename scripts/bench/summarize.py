@@ -3,7 +3,8 @@ scripts/gpu-run.sh, and results.json with every report in it.
 
 File names in FOLDER: MODEL.RUN.json, or MODEL.RUN.rN.json for round N of several (the median
 of the rounds' times is reported), where RUN is one of
-  ours-cpu, torch-cpu                         (cpu-bench.sh: same batches, same dtype)
+  ours-cpu, torch-cpu, torch-cpu-onednn, ours-cpu-baseline
+                                              (cpu-bench.sh: same batches, same dtype)
   ours-cuda, torch-cuda-bf16, torch-cuda-f32  (gpu-run.sh throughput: same batches)
   parity-ours-cpu, parity-ours-cuda, parity-torch-cpu, parity-torch-cuda-bf16
                                               (gpu-run.sh parity: same inputs)
@@ -22,7 +23,7 @@ import re
 import statistics
 
 THROUGHPUT = [
-    ("ours-cpu", ["torch-cpu"]),
+    ("ours-cpu", ["torch-cpu", "torch-cpu-onednn", "ours-cpu-baseline"]),
     ("ours-cuda", ["torch-cuda-bf16", "torch-cuda-f32"]),
 ]
 PARITY = [
@@ -30,6 +31,8 @@ PARITY = [
     ("parity-torch-cuda-bf16", "parity-ours-cpu"),
     ("parity-ours-cpu", "parity-torch-cpu"),
     ("ours-cpu", "torch-cpu"),
+    ("ours-cpu", "torch-cpu-onednn"),
+    ("ours-cpu", "ours-cpu-baseline"),
     ("ours-cuda", "torch-cuda-bf16"),
     ("ours-cuda", "torch-cuda-f32"),
 ]
@@ -72,9 +75,21 @@ def compare(first, second):
     }
 
 
-def label(report):
+RUN_NAMES = {
+    "torch-cpu": "PyTorch (MKL)",
+    "torch-cpu-onednn": "PyTorch (oneDNN)",
+    "ours-cpu-baseline": "baseline build",
+    "torch-cuda-bf16": "PyTorch bf16",
+    "torch-cuda-f32": "PyTorch f32",
+}
+
+
+def label(run, report):
     if report.get("implementation") == "pytorch":
-        return f"PyTorch {report['torch']} / transformers {report['transformers']}"
+        linear = " (oneDNN linear)" if report.get("linear") == "onednn" else ""
+        return f"PyTorch {report['torch']} / transformers {report['transformers']}{linear}"
+    if run.endswith("-baseline"):
+        return "omnireward (candle), baseline build"
     return "omnireward (candle)"
 
 
@@ -111,8 +126,8 @@ def main():
             json.dump(reports, file)
 
     print("| model | implementation | device | dtype | threads | pairs | real tokens | seconds "
-          "| of which tokenizing | CPU s | pairs/s | tokens/s | TFLOP/s | ours ÷ PyTorch (pairs/s) "
-          "| ours ÷ PyTorch (CPU time) |")
+          "| of which tokenizing | CPU s | pairs/s | tokens/s | TFLOP/s | ours ÷ other (pairs/s) "
+          "| ours ÷ other (CPU time) |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for model, runs in reports.items():
         matmul = next((r["matmul_parameters"] for r in runs.values() if "matmul_parameters" in r), None)
@@ -125,18 +140,18 @@ def main():
                 cpu_ratio = ""
                 if report is ours and "cpu" in report["device"]:
                     cpu_ratio = " / ".join(
-                        f"{runs[t]['cpu_seconds'] / ours['cpu_seconds']:.2f}x vs {dtype(runs[t])}"
+                        f"{runs[t]['cpu_seconds'] / ours['cpu_seconds']:.2f}x vs {RUN_NAMES[t]}"
                         for t in torch_runs
                         if t in runs and runs[t].get("cpu_seconds") and ours.get("cpu_seconds")
                     )
                 if report is ours:
                     ratio = " / ".join(
-                        f"**{runs[t]['seconds'] / ours['seconds']:.2f}x** vs {dtype(runs[t])}"
+                        f"**{runs[t]['seconds'] / ours['seconds']:.2f}x** vs {RUN_NAMES[t]}"
                         for t in torch_runs if t in runs
                     )
                 threads = report.get("threads", report.get("cpu_threads", ""))
                 tokenizing = f"{report['tokenize_seconds']:.3g}" if "tokenize_seconds" in report else "–"
-                print(f"| {model} | {label(report)} | {report['device']} | {dtype(report)} | {threads} "
+                print(f"| {model} | {label(run, report)} | {report['device']} | {dtype(report)} | {threads} "
                       f"| {report['pairs']} | {report['real_tokens']} | {report['seconds']:.3g} "
                       f"| {tokenizing} | {cpu_text(report)} "
                       f"| {report['pairs_per_second']:.2f} | {report['tokens_per_second']:.0f} "

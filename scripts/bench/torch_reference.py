@@ -26,6 +26,7 @@ import sys
 import time
 
 import torch
+import torch.utils.mkldnn
 import transformers
 from transformers import AutoModelForSequenceClassification
 
@@ -78,6 +79,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--ours", help="reward-bench's JSON report, to compare rewards with")
     parser.add_argument("--output", help="also write the JSON report here")
+    parser.add_argument(
+        "--onednn",
+        action="store_true",
+        help="CPU, float32: run the Linear layers through oneDNN (torch.utils.mkldnn.to_mkldnn, "
+        "weights packed once) instead of the default BLAS (MKL)",
+    )
     args = parser.parse_args()
 
     if args.threads:
@@ -92,6 +99,10 @@ def main():
 
     started = time.perf_counter()
     model = load_model(args.checkpoint, getattr(torch, args.dtype), device)
+    if args.onednn:
+        if device.type != "cpu" or args.dtype != "float32":
+            sys.exit("torch_reference: --onednn is for --device cpu --dtype float32")
+        model = torch.utils.mkldnn.to_mkldnn(model)
     load_seconds = time.perf_counter() - started
     if next(model.parameters()).dtype != getattr(torch, args.dtype):
         sys.exit(f"torch_reference: the model loaded in {next(model.parameters()).dtype}, not {args.dtype}")
@@ -142,6 +153,7 @@ def main():
         "dtype": args.dtype,
         "model_dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
         "attention": getattr(model.config, "_attn_implementation", None),
+        "linear": "onednn" if args.onednn else "default",
         "threads": torch.get_num_threads(),
         "pairs": dump["pairs"],
         "batches": len(dump["batches"]),

@@ -105,6 +105,33 @@ pub fn dtype_for(device: &Device, half_precision_safe: bool) -> DType {
     }
 }
 
+/// The widest SIMD instruction set this CPU gives the matrix products (the `gemm` crate) and the
+/// vectorised activations, chosen at run time: `avx512f`, `avx2+fma` or `baseline` (x86-64),
+/// `neon` (aarch64). Recorded in benchmark reports; scripts/check-avx2-path.sh checks it under an
+/// emulated AVX2-only CPU.
+pub fn cpu_simd() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            "avx512f"
+        } else if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            "avx2+fma"
+        } else {
+            "baseline"
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "neon"
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        "baseline"
+    }
+}
+
 /// A dtype's name for run records.
 pub fn dtype_name(dtype: DType) -> &'static str {
     dtype.as_str()
@@ -113,6 +140,17 @@ pub fn dtype_name(dtype: DType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Prints the SIMD level; with `OMNIREWARD_EXPECT_CPU_SIMD` set, checks it (the AVX2-path
+    /// check runs this test under an emulated CPU without AVX-512).
+    #[test]
+    fn cpu_simd_is_the_expected_level() {
+        let level = cpu_simd();
+        eprintln!("cpu SIMD: {level}");
+        if let Ok(expected) = std::env::var("OMNIREWARD_EXPECT_CPU_SIMD") {
+            assert_eq!(level, expected);
+        }
+    }
 
     #[test]
     fn device_choices_parse_and_print() {

@@ -864,9 +864,11 @@ pub(crate) mod tests {
                 .flatten_all()
                 .and_then(|flat| flat.to_vec1::<f32>())
                 .expect("values");
-            // No weight is cut off from the loss. The classifier bias is the exception: the
-            // Bradley-Terry loss depends on reward differences only, so its gradient is zero.
-            if name != "classifier.bias" {
+            // No weight is cut off from the loss. The bias of the head's last projection is the
+            // exception (`classifier.bias`, XLM-RoBERTa's `classifier.out_proj.bias`): the
+            // Bradley-Terry loss depends on reward differences only, so its gradient is zero,
+            // exactly or up to rounding.
+            if !matches!(name.as_str(), "classifier.bias" | "classifier.out_proj.bias") {
                 assert!(
                     analytic.iter().any(|value| *value != 0.0),
                     "{}: {name} gets no gradient",
@@ -1004,8 +1006,10 @@ pub(crate) mod tests {
             let first = first.to_vec1::<f32>().expect("values");
             let second = second.to_vec1::<f32>().expect("values");
             for (first, second) in first.iter().zip(&second) {
+                // The two forms round differently (composed against fused normalisations):
+                // within 1e-5 of each other, relative to rewards larger than one.
                 assert!(
-                    (first - second).abs() <= 1e-5,
+                    (first - second).abs() <= 1e-5 * first.abs().max(1.0),
                     "{}: {first} vs {second}",
                     fused.model.folder.display()
                 );

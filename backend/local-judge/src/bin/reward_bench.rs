@@ -14,6 +14,12 @@
 //! own products (QKᵀ and AV, ~4 × layers × hidden × length per token) are left out, so the
 //! figure understates the work a little at long lengths.
 
+// glibc's malloc hands every large tensor buffer back to the kernel and faults it in again on the
+// next operation; mimalloc keeps freed blocks for reuse (docs/benchmarks.md, "Local checkpoints on
+// the CPU": 10-25 % of a CPU scoring pass).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,6 +111,8 @@ struct Report {
     device: String,
     dtype: &'static str,
     cpu_threads: usize,
+    /// The SIMD level of the CPU kernels (`device::cpu_simd`).
+    cpu_simd: &'static str,
     parameters: u64,
     matmul_parameters: u64,
     max_length: usize,
@@ -276,6 +284,7 @@ fn run(arguments: &Arguments) -> Result<(), String> {
         device: description.device.clone(),
         dtype: description.dtype,
         cpu_threads: candle_core::utils::get_num_threads(),
+        cpu_simd: omnireward_local_judge::device::cpu_simd(),
         parameters: description.parameter_count,
         matmul_parameters,
         max_length: description.max_length,

@@ -9,6 +9,12 @@
 //! head). One pass warms up (the first CUDA call compiles kernels); the median of `--repeats`
 //! timed passes is reported as one JSON object on stdout, with the rewards.
 
+// glibc's malloc hands every large tensor buffer back to the kernel and faults it in again on the
+// next operation; mimalloc keeps freed blocks for reuse (docs/benchmarks.md, "Local checkpoints on
+// the CPU": 10-25 % of a CPU scoring pass).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

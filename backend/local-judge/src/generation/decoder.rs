@@ -19,6 +19,7 @@ use candle_nn::{Embedding, Linear};
 use super::cache::BatchCache;
 use crate::models::decoder::DecoderSettings;
 use crate::models::kernels::{Kernels, RmsNorm, softmax_last_dim};
+use crate::models::vectorised;
 
 /// A weight matrix: dense (safetensors) or quantized (GGUF).
 #[derive(Debug)]
@@ -377,8 +378,9 @@ impl CausalDecoder {
             )?;
             xs = (xs + attended)?;
             let gate = xs.apply(&layer.post_attention_layernorm)?.contiguous()?;
-            let mlp = (gate.apply(&layer.gate_proj)?.silu()? * gate.apply(&layer.up_proj)?)?
-                .apply(&layer.down_proj)?;
+            let mlp = (vectorised::silu(&gate.apply(&layer.gate_proj)?)?
+                * gate.apply(&layer.up_proj)?)?
+            .apply(&layer.down_proj)?;
             xs = (xs + mlp)?;
         }
         cache.commit(len);

@@ -32,6 +32,7 @@ use serde::Deserialize;
 use super::ImageTextModel;
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 use super::layers::{ModelSource, config_error, config_field, config_section, l2_normalize};
+use super::vectorised;
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -55,9 +56,9 @@ pub(crate) enum Activation {
 impl Module for Activation {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702f64)?)?,
-            Activation::Gelu => xs.gelu_erf(),
-            Activation::GeluTanh => xs.gelu(),
+            Activation::QuickGelu => vectorised::quick_gelu(xs),
+            Activation::Gelu => vectorised::gelu_erf(xs),
+            Activation::GeluTanh => vectorised::gelu_tanh(xs),
             Activation::Relu => xs.relu(),
         }
     }

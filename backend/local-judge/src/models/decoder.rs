@@ -26,6 +26,7 @@ use serde_json::Value;
 use super::SequenceRewardModel;
 use super::kernels::{Kernels, RmsNorm, rotary, softmax_last_dim};
 use super::layers::{ModelSource, config_error, num_labels, parse_config};
+use super::vectorised;
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
 
@@ -399,7 +400,7 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = xs.apply(&self.gate_proj)?.silu()?;
+        let gate = vectorised::silu(&xs.apply(&self.gate_proj)?)?;
         let up = xs.apply(&self.up_proj)?;
         (gate * up)?.apply(&self.down_proj)
     }

@@ -12,6 +12,8 @@
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::VarBuilder;
 
+use super::vectorised;
+
 /// How normalisations, the attention softmax and rotary embeddings are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Kernels {
@@ -126,8 +128,12 @@ impl Module for RmsNorm {
     }
 }
 
-/// Softmax over the last dimension.
+/// Softmax over the last dimension. f32 tensors on the CPU take the vectorised op of
+/// [`vectorised`], which has a backward pass and so serves both forms.
 pub fn softmax_last_dim(xs: &Tensor, kernels: Kernels) -> candle_core::Result<Tensor> {
+    if let Some(probabilities) = vectorised::softmax_last_dim(xs)? {
+        return Ok(probabilities);
+    }
     match kernels {
         Kernels::Fused => candle_nn::ops::softmax_last_dim(xs),
         Kernels::Differentiable => {

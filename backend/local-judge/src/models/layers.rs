@@ -16,6 +16,7 @@ use candle_nn::VarBuilder;
 use serde_json::Value;
 
 use super::kernels::Kernels;
+use super::vectorised;
 use crate::checkpoint::CheckpointError;
 use crate::error::LocalJudgeError;
 
@@ -325,11 +326,11 @@ impl Activation {
     /// Applies the activation.
     pub(crate) fn forward(self, xs: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::Gelu => xs.gelu_erf(),
-            Activation::GeluTanh => xs.gelu(),
+            Activation::Gelu => vectorised::gelu_erf(xs),
+            Activation::GeluTanh => vectorised::gelu_tanh(xs),
             Activation::Relu => xs.relu(),
-            Activation::Silu => xs.silu(),
-            Activation::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
+            Activation::Silu => vectorised::silu(xs),
+            Activation::QuickGelu => vectorised::quick_gelu(xs),
             Activation::Tanh => xs.tanh(),
             Activation::Sigmoid => candle_nn::ops::sigmoid(xs),
             Activation::Identity => Ok(xs.clone()),

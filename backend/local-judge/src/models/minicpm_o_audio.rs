@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use super::clip::attend;
 use super::kernels::{Kernels, LayerNorm};
+use super::vectorised;
 use crate::error::LocalJudgeError;
 
 /// The encoder's settings: MiniCPM-o's `audio_config` (a `WhisperConfig`).
@@ -106,7 +107,7 @@ impl EncoderBlock {
         )?;
         let hidden = (hidden + self.out_proj.forward(&attended)?)?;
         let normed = self.feed_forward_norm.forward(&hidden)?;
-        let expanded = self.fc1.forward(&normed)?.gelu_erf()?;
+        let expanded = vectorised::gelu_erf(&self.fc1.forward(&normed)?)?;
         hidden + self.fc2.forward(&expanded)?
     }
 }
@@ -275,8 +276,8 @@ impl MiniCpmOAudio {
             let dtype = self.positions.dtype();
             let input = Tensor::from_slice(features, (1, self.mel_bins, frames), &self.device)?
                 .to_dtype(dtype)?;
-            let hidden = self.conv1.forward(&input)?.gelu_erf()?;
-            let hidden = self.conv2.forward(&hidden)?.gelu_erf()?.transpose(1, 2)?;
+            let hidden = vectorised::gelu_erf(&self.conv1.forward(&input)?)?;
+            let hidden = vectorised::gelu_erf(&self.conv2.forward(&hidden)?)?.transpose(1, 2)?;
             let encoder_frames = hidden.dim(1)?;
             let mut hidden =
                 hidden.broadcast_add(&self.positions.narrow(0, 0, encoder_frames)?)?;

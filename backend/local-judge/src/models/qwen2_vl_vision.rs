@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::kernels::{Kernels, LayerNorm, RmsNorm, softmax_last_dim};
 use super::layers::{Activation, ModelSource, config_error, config_section};
+use super::vectorised;
 use crate::error::LocalJudgeError;
 
 /// Which of the two towers.
@@ -456,7 +457,7 @@ impl VisionTower {
             .reshape((patches / merge_unit, self.config.width * merge_unit))?;
         let mut output = self
             .merger_out
-            .forward(&self.merger_in.forward(&merged)?.gelu_erf()?)?;
+            .forward(&vectorised::gelu_erf(&self.merger_in.forward(&merged)?)?)?;
         if let Some(order) = window_order {
             let mut inverse = vec![0_u32; order.len()];
             for (position, source) in order.iter().enumerate() {
