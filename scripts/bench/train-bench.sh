@@ -4,6 +4,9 @@
 #
 #   scripts/bench/train-bench.sh [PYTHON] [THREADS] [PAIRS] [head|all]
 #
+# Environment: TRAIN_BENCH (a train-bench binary to use instead of building one), BASELINE_BENCH
+# (another build timed in the same rounds), ROUNDS (default 2).
+#
 # PYTHON must have torch and transformers (e.g. a venv with torch 2.9.1 and transformers 4.57.3);
 # the bench is not part of the test suite.
 set -euo pipefail
@@ -15,9 +18,18 @@ train=${4:-head}
 model=.cache/models/all-MiniLM-L6-v2
 batches=$(mktemp --suffix=.json)
 trap 'rm -f "$batches"' EXIT
-cargo build --release -p omnireward-training --bin train-bench >&2
-for round in 1 2; do
-    RAYON_NUM_THREADS=$threads target/release/train-bench --model "$model" --pairs "$pairs" \
+if [ -n "${TRAIN_BENCH:-}" ]; then
+    bench=$TRAIN_BENCH # another build of train-bench (an experiment)
+else
+    cargo build --release -p omnireward-training --bin train-bench >&2
+    bench=target/release/train-bench
+fi
+for round in $(seq 1 "${ROUNDS:-2}"); do
+    RAYON_NUM_THREADS=$threads "$bench" --model "$model" --pairs "$pairs" \
         --train "$train" --batches "$batches"
     OMP_NUM_THREADS=$threads "$python" scripts/bench/torch_train_reference.py "$model" "$batches" --threads "$threads"
+    if [ -n "${BASELINE_BENCH:-}" ]; then
+        # Another train-bench build (e.g. of an older commit) on the same pairs: a change's baseline.
+        RAYON_NUM_THREADS=$threads "$BASELINE_BENCH" --model "$model" --pairs "$pairs" --train "$train"
+    fi
 done

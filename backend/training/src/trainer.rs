@@ -868,7 +868,10 @@ pub(crate) mod tests {
             // exception (`classifier.bias`, XLM-RoBERTa's `classifier.out_proj.bias`): the
             // Bradley-Terry loss depends on reward differences only, so its gradient is zero,
             // exactly or up to rounding.
-            if !matches!(name.as_str(), "classifier.bias" | "classifier.out_proj.bias") {
+            if !matches!(
+                name.as_str(),
+                "classifier.bias" | "classifier.out_proj.bias"
+            ) {
                 assert!(
                     analytic.iter().any(|value| *value != 0.0),
                     "{}: {name} gets no gradient",
@@ -1006,10 +1009,12 @@ pub(crate) mod tests {
             let first = first.to_vec1::<f32>().expect("values");
             let second = second.to_vec1::<f32>().expect("values");
             for (first, second) in first.iter().zip(&second) {
-                // The two forms round differently (composed against fused normalisations):
-                // within 1e-5 of each other, relative to rewards larger than one.
+                // The two forms round differently: candle's fused layer norm takes the variance
+                // as E[x²] − mean² in one pass, the differentiable one from the centred values.
+                // Through a few layers that moves rewards by up to 2e-5 (relative) on the
+                // fixtures; a wrong gradient-carrying kernel would move them by far more.
                 assert!(
-                    (first - second).abs() <= 1e-5 * first.abs().max(1.0),
+                    (first - second).abs() <= 5e-5 * first.abs().max(1.0),
                     "{}: {first} vs {second}",
                     fused.model.folder.display()
                 );

@@ -16,6 +16,7 @@ use candle_transformers::models::bert::{Config, HiddenAct};
 
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
 use super::layers::Activation;
+use super::unpadding::Unpadding;
 
 /// How token positions are numbered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,10 +189,24 @@ impl Layer {
         split_heads(xs, self.heads, self.head_size)
     }
 
-    fn forward(&self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let query = self.split_heads(&self.query.forward(hidden)?)?;
-        let key = self.split_heads(&self.key.forward(hidden)?)?;
-        let value = self.split_heads(&self.value.forward(hidden)?)?;
+    /// `hidden` is `[rows, len, hidden]`, or `[tokens, hidden]` with the batch's `unpadding`:
+    /// then only the attention runs in the padded layout.
+    fn forward(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        unpadding: Option<&Unpadding>,
+    ) -> candle_core::Result<Tensor> {
+        let project = |linear: &Linear| -> candle_core::Result<Tensor> {
+            let projected = linear.forward(hidden)?;
+            match unpadding {
+                Some(unpadding) => self.split_heads(&unpadding.pad(&projected)?),
+                None => self.split_heads(&projected),
+            }
+        };
+        let query = project(&self.query)?;
+        let key = project(&self.key)?;
+        let value = project(&self.value)?;
         let scores =
             (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?.broadcast_add(mask)?;
         let probabilities = softmax_last_dim(&scores, self.kernels)?;
@@ -200,6 +215,10 @@ impl Layer {
             .transpose(1, 2)?
             .contiguous()?
             .flatten_from(D::Minus2)?;
+        let context = match unpadding {
+            Some(unpadding) => unpadding.unpad(&context)?,
+            None => context,
+        };
         self.output.forward(&context, hidden)
     }
 }
@@ -231,19 +250,36 @@ impl BertEncoder {
         Ok(BertEncoder { embeddings, layers })
     }
 
-    /// The last hidden states `[rows, len, hidden]` of a right-padded batch.
+    /// The last hidden states `[rows, len, hidden]` of a right-padded batch. On the CPU the
+    /// layers' per-token work runs on the real tokens only ([`Unpadding`]); the hidden states of
+    /// padding positions are then zeros (they are never read: heads take real tokens, pooling
+    /// masks the padding).
     pub fn forward(
         &self,
         input_ids: &Tensor,
         type_ids: &Tensor,
         attention_mask: &Tensor,
     ) -> candle_core::Result<Tensor> {
-        let mut hidden = self.embeddings.forward(input_ids, type_ids)?;
-        let mask = additive_mask(attention_mask, hidden.dtype())?;
+        let embedded = self.embeddings.forward(input_ids, type_ids)?;
+        let mask = additive_mask(attention_mask, embedded.dtype())?;
+        // The CUDA path stays padded until a GPU run measures the gather and scatter there.
+        let unpadding = if embedded.device().is_cpu() {
+            Unpadding::from_mask(attention_mask)?
+        } else {
+            None
+        };
+        let Some(unpadding) = unpadding else {
+            let mut hidden = embedded;
+            for layer in &self.layers {
+                hidden = layer.forward(&hidden, &mask, None)?;
+            }
+            return Ok(hidden);
+        };
+        let mut hidden = unpadding.unpad(&embedded)?;
         for layer in &self.layers {
-            hidden = layer.forward(&hidden, &mask)?;
+            hidden = layer.forward(&hidden, &mask, Some(&unpadding))?;
         }
-        Ok(hidden)
+        unpadding.pad(&hidden)
     }
 }
 

@@ -26,6 +26,7 @@ use serde_json::Value;
 use super::SequenceRewardModel;
 use super::kernels::{Kernels, RmsNorm, rotary, softmax_last_dim};
 use super::layers::{ModelSource, config_error, num_labels, parse_config};
+use super::unpadding::Unpadding;
 use super::vectorised;
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -491,26 +492,42 @@ impl Attention {
         }
     }
 
+    /// `xs` is `[b, l, hidden]`, or `[tokens, hidden]` with the batch's `unpadding`: then the
+    /// projections run on the real tokens and only the attention in the padded layout.
     fn forward(
         &self,
         xs: &Tensor,
         positions: &Positions,
         kernel: AttentionKernel,
+        unpadding: Option<&Unpadding>,
     ) -> candle_core::Result<Tensor> {
-        let (b, l, _) = xs.dims3()?;
+        let (b, l) = match unpadding {
+            Some(unpadding) => unpadding.padded_shape(),
+            None => {
+                let (b, l, _) = xs.dims3()?;
+                (b, l)
+            }
+        };
+        let project = |projection: &Linear| -> candle_core::Result<Tensor> {
+            let projected = xs.apply(projection)?;
+            match unpadding {
+                Some(unpadding) => unpadding.pad(&projected),
+                None => Ok(projected),
+            }
+        };
         let q = self.heads(
-            &xs.apply(&self.q_proj)?,
+            &project(&self.q_proj)?,
             self.num_heads,
             self.q_norm.as_ref(),
             Some(positions),
         )?;
         let k = self.heads(
-            &xs.apply(&self.k_proj)?,
+            &project(&self.k_proj)?,
             self.num_kv_heads,
             self.k_norm.as_ref(),
             Some(positions),
         )?;
-        let v = self.heads(&xs.apply(&self.v_proj)?, self.num_kv_heads, None, None)?;
+        let v = self.heads(&project(&self.v_proj)?, self.num_kv_heads, None, None)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         // [b, heads, l, head_dim]
         let output = match kernel {
@@ -534,10 +551,13 @@ impl Attention {
                 weights.matmul(&v)?
             }
         };
-        output
+        let output = output
             .transpose(1, 2)?
-            .reshape((b, l, self.num_heads * self.head_dim))?
-            .apply(&self.o_proj)
+            .reshape((b, l, self.num_heads * self.head_dim))?;
+        match unpadding {
+            Some(unpadding) => unpadding.unpad(&output)?.apply(&self.o_proj),
+            None => output.apply(&self.o_proj),
+        }
     }
 }
 
@@ -586,10 +606,14 @@ impl DecoderLayer {
         xs: &Tensor,
         positions: &Positions,
         kernel: AttentionKernel,
+        unpadding: Option<&Unpadding>,
     ) -> candle_core::Result<Tensor> {
-        let attended =
-            self.self_attn
-                .forward(&xs.apply(&self.input_layernorm)?, positions, kernel)?;
+        let attended = self.self_attn.forward(
+            &xs.apply(&self.input_layernorm)?,
+            positions,
+            kernel,
+            unpadding,
+        )?;
         let xs = (xs + attended)?;
         let transformed = xs.apply(&self.post_attention_layernorm)?.apply(&self.mlp)?;
         xs + transformed
@@ -706,9 +730,42 @@ impl DecoderModel {
             sin,
             causal_mask,
         };
+        // On the CPU the per-token work runs on the real tokens only (the CUDA path stays padded
+        // until a GPU run measures the gather and scatter there).
+        let unpadding = if device.is_cpu() {
+            let lengths = last
+                .to_vec1::<u32>()?
+                .into_iter()
+                .map(|last| last as usize + 1)
+                .collect::<Vec<_>>();
+            Unpadding::from_lengths(&lengths, len, &device)?
+        } else {
+            None
+        };
+        if let Some(unpadding) = unpadding {
+            let mut xs = unpadding.unpad(&embeddings)?;
+            for layer in &self.layers {
+                xs = layer.forward(&xs, &positions, self.kernel, Some(&unpadding))?;
+            }
+            let rows = last
+                .to_vec1::<u32>()?
+                .into_iter()
+                .enumerate()
+                .map(|(row, last)| {
+                    unpadding.token_index(row, last as usize).ok_or_else(|| {
+                        candle_core::Error::Msg(format!(
+                            "row {row}: position {last} is not a real token"
+                        ))
+                    })
+                })
+                .collect::<candle_core::Result<Vec<u32>>>()?;
+            return xs
+                .index_select(&Tensor::new(rows, &device)?, 0)?
+                .apply(&self.norm);
+        }
         let mut xs = embeddings;
         for layer in &self.layers {
-            xs = layer.forward(&xs, &positions, self.kernel)?;
+            xs = layer.forward(&xs, &positions, self.kernel, None)?;
         }
         // The norm is per token, so it can follow the gather.
         let (rows, _, hidden) = xs.dims3()?;

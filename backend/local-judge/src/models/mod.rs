@@ -29,6 +29,7 @@ pub mod qwen2_vl_vision;
 pub mod qwen3;
 pub(crate) mod reward_head;
 pub mod siglip;
+pub(crate) mod unpadding;
 pub(crate) mod vectorised;
 pub mod xlm_roberta;
 

@@ -349,6 +349,170 @@ impl candle_core::CustomOp2 for SoftmaxLastDimBackward {
     }
 }
 
+/// Normalises each row of the last dimension: `(x − mean) / sqrt(variance + eps)` when `centred`
+/// (layer norm), `x / sqrt(mean(x²) + eps)` otherwise (RMS norm); the caller applies the weight
+/// and bias. The backward pass is one row-wise formula as well,
+/// `rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂))` (without `mean(g)` for RMS norm), in place of the
+/// backward passes of the eight operations of the composed form. `None` where the tensor is not
+/// `f32` on the CPU: the caller composes the function instead.
+pub(crate) fn normalise_last_dim(
+    xs: &Tensor,
+    eps: f64,
+    centred: bool,
+) -> candle_core::Result<Option<Tensor>> {
+    if matches!(xs.device(), Device::Cpu) && xs.dtype() == DType::F32 && xs.rank() > 0 {
+        let normalise = Normalise {
+            eps: eps as f32,
+            centred,
+        };
+        xs.contiguous()?.apply_op1(normalise).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The row normalisation of [`normalise_last_dim`] as a candle custom op.
+#[derive(Clone, Copy)]
+struct Normalise {
+    eps: f32,
+    centred: bool,
+}
+
+impl Normalise {
+    /// The mean (zero when not centred) and `1 / sqrt(variance + eps)` of a row.
+    #[inline(always)]
+    fn statistics(self, row: &[f32]) -> (f32, f32) {
+        let width = row.len() as f32;
+        let mean = if self.centred {
+            row_sum(row, None) / width
+        } else {
+            0.0
+        };
+        // The variance from the centred values (two passes), as the composed form computes it.
+        let mut lanes = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for (lane, &x) in lanes.iter_mut().zip(chunk) {
+                *lane += (x - mean) * (x - mean);
+            }
+        }
+        let tail: f32 = chunks
+            .remainder()
+            .iter()
+            .map(|&x| (x - mean) * (x - mean))
+            .sum();
+        let variance = (lanes.into_iter().sum::<f32>() + tail) / width;
+        (mean, 1.0 / (variance + self.eps).sqrt())
+    }
+}
+
+impl CustomOp1 for Normalise {
+    fn name(&self) -> &'static str {
+        if self.centred {
+            "vectorised-layer-norm"
+        } else {
+            "vectorised-rms-norm"
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (input, width) = rows_of(self.name(), storage, layout)?;
+        let mut output = vec![0.0f32; input.len()];
+        if width > 0 {
+            let this = *self;
+            by_rows(input, &mut output, width, move |row, out| {
+                let (mean, scale) = this.statistics(row);
+                for (out, &x) in out.iter_mut().zip(row) {
+                    *out = (x - mean) * scale;
+                }
+            });
+        }
+        Ok((CpuStorage::F32(output), layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let gradient = grad_res.contiguous()?.to_dtype(DType::F32)?;
+        arg.contiguous()?
+            .apply_op2_no_bwd(&gradient, &NormaliseBackward(*self))
+            .map(Some)
+    }
+}
+
+/// The gradient of [`Normalise`] from its input `x` and the gradient `g` of its output.
+struct NormaliseBackward(Normalise);
+
+impl candle_core::CustomOp2 for NormaliseBackward {
+    fn name(&self) -> &'static str {
+        if self.0.centred {
+            "vectorised-layer-norm-backward"
+        } else {
+            "vectorised-rms-norm-backward"
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        input: &CpuStorage,
+        input_layout: &Layout,
+        gradient: &CpuStorage,
+        gradient_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (input, width) = rows_of(self.name(), input, input_layout)?;
+        let (gradient, _) = rows_of(self.name(), gradient, gradient_layout)?;
+        if input_layout.shape() != gradient_layout.shape() {
+            bail!("{}: input and gradient shapes differ", self.name())
+        }
+        // Computed into a copy of the gradient, so that `by_rows` pairs each gradient row with
+        // its input row.
+        let mut output = gradient.to_vec();
+        if width > 0 {
+            let normalise = self.0;
+            by_rows(input, &mut output, width, move |row, values| {
+                let (mean, scale) = normalise.statistics(row);
+                let count = row.len() as f32;
+                let mut gradient_sum = [0.0f32; LANES];
+                let mut weighted_sum = [0.0f32; LANES];
+                let mut rows = row.chunks_exact(LANES).zip(values.chunks_exact(LANES));
+                for (xs, gs) in &mut rows {
+                    for lane in 0..LANES {
+                        let normalised = (xs[lane] - mean) * scale;
+                        gradient_sum[lane] += gs[lane];
+                        weighted_sum[lane] += gs[lane] * normalised;
+                    }
+                }
+                let done = row.len() - row.len() % LANES;
+                let (mut gradient_total, mut weighted_total) = (0.0f32, 0.0f32);
+                for (&x, &g) in row[done..].iter().zip(&values[done..]) {
+                    gradient_total += g;
+                    weighted_total += g * (x - mean) * scale;
+                }
+                gradient_total += gradient_sum.into_iter().sum::<f32>();
+                weighted_total += weighted_sum.into_iter().sum::<f32>();
+                let gradient_mean = if normalise.centred {
+                    gradient_total / count
+                } else {
+                    0.0
+                };
+                let weighted_mean = weighted_total / count;
+                for (value, &x) in values.iter_mut().zip(row) {
+                    let normalised = (x - mean) * scale;
+                    *value = scale * (*value - gradient_mean - normalised * weighted_mean);
+                }
+            });
+        }
+        Ok((CpuStorage::F32(output), input_layout.shape().clone()))
+    }
+}
+
 /// The contiguous f32 elements of a tensor and the length of its last dimension.
 fn rows_of<'a>(
     name: &str,
@@ -663,6 +827,52 @@ mod tests {
         let expected = gradient(composed)?;
         for (got, expected) in ours.iter().zip(&expected) {
             assert!((got - expected).abs() <= 1e-6, "{got} vs {expected}");
+        }
+        Ok(())
+    }
+
+    /// Layer and RMS normalisation, forward and backward, against the composed form under
+    /// candle's autograd.
+    #[test]
+    fn normalisation_matches_the_composed_form() -> candle_core::Result<()> {
+        for (width, centred) in [(37usize, true), (384, true), (37, false), (896, false)] {
+            let rows = 5;
+            let values: Vec<f32> = (0..rows * width)
+                .map(|i| ((i * 7919) % 997) as f32 / 100.0 - 4.0)
+                .collect();
+            let variable = candle_core::Var::new(values.as_slice(), &Device::Cpu)?;
+            let xs = variable.as_tensor().reshape((rows, width))?;
+            let weights = Tensor::arange(0f32, (rows * width) as f32, &Device::Cpu)?
+                .reshape((rows, width))?
+                .cos()?;
+            let eps = 1e-6;
+            let run = |normalised: Tensor| -> candle_core::Result<(Vec<f32>, Vec<f32>)> {
+                let forward = normalised.flatten_all()?.to_vec1::<f32>()?;
+                let gradients = (normalised * &weights)?.sum_all()?.backward()?;
+                match gradients.get(variable.as_tensor()) {
+                    Some(gradient) => Ok((forward, gradient.to_vec1::<f32>()?)),
+                    None => bail!("no gradient"),
+                }
+            };
+            let ours = run(normalise_last_dim(&xs, eps, centred)?.expect("f32 on the CPU"))?;
+            let centre = if centred {
+                xs.broadcast_sub(&xs.mean_keepdim(1)?)?
+            } else {
+                xs.clone()
+            };
+            let spread = centre.sqr()?.mean_keepdim(1)?;
+            let composed = run(centre.broadcast_div(&(spread + eps)?.sqrt()?)?)?;
+            for (what, got, expected) in [
+                ("output", &ours.0, &composed.0),
+                ("gradient", &ours.1, &composed.1),
+            ] {
+                for (got, expected) in got.iter().zip(expected) {
+                    assert!(
+                        (got - expected).abs() <= 1e-6 * (1.0 + expected.abs()),
+                        "width {width}, centred {centred}, {what}: {got} vs {expected}"
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -1,0 +1,204 @@
+//! Running the per-token work of a padded batch on its real tokens only.
+//!
+//! A batch is padded to its longest input, and most of a transformer layer (the projections, the
+//! feed-forward network, the norms and residual additions: all but the attention itself) treats
+//! every position on its own. [`Unpadding`] gathers the real tokens of `[rows, len, …]` into
+//! `[tokens, …]` for that work and scatters them back, with zeros at the padding, for the
+//! attention, which needs the padded layout. On the benchmark's batches (15 % padding) this saves
+//! the same share of the matrix products (docs/benchmarks.md). The results are those of the
+//! padded computation: padding never reached a real token's value, it only cost time.
+//!
+//! The two moves are `index_select`s, which candle differentiates, so training goes through them.
+
+use candle_core::{DType, Device, Tensor};
+
+/// Below this share of real tokens the gather and scatter cost less than the padded rows they
+/// save; above it (almost no padding) the batch runs padded.
+const WORTHWHILE_REAL_SHARE: f64 = 0.95;
+
+/// Where the real tokens of a padded batch `[rows, length]` are.
+#[derive(Debug)]
+pub(crate) struct Unpadding {
+    rows: usize,
+    length: usize,
+    /// `[tokens]`: the flat padded position (`row × length + position`) of each real token.
+    real: Tensor,
+    /// `[rows × length]`: each padded position's real-token index, or `tokens` for padding (the
+    /// zero row [`Unpadding::pad`] appends).
+    padded: Tensor,
+    /// The same as `padded`, on the host.
+    padded_host: Vec<u32>,
+    tokens: usize,
+}
+
+impl Unpadding {
+    /// From an attention mask `[rows, length]` (1 for real tokens, 0 for padding, any layout).
+    /// `None` where unpadding would not pay: no padding, or almost none.
+    pub(crate) fn from_mask(mask: &Tensor) -> candle_core::Result<Option<Unpadding>> {
+        let flags = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        let rows = flags.len();
+        let length = flags.first().map_or(0, Vec::len);
+        Unpadding::from_flags(
+            rows,
+            length,
+            flags.iter().flatten().map(|&flag| flag > 0.5),
+            mask.device(),
+        )
+    }
+
+    /// From the unpadded length of each row of a right-padded batch of `length` positions.
+    pub(crate) fn from_lengths(
+        lengths: &[usize],
+        length: usize,
+        device: &Device,
+    ) -> candle_core::Result<Option<Unpadding>> {
+        let flags = lengths
+            .iter()
+            .flat_map(|&real| (0..length).map(move |position| position < real));
+        Unpadding::from_flags(lengths.len(), length, flags, device)
+    }
+
+    fn from_flags(
+        rows: usize,
+        length: usize,
+        flags: impl Iterator<Item = bool>,
+        device: &Device,
+    ) -> candle_core::Result<Option<Unpadding>> {
+        let mut real = Vec::new();
+        let mut padded_host = Vec::with_capacity(rows * length);
+        for (position, is_real) in flags.enumerate() {
+            if is_real {
+                padded_host.push(real.len() as u32);
+                real.push(position as u32);
+            } else {
+                padded_host.push(u32::MAX);
+            }
+        }
+        let tokens = real.len();
+        let total = rows * length;
+        if padded_host.len() != total {
+            candle_core::bail!(
+                "an attention mask of {} flags for {rows} × {length}",
+                padded_host.len()
+            )
+        }
+        if tokens == 0 || tokens as f64 >= WORTHWHILE_REAL_SHARE * total as f64 {
+            return Ok(None);
+        }
+        for index in &mut padded_host {
+            if *index == u32::MAX {
+                *index = tokens as u32;
+            }
+        }
+        Ok(Some(Unpadding {
+            rows,
+            length,
+            real: Tensor::new(real, device)?,
+            padded: Tensor::new(padded_host.as_slice(), device)?,
+            padded_host,
+            tokens,
+        }))
+    }
+
+    /// The batch's rows and padded length.
+    pub(crate) fn padded_shape(&self) -> (usize, usize) {
+        (self.rows, self.length)
+    }
+
+    /// `[rows, length, width]` → `[tokens, width]`: the real tokens, row by row.
+    pub(crate) fn unpad(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let width = xs.dim(2)?;
+        xs.reshape((self.rows * self.length, width))?
+            .index_select(&self.real, 0)
+    }
+
+    /// `[tokens, width]` → `[rows, length, width]`, zeros at the padding.
+    pub(crate) fn pad(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let width = xs.dim(1)?;
+        let zero = Tensor::zeros((1, width), xs.dtype(), xs.device())?;
+        Tensor::cat(&[xs, &zero], 0)?
+            .index_select(&self.padded, 0)?
+            .reshape((self.rows, self.length, width))
+    }
+
+    /// The real-token index of `position` in `row`; `None` for padding.
+    pub(crate) fn token_index(&self, row: usize, position: usize) -> Option<u32> {
+        self.padded_host
+            .get(row * self.length + position)
+            .copied()
+            .filter(|&index| (index as usize) < self.tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpad_then_pad_gives_the_real_tokens_back_and_zeros_at_the_padding()
+    -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        let mask = Tensor::new(&[[1u32, 1, 1, 0], [1, 0, 0, 0], [0, 1, 1, 0]], &device)?;
+        let unpadding = Unpadding::from_mask(&mask)?.expect("half of the batch is padding");
+        assert_eq!(unpadding.padded_shape(), (3, 4));
+        let xs = Tensor::arange(0f32, 24.0, &device)?.reshape((3, 4, 2))?;
+        let real = unpadding.unpad(&xs)?;
+        assert_eq!(
+            real.to_vec2::<f32>()?,
+            [
+                [0.0, 1.0],
+                [2.0, 3.0],
+                [4.0, 5.0],
+                [8.0, 9.0],
+                [18.0, 19.0],
+                [20.0, 21.0]
+            ]
+        );
+        let padded = unpadding.pad(&real)?.to_vec3::<f32>()?;
+        let expected = xs.broadcast_mul(&mask.to_dtype(DType::F32)?.unsqueeze(2)?)?;
+        assert_eq!(padded, expected.to_vec3::<f32>()?);
+        assert_eq!(unpadding.token_index(0, 2), Some(2));
+        assert_eq!(unpadding.token_index(2, 2), Some(5));
+        assert_eq!(unpadding.token_index(1, 1), None);
+        Ok(())
+    }
+
+    #[test]
+    fn lengths_describe_a_right_padded_batch() -> candle_core::Result<()> {
+        let unpadding =
+            Unpadding::from_lengths(&[3, 1], 3, &Device::Cpu)?.expect("a third is padding");
+        assert_eq!(unpadding.token_index(1, 0), Some(3));
+        assert_eq!(unpadding.token_index(1, 1), None);
+        Ok(())
+    }
+
+    #[test]
+    fn batches_with_little_or_no_padding_stay_padded() -> candle_core::Result<()> {
+        let lengths = vec![20; 10];
+        assert!(Unpadding::from_lengths(&lengths, 20, &Device::Cpu)?.is_none());
+        let mut lengths = vec![20; 10];
+        lengths[0] = 19;
+        assert!(Unpadding::from_lengths(&lengths, 20, &Device::Cpu)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_flow_back_through_the_moves() -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        let unpadding = Unpadding::from_lengths(&[2, 1], 2, &device)?.expect("padding");
+        let variable = candle_core::Var::new(&[[1f32, 2.0], [3.0, 4.0], [5.0, 6.0]], &device)?;
+        let padded = unpadding.pad(variable.as_tensor())?;
+        let weights = Tensor::new(
+            &[[[1f32, 1.0], [2.0, 2.0]], [[3.0, 3.0], [4.0, 4.0]]],
+            &device,
+        )?;
+        let gradients = (padded * weights)?.sum_all()?.backward()?;
+        let gradient = gradients.get(variable.as_tensor()).expect("a gradient");
+        // Token 2 (row 1, position 0) carries weight 3; the padding's weight 4 reaches nothing.
+        assert_eq!(
+            gradient.to_vec2::<f32>()?,
+            [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
+        );
+        Ok(())
+    }
+}
