@@ -14,7 +14,8 @@
 //!   approximations `transformers` calls `gelu_new`, `gelu_pytorch_tanh` and `gelu_fast` are
 //!   mapped to `geluapproximate`, anything else is refused by name;
 //! - its attention mask is `f32::MIN` cast to the model's dtype, which turns into NaN in half
-//!   precision: the encoder families run in f32 on every device ([`crate::device::dtype_for`]).
+//!   precision (ours is finite in every dtype; the encoder families still run in f32 on every
+//!   device, [`crate::device::dtype_for`], until a GPU run measures them in bf16).
 //!
 //! `bert_config` is shared with the other files over [`BertEncoder`] (`minilm`, `xlm_roberta`);
 //! what every encoder head shares (label resolution, the reward column, activations) is in
@@ -70,11 +71,11 @@ impl BertForSequenceClassification {
 
     /// Logits `[rows, num_labels]` of a padded batch.
     pub fn logits(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
-        let hidden = self
-            .bert
-            .forward(&batch.input_ids, &batch.type_ids, &batch.attention_mask)?;
-        // CUDA matmuls need contiguous rows; the first-token slice is strided.
-        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?;
+        let first = self.bert.first_token_states(
+            &batch.input_ids,
+            &batch.type_ids,
+            &batch.attention_mask,
+        )?;
         let pooled = self.pooler.forward(&first)?.tanh()?;
         self.classifier.forward(&pooled)
     }

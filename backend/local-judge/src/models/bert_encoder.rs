@@ -7,7 +7,7 @@
 //! As there: absolute positions `0..len` (right for the right-padded batches of
 //! [`PaddedBatch`](crate::batch::PaddedBatch)), or RoBERTa's positions counted from the padding
 //! index ([`PositionIds`]; candle-transformers' `xlm_roberta`, whose layers are BERT's), padding
-//! masked by adding the dtype's smallest value to the attention scores of padded keys
+//! masked by adding a large finite negative value to the attention scores of padded keys
 //! (`transformers`' extended attention mask), no dropout (inference and deterministic training).
 
 use candle_core::{D, DType, Module, Tensor};
@@ -15,7 +15,7 @@ use candle_nn::{Embedding, Linear, VarBuilder, embedding, linear};
 use candle_transformers::models::bert::{Config, HiddenAct};
 
 use super::kernels::{Kernels, LayerNorm, softmax_last_dim};
-use super::layers::Activation;
+use super::layers::{Activation, mask_fill_value};
 use super::unpadding::Unpadding;
 
 /// How token positions are numbered.
@@ -189,6 +189,40 @@ impl Layer {
         split_heads(xs, self.heads, self.head_size)
     }
 
+    /// `linear` of every token of `hidden`, as heads `[rows, heads, len, head_size]` in the
+    /// padded layout.
+    fn project(
+        &self,
+        linear: &Linear,
+        hidden: &Tensor,
+        unpadding: Option<&Unpadding>,
+    ) -> candle_core::Result<Tensor> {
+        let projected = linear.forward(hidden)?;
+        match unpadding {
+            Some(unpadding) => self.split_heads(&unpadding.pad(&projected)?),
+            None => self.split_heads(&projected),
+        }
+    }
+
+    /// Scaled dot-product attention of `query` `[rows, heads, queries, head_size]` over every
+    /// key: the context `[rows, queries, hidden]`.
+    fn attend(
+        &self,
+        query: &Tensor,
+        key: &Tensor,
+        value: &Tensor,
+        mask: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let scores =
+            (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?.broadcast_add(mask)?;
+        let probabilities = softmax_last_dim(&scores, self.kernels)?;
+        probabilities
+            .matmul(value)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .flatten_from(D::Minus2)
+    }
+
     /// `hidden` is `[rows, len, hidden]`, or `[tokens, hidden]` with the batch's `unpadding`:
     /// then only the attention runs in the padded layout.
     fn forward(
@@ -197,30 +231,51 @@ impl Layer {
         mask: &Tensor,
         unpadding: Option<&Unpadding>,
     ) -> candle_core::Result<Tensor> {
-        let project = |linear: &Linear| -> candle_core::Result<Tensor> {
-            let projected = linear.forward(hidden)?;
-            match unpadding {
-                Some(unpadding) => self.split_heads(&unpadding.pad(&projected)?),
-                None => self.split_heads(&projected),
-            }
-        };
-        let query = project(&self.query)?;
-        let key = project(&self.key)?;
-        let value = project(&self.value)?;
-        let scores =
-            (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?.broadcast_add(mask)?;
-        let probabilities = softmax_last_dim(&scores, self.kernels)?;
-        let context = probabilities
-            .matmul(&value)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .flatten_from(D::Minus2)?;
+        let query = self.project(&self.query, hidden, unpadding)?;
+        let key = self.project(&self.key, hidden, unpadding)?;
+        let value = self.project(&self.value, hidden, unpadding)?;
+        let context = self.attend(&query, &key, &value, mask)?;
         let context = match unpadding {
             Some(unpadding) => unpadding.unpad(&context)?,
             None => context,
         };
         self.output.forward(&context, hidden)
     }
+
+    /// The layer's output at each row's first token only, `[rows, hidden]`: keys and values of
+    /// every token, one query per row, and the output and feed-forward work for that token alone.
+    fn forward_first_tokens(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        unpadding: Option<&Unpadding>,
+    ) -> candle_core::Result<Tensor> {
+        let first = first_tokens(hidden, unpadding)?;
+        let query = self.split_heads(&self.query.forward(&first)?.unsqueeze(1)?)?;
+        let key = self.project(&self.key, hidden, unpadding)?;
+        let value = self.project(&self.value, hidden, unpadding)?;
+        let context = self.attend(&query, &key, &value, mask)?.squeeze(1)?;
+        self.output.forward(&context, &first)
+    }
+}
+
+/// Each row's first token `[rows, hidden]` of `hidden` (`[rows, len, hidden]`, or
+/// `[tokens, hidden]` with the batch's `unpadding`), contiguous.
+fn first_tokens(hidden: &Tensor, unpadding: Option<&Unpadding>) -> candle_core::Result<Tensor> {
+    match unpadding {
+        Some(unpadding) => unpadding.first_tokens(hidden),
+        // CUDA matmuls need contiguous rows; the first-token slice is strided.
+        None => hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous(),
+    }
+}
+
+/// What [`BertEncoder`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// The last hidden state of every token.
+    EveryToken,
+    /// The last hidden state of each row's first token.
+    FirstToken,
 }
 
 /// The BERT encoder: embeddings and `num_hidden_layers` transformer layers.
@@ -260,6 +315,28 @@ impl BertEncoder {
         type_ids: &Tensor,
         attention_mask: &Tensor,
     ) -> candle_core::Result<Tensor> {
+        self.run(input_ids, type_ids, attention_mask, Reading::EveryToken)
+    }
+
+    /// The last hidden state of each row's first token `[rows, hidden]` (the `[CLS]` token the
+    /// sequence-classification heads read): the same values as [`BertEncoder::forward`] at
+    /// position 0, with the last layer computed for that token alone.
+    pub fn first_token_states(
+        &self,
+        input_ids: &Tensor,
+        type_ids: &Tensor,
+        attention_mask: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        self.run(input_ids, type_ids, attention_mask, Reading::FirstToken)
+    }
+
+    fn run(
+        &self,
+        input_ids: &Tensor,
+        type_ids: &Tensor,
+        attention_mask: &Tensor,
+        reading: Reading,
+    ) -> candle_core::Result<Tensor> {
         let embedded = self.embeddings.forward(input_ids, type_ids)?;
         let mask = additive_mask(attention_mask, embedded.dtype())?;
         // The CUDA path stays padded until a GPU run measures the gather and scatter there.
@@ -268,18 +345,28 @@ impl BertEncoder {
         } else {
             None
         };
-        let Some(unpadding) = unpadding else {
-            let mut hidden = embedded;
-            for layer in &self.layers {
-                hidden = layer.forward(&hidden, &mask, None)?;
-            }
-            return Ok(hidden);
+        let unpadding = unpadding.as_ref();
+        let (every_token, last) = match (reading, self.layers.split_last()) {
+            (Reading::FirstToken, Some((last, before))) => (before, Some(last)),
+            _ => (&self.layers[..], None),
         };
-        let mut hidden = unpadding.unpad(&embedded)?;
-        for layer in &self.layers {
-            hidden = layer.forward(&hidden, &mask, Some(&unpadding))?;
+        let mut hidden = match unpadding {
+            Some(unpadding) => unpadding.unpad(&embedded)?,
+            None => embedded,
+        };
+        for layer in every_token {
+            hidden = layer.forward(&hidden, &mask, unpadding)?;
         }
-        unpadding.pad(&hidden)
+        match (reading, last) {
+            (Reading::FirstToken, Some(last)) => {
+                last.forward_first_tokens(&hidden, &mask, unpadding)
+            }
+            (Reading::FirstToken, None) => first_tokens(&hidden, unpadding),
+            (Reading::EveryToken, _) => match unpadding {
+                Some(unpadding) => unpadding.pad(&hidden),
+                None => Ok(hidden),
+            },
+        }
     }
 }
 
@@ -295,10 +382,37 @@ pub(crate) fn split_heads(
         .contiguous()
 }
 
-/// `[rows, len]` of 1 (token) and 0 (padding) → `[rows, 1, 1, len]` of 0 and the smallest f32,
-/// added to attention scores so that no token attends to padding.
+/// `[rows, len]` of 1 (token) and 0 (padding) → `[rows, 1, 1, len]` of 0 and a large finite
+/// negative value ([`mask_fill_value`]), added to attention scores so that no token attends to
+/// padding. Finite in every dtype, so the mask has no NaN in bf16 or f16 either.
 pub(crate) fn additive_mask(attention_mask: &Tensor, dtype: DType) -> candle_core::Result<Tensor> {
     let mask = attention_mask.unsqueeze(1)?.unsqueeze(1)?.to_dtype(dtype)?;
-    let smallest = Tensor::new(f32::MIN, mask.device())?.to_dtype(dtype)?;
-    (mask.ones_like()? - &mask)?.broadcast_mul(&smallest)
+    let fill = Tensor::new(mask_fill_value(dtype) as f32, mask.device())?.to_dtype(dtype)?;
+    (mask.ones_like()? - &mask)?.broadcast_mul(&fill)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn the_additive_mask_is_finite_in_every_dtype() -> candle_core::Result<()> {
+        let attention_mask = Tensor::new(&[[1u32, 1, 0], [1, 0, 0]], &Device::Cpu)?;
+        for dtype in [DType::F32, DType::BF16, DType::F16] {
+            let mask = additive_mask(&attention_mask, dtype)?
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            assert!(
+                mask.iter().all(|value| value.is_finite()),
+                "{dtype:?}: {mask:?}"
+            );
+            let masked: Vec<bool> = mask.iter().map(|&value| value < -1e4).collect();
+            assert_eq!(masked, [false, false, true, false, true, true], "{dtype:?}");
+            // Real tokens get exactly zero.
+            assert_eq!(mask[0], 0.0, "{dtype:?}");
+        }
+        Ok(())
+    }
 }

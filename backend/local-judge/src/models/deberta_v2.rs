@@ -13,8 +13,9 @@
 //! (`embedding_size` other than `hidden_size`), a head size other than `hidden_size /
 //! num_attention_heads` (`attention_head_size`), attention terms other than `c2p` and `p2c`
 //! (`pos_att_type`) and relative-embedding normalisations other than `layer_norm`
-//! (`norm_rel_ebd`). DeBERTa-v3 checkpoints use none of them. Attention masking adds `f32::MIN`,
-//! so the model runs in f32 on every device ([`crate::device::dtype_for`]).
+//! (`norm_rel_ebd`). DeBERTa-v3 checkpoints use none of them. Attention masking adds a finite
+//! value in every dtype (`bert_encoder::additive_mask`); like the other encoders the model runs in
+//! f32 on every device ([`crate::device::dtype_for`]) until a GPU run measures it in bf16.
 
 use candle_core::{Module, Tensor};
 use candle_nn::{Linear, linear};

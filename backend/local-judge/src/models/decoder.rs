@@ -15,7 +15,9 @@
 //! Attention is causal with positions `0..len` for every row: batches are right-padded, so the
 //! padding after a row's last real token never reaches it. On the CPU in f32 it runs candle's
 //! fused causal kernel (memory linear in the length); elsewhere a matmul over the whole square
-//! with the softmax in f32, as `transformers`' eager attention does in half precision.
+//! with the softmax in f32, as `transformers`' eager attention does in half precision. On the CPU
+//! the projections, norms and MLP run on the batch's real tokens only ([`Unpadding`]), and the
+//! last layer computes its output for each row's last token alone (all that the head reads).
 
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::attention::{AttnMask, flash_attn};
@@ -493,13 +495,16 @@ impl Attention {
     }
 
     /// `xs` is `[b, l, hidden]`, or `[tokens, hidden]` with the batch's `unpadding`: then the
-    /// projections run on the real tokens and only the attention in the padded layout.
+    /// projections run on the real tokens and only the attention in the padded layout. With
+    /// `keep` (indices of tokens, counted as in [`token_rows`]) the output projection runs on
+    /// those tokens alone and the result is `[kept, hidden]`.
     fn forward(
         &self,
         xs: &Tensor,
         positions: &Positions,
         kernel: AttentionKernel,
         unpadding: Option<&Unpadding>,
+        keep: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
         let (b, l) = match unpadding {
             Some(unpadding) => unpadding.padded_shape(),
@@ -554,10 +559,24 @@ impl Attention {
         let output = output
             .transpose(1, 2)?
             .reshape((b, l, self.num_heads * self.head_dim))?;
-        match unpadding {
-            Some(unpadding) => unpadding.unpad(&output)?.apply(&self.o_proj),
+        let output = match unpadding {
+            Some(unpadding) => unpadding.unpad(&output)?,
+            None => output,
+        };
+        match keep {
+            Some(keep) => token_rows(&output)?
+                .index_select(keep, 0)?
+                .apply(&self.o_proj),
             None => output.apply(&self.o_proj),
         }
+    }
+}
+
+/// The tokens of `xs` as rows: `[b, l, hidden]` → `[b × l, hidden]`; `[tokens, hidden]` as it is.
+fn token_rows(xs: &Tensor) -> candle_core::Result<Tensor> {
+    match xs.dims() {
+        &[b, l, hidden] => xs.reshape((b * l, hidden)),
+        _ => Ok(xs.clone()),
     }
 }
 
@@ -601,19 +620,27 @@ impl DecoderLayer {
         })
     }
 
+    /// The layer's output for every token, or (with `keep`, see [`Attention::forward`]) for the
+    /// kept tokens only: every token is still attended to.
     fn forward(
         &self,
         xs: &Tensor,
         positions: &Positions,
         kernel: AttentionKernel,
         unpadding: Option<&Unpadding>,
+        keep: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
         let attended = self.self_attn.forward(
             &xs.apply(&self.input_layernorm)?,
             positions,
             kernel,
             unpadding,
+            keep,
         )?;
+        let xs = match keep {
+            Some(keep) => token_rows(xs)?.index_select(keep, 0)?,
+            None => xs.clone(),
+        };
         let xs = (xs + attended)?;
         let transformed = xs.apply(&self.post_attention_layernorm)?.apply(&self.mlp)?;
         xs + transformed
@@ -732,50 +759,40 @@ impl DecoderModel {
         };
         // On the CPU the per-token work runs on the real tokens only (the CUDA path stays padded
         // until a GPU run measures the gather and scatter there).
+        let last = last.to_vec1::<u32>()?;
         let unpadding = if device.is_cpu() {
-            let lengths = last
-                .to_vec1::<u32>()?
-                .into_iter()
-                .map(|last| last as usize + 1)
-                .collect::<Vec<_>>();
+            let lengths: Vec<usize> = last.iter().map(|&last| last as usize + 1).collect();
             Unpadding::from_lengths(&lengths, len, &device)?
         } else {
             None
         };
-        if let Some(unpadding) = unpadding {
-            let mut xs = unpadding.unpad(&embeddings)?;
-            for layer in &self.layers {
-                xs = layer.forward(&xs, &positions, self.kernel, Some(&unpadding))?;
-            }
-            let rows = last
-                .to_vec1::<u32>()?
-                .into_iter()
-                .enumerate()
-                .map(|(row, last)| {
-                    unpadding.token_index(row, last as usize).ok_or_else(|| {
-                        candle_core::Error::Msg(format!(
-                            "row {row}: position {last} is not a real token"
-                        ))
-                    })
-                })
-                .collect::<candle_core::Result<Vec<u32>>>()?;
-            return xs
-                .index_select(&Tensor::new(rows, &device)?, 0)?
-                .apply(&self.norm);
+        let unpadding = unpadding.as_ref();
+        // Each row's last real token, as a row of `token_rows`: the only token the last layer's
+        // output projection and MLP, and the final norm, need to compute.
+        let keep = last
+            .iter()
+            .enumerate()
+            .map(|(row, &last)| match unpadding {
+                Some(unpadding) => unpadding.token_index(row, last as usize).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("row {row}: position {last} is padding"))
+                }),
+                None => Ok((row * len) as u32 + last),
+            })
+            .collect::<candle_core::Result<Vec<u32>>>()?;
+        let keep = Tensor::new(keep, &device)?;
+        let mut xs = match unpadding {
+            Some(unpadding) => unpadding.unpad(&embeddings)?,
+            None => embeddings,
+        };
+        let Some((last_layer, layers)) = self.layers.split_last() else {
+            return token_rows(&xs)?.index_select(&keep, 0)?.apply(&self.norm);
+        };
+        for layer in layers {
+            xs = layer.forward(&xs, &positions, self.kernel, unpadding, None)?;
         }
-        let mut xs = embeddings;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, &positions, self.kernel, None)?;
-        }
-        // The norm is per token, so it can follow the gather.
-        let (rows, _, hidden) = xs.dims3()?;
-        let last = last
-            .reshape((rows, 1, 1))?
-            .broadcast_as((rows, 1, hidden))?
-            .contiguous()?;
-        xs.contiguous()?
-            .gather(&last, 1)?
-            .squeeze(1)?
+        // The norm is per token, so it can follow the selection.
+        last_layer
+            .forward(&xs, &positions, self.kernel, unpadding, Some(&keep))?
             .apply(&self.norm)
     }
 

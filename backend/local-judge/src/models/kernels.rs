@@ -8,6 +8,9 @@
 //! concatenation).
 //! The choice is made once, when a model is built ([`super::ModelSource::kernels`]), so nothing
 //! global decides how a model computes; the two forms agree to rounding (tested below).
+//!
+//! On the CPU in f32 the softmax (both forms) and the differentiable normalisations go to
+//! [`super::vectorised`] first: single operations with their own backward passes.
 
 use candle_core::{D, DType, Module, Tensor};
 use candle_nn::VarBuilder;

@@ -259,6 +259,21 @@ pub fn l2_normalize(rows: &Tensor) -> candle_core::Result<Tensor> {
     rows.broadcast_div(&norms)
 }
 
+/// The value masked attention scores get: half the most negative finite value of `dtype`
+/// (`transformers` uses the whole of it, `torch.finfo(dtype).min`). Any such value makes the
+/// masked probabilities exactly zero; the halving leaves headroom so that adding a score to it
+/// never rounds to `-inf` in half precision, which would turn a fully masked row into NaN, and a
+/// finite value times a mask's zero is zero (`f32::MIN` rounded to bf16 or f16 is `-inf`, and
+/// `0 × -inf` is NaN: candle-transformers' BERT in half precision).
+pub(crate) fn mask_fill_value(dtype: DType) -> f64 {
+    let most_negative = match dtype {
+        DType::F16 => -65_504.0,
+        DType::BF16 => -3.389_531_389_251_535_5e38,
+        _ => f64::from(f32::MIN),
+    };
+    most_negative / 2.0
+}
+
 /// An activation as `transformers` names it in configs (`ACT2FN`), for the heads and layers of
 /// the text families this crate builds itself (BERT, DeBERTa-v2, ModernBERT). CLIP and SigLIP
 /// read theirs with serde ([`super::clip`]), as their sections default field by field.

@@ -29,7 +29,8 @@ use serde::Deserialize;
 use super::SequenceRewardModel;
 use super::kernels::{Kernels, LayerNorm, rotary, softmax_last_dim};
 use super::layers::{
-    Activation, ModelSource, masked_mean, parse_config, reward_column, reward_index,
+    Activation, ModelSource, mask_fill_value, masked_mean, parse_config, reward_column,
+    reward_index,
 };
 use crate::batch::PaddedBatch;
 use crate::error::LocalJudgeError;
@@ -100,19 +101,6 @@ pub struct Config {
     local_attention: usize,
     #[serde(default)]
     classifier_pooling: ClassifierPooling,
-}
-
-/// The value masked attention scores get: half the most negative finite value of `dtype`
-/// (`transformers` uses the whole of it, `torch.finfo(dtype).min`). Any such value makes the
-/// masked probabilities exactly zero; the halving leaves headroom so that adding a score to it
-/// never rounds to `-inf` in half precision, which would turn a fully masked row into NaN.
-fn mask_fill_value(dtype: DType) -> f64 {
-    let most_negative = match dtype {
-        DType::F16 => -65_504.0,
-        DType::BF16 => -3.389_531_389_251_535_5e38,
-        _ => f64::from(f32::MIN),
-    };
-    most_negative / 2.0
 }
 
 /// Cosine and sine tables `[positions, head_dim / 2]` for one rotary base, computed in f32 like

@@ -121,6 +121,19 @@ impl Unpadding {
             .reshape((self.rows, self.length, width))
     }
 
+    /// Each row's token at position 0 `[rows, width]` of `xs` `[tokens, width]`: the first token
+    /// of a right-padded row (an error where a row starts with padding).
+    pub(crate) fn first_tokens(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let indices = (0..self.rows)
+            .map(|row| {
+                self.token_index(row, 0).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("row {row} starts with padding"))
+                })
+            })
+            .collect::<candle_core::Result<Vec<u32>>>()?;
+        xs.index_select(&Tensor::new(indices, xs.device())?, 0)
+    }
+
     /// The real-token index of `position` in `row`; `None` for padding.
     pub(crate) fn token_index(&self, row: usize, position: usize) -> Option<u32> {
         self.padded_host

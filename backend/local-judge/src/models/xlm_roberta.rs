@@ -12,9 +12,9 @@
 //! Deviations from candle-transformers: none in the computation. Fields `transformers` has
 //! defaults for get those defaults here; `position_embedding_type` other than absolute is
 //! refused rather than scored wrongly; the activations are BERT's (`gelu`, its tanh
-//! approximations, `relu`), others refused by name. The attention mask is built in f32
-//! (`f32::MIN`), which is why the encoder families run in f32 on every device
-//! ([`crate::device::dtype_for`]).
+//! approximations, `relu`), others refused by name. The attention mask is finite in every dtype
+//! (`bert_encoder::additive_mask`); the encoder families still run in f32 on every device
+//! ([`crate::device::dtype_for`]) until a GPU run measures their bf16 rewards and speed.
 
 use candle_core::{Module, Tensor};
 use candle_nn::{Linear, linear};
@@ -38,11 +38,11 @@ pub struct XLMRobertaForSequenceClassification {
 
 impl SequenceRewardModel for XLMRobertaForSequenceClassification {
     fn rewards(&self, batch: &PaddedBatch) -> candle_core::Result<Tensor> {
-        let hidden =
-            self.roberta
-                .forward(&batch.input_ids, &batch.type_ids, &batch.attention_mask)?;
-        // CUDA matmuls need contiguous rows; the first-token slice is strided.
-        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?;
+        let first = self.roberta.first_token_states(
+            &batch.input_ids,
+            &batch.type_ids,
+            &batch.attention_mask,
+        )?;
         let logits = self
             .out_proj
             .forward(&self.dense.forward(&first)?.tanh()?)?;
