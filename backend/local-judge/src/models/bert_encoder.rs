@@ -199,13 +199,13 @@ impl Layer {
     ) -> candle_core::Result<Tensor> {
         let projected = linear.forward(hidden)?;
         match unpadding {
-            Some(unpadding) => self.split_heads(&unpadding.pad(&projected)?),
+            Some(unpadding) => unpadding.pad_heads(&projected, self.heads),
             None => self.split_heads(&projected),
         }
     }
 
     /// Scaled dot-product attention of `query` `[rows, heads, queries, head_size]` over every
-    /// key: the context `[rows, queries, hidden]`.
+    /// key: the context per head, `[rows, heads, queries, head_size]`.
     fn attend(
         &self,
         query: &Tensor,
@@ -215,12 +215,7 @@ impl Layer {
     ) -> candle_core::Result<Tensor> {
         let scores =
             (query.matmul(&key.t()?)? / (self.head_size as f64).sqrt())?.broadcast_add(mask)?;
-        let probabilities = softmax_last_dim(&scores, self.kernels)?;
-        probabilities
-            .matmul(value)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .flatten_from(D::Minus2)
+        softmax_last_dim(&scores, self.kernels)?.matmul(value)
     }
 
     /// `hidden` is `[rows, len, hidden]`, or `[tokens, hidden]` with the batch's `unpadding`:
@@ -236,8 +231,8 @@ impl Layer {
         let value = self.project(&self.value, hidden, unpadding)?;
         let context = self.attend(&query, &key, &value, mask)?;
         let context = match unpadding {
-            Some(unpadding) => unpadding.unpad(&context)?,
-            None => context,
+            Some(unpadding) => unpadding.unpad_heads(&context)?,
+            None => merge_heads(&context)?,
         };
         self.output.forward(&context, hidden)
     }
@@ -254,9 +249,17 @@ impl Layer {
         let query = self.split_heads(&self.query.forward(&first)?.unsqueeze(1)?)?;
         let key = self.project(&self.key, hidden, unpadding)?;
         let value = self.project(&self.value, hidden, unpadding)?;
-        let context = self.attend(&query, &key, &value, mask)?.squeeze(1)?;
+        let context = merge_heads(&self.attend(&query, &key, &value, mask)?)?.squeeze(1)?;
         self.output.forward(&context, &first)
     }
+}
+
+/// Attention heads `[rows, heads, len, head_size]` → `[rows, len, heads × head_size]`.
+fn merge_heads(context: &Tensor) -> candle_core::Result<Tensor> {
+    context
+        .transpose(1, 2)?
+        .contiguous()?
+        .flatten_from(D::Minus2)
 }
 
 /// Each row's first token `[rows, hidden]` of `hidden` (`[rows, len, hidden]`, or

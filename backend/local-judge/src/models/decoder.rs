@@ -474,20 +474,30 @@ impl Attention {
     }
 
     /// `[b, l, heads * head_dim]` → `[b, heads, l, head_dim]`, normed per head and rotated.
+    /// `xs` may also be `[tokens, heads * head_dim]` with the batch's `unpadding`, moved into the
+    /// padded heads in one step.
     fn heads(
         &self,
         xs: &Tensor,
         heads: usize,
         norm: Option<&RmsNorm>,
         positions: Option<&Positions>,
+        unpadding: Option<&Unpadding>,
     ) -> candle_core::Result<Tensor> {
-        let (b, l, _) = xs.dims3()?;
-        let xs = xs.reshape((b, l, heads, self.head_dim))?;
+        let xs = match unpadding {
+            Some(unpadding) => unpadding.pad_heads(xs, heads)?,
+            None => {
+                let (b, l, _) = xs.dims3()?;
+                xs.reshape((b, l, heads, self.head_dim))?
+                    .transpose(1, 2)?
+                    .contiguous()?
+            }
+        };
+        // Per head vector, so the same before or after the transpose.
         let xs = match norm {
             Some(norm) => xs.apply(norm)?,
             None => xs,
         };
-        let xs = xs.transpose(1, 2)?.contiguous()?;
         match positions {
             Some(positions) => rotary(&xs, &positions.cos, &positions.sin, self.kernels),
             None => Ok(xs),
@@ -513,26 +523,27 @@ impl Attention {
                 (b, l)
             }
         };
-        let project = |projection: &Linear| -> candle_core::Result<Tensor> {
-            let projected = xs.apply(projection)?;
-            match unpadding {
-                Some(unpadding) => unpadding.pad(&projected),
-                None => Ok(projected),
-            }
-        };
         let q = self.heads(
-            &project(&self.q_proj)?,
+            &xs.apply(&self.q_proj)?,
             self.num_heads,
             self.q_norm.as_ref(),
             Some(positions),
+            unpadding,
         )?;
         let k = self.heads(
-            &project(&self.k_proj)?,
+            &xs.apply(&self.k_proj)?,
             self.num_kv_heads,
             self.k_norm.as_ref(),
             Some(positions),
+            unpadding,
         )?;
-        let v = self.heads(&project(&self.v_proj)?, self.num_kv_heads, None, None)?;
+        let v = self.heads(
+            &xs.apply(&self.v_proj)?,
+            self.num_kv_heads,
+            None,
+            None,
+            unpadding,
+        )?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         // [b, heads, l, head_dim]
         let output = match kernel {
@@ -556,12 +567,11 @@ impl Attention {
                 weights.matmul(&v)?
             }
         };
-        let output = output
-            .transpose(1, 2)?
-            .reshape((b, l, self.num_heads * self.head_dim))?;
         let output = match unpadding {
-            Some(unpadding) => unpadding.unpad(&output)?,
-            None => output,
+            Some(unpadding) => unpadding.unpad_heads(&output)?,
+            None => output
+                .transpose(1, 2)?
+                .reshape((b, l, self.num_heads * self.head_dim))?,
         };
         match keep {
             Some(keep) => token_rows(&output)?

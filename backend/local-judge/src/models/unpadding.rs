@@ -10,7 +10,11 @@
 //!
 //! The two moves are `index_select`s, which candle differentiates, so training goes through them.
 
-use candle_core::{DType, Device, Tensor};
+use std::sync::Arc;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor, bail};
+use rayon::prelude::*;
 
 /// Below this share of real tokens the gather and scatter cost less than the padded rows they
 /// save; above it (almost no padding) the batch runs padded.
@@ -29,6 +33,18 @@ pub(crate) struct Unpadding {
     /// The same as `padded`, on the host.
     padded_host: Vec<u32>,
     tokens: usize,
+    /// Where each row's tokens are, for the fused moves to and from attention heads.
+    rows_of_tokens: Arc<RowsOfTokens>,
+}
+
+/// The real tokens of each row: row `r` holds tokens `starts[r]..starts[r + 1]`, the token `t`
+/// at padded position `positions[t]` of its row.
+#[derive(Debug)]
+struct RowsOfTokens {
+    rows: usize,
+    length: usize,
+    starts: Vec<usize>,
+    positions: Vec<u32>,
 }
 
 impl Unpadding {
@@ -90,6 +106,23 @@ impl Unpadding {
                 *index = tokens as u32;
             }
         }
+        let mut starts = Vec::with_capacity(rows + 1);
+        let mut next = 0;
+        for row in 0..rows {
+            starts.push(next);
+            next += real[next..]
+                .iter()
+                .take_while(|&&flat| (flat as usize) / length == row)
+                .count();
+        }
+        starts.push(next);
+        let positions = real.iter().map(|&flat| flat % length as u32).collect();
+        let rows_of_tokens = Arc::new(RowsOfTokens {
+            rows,
+            length,
+            starts,
+            positions,
+        });
         Ok(Some(Unpadding {
             rows,
             length,
@@ -97,6 +130,7 @@ impl Unpadding {
             padded: Tensor::new(padded_host.as_slice(), device)?,
             padded_host,
             tokens,
+            rows_of_tokens,
         }))
     }
 
@@ -134,12 +168,168 @@ impl Unpadding {
         xs.index_select(&Tensor::new(indices, xs.device())?, 0)
     }
 
+    /// `[tokens, heads × head_size]` → attention heads `[rows, heads, length, head_size]`,
+    /// zeros at the padding: [`Unpadding::pad`] and the heads' transpose in one parallel move
+    /// (f32 on the CPU; the two separate moves elsewhere).
+    pub(crate) fn pad_heads(&self, xs: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+            let op = HeadMove {
+                rows_of_tokens: Arc::clone(&self.rows_of_tokens),
+                heads,
+                direction: Direction::ToHeads,
+            };
+            return xs.contiguous()?.apply_op1(op);
+        }
+        let width = xs.dim(1)?;
+        self.pad(xs)?
+            .reshape((self.rows, self.length, heads, width / heads))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// Attention heads `[rows, heads, length, head_size]` → `[tokens, heads × head_size]`: the
+    /// inverse of [`Unpadding::pad_heads`] (the padding's values are dropped).
+    pub(crate) fn unpad_heads(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == DType::F32 {
+            let (_, heads, _, _) = xs.dims4()?;
+            let op = HeadMove {
+                rows_of_tokens: Arc::clone(&self.rows_of_tokens),
+                heads,
+                direction: Direction::FromHeads,
+            };
+            return xs.contiguous()?.apply_op1(op);
+        }
+        self.unpad(&xs.transpose(1, 2)?.flatten_from(2)?)
+    }
+
     /// The real-token index of `position` in `row`; `None` for padding.
     pub(crate) fn token_index(&self, row: usize, position: usize) -> Option<u32> {
         self.padded_host
             .get(row * self.length + position)
             .copied()
             .filter(|&index| (index as usize) < self.tokens)
+    }
+}
+
+/// Which way a [`HeadMove`] goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    /// `[tokens, heads × head_size]` → `[rows, heads, length, head_size]`.
+    ToHeads,
+    /// `[rows, heads, length, head_size]` → `[tokens, heads × head_size]`.
+    FromHeads,
+}
+
+/// The fused move between the unpadded tokens and the padded attention heads, as a candle
+/// custom op: each row is copied by one task, so the move is parallel where a `cat`, an
+/// `index_select` and a transposing copy are each a serial pass. The two directions are each
+/// other's backward pass.
+struct HeadMove {
+    rows_of_tokens: Arc<RowsOfTokens>,
+    heads: usize,
+    direction: Direction,
+}
+
+impl CustomOp1 for HeadMove {
+    fn name(&self) -> &'static str {
+        match self.direction {
+            Direction::ToHeads => "unpadded-to-heads",
+            Direction::FromHeads => "heads-to-unpadded",
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(values) = storage else {
+            bail!(
+                "{} takes f32 tensors, not {:?}",
+                self.name(),
+                storage.dtype()
+            )
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            bail!("{} takes contiguous tensors", self.name())
+        };
+        let input = &values[start..end];
+        let RowsOfTokens {
+            rows,
+            length,
+            starts,
+            positions,
+        } = self.rows_of_tokens.as_ref();
+        let (rows, length, heads) = (*rows, *length, self.heads);
+        let tokens = positions.len();
+        let dims = layout.shape().dims();
+        match (self.direction, dims) {
+            (Direction::ToHeads, &[count, width]) if count == tokens && width % heads == 0 => {
+                let head_size = width / heads;
+                let mut output = vec![0.0f32; rows * heads * length * head_size];
+                output
+                    .par_chunks_mut(heads * length * head_size)
+                    .enumerate()
+                    .for_each(|(row, block)| {
+                        for token in starts[row]..starts[row + 1] {
+                            let position = positions[token] as usize;
+                            let source = &input[token * width..(token + 1) * width];
+                            for (head, values) in source.chunks_exact(head_size).enumerate() {
+                                let at = (head * length + position) * head_size;
+                                block[at..at + head_size].copy_from_slice(values);
+                            }
+                        }
+                    });
+                let shape = Shape::from_dims(&[rows, heads, length, head_size]);
+                Ok((CpuStorage::F32(output), shape))
+            }
+            (Direction::FromHeads, &[batch_rows, batch_heads, batch_length, head_size])
+                if (batch_rows, batch_heads, batch_length) == (rows, heads, length) =>
+            {
+                let width = heads * head_size;
+                let mut output = vec![0.0f32; tokens * width];
+                let mut blocks = Vec::with_capacity(rows);
+                let mut rest = output.as_mut_slice();
+                for row in 0..rows {
+                    let (block, tail) = rest.split_at_mut((starts[row + 1] - starts[row]) * width);
+                    blocks.push((row, block));
+                    rest = tail;
+                }
+                blocks.into_par_iter().for_each(|(row, block)| {
+                    let source = &input[row * heads * length * head_size..];
+                    for (offset, values) in block.chunks_exact_mut(width).enumerate() {
+                        let position = positions[starts[row] + offset] as usize;
+                        for (head, out) in values.chunks_exact_mut(head_size).enumerate() {
+                            let at = (head * length + position) * head_size;
+                            out.copy_from_slice(&source[at..at + head_size]);
+                        }
+                    }
+                });
+                Ok((CpuStorage::F32(output), Shape::from_dims(&[tokens, width])))
+            }
+            _ => bail!(
+                "{}: shape {dims:?} does not fit {rows} rows of {length} with {tokens} tokens \
+                 and {heads} heads",
+                self.name()
+            ),
+        }
+    }
+
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let inverse = HeadMove {
+            rows_of_tokens: Arc::clone(&self.rows_of_tokens),
+            heads: self.heads,
+            direction: match self.direction {
+                Direction::ToHeads => Direction::FromHeads,
+                Direction::FromHeads => Direction::ToHeads,
+            },
+        };
+        grad_res.contiguous()?.apply_op1_no_bwd(&inverse).map(Some)
     }
 }
 
@@ -173,6 +363,47 @@ mod tests {
         assert_eq!(unpadding.token_index(0, 2), Some(2));
         assert_eq!(unpadding.token_index(2, 2), Some(5));
         assert_eq!(unpadding.token_index(1, 1), None);
+        Ok(())
+    }
+
+    /// The fused moves equal the separate ones (pad, then split heads; merge heads, then unpad),
+    /// and each is the other's gradient.
+    #[test]
+    fn head_moves_equal_the_separate_moves() -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        let mask = Tensor::new(&[[1u32, 1, 1, 0], [1, 0, 0, 0], [1, 1, 0, 0]], &device)?;
+        let unpadding = Unpadding::from_mask(&mask)?.expect("padding");
+        let (heads, head_size) = (2, 3);
+        let variable = candle_core::Var::from_tensor(
+            &Tensor::arange(0f32, (6 * heads * head_size) as f32, &device)?
+                .reshape((6, heads * head_size))?,
+        )?;
+        let fused = unpadding.pad_heads(variable.as_tensor(), heads)?;
+        let separate = unpadding
+            .pad(variable.as_tensor())?
+            .reshape((3, 4, heads, head_size))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        assert_eq!(fused.dims(), [3, heads, 4, head_size]);
+        assert_eq!(
+            fused.flatten_all()?.to_vec1::<f32>()?,
+            separate.flatten_all()?.to_vec1::<f32>()?
+        );
+        let back = unpadding.unpad_heads(&fused)?;
+        assert_eq!(
+            back.to_vec2::<f32>()?,
+            variable.as_tensor().to_vec2::<f32>()?
+        );
+        // d(sum(w ⊙ pad_heads(x)))/dx = unpad_heads(w).
+        let weights = Tensor::arange(0f32, (3 * heads * 4 * head_size) as f32, &device)?
+            .reshape((3, heads, 4, head_size))?
+            .cos()?;
+        let gradients = (fused * &weights)?.sum_all()?.backward()?;
+        let gradient = gradients.get(variable.as_tensor()).expect("a gradient");
+        let expected = unpadding
+            .unpad(&weights.transpose(1, 2)?.flatten_from(2)?)?
+            .to_vec2::<f32>()?;
+        assert_eq!(gradient.to_vec2::<f32>()?, expected);
         Ok(())
     }
 
