@@ -12,9 +12,10 @@
 
 use std::sync::Arc;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor, bail};
 use rayon::prelude::*;
+
+use super::vectorised::contiguous_f32;
 
 /// Below this share of real tokens the gather and scatter cost less than the padded rows they
 /// save; above it (almost no padding) the batch runs padded.
@@ -243,17 +244,7 @@ impl CustomOp1 for HeadMove {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(values) = storage else {
-            bail!(
-                "{} takes f32 tensors, not {:?}",
-                self.name(),
-                storage.dtype()
-            )
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            bail!("{} takes contiguous tensors", self.name())
-        };
-        let input = &values[start..end];
+        let input = contiguous_f32(self.name(), storage, layout)?;
         let RowsOfTokens {
             rows,
             length,

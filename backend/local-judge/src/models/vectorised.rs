@@ -142,17 +142,7 @@ impl CustomOp1 for ElementWise {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(values) = storage else {
-            bail!(
-                "{} takes f32 tensors, not {:?}",
-                self.name(),
-                storage.dtype()
-            )
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            bail!("{} takes contiguous tensors", self.name())
-        };
-        let input = &values[start..end];
+        let input = contiguous_f32(self.name(), storage, layout)?;
         let mut output = vec![0.0f32; input.len()];
         if input.len() <= CHUNK {
             self.0.evaluate(input, &mut output);
@@ -531,14 +521,23 @@ fn rows_of<'a>(
     storage: &'a CpuStorage,
     layout: &Layout,
 ) -> candle_core::Result<(&'a [f32], usize)> {
+    let width = layout.shape().dims().last().copied().unwrap_or(1);
+    Ok((contiguous_f32(name, storage, layout)?, width))
+}
+
+/// The elements of an f32 tensor the custom op `name` was given, which must be contiguous.
+pub(crate) fn contiguous_f32<'a>(
+    name: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(values) = storage else {
         bail!("{name} takes f32 tensors, not {:?}", storage.dtype())
     };
     let Some((start, end)) = layout.contiguous_offsets() else {
         bail!("{name} takes contiguous tensors")
     };
-    let width = layout.shape().dims().last().copied().unwrap_or(1);
-    Ok((&values[start..end], width))
+    Ok(&values[start..end])
 }
 
 /// The functions on one element, branch-free so that a loop over them vectorises.
