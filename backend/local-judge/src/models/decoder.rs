@@ -516,13 +516,6 @@ impl Attention {
         unpadding: Option<&Unpadding>,
         keep: Option<&Tensor>,
     ) -> candle_core::Result<Tensor> {
-        let (b, l) = match unpadding {
-            Some(unpadding) => unpadding.padded_shape(),
-            None => {
-                let (b, l, _) = xs.dims3()?;
-                (b, l)
-            }
-        };
         let q = self.heads(
             &xs.apply(&self.q_proj)?,
             self.num_heads,
@@ -569,9 +562,12 @@ impl Attention {
         };
         let output = match unpadding {
             Some(unpadding) => unpadding.unpad_heads(&output)?,
-            None => output
-                .transpose(1, 2)?
-                .reshape((b, l, self.num_heads * self.head_dim))?,
+            None => {
+                let (b, _, l, _) = output.dims4()?;
+                output
+                    .transpose(1, 2)?
+                    .reshape((b, l, self.num_heads * self.head_dim))?
+            }
         };
         match keep {
             Some(keep) => token_rows(&output)?

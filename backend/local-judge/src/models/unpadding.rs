@@ -8,7 +8,8 @@
 //! the same share of the matrix products (docs/benchmarks.md). The results are those of the
 //! padded computation: padding never reached a real token's value, it only cost time.
 //!
-//! The two moves are `index_select`s, which candle differentiates, so training goes through them.
+//! The moves are `index_select`s, which candle differentiates, and, into and out of the attention
+//! heads, custom ops that are each other's backward pass, so training goes through them.
 
 use std::sync::Arc;
 
@@ -24,22 +25,18 @@ const WORTHWHILE_REAL_SHARE: f64 = 0.95;
 /// Where the real tokens of a padded batch `[rows, length]` are.
 #[derive(Debug)]
 pub(crate) struct Unpadding {
-    rows: usize,
-    length: usize,
     /// `[tokens]`: the flat padded position (`row × length + position`) of each real token.
     real: Tensor,
     /// `[rows × length]`: each padded position's real-token index, or `tokens` for padding (the
     /// zero row [`Unpadding::pad`] appends).
     padded: Tensor,
-    /// The same as `padded`, on the host.
-    padded_host: Vec<u32>,
-    tokens: usize,
-    /// Where each row's tokens are, for the fused moves to and from attention heads.
+    /// The same, on the host, by row (shared with the moves to and from attention heads).
     rows_of_tokens: Arc<RowsOfTokens>,
 }
 
-/// The real tokens of each row: row `r` holds tokens `starts[r]..starts[r + 1]`, the token `t`
-/// at padded position `positions[t]` of its row.
+/// The real tokens of each row of a `[rows, length]` batch: row `r` holds tokens
+/// `starts[r]..starts[r + 1]`, the token `t` at position `positions[t]` of its row (increasing
+/// within a row).
 #[derive(Debug)]
 struct RowsOfTokens {
     rows: usize,
@@ -125,41 +122,39 @@ impl Unpadding {
             positions,
         });
         Ok(Some(Unpadding {
-            rows,
-            length,
             real: Tensor::new(real, device)?,
-            padded: Tensor::new(padded_host.as_slice(), device)?,
-            padded_host,
-            tokens,
+            padded: Tensor::new(padded_host, device)?,
             rows_of_tokens,
         }))
     }
 
     /// The batch's rows and padded length.
     pub(crate) fn padded_shape(&self) -> (usize, usize) {
-        (self.rows, self.length)
+        (self.rows_of_tokens.rows, self.rows_of_tokens.length)
     }
 
     /// `[rows, length, width]` → `[tokens, width]`: the real tokens, row by row.
     pub(crate) fn unpad(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (rows, length) = self.padded_shape();
         let width = xs.dim(2)?;
-        xs.reshape((self.rows * self.length, width))?
+        xs.reshape((rows * length, width))?
             .index_select(&self.real, 0)
     }
 
     /// `[tokens, width]` → `[rows, length, width]`, zeros at the padding.
     pub(crate) fn pad(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (rows, length) = self.padded_shape();
         let width = xs.dim(1)?;
         let zero = Tensor::zeros((1, width), xs.dtype(), xs.device())?;
         Tensor::cat(&[xs, &zero], 0)?
             .index_select(&self.padded, 0)?
-            .reshape((self.rows, self.length, width))
+            .reshape((rows, length, width))
     }
 
     /// Each row's token at position 0 `[rows, width]` of `xs` `[tokens, width]`: the first token
     /// of a right-padded row (an error where a row starts with padding).
     pub(crate) fn first_tokens(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let indices = (0..self.rows)
+        let indices = (0..self.rows_of_tokens.rows)
             .map(|row| {
                 self.token_index(row, 0).ok_or_else(|| {
                     candle_core::Error::Msg(format!("row {row} starts with padding"))
@@ -181,9 +176,10 @@ impl Unpadding {
             };
             return xs.contiguous()?.apply_op1(op);
         }
+        let (rows, length) = self.padded_shape();
         let width = xs.dim(1)?;
         self.pad(xs)?
-            .reshape((self.rows, self.length, heads, width / heads))?
+            .reshape((rows, length, heads, width / heads))?
             .transpose(1, 2)?
             .contiguous()
     }
@@ -205,10 +201,13 @@ impl Unpadding {
 
     /// The real-token index of `position` in `row`; `None` for padding.
     pub(crate) fn token_index(&self, row: usize, position: usize) -> Option<u32> {
-        self.padded_host
-            .get(row * self.length + position)
-            .copied()
-            .filter(|&index| (index as usize) < self.tokens)
+        let RowsOfTokens {
+            starts, positions, ..
+        } = self.rows_of_tokens.as_ref();
+        let first = *starts.get(row)?;
+        let row_positions = positions.get(first..*starts.get(row + 1)?)?;
+        let offset = row_positions.binary_search(&(position as u32)).ok()?;
+        Some((first + offset) as u32)
     }
 }
 
