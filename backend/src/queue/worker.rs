@@ -469,6 +469,32 @@ async fn supervised<T>(
     Ok((session, output, ending))
 }
 
+/// The end of a local run (a checkpoint's or a generative judge's), whose runner only says
+/// whether it was interrupted: the final status written with the scorecard, or the job's outcome
+/// when the job is not over for this worker (see [`ended`]).
+async fn finish_local_run(
+    session: &Session,
+    run: &RunRecord,
+    benchmark: &Benchmark,
+    interrupted: bool,
+    ending: Option<Heartbeat>,
+    context: &WorkerContext,
+) -> Result<JobOutcome, JobError> {
+    let stopped = if interrupted {
+        Stopped::Interrupted
+    } else {
+        Stopped::No
+    };
+    let status = match ended(stopped, ending, RunStatus::Finished) {
+        Ok(status) => status,
+        Err(outcome) => return Ok(outcome),
+    };
+    session
+        .finish(&run.model_name, benchmark, status, context.bootstrap)
+        .await?;
+    Ok(JobOutcome::Ended(status))
+}
+
 /// The run's final status from how the runner stopped and what ended the heartbeats (`completed`
 /// when it went through everything), or, when the job is not over for this worker, its outcome:
 /// handed back (the worker stops) or lost (another worker took it over).

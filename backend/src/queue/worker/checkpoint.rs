@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::generative::GenerationSpecification;
 use super::{
-    BenchmarkSpecification, JobError, JobOutcome, Stopped, WorkerContext, check_benchmark, ended,
+    BenchmarkSpecification, JobError, JobOutcome, WorkerContext, check_benchmark, finish_local_run,
     load_benchmark, supervised,
 };
 use crate::checkpoint::CheckpointFolder;
@@ -24,7 +24,7 @@ use crate::hub::snapshot::Progress;
 use crate::hub::{HubClient, model};
 use crate::judges::local::{InferenceThread, LocalJudgeOptions, TruncationSide};
 use crate::media::MediaEncoder;
-use crate::storage::{Job, RunRecord, RunStatus, Storage};
+use crate::storage::{Job, RunRecord, Storage};
 
 /// Everything needed to load a checkpoint and run it over the benchmark.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -222,19 +222,7 @@ async fn run_loaded(
     )
     .await?;
     let summary = summary?;
-    let stopped = if summary.stopped {
-        Stopped::Interrupted
-    } else {
-        Stopped::No
-    };
-    let status = match ended(stopped, ending, RunStatus::Finished) {
-        Ok(status) => status,
-        Err(outcome) => return Ok(outcome),
-    };
-    session
-        .finish(&run.model_name, benchmark, status, context.bootstrap)
-        .await?;
-    Ok(JobOutcome::Ended(status))
+    finish_local_run(&session, run, benchmark, summary.stopped, ending, context).await
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use omnireward_local_judge::generation::engine::Batching;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CheckpointSpecification, JobError, JobOutcome, Stopped, WorkerContext, ended, supervised,
+    CheckpointSpecification, JobError, JobOutcome, WorkerContext, finish_local_run, supervised,
 };
 use crate::data::Benchmark;
 use crate::evaluation::checkpoint_run::weights_sha256;
@@ -21,7 +21,7 @@ use crate::evaluation::generative_run::{self, GenerativeDecoding, GenerativeRunC
 use crate::judges::api::prompts::PromptSet;
 use crate::judges::local::GenerativeThread;
 use crate::media::MediaEncoder;
-use crate::storage::{Job, RunRecord, RunStatus, Storage};
+use crate::storage::{Job, RunRecord, Storage};
 
 /// What a chat model's job adds to its checkpoint specification: the options of `eval
 /// checkpoint`'s generation flags, with the built-in prompt set's hash as submitted.
@@ -156,17 +156,5 @@ async fn judge_loaded(
     )
     .await?;
     let summary = summary?;
-    let stopped = if summary.stopped {
-        Stopped::Interrupted
-    } else {
-        Stopped::No
-    };
-    let status = match ended(stopped, ending, RunStatus::Finished) {
-        Ok(status) => status,
-        Err(outcome) => return Ok(outcome),
-    };
-    session
-        .finish(&run.model_name, benchmark, status, context.bootstrap)
-        .await?;
-    Ok(JobOutcome::Ended(status))
+    finish_local_run(&session, run, benchmark, summary.stopped, ending, context).await
 }
